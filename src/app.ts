@@ -1,0 +1,88 @@
+// The composition root: config -> logger -> upstreams -> router -> registry listeners. Building does not
+// listen, so tests can inject or listen on port 0.
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { createLogger } from './logger.js';
+import { CertificateStore } from './server/certificates.js';
+import { parseListenAddress } from './server/listen-address.js';
+import { buildRegistryServer } from './server/registry-server.js';
+import { UpstreamRouter } from './upstream/router.js';
+import { Upstream } from './upstream/upstream.js';
+
+export interface AppOptions {
+  log?: Logger;
+  clock?: () => number;
+}
+
+export interface Listening {
+  http?: string;
+  https?: string;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly router: UpstreamRouter;
+  readonly http?: FastifyInstance;
+  readonly https?: FastifyInstance;
+  listen(): Promise<Listening>;
+  reloadCertificates(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger(config.log.level);
+  await mkdir(config.dataDir, { recursive: true });
+  const timeouts = { connect: config.timeouts.connect, headers: config.timeouts.headers, idle: config.timeouts.idle };
+  const upstreams = config.upstreams.map(
+    (u) => new Upstream(u, { timeouts, ...(options.clock ? { clock: options.clock } : {}), userAgent: 'pullgate/0.1' }),
+  );
+  const router = new UpstreamRouter(upstreams);
+  const registryLog = log.child({ component: 'registry' });
+  const common = { router: () => router, log: registryLog, keepAliveMs: config.timeouts.keepAlive, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) };
+
+  let certificates: CertificateStore | undefined;
+  if (config.listen.https) {
+    certificates = new CertificateStore(config.tls.certificates, log.child({ component: 'tls' }));
+    await certificates.load();
+  }
+  const http = config.listen.http ? buildRegistryServer(common) : undefined;
+  const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
+
+  const listenOne = async (app: FastifyInstance, address: string, scheme: string): Promise<string> => {
+    const { host, port } = parseListenAddress(address);
+    await app.listen({ host, port });
+    const bound = app.server.address() as AddressInfo;
+    const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    return `${scheme}://${shownHost}:${bound.port}`;
+  };
+
+  return {
+    config,
+    log,
+    router,
+    ...(http ? { http } : {}),
+    ...(https ? { https } : {}),
+    async listen() {
+      const out: Listening = {};
+      if (http && config.listen.http) out.http = await listenOne(http, config.listen.http, 'http');
+      if (https && config.listen.https) {
+        out.https = await listenOne(https, config.listen.https, 'https');
+        certificates?.watch();
+      }
+      log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
+      return out;
+    },
+    async reloadCertificates() {
+      await certificates?.reload();
+    },
+    async close() {
+      certificates?.close();
+      await Promise.all([http?.close(), https?.close()]);
+      await Promise.all(upstreams.map((u) => u.close()));
+    },
+  };
+}

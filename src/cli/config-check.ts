@@ -1,0 +1,14 @@
+// `pullgate config check FILE`: validate and print what the mirror would serve; exit 1 with every problem.
+import { loadConfig } from '../config/load.js';
+
+export async function configCheck(file: string): Promise<void> {
+  const config = await loadConfig({ file, env: {} });
+  const lines = [`${file}: OK`];
+  for (const [k, v] of Object.entries(config.listen)) if (v) lines.push(`  listen.${k}: ${v}`);
+  lines.push(`  dataDir: ${config.dataDir}`);
+  for (const u of config.upstreams) {
+    const via = [u.default ? 'mirror root' : '', ...u.hosts].filter(Boolean).join(', ');
+    lines.push(`  upstream ${u.name}: ${u.registry} -> ${u.url.href} (auth ${u.auth.mode}${u.auth.username ? ` as ${u.auth.username}` : ''})${via ? ` via ${via}` : ''}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

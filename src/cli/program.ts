@@ -1,0 +1,22 @@
+// The `pullgate` command line.
+import { Command, Option } from 'commander';
+import { configCheck } from './config-check.js';
+import { serve } from './serve.js';
+
+export function buildProgram(): Command {
+  const program = new Command('pullgate').description('Docker/OCI registry pull-through mirror').version('0.1.0');
+  program
+    .command('serve', { isDefault: true })
+    .description('start the mirror')
+    .option('-c, --config <file>', 'YAML config file (env PULLGATE_CONFIG)')
+    .option('--listen-http <address>', 'HTTP listener, host:port (env PULLGATE_LISTEN_HTTP)')
+    .option('--listen-https <address>', 'HTTPS listener, host:port (env PULLGATE_LISTEN_HTTPS)')
+    .option('--listen-admin <address>', 'admin listener, host:port (env PULLGATE_LISTEN_ADMIN)')
+    .option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)')
+    .option('--proxy <url>', 'HTTP(S) proxy for upstream connections (env PULLGATE_PROXY)')
+    .addOption(new Option('--log-level <level>', 'log level (env PULLGATE_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(serve);
+  const config = program.command('config').description('configuration tools');
+  config.command('check').argument('<file>', 'YAML config file').description('validate a config file and summarise it').action(configCheck);
+  return program;
+}

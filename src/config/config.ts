@@ -1,0 +1,35 @@
+// The resolved configuration the app runs on: paths absolute, secrets read, per-upstream proxy decided.
+import { isDockerHubRegistry } from '../registry/registry-names.js';
+import type { ParsedConfig } from './schema.js';
+
+export type AuthMode = 'mirror' | 'passthrough';
+
+export interface UpstreamConfig {
+  name: string;
+  /** The registry name clients use: `docker.io`, `gcr.io`, `host:port`. */
+  registry: string;
+  url: URL;
+  hosts: string[];
+  default: boolean;
+  auth: { mode: AuthMode; username?: string; password?: string };
+  /** Absolute path of an extra CA bundle. */
+  ca?: string;
+  insecureSkipVerify: boolean;
+  /** Proxy URL to dial through, already resolved from the upstream's and the global setting. */
+  proxy?: string;
+  tagTtlMs: number;
+}
+
+export interface Config {
+  listen: { http?: string; https?: string; admin?: string };
+  tls: { certificates: Array<{ cert: string; key: string }> };
+  dataDir: string;
+  log: { level: ParsedConfig['log']['level'] };
+  publicUrl?: string;
+  timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
+  upstreams: UpstreamConfig[];
+}
+
+export function isDockerHub(upstream: Pick<UpstreamConfig, 'registry'>): boolean {
+  return isDockerHubRegistry(upstream.registry);
+}

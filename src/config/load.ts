@@ -1,0 +1,151 @@
+// Loading: defaults <- YAML file <- environment <- flags, then one validation with path-qualified errors.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { builtinUpstreams } from './builtin-upstreams.js';
+import type { Config, UpstreamConfig } from './config.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(problems.length ? `${message}:\n  ${problems.join('\n  ')}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Overrides from the command line; the same keys exist as PULLGATE_* environment variables. */
+export interface ConfigOverrides {
+  listenHttp?: string;
+  listenHttps?: string;
+  listenAdmin?: string;
+  dataDir?: string;
+  logLevel?: string;
+  proxy?: string;
+}
+
+const envNames: Record<keyof ConfigOverrides, string> = {
+  listenHttp: 'PULLGATE_LISTEN_HTTP',
+  listenHttps: 'PULLGATE_LISTEN_HTTPS',
+  listenAdmin: 'PULLGATE_LISTEN_ADMIN',
+  dataDir: 'PULLGATE_DATA_DIR',
+  logLevel: 'PULLGATE_LOG_LEVEL',
+  proxy: 'PULLGATE_PROXY',
+};
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: ConfigOverrides;
+  cwd?: string;
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<Config> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ?? env.PULLGATE_CONFIG;
+  const raw = file ? await readConfigFile(resolve(cwd, file)) : {};
+  const baseDir = file ? dirname(resolve(cwd, file)) : cwd;
+  const fromEnv = Object.fromEntries(
+    Object.entries(envNames).flatMap(([key, name]) => (env[name] ? [[key, env[name]]] : [])),
+  ) as ConfigOverrides;
+  applyOverrides(raw, { ...fromEnv, ...stripUndefined(options.overrides ?? {}) });
+  return configFromObject(raw, baseDir);
+}
+
+/** Validates a config document (as parsed from YAML) and resolves its relative paths against `baseDir`. */
+export async function configFromObject(raw: unknown, baseDir: string): Promise<Config> {
+  return resolveConfig(validateConfig(raw), baseDir);
+}
+
+export function validateConfig(raw: unknown): ParsedConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError('invalid configuration', formatIssues(result.error.issues));
+  return result.data;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    return `${path || '(root)'}: ${issue.message}`;
+  });
+}
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  return doc as Record<string, unknown>;
+}
+
+function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void {
+  // Overrides layer over the file's listeners, or over the default ones when the file names none.
+  const listen = { ...((raw.listen as Record<string, unknown> | undefined) ?? { http: ':5000' }) };
+  if (o.listenHttp !== undefined) listen.http = o.listenHttp;
+  if (o.listenHttps !== undefined) listen.https = o.listenHttps;
+  if (o.listenAdmin !== undefined) listen.admin = o.listenAdmin;
+  if (o.listenHttp !== undefined || o.listenHttps !== undefined || o.listenAdmin !== undefined) raw.listen = listen;
+  if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
+  if (o.logLevel !== undefined) raw.log = { ...(raw.log as Record<string, unknown> | undefined), level: o.logLevel };
+  if (o.proxy !== undefined) raw.proxy = o.proxy;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> {
+  const rawUpstreams = c.upstreams ?? validateConfig({ upstreams: builtinUpstreams }).upstreams ?? [];
+  const upstreams = await Promise.all(
+    rawUpstreams.map(async (u, i): Promise<UpstreamConfig> => {
+      let password = u.auth.password;
+      if (u.auth.passwordFile) {
+        const path = resolve(baseDir, u.auth.passwordFile);
+        try {
+          password = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+        } catch (err) {
+          throw new ConfigError('invalid configuration', [
+            `upstreams[${i}].auth.passwordFile: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+          ]);
+        }
+      }
+      const proxy = u.proxy === '' ? undefined : (u.proxy ?? c.proxy);
+      return {
+        name: u.name,
+        registry: u.registry,
+        url: new URL(u.url.replace(/\/+$/, '')),
+        hosts: u.hosts,
+        default: u.default,
+        auth: { mode: u.auth.mode, ...(u.auth.username ? { username: u.auth.username } : {}), ...(password ? { password } : {}) },
+        ...(u.ca ? { ca: resolve(baseDir, u.ca) } : {}),
+        insecureSkipVerify: u.insecureSkipVerify,
+        ...(proxy ? { proxy } : {}),
+        tagTtlMs: u.tagTtl,
+      };
+    }),
+  );
+  return {
+    listen: c.listen,
+    tls: { certificates: c.tls.certificates.map((p) => ({ cert: resolve(baseDir, p.cert), key: resolve(baseDir, p.key) })) },
+    dataDir: resolve(baseDir, c.dataDir),
+    log: c.log,
+    ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),
+    timeouts: c.timeouts,
+    upstreams,
+  };
+}

@@ -1,0 +1,126 @@
+// The one configuration schema: types, defaults and validation. Every key is documented in pullgate.example.yaml.
+import { z } from 'zod';
+import { parseDurationMs } from './duration.js';
+import { canonicalRegistry } from '../registry/registry-names.js';
+import { isRegistryHost, isHostname } from './hosts.js';
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a duration: ${String(v)} (use e.g. "30s", "5m", "1h")` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** `host:port`, `:port` or a bare port; the host defaults to all interfaces. */
+const listenPattern = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:)?(\d{1,5})$/;
+const listenAddress = z
+  .string()
+  .refine((v) => Number(listenPattern.exec(v)?.[1] ?? 65536) <= 65535, 'expected host:port, :port or port');
+
+const proxyUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' });
+
+const auth = z
+  .strictObject({
+    mode: z.enum(['mirror', 'passthrough']).default('mirror'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .refine((a) => !(a.password && a.passwordFile), { message: 'set password or passwordFile, not both' })
+  .refine((a) => !((a.password || a.passwordFile) && !a.username), { message: 'a password needs a username' })
+  .refine((a) => !(a.mode === 'passthrough' && a.username), {
+    message: 'passthrough mode uses the client\'s own credentials; remove username/password',
+  });
+
+export const upstreamSchema = z.strictObject({
+  /** Short identifier: logs, metrics, the passthrough token endpoint path. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
+  /** The registry name clients use (`docker.io`, `gcr.io`, `registry.corp.test:5000`): ns value and path prefix. */
+  registry: z.string().refine(isRegistryHost, 'expected a registry host such as gcr.io or host:port'),
+  /** Where to dial. */
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** Mirror hostnames routed to this upstream by the Host header. */
+  hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).default([]),
+  /** The upstream served at the mirror root (daemon.json registry-mirrors). At most one. */
+  default: z.boolean().default(false),
+  auth: auth.prefault({}),
+  /** Extra CA bundle (PEM) trusted for this upstream, on top of the system CAs. */
+  ca: z.string().min(1).optional(),
+  /** Turns off TLS verification for this upstream. Explicit and off by default. */
+  insecureSkipVerify: z.boolean().default(false),
+  /** HTTP(S) proxy for this upstream; overrides the global `proxy`. `""` forces a direct connection. */
+  proxy: z.union([proxyUrl, z.literal('')]).optional(),
+  /** How long a cached tag is trusted before it is revalidated. */
+  tagTtl: duration('5m'),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        http: listenAddress.optional(),
+        https: listenAddress.optional(),
+        admin: listenAddress.optional(),
+      })
+      .default({ http: ':5000' }),
+    tls: z
+      .strictObject({
+        /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */
+        certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default([]),
+      })
+      .prefault({}),
+    dataDir: z.string().min(1).default('./data'),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+    /** Global HTTP(S) proxy for upstream connections. */
+    proxy: proxyUrl.optional(),
+    /** Public base URL of the mirror, used in rewritten token realms when the request's own host is not enough. */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    timeouts: z
+      .strictObject({
+        /** TCP + TLS connect to an upstream. */
+        connect: duration('15s'),
+        /** Waiting for an upstream's response headers. */
+        headers: duration('60s'),
+        /** Inactivity on an upstream body (never a total deadline on a blob). */
+        idle: duration('60s'),
+        /** Client keep-alive on the mirror's listeners; above the 90 s of containers/image. */
+        keepAlive: duration('120s'),
+      })
+      .prefault({}),
+    upstreams: z.array(upstreamSchema).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const ups = c.upstreams ?? [];
+    const seen = { name: new Set<string>(), registry: new Set<string>(), host: new Set<string>() };
+    ups.forEach((u, i) => {
+      if (seen.name.has(u.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: `duplicate name ${u.name}` });
+      seen.name.add(u.name);
+      const registry = canonicalRegistry(u.registry);
+      if (seen.registry.has(registry)) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'registry'], message: `duplicate registry ${u.registry}` });
+      }
+      seen.registry.add(registry);
+      u.hosts.forEach((h, j) => {
+        if (seen.host.has(h)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'hosts', j], message: `host ${h} is mapped twice` });
+        seen.host.add(h);
+      });
+    });
+    if (ups.filter((u) => u.default).length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'at most one upstream may be the default' });
+    }
+    if (c.listen.https && c.tls.certificates.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type UpstreamInput = z.input<typeof upstreamSchema>;

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Process entry: run the CLI; a configuration problem exits 2 with its message, anything else exits 1.
+import { buildProgram } from './cli/program.js';
+import { ConfigError } from './config/load.js';
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`pullgate: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`pullgate: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+}

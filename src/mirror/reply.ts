@@ -1,0 +1,35 @@
+// What a mirror use case answers: status, headers and a body the edge writes as is. Edge-neutral, so the
+// use cases never touch fastify.
+import type { Readable } from 'node:stream';
+import type { Upstream } from '../upstream/upstream.js';
+import type { RepositoryName } from '../registry/names.js';
+
+export interface RegistryReply {
+  status: number;
+  headers: Record<string, string>;
+  /** Absent for HEAD and 304. A stream errors (never ends cleanly) when its bytes turn out wrong. */
+  body?: Buffer | Readable;
+}
+
+/** Everything a pull use case needs to know about the request, resolved by the edge. */
+export interface PullContext {
+  upstream: Upstream;
+  repository: RepositoryName;
+  /** The repository path as the client sent it (with any registry prefix), for mirror-relative links. */
+  clientPath: string;
+  /** The client's `ns`, echoed into rewritten links. */
+  ns?: string;
+  /** passthrough mode: the client's Authorization header. */
+  clientAuthorization?: string;
+  /** passthrough mode: the mirror's token endpoint for this upstream, put into rewritten challenges. */
+  tokenRealm: string;
+  signal: AbortSignal;
+  /** Filled in by the use case for the access log. */
+  log: PullLog;
+}
+
+export interface PullLog {
+  upstreamStatus?: number;
+  upstreamMs?: number;
+  cache?: 'HIT' | 'MISS' | 'STALE' | 'PASS';
+}

@@ -1,0 +1,42 @@
+// One access line per registry request: upstream, repository, reference, status, bytes, upstream time, total
+// time. Only what is listed here is logged; headers never are, and query values that look like secrets are redacted.
+import type { Logger } from 'pino';
+import type { PullLog } from '../mirror/reply.js';
+import { toRegistryError } from './error-reply.js';
+import { redactedUrl } from './request-target.js';
+
+export interface AccessInfo {
+  method: string;
+  url: string;
+  host: string | undefined;
+  upstream?: string;
+  /** How the upstream was chosen: ns, host, prefix or default. */
+  via?: string;
+  repository?: string;
+  reference?: string;
+  pull: PullLog;
+}
+
+export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: number, ms: number, err?: unknown): void {
+  const line: Record<string, unknown> = {
+    method: info.method,
+    url: redactedUrl(info.url),
+    host: info.host,
+    upstream: info.upstream,
+    via: info.via,
+    repository: info.repository,
+    reference: info.reference,
+    status,
+    bytes,
+    cache: info.pull.cache,
+    upstreamStatus: info.pull.upstreamStatus,
+    upstreamMs: info.pull.upstreamMs,
+    ms: Math.round(ms),
+  };
+  if (err) {
+    const e = toRegistryError(err);
+    line.error = { code: e.code, message: e.message };
+    if (e.code === 'UNKNOWN') line.err = err;
+  }
+  (status >= 500 || (err && status < 400) ? log.warn : log.info).call(log, line, 'request');
+}

@@ -1,0 +1,174 @@
+// The registry API on the mirror's listeners: /v2/ (answered locally), the pull endpoints, the passthrough token
+// endpoint. Routing and use cases live elsewhere; this file only translates HTTP to them and back.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { getBlob } from '../mirror/blobs.js';
+import { listReferrers, listTags } from '../mirror/listings.js';
+import { getManifest } from '../mirror/manifests.js';
+import type { PullContext, PullLog, RegistryReply } from '../mirror/reply.js';
+import { RegistryError } from '../registry/errors.js';
+import { parseV2Path } from '../registry/paths.js';
+import { formatChallenge } from '../upstream/challenge.js';
+import { tokenRealmFor } from '../upstream/realm-rewrite.js';
+import type { UpstreamRouter } from '../upstream/router.js';
+import { relayToken } from '../upstream/token-relay.js';
+import { accessLog, type AccessInfo } from './access-log.js';
+import { errorReply } from './error-reply.js';
+import { parseTarget } from './request-target.js';
+import { sendReply } from './send.js';
+
+export interface RegistryRoutesOptions {
+  router: () => UpstreamRouter;
+  log: Logger;
+  /** The scheme clients reached this listener with (before any load balancer). */
+  scheme: 'http' | 'https';
+  publicUrl?: string;
+}
+
+const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOptions): void {
+  const baseUrl = (req: FastifyRequest): string => {
+    if (o.publicUrl) return o.publicUrl;
+    const forwarded = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim();
+    const scheme = o.scheme === 'http' && (forwarded === 'https' || forwarded === 'http') ? forwarded : o.scheme;
+    const host = req.headers.host && hostPattern.test(req.headers.host) ? req.headers.host : 'localhost';
+    return `${scheme}://${host}`;
+  };
+
+  // Pushes never reach a pull mirror; answered before any body is read (PROTOCOL.md 7).
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+    if (writeMethods.has(req.method) && (req.url === '/v2' || req.url.startsWith('/v2/'))) {
+      throw new RegistryError('UNSUPPORTED', 'this is a pull-through mirror; pushes and deletes are not accepted');
+    }
+  });
+
+  const v2 = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const started = performance.now();
+    const pullLog: PullLog = {};
+    const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, pull: pullLog };
+    const finish = (status: number, bytes: number, err?: unknown) =>
+      accessLog(o.log, info, status, bytes, performance.now() - started, err);
+    const abort = new AbortController();
+    reply.raw.on('close', () => abort.abort());
+    let result: RegistryReply;
+    try {
+      const target = parseTarget(req.raw.url);
+      if (target.ns !== undefined) reply.header('oci-namespace', target.ns);
+      const route = parseV2Path(target.path);
+      if (!route) throw new RegistryError('NOT_FOUND');
+      const router = o.router();
+      if (route.kind === 'base') {
+        result = await base(router.forBase(req.headers.host, target.ns), req, baseUrl(req), abort.signal);
+      } else if (route.kind === 'catalog') {
+        throw new RegistryError('NOT_FOUND', 'this mirror does not list its repositories');
+      } else if (route.kind === 'upload') {
+        throw new RegistryError('UNSUPPORTED', 'this is a pull-through mirror; pushes are not accepted');
+      } else {
+        const resolved = router.resolve(req.headers.host, target.ns, route.path);
+        info.upstream = resolved.upstream.name;
+        info.via = resolved.via;
+        info.repository = resolved.repository;
+        const authorization = resolved.upstream.mode === 'passthrough' ? req.headers.authorization : undefined;
+        const ctx: PullContext = {
+          upstream: resolved.upstream,
+          repository: resolved.repository,
+          clientPath: route.path,
+          ...(target.ns !== undefined ? { ns: target.ns } : {}),
+          ...(authorization ? { clientAuthorization: authorization } : {}),
+          tokenRealm: tokenRealmFor(baseUrl(req), resolved.upstream.name),
+          signal: abort.signal,
+          log: pullLog,
+        };
+        const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+        if (route.kind === 'manifest') {
+          info.reference = route.reference.kind === 'tag' ? route.reference.tag : route.reference.digest;
+          const ifNoneMatch = req.headers['if-none-match'];
+          result = await getManifest(ctx, {
+            method,
+            reference: route.reference,
+            accept: req.headers.accept,
+            ...(ifNoneMatch ? { ifNoneMatch } : {}),
+          });
+        } else if (route.kind === 'blob') {
+          info.reference = route.digest;
+          const range = req.headers.range;
+          result = await getBlob(ctx, { method, digest: route.digest, ...(range !== undefined ? { range } : {}) });
+        } else if (route.kind === 'tags') {
+          const n = target.query.get('n') ?? undefined;
+          const last = target.query.get('last') ?? undefined;
+          result = await listTags(ctx, { ...(n !== undefined ? { n } : {}), ...(last !== undefined ? { last } : {}) });
+        } else {
+          info.reference = route.digest;
+          result = await listReferrers(ctx, route.digest, target.query.get('artifactType') ?? undefined);
+        }
+      }
+    } catch (err) {
+      const e = errorReply(err);
+      finish(e.status, Buffer.byteLength(e.body), err);
+      if (abort.signal.aborted) return reply.hijack();
+      return reply.code(e.status).headers(e.headers).send(e.body);
+    }
+    reply.hijack();
+    for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) reply.raw.setHeader(k, v);
+    sendReply(reply.raw, result, req.method === 'HEAD', (err, bytes) => finish(result.status, bytes, err));
+  };
+
+  app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: v2 });
+  app.route({ method: ['GET', 'HEAD'], url: '/v2/*', handler: v2 });
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    done(null, new URLSearchParams(String(body)));
+  });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/token/:upstream',
+    handler: async (req, reply) => {
+      const name = (req.params as { upstream: string }).upstream;
+      const upstream = o.router().named(name);
+      if (!upstream || upstream.mode !== 'passthrough') throw new RegistryError('NOT_FOUND', 'no token endpoint here');
+      const target = parseTarget(req.raw.url);
+      const form = req.body instanceof URLSearchParams ? req.body : undefined;
+      if (req.method === 'POST' && !form) throw new RegistryError('REQUEST_INVALID', 'token POST must be application/x-www-form-urlencoded');
+      const answer = await relayToken(upstream, {
+        method: req.method === 'POST' ? 'POST' : 'GET',
+        query: target.query,
+        ...(form ? { form } : {}),
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
+      o.log.info({ method: req.method, url: '/token/' + name, upstream: name, status: answer.status }, 'token');
+      return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
+    },
+  });
+}
+
+/** `GET /v2/`, answered locally: 200, or in passthrough mode a challenge naming the mirror's token endpoint. */
+async function base(
+  upstream: ReturnType<UpstreamRouter['forBase']>,
+  req: FastifyRequest,
+  baseUrl: string,
+  signal: AbortSignal,
+): Promise<RegistryReply> {
+  const json = (status: number, headers: Record<string, string> = {}): RegistryReply => ({
+    status,
+    headers: { 'content-type': 'application/json', 'content-length': '2', ...headers },
+    body: Buffer.from('{}'),
+  });
+  if (!upstream || upstream.mode !== 'passthrough' || req.headers.authorization) return json(200);
+  // Docker and containers/image learn the challenge only here, so passthrough mode must issue one.
+  const service = await upstream.baseService(signal).catch(() => undefined);
+  const params: Record<string, string> = { realm: tokenRealmFor(baseUrl, upstream.name) };
+  if (service) params.service = service;
+  const body = JSON.stringify(new RegistryError('UNAUTHORIZED').toBody());
+  return {
+    status: 401,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'www-authenticate': formatChallenge({ scheme: 'bearer', params }),
+    },
+    body: Buffer.from(body),
+  };
+}

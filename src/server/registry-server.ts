@@ -1,0 +1,77 @@
+// The registry-facing listeners: plain HTTP (behind a load balancer) and HTTPS with SNI, h2 + http/1.1 by ALPN.
+// Each is its own fastify instance over the same routes; both build without listening, so tests can inject.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { UpstreamRouter } from '../upstream/router.js';
+import type { CertificateStore } from './certificates.js';
+import { RegistryError } from '../registry/errors.js';
+import { errorReply } from './error-reply.js';
+import { registerRegistryRoutes } from './registry-routes.js';
+
+export interface RegistryServerOptions {
+  router: () => UpstreamRouter;
+  log: Logger;
+  keepAliveMs: number;
+  publicUrl?: string;
+  /** With certificates: the HTTPS listener. */
+  certificates?: CertificateStore;
+}
+
+/** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
+export const maxHeaderBytes = 32 * 1024;
+
+export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
+  const scheme = o.certificates ? 'https' : 'http';
+  const app = Fastify({
+    loggerInstance: o.log as FastifyBaseLogger,
+    // Registry requests are logged once, with registry fields, by access-log.ts.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    return503OnClosing: false,
+    forceCloseConnections: true,
+    // Above the 90 s idle timeout of containers/image (PROTOCOL.md 6.6); headersTimeout must exceed it.
+    keepAliveTimeout: o.keepAliveMs,
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 2048 },
+    serverFactory: (handler) => {
+      if (o.certificates) {
+        const certs = o.certificates;
+        // h2 and http/1.1 by ALPN; the certificate by SNI, the first one for clients that send no SNI.
+        const server = createSecureServer(
+          { ...certs.defaultPem, allowHTTP1: true, SNICallback: certs.sniCallback, settings: { maxHeaderListSize: maxHeaderBytes } },
+          handler as unknown as Parameters<typeof createSecureServer>[1],
+        );
+        certs.onReload(() => server.setSecureContext(certs.defaultPem));
+        // The compat server has the request/response surface fastify uses.
+        return server as unknown as Server;
+      }
+      return createHttpServer({ maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000 }, handler);
+    },
+    // Requests Node's parser refuses (absurd headers, broken framing) still get an OCI error body.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW';
+      const e = errorReply(new RegistryError('REQUEST_INVALID', tooLarge ? 'request headers too large' : 'malformed HTTP request'));
+      const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(
+        `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\n` +
+          `content-length: ${Buffer.byteLength(e.body)}\r\n\r\n${e.body}`,
+      );
+    },
+  });
+  registerRegistryRoutes(app, { router: o.router, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.setNotFoundHandler(() => {
+    throw new RegistryError('NOT_FOUND');
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    const e = errorReply(err);
+    if (e.status >= 500) o.log.error({ err }, 'unexpected error');
+    return reply.code(e.status).headers(e.headers).send(e.body);
+  });
+  return app;
+}

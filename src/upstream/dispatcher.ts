@@ -1,0 +1,32 @@
+// One undici dispatcher per upstream: pooled keep-alive connections, verified TLS with SNI (undici sets the
+// servername from the host), system CAs plus the upstream's own bundle, an optional HTTP(S) proxy.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import type { UpstreamConfig } from '../config/config.js';
+
+export interface DispatcherTimeouts {
+  connect: number;
+  headers: number;
+  /** Inactivity on a body; never a total deadline. */
+  idle: number;
+}
+
+export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherTimeouts): Dispatcher {
+  const tls = {
+    ...(upstream.ca ? { ca: [...rootCertificates, readFileSync(upstream.ca, 'utf8')] } : {}),
+    rejectUnauthorized: !upstream.insecureSkipVerify,
+    timeout: timeouts.connect,
+  };
+  const common = {
+    headersTimeout: timeouts.headers,
+    bodyTimeout: timeouts.idle,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    connections: 64,
+  };
+  if (upstream.proxy) {
+    return new ProxyAgent({ uri: upstream.proxy, ...common, requestTls: tls, proxyTls: { timeout: timeouts.connect } });
+  }
+  return new Agent({ ...common, connect: tls });
+}

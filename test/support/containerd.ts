@@ -1,0 +1,137 @@
+// A private containerd for e2e tests (TESTBED.md "containerd without systemd or CRI"): its own root, state and
+// socket under a temp dir, the CRI plugin disabled, killed with the test process (setpriv's PDEATHSIG).
+// `ctr` talks to it by socket; pulls use `--hosts-dir` with hosts.toml files the test writes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertInstalled, runTool, type ToolResult } from './installed-tools.js';
+
+export interface Containerd {
+  dir: string;
+  socket: string;
+  /** Runs `ctr -a SOCKET -n NAMESPACE ARGS`. */
+  ctr(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ToolResult>;
+  logs(): string;
+  /** SIGTERM, SIGKILL after 5 s, then the temp dir is removed; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ContainerdImage {
+  name: string;
+  mediaType: string;
+  digest: string;
+}
+
+const maxLogChars = 2 * 1024 * 1024;
+
+function configToml(dir: string, socket: string): string {
+  return [
+    'version = 2',
+    `root = "${join(dir, 'root')}"`,
+    `state = "${join(dir, 'state')}"`,
+    // No CRI (it wants a CNI and a kubelet), and no snapshotters that need kernel features or devices.
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+    '  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]',
+    '[grpc]',
+    `  address = "${socket}"`,
+    '[ttrpc]',
+    `  address = "${socket}.ttrpc"`,
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${join(dir, 'opt')}"`,
+    '',
+  ].join('\n');
+}
+
+const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+
+export async function startContainerd(namespace = 'pullgate-e2e'): Promise<Containerd> {
+  await assertInstalled('containerd', 'ctr');
+  const dir = await mkdtemp(join(tmpdir(), 'pullgate-containerd-'));
+  const socket = join(dir, 'containerd.sock');
+  await mkdir(join(dir, 'opt'));
+  const configPath = join(dir, 'config.toml');
+  await writeFile(configPath, configToml(dir, socket));
+
+  const setpriv = await access('/usr/bin/setpriv', constants.X_OK).then(() => true, () => false);
+  const args = ['--config', configPath, '--log-level', 'info'];
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child = setpriv
+    ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', 'containerd', ...args], { stdio })
+    : spawn('containerd', args, { stdio });
+  let logs = '';
+  const keep = (chunk: Buffer): void => {
+    logs = (logs + chunk.toString('utf8')).slice(-maxLogChars);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const ctr = (ctrArgs: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
+    runTool('ctr', ['-a', socket, '-n', namespace, ...ctrArgs], opts);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (running(child)) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    })());
+
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (!running(child)) throw new Error(`containerd exited during start-up:\n${logs.slice(-4000)}`);
+      const ready = await ctr(['version'], { timeoutMs: 5_000 }).then(() => true, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`containerd did not answer on ${socket} within 30 s:\n${logs.slice(-4000)}`);
+      await sleep(200);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { dir, socket, ctr, logs: () => logs, stop };
+}
+
+/** `DIR/<registry>/hosts.toml` with one mirror host for pulls and resolves (containerd docs/hosts.md). */
+export async function writeHostsToml(
+  hostsDir: string,
+  registry: string,
+  o: { server: string; mirror: string; ca: string },
+): Promise<void> {
+  const dir = join(hostsDir, registry);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'hosts.toml'), [
+    `server = "${o.server}"`,
+    '',
+    `[host."${o.mirror}"]`,
+    '  capabilities = ["pull", "resolve"]',
+    `  ca = "${o.ca}"`,
+    '',
+  ].join('\n'));
+}
+
+/** `ctr images ls` as records: REF TYPE DIGEST SIZE PLATFORMS LABELS. */
+export async function listImages(c: Containerd): Promise<ContainerdImage[]> {
+  const { stdout } = await c.ctr(['images', 'ls']);
+  return stdout
+    .toString('utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cols) => cols.length >= 3 && cols[0] !== '')
+    .map(([name = '', mediaType = '', digest = '']) => ({ name, mediaType, digest }));
+}
+
+/** The digests in containerd's content store (`ctr content ls -q`). */
+export async function contentDigests(c: Containerd): Promise<Set<string>> {
+  const { stdout } = await c.ctr(['content', 'ls', '-q']);
+  return new Set(stdout.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+}

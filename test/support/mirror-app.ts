@@ -1,0 +1,44 @@
+// Builds and starts a Pullgate app on loopback port 0 from a config object, capturing its log lines.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createApp, type App } from '../../src/app.js';
+import { configFromObject } from '../../src/config/load.js';
+import { createLogger } from '../../src/logger.js';
+
+export interface TestMirror {
+  app: App;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  httpsUrl?: string;
+  dataDir: string;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startMirror(config: Record<string, unknown>, baseDir?: string): Promise<TestMirror> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pullgate-test-'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const listen = { http: '127.0.0.1:0', ...(config.listen as Record<string, unknown> | undefined) };
+  const resolved = await configFromObject({ dataDir, ...config, listen, log: { level: 'debug' } }, baseDir ?? dataDir);
+  const app = await createApp(resolved, { log: createLogger('debug', sink) });
+  const addresses = await app.listen();
+  return {
+    app,
+    url: addresses.http ?? '',
+    ...(addresses.https ? { httpsUrl: addresses.https } : {}),
+    dataDir,
+    logs,
+    async close() {
+      await app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

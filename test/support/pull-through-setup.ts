@@ -1,0 +1,121 @@
+// The end-to-end setup real clients pull through: one real registry (token auth, CDN redirects) with the
+// fixtures pushed, and a Pullgate mirror with an HTTPS listener whose certificate comes from the same test CA.
+// Three upstream entries point at that one registry: `hub` (Docker-Hub style, anonymous, the default), `corp`
+// (mirror mode, the mirror holds `reader`'s credentials) and `pass` (passthrough of client credentials).
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addHostsBlock, type HostsBlock } from './etc-hosts.js';
+import { pushFixtures, type Fixtures } from './fixture-images.js';
+import { startMirror, type TestMirror } from './mirror-app.js';
+import { startRealRegistry, type RealRegistry } from './real-registry.js';
+
+export const mirrorNames = {
+  root: 'mirror.pullgate.test',
+  hub: 'hub.mirror.pullgate.test',
+  corp: 'corp.mirror.pullgate.test',
+  pass: 'pass.mirror.pullgate.test',
+} as const;
+
+export type MirrorName = keyof typeof mirrorNames;
+
+/** One access line of the mirror (src/server/access-log.ts). */
+export interface AccessLine {
+  method: string;
+  url: string;
+  host?: string;
+  upstream?: string;
+  repository?: string;
+  reference?: string;
+  status: number;
+  bytes: number;
+  cache?: string;
+  upstreamStatus?: number;
+}
+
+export interface PullThroughSetup {
+  reg: RealRegistry;
+  fixtures: Fixtures;
+  mirror: TestMirror;
+  /** The HTTPS listener's port. */
+  port: number;
+  /** A temp dir for the test's own files, removed by stop(). */
+  work: string;
+  /** `corp.mirror.pullgate.test:PORT` and so on. */
+  at(name: MirrorName): string;
+  /** The mirror's access lines so far. */
+  accessLines(): AccessLine[];
+  /** The mirror's log lines from `from` on, for "after this step" assertions. */
+  logsSince(from: number): string[];
+  stop(): Promise<void>;
+}
+
+export function parseAccessLines(lines: readonly string[]): AccessLine[] {
+  const out: AccessLine[] = [];
+  for (const line of lines) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const entry = parsed as Partial<AccessLine> & { msg?: unknown };
+    if (entry.msg === 'request' && typeof entry.url === 'string' && typeof entry.status === 'number') out.push(entry as AccessLine);
+  }
+  return out;
+}
+
+export const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+export const sha256File = async (path: string): Promise<string> => sha256(await readFile(path));
+
+export async function startPullThroughSetup(): Promise<PullThroughSetup> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const work = await mkdtemp(join(tmpdir(), 'pullgate-e2e-'));
+    cleanups.push(() => rm(work, { recursive: true, force: true }));
+    const hosts: HostsBlock = await addHostsBlock(Object.values(mirrorNames));
+    cleanups.push(() => hosts.remove());
+    const reg = await startRealRegistry();
+    cleanups.push(() => reg.stop());
+    const fixtures = await pushFixtures(reg);
+    const cert = await reg.ca.issue('pullgate-mirror', Object.values(mirrorNames), ['127.0.0.1']);
+    const ca = reg.caFile;
+    const mirror = await startMirror({
+      listen: { http: '127.0.0.1:0', https: '127.0.0.1:0' },
+      tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
+      upstreams: [
+        { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true },
+        {
+          name: 'corp',
+          registry: reg.host,
+          url: reg.url,
+          ca,
+          hosts: [mirrorNames.corp],
+          auth: { mode: 'mirror', username: 'reader', password: 'reader-secret' },
+        },
+        { name: 'pass', registry: 'pass.upstream.test', url: reg.url, ca, hosts: [mirrorNames.pass], auth: { mode: 'passthrough' } },
+      ],
+    });
+    cleanups.push(() => mirror.close());
+    if (mirror.httpsUrl === undefined) throw new Error('the mirror did not start its HTTPS listener');
+    const port = Number(new URL(mirror.httpsUrl).port);
+    return {
+      reg,
+      fixtures,
+      mirror,
+      port,
+      work,
+      at: (name) => `${mirrorNames[name]}:${port}`,
+      accessLines: () => parseAccessLines(mirror.logs),
+      logsSince: (from) => mirror.logs.slice(from),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
