@@ -1,8 +1,10 @@
 // `pullgate config check FILE`: validate and print what the mirror would serve; exit 1 with every problem.
+import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 
 export async function configCheck(file: string): Promise<void> {
   const config = await loadConfig({ file, env: {} });
+  await checkConfigFiles(config);
   const lines = [`${file}: OK`];
   for (const [k, v] of Object.entries(config.listen)) if (v) lines.push(`  listen.${k}: ${v}`);
   lines.push(`  dataDir: ${config.dataDir}`);

@@ -1,5 +1,6 @@
 // `pullgate serve`: load the config, start the listeners, reload certificates on SIGHUP, stop on SIGTERM/SIGINT.
 import { createApp } from '../app.js';
+import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 
 export interface ServeFlags {
@@ -24,6 +25,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
       proxy: flags.proxy,
     },
   });
+  await checkConfigFiles(config);
   const app = await createApp(config);
   await app.listen();
   if (config.listen.admin) app.log.warn({ admin: config.listen.admin }, 'the admin listener is not part of this version yet');

@@ -1,7 +1,7 @@
 // The registry-facing listeners: plain HTTP (behind a load balancer) and HTTPS with SNI, h2 + http/1.1 by ALPN.
 // Each is its own fastify instance over the same routes; both build without listening, so tests can inject.
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createSecureServer } from 'node:http2';
+import { createSecureServer, type ServerHttp2Session } from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { UpstreamRouter } from '../upstream/router.js';
@@ -24,6 +24,7 @@ export const maxHeaderBytes = 32 * 1024;
 
 export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   const scheme = o.certificates ? 'https' : 'http';
+  const sessions = new Set<ServerHttp2Session>();
   const app = Fastify({
     loggerInstance: o.log as FastifyBaseLogger,
     // Registry requests are logged once, with registry fields, by access-log.ts.
@@ -46,6 +47,14 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
           handler as unknown as Parameters<typeof createSecureServer>[1],
         );
         certs.onReload(() => server.setSecureContext(certs.defaultPem));
+        // HTTP/1.1 connections on this server follow the same keep-alive rules as on the plain listener; idle
+        // h2 sessions close after the same time, and all of them close when the listener does.
+        Object.assign(server, { keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requestTimeout: 0 });
+        server.on('session', (session) => {
+          sessions.add(session);
+          session.setTimeout(o.keepAliveMs, () => session.close());
+          session.on('close', () => sessions.delete(session));
+        });
         // The compat server has the request/response surface fastify uses.
         return server as unknown as Server;
       }
@@ -62,6 +71,10 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
           `content-length: ${Buffer.byteLength(e.body)}\r\n\r\n${e.body}`,
       );
     },
+  });
+  // Like forceCloseConnections for HTTP/1.1: closing the listener ends open h2 sessions too.
+  app.addHook('preClose', async () => {
+    for (const session of sessions) session.destroy();
   });
   registerRegistryRoutes(app, { router: o.router, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -23,10 +23,6 @@ describe('podman pulling through registries.conf mirrors', () => {
   let s: PullThroughSetup;
   let podman: Podman;
 
-  const mark = () => {
-    s.reg.cdn.reset();
-    return { mirror: s.mirror.logs.length, registry: s.reg.logs().length };
-  };
 
   before(async () => {
     await assertInstalled(...requiredPrograms);
@@ -58,7 +54,7 @@ describe('podman pulling through registries.conf mirrors', () => {
 
   test('podman pulls team/app:1.0 of the corp registry through the corp mirror host into its store with the upstream digest', slow, async () => {
     const { app } = s.fixtures;
-    const from = mark();
+    const from = s.mark();
     const ref = `${s.reg.host}/team/app:1.0`;
     await podman.pull(ref);
 
@@ -75,7 +71,7 @@ describe('podman pulling through registries.conf mirrors', () => {
 
   test('podman pulls docker.io/library/alpine:3.20 through the mirror root with the docker.io path prefix', slow, async () => {
     const { alpine } = s.fixtures;
-    const from = mark();
+    const from = s.mark();
     await podman.pull('docker.io/library/alpine:3.20');
 
     const stored = await podman.inspect('docker.io/library/alpine:3.20');

@@ -28,11 +28,6 @@ describe('auth modes through the mirror with skopeo', () => {
   let s: PullThroughSetup;
   let certDir: string;
 
-  const mark = () => {
-    s.reg.cdn.reset();
-    s.reg.tokenServer.reset();
-    return { mirror: s.mirror.logs.length, registry: s.reg.logs().length };
-  };
   const ociDigest = async (dir: string): Promise<string | undefined> =>
     (JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]?.digest;
 
@@ -48,7 +43,7 @@ describe('auth modes through the mirror with skopeo', () => {
 
   test('mirror mode: private/secret:1.0 needs no client credentials on the corp host, and the anonymous hub host is refused', slow, async () => {
     const { secret } = s.fixtures;
-    let from = mark();
+    let from = s.mark();
     const dest = join(s.work, 'corp-secret-oci');
     await skopeo(['copy', '--quiet', '--src-no-creds', '--src-cert-dir', certDir, `docker://${s.at('corp')}/private/secret:1.0`, `oci:${dest}:1.0`]);
     assert.equal(await ociDigest(dest), secret.digest);
@@ -61,7 +56,7 @@ describe('auth modes through the mirror with skopeo', () => {
     // The token for it was fetched by the mirror, as reader.
     assert.ok(s.reg.tokenServer.requests.some((r) => r.user === 'reader' && r.status === 200), 'the mirror never fetched a token as reader');
 
-    from = mark();
+    from = s.mark();
     const refused = skopeo(['inspect', '--raw', '--no-creds', '--cert-dir', certDir, `docker://${s.at('hub')}/private/secret:1.0`]);
     await assert.rejects(refused, (err: unknown) => {
       assert.ok(err instanceof ToolError, String(err));
@@ -78,7 +73,7 @@ describe('auth modes through the mirror with skopeo', () => {
   test('passthrough mode: skopeo with reader credentials pulls private/secret:1.0 through the mirror token endpoint, without them it is refused', slow, async () => {
     const { secret } = s.fixtures;
     const ref = `docker://${s.at('pass')}/private/secret:1.0`;
-    let from = mark();
+    let from = s.mark();
     const { stdout } = await skopeo(['inspect', '--raw', '--creds', 'reader:reader-secret', '--cert-dir', certDir, ref]);
     assert.equal(sha256(stdout), secret.digest);
     const dest = join(s.work, 'pass-secret-oci');
@@ -99,7 +94,7 @@ describe('auth modes through the mirror with skopeo', () => {
     assertCdnServedLayersToMirror(s.reg, secret.layers);
     assertRegistrySawMirror(s.reg, from.registry, '/v2/private/secret/manifests/1.0');
 
-    from = mark();
+    from = s.mark();
     const refused = skopeo(['inspect', '--raw', '--no-creds', '--cert-dir', certDir, ref]);
     await assert.rejects(refused, (err: unknown) => {
       assert.ok(err instanceof ToolError, String(err));

@@ -27,11 +27,6 @@ describe('skopeo pulling through the mirror', () => {
   let s: PullThroughSetup;
   let certDir: string;
 
-  /** Mirror log and registry log positions before a step, so assertions see only that step. */
-  const mark = () => {
-    s.reg.cdn.reset();
-    return { mirror: s.mirror.logs.length, registry: s.reg.logs().length };
-  };
 
   before(async () => {
     await assertInstalled(...requiredPrograms);
@@ -46,7 +41,7 @@ describe('skopeo pulling through the mirror', () => {
   test('skopeo inspect --raw and copy of team/app:1.0 by the corp mirror hostname get the exact manifest and verified layers', slow, async () => {
     const { app } = s.fixtures;
     const ref = `docker://${s.at('corp')}/team/app:1.0`;
-    const from = mark();
+    const from = s.mark();
     const { stdout } = await skopeo(['inspect', '--raw', '--no-creds', '--cert-dir', certDir, ref]);
     assert.equal(sha256(stdout), app.digest);
     assert.deepEqual(stdout, app.raw);
@@ -67,7 +62,7 @@ describe('skopeo pulling through the mirror', () => {
 
   test('skopeo with a short name on the Hub-style mirror host gets library/alpine:3.20', slow, async () => {
     const { alpine } = s.fixtures;
-    const from = mark();
+    const from = s.mark();
     const dest = join(s.work, 'hub-alpine-dir');
     await skopeo(['copy', '--quiet', '--src-no-creds', '--src-cert-dir', certDir, `docker://${s.at('hub')}/alpine:3.20`, `dir:${dest}`]);
     const manifest = await readFile(join(dest, 'manifest.json'));
@@ -93,7 +88,7 @@ describe('skopeo pulling through the mirror', () => {
       `location = "${s.at('root')}/docker.io"`,
       '',
     ].join('\n'));
-    const from = mark();
+    const from = s.mark();
     const dest = join(s.work, 'prefix-app-oci');
     await skopeo(['--registries-conf', conf, 'copy', '--quiet', '--src-no-creds', '--src-cert-dir', certDir, 'docker://docker.io/team/app:1.0', `oci:${dest}:1.0`]);
     const index = JSON.parse(await readFile(join(dest, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
@@ -122,7 +117,7 @@ describe('skopeo pulling through the mirror', () => {
       `location = "${s.at('root')}/${s.reg.host}"`,
       '',
     ].join('\n'));
-    const from = mark();
+    const from = s.mark();
     const refused = skopeo(['--registries-conf', conf, 'inspect', '--raw', '--no-creds', '--cert-dir', certDir, `docker://${s.reg.host}/team/app:1.0`]);
     await assert.rejects(refused, (err: unknown) => err instanceof ToolError && /invalid reference format/.test(err.stderr));
     assert.deepEqual(parseAccessLines(s.logsSince(from.mirror)), []);
@@ -153,7 +148,7 @@ describe('skopeo pulling through the mirror', () => {
       { image: multiDocker, ref: `docker://${s.at('hub')}/multi:v2s2`, host: s.at('hub'), url: '/v2/multi/manifests/v2s2' },
     ];
     for (const c of cases) {
-      const from = mark();
+      const from = s.mark();
       const dest = join(s.work, `multi-${c.image.tag}-dir`);
       await skopeo(['copy', '--quiet', '--all', '--preserve-digests', '--src-no-creds', '--src-cert-dir', certDir, c.ref, `dir:${dest}`]);
       const top = await readFile(join(dest, 'manifest.json'));

@@ -48,6 +48,8 @@ export interface PullThroughSetup {
   accessLines(): AccessLine[];
   /** The mirror's log lines from `from` on, for "after this step" assertions. */
   logsSince(from: number): string[];
+  /** Resets the CDN's and token server's records and returns the log positions before a step, so assertions see only that step. */
+  mark(): { mirror: number; registry: number };
   stop(): Promise<void>;
 }
 
@@ -112,6 +114,11 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
       at: (name) => `${mirrorNames[name]}:${port}`,
       accessLines: () => parseAccessLines(mirror.logs),
       logsSince: (from) => mirror.logs.slice(from),
+      mark: () => {
+        reg.cdn.reset();
+        reg.tokenServer.reset();
+        return { mirror: mirror.logs.length, registry: reg.logs().length };
+      },
       stop,
     };
   } catch (err) {

@@ -1,0 +1,79 @@
+// Per-process figures from /proc: CPU-seconds (utime + stime over CLK_TCK, all threads of the process) and
+// memory (VmRSS, VmHWM). Linux only, which is what the bench runs on.
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+
+let ticksPerSecond: number | undefined;
+
+/** `getconf CLK_TCK`, asked once. */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`getconf CLK_TCK gave ${value}`);
+    ticksPerSecond = value;
+  }
+  return ticksPerSecond;
+}
+
+/** utime + stime of a whole process (the thread group), in seconds. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may hold spaces and parentheses; everything after the last ')' is space-separated from field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  return (utime + stime) / clockTicks();
+}
+
+export interface Memory {
+  /** Resident set size now, bytes. */
+  rss: number;
+  /** Peak resident set size (high-water mark) since the process started, bytes. */
+  hwm: number;
+}
+
+export async function memory(pid: number): Promise<Memory> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (match?.[1] === undefined) throw new Error(`no ${name} in /proc/${pid}/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** The bench process itself (light client + the in-process CDN and token server), all threads. */
+export function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** The one process whose command line contains every given word, e.g. a config file path. */
+export async function findPid(...words: string[]): Promise<number> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const argv = cmdline.split('\0');
+    if (words.every((w) => argv.includes(w))) found.push(Number(entry));
+  }
+  if (found.length !== 1) throw new Error(`expected one process with ${words.join(' ')}, found ${found.length}`);
+  return found[0] as number;
+}
+
+/** CPU-seconds of several processes at one moment. */
+export type CpuSnapshot = Map<string, number>;
+
+export async function snapshot(pids: ReadonlyMap<string, number>): Promise<CpuSnapshot> {
+  const out: CpuSnapshot = new Map();
+  for (const [name, pid] of pids) out.set(name, await cpuSeconds(pid));
+  out.set('bench', ownCpuSeconds());
+  return out;
+}
+
+export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of after) out[name] = value - (before.get(name) ?? value);
+  return out;
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { request, Agent } from 'undici';
+import { createTestCa } from '../support/pki.js';
+
+const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+// The contract example from the configuration docs, exactly as written.
+const example = `listen: { http: 127.0.0.1:5000, https: 127.0.0.1:5443, admin: 127.0.0.1:5001 }
+tls:
+  certificates:
+    - { cert: certs/fullchain.pem, key: certs/privkey.pem }   # hostnames come from the certificate's SANs
+dataDir: ./data
+upstreams:
+  - { name: hub, registry: docker.io, url: https://registry-1.docker.io, hosts: [hub.mirror.test], default: true }
+  - { name: gcr, registry: gcr.io, url: https://gcr.io, hosts: [gcr.mirror.test], auth: { mode: passthrough } }
+  - name: corp
+    registry: registry.corp.test:5000
+    url: https://registry.corp.test:5000
+    ca: certs/corp-ca.pem
+    auth: { mode: mirror, username: robot, passwordFile: secrets/corp.txt }
+`;
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', main, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the pullgate command', () => {
+  let dir: string;
+  let caPem: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-cli-'));
+    const ca = await createTestCa(join(dir, 'ca'));
+    caPem = ca.caCertPem;
+    const cert = await ca.issue('mirror', ['hub.mirror.test', 'gcr.mirror.test'], ['127.0.0.1']);
+    await mkdir(join(dir, 'certs'));
+    await mkdir(join(dir, 'secrets'));
+    await copyFile(cert.certPath, join(dir, 'certs/fullchain.pem'));
+    await copyFile(cert.keyPath, join(dir, 'certs/privkey.pem'));
+    await copyFile(ca.caCertPath, join(dir, 'certs/corp-ca.pem'));
+    await writeFile(join(dir, 'secrets/corp.txt'), 'robot-password\n');
+    await writeFile(join(dir, 'pullgate.yaml'), example);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('config check accepts the documented example and summarises it', async () => {
+    const r = await run(['config', 'check', join(dir, 'pullgate.yaml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /: OK/);
+    assert.match(r.stdout, /upstream hub: docker\.io -> https:\/\/registry-1\.docker\.io\/ \(auth mirror\) via mirror root, hub\.mirror\.test/);
+    assert.match(r.stdout, /upstream gcr: gcr\.io .*\(auth passthrough\)/);
+    assert.match(r.stdout, /upstream corp: registry\.corp\.test:5000 .*\(auth mirror as robot\)/);
+    assert.ok(!r.stdout.includes('robot-password'));
+  });
+
+  test('config check reports every problem with its path and exits 2', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'listen: { http: nope }\ncolour: blue\nupstreams:\n  - { name: x, registry: x.io, url: ftp://x.io, auth: { password: p } }\n');
+    const r = await run(['config', 'check', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /listen\.http: expected host:port/);
+    assert.match(r.stderr, /Unrecognized key: "colour"/);
+    assert.match(r.stderr, /upstreams\[0\]\.url: expected an http/);
+    assert.match(r.stderr, /upstreams\[0\]\.auth: a password needs a username/);
+  });
+
+  test('config check names a missing or broken certificate by its config path', async () => {
+    const broken = join(dir, 'broken.yaml');
+    await writeFile(broken, example.replace('certs/fullchain.pem', 'certs/missing.pem').replace('certs/corp-ca.pem', 'secrets/corp.txt'));
+    const r = await run(['config', 'check', broken]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /tls\.certificates\[0\]\.cert: cannot read .*missing\.pem \(ENOENT\)/);
+    assert.match(r.stderr, /upstreams\[2\]\.ca: .*corp\.txt is not valid PEM/);
+  });
+
+  test('serve runs the documented example (ports from the environment) and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--config', join(dir, 'pullgate.yaml')], {
+      env: { ...process.env, PULLGATE_LISTEN_HTTP: '127.0.0.1:0', PULLGATE_LISTEN_HTTPS: '127.0.0.1:0', },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const listening = await new Promise<{ http: string; https: string }>((resolve, reject) => {
+        let buffered = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          for (const line of buffered.split('\n')) {
+            if (line.includes('"pullgate listening"')) resolve(JSON.parse(line) as { http: string; https: string });
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const agent = new Agent({ connect: { ca: caPem, servername: 'hub.mirror.test' } });
+      const r = await request(`${listening.https}/v2/`, { dispatcher: agent });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['docker-distribution-api-version'], 'registry/2.0');
+      await r.body.dump();
+      // Nothing here may reach the internet: only /v2/, which is answered locally on a mirror-mode host.
+      const plain = await request(`${listening.http}/v2/`, { headers: { host: 'hub.mirror.test' } });
+      assert.equal(plain.statusCode, 200);
+      await plain.body.dump();
+      await agent.close();
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
