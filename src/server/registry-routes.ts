@@ -25,6 +25,7 @@ export interface RegistryRoutesOptions {
   publicUrl?: string;
 }
 
+const baseServiceTimeoutMs = 3_000;
 const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
@@ -158,7 +159,8 @@ async function base(
   });
   if (!upstream || upstream.mode !== 'passthrough' || req.headers.authorization) return json(200);
   // Docker and containers/image learn the challenge only here, so passthrough mode must issue one.
-  const service = await upstream.baseService(signal).catch(() => undefined);
+  // Learned from the upstream once; a slow or unreachable upstream must not hold up the ping for long.
+  const service = await upstream.baseService(AbortSignal.any([signal, AbortSignal.timeout(baseServiceTimeoutMs)])).catch(() => undefined);
   const params: Record<string, string> = { realm: tokenRealmFor(baseUrl, upstream.name) };
   if (service) params.service = service;
   const body = JSON.stringify(new RegistryError('UNAUTHORIZED').toBody());
