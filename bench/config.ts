@@ -1,4 +1,5 @@
 // Bench settings from the environment.
+import { resolve } from 'node:path';
 import type { PathName } from './measure.js';
 import { MiB } from './stats.js';
 
@@ -12,6 +13,8 @@ export interface BenchConfig {
   h2: boolean;
   /** Extra node flags for the mirror child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   mirrorNodeArgs: string[];
+  /** The Pullgate tree to build and run (default: this project), e.g. an exported older revision for A/B. */
+  mirrorRoot?: string;
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -41,5 +44,6 @@ export function benchConfig(): BenchConfig {
     paths: allPaths.filter((p) => paths.includes(p)),
     h2: process.env['BENCH_H2'] === '1',
     mirrorNodeArgs: (process.env['BENCH_MIRROR_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== ''),
+    ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };
 }

@@ -62,18 +62,34 @@ export async function findPid(...words: string[]): Promise<number> {
   return found[0] as number;
 }
 
-/** CPU-seconds of several processes at one moment. */
+/** Busy CPU-seconds of the whole machine (all cores): user, nice, system, irq, softirq, steal from /proc/stat. */
+export async function systemBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? '';
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  return busy / clockTicks();
+}
+
+/** CPU-seconds of several processes at one moment, plus this process (`bench`) and the machine (`system`). */
 export type CpuSnapshot = Map<string, number>;
 
 export async function snapshot(pids: ReadonlyMap<string, number>): Promise<CpuSnapshot> {
   const out: CpuSnapshot = new Map();
   for (const [name, pid] of pids) out.set(name, await cpuSeconds(pid));
   out.set('bench', ownCpuSeconds());
+  out.set('system', await systemBusySeconds());
   return out;
 }
 
+/**
+ * Per-name differences; `other` is what the rest of the machine used meanwhile (system busy time minus the
+ * measured processes): other programs, and kernel work not charged to a process.
+ */
 export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, value] of after) out[name] = value - (before.get(name) ?? value);
+  const measured = Object.entries(out).reduce((sum, [name, value]) => (name === 'system' ? sum : sum + value), 0);
+  out['other'] = (out['system'] ?? 0) - measured;
   return out;
 }

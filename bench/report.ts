@@ -1,4 +1,5 @@
 // The printed result: medians per path, ratios to direct, the mirror's memory, the goals, and the raw runs.
+import { cpus } from 'node:os';
 import type { PathName, PathRun } from './measure.js';
 import { fixed, GB, MB, median, MiB, table } from './stats.js';
 
@@ -98,6 +99,14 @@ export function report(input: ReportInput): { text: string; summary: Summary } {
         `${fixed(small / MB, 1)} MB, after the ${(sizeBytes / MiB).toFixed(0)} MiB pull ${fixed(large / MB, 1)} MB (growth ${fixed((large - small) / MB, 1)} MB)`,
     );
   }
+  if (mirror.length > 0) {
+    const cpuPerGb = median(mirror.map((r) => perGb(r.cpu['server'] ?? Number.NaN, sizeBytes)));
+    const benchPerGb = median(pick(runs, 'direct').map((r) => perGb(r.cpu['bench'] ?? Number.NaN, sizeBytes)));
+    lines.push(
+      `Mirror CPU: ${fixed(cpuPerGb, 2)} CPU-s/GB, i.e. one pull could reach at most ~${fixed(1000 / cpuPerGb, 0)} MB/s on one core of this machine; ` +
+        `the bench process (client + CDN) needs ${fixed(benchPerGb, 2)} CPU-s/GB by itself, all on ${cpus().length} cores shared`,
+    );
+  }
   if (direct > 0 && mirror.length > 0) summary.wallRatio = wall('mirror') / direct;
   const proxyRatio = pick(runs, 'proxy').length > 0 && direct > 0 ? wall('proxy') / direct : undefined;
 
@@ -117,13 +126,21 @@ export function report(input: ReportInput): { text: string; summary: Summary } {
       `${fixed(growth === undefined ? undefined : growth / MB, 1)} MB  ${verdict(growth === undefined || Number.isNaN(growth) ? undefined : growth < goals.flatSlack)}`,
   );
 
+  const busiest = Math.max(...runs.map((r) => (r.cpu['other'] ?? 0) / (r.timing.wallMs / 1000)));
+  if (busiest > 0.1) {
+    lines.push('');
+    lines.push(
+      `WARNING: the machine was not quiet: besides the measured processes, up to ${fixed(busiest, 2)} cores were busy during a pull ` +
+        `("other CPU-s" per run below: other programs or unattributed kernel work); wall times and ratios are disturbed.`,
+    );
+  }
   lines.push('');
   lines.push('How it was measured:');
   for (const line of input.howMeasured) lines.push(`  ${line}`);
 
   lines.push('');
   lines.push('Per run (in the order run):');
-  const raw: string[][] = [['run', 'path', 'wall s', 'TTFB ms', 'wall/direct', 'server CPU-s', '+bg', 'upstream reg CPU-s', 'bench CPU-s', 'server peak RSS MB', 'GETs', 'HEADs', 'upstream MB']];
+  const raw: string[][] = [['run', 'path', 'wall s', 'TTFB ms', 'wall/direct', 'server CPU-s', '+bg', 'upstream reg CPU-s', 'bench CPU-s', 'other CPU-s', 'server peak RSS MB', 'GETs', 'HEADs', 'upstream MB']];
   for (const r of runs) {
     const sameRunDirect = runs.find((d) => d.path === 'direct' && d.run === r.run);
     raw.push([
@@ -136,6 +153,7 @@ export function report(input: ReportInput): { text: string; summary: Summary } {
       fixed(r.cpuSettled['server'], 2),
       fixed(r.cpu['upstream'], 2),
       fixed(r.cpu['bench'], 2),
+      fixed(r.cpu['other'], 2),
       fixed(r.serverHwm === undefined ? undefined : r.serverHwm / MB, 1),
       String(r.fetches.gets),
       String(r.fetches.heads),

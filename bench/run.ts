@@ -3,10 +3,12 @@
 // peer per run), alternating, with medians. Exits non-zero only when a transfer fails or a digest mismatches.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { IssuedCert } from '../test/support/pki.js';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
 import { benchConfig, type BenchConfig } from './config.js';
@@ -17,7 +19,7 @@ import { findPid, memory } from './proc-stats.js';
 import { report } from './report.js';
 import { MiB } from './stats.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 const bigRepo = 'bench/big';
 const smallRepo = 'bench/small';
@@ -42,7 +44,6 @@ class Cleanup {
 
 async function versions(): Promise<{ registry: string; undici: string }> {
   const registry = await run('docker-registry', ['--version']).then((r) => r.stdout.trim(), () => 'unknown');
-  const { createRequire } = await import('node:module');
   const pkg = createRequire(import.meta.url)('undici/package.json') as { version: string };
   return { registry, undici: pkg.version };
 }
@@ -55,8 +56,10 @@ interface Context {
   big: LargeBlob;
   small: LargeBlob;
   client: ClientOptions;
-  mirrorCert: Awaited<ReturnType<RealRegistry['ca']['issue']>>;
-  proxyCert: Awaited<ReturnType<RealRegistry['ca']['issue']>>;
+  /** The tree whose dist/src/main.js runs as the mirror. */
+  mirrorRoot: string;
+  mirrorCert: IssuedCert;
+  proxyCert: IssuedCert;
 }
 
 const settleTimeoutMs = 300_000;
@@ -74,7 +77,7 @@ async function runDirect(c: Context, runNo: number): Promise<PathRun> {
 
 async function runMirror(c: Context, runNo: number): Promise<PathRun> {
   const dir = join(c.tmp, `mirror-${runNo}`);
-  const mirror = await startMirror({ root, dir, reg: c.reg, cert: c.mirrorCert, nodeArgs: c.cfg.mirrorNodeArgs });
+  const mirror = await startMirror({ root: c.mirrorRoot, dir, reg: c.reg, cert: c.mirrorCert, nodeArgs: c.cfg.mirrorNodeArgs });
   try {
     const idle = await memory(mirror.child.pid);
     // The small pull first: its peak RSS against the large pull's shows whether memory grows with blob size.
@@ -141,9 +144,10 @@ async function main(cleanup: Cleanup): Promise<void> {
   const startedAt = Date.now();
   const cfg = benchConfig();
   log(`size ${cfg.sizeBytes / MiB} MiB, ${cfg.runs} runs, paths ${cfg.paths.join(',')}`);
+  const mirrorRoot = cfg.mirrorRoot ?? projectRoot;
   if (cfg.paths.includes('mirror')) {
-    log('npm run build');
-    await run('npm', ['run', 'build'], { cwd: root }).catch((err: { stdout?: string; stderr?: string }) => {
+    log(`npm run build (in ${mirrorRoot})`);
+    await run('npm', ['run', 'build'], { cwd: mirrorRoot }).catch((err: { stdout?: string; stderr?: string }) => {
       throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
     });
   }
@@ -162,7 +166,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   ]);
   // At least 20 MB/s, or the pull counts as failed.
   const client: ClientOptions = { ca: reg.ca.caCertPem, h2: cfg.h2, timeoutMs: Math.max(120_000, (cfg.sizeBytes / 20e6) * 1000) };
-  const c: Context = { cfg, reg, tmp, upstreamPid, big, small, client, mirrorCert, proxyCert };
+  const c: Context = { cfg, reg, tmp, upstreamPid, big, small, client, mirrorRoot, mirrorCert, proxyCert };
 
   log('warm-up: one direct pull of the small blob');
   await pullDirect(reg, smallRepo, small, client);
@@ -186,31 +190,35 @@ async function main(cleanup: Cleanup): Promise<void> {
     `client: undici ${v.undici} in the bench process, ${cfg.h2 ? 'h2 offered by ALPN' : 'HTTP/1.1'}, new connections per pull, body counted + sha256-verified, then dropped`,
     'direct: anonymous token from the realm, blob GET with it, 307 followed to the CDN without Authorization',
     `upstream: ${v.registry} with TLS + token auth + redirect middleware; token server and CDN are Node https servers in the bench process`,
-    `mirror: node ${process.version} dist/src/main.js serve (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
+    `mirror: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve${cfg.mirrorNodeArgs.length ? ` (node flags: ${cfg.mirrorNodeArgs.join(' ')})` : ''} (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
       `the ${cfg.smallBytes / MiB} MiB pull goes first, then the measured pull`,
     'proxy: docker-registry in proxy mode (remoteurl + reader credentials), TLS, fresh process and storage dir per run (cold)',
     'wall: request start to last byte; TTFB: request start to first body byte (direct includes the token GET and the 307 hop)',
     `CPU: utime+stime of each process from /proc/<pid>/stat / CLK_TCK, from request start to the last byte; "+bg, settled" runs on until the upstream transfers end and the server's CPU is idle`,
     'bench proc CPU: this process (light client + CDN + token server) via process.cpuUsage(); peak RSS: VmHWM of /proc/<pid>/status',
+    'other CPU-s: busy time of the whole machine (/proc/stat) minus the measured processes: other programs and unattributed kernel work',
     'upstream GETs / bytes: blob requests and body bytes the CDN served during the pull (the ground truth for upstream fetches)',
-    `machine: ${(await import('node:os')).cpus().length} cores; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+    `machine: ${cpus().length} cores; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
   ];
   const { text } = report({ sizeBytes: cfg.sizeBytes, smallBytes: cfg.smallBytes, runs, paths: cfg.paths, howMeasured });
   process.stdout.write(`\n${text}\n`);
 }
 
 const cleanup = new Cleanup();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+let interrupted = false;
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(signal, () => {
+    interrupted = true;
     log(`${signal}: cleaning up`);
-    void cleanup.run().then(() => process.exit(130));
+    void cleanup.run().then(() => process.exit(code));
   });
 }
 try {
   await main(cleanup);
   await cleanup.run();
 } catch (err) {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // After a signal, the failure is only the consequence of the cleanup pulling the servers away.
+  if (!interrupted) process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   await cleanup.run();
   process.exitCode = 1;
 }

@@ -5,7 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import { createLogger } from './logger.js';
+import { Fills } from './mirror/fills.js';
+import { RepositoryAccess } from './mirror/repository-access.js';
+import type { MirrorServices } from './mirror/services.js';
 import { CertificateStore } from './server/certificates.js';
 import { parseListenAddress } from './server/listen-address.js';
 import { buildRegistryServer } from './server/registry-server.js';
@@ -26,6 +30,8 @@ export interface App {
   readonly config: Config;
   readonly log: Logger;
   readonly router: UpstreamRouter;
+  readonly cache: LocalCache;
+  readonly services: MirrorServices;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   listen(): Promise<Listening>;
@@ -41,8 +47,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (u) => new Upstream(u, { timeouts, ...(options.clock ? { clock: options.clock } : {}), userAgent: 'pullgate/0.1' }),
   );
   const router = new UpstreamRouter(upstreams);
+  const clock = options.clock ?? Date.now;
+  const cache = await openLocalCache(config, log.child({ component: 'cache' }), clock);
+  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
+    if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
+  });
+  const services: MirrorServices = {
+    index: cache.index,
+    store: cache.store,
+    fills,
+    access: new RepositoryAccess(cache.index, clock),
+    caching: {
+      allowed: () => cache.gate.allowed(),
+      suspend: (reason) => cache.gate.suspend(reason),
+      committed: () => {
+        cache.gate.succeeded();
+        void cache.evict().catch((err: unknown) => log.error({ err }, 'eviction failed'));
+      },
+    },
+    clock,
+  };
   const registryLog = log.child({ component: 'registry' });
-  const common = { router: () => router, log: registryLog, keepAliveMs: config.timeouts.keepAlive, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) };
+  const common = { router: () => router, services, log: registryLog, keepAliveMs: config.timeouts.keepAlive, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) };
 
   let certificates: CertificateStore | undefined;
   if (config.listen.https) {
@@ -60,10 +86,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     return `${scheme}://${shownHost}:${bound.port}`;
   };
 
+  let closed = false;
   return {
     config,
     log,
     router,
+    cache,
+    services,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     async listen() {
@@ -80,9 +109,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await certificates?.reload();
     },
     async close() {
+      if (closed) return;
+      closed = true;
       certificates?.close();
       await Promise.all([http?.close(), https?.close()]);
+      await fills.abortAll();
       await Promise.all(upstreams.map((u) => u.close()));
+      cache.close();
     },
   };
 }

@@ -89,6 +89,22 @@ export interface PurgeResult {
   removedBlobs: Digest[];
 }
 
+/**
+ * What eviction may remove as a unit. An image is a stored manifest that no stored manifest refers to (a tag's
+ * target, or something pulled by digest), together with its child manifests and the blobs only they reference; a
+ * blob candidate is a stored blob that no stored manifest references (pulled directly by digest).
+ */
+export interface EvictionCandidate {
+  kind: 'image' | 'blob';
+  digest: Digest;
+  /** The latest access of the blob, or of the image's manifest or any of its child manifests. */
+  lastAccess: number;
+  /** Tags pointing at the image (none for a blob): what tagged pins are matched against. */
+  tags: Array<{ upstream: string; repository: string; tag: string }>;
+  /** Repositories it is tagged or linked under: what untagged pins are matched against. */
+  repositories: Array<{ upstream: string; repository: string }>;
+}
+
 export interface CacheIndex {
   // Blobs: content is global (verified by digest); which (upstream, repository) it was pulled under is a link.
   blob(digest: Digest): BlobRow | undefined;
@@ -114,5 +130,14 @@ export interface CacheIndex {
 
   totals(): CacheTotals;
   purge(target: PurgeTarget): PurgeResult;
+  /** Eviction's view of the cache, least recently used first (pending touches are written first). */
+  evictionCandidates(): EvictionCandidate[];
+  /** Every indexed blob, for `cache verify`. */
+  blobDigests(): Digest[];
+  /**
+   * Records a verified blob found on disk without a row (a crash between rename and row) when a stored manifest
+   * references it; returns false and records nothing otherwise.
+   */
+  adoptBlob(digest: Digest, size: number): boolean;
   close(): void;
 }

@@ -18,6 +18,7 @@ export interface UpstreamConfig {
   /** Proxy URL to dial through, already resolved from the upstream's and the global setting. */
   proxy?: string;
   tagTtlMs: number;
+  offline: boolean;
 }
 
 export interface Config {
@@ -27,6 +28,7 @@ export interface Config {
   log: { level: ParsedConfig['log']['level'] };
   publicUrl?: string;
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
+  cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number };
   upstreams: UpstreamConfig[];
 }
 

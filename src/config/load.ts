@@ -136,6 +136,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
         insecureSkipVerify: u.insecureSkipVerify,
         ...(proxy ? { proxy } : {}),
         tagTtlMs: u.tagTtl,
+        offline: u.offline,
       };
     }),
   );
@@ -146,6 +147,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     log: c.log,
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),
     timeouts: c.timeouts,
+    cache: c.cache,
     upstreams,
   };
 }

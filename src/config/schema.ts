@@ -1,6 +1,7 @@
 // The one configuration schema: types, defaults and validation. Every key is documented in pullgate.example.yaml.
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { parseSizeBytes } from './size.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
 
@@ -18,6 +19,19 @@ const duration = (fallback: string) =>
     });
 
 /** `host:port`, `:port` or a bare port; the host defaults to all interfaces. */
+const size = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const bytes = parseSizeBytes(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a size: ${String(v)} (use e.g. "512MiB", "20GB")` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
 const listenPattern = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:)?(\d{1,5})$/;
 const listenAddress = z
   .string()
@@ -58,6 +72,8 @@ export const upstreamSchema = z.strictObject({
   proxy: z.union([proxyUrl, z.literal('')]).optional(),
   /** How long a cached tag is trusted before it is revalidated. */
   tagTtl: duration('5m'),
+  /** Serve only what is cached; never contact this upstream. */
+  offline: z.boolean().default(false),
 });
 
 export const configSchema = z
@@ -93,6 +109,18 @@ export const configSchema = z
         idle: duration('60s'),
         /** Client keep-alive on the mirror's listeners; above the 90 s of containers/image. */
         keepAlive: duration('120s'),
+      })
+      .prefault({}),
+    cache: z
+      .strictObject({
+        /** Eviction starts when blobs and manifests take more than this. */
+        maxSize: size('20GiB'),
+        /** Eviction stops once the cache is this fraction of maxSize, so that it runs in batches. */
+        lowWater: z.number().gt(0).lt(1).default(0.9),
+        /** Images never evicted: `upstream/repository[:tag]`, `*` matches within a component. */
+        pins: z.array(z.string().min(1)).default([]),
+        /** A fill whose upstream sends nothing for this long fails (its followers are aborted). */
+        fillIdleTimeout: duration('60s'),
       })
       .prefault({}),
     upstreams: z.array(upstreamSchema).optional(),

@@ -1,10 +1,14 @@
-// Blobs stream from the upstream through a verifier; the client gets headers as soon as the upstream answers.
-// The content cache (one fill per digest) plugs in here, in front of the upstream fetch.
-import { pipeline } from 'node:stream';
+// Blobs: served from the store when cached; otherwise one fill per digest that every concurrent request follows
+// (Range requests included), with headers sent as soon as the upstream answers. Without room to cache, the
+// upstream stream passes through, verified (ARCHITECTURE.md decision 4).
+import { pipeline, type Readable } from 'node:stream';
+import type { ByteSpan } from '../cache/ports.js';
 import type { Digest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import { formatRange, parseRange } from './range.js';
+import type { BlobFill } from './blob-fill.js';
+import { formatRange, parseRange, resolveRange, type RangeSpec } from './range.js';
 import type { PullContext, RegistryReply } from './reply.js';
+import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { VerifyingStream } from './verifying-stream.js';
 
@@ -14,8 +18,99 @@ export interface BlobRequest {
   range?: string;
 }
 
-export async function getBlob(ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
+export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
   const range = parseRange(req.range);
+  const size = await svc.store.stat(req.digest);
+  if (size !== undefined) {
+    await svc.access.confirm(ctx, 'blob', req.digest);
+    ctx.log.cache = 'HIT';
+    svc.index.touch('blob', req.digest);
+    return fromStore(svc, req, range, size);
+  }
+  const inflight = svc.fills.get(req.digest);
+  if (inflight) {
+    await svc.access.confirm(ctx, 'blob', req.digest);
+    ctx.log.cache = 'COALESCED';
+    return fromFill(svc, req, range, await inflight);
+  }
+  if (ctx.upstream.config.offline) throw new RegistryError('BLOB_UNKNOWN', `blob not cached and upstream ${ctx.upstream.name} is offline`);
+  // A HEAD never starts a fill: containerd HEADs a blob and then GETs it.
+  if (req.method === 'HEAD' || !svc.caching.allowed()) return passThrough(ctx, req, range);
+  ctx.log.cache = 'MISS';
+  const fill = await svc.fills.start(req.digest, () => openUpstream(svc, ctx, req.digest));
+  return fromFill(svc, req, range, fill);
+}
+
+function headers(digest: Digest, length: number): Record<string, string> {
+  return {
+    'content-type': 'application/octet-stream',
+    'content-length': String(length),
+    'docker-content-digest': digest,
+    etag: `"${digest}"`,
+    'accept-ranges': 'bytes',
+    'cache-control': 'max-age=31536000',
+  };
+}
+
+async function fromStore(svc: MirrorServices, req: BlobRequest, range: RangeSpec | undefined, size: number): Promise<RegistryReply> {
+  const span = resolveRange(range, size);
+  if (req.method === 'HEAD') return reply(req.digest, size, span, range !== undefined);
+  if (size === 0) return { ...reply(req.digest, size, span, range !== undefined), body: Buffer.alloc(0) };
+  const body = await svc.store.open(req.digest, span);
+  if (!body) throw new RegistryError('BLOB_UNKNOWN', 'blob was evicted while being served');
+  return { ...reply(req.digest, size, span, range !== undefined), body };
+}
+
+async function fromFill(svc: MirrorServices, req: BlobRequest, range: RangeSpec | undefined, fill: BlobFill): Promise<RegistryReply> {
+  const span = resolveRange(range, fill.size);
+  if (req.method === 'HEAD') return reply(req.digest, fill.size, span, range !== undefined);
+  const body: Readable | undefined = fill.reader(span) ?? (await svc.store.open(req.digest, span));
+  if (!body) throw fill.error ?? new RegistryError('BLOB_UNKNOWN', 'blob fill failed');
+  return { ...reply(req.digest, fill.size, span, range !== undefined), body };
+}
+
+/** A Range request always gets 206 with Content-Range, `bytes=0-` included (containerd's first chunk). */
+function reply(digest: Digest, size: number, span: ByteSpan, ranged: boolean): RegistryReply {
+  const out = headers(digest, span.end - span.start + 1);
+  if (!ranged || size === 0) return { status: 200, headers: out };
+  return { status: 206, headers: { ...out, 'content-range': `bytes ${span.start}-${span.end}/${size}` } };
+}
+
+/** The upstream request behind a fill: the whole blob, detached from the client that started it. */
+async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Digest) {
+  const started = svc.clock();
+  const res = await ctx.upstream.fetch({
+    method: 'GET',
+    path: `/v2/${ctx.repository}/blobs/${digest}`,
+    repository: ctx.repository,
+    ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
+  });
+  ctx.log.upstreamStatus = res.status;
+  ctx.log.upstreamMs = svc.clock() - started;
+  if (res.status !== 200) throw await upstreamFailure(res, ctx, 'BLOB_UNKNOWN');
+  const size = Number(res.headers['content-length']);
+  if (!Number.isSafeInteger(size) || size < 0) {
+    res.body.destroy();
+    throw new RegistryError('UPSTREAM_INVALID', 'upstream blob has no valid Content-Length');
+  }
+  // Linked before the bytes arrive: followers on this repository need no confirmation of their own.
+  svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
+  const { name: upstream } = ctx.upstream;
+  const { repository } = ctx;
+  return {
+    size,
+    body: res.body,
+    async commit(tempPath: string) {
+      await svc.store.commit(digest, tempPath);
+      svc.index.putBlob(digest, size, upstream, repository);
+      svc.caching.committed();
+    },
+  };
+}
+
+/** No caching (disk full) or a HEAD: the upstream answer, streamed and verified, Range passed on. */
+async function passThrough(ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined): Promise<RegistryReply> {
+  ctx.log.cache = 'PASS';
   const started = Date.now();
   const res = await ctx.upstream.fetch({
     method: req.method,
@@ -27,25 +122,17 @@ export async function getBlob(ctx: PullContext, req: BlobRequest): Promise<Regis
   });
   ctx.log.upstreamStatus = res.status;
   ctx.log.upstreamMs = Date.now() - started;
-  ctx.log.cache = 'PASS';
   if (res.status !== 200 && res.status !== 206) throw await upstreamFailure(res, ctx, 'BLOB_UNKNOWN');
-
   const length = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
   if (length !== undefined && !Number.isSafeInteger(length)) {
     res.body.destroy();
     throw new RegistryError('UPSTREAM_INVALID', 'upstream sent an invalid Content-Length');
   }
-  const headers: Record<string, string> = {
-    'content-type': 'application/octet-stream',
-    'docker-content-digest': req.digest,
-    etag: `"${req.digest}"`,
-    'accept-ranges': 'bytes',
-    'cache-control': 'max-age=31536000',
-  };
-  if (length !== undefined) headers['content-length'] = String(length);
+  const out = headers(req.digest, length ?? 0);
+  if (length === undefined) delete out['content-length'];
   if (req.method === 'HEAD') {
     await res.body.dump();
-    return { status: 200, headers };
+    return { status: 200, headers: out };
   }
   if (res.status === 206) {
     const contentRange = res.headers['content-range'];
@@ -54,10 +141,9 @@ export async function getBlob(ctx: PullContext, req: BlobRequest): Promise<Regis
       throw new RegistryError('UPSTREAM_INVALID', 'upstream sent 206 without Content-Range');
     }
     // A part cannot be checked against the digest; every client verifies the whole blob it assembles.
-    return { status: 206, headers: { ...headers, 'content-range': contentRange }, body: res.body };
+    return { status: 206, headers: { ...out, 'content-range': contentRange }, body: res.body };
   }
-  // The upstream ignored the Range (allowed by RFC 9110): the client gets the whole, verified blob.
   const verifier = new VerifyingStream(req.digest, length);
   pipeline(res.body, verifier, () => {});
-  return { status: 200, headers, body: verifier };
+  return { status: 200, headers: out, body: verifier };
 }

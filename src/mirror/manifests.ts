@@ -10,7 +10,11 @@ import {
   parseAccept,
 } from '../registry/media-types.js';
 import { referenceString, type Reference } from '../registry/names.js';
+import type { ManifestRow } from '../cache/ports.js';
+import { isUpstreamTrouble, tagFreshness } from './freshness.js';
+import { manifestReferences } from './manifest-references.js';
 import type { PullContext, RegistryReply } from './reply.js';
+import type { MirrorServices } from './services.js';
 import { readLimited } from './read-limited.js';
 import { upstreamFailure } from './upstream-failure.js';
 
@@ -30,11 +34,93 @@ export interface FetchedManifest {
   bytes: Buffer;
 }
 
-export async function getManifest(ctx: PullContext, req: ManifestRequest): Promise<RegistryReply> {
+export async function getManifest(svc: MirrorServices, ctx: PullContext, req: ManifestRequest): Promise<RegistryReply> {
   const accepted = parseAccept(req.accept);
-  // A tag is resolved with all four types unless the client asks for less; then its own Accept goes upstream,
-  // so a narrowed answer reaches only that client.
-  const accept = coversAllManifestTypes(accepted) ? fullManifestAccept : accepted.join(', ');
+  // A client that does not accept every manifest type gets the upstream's answer to its own Accept, and that
+  // narrowed answer is never cached as the tag's (PROTOCOL.md 1.2).
+  if (req.reference.kind === 'tag' && !coversAllManifestTypes(accepted)) return passThrough(ctx, req, accepted);
+  const m = req.reference.kind === 'digest' ? await byDigest(svc, ctx, req.reference.digest) : await byTag(svc, ctx, req.reference.tag);
+  if (!acceptsMediaType(accepted, m.mediaType)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the request does not accept`);
+  }
+  return manifestReply(m.digest, m.mediaType, m.bytes.length, req.method === 'GET' ? m.bytes : undefined, req.ifNoneMatch);
+}
+
+async function byDigest(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<FetchedManifest> {
+  const row = svc.index.manifest(digest);
+  if (row) {
+    await svc.access.confirm(ctx, 'manifest', digest);
+    return hit(svc, ctx, row, 'HIT');
+  }
+  if (ctx.upstream.config.offline) throw offlineMiss(ctx);
+  const m = await fetchManifest(ctx, { kind: 'digest', digest }, fullManifestAccept);
+  save(svc, ctx, m);
+  ctx.log.cache = 'MISS';
+  return m;
+}
+
+async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promise<FetchedManifest> {
+  const { name: upstream } = ctx.upstream;
+  const known = svc.index.tag(upstream, ctx.repository, tag);
+  const row = known ? svc.index.manifest(known.digest) : undefined;
+  const freshness = row ? tagFreshness(known?.validatedAt, ctx.upstream.config.tagTtlMs, svc.clock()) : 'unknown';
+  if (row && (freshness === 'fresh' || ctx.upstream.config.offline)) {
+    if (ctx.upstream.mode === 'passthrough') await svc.access.confirm(ctx, 'manifest', row.digest);
+    return hit(svc, ctx, row, freshness === 'fresh' ? 'HIT' : 'STALE');
+  }
+  if (ctx.upstream.config.offline) throw offlineMiss(ctx);
+  if (row) {
+    // Revalidate with a HEAD: free on Docker Hub's pull limit; GET only a digest not yet cached.
+    let head: Awaited<ReturnType<typeof headManifest>>;
+    try {
+      head = await headManifest(ctx, { kind: 'tag', tag }, fullManifestAccept);
+    } catch (err) {
+      if (!isUpstreamTrouble(err)) throw err;
+      return hit(svc, ctx, row, 'STALE');
+    }
+    const current = head ? svc.index.manifest(head.digest) : undefined;
+    if (current) {
+      svc.index.putTag(upstream, ctx.repository, tag, current.digest);
+      svc.index.linkManifest(current.digest, upstream, ctx.repository);
+      return hit(svc, ctx, current, 'REVALIDATED');
+    }
+  }
+  let m: FetchedManifest;
+  try {
+    m = await fetchManifest(ctx, { kind: 'tag', tag }, fullManifestAccept);
+  } catch (err) {
+    if (row && isUpstreamTrouble(err)) return hit(svc, ctx, row, 'STALE');
+    throw err;
+  }
+  save(svc, ctx, m, tag);
+  ctx.log.cache = 'MISS';
+  return m;
+}
+
+function hit(svc: MirrorServices, ctx: PullContext, row: ManifestRow, cache: 'HIT' | 'REVALIDATED' | 'STALE'): FetchedManifest {
+  ctx.log.cache = cache;
+  svc.index.touch('manifest', row.digest);
+  return { digest: row.digest, mediaType: row.mediaType, bytes: row.bytes };
+}
+
+/** A full-Accept answer is stored with its references; a failing disk only stops the caching. */
+function save(svc: MirrorServices, ctx: PullContext, m: FetchedManifest, tag?: string): void {
+  try {
+    svc.index.putManifest(m, manifestReferences(m.bytes), ctx.upstream.name, ctx.repository);
+    if (tag !== undefined) svc.index.putTag(ctx.upstream.name, ctx.repository, tag, m.digest);
+  } catch (err) {
+    svc.caching.suspend(err);
+  }
+}
+
+function offlineMiss(ctx: PullContext): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest not cached and upstream ${ctx.upstream.name} is offline`);
+}
+
+/** Narrow Accept on a tag: the upstream's own answer, not cached. */
+async function passThrough(ctx: PullContext, req: ManifestRequest, accepted: string[]): Promise<RegistryReply> {
+  ctx.log.cache = 'PASS';
+  const accept = accepted.join(', ');
   if (req.method === 'HEAD') {
     const head = await headManifest(ctx, req.reference, accept);
     if (head) return manifestReply(head.digest, head.mediaType, head.length, undefined, req.ifNoneMatch);

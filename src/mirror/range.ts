@@ -28,3 +28,16 @@ export function formatRange(range: RangeSpec): string {
   if ('suffix' in range) return `bytes=-${range.suffix}`;
   return `bytes=${range.start}-${range.end ?? ''}`;
 }
+
+/** The span a range selects in a blob of `size` bytes (the whole blob without one); 416 when unsatisfiable. */
+export function resolveRange(range: RangeSpec | undefined, size: number): { start: number; end: number } {
+  if (!range) return { start: 0, end: Math.max(size - 1, -1) };
+  const unsatisfiable = () =>
+    new RegistryError('RANGE_INVALID', undefined, { headers: { 'content-range': `bytes */${size}` } });
+  if ('suffix' in range) {
+    if (range.suffix === 0 || size === 0) throw unsatisfiable();
+    return { start: Math.max(0, size - range.suffix), end: size - 1 };
+  }
+  if (range.start >= size) throw unsatisfiable();
+  return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) };
+}

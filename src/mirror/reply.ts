@@ -31,5 +31,6 @@ export interface PullContext {
 export interface PullLog {
   upstreamStatus?: number;
   upstreamMs?: number;
-  cache?: 'HIT' | 'MISS' | 'STALE' | 'PASS';
+  /** HIT, MISS, COALESCED (followed another fill), REVALIDATED, STALE, or PASS (not cacheable). */
+  cache?: 'HIT' | 'MISS' | 'COALESCED' | 'REVALIDATED' | 'STALE' | 'PASS';
 }

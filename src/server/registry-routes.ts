@@ -6,6 +6,7 @@ import { getBlob } from '../mirror/blobs.js';
 import { listReferrers, listTags } from '../mirror/listings.js';
 import { getManifest } from '../mirror/manifests.js';
 import type { PullContext, PullLog, RegistryReply } from '../mirror/reply.js';
+import type { MirrorServices } from '../mirror/services.js';
 import { RegistryError } from '../registry/errors.js';
 import { parseV2Path } from '../registry/paths.js';
 import { formatChallenge } from '../upstream/challenge.js';
@@ -19,6 +20,7 @@ import { sendReply } from './send.js';
 
 export interface RegistryRoutesOptions {
   router: () => UpstreamRouter;
+  services: MirrorServices;
   log: Logger;
   /** The scheme clients reached this listener with (before any load balancer). */
   scheme: 'http' | 'https';
@@ -87,7 +89,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         if (route.kind === 'manifest') {
           info.reference = route.reference.kind === 'tag' ? route.reference.tag : route.reference.digest;
           const ifNoneMatch = req.headers['if-none-match'];
-          result = await getManifest(ctx, {
+          result = await getManifest(o.services, ctx, {
             method,
             reference: route.reference,
             accept: req.headers.accept,
@@ -96,7 +98,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         } else if (route.kind === 'blob') {
           info.reference = route.digest;
           const range = req.headers.range;
-          result = await getBlob(ctx, { method, digest: route.digest, ...(range !== undefined ? { range } : {}) });
+          result = await getBlob(o.services, ctx, { method, digest: route.digest, ...(range !== undefined ? { range } : {}) });
         } else if (route.kind === 'tags') {
           const n = target.query.get('n') ?? undefined;
           const last = target.query.get('last') ?? undefined;

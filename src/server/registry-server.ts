@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createSecureServer, type ServerHttp2Session } from 'node:http2';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { MirrorServices } from '../mirror/services.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import type { CertificateStore } from './certificates.js';
 import { RegistryError } from '../registry/errors.js';
@@ -12,6 +13,7 @@ import { registerRegistryRoutes } from './registry-routes.js';
 
 export interface RegistryServerOptions {
   router: () => UpstreamRouter;
+  services: MirrorServices;
   log: Logger;
   keepAliveMs: number;
   publicUrl?: string;
@@ -76,7 +78,7 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const session of sessions) session.destroy();
   });
-  registerRegistryRoutes(app, { router: o.router, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
+  registerRegistryRoutes(app, { router: o.router, services: o.services, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.setNotFoundHandler(() => {
     throw new RegistryError('NOT_FOUND');

@@ -10,7 +10,8 @@ const tokenRequests = (s: Setup) => s.up.count((r) => r.path === '/token');
 describe('mirror mode: the mirror does the token dance', () => {
   let s: Setup;
   before(async () => {
-    s = await mirrorOverFake({ auth: true, tokenExpiresIn: 300 });
+    // tagTtl 0: every tag request revalidates upstream, so each test sees its own upstream traffic.
+    s = await mirrorOverFake({ auth: true, tokenExpiresIn: 300 }, { tagTtl: 0 });
     s.up.addImage('library/alpine', '3.20', [Buffer.alloc(100, 1)]);
   });
   after(() => s.close());

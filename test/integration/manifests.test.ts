@@ -14,7 +14,8 @@ describe('manifests through the mirror', () => {
   let arm: FakeManifest;
 
   before(async () => {
-    s = await mirrorOverFake({ auth: true });
+    // tagTtl 0: every tag request revalidates upstream, so each test sees its own upstream traffic.
+    s = await mirrorOverFake({ auth: true }, { tagTtl: 0 });
     image = s.up.addImage('library/alpine', '3.20', [Buffer.alloc(1000, 1)]);
     arm = s.up.addImage('library/multi', 'arm', [Buffer.alloc(500, 2)]);
     index = s.up.addIndex('library/multi', 'latest', [image, arm]);

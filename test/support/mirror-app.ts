@@ -17,8 +17,16 @@ export interface TestMirror {
   close(): Promise<void>;
 }
 
-export async function startMirror(config: Record<string, unknown>, baseDir?: string): Promise<TestMirror> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pullgate-test-'));
+export interface StartOptions {
+  baseDir?: string;
+  clock?: () => number;
+  /** Reuse a data directory (a restart); it is then not removed by close(). */
+  dataDir?: string;
+}
+
+export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pullgate-test-')));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -27,8 +35,8 @@ export async function startMirror(config: Record<string, unknown>, baseDir?: str
     },
   });
   const listen = { http: '127.0.0.1:0', ...(config.listen as Record<string, unknown> | undefined) };
-  const resolved = await configFromObject({ dataDir, ...config, listen, log: { level: 'debug' } }, baseDir ?? dataDir);
-  const app = await createApp(resolved, { log: createLogger('debug', sink) });
+  const resolved = await configFromObject({ dataDir, ...config, listen, log: { level: 'debug' } }, options.baseDir ?? dataDir);
+  const app = await createApp(resolved, { log: createLogger('debug', sink), ...(options.clock ? { clock: options.clock } : {}) });
   const addresses = await app.listen();
   return {
     app,
@@ -38,7 +46,7 @@ export async function startMirror(config: Record<string, unknown>, baseDir?: str
     logs,
     async close() {
       await app.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -38,6 +38,8 @@ export interface Faults {
   headerDelayMs?: number;
   /** Do not announce a Docker-Content-Digest on manifest HEAD (some registries don't). */
   noHeadDigest?: boolean;
+  /** Blob bodies are sent in 64 KiB chunks with this pause between them (a slow upstream). */
+  blobChunkDelayMs?: number;
 }
 
 export interface FakeUpstreamOptions {
@@ -257,12 +259,20 @@ export class FakeUpstream {
     if (req.method === 'HEAD') return void res.end();
     const body = bytes.subarray(start, end + 1);
     const cut = this.faults.truncateBlobAt;
-    if (cut !== undefined && cut < body.length) {
-      res.flushHeaders();
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 20));
-      return;
-    }
-    res.end(body);
+    const sent = cut !== undefined && cut < body.length ? body.subarray(0, cut) : body;
+    const finish = () => (sent === body ? res.end() : setTimeout(() => res.destroy(), 20));
+    const delay = this.faults.blobChunkDelayMs;
+    res.flushHeaders();
+    if (!delay) return void res.write(sent, finish);
+    let offset = 0;
+    const next = (): void => {
+      if (res.destroyed) return;
+      if (offset >= sent.length) return void finish();
+      const chunk = sent.subarray(offset, offset + 64 * 1024);
+      offset += chunk.length;
+      res.write(chunk, () => setTimeout(next, delay));
+    };
+    next();
   }
 
   private tags(repo: string, url: URL, res: ServerResponse): void {

@@ -27,7 +27,16 @@ describe('validateConfig defaults', () => {
       dataDir: './data',
       log: { level: 'info' },
       timeouts: { connect: 15_000, headers: 60_000, idle: 60_000, keepAlive: 120_000 },
+      cache: { maxSize: 20 * 2 ** 30, lowWater: 0.9, pins: [], fillIdleTimeout: 60_000 },
     });
+  });
+
+  it('cache sizes are read as bytes or with SI and binary units', () => {
+    assert.equal(validateConfig({ cache: { maxSize: '512MiB' } }).cache.maxSize, 512 * 2 ** 20);
+    assert.equal(validateConfig({ cache: { maxSize: '20GB' } }).cache.maxSize, 20e9);
+    assert.equal(validateConfig({ cache: { maxSize: 1024 } }).cache.maxSize, 1024);
+    assert.throws(() => validateConfig({ cache: { maxSize: 'lots' } }), /cache\.maxSize: not a size/);
+    assert.throws(() => validateConfig({ cache: { lowWater: 1.5 } }), /cache\.lowWater/);
   });
 
   it('an empty config has no upstreams of its own', () => assert.equal(validateConfig({}).upstreams, undefined));
@@ -43,6 +52,7 @@ describe('validateConfig defaults', () => {
         auth: { mode: 'mirror' },
         insecureSkipVerify: false,
         tagTtl: 300_000,
+        offline: false,
       },
     ]);
   });

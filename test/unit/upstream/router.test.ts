@@ -18,6 +18,7 @@ function upstream(name: string, registry: string, extra: Partial<UpstreamConfig>
       hosts: [],
       default: false,
       auth: { mode: 'mirror' },
+      offline: false,
       insecureSkipVerify: false,
       tagTtlMs: 300_000,
       ...extra,

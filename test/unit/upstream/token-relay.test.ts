@@ -16,6 +16,7 @@ function upstream(name: string, registry: string): Upstream {
     auth: { mode: 'passthrough' },
     insecureSkipVerify: false,
     tagTtlMs: 300_000,
+    offline: false,
   };
   const u = new Upstream(config, { timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
   created.push(u);

@@ -1,0 +1,61 @@
+// The cache on this machine: SQLite index and blob files under the data directory, temp files for fills, the
+// disk-full gate, and eviction after fills (batched: at most one run at a time, low-water mark in the policy).
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { openDatabase, type CacheDatabase } from './db.js';
+import { DiskBlobStore } from './disk-blob-store.js';
+import { CachingGate } from './disk-space.js';
+import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
+import { parsePin } from './pins.js';
+import { SqliteCacheIndex } from './sqlite-cache-index.js';
+import { DiskTempFiles } from './temp-files.js';
+import { verifyCache, type VerifyReport } from './verify.js';
+
+export interface LocalCache {
+  index: SqliteCacheIndex;
+  store: DiskBlobStore;
+  temp: DiskTempFiles;
+  gate: CachingGate;
+  policy: EvictionPolicy;
+  /** Runs eviction if the cache is over its cap; concurrent calls share one run. */
+  evict(): Promise<EvictionResult | undefined>;
+  verify(): Promise<VerifyReport>;
+  close(): void;
+}
+
+export async function openLocalCache(config: Config, log: Logger, clock: () => number): Promise<LocalCache> {
+  const db: CacheDatabase = openDatabase(join(config.dataDir, 'pullgate.db'));
+  const index = new SqliteCacheIndex(db, clock);
+  const store = new DiskBlobStore(config.dataDir);
+  const temp = new DiskTempFiles(config.dataDir);
+  const removed = await temp.clean();
+  if (removed) log.info({ removed }, 'removed partial fills left by an earlier process');
+  const gate = new CachingGate({ clock, log });
+  const policy: EvictionPolicy = {
+    maxBytes: config.cache.maxSize,
+    lowWaterBytes: Math.floor(config.cache.maxSize * config.cache.lowWater),
+    pins: config.cache.pins.map(parsePin),
+  };
+  let running: Promise<EvictionResult> | undefined;
+  return {
+    index,
+    store,
+    temp,
+    gate,
+    policy,
+    async evict() {
+      const totals = index.totals();
+      if (!running && totals.blobBytes + totals.manifestBytes <= policy.maxBytes) return undefined;
+      running ??= evict(index, store, policy, log).finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    verify: () => verifyCache(store, index, log),
+    close() {
+      index.close();
+      db.close();
+    },
+  };
+}

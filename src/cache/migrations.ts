@@ -1,0 +1,63 @@
+// The cache schema, as an ordered list of steps. Step N (1-based) moves the database to `PRAGMA user_version = N`.
+// Append only: a released step is never edited, because databases in the field have already run it.
+
+export interface Migration {
+  /** What the step does, for logs and for the reader. */
+  name: string;
+  sql: string;
+}
+
+// Times are integer epoch milliseconds. Digests are stored as text ("sha256:<hex>"), validated before they get here.
+const initialSchema = `
+CREATE TABLE blobs (
+  digest      TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  stored_at   INTEGER NOT NULL,
+  last_access INTEGER NOT NULL,
+  hits        INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE manifests (
+  digest      TEXT PRIMARY KEY,
+  media_type  TEXT NOT NULL,
+  bytes       BLOB NOT NULL,
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  stored_at   INTEGER NOT NULL,
+  last_access INTEGER NOT NULL,
+  hits        INTEGER NOT NULL DEFAULT 0
+);
+
+-- What a stored manifest refers to. A child need not be stored: a pull of one platform never fetches the others,
+-- and a manifest is stored before its layers are fetched.
+CREATE TABLE manifest_refs (
+  manifest TEXT NOT NULL REFERENCES manifests (digest) ON DELETE CASCADE,
+  kind     TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  child    TEXT NOT NULL,
+  PRIMARY KEY (manifest, kind, child)
+) WITHOUT ROWID;
+CREATE INDEX manifest_refs_by_child ON manifest_refs (child, kind);
+
+-- tag -> digest as the upstream last confirmed it. The manifest may not be stored (yet).
+CREATE TABLE tags (
+  upstream     TEXT NOT NULL,
+  repository   TEXT NOT NULL,
+  tag          TEXT NOT NULL,
+  digest       TEXT NOT NULL,
+  validated_at INTEGER NOT NULL,
+  PRIMARY KEY (upstream, repository, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_digest ON tags (digest);
+
+-- Which repositories each digest was pulled under: access in passthrough mode follows the repository (issue 3, 7),
+-- and a link keeps what was pulled by digest without a tag (see retention.ts).
+CREATE TABLE links (
+  kind       TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  digest     TEXT NOT NULL,
+  upstream   TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  PRIMARY KEY (upstream, repository, kind, digest)
+) WITHOUT ROWID;
+CREATE INDEX links_by_digest ON links (digest, kind);
+`;
+
+export const migrations: readonly Migration[] = [{ name: 'initial schema', sql: initialSchema }];

@@ -1,0 +1,114 @@
+// One upstream fetch of one blob into a temp file, hashed as it is written and committed to the blob store only
+// when length and digest match. Any number of readers follow the growing file (FillReader). The fill does not
+// belong to the request that started it: it keeps going when that client leaves, until the upstream goes quiet
+// for the idle timeout (ARCHITECTURE.md decision 4).
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { ByteSpan } from '../cache/ports.js';
+import { RegistryError } from '../registry/errors.js';
+import { digestAlgorithm, type Digest } from '../registry/digest.js';
+import { FillReader, type FillProgress } from './fill-reader.js';
+
+export class BlobFill implements FillProgress {
+  written = 0;
+  state: 'filling' | 'done' | 'failed' = 'filling';
+  error: Error | undefined;
+  readonly file: Promise<FileHandle>;
+  /** Settles when the fill has committed or failed; never rejects. */
+  readonly finished: Promise<void>;
+  private readonly events = new EventEmitter();
+  private readonly hash;
+  private readers = 0;
+  /** Told about a failed fill (a full disk suspends caching). */
+  onFailure: ((err: Error) => void) | undefined;
+  private closed = false;
+
+  constructor(
+    readonly digest: Digest,
+    readonly size: number,
+    readonly tempPath: string,
+    body: Readable,
+    /** Makes the verified temp file the stored blob (fsync + rename, index row). */
+    commit: (tempPath: string) => Promise<void>,
+    idleTimeoutMs: number,
+  ) {
+    this.events.setMaxListeners(0);
+    this.hash = createHash(digestAlgorithm(digest));
+    // One handle for the writer and all readers: positional reads need no handle of their own, and it stays
+    // valid after the rename, so a reader never races the commit.
+    this.file = open(tempPath, 'w+');
+    this.file.catch(() => undefined);
+    this.abort = (reason) => body.destroy(reason);
+    this.finished = this.run(body, commit, idleTimeoutMs);
+  }
+
+  /** Stops the fill (shutdown): its readers fail, nothing is committed. */
+  readonly abort: (reason: Error) => void;
+
+  onProgress(listener: () => void): () => void {
+    this.events.on('progress', listener);
+    return () => this.events.off('progress', listener);
+  }
+
+  /** A reader of `span`, or undefined when the fill is over and its file closed (read the store instead). */
+  reader(span: ByteSpan): FillReader | undefined {
+    if (this.closed) return undefined;
+    this.readers++;
+    let released = false;
+    return new FillReader(this, span, () => {
+      if (released) return;
+      released = true;
+      this.readers--;
+      this.closeIfUnused();
+    });
+  }
+
+  private closeIfUnused(): void {
+    if (this.state === 'filling' || this.readers > 0 || this.closed) return;
+    this.closed = true;
+    void this.file.then((h) => h.close()).catch(() => undefined);
+  }
+
+  private async run(body: Readable, commit: (tempPath: string) => Promise<void>, idleTimeoutMs: number): Promise<void> {
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
+    };
+    try {
+      const handle = await this.file;
+      armIdle();
+      for await (const chunk of body) {
+        armIdle();
+        const buffer = chunk as Buffer;
+        if (this.written + buffer.length > this.size) throw new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced');
+        this.hash.update(buffer);
+        await handle.write(buffer, 0, buffer.length, this.written);
+        this.written += buffer.length;
+        this.events.emit('progress');
+      }
+      clearTimeout(idle);
+      if (this.written !== this.size) {
+        throw new RegistryError('UPSTREAM_INVALID', `upstream blob ended after ${this.written} of ${this.size} bytes`);
+      }
+      const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest('hex')}`;
+      if (actual !== this.digest) {
+        throw new RegistryError('UPSTREAM_INVALID', 'upstream blob does not match its digest', { detail: { expected: this.digest, got: actual } });
+      }
+      await commit(this.tempPath);
+      this.state = 'done';
+    } catch (err) {
+      clearTimeout(idle);
+      body.destroy();
+      this.state = 'failed';
+      this.error = err instanceof Error ? err : new Error(String(err));
+      this.onFailure?.(this.error);
+      await unlink(this.tempPath).catch(() => undefined);
+    } finally {
+      this.events.emit('progress');
+      this.closeIfUnused();
+    }
+  }
+}

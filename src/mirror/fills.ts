@@ -1,0 +1,70 @@
+// The in-flight fills, one per digest: the first request for an uncached blob starts one, every concurrent
+// request for that digest (any client, any route) follows it. The entry exists from the moment the upstream
+// request is sent, so requests that arrive before the upstream has answered coalesce too.
+import type { Readable } from 'node:stream';
+import type { Digest } from '../registry/digest.js';
+import { BlobFill } from './blob-fill.js';
+
+export interface FillSource {
+  size: number;
+  body: Readable;
+  /** Makes the verified temp file the stored blob. */
+  commit(tempPath: string): Promise<void>;
+}
+
+export class Fills {
+  private readonly inflight = new Map<Digest, Promise<BlobFill>>();
+
+  constructor(
+    private readonly createTemp: () => Promise<string>,
+    private readonly idleTimeoutMs: number,
+    private readonly onFailure: (err: Error) => void = () => undefined,
+  ) {}
+
+  get(digest: Digest): Promise<BlobFill> | undefined {
+    return this.inflight.get(digest);
+  }
+
+  get size(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight. A failed
+   * `open` (an upstream error answer) rejects every waiter with that error and leaves nothing behind.
+   */
+  start(digest: Digest, open: () => Promise<FillSource>): Promise<BlobFill> {
+    const existing = this.inflight.get(digest);
+    if (existing) return existing;
+    const pending = (async () => {
+      const source = await open();
+      let tempPath: string;
+      try {
+        tempPath = await this.createTemp();
+      } catch (err) {
+        source.body.destroy();
+        throw err;
+      }
+      const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs);
+      fill.onFailure = this.onFailure;
+      void fill.finished.then(() => this.inflight.delete(digest));
+      return fill;
+    })();
+    pending.catch(() => this.inflight.delete(digest));
+    this.inflight.set(digest, pending);
+    return pending;
+  }
+
+  /** Stops every fill in flight and waits until each has cleaned up (shutdown). */
+  async abortAll(): Promise<void> {
+    const fills = await Promise.allSettled([...this.inflight.values()]);
+    const reason = new Error('shutting down');
+    await Promise.all(
+      fills.map((f) => {
+        if (f.status !== 'fulfilled') return undefined;
+        f.value.abort(reason);
+        return f.value.finished;
+      }),
+    );
+  }
+}

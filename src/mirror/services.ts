@@ -1,0 +1,21 @@
+// What the pull use cases share: the cache (index, blob store), the in-flight fills, access confirmations.
+import type { BlobStore, CacheIndex } from '../cache/ports.js';
+import type { Fills } from './fills.js';
+import type { RepositoryAccess } from './repository-access.js';
+
+/** Turns caching off while the disk is full, and back on later (cache/disk-space.ts). */
+export interface CachingSwitch {
+  allowed(): boolean;
+  suspend(reason: unknown): void;
+  /** A blob was committed: the disk has room, and the cache may now be over its cap. */
+  committed(): void;
+}
+
+export interface MirrorServices {
+  index: CacheIndex;
+  store: BlobStore;
+  fills: Fills;
+  access: RepositoryAccess;
+  caching: CachingSwitch;
+  clock: () => number;
+}
