@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Process entry: run the CLI; a configuration problem exits 2 with its message, anything else exits 1.
+// Process entry: run the CLI; a configuration or usage problem exits 2 with its message, anything else exits 1.
 import { buildProgram } from './cli/program.js';
+import { UsageError } from './cli/cache-commands.js';
 import { ConfigError } from './config/load.js';
+import { RegistryError } from './registry/errors.js';
 
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RegistryError) {
     process.stderr.write(`pullgate: ${err.message}\n`);
     process.exit(2);
   }

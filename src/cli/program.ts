@@ -1,5 +1,6 @@
 // The `pullgate` command line.
 import { Command, Option } from 'commander';
+import { cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
 import { configCheck } from './config-check.js';
 import { serve } from './serve.js';
 
@@ -18,5 +19,16 @@ export function buildProgram(): Command {
     .action(serve);
   const config = program.command('config').description('configuration tools');
   config.command('check').argument('<file>', 'YAML config file').description('validate a config file and summarise it').action(configCheck);
+  const cache = program.command('cache').description('the content cache in the data directory');
+  const withStore = (c: Command) =>
+    c.option('-c, --config <file>', 'YAML config file (env PULLGATE_CONFIG)').option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)');
+  withStore(cache.command('verify').description('rehash every stored blob; drop bad ones and what referenced them')).action(cacheVerify);
+  withStore(cache.command('stats').description('totals of what the cache holds')).action(cacheStats);
+  withStore(cache.command('purge').description('remove an upstream\'s, a repository\'s, a tag\'s or a digest\'s content'))
+    .option('--upstream <name>', 'upstream name')
+    .option('--repository <name>', 'repository on that upstream (library/ included for Docker Hub)')
+    .option('--tag <tag>', 'a tag of that repository')
+    .option('--digest <digest>', 'a manifest or blob digest')
+    .action(cachePurge);
   return program;
 }

@@ -23,9 +23,13 @@ export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRe
   const size = await svc.store.stat(req.digest);
   if (size !== undefined) {
     await svc.access.confirm(ctx, 'blob', req.digest);
-    ctx.log.cache = 'HIT';
-    svc.index.touch('blob', req.digest);
-    return fromStore(svc, req, range, size);
+    const stored = await fromStore(svc, req, range, size);
+    // undefined: evicted between stat and open; fetched again below.
+    if (stored) {
+      ctx.log.cache = 'HIT';
+      svc.index.touch('blob', req.digest);
+      return stored;
+    }
   }
   const inflight = svc.fills.get(req.digest);
   if (inflight) {
@@ -52,13 +56,12 @@ function headers(digest: Digest, length: number): Record<string, string> {
   };
 }
 
-async function fromStore(svc: MirrorServices, req: BlobRequest, range: RangeSpec | undefined, size: number): Promise<RegistryReply> {
+async function fromStore(svc: MirrorServices, req: BlobRequest, range: RangeSpec | undefined, size: number): Promise<RegistryReply | undefined> {
   const span = resolveRange(range, size);
   if (req.method === 'HEAD') return reply(req.digest, size, span, range !== undefined);
   if (size === 0) return { ...reply(req.digest, size, span, range !== undefined), body: Buffer.alloc(0) };
   const body = await svc.store.open(req.digest, span);
-  if (!body) throw new RegistryError('BLOB_UNKNOWN', 'blob was evicted while being served');
-  return { ...reply(req.digest, size, span, range !== undefined), body };
+  return body ? { ...reply(req.digest, size, span, range !== undefined), body } : undefined;
 }
 
 async function fromFill(svc: MirrorServices, req: BlobRequest, range: RangeSpec | undefined, fill: BlobFill): Promise<RegistryReply> {

@@ -1,0 +1,68 @@
+// `pullgate cache verify|purge|stats`: work on the cache in the data directory of a config, directly.
+import pino from 'pino';
+import { openLocalCache, type LocalCache } from '../cache/local-cache.js';
+import type { PurgeTarget } from '../cache/ports.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../logger.js';
+import { parseDigest } from '../registry/digest.js';
+
+export interface CacheFlags {
+  config?: string;
+  dataDir?: string;
+}
+
+async function withCache<T>(flags: CacheFlags, work: (cache: LocalCache) => Promise<T>): Promise<T> {
+  const config = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { dataDir: flags.dataDir } });
+  // Logs go to stderr: stdout carries the command's JSON answer.
+  const cache = await openLocalCache(config, createLogger('warn', pino.destination(2)), Date.now);
+  try {
+    return await work(cache);
+  } finally {
+    cache.close();
+  }
+}
+
+export async function cacheVerify(flags: CacheFlags): Promise<void> {
+  const report = await withCache(flags, (cache) => cache.verify());
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (report.bad > 0) process.exitCode = 1;
+}
+
+export interface PurgeFlags extends CacheFlags {
+  upstream?: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+}
+
+export async function cachePurge(flags: PurgeFlags): Promise<void> {
+  const target = purgeTarget(flags);
+  const result = await withCache(flags, async (cache) => {
+    const r = cache.index.purge(target);
+    await Promise.all(r.removedBlobs.map((d) => cache.store.remove(d)));
+    return r;
+  });
+  const { removedBlobs, ...counts } = result;
+  process.stdout.write(`${JSON.stringify({ ...counts, removedBlobs: removedBlobs.length })}\n`);
+}
+
+export async function cacheStats(flags: CacheFlags): Promise<void> {
+  const totals = await withCache(flags, async (cache) => cache.index.totals());
+  process.stdout.write(`${JSON.stringify(totals, null, 2)}\n`);
+}
+
+function purgeTarget(f: PurgeFlags): PurgeTarget {
+  if (f.digest) {
+    if (f.upstream || f.repository || f.tag) throw new UsageError('--digest stands alone');
+    return { digest: parseDigest(f.digest) };
+  }
+  if (!f.upstream) throw new UsageError('name --upstream (with --repository and --tag to narrow it) or --digest');
+  if (f.tag && !f.repository) throw new UsageError('--tag needs --repository');
+  if (f.repository && f.tag) return { upstream: f.upstream, repository: f.repository, tag: f.tag };
+  if (f.repository) return { upstream: f.upstream, repository: f.repository };
+  return { upstream: f.upstream };
+}
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
