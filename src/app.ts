@@ -43,8 +43,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.log.level);
   await mkdir(config.dataDir, { recursive: true });
   const timeouts = { connect: config.timeouts.connect, headers: config.timeouts.headers, idle: config.timeouts.idle };
+  const upstreamLog = log.child({ component: 'upstream' });
   const upstreams = config.upstreams.map(
-    (u) => new Upstream(u, { timeouts, ...(options.clock ? { clock: options.clock } : {}), userAgent: 'pullgate/0.1' }),
+    (u) =>
+      new Upstream(u, {
+        timeouts,
+        ...(options.clock ? { clock: options.clock } : {}),
+        userAgent: 'pullgate/0.1',
+        onRateLimit: (upstream, rateLimit) => upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit'),
+      }),
   );
   const router = new UpstreamRouter(upstreams);
   const clock = options.clock ?? Date.now;

@@ -46,6 +46,8 @@ export interface UpstreamOptions {
   timeouts: DispatcherTimeouts;
   clock?: Clock;
   userAgent?: string;
+  /** Told when the upstream's rate-limit headers change (they are logged and, later, exported). */
+  onRateLimit?: (upstream: string, rateLimit: RateLimit) => void;
   dispatcher?: Dispatcher;
 }
 
@@ -60,6 +62,7 @@ export class Upstream {
   private readonly clock: Clock;
   private readonly userAgent: string;
   private readonly timeouts: DispatcherTimeouts;
+  private readonly onRateLimit: UpstreamOptions['onRateLimit'];
 
   constructor(
     readonly config: UpstreamConfig,
@@ -71,6 +74,7 @@ export class Upstream {
     this.dispatcher = options.dispatcher ?? createDispatcher(config, options.timeouts);
     this.origin = config.url.origin;
     this.userAgent = options.userAgent ?? 'pullgate';
+    this.onRateLimit = options.onRateLimit;
   }
 
   get name(): string {
@@ -205,11 +209,15 @@ export class Upstream {
     const limit = headers['ratelimit-limit'];
     const remaining = headers['ratelimit-remaining'];
     if (limit === undefined && remaining === undefined) return;
+    const previous = this.rateLimit;
     this.rateLimit = {
       ...(limit !== undefined ? { limit: String(limit) } : {}),
       ...(remaining !== undefined ? { remaining: String(remaining) } : {}),
       at: this.clock(),
     };
+    if (previous?.limit !== this.rateLimit.limit || previous?.remaining !== this.rateLimit.remaining) {
+      this.onRateLimit?.(this.name, this.rateLimit);
+    }
   }
 
   /**

@@ -136,7 +136,7 @@ describe('blobs through the mirror', () => {
     assert.equal(errorCode(r), 'BLOB_UNKNOWN');
   });
 
-  test('rate-limit headers are recorded per upstream', async () => {
+  test('rate-limit headers are recorded per upstream and logged when they change', async () => {
     s.up.addImage('library/alpine', '3.20', [Buffer.alloc(10, 1)]);
     s.up.faults.rateLimitHeaders = { limit: '100;w=21600', remaining: '76;w=21600' };
     await get(s.mirror.url, '/v2/library/alpine/manifests/3.20');
@@ -144,5 +144,6 @@ describe('blobs through the mirror', () => {
       { limit: s.mirror.app.router.named('hub')?.rateLimit?.limit, remaining: s.mirror.app.router.named('hub')?.rateLimit?.remaining },
       { limit: '100;w=21600', remaining: '76;w=21600' },
     );
+    assert.ok(s.mirror.logs.some((l) => l.includes('"upstream rate limit"') && l.includes('"remaining":"76;w=21600"')));
   });
 });
