@@ -5,33 +5,24 @@ import { parseSizeBytes } from './size.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
 
-const duration = (fallback: string) =>
+/** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
+const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
   z
     .union([z.string(), z.number()])
     .default(fallback)
     .transform((v, ctx) => {
-      const ms = parseDurationMs(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `not a duration: ${String(v)} (use e.g. "30s", "5m", "1h")` });
+      const value = parse(v);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a ${what}: ${String(v)} (use e.g. ${hint})` });
         return z.NEVER;
       }
-      return ms;
+      return value;
     });
+
+const duration = measured(parseDurationMs, 'duration', '"30s", "5m", "1h"');
+const size = measured(parseSizeBytes, 'size', '"512MiB", "20GB"');
 
 /** `host:port`, `:port` or a bare port; the host defaults to all interfaces. */
-const size = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((v, ctx) => {
-      const bytes = parseSizeBytes(v);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: `not a size: ${String(v)} (use e.g. "512MiB", "20GB")` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
-
 const listenPattern = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:)?(\d{1,5})$/;
 const listenAddress = z
   .string()
