@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { CacheIndex } from '../cache/ports.js';
 import type { Digest } from '../registry/digest.js';
+import { fullManifestAccept } from '../registry/media-types.js';
 import type { PullContext } from './reply.js';
 import { upstreamFailure } from './upstream-failure.js';
 
@@ -32,7 +33,8 @@ export class RepositoryAccess {
     const res = await ctx.upstream.fetch({
       method: 'HEAD',
       path: `/v2/${ctx.repository}/${kind === 'blob' ? 'blobs' : 'manifests'}/${digest}`,
-      headers: kind === 'manifest' ? { accept: '*/*' } : {},
+      // distribution answers a HEAD whose Accept lacks the stored type with 404; every type is accepted here.
+      headers: kind === 'manifest' ? { accept: fullManifestAccept } : {},
       repository: ctx.repository,
       ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
       signal: ctx.signal,

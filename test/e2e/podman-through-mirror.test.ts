@@ -3,7 +3,7 @@
 // podman verifies every blob's digest as it stores it; the image lands in its store with the upstream digest.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { assertInstalled } from '../support/installed-tools.js';
 import {
   assertCdnServedLayersToMirror,
@@ -51,6 +51,9 @@ describe('podman pulling through registries.conf mirrors', () => {
     await podman?.stop();
     await s?.stop();
   });
+
+  // Each test pulls through a cold cache: what it asserts about upstream traffic must not depend on test order.
+  beforeEach(() => s?.coldCache());
 
   test('podman pulls team/app:1.0 of the corp registry through the corp mirror host into its store with the upstream digest', slow, async () => {
     const { app } = s.fixtures;

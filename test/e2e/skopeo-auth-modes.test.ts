@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import {
   assertCdnNeverServed,
@@ -40,6 +40,9 @@ describe('auth modes through the mirror with skopeo', () => {
   after(async () => {
     await s?.stop();
   });
+
+  // Each test pulls through a cold cache: what it asserts about upstream traffic must not depend on test order.
+  beforeEach(() => s?.coldCache());
 
   test('mirror mode: private/secret:1.0 needs no client credentials on the corp host, and the anonymous hub host is refused', slow, async () => {
     const { secret } = s.fixtures;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import {
@@ -37,6 +37,9 @@ describe('skopeo pulling through the mirror', () => {
   after(async () => {
     await s?.stop();
   });
+
+  // Each test pulls through a cold cache: what it asserts about upstream traffic must not depend on test order.
+  beforeEach(() => s?.coldCache());
 
   test('skopeo inspect --raw and copy of team/app:1.0 by the corp mirror hostname get the exact manifest and verified layers', slow, async () => {
     const { app } = s.fixtures;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addHostsBlock, type HostsBlock } from './etc-hosts.js';
 import { pushFixtures, type Fixtures } from './fixture-images.js';
+import type { UpstreamInput } from '../../src/config/schema.js';
 import { startMirror, type TestMirror } from './mirror-app.js';
 import { startRealRegistry, type RealRegistry } from './real-registry.js';
 
@@ -50,7 +51,29 @@ export interface PullThroughSetup {
   logsSince(from: number): string[];
   /** Resets the CDN's and token server's records and returns the log positions before a step, so assertions see only that step. */
   mark(): { mirror: number; registry: number };
+  /** Empties the mirror's cache, so that the next pull provably goes through to the upstream. */
+  coldCache(): Promise<void>;
+  /**
+   * Stops the whole upstream (docker-registry, its token server and its CDN) for outage tests. Its files (the test
+   * CA, the mirror's certificate, the registry storage) stay until stop(), so clients and mirrors keep trusting them.
+   */
+  stopUpstream(): Promise<void>;
+  /**
+   * Another mirror with the same upstreams and certificate on the same data directory (so the same cache), on its
+   * own HTTPS port, with `upstream` settings (e.g. `tagTtl`) applied to every upstream entry. Closed by stop().
+   */
+  startSiblingMirror(upstream: SiblingUpstreamSettings): Promise<SiblingMirror>;
   stop(): Promise<void>;
+}
+
+export type SiblingUpstreamSettings = Pick<UpstreamInput, 'tagTtl' | 'offline'>;
+
+export interface SiblingMirror {
+  mirror: TestMirror;
+  port: number;
+  /** `corp.mirror.pullgate.test:PORT` and so on, with this mirror's port. */
+  at(name: MirrorName): string;
+  accessLines(): AccessLine[];
 }
 
 export function parseAccessLines(lines: readonly string[]): AccessLine[] {
@@ -81,16 +104,18 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
     cleanups.push(() => rm(work, { recursive: true, force: true }));
     const hosts: HostsBlock = await addHostsBlock(Object.values(mirrorNames));
     cleanups.push(() => hosts.remove());
-    const reg = await startRealRegistry();
+    // keepDir: stopUpstream() stops the processes but leaves the CA and certificates; the dir goes at stop().
+    const reg = await startRealRegistry({ keepDir: true });
+    cleanups.push(() => rm(reg.dir, { recursive: true, force: true }));
     cleanups.push(() => reg.stop());
     const fixtures = await pushFixtures(reg);
     const cert = await reg.ca.issue('pullgate-mirror', Object.values(mirrorNames), ['127.0.0.1']);
     const ca = reg.caFile;
-    const mirror = await startMirror({
+    const mirrorConfig = (settings: SiblingUpstreamSettings = {}): Record<string, unknown> => ({
       listen: { http: '127.0.0.1:0', https: '127.0.0.1:0' },
       tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
       upstreams: [
-        { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true },
+        { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true, ...settings },
         {
           name: 'corp',
           registry: reg.host,
@@ -98,10 +123,12 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
           ca,
           hosts: [mirrorNames.corp],
           auth: { mode: 'mirror', username: 'reader', password: 'reader-secret' },
+          ...settings,
         },
-        { name: 'pass', registry: 'pass.upstream.test', url: reg.url, ca, hosts: [mirrorNames.pass], auth: { mode: 'passthrough' } },
+        { name: 'pass', registry: 'pass.upstream.test', url: reg.url, ca, hosts: [mirrorNames.pass], auth: { mode: 'passthrough' }, ...settings },
       ],
     });
+    const mirror = await startMirror(mirrorConfig());
     cleanups.push(() => mirror.close());
     if (mirror.httpsUrl === undefined) throw new Error('the mirror did not start its HTTPS listener');
     const port = Number(new URL(mirror.httpsUrl).port);
@@ -114,10 +141,30 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
       at: (name) => `${mirrorNames[name]}:${port}`,
       accessLines: () => parseAccessLines(mirror.logs),
       logsSince: (from) => mirror.logs.slice(from),
+      coldCache: async () => {
+        const { index, store } = mirror.app.cache;
+        for (const upstream of mirror.app.config.upstreams) {
+          const { removedBlobs } = index.purge({ upstream: upstream.name });
+          await Promise.all(removedBlobs.map((d) => store.remove(d)));
+        }
+      },
       mark: () => {
         reg.cdn.reset();
         reg.tokenServer.reset();
         return { mirror: mirror.logs.length, registry: reg.logs().length };
+      },
+      stopUpstream: () => reg.stop(),
+      startSiblingMirror: async (settings) => {
+        const sibling = await startMirror(mirrorConfig(settings), { dataDir: mirror.dataDir });
+        cleanups.push(() => sibling.close());
+        if (sibling.httpsUrl === undefined) throw new Error('the sibling mirror did not start its HTTPS listener');
+        const siblingPort = Number(new URL(sibling.httpsUrl).port);
+        return {
+          mirror: sibling,
+          port: siblingPort,
+          at: (name) => `${mirrorNames[name]}:${siblingPort}`,
+          accessLines: () => parseAccessLines(sibling.logs),
+        };
       },
       stop,
     };
