@@ -85,7 +85,12 @@ export class BlobFill implements FillProgress {
         const buffer = chunk as Buffer;
         if (this.written + buffer.length > this.size) throw new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced');
         this.hash.update(buffer);
-        await handle.write(buffer, 0, buffer.length, this.written);
+        // A nearly full disk may take part of a chunk: write the rest, or fail, never leave a hole.
+        for (let offset = 0; offset < buffer.length; ) {
+          const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, this.written + offset);
+          if (bytesWritten === 0) throw new Error('temp file write made no progress');
+          offset += bytesWritten;
+        }
         this.written += buffer.length;
         this.events.emit('progress');
       }

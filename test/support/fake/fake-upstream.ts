@@ -47,6 +47,8 @@ export interface FakeUpstreamOptions {
   auth?: boolean;
   /** Basic credentials the token endpoint demands for repositories under private/. */
   users?: Record<string, string>;
+  /** The private/ repositories each listed user is granted; a user not listed here is granted all of them. */
+  grants?: Record<string, string[]>;
   tokenExpiresIn?: number;
   /** Serve tag lists paginated by this many. */
   tagPageSize?: number;
@@ -55,6 +57,8 @@ export interface FakeUpstreamOptions {
 export class FakeUpstream {
   readonly manifests = new Map<string, Map<string, FakeManifest>>(); // repo -> tag|digest -> manifest
   readonly blobs = new Map<string, Buffer>();
+  /** A blob listed here exists only in these repositories; every other blob is in every repository. */
+  readonly blobRepositories = new Map<string, Set<string>>();
   readonly requests: SeenRequest[] = [];
   faults: Faults = {};
   private registry!: Server;
@@ -150,7 +154,7 @@ export class FakeUpstream {
       return error(res, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit.');
     }
     if (kind === 'manifests') return this.manifest(repo, ref, req, res);
-    if (kind === 'blobs') return this.blob(ref, req, res);
+    if (kind === 'blobs') return this.blob(repo, ref, req, res);
     if (kind === 'tags' && ref === 'list') return this.tags(repo, url, res);
     if (kind === 'referrers') return error(res, 404, 'NOT_FOUND', 'referrers not supported');
     return error(res, 404, 'NOT_FOUND', 'no such endpoint');
@@ -189,7 +193,7 @@ export class FakeUpstream {
       .getAll('scope')
       .flatMap((s) => s.split(' '))
       .map((s) => /^repository:(.+):[^:]+$/.exec(s)?.[1])
-      .filter((r): r is string => !!r && (!r.startsWith('private/') || user !== undefined));
+      .filter((r): r is string => !!r && (!r.startsWith('private/') || (user !== undefined && (this.options.grants?.[user]?.includes(r) ?? true))));
     const token = `${Buffer.from(JSON.stringify({ repos })).toString('base64url')}.${randomBytes(8).toString('hex')}`;
     this.issued.add(token);
     const body: Record<string, unknown> = { token, access_token: token, issued_at: new Date().toISOString() };
@@ -215,8 +219,9 @@ export class FakeUpstream {
     res.end(req.method === 'HEAD' ? undefined : m.bytes);
   }
 
-  private blob(digest: string, req: IncomingMessage, res: ServerResponse): void {
-    if (!this.blobs.has(digest)) return error(res, 404, 'BLOB_UNKNOWN', 'blob unknown');
+  private blob(repo: string, digest: string, req: IncomingMessage, res: ServerResponse): void {
+    const holders = this.blobRepositories.get(digest);
+    if (!this.blobs.has(digest) || (holders && !holders.has(repo))) return error(res, 404, 'BLOB_UNKNOWN', 'blob unknown');
     const redirect = this.faults.redirectBlobs;
     if (redirect) {
       const path = `/cdn/${digest}?sig=secret-signature`;
