@@ -5,7 +5,8 @@ import type { Cdn } from '../test/support/cdn.js';
 import type { PullTiming } from './light-client.js';
 import { cpuDelta, cpuSeconds, memory, snapshot } from './proc-stats.js';
 
-export type PathName = 'direct' | 'mirror' | 'proxy';
+/** `mirror-warm`: the same blob again from the same mirror right after its cold pull (served from its cache). */
+export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy';
 
 export interface UpstreamFetches {
   /** Blob GETs that reached the CDN. */
@@ -29,7 +30,12 @@ export interface PathRun {
   /** Mirror only: RSS at idle, and peak RSS after the small pull that preceded this one. */
   mirrorIdleRss?: number;
   mirrorHwmSmall?: number;
+  /** How often this pull was repeated because the machine was busy with other programs. */
+  retries?: number;
 }
+
+/** Cores that programs other than the measured ones kept busy during the pull, on average. */
+export const otherCores = (r: PathRun): number => (r.cpu['other'] ?? 0) / (r.timing.wallMs / 1000);
 
 /** Waits until every CDN request since `from` has ended (or its byte count stopped moving for 2 s). */
 async function settleCdn(cdn: Cdn, from: number, timeoutMs: number): Promise<void> {

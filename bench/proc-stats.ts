@@ -93,3 +93,26 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string
   out['other'] = (out['system'] ?? 0) - measured;
   return out;
 }
+
+/**
+ * Waits until the machine has been nearly idle (less than `maxCores` busy) for `quietMs` in a row, or until
+ * `timeoutMs` has passed; resolves with whether it got quiet. Other programs on a shared machine disturb wall times.
+ */
+export async function waitForQuiet(opts: { maxCores?: number; quietMs?: number; timeoutMs: number }): Promise<boolean> {
+  const maxCores = opts.maxCores ?? 0.15;
+  const quietMs = opts.quietMs ?? 2_000;
+  const deadline = Date.now() + opts.timeoutMs;
+  let quietSince = Date.now();
+  let last = await systemBusySeconds();
+  let lastAt = performance.now();
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const busy = await systemBusySeconds();
+    const at = performance.now();
+    const cores = (busy - last) / ((at - lastAt) / 1000);
+    [last, lastAt] = [busy, at];
+    if (cores > maxCores) quietSince = Date.now();
+    else if (Date.now() - quietSince >= quietMs) return true;
+  }
+  return false;
+}

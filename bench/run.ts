@@ -13,9 +13,9 @@ import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
 import { benchConfig, type BenchConfig } from './config.js';
 import { pullDirect, pullFrom, type ClientOptions } from './light-client.js';
-import { measurePull, type PathName, type PathRun } from './measure.js';
+import { measurePull, otherCores, type PathName, type PathRun } from './measure.js';
 import { startMirror, startProxy } from './peers.js';
-import { findPid, memory } from './proc-stats.js';
+import { findPid, memory, waitForQuiet } from './proc-stats.js';
 import { report } from './report.js';
 import { MiB } from './stats.js';
 
@@ -64,8 +64,8 @@ interface Context {
 
 const settleTimeoutMs = 300_000;
 
-async function runDirect(c: Context, runNo: number): Promise<PathRun> {
-  return measurePull({
+async function runDirect(c: Context, runNo: number): Promise<PathRun[]> {
+  const result = await measurePull({
     path: 'direct',
     run: runNo,
     cdn: c.reg.cdn,
@@ -73,9 +73,10 @@ async function runDirect(c: Context, runNo: number): Promise<PathRun> {
     pull: () => pullDirect(c.reg, bigRepo, c.big, c.client),
     settleTimeoutMs,
   });
+  return [result];
 }
 
-async function runMirror(c: Context, runNo: number): Promise<PathRun> {
+async function runMirror(c: Context, runNo: number): Promise<PathRun[]> {
   const dir = join(c.tmp, `mirror-${runNo}`);
   const mirror = await startMirror({ root: c.mirrorRoot, dir, reg: c.reg, cert: c.mirrorCert, nodeArgs: c.cfg.mirrorNodeArgs });
   try {
@@ -83,24 +84,27 @@ async function runMirror(c: Context, runNo: number): Promise<PathRun> {
     // The small pull first: its peak RSS against the large pull's shows whether memory grows with blob size.
     await pullFrom(mirror.url, smallRepo, c.small, c.client);
     const afterSmall = await memory(mirror.child.pid);
-    const result = await measurePull({
-      path: 'mirror',
-      run: runNo,
-      cdn: c.reg.cdn,
-      pids: new Map([
-        ['server', mirror.child.pid],
-        ['upstream', c.upstreamPid],
-      ]),
-      pull: () => pullFrom(mirror.url, bigRepo, c.big, c.client),
-      settleTimeoutMs,
-    });
-    result.mirrorIdleRss = idle.rss;
-    result.mirrorHwmSmall = afterSmall.hwm;
-    const line = mirror.accessLines.find((l) => l.url.includes(c.big.digest));
-    if (line === undefined || line.status !== 200 || line.bytes !== c.big.size || line.error !== undefined) {
-      throw new Error(`mirror access line for the big blob is not a clean 200 of ${c.big.size} bytes: ${JSON.stringify(line)}`);
-    }
-    return result;
+    const measure = (path: PathName): Promise<PathRun> =>
+      measurePull({
+        path,
+        run: runNo,
+        cdn: c.reg.cdn,
+        pids: new Map([
+          ['server', mirror.child.pid],
+          ['upstream', c.upstreamPid],
+        ]),
+        pull: () => pullFrom(mirror.url, bigRepo, c.big, c.client),
+        settleTimeoutMs,
+      });
+    const cold = await measure('mirror');
+    cold.mirrorIdleRss = idle.rss;
+    cold.mirrorHwmSmall = afterSmall.hwm;
+    const lines = mirror.accessLines.filter((l) => l.url.includes(c.big.digest));
+    const clean = lines.length === 1 && lines.every((l) => l.status === 200 && l.bytes === c.big.size && l.error === undefined);
+    if (!clean) throw new Error(`mirror access line for the big blob is not one clean 200 of ${c.big.size} bytes: ${JSON.stringify(lines)}`);
+    // The same blob again from the same mirror: what its cache (if any) makes of a second pull.
+    const warm = await measure('mirror-warm');
+    return [cold, warm];
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- mirror output (tail) ---\n${mirror.child.output().slice(-4000)}`);
   } finally {
@@ -109,7 +113,7 @@ async function runMirror(c: Context, runNo: number): Promise<PathRun> {
   }
 }
 
-async function runProxy(c: Context, runNo: number): Promise<PathRun> {
+async function runProxy(c: Context, runNo: number): Promise<PathRun[]> {
   // A fresh storage directory per run: every run is a cold pull.
   const dir = join(c.tmp, `proxy-${runNo}`);
   const reader = c.reg.users['reader'];
@@ -117,7 +121,7 @@ async function runProxy(c: Context, runNo: number): Promise<PathRun> {
   try {
     const proxy = await startProxy({ dir, reg: c.reg, cert: c.proxyCert, username: 'reader', password: reader });
     try {
-      return await measurePull({
+      const result = await measurePull({
         path: 'proxy',
         run: runNo,
         cdn: c.reg.cdn,
@@ -128,6 +132,7 @@ async function runProxy(c: Context, runNo: number): Promise<PathRun> {
         pull: () => pullFrom(proxy.url, bigRepo, c.big, c.client),
         settleTimeoutMs,
       });
+      return [result];
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- docker-registry proxy output (tail) ---\n${proxy.child.output().slice(-4000)}`);
     } finally {
@@ -138,7 +143,24 @@ async function runProxy(c: Context, runNo: number): Promise<PathRun> {
   }
 }
 
-const runners: Record<PathName, (c: Context, runNo: number) => Promise<PathRun>> = { direct: runDirect, mirror: runMirror, proxy: runProxy };
+type MeasuredPath = 'direct' | 'mirror' | 'proxy';
+const runners: Record<MeasuredPath, (c: Context, runNo: number) => Promise<PathRun[]>> = { direct: runDirect, mirror: runMirror, proxy: runProxy };
+
+/** One path's pull(s), after waiting for a quiet machine; repeated when other programs disturbed them. */
+async function measureQuietly(c: Context, path: MeasuredPath, runNo: number): Promise<PathRun[]> {
+  for (let attempt = 0; ; attempt++) {
+    if (!(await waitForQuiet({ timeoutMs: 30_000 }))) log('  the machine did not get quiet within 30 s; measuring anyway');
+    log(`run ${runNo}/${c.cfg.runs}: ${path}${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`);
+    const results = await runners[path](c, runNo);
+    for (const r of results) {
+      r.retries = attempt;
+      log(`  ${r.path}: ${(r.timing.wallMs / 1000).toFixed(2)} s, ${(c.big.size / 1e6 / (r.timing.wallMs / 1000)).toFixed(0)} MB/s, ${r.fetches.gets} upstream GET(s)`);
+    }
+    const busy = Math.max(...results.map(otherCores));
+    if (busy <= c.cfg.disturbedCores || attempt >= c.cfg.retryDisturbed) return results;
+    log(`  other programs kept ${busy.toFixed(2)} cores busy during a pull: again`);
+  }
+}
 
 async function main(cleanup: Cleanup): Promise<void> {
   const startedAt = Date.now();
@@ -174,13 +196,8 @@ async function main(cleanup: Cleanup): Promise<void> {
   const runs: PathRun[] = [];
   for (let i = 0; i < cfg.runs; i++) {
     // Alternating, with the order rotated each run so no path always goes first.
-    const order = cfg.paths.map((_, k) => cfg.paths[(k + i) % cfg.paths.length] as PathName);
-    for (const path of order) {
-      log(`run ${i + 1}/${cfg.runs}: ${path}`);
-      const result = await runners[path](c, i + 1);
-      log(`  ${(result.timing.wallMs / 1000).toFixed(2)} s, ${(cfg.sizeBytes / 1e6 / (result.timing.wallMs / 1000)).toFixed(0)} MB/s, ${result.fetches.gets} upstream GET(s)`);
-      runs.push(result);
-    }
+    const order = cfg.paths.map((_, k) => cfg.paths[(k + i) % cfg.paths.length] as MeasuredPath);
+    for (const path of order) runs.push(...(await measureQuietly(c, path, i + 1)));
   }
 
   const v = await versions();
@@ -191,16 +208,17 @@ async function main(cleanup: Cleanup): Promise<void> {
     'direct: anonymous token from the realm, blob GET with it, 307 followed to the CDN without Authorization',
     `upstream: ${v.registry} with TLS + token auth + redirect middleware; token server and CDN are Node https servers in the bench process`,
     `mirror: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve${cfg.mirrorNodeArgs.length ? ` (node flags: ${cfg.mirrorNodeArgs.join(' ')})` : ''} (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
-      `the ${cfg.smallBytes / MiB} MiB pull goes first, then the measured pull`,
+      `its ${cfg.smallBytes / MiB} MiB pull goes first, then the measured cold pull, then the same blob again from the same mirror (warm)`,
     'proxy: docker-registry in proxy mode (remoteurl + reader credentials), TLS, fresh process and storage dir per run (cold)',
     'wall: request start to last byte; TTFB: request start to first body byte (direct includes the token GET and the 307 hop)',
     `CPU: utime+stime of each process from /proc/<pid>/stat / CLK_TCK, from request start to the last byte; "+bg, settled" runs on until the upstream transfers end and the server's CPU is idle`,
     'bench proc CPU: this process (light client + CDN + token server) via process.cpuUsage(); peak RSS: VmHWM of /proc/<pid>/status',
     'other CPU-s: busy time of the whole machine (/proc/stat) minus the measured processes: other programs and unattributed kernel work',
+    `each pull waits for a quiet machine (< 0.15 busy cores for 2 s, at most 30 s) and is repeated (up to ${cfg.retryDisturbed}x, BENCH_RETRY_DISTURBED) when other programs kept more than ${cfg.disturbedCores} cores busy during it`,
     'upstream GETs / bytes: blob requests and body bytes the CDN served during the pull (the ground truth for upstream fetches)',
     `machine: ${cpus().length} cores; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
   ];
-  const { text } = report({ sizeBytes: cfg.sizeBytes, smallBytes: cfg.smallBytes, runs, paths: cfg.paths, howMeasured });
+  const { text } = report({ sizeBytes: cfg.sizeBytes, smallBytes: cfg.smallBytes, runs, paths: cfg.paths, howMeasured, disturbedCores: cfg.disturbedCores });
   process.stdout.write(`\n${text}\n`);
 }
 
