@@ -18,7 +18,8 @@ export interface FillProgress {
   readonly file: Promise<FileHandle>;
 }
 
-const chunkSize = 256 * 1024;
+// Large reads: each chunk becomes one socket write, and TLS costs per write, not only per byte.
+const chunkSize = 1024 * 1024;
 
 export class FillReader extends Readable {
   private handle: FileHandle | undefined;

@@ -1,7 +1,7 @@
 // Writing a RegistryReply on the raw response. Streams go through pipeline(): when the body errors (a digest
 // mismatch, a truncated upstream) the response is destroyed, so the client sees an aborted transfer, never a
 // clean short end.
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { RegistryReply } from '../mirror/reply.js';
 
@@ -28,13 +28,10 @@ export function sendReply(res: ServerResponse, reply: RegistryReply, head: boole
   // Headers go out now, not with the first body byte (containerd gives up after 30 s without headers).
   res.flushHeaders();
   let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
   });
-  pipeline(body, counter, res, (err) => {
+  pipeline(body, res, (err) => {
     if (err && !res.destroyed) res.destroy(err);
     onDone(err ?? undefined, bytes);
   });
