@@ -13,16 +13,15 @@ import { FillReader, type FillProgress } from './fill-reader.js';
 
 const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
+/** Batches kept in memory after they are written, so readers keeping up never read the file back. */
+const recentBatches = 4;
 
-/** Writes every byte of `buffers` at `position`: a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, buffers: Buffer[], total: number, position: number): Promise<void> {
-  const { bytesWritten } = await handle.writev(buffers, position);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(buffers, total);
-  for (let offset = bytesWritten; offset < total; ) {
-    const { bytesWritten: n } = await handle.write(rest, offset, total - offset, position + offset);
-    if (n === 0) throw new Error('temp file write made no progress');
-    offset += n;
+/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
+async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesWritten === 0) throw new Error('temp file write made no progress');
+    offset += bytesWritten;
   }
 }
 
@@ -36,6 +35,7 @@ export class BlobFill implements FillProgress {
   private readonly events = new EventEmitter();
   private readonly hash;
   private readers = 0;
+  private recent: Array<{ start: number; buffer: Buffer }> = [];
   /** Told about a failed fill (a full disk suspends caching). */
   onFailure: ((err: Error) => void) | undefined;
   private closed = false;
@@ -80,9 +80,19 @@ export class BlobFill implements FillProgress {
     });
   }
 
+  /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: read the file. */
+  recentBytes(position: number, length: number): Buffer | undefined {
+    for (const { start, buffer } of this.recent) {
+      const offset = position - start;
+      if (offset >= 0 && offset < buffer.length) return buffer.subarray(offset, Math.min(buffer.length, offset + length));
+    }
+    return undefined;
+  }
+
   private closeIfUnused(): void {
     if (this.state === 'filling' || this.readers > 0 || this.closed) return;
     this.closed = true;
+    this.recent = [];
     void this.file.then((h) => h.close()).catch(() => undefined);
   }
 
@@ -102,10 +112,14 @@ export class BlobFill implements FillProgress {
       const flush = async () => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        await writeAll(handle, batch, batchBytes, this.written);
-        this.written += batchBytes;
+        // One contiguous copy per batch: written at once, then handed to readers as one large chunk.
+        const buffer = Buffer.concat(batch, batchBytes);
         batch = [];
         batchBytes = 0;
+        await writeAll(handle, buffer, this.written);
+        this.recent.push({ start: this.written, buffer });
+        if (this.recent.length > recentBatches) this.recent.shift();
+        this.written += buffer.length;
         this.events.emit('progress');
       };
       armIdle();

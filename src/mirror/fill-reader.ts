@@ -16,6 +16,8 @@ export interface FillProgress {
   onProgress(listener: () => void): () => void;
   /** The temp file, shared by the writer and every reader (positional reads). */
   readonly file: Promise<FileHandle>;
+  /** Recently written bytes still in memory, or undefined. */
+  recentBytes(position: number, length: number): Buffer | undefined;
 }
 
 // Large reads: each chunk becomes one socket write, and TLS costs per write, not only per byte.
@@ -78,20 +80,28 @@ export class FillReader extends Readable {
           return;
         }
         const length = Math.min(chunkSize, limit - this.position);
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await this.handle.read(buffer, 0, length, this.position);
-        if (bytesRead === 0) {
-          this.destroy(new Error('temp file shorter than the fill reported'));
-          return;
-        }
-        this.position += bytesRead;
-        if (!this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) return;
+        const chunk = this.fill.recentBytes(this.position, length) ?? (await this.readFile(length));
+        if (!chunk) return;
+        this.position += chunk.length;
+        if (!this.push(chunk)) return;
       }
     } catch (err) {
       this.destroy(err as Error);
     } finally {
       this.reading = false;
     }
+  }
+
+  /** A reader that fell behind the in-memory window reads the file; undefined when it was destroyed. */
+  private async readFile(length: number): Promise<Buffer | undefined> {
+    if (!this.handle) return undefined;
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, this.position);
+    if (bytesRead === 0) {
+      this.destroy(new Error('temp file shorter than the fill reported'));
+      return undefined;
+    }
+    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
   }
 
   private waitForProgress(): void {

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { Digest } from '../../../src/registry/digest.js';
+import { BlobFill } from '../../../src/mirror/blob-fill.js';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
+
+function chunked(bytes: Buffer, size: number): Readable {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return Readable.from(chunks);
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of stream) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+describe('a blob fill and its readers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-fill-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('a reader that falls behind the in-memory window reads the rest from the file, and every byte is right', async () => {
+    const bytes = randomBytes(6 * 1024 * 1024 + 123);
+    const temp = join(dir, 'a.part');
+    await writeFile(temp, '');
+    const committed: string[] = [];
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, chunked(bytes, 16 * 1024), async (path) => {
+      committed.push(await readFile(path).then((b) => sha(b)));
+    }, 10_000);
+    const early = fill.reader({ start: 0, end: bytes.length - 1 })!;
+    const middle = fill.reader({ start: 3_000_000, end: 3_999_999 })!;
+    await fill.finished;
+    assert.equal(fill.state, 'done');
+    assert.ok((await collect(early)).equals(bytes));
+    assert.ok((await collect(middle)).equals(bytes.subarray(3_000_000, 4_000_000)));
+    assert.deepEqual(committed, [sha(bytes)]);
+  });
+
+  test('a fill whose bytes do not match fails its readers and commits nothing', async () => {
+    const bytes = randomBytes(2 * 1024 * 1024);
+    const temp = join(dir, 'b.part');
+    await writeFile(temp, '');
+    let commits = 0;
+    const fill = new BlobFill(sha(Buffer.from('other')), bytes.length, temp, chunked(bytes, 64 * 1024), async () => {
+      commits++;
+    }, 10_000);
+    const reader = fill.reader({ start: 0, end: bytes.length - 1 })!;
+    const received: Buffer[] = [];
+    reader.on('data', (c: Buffer) => received.push(c));
+    await assert.rejects(new Promise((resolve, reject) => reader.on('end', resolve).on('error', reject)));
+    assert.ok(Buffer.concat(received).length < bytes.length, 'the last byte was held back');
+    assert.equal(commits, 0);
+    await assert.rejects(readFile(temp), /ENOENT/);
+  });
+
+  test('once the fill is over and no reader holds it, new readers are sent to the store', async () => {
+    const bytes = randomBytes(1000);
+    const temp = join(dir, 'c.part');
+    await writeFile(temp, '');
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, chunked(bytes, 100), async () => undefined, 10_000);
+    await fill.finished;
+    assert.equal(fill.reader({ start: 0, end: 999 }), undefined);
+  });
+});
