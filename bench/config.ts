@@ -17,6 +17,18 @@ export interface BenchConfig {
   /** A pull during which other programs kept more than `disturbedCores` busy is repeated up to this many times. */
   retryDisturbed: number;
   disturbedCores: number;
+  /** BENCH_SCENARIO: `pull` (the existing direct/mirror/proxy pull), `cache` (issue 3's figures), default both. */
+  scenarios: ('pull' | 'cache')[];
+  /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, curl for `cache`. */
+  client?: 'undici' | 'curl';
+  /** Cache scenario: the concurrency run's blob, client count, HEAD requests and connections, peers. */
+  concBytes: number;
+  concClients: number;
+  headRequests: number;
+  headConnections: number;
+  cachePeers: ('mirror' | 'nginx' | 'proxy')[];
+  /** BENCH_QUIET_S: how long the cache scenario waits for a quiet machine before each measurement. */
+  quietTimeoutMs: number;
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -36,6 +48,21 @@ function nonNegativeInt(name: string, fallback: number): number {
 }
 
 const allPaths = ['direct', 'mirror', 'proxy'] as const;
+const allPeers = ['mirror', 'nginx', 'proxy'] as const;
+
+function list<T extends string>(name: string, all: readonly T[]): T[] {
+  const raw = process.env[name];
+  const wanted = (raw === undefined || raw === '' ? all.join(',') : raw).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of wanted) if (!(all as readonly string[]).includes(p)) throw new Error(`${name}: unknown ${p} (use ${all.join(',')})`);
+  return all.filter((p) => wanted.includes(p));
+}
+
+function clientChoice(): 'undici' | 'curl' | undefined {
+  const raw = process.env['BENCH_CLIENT'];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'undici' && raw !== 'curl') throw new Error(`BENCH_CLIENT must be undici or curl, got ${raw}`);
+  return raw;
+}
 
 export function benchConfig(): BenchConfig {
   const sizeBytes = positiveInt('BENCH_SIZE_MB', 1024) * MiB;
@@ -56,6 +83,14 @@ export function benchConfig(): BenchConfig {
     retryDisturbed: nonNegativeInt('BENCH_RETRY_DISTURBED', 2),
     disturbedCores: 0.15,
     mirrorNodeArgs: (process.env['BENCH_MIRROR_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== ''),
+    scenarios: list('BENCH_SCENARIO', ['pull', 'cache'] as const),
+    ...(clientChoice() ? { client: clientChoice() } : {}),
+    concBytes: positiveInt('BENCH_CONC_SIZE_MB', 512) * MiB,
+    concClients: positiveInt('BENCH_CONC_CLIENTS', 16),
+    headRequests: positiveInt('BENCH_HEAD_N', 2000),
+    headConnections: positiveInt('BENCH_HEAD_CONNECTIONS', 4),
+    cachePeers: list('BENCH_CACHE_PEERS', allPeers),
+    quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 30) * 1000,
     ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };
 }

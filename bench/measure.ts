@@ -6,7 +6,9 @@ import type { PullTiming } from './light-client.js';
 import { cpuDelta, cpuSeconds, memory, snapshot } from './proc-stats.js';
 
 /** `mirror-warm`: the same blob again from the same mirror right after its cold pull (served from its cache). */
-export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy';
+export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy' | CachePathName;
+/** The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run. */
+export type CachePathName = 'proxy-warm' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc';
 
 export interface UpstreamFetches {
   /** Blob GETs that reached the CDN. */

@@ -49,6 +49,13 @@ export function ownCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
+/** CPU-seconds of this process's reaped children (cutime + cstime): curl clients once they have exited. */
+export async function childrenCpuSeconds(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / clockTicks();
+}
+
 /** The one process whose command line contains every given word, e.g. a config file path. */
 export async function findPid(...words: string[]): Promise<number> {
   const found: number[] = [];
@@ -71,13 +78,17 @@ export async function systemBusySeconds(): Promise<number> {
   return busy / clockTicks();
 }
 
-/** CPU-seconds of several processes at one moment, plus this process (`bench`) and the machine (`system`). */
+/**
+ * CPU-seconds of several processes at one moment, plus this process (`bench`), its exited child processes
+ * (`client`: curl clients, 0 with the in-process client) and the machine (`system`).
+ */
 export type CpuSnapshot = Map<string, number>;
 
 export async function snapshot(pids: ReadonlyMap<string, number>): Promise<CpuSnapshot> {
   const out: CpuSnapshot = new Map();
   for (const [name, pid] of pids) out.set(name, await cpuSeconds(pid));
   out.set('bench', ownCpuSeconds());
+  out.set('client', await childrenCpuSeconds());
   out.set('system', await systemBusySeconds());
   return out;
 }

@@ -21,11 +21,17 @@ export const goals = {
   flatSlack: 16 * MB,
 };
 
-const labels: Record<PathName, string> = {
+export const labels: Record<PathName, string> = {
   direct: 'direct (upstream+CDN)',
   mirror: 'via Pullgate mirror (cold)',
   'mirror-warm': 'via Pullgate mirror (warm)',
   proxy: 'via docker-registry proxy (cold)',
+  'proxy-warm': 'via docker-registry proxy (warm)',
+  nginx: 'via nginx proxy_cache (cold)',
+  'nginx-warm': 'via nginx proxy_cache (warm)',
+  'mirror-conc': 'Pullgate, concurrent cold',
+  'nginx-conc': 'nginx proxy_cache, concurrent cold',
+  'proxy-conc': 'docker-registry proxy, concurrent cold',
 };
 
 const perGb = (cpu: number, bytes: number): number => cpu / (bytes / GB);
@@ -142,7 +148,7 @@ export function report(input: ReportInput): { text: string; summary: Summary } {
 
   lines.push('');
   lines.push('Per run (in the order run):');
-  const raw: string[][] = [['run', 'path', 'wall s', 'TTFB ms', 'wall/direct', 'server CPU-s', '+bg', 'upstream reg CPU-s', 'bench CPU-s', 'other CPU-s', 'retries', 'server peak RSS MB', 'GETs', 'HEADs', 'upstream MB']];
+  const raw: string[][] = [['run', 'path', 'wall s', 'TTFB ms', 'wall/direct', 'server CPU-s', '+bg', 'upstream reg CPU-s', 'bench CPU-s', 'client CPU-s', 'other CPU-s', 'retries', 'server peak RSS MB', 'GETs', 'HEADs', 'upstream MB']];
   for (const r of runs) {
     const sameRunDirect = runs.find((d) => d.path === 'direct' && d.run === r.run);
     raw.push([
@@ -155,6 +161,7 @@ export function report(input: ReportInput): { text: string; summary: Summary } {
       fixed(r.cpuSettled['server'], 2),
       fixed(r.cpu['upstream'], 2),
       fixed(r.cpu['bench'], 2),
+      fixed(r.cpu['client'], 2),
       fixed(r.cpu['other'], 2),
       String(r.retries ?? 0),
       fixed(r.serverHwm === undefined ? undefined : r.serverHwm / MB, 1),

@@ -12,7 +12,10 @@ import type { IssuedCert } from '../test/support/pki.js';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
 import { benchConfig, type BenchConfig } from './config.js';
-import { pullDirect, pullFrom, type ClientOptions } from './light-client.js';
+import { cacheReport } from './cache-report.js';
+import { runCacheScenario } from './cache-scenario.js';
+import { curlDirect, curlFrom, verifyOnce } from './curl-client.js';
+import { pullDirect, pullFrom, type ClientOptions, type PullTiming } from './light-client.js';
 import { measurePull, otherCores, type PathName, type PathRun } from './measure.js';
 import { startMirror, startProxy } from './peers.js';
 import { findPid, memory, waitForQuiet } from './proc-stats.js';
@@ -64,13 +67,20 @@ interface Context {
 
 const settleTimeoutMs = 300_000;
 
+/** The pull scenario's client: undici in this process (default), or curl with BENCH_CLIENT=curl. */
+function pullBig(c: Context, baseUrl: string | 'direct'): () => Promise<PullTiming> {
+  const o = { caFile: c.reg.caFile, timeoutMs: c.client.timeoutMs };
+  if (c.cfg.client === 'curl') return () => (baseUrl === 'direct' ? curlDirect(c.reg, bigRepo, c.big, o) : curlFrom(baseUrl, bigRepo, c.big, o));
+  return () => (baseUrl === 'direct' ? pullDirect(c.reg, bigRepo, c.big, c.client) : pullFrom(baseUrl, bigRepo, c.big, c.client));
+}
+
 async function runDirect(c: Context, runNo: number): Promise<PathRun[]> {
   const result = await measurePull({
     path: 'direct',
     run: runNo,
     cdn: c.reg.cdn,
     pids: new Map([['upstream', c.upstreamPid]]),
-    pull: () => pullDirect(c.reg, bigRepo, c.big, c.client),
+    pull: pullBig(c, 'direct'),
     settleTimeoutMs,
   });
   return [result];
@@ -93,7 +103,7 @@ async function runMirror(c: Context, runNo: number): Promise<PathRun[]> {
           ['server', mirror.child.pid],
           ['upstream', c.upstreamPid],
         ]),
-        pull: () => pullFrom(mirror.url, bigRepo, c.big, c.client),
+        pull: pullBig(c, mirror.url),
         settleTimeoutMs,
       });
     const cold = await measure('mirror');
@@ -104,6 +114,7 @@ async function runMirror(c: Context, runNo: number): Promise<PathRun[]> {
     if (!clean) throw new Error(`mirror access line for the big blob is not one clean 200 of ${c.big.size} bytes: ${JSON.stringify(lines)}`);
     // The same blob again from the same mirror: what its cache (if any) makes of a second pull.
     const warm = await measure('mirror-warm');
+    if (c.cfg.client === 'curl') await verifyOnce(mirror.url, bigRepo, c.big, c.client);
     return [cold, warm];
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- mirror output (tail) ---\n${mirror.child.output().slice(-4000)}`);
@@ -129,9 +140,10 @@ async function runProxy(c: Context, runNo: number): Promise<PathRun[]> {
           ['server', proxy.child.pid],
           ['upstream', c.upstreamPid],
         ]),
-        pull: () => pullFrom(proxy.url, bigRepo, c.big, c.client),
+        pull: pullBig(c, proxy.url),
         settleTimeoutMs,
       });
+      if (c.cfg.client === 'curl') await verifyOnce(proxy.url, bigRepo, c.big, c.client);
       return [result];
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- docker-registry proxy output (tail) ---\n${proxy.child.output().slice(-4000)}`);
@@ -165,9 +177,11 @@ async function measureQuietly(c: Context, path: MeasuredPath, runNo: number): Pr
 async function main(cleanup: Cleanup): Promise<void> {
   const startedAt = Date.now();
   const cfg = benchConfig();
-  log(`size ${cfg.sizeBytes / MiB} MiB, ${cfg.runs} runs, paths ${cfg.paths.join(',')}`);
+  log(`scenarios ${cfg.scenarios.join(',')}; size ${cfg.sizeBytes / MiB} MiB, ${cfg.runs} runs, paths ${cfg.paths.join(',')}`);
   const mirrorRoot = cfg.mirrorRoot ?? projectRoot;
-  if (cfg.paths.includes('mirror')) {
+  const pull = cfg.scenarios.includes('pull');
+  const cache = cfg.scenarios.includes('cache');
+  if ((pull && cfg.paths.includes('mirror')) || (cache && cfg.cachePeers.includes('mirror'))) {
     log(`npm run build (in ${mirrorRoot})`);
     await run('npm', ['run', 'build'], { cwd: mirrorRoot }).catch((err: { stdout?: string; stderr?: string }) => {
       throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
@@ -175,6 +189,33 @@ async function main(cleanup: Cleanup): Promise<void> {
   }
   const tmp = await mkdtemp(join(tmpdir(), 'pullgate-bench-'));
   cleanup.add(() => rm(tmp, { recursive: true, force: true }));
+  const v = await versions();
+  if (pull) await pullScenario(cfg, tmp, mirrorRoot, cleanup, v);
+  if (cache) {
+    const cacheStarted = Date.now();
+    const results = await runCacheScenario({ cfg, tmp, mirrorRoot, log, cleanup: (step) => cleanup.add(step) });
+    const nginx = await run('nginx', ['-v']).then((r) => r.stderr.trim(), () => 'nginx (version unknown)');
+    const curl = await run('curl', ['--version']).then((r) => r.stdout.split(' ').slice(0, 2).join(' '), () => 'curl');
+    const howMeasured = [
+      `upstream: ${v.registry}, TLS, NO auth (nginx cannot do the token dance, so no path uses a token here), redirect middleware: every blob GET is a 307 to the Node CDN, which all three servers and the direct client follow`,
+      `blobs: ${cfg.sizeBytes / MiB} MiB for single pulls, ${cfg.concBytes / MiB} MiB for the concurrency run (BENCH_SIZE_MB, BENCH_CONC_SIZE_MB); incompressible keystream`,
+      `runs: ${cfg.runs}; per run: direct, then per server (order rotated each run) a fresh instance: cold pull, warm pull, HEAD load; then per server a fresh instance for the concurrency run`,
+      `single-pull client: ${results.client === 'curl' ? `${curl} child process, -o /dev/null (wall = time_total, TTFB = time_starttransfer = first response byte); the digest is checked once per server by an undici pull that hashes (outside the measurements)` : `undici ${v.undici} in the bench process, body sha256-verified`} (BENCH_CLIENT)`,
+      `Pullgate: node ${process.version} dist/src/main.js serve, anonymous mirror mode; nginx: ${nginx}, one process (master_process off), proxy_cache keyed by the digest, proxy_cache_lock on, registry 307 intercepted (error_page 307 = @cdn) and followed with proxy_pass $upstream_http_location into the same cache key; manifests cached 5 min by URI+Accept`,
+      'docker-registry proxy: distribution proxy mode, remoteurl = the upstream, own storage',
+      `concurrency: ${cfg.concClients} curl processes (BENCH_CONC_CLIENTS) started together, body piped through dd (1 byte, stamps the first BODY byte) then cat > /dev/null; client 0 through sha256sum (digest verified); every client checks HTTP 200 + byte count; "total/one cold" divides by the single cold wall time of the same server scaled to the blob size`,
+      `HEAD: GET once to warm the tag, then ${cfg.headRequests} HEADs (BENCH_HEAD_N) over ${cfg.headConnections} keep-alive TLS connections (BENCH_HEAD_CONNECTIONS; node:https keep-alive Agent, since undici closes the connection after every HEAD), one request in flight per connection; Accept = docker v2 + OCI manifest/index types; latency = request start to end of response`,
+      'server CPU-s: utime+stime of the server pid (/proc/<pid>/stat) from request start to the last byte; "(+bg)" until the CDN transfers end and the server is idle; CPU-s/GB with GB = 10^9 bytes',
+      'client CPU-s: reaped child processes (cutime+cstime of the bench process: curl, dd, cat, sha256sum); peak RSS: VmHWM of the server process, fresh per concurrency run',
+      'upstream GETs / bytes: blob GETs and body bytes the CDN served (the ground truth for upstream fetches)',
+      `machine: ${cpus().length} cores; cache scenario time ${((Date.now() - cacheStarted) / 1000).toFixed(0)} s; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+    ];
+    process.stdout.write(`\n${cacheReport(results, cfg.runs, howMeasured)}\n`);
+  }
+}
+
+async function pullScenario(cfg: BenchConfig, tmp: string, mirrorRoot: string, cleanup: Cleanup, v: { registry: string; undici: string }): Promise<void> {
+  const startedAt = Date.now();
   log('starting the upstream (docker-registry + token server + CDN)');
   const reg = await startRealRegistry();
   cleanup.add(() => reg.stop());
@@ -200,11 +241,12 @@ async function main(cleanup: Cleanup): Promise<void> {
     for (const path of order) runs.push(...(await measureQuietly(c, path, i + 1)));
   }
 
-  const v = await versions();
   const howMeasured = [
     `blob: ${cfg.sizeBytes / MiB} MiB of incompressible keystream, placed in the upstream's storage; smaller blob for the RSS check: ${cfg.smallBytes / MiB} MiB`,
     `runs: ${cfg.runs}, paths alternating (${cfg.paths.join(' -> ')}, order rotated by one each run); medians reported`,
-    `client: undici ${v.undici} in the bench process, ${cfg.h2 ? 'h2 offered by ALPN' : 'HTTP/1.1'}, new connections per pull, body counted + sha256-verified, then dropped`,
+    cfg.client === 'curl'
+      ? 'client: curl child processes (BENCH_CLIENT=curl), -o /dev/null, wall = token GET + time_total, TTFB = token GET + time_starttransfer; digest verified once per server by an undici pull outside the measurements'
+      : `client: undici ${v.undici} in the bench process, ${cfg.h2 ? 'h2 offered by ALPN' : 'HTTP/1.1'}, new connections per pull, body counted + sha256-verified, then dropped`,
     'direct: anonymous token from the realm, blob GET with it, 307 followed to the CDN without Authorization',
     `upstream: ${v.registry} with TLS + token auth + redirect middleware; token server and CDN are Node https servers in the bench process`,
     `mirror: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve${cfg.mirrorNodeArgs.length ? ` (node flags: ${cfg.mirrorNodeArgs.join(' ')})` : ''} (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
@@ -216,10 +258,11 @@ async function main(cleanup: Cleanup): Promise<void> {
     'other CPU-s: busy time of the whole machine (/proc/stat) minus the measured processes: other programs and unattributed kernel work',
     `each pull waits for a quiet machine (< 0.15 busy cores for 2 s, at most 30 s) and is repeated (up to ${cfg.retryDisturbed}x, BENCH_RETRY_DISTURBED) when other programs kept more than ${cfg.disturbedCores} cores busy during it`,
     'upstream GETs / bytes: blob requests and body bytes the CDN served during the pull (the ground truth for upstream fetches)',
-    `machine: ${cpus().length} cores; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+    `machine: ${cpus().length} cores; pull scenario time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
   ];
+  await reg.stop();
   const { text } = report({ sizeBytes: cfg.sizeBytes, smallBytes: cfg.smallBytes, runs, paths: cfg.paths, howMeasured, disturbedCores: cfg.disturbedCores });
-  process.stdout.write(`\n${text}\n`);
+  process.stdout.write(`\nPULL SCENARIO\n${text}\n`);
 }
 
 const cleanup = new Cleanup();
