@@ -8,8 +8,8 @@ import { createLogger } from '../../../src/logger.js';
 import { parseDigest, type Digest } from '../../../src/registry/digest.js';
 import { openDatabase, type CacheDatabase } from '../../../src/cache/db.js';
 import { SqliteCacheIndex } from '../../../src/cache/sqlite-cache-index.js';
-import type { DiskBlobStore } from '../../../src/cache/disk-blob-store.js';
-import type { DiskTempFiles } from '../../../src/cache/temp-files.js';
+import { DiskBlobStore } from '../../../src/cache/disk-blob-store.js';
+import { DiskTempFiles } from '../../../src/cache/temp-files.js';
 
 export const sha256 = (content: string | Buffer): Digest =>
   parseDigest(`sha256:${createHash('sha256').update(content).digest('hex')}`);
@@ -120,4 +120,29 @@ export function capturedLog(): { log: ReturnType<typeof createLogger>; lines: Ar
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { log, lines };
+}
+
+export interface StoreFixture extends IndexFixture {
+  store: { blobs: DiskBlobStore; temp: DiskTempFiles };
+  /** Blob and manifest bytes the index counts. */
+  total: () => number;
+  /** Digests of the blob files on disk, sorted. */
+  files: () => Promise<Digest[]>;
+}
+
+/** An index with a disk blob store and temp files in the same directory, closed after `test`. */
+export async function withStore(dirs: ReturnType<typeof tempDirs>, test: (c: StoreFixture) => Promise<void>): Promise<void> {
+  const f = await openIndex(dirs);
+  const store = { blobs: new DiskBlobStore(f.dir), temp: new DiskTempFiles(f.dir) };
+  const files = async (): Promise<Digest[]> => {
+    const out: Digest[] = [];
+    for await (const { digest } of store.blobs.list()) out.push(digest);
+    return out.sort();
+  };
+  const total = (): number => f.index.totals().blobBytes + f.index.totals().manifestBytes;
+  try {
+    await test({ ...f, store, total, files });
+  } finally {
+    f.close();
+  }
 }

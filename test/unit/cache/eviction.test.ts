@@ -1,11 +1,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Digest } from '../../../src/registry/digest.js';
-import { DiskBlobStore } from '../../../src/cache/disk-blob-store.js';
 import { evict, planEviction, type EvictionPolicy } from '../../../src/cache/eviction.js';
 import { parsePin } from '../../../src/cache/pins.js';
-import { DiskTempFiles } from '../../../src/cache/temp-files.js';
-import { blobContent, capturedLog, commitBlob, openIndex, putImage, putIndex, sha256, tempDirs, type IndexFixture } from './cache-fixtures.js';
+import { blobContent, capturedLog, commitBlob, putImage, putIndex, sha256, tempDirs, withStore, type StoreFixture } from './cache-fixtures.js';
 
 const dirs = tempDirs();
 after(() => dirs.removeAll());
@@ -16,27 +14,9 @@ const policy = (maxBytes: number, lowWaterBytes: number, pins: string[] = []): E
   maxBytes, lowWaterBytes, pins: pins.map(parsePin),
 });
 
-interface Cache extends IndexFixture {
-  store: { blobs: DiskBlobStore; temp: DiskTempFiles };
-  total: () => number;
-  files: () => Promise<Digest[]>;
-}
+type Cache = StoreFixture;
 
-async function withCache(test: (c: Cache) => Promise<void>): Promise<void> {
-  const f = await openIndex(dirs);
-  const store = { blobs: new DiskBlobStore(f.dir), temp: new DiskTempFiles(f.dir) };
-  const files = async (): Promise<Digest[]> => {
-    const out: Digest[] = [];
-    for await (const { digest } of store.blobs.list()) out.push(digest);
-    return out.sort();
-  };
-  const total = (): number => f.index.totals().blobBytes + f.index.totals().manifestBytes;
-  try {
-    await test({ ...f, store, total, files });
-  } finally {
-    f.close();
-  }
-}
+const withCache = (test: (c: Cache) => Promise<void>): Promise<void> => withStore(dirs, test);
 
 /** Every blob a stored manifest references and that was stored before is still stored, row and file. */
 async function assertKeptManifestsAreWhole(c: Cache, blobsBefore: Set<string>): Promise<void> {

@@ -2,10 +2,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, unlink, writeFile } from 'node:fs/promises';
 import type { Digest } from '../../../src/registry/digest.js';
-import { DiskBlobStore } from '../../../src/cache/disk-blob-store.js';
-import { DiskTempFiles } from '../../../src/cache/temp-files.js';
 import { verifyCache } from '../../../src/cache/verify.js';
-import { blobContent, capturedLog, commitBlob, openIndex, putImage, sha256, tempDirs, type IndexFixture } from './cache-fixtures.js';
+import { blobContent, capturedLog, commitBlob, putImage, sha256, tempDirs, withStore, type StoreFixture } from './cache-fixtures.js';
 
 const dirs = tempDirs();
 after(() => dirs.removeAll());
@@ -14,25 +12,9 @@ const alpine = { upstream: 'hub', repository: 'library/alpine', tag: 'latest' };
 const busybox = { upstream: 'hub', repository: 'library/busybox', tag: 'latest' };
 const layer = (name: string, size: number): Digest => sha256(blobContent(name, size));
 
-interface Cache extends IndexFixture {
-  store: { blobs: DiskBlobStore; temp: DiskTempFiles };
-  files: () => Promise<Digest[]>;
-}
+type Cache = StoreFixture;
 
-async function withCache(test: (c: Cache) => Promise<void>): Promise<void> {
-  const f = await openIndex(dirs);
-  const store = { blobs: new DiskBlobStore(f.dir), temp: new DiskTempFiles(f.dir) };
-  const files = async (): Promise<Digest[]> => {
-    const out: Digest[] = [];
-    for await (const { digest } of store.blobs.list()) out.push(digest);
-    return out.sort();
-  };
-  try {
-    await test({ ...f, store, files });
-  } finally {
-    f.close();
-  }
-}
+const withCache = (test: (c: Cache) => Promise<void>): Promise<void> => withStore(dirs, test);
 
 async function flipByte(path: string, at: number): Promise<void> {
   const handle = await open(path, 'r+');

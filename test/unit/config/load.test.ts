@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { builtinUpstreams } from '../../../src/config/builtin-upstreams.js';
 import { ConfigError, loadConfig } from '../../../src/config/load.js';
+import { contractExampleYaml } from '../../support/contract-example.js';
 
 let root: string;
 let counter = 0;
@@ -38,20 +39,7 @@ async function rejection(promise: Promise<unknown>): Promise<ConfigError> {
   assert.fail('expected loadConfig to reject');
 }
 
-const exampleYaml = `listen: { http: 127.0.0.1:5000, https: 127.0.0.1:5443, admin: 127.0.0.1:5001 }
-tls:
-  certificates:
-    - { cert: certs/fullchain.pem, key: certs/privkey.pem }
-dataDir: ./data
-upstreams:
-  - { name: hub, registry: docker.io, url: https://registry-1.docker.io, hosts: [hub.mirror.test], default: true }
-  - { name: gcr, registry: gcr.io, url: https://gcr.io, hosts: [gcr.mirror.test], auth: { mode: passthrough } }
-  - name: corp
-    registry: registry.corp.test:5000
-    url: https://registry.corp.test:5000
-    ca: certs/corp-ca.pem
-    auth: { mode: mirror, username: robot, passwordFile: secrets/corp.txt }
-`;
+const exampleYaml = contractExampleYaml;
 
 describe('loadConfig with the documented example', () => {
   it('the example validates and resolves every path against the file', async () => {
