@@ -133,7 +133,8 @@ export class BlobFill implements FillProgress {
         batch.push(buffer);
         batchBytes += buffer.length;
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
-        if (batchBytes >= writeBatchBytes || performance.now() - flushedAt >= writeBatchMs) await flush();
+        // The first bytes go out at once (time to first byte); then batches.
+        if (batchBytes >= writeBatchBytes || this.written === 0 || performance.now() - flushedAt >= writeBatchMs) await flush();
       }
       await flush();
       clearTimeout(idle);
