@@ -20,6 +20,9 @@ export interface NginxOptions {
 
 function conf(o: NginxOptions, port: number): string {
   const d = o.dir;
+  // Both hops of a blob (the registry and its CDN redirect) fill the same cache entry, keyed by digest.
+  const blobCache = 'proxy_cache reg; proxy_cache_key $blob_digest; proxy_cache_valid 200 1h; ' +
+    'proxy_cache_lock on; proxy_cache_lock_timeout 600s; proxy_cache_lock_age 600s;';
   const upstreamTls = `proxy_ssl_trusted_certificate ${o.reg.caFile};\n      proxy_ssl_verify on;\n      proxy_ssl_server_name on;`;
   return `pid ${d}/nginx.pid;
 error_log stderr warn;
@@ -47,12 +50,7 @@ http {
       proxy_pass ${o.reg.url};
       proxy_ssl_name localhost;
       ${upstreamTls}
-      proxy_cache reg;
-      proxy_cache_key $blob_digest;
-      proxy_cache_valid 200 1h;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 600s;
-      proxy_cache_lock_age 600s;
+      ${blobCache}
       proxy_intercept_errors on;
       error_page 307 = @cdn;
     }
@@ -62,12 +60,7 @@ http {
       proxy_pass $cdn_location;
       proxy_ssl_name cdn.pullgate.test;
       ${upstreamTls}
-      proxy_cache reg;
-      proxy_cache_key $blob_digest;
-      proxy_cache_valid 200 1h;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 600s;
-      proxy_cache_lock_age 600s;
+      ${blobCache}
     }
     location ~ /manifests/ {
       proxy_pass ${o.reg.url};

@@ -79,7 +79,7 @@ async function runDirect(c: Context, runNo: number): Promise<PathRun[]> {
     path: 'direct',
     run: runNo,
     cdn: c.reg.cdn,
-    pids: new Map([['upstream', c.upstreamPid]]),
+    pids: serverPids(c),
     pull: pullBig(c, 'direct'),
     settleTimeoutMs,
   });
@@ -99,10 +99,7 @@ async function runMirror(c: Context, runNo: number): Promise<PathRun[]> {
         path,
         run: runNo,
         cdn: c.reg.cdn,
-        pids: new Map([
-          ['server', mirror.child.pid],
-          ['upstream', c.upstreamPid],
-        ]),
+        pids: serverPids(c, mirror.child.pid),
         pull: pullBig(c, mirror.url),
         settleTimeoutMs,
       });
@@ -136,10 +133,7 @@ async function runProxy(c: Context, runNo: number): Promise<PathRun[]> {
         path: 'proxy',
         run: runNo,
         cdn: c.reg.cdn,
-        pids: new Map([
-          ['server', proxy.child.pid],
-          ['upstream', c.upstreamPid],
-        ]),
+        pids: serverPids(c, proxy.child.pid),
         pull: pullBig(c, proxy.url),
         settleTimeoutMs,
       });
@@ -282,4 +276,11 @@ try {
   if (!interrupted) process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   await cleanup.run();
   process.exitCode = 1;
+}
+
+/** The processes whose CPU a pull is charged to: the upstream registry, and the server in front of it if any. */
+function serverPids(c: { upstreamPid: number }, server?: number): Map<string, number> {
+  const pids = new Map([['upstream', c.upstreamPid]]);
+  if (server !== undefined) pids.set('server', server);
+  return pids;
 }

@@ -97,10 +97,11 @@ export class BlobFill implements FillProgress {
   }
 
   private async run(body: Readable, commit: (tempPath: string) => Promise<void>, idleTimeoutMs: number): Promise<void> {
+    // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
     let idle: NodeJS.Timeout | undefined;
     const armIdle = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
+      if (idle) idle.refresh();
+      else idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
     };
     try {
       const handle = await this.file;

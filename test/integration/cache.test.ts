@@ -217,7 +217,6 @@ describe('the manifest and tag cache', () => {
 
   test('a manifest by digest is served from the cache without asking the upstream', async () => {
     await get(mirror.url, '/v2/library/alpine/manifests/3.20');
-    up.faults.serverError = 503;
     up.reset();
     up.faults.serverError = 503;
     const r = await get(mirror.url, `/v2/library/alpine/manifests/${image.digest}`);

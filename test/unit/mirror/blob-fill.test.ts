@@ -71,4 +71,30 @@ describe('a blob fill and its readers', () => {
     await fill.finished;
     assert.equal(fill.reader({ start: 0, end: 999 }), undefined);
   });
+
+  test('a fill whose upstream goes quiet for the idle timeout fails, while a steady trickle keeps it alive', async () => {
+    const bytes = randomBytes(4000);
+    const slowly = (pauseMs: number, stallAfter?: number) =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < 8; i++) {
+            if (i === stallAfter) await new Promise((r) => setTimeout(r, 10_000));
+            await new Promise((r) => setTimeout(r, pauseMs));
+            yield bytes.subarray(i * 500, (i + 1) * 500);
+          }
+        })(),
+      );
+    const steady = join(dir, 'd.part');
+    await writeFile(steady, '');
+    const ok = new BlobFill(sha(bytes), bytes.length, steady, slowly(60), async () => undefined, 150);
+    await ok.finished;
+    assert.equal(ok.state, 'done', 'eight pauses of 60 ms (480 ms in all) stay under a 150 ms idle timeout each');
+
+    const stalled = join(dir, 'e.part');
+    await writeFile(stalled, '');
+    const quiet = new BlobFill(sha(bytes), bytes.length, stalled, slowly(10, 3), async () => undefined, 150);
+    await quiet.finished;
+    assert.equal(quiet.state, 'failed');
+    assert.match(String(quiet.error?.message), /stalled/);
+  });
 });
