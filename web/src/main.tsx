@@ -1,0 +1,110 @@
+// The admin UI's entry: ask the server whether this browser has a session, then show the login page or the
+// page named by the URL's hash.
+import { render } from 'preact';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Api, errorMessage } from './api.js';
+import { appContext, type AppContext, type NoticeKind } from './app-context.js';
+import { Layout, type Notice, type PageId } from './components/layout.js';
+import { CachePage } from './pages/cache.js';
+import { DashboardPage } from './pages/dashboard.js';
+import { LoginPage } from './pages/login.js';
+import { PrefetchPage } from './pages/prefetch.js';
+import { SetupPage } from './pages/setup.js';
+import { UpstreamsPage } from './pages/upstreams.js';
+import { useRoute } from './router.js';
+
+type SessionState = 'checking' | 'out' | 'in' | 'unreachable';
+
+function Page({ route }: { route: string[] }) {
+  const [first, ...rest] = route;
+  switch (first) {
+    case 'upstreams':
+      return <UpstreamsPage route={rest} />;
+    case 'cache':
+      return <CachePage route={rest} />;
+    case 'prefetch':
+      return <PrefetchPage />;
+    case 'setup':
+      return <SetupPage />;
+    default:
+      return <DashboardPage />;
+  }
+}
+
+const pageOf = (route: string[]): PageId => {
+  const first = route[0];
+  return first === 'upstreams' || first === 'cache' || first === 'prefetch' || first === 'setup' ? first : 'dashboard';
+};
+
+const titles: Record<PageId, string> = {
+  dashboard: 'Dashboard',
+  upstreams: 'Upstreams',
+  cache: 'Cache',
+  prefetch: 'Prefetch',
+  setup: 'Setup',
+};
+
+function App() {
+  const [session, setSession] = useState<SessionState>('checking');
+  const [startError, setStartError] = useState<string | undefined>(undefined);
+  const [notice, setNotice] = useState<Notice | undefined>(undefined);
+  const noticeTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const route = useRoute();
+  const api = useMemo(() => new Api(() => setSession('out')), []);
+
+  const notify = useCallback((message: string, kind: NoticeKind = 'ok') => {
+    clearTimeout(noticeTimer.current);
+    setNotice({ id: Date.now(), message, kind });
+    // Errors stay until dismissed or replaced; confirmations fade on their own.
+    if (kind === 'ok') noticeTimer.current = setTimeout(() => setNotice(undefined), 5000);
+  }, []);
+  const ctx = useMemo<AppContext>(() => ({ api, notify }), [api, notify]);
+
+  useEffect(() => {
+    api.session().then(
+      (view) => setSession(view.authenticated ? 'in' : 'out'),
+      (err: unknown) => {
+        setStartError(errorMessage(err));
+        setSession('unreachable');
+      },
+    );
+  }, [api]);
+
+  useEffect(() => {
+    document.title = session === 'in' ? `${titles[pageOf(route)]} · Pullgate` : 'Pullgate';
+  }, [session, route]);
+
+  const logout = async (): Promise<void> => {
+    try {
+      await api.logout();
+    } catch (err) {
+      notify(errorMessage(err), 'error');
+      return;
+    }
+    setNotice(undefined);
+    setSession('out');
+  };
+
+  if (session === 'checking') return <p class="loading-screen">Loading…</p>;
+  if (session === 'unreachable') {
+    return (
+      <main id="main" class="login">
+        <div class="card login-card">
+          <h1>Pullgate</h1>
+          <p class="field-error">{startError}</p>
+        </div>
+      </main>
+    );
+  }
+  if (session === 'out') return <LoginPage api={api} onLoggedIn={() => setSession('in')} />;
+  return (
+    <appContext.Provider value={ctx}>
+      <Layout current={pageOf(route)} onLogout={() => void logout()} notice={notice} onDismiss={() => setNotice(undefined)}>
+        <Page route={route} />
+      </Layout>
+    </appContext.Provider>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) render(<App />, root);

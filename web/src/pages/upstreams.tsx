@@ -1,0 +1,236 @@
+// Upstreams: every configured registry with where it comes from, its health and rate limit; admin-managed ones
+// can be edited, tested, switched off and deleted here. Config-file and built-in ones are read-only.
+import { useState } from 'preact/hooks';
+import { errorMessage } from '../api.js';
+import { useApp } from '../app-context.js';
+import { useConfirm } from '../components/confirm-dialog.js';
+import { HealthDot } from '../components/health-dot.js';
+import { TestSteps } from '../components/test-steps.js';
+import { TimeAgo } from '../components/time-ago.js';
+import { href } from '../router.js';
+import { useResource } from '../use-resource.js';
+import type { TestResult, UpstreamList, UpstreamView } from '../types.js';
+import { UpstreamForm } from './upstream-form.js';
+
+const sourceText: Record<UpstreamView['source'], string> = {
+  config: 'From the config file: read-only here.',
+  builtin: 'Built in: read-only here.',
+  admin: 'Managed in this admin UI.',
+};
+
+function RateLimit({ u }: { u: UpstreamView }) {
+  const rl = u.health.rateLimit;
+  if (!rl || rl.remaining === undefined) return <span class="muted">–</span>;
+  const low = rl.limit !== undefined && rl.remaining < rl.limit * 0.1;
+  return (
+    <span class={low ? 'warn-text' : undefined} title={`as of ${new Date(rl.at).toLocaleString()}`}>
+      {rl.remaining}
+      {rl.limit !== undefined ? ` / ${rl.limit}` : ''}
+    </span>
+  );
+}
+
+function UpstreamRow({ u, onChanged, onTest, testing }: { u: UpstreamView; onChanged(): void; onTest(u: UpstreamView): void; testing: boolean }) {
+  const { api, notify } = useApp();
+  const [confirmDialog, confirm] = useConfirm();
+  const [busy, setBusy] = useState(false);
+  const readOnly = u.source !== 'admin';
+
+  const toggle = async (): Promise<void> => {
+    setBusy(true);
+    try {
+      await api.send('PATCH', `/api/upstreams/${encodeURIComponent(u.name)}`, { enabled: !u.enabled });
+      notify(`Upstream ${u.name} ${u.enabled ? 'disabled' : 'enabled'}.`);
+      onChanged();
+    } catch (err) {
+      notify(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async (): Promise<void> => {
+    const ok = await confirm({
+      title: `Delete ${u.name}?`,
+      body: (
+        <p>
+          Clients will no longer reach <strong>{u.registry}</strong> through this mirror. Its cached images stay until
+          purged or evicted.
+        </p>
+      ),
+      confirmLabel: 'Delete upstream',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api.send('DELETE', `/api/upstreams/${encodeURIComponent(u.name)}`);
+      notify(`Upstream ${u.name} deleted.`);
+      onChanged();
+    } catch (err) {
+      notify(errorMessage(err), 'error');
+    }
+  };
+
+  return (
+    <tr data-testid={`upstream-row-${u.name}`}>
+      <th scope="row" data-label="Name">
+        <span class="name-cell">
+          <span class="strong">{u.name}</span>
+          <span class={`badge source-${u.source}`} title={sourceText[u.source]}>
+            {u.source}
+          </span>
+          {u.default ? <span class="badge default">default</span> : null}
+          {u.offline ? <span class="badge warn">offline</span> : null}
+        </span>
+      </th>
+      <td data-label="Registry" class="mono">
+        {u.registry}
+      </td>
+      <td data-label="URL" class="mono ellipsis" title={u.url}>
+        {u.url}
+      </td>
+      <td data-label="Mirror hosts" class="mono">
+        {u.hosts.length ? u.hosts.join(', ') : <span class="muted">–</span>}
+      </td>
+      <td data-label="Health">
+        <HealthDot health={u.health} enabled={u.enabled} />
+        {u.health.lastError ? (
+          <span class="muted small block">
+            error <TimeAgo at={u.health.lastError.at} />
+          </span>
+        ) : null}
+      </td>
+      <td data-label="Rate limit">
+        <RateLimit u={u} />
+      </td>
+      <td data-label="Enabled">
+        <button
+          type="button"
+          class="switch"
+          role="switch"
+          aria-checked={u.enabled}
+          aria-label={`${u.name} enabled`}
+          disabled={busy}
+          onClick={() => void toggle()}
+          data-testid={`upstream-toggle-${u.name}`}
+        >
+          <span class="switch-knob" aria-hidden="true" />
+        </button>
+      </td>
+      <td data-label="Actions" class="actions-cell">
+        <button type="button" class="button small" onClick={() => onTest(u)} disabled={testing} data-testid={`upstream-test-${u.name}`}>
+          {testing ? 'Testing…' : 'Test'}
+        </button>
+        {readOnly ? null : (
+          <>
+            <a class="button small" href={href('upstreams', 'edit', u.name)} data-testid={`upstream-edit-${u.name}`}>
+              Edit
+            </a>
+            <button type="button" class="button small danger" onClick={() => void remove()} data-testid={`upstream-delete-${u.name}`}>
+              Delete
+            </button>
+          </>
+        )}
+        {confirmDialog}
+      </td>
+    </tr>
+  );
+}
+
+function UpstreamTable({ list, reload }: { list: UpstreamView[]; reload(): void }) {
+  const { api, notify } = useApp();
+  const [testing, setTesting] = useState<string | undefined>(undefined);
+  const [result, setResult] = useState<{ name: string; result: TestResult } | undefined>(undefined);
+
+  const test = async (u: UpstreamView): Promise<void> => {
+    setTesting(u.name);
+    setResult(undefined);
+    try {
+      const r = await api.send<TestResult>('POST', `/api/upstreams/${encodeURIComponent(u.name)}/test`, {});
+      setResult({ name: u.name, result: r });
+      reload();
+    } catch (err) {
+      notify(errorMessage(err), 'error');
+    } finally {
+      setTesting(undefined);
+    }
+  };
+
+  return (
+    <>
+      <section class="card flush" aria-label="Upstreams">
+        <div class="table-wrap">
+          <table class="responsive upstreams" data-testid="upstream-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Registry</th>
+                <th scope="col">URL</th>
+                <th scope="col">Mirror hosts</th>
+                <th scope="col">Health</th>
+                <th scope="col">Rate limit</th>
+                <th scope="col">Enabled</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((u) => (
+                <UpstreamRow key={u.name} u={u} onChanged={reload} onTest={(x) => void test(x)} testing={testing === u.name} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      {result ? (
+        <div class="card">
+          <TestSteps result={result.result} title={`Test of ${result.name}`} />
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+export function UpstreamsPage({ route }: { route: string[] }) {
+  const upstreams = useResource<UpstreamList>('/api/upstreams', 15_000);
+  const [mode, name] = route;
+  const list = upstreams.data?.upstreams;
+
+  if (mode === 'new' || mode === 'edit') {
+    const existing = mode === 'edit' ? list?.find((u) => u.name === name) : undefined;
+    return (
+      <div class="page narrow" data-testid="page-upstream-form">
+        <p class="crumbs">
+          <a href={href('upstreams')}>Upstreams</a> / {mode === 'new' ? 'new' : name}
+        </p>
+        {mode === 'edit' && !existing ? (
+          <p class="empty">{upstreams.loading ? 'Loading…' : `No upstream named ${name ?? ''}.`}</p>
+        ) : (
+          <UpstreamForm key={existing?.name ?? 'new'} {...(existing ? { existing } : {})} />
+        )}
+      </div>
+    );
+  }
+
+  return (
+    <div class="page" data-testid="page-upstreams">
+      <div class="page-head">
+        <h1>Upstreams</h1>
+        <a class="button primary" href={href('upstreams', 'new')} data-testid="upstream-add">
+          Add upstream
+        </a>
+      </div>
+      {upstreams.error ? <p class="form-error">{upstreams.error}</p> : null}
+      {list ? (
+        list.length ? (
+          <UpstreamTable list={list} reload={() => void upstreams.reload()} />
+        ) : (
+          <p class="empty card">No upstream yet. Add one to start mirroring.</p>
+        )
+      ) : (
+        <p class="empty card">Loading…</p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+// The admin API's shapes, taken from the server's schemas (types only: no schema code reaches the browser).
+import type { z } from 'zod';
+import type * as api from '../../src/admin/api-schemas.js';
+
+export type ApiErrorBody = z.infer<typeof api.apiError>;
+export type FieldError = z.infer<typeof api.fieldError>;
+export type SessionView = z.infer<typeof api.sessionView>;
+export type UpstreamView = z.infer<typeof api.upstreamView>;
+export type UpstreamList = z.infer<typeof api.upstreamList>;
+export type UpstreamInput = z.input<typeof api.upstreamInput>;
+export type UpstreamPatch = z.input<typeof api.upstreamPatch>;
+export type TestRequest = z.input<typeof api.testRequest>;
+export type TestResult = z.infer<typeof api.testResult>;
+export type TestStep = z.infer<typeof api.testStep>;
+export type CacheSummary = z.infer<typeof api.cacheSummary>;
+export type TrafficTotals = z.infer<typeof api.trafficTotals>;
+export type TrafficSeries = z.infer<typeof api.trafficSeries>;
+export type RepositoryView = z.infer<typeof api.repositoryView>;
+export type RepositoryList = z.infer<typeof api.repositoryList>;
+export type ImageView = z.infer<typeof api.imageView>;
+export type ImageList = z.infer<typeof api.imageList>;
+export type PurgeRequest = z.input<typeof api.purgeRequest>;
+export type PurgeResult = z.infer<typeof api.purgeResult>;
+export type PinList = z.infer<typeof api.pinList>;
+export type EvictResult = z.infer<typeof api.evictResult>;
+export type PrefetchRequest = z.input<typeof api.prefetchRequest>;
+export type PrefetchJob = z.infer<typeof api.prefetchJob>;
+export type PrefetchJobList = z.infer<typeof api.prefetchJobList>;
+export type PrefetchImage = z.infer<typeof api.prefetchImage>;
+export type FillView = z.infer<typeof api.fillView>;
+export type RequestView = z.infer<typeof api.requestView>;
+export type ActivitySnapshot = z.infer<typeof api.activitySnapshot>;
+export type SetupView = z.infer<typeof api.setupView>;
+export type Snippet = z.infer<typeof api.snippet>;
