@@ -116,7 +116,7 @@ function Requests({ recent }: { recent: RequestView[] }) {
         <p class="empty">No registry request yet.</p>
       ) : (
         <div class="table-wrap">
-          <table class="requests">
+          <table class="responsive requests">
             <thead>
               <tr>
                 <th scope="col">When</th>
@@ -130,20 +130,20 @@ function Requests({ recent }: { recent: RequestView[] }) {
             <tbody>
               {recent.map((r, i) => (
                 <tr key={`${r.at}-${i}`}>
-                  <td>
+                  <td data-label="When">
                     <TimeAgo at={r.at} />
                   </td>
-                  <td class="mono ellipsis" title={`${r.method} ${r.upstream ?? ''}/${r.repository ?? ''} ${r.kind ?? ''} ${r.reference ?? ''} from ${r.client}`}>
+                  <td data-label="Request" class="mono ellipsis" title={`${r.method} ${r.upstream ?? ''}/${r.repository ?? ''} ${r.kind ?? ''} ${r.reference ?? ''} from ${r.client}`}>
                     {r.method} {r.upstream ? `${r.upstream}/` : ''}
                     {r.repository ?? ''}
                     {r.reference ? (r.reference.includes(':') ? `@${shortDigest(r.reference)}` : `:${r.reference}`) : ''}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span class={`badge ${statusClass(r.status)}`}>{r.status}</span>
                   </td>
-                  <td>{r.cache ?? '–'}</td>
-                  <td class="num">{formatBytes(r.bytes)}</td>
-                  <td class="num">{formatDuration(r.ms)}</td>
+                  <td data-label="Cache">{r.cache ?? '–'}</td>
+                  <td data-label="Size" class="num">{formatBytes(r.bytes)}</td>
+                  <td data-label="Time" class="num">{formatDuration(r.ms)}</td>
                 </tr>
               ))}
             </tbody>
@@ -160,7 +160,7 @@ function PerUpstream({ summary }: { summary: CacheSummary }) {
     <section class="card" aria-labelledby="per-upstream-title">
       <h2 id="per-upstream-title">By upstream</h2>
       <div class="table-wrap">
-        <table>
+        <table class="responsive">
           <thead>
             <tr>
               <th scope="col">Upstream</th>
@@ -173,11 +173,11 @@ function PerUpstream({ summary }: { summary: CacheSummary }) {
           <tbody>
             {summary.upstreams.map((u) => (
               <tr key={u.name}>
-                <th scope="row">{u.name}</th>
-                <td class="num">{u.repositories}</td>
-                <td class="num">{formatBytes(u.traffic.bytesServed)}</td>
-                <td class="num">{formatBytes(u.traffic.bytesFetched)}</td>
-                <td class="num">{formatPercent(u.traffic.hitRatio)}</td>
+                <th scope="row" data-label="Upstream">{u.name}</th>
+                <td class="num" data-label="Repositories">{u.repositories}</td>
+                <td class="num" data-label="Served">{formatBytes(u.traffic.bytesServed)}</td>
+                <td class="num" data-label="Fetched">{formatBytes(u.traffic.bytesFetched)}</td>
+                <td class="num" data-label="Hit ratio">{formatPercent(u.traffic.hitRatio)}</td>
               </tr>
             ))}
           </tbody>

@@ -83,14 +83,14 @@ function UpstreamRow({ u, onChanged, onTest, testing }: { u: UpstreamView; onCha
           {u.offline ? <span class="badge warn">offline</span> : null}
         </span>
       </th>
-      <td data-label="Registry" class="mono">
-        {u.registry}
+      <td data-label="Registry">
+        <span class="mono block">{u.registry}</span>
+        <span class="mono muted small block ellipsis" title={u.url}>
+          {u.url}
+        </span>
       </td>
-      <td data-label="URL" class="mono ellipsis" title={u.url}>
-        {u.url}
-      </td>
-      <td data-label="Mirror hosts" class="mono">
-        {u.hosts.length ? u.hosts.join(', ') : <span class="muted">–</span>}
+      <td data-label="Mirror hosts" class="mono small">
+        {u.hosts.length ? u.hosts.map((h) => <span key={h} class="block">{h}</span>) : <span class="muted">–</span>}
       </td>
       <td data-label="Health">
         <HealthDot health={u.health} enabled={u.enabled} />
@@ -164,8 +164,7 @@ function UpstreamTable({ list, reload }: { list: UpstreamView[]; reload(): void 
             <thead>
               <tr>
                 <th scope="col">Name</th>
-                <th scope="col">Registry</th>
-                <th scope="col">URL</th>
+                <th scope="col">Registry and URL</th>
                 <th scope="col">Mirror hosts</th>
                 <th scope="col">Health</th>
                 <th scope="col">Rate limit</th>
