@@ -1,0 +1,89 @@
+// What the admin UI browser tests run against, all real: Debian's docker-registry with token auth and the fixture
+// images (test/support/real-registry.ts), a Pullgate app with an HTTPS registry listener on a test hostname and an
+// admin listener serving a fresh build of web/, and the mirror hostname in /etc/hosts for skopeo.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createApp, type App, type AppOptions, type Listening } from '../../src/app.js';
+import { configFromObject } from '../../src/config/load.js';
+import { createLogger } from '../../src/logger.js';
+import { buildWeb } from '../../web/build.js';
+import { addHostsBlock } from './etc-hosts.js';
+import { pushFixtures, type Fixtures } from './fixture-images.js';
+import { startRealRegistry, type RealRegistry } from './real-registry.js';
+
+/** The hostname the test maps to the upstream it adds through the UI. */
+export const uiMirrorHost = 'ui.mirror.pullgate.test';
+
+export interface BrowserSetup {
+  reg: RealRegistry;
+  fixtures: Fixtures;
+  app: App;
+  /** `http://127.0.0.1:PORT` of the admin listener. */
+  adminUrl: string;
+  /** `ui.mirror.pullgate.test:PORT`, the HTTPS registry listener by the test hostname. */
+  mirrorAt: string;
+  adminPassword: string;
+  /** PEM of the upstream's CA, pasted into the upstream form. */
+  caPem: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startBrowserSetup(adminPassword: string): Promise<BrowserSetup> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  try {
+    // The admin listener serves web/dist; build it from the current sources so the test sees what it tests.
+    await buildWeb();
+    const hosts = await addHostsBlock([uiMirrorHost]);
+    cleanups.push(() => hosts.remove());
+    const reg = await startRealRegistry();
+    cleanups.push(() => reg.stop());
+    const fixtures = await pushFixtures(reg);
+    const cert = await reg.ca.issue('pullgate-ui-mirror', [uiMirrorHost], ['127.0.0.1']);
+    const dataDir = await mkdtemp(join(tmpdir(), 'pullgate-ui-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const config = await configFromObject(
+      {
+        dataDir,
+        listen: { http: '127.0.0.1:0', https: '127.0.0.1:0', admin: '127.0.0.1:0' },
+        tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
+        log: { level: 'debug' },
+        // No upstream in the file: the test adds its upstream through the UI.
+        upstreams: [],
+      },
+      dataDir,
+    );
+    const options: AppOptions & { adminPassword: string } = { log: createLogger('debug', sink), adminPassword };
+    const app = await createApp(config, options);
+    cleanups.push(() => app.close());
+    const addresses: Listening & { admin?: string } = await app.listen();
+    if (!addresses.admin) throw new Error('the app did not start its admin listener (listen.admin)');
+    if (!addresses.https) throw new Error('the app did not start its HTTPS listener');
+    return {
+      reg,
+      fixtures,
+      app,
+      adminUrl: addresses.admin,
+      mirrorAt: `${uiMirrorHost}:${new URL(addresses.https).port}`,
+      adminPassword,
+      caPem: await readFile(reg.caFile, 'utf8'),
+      logs,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
