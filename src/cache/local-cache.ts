@@ -13,6 +13,8 @@ import { DiskTempFiles } from './temp-files.js';
 import { verifyCache, type VerifyReport } from './verify.js';
 
 export interface LocalCache {
+  /** The database the index lives in; the admin keeps its own tables there too. */
+  db: CacheDatabase;
   index: SqliteCacheIndex;
   store: DiskBlobStore;
   temp: DiskTempFiles;
@@ -39,6 +41,7 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
   };
   let running: Promise<EvictionResult> | undefined;
   return {
+    db,
     index,
     store,
     temp,

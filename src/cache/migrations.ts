@@ -60,4 +60,62 @@ CREATE TABLE links (
 CREATE INDEX links_by_digest ON links (digest, kind);
 `;
 
-export const migrations: readonly Migration[] = [{ name: 'initial schema', sql: initialSchema }];
+// The admin's state lives next to the cache index: one database file in the data directory.
+const adminSchema = `
+-- Small settings: the admin password hash, the secret key's check value.
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Login sessions: only a hash of the cookie value is kept.
+CREATE TABLE admin_sessions (
+  id_hash    TEXT PRIMARY KEY,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- API tokens for scripts: only a hash of the token is kept.
+CREATE TABLE api_tokens (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  token_hash   TEXT NOT NULL UNIQUE,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+) WITHOUT ROWID;
+
+-- Upstreams added through the admin API. settings is the JSON of the non-secret fields; the password is
+-- encrypted with the data directory's secret key.
+CREATE TABLE upstream_sources (
+  name         TEXT PRIMARY KEY,
+  settings     TEXT NOT NULL,
+  password_enc TEXT,
+  ca_pem       TEXT,
+  enabled      INTEGER NOT NULL DEFAULT 1,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Pins added through the admin API (the config file's pins are read-only and not stored here).
+CREATE TABLE pins (
+  pattern    TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Traffic per upstream and hour: what the dashboard's chart and the bandwidth-saved figure are made of.
+CREATE TABLE traffic (
+  upstream      TEXT NOT NULL,
+  hour          INTEGER NOT NULL,
+  bytes_served  INTEGER NOT NULL DEFAULT 0,
+  bytes_fetched INTEGER NOT NULL DEFAULT 0,
+  hits          INTEGER NOT NULL DEFAULT 0,
+  misses        INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (upstream, hour)
+) WITHOUT ROWID;
+`;
+
+export const migrations: readonly Migration[] = [
+  { name: 'initial schema', sql: initialSchema },
+  { name: 'admin state', sql: adminSchema },
+];

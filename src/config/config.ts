@@ -30,6 +30,11 @@ export interface Config {
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
   cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number };
   upstreams: UpstreamConfig[];
+  /** True when the file lists no upstreams and the built-in set is used. */
+  builtinUpstreams: boolean;
+  /** The global upstream proxy (upstreams added through the admin use it too). */
+  proxy?: string;
+  admin: { passwordFile?: string; sessionTtlMs: number };
 }
 
 export function isDockerHub(upstream: Pick<UpstreamConfig, 'registry'>): boolean {

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
 import type { Config, UpstreamConfig } from './config.js';
-import { configSchema, type ParsedConfig } from './schema.js';
+import { configSchema, upstreamSchema, type ParsedConfig } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -109,6 +109,26 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+export type ParsedUpstream = z.output<typeof upstreamSchema>;
+
+/** One validated upstream as the app runs it: secrets and paths already resolved by the caller. */
+export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPath?: string; globalProxy?: string }): UpstreamConfig {
+  const proxy = u.proxy === '' ? undefined : (u.proxy ?? o.globalProxy);
+  return {
+    name: u.name,
+    registry: u.registry,
+    url: new URL(u.url.replace(/\/+$/, '')),
+    hosts: u.hosts,
+    default: u.default,
+    auth: { mode: u.auth.mode, ...(u.auth.username ? { username: u.auth.username } : {}), ...(o.password ? { password: o.password } : {}) },
+    ...(o.caPath ? { ca: o.caPath } : {}),
+    insecureSkipVerify: u.insecureSkipVerify,
+    ...(proxy ? { proxy } : {}),
+    tagTtlMs: u.tagTtl,
+    offline: u.offline,
+  };
+}
+
 async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> {
   const rawUpstreams = c.upstreams ?? validateConfig({ upstreams: builtinUpstreams }).upstreams ?? [];
   const upstreams = await Promise.all(
@@ -124,20 +144,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
           ]);
         }
       }
-      const proxy = u.proxy === '' ? undefined : (u.proxy ?? c.proxy);
-      return {
-        name: u.name,
-        registry: u.registry,
-        url: new URL(u.url.replace(/\/+$/, '')),
-        hosts: u.hosts,
-        default: u.default,
-        auth: { mode: u.auth.mode, ...(u.auth.username ? { username: u.auth.username } : {}), ...(password ? { password } : {}) },
-        ...(u.ca ? { ca: resolve(baseDir, u.ca) } : {}),
-        insecureSkipVerify: u.insecureSkipVerify,
-        ...(proxy ? { proxy } : {}),
-        tagTtlMs: u.tagTtl,
-        offline: u.offline,
-      };
+      return upstreamConfigOf(u, { ...(password ? { password } : {}), ...(u.ca ? { caPath: resolve(baseDir, u.ca) } : {}), ...(c.proxy ? { globalProxy: c.proxy } : {}) });
     }),
   );
   return {
@@ -149,5 +156,8 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     timeouts: c.timeouts,
     cache: c.cache,
     upstreams,
+    builtinUpstreams: c.upstreams === undefined,
+    ...(c.proxy ? { proxy: c.proxy } : {}),
+    admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
   };
 }

@@ -115,30 +115,52 @@ export const configSchema = z
       })
       .prefault({}),
     upstreams: z.array(upstreamSchema).optional(),
+    admin: z
+      .strictObject({
+        /** A file holding the admin password (else PULLGATE_ADMIN_PASSWORD, else one generated on first start). */
+        passwordFile: z.string().min(1).optional(),
+        /** How long a login lasts. */
+        sessionTtl: duration('12h'),
+      })
+      .prefault({}),
   })
   .superRefine((c, ctx) => {
-    const ups = c.upstreams ?? [];
-    const seen = { name: new Set<string>(), registry: new Set<string>(), host: new Set<string>() };
-    ups.forEach((u, i) => {
-      if (seen.name.has(u.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: `duplicate name ${u.name}` });
-      seen.name.add(u.name);
-      const registry = canonicalRegistry(u.registry);
-      if (seen.registry.has(registry)) {
-        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'registry'], message: `duplicate registry ${u.registry}` });
-      }
-      seen.registry.add(registry);
-      u.hosts.forEach((h, j) => {
-        if (seen.host.has(h)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'hosts', j], message: `host ${h} is mapped twice` });
-        seen.host.add(h);
-      });
-    });
-    if (ups.filter((u) => u.default).length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'at most one upstream may be the default' });
+    for (const issue of upstreamConflicts(c.upstreams ?? [])) {
+      ctx.addIssue({ code: 'custom', path: ['upstreams', ...issue.path], message: issue.message });
     }
     if (c.listen.https && c.tls.certificates.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }
   });
+
+export interface UpstreamIdentity {
+  name: string;
+  registry: string;
+  hosts: readonly string[];
+  default: boolean;
+}
+
+/**
+ * What makes a set of upstreams ambiguous: a name, registry or mirror hostname used twice, or two defaults. The one
+ * rule for the config file and for upstreams added through the admin; paths are relative to the list.
+ */
+export function upstreamConflicts(ups: readonly UpstreamIdentity[]): Array<{ path: Array<string | number>; message: string }> {
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  const seen = { name: new Set<string>(), registry: new Set<string>(), host: new Set<string>() };
+  ups.forEach((u, i) => {
+    if (seen.name.has(u.name)) issues.push({ path: [i, 'name'], message: `duplicate name ${u.name}` });
+    seen.name.add(u.name);
+    const registry = canonicalRegistry(u.registry);
+    if (seen.registry.has(registry)) issues.push({ path: [i, 'registry'], message: `duplicate registry ${u.registry}` });
+    seen.registry.add(registry);
+    u.hosts.forEach((h, j) => {
+      if (seen.host.has(h)) issues.push({ path: [i, 'hosts', j], message: `host ${h} is mapped twice` });
+      seen.host.add(h);
+    });
+  });
+  if (ups.filter((u) => u.default).length > 1) issues.push({ path: [], message: 'at most one upstream may be the default' });
+  return issues;
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

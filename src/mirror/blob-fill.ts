@@ -35,6 +35,7 @@ export class BlobFill implements FillProgress {
   private readonly events = new EventEmitter();
   private readonly hash;
   private readers = 0;
+  readonly startedAt = Date.now();
   private recent: Array<{ start: number; buffer: Buffer }> = [];
   /** Told about a failed fill (a full disk suspends caching). */
   onFailure: ((err: Error) => void) | undefined;
@@ -61,6 +62,11 @@ export class BlobFill implements FillProgress {
 
   /** Stops the fill (shutdown): its readers fail, nothing is committed. */
   readonly abort: (reason: Error) => void;
+
+  /** Readers following the fill right now (the client that started it included, while it reads). */
+  get followers(): number {
+    return this.readers;
+  }
 
   onProgress(listener: () => void): () => void {
     this.events.on('progress', listener);

@@ -41,7 +41,10 @@ export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRe
   // A HEAD never starts a fill: containerd HEADs a blob and then GETs it.
   if (req.method === 'HEAD' || !svc.caching.allowed()) return passThrough(ctx, req, range);
   ctx.log.cache = 'MISS';
-  const fill = await svc.fills.start(req.digest, () => openUpstream(svc, ctx, req.digest));
+  const fill = await svc.fills.start(req.digest, () => openUpstream(svc, ctx, req.digest), {
+    upstream: ctx.upstream.name,
+    repository: ctx.repository,
+  });
   return fromFill(svc, req, range, fill);
 }
 

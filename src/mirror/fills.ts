@@ -12,8 +12,15 @@ export interface FillSource {
   commit(tempPath: string): Promise<void>;
 }
 
+/** Where a fill's blob was first asked for: what the admin's live activity shows. */
+export interface FillOrigin {
+  upstream: string;
+  repository: string;
+}
+
 export class Fills {
   private readonly inflight = new Map<Digest, Promise<BlobFill>>();
+  private readonly running = new Map<Digest, { fill: BlobFill; origin: FillOrigin | undefined }>();
 
   constructor(
     private readonly createTemp: () => Promise<string>,
@@ -33,7 +40,12 @@ export class Fills {
    * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight. A failed
    * `open` (an upstream error answer) rejects every waiter with that error and leaves nothing behind.
    */
-  start(digest: Digest, open: () => Promise<FillSource>): Promise<BlobFill> {
+  /** The fills that have an upstream answer and are writing, with where they were asked for. */
+  list(): Array<{ fill: BlobFill; origin: FillOrigin | undefined }> {
+    return [...this.running.values()];
+  }
+
+  start(digest: Digest, open: () => Promise<FillSource>, origin?: FillOrigin): Promise<BlobFill> {
     const existing = this.inflight.get(digest);
     if (existing) return existing;
     const pending = (async () => {
@@ -47,7 +59,11 @@ export class Fills {
       }
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs);
       fill.onFailure = this.onFailure;
-      void fill.finished.then(() => this.inflight.delete(digest));
+      this.running.set(digest, { fill, origin });
+      void fill.finished.then(() => {
+        this.inflight.delete(digest);
+        this.running.delete(digest);
+      });
       return fill;
     })();
     pending.catch(() => this.inflight.delete(digest));

@@ -9,13 +9,22 @@ export interface AccessInfo {
   method: string;
   url: string;
   host: string | undefined;
+  /** The client's address as the socket sees it. */
+  client?: string;
   upstream?: string;
   /** How the upstream was chosen: ns, host, prefix or default. */
   via?: string;
   repository?: string;
+  /** manifest, blob, tags, referrers or base. */
+  kind?: string;
   reference?: string;
   pull: PullLog;
+  /** The whole blob's size when the answer named it (Content-Length, or Content-Range's total). */
+  totalSize?: number;
 }
+
+/** Told about every finished registry request (the admin's live activity and traffic figures). */
+export type RequestObserver = (info: AccessInfo, status: number, bytes: number, ms: number) => void;
 
 export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: number, ms: number, err?: unknown): void {
   const line: Record<string, unknown> = {

@@ -13,7 +13,7 @@ import { formatChallenge } from '../upstream/challenge.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import { relayToken } from '../upstream/token-relay.js';
-import { accessLog, type AccessInfo } from './access-log.js';
+import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
 import { errorReply } from './error-reply.js';
 import { parseTarget } from './request-target.js';
 import { sendReply } from './send.js';
@@ -25,6 +25,7 @@ export interface RegistryRoutesOptions {
   /** The scheme clients reached this listener with (before any load balancer). */
   scheme: 'http' | 'https';
   publicUrl?: string;
+  onFinished?: RequestObserver;
 }
 
 const baseServiceTimeoutMs = 3_000;
@@ -51,9 +52,12 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
   const v2 = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
     const pullLog: PullLog = {};
-    const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, pull: pullLog };
-    const finish = (status: number, bytes: number, err?: unknown) =>
-      accessLog(o.log, info, status, bytes, performance.now() - started, err);
+    const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, client: req.ip, pull: pullLog };
+    const finish = (status: number, bytes: number, err?: unknown): void => {
+      const ms = performance.now() - started;
+      accessLog(o.log, info, status, bytes, ms, err);
+      o.onFinished?.(info, status, bytes, ms);
+    };
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
     let result: RegistryReply;
@@ -62,6 +66,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       if (target.ns !== undefined) reply.header('oci-namespace', target.ns);
       const route = parseV2Path(target.path);
       if (!route) throw new RegistryError('NOT_FOUND');
+      info.kind = route.kind;
       const router = o.router();
       if (route.kind === 'base') {
         result = await base(router.forBase(req.headers.host, target.ns), req, baseUrl(req), abort.signal);
@@ -114,6 +119,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       if (abort.signal.aborted) return reply.hijack();
       return reply.code(e.status).headers(e.headers).send(e.body);
     }
+    if (info.kind === 'blob') info.totalSize = totalSizeOf(result.headers);
     reply.hijack();
     for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) reply.raw.setHeader(k, v);
     sendReply(reply.raw, result, req.method === 'HEAD', (err, bytes) => finish(result.status, bytes, err));
@@ -175,4 +181,10 @@ async function base(
     },
     body: Buffer.from(body),
   };
+}
+
+function totalSizeOf(headers: Record<string, string>): number | undefined {
+  const total = /\/(\d+)$/.exec(headers['content-range'] ?? '')?.[1] ?? headers['content-length'];
+  const n = Number(total);
+  return total !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }

@@ -9,6 +9,7 @@ import type { UpstreamRouter } from '../upstream/router.js';
 import type { CertificateStore } from './certificates.js';
 import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
+import type { RequestObserver } from './access-log.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 
 export interface RegistryServerOptions {
@@ -19,6 +20,7 @@ export interface RegistryServerOptions {
   publicUrl?: string;
   /** With certificates: the HTTPS listener. */
   certificates?: CertificateStore;
+  onFinished?: RequestObserver;
 }
 
 /** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
@@ -78,7 +80,14 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const session of sessions) session.destroy();
   });
-  registerRegistryRoutes(app, { router: o.router, services: o.services, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
+  registerRegistryRoutes(app, {
+    router: o.router,
+    services: o.services,
+    log: o.log,
+    scheme,
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.onFinished ? { onFinished: o.onFinished } : {}),
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.setNotFoundHandler(() => {
     throw new RegistryError('NOT_FOUND');

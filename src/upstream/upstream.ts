@@ -9,6 +9,7 @@ import { createDispatcher, type DispatcherTimeouts } from './dispatcher.js';
 import { TokenCache, type Clock } from './token-cache.js';
 import { fetchToken, type Credentials } from './token-fetch.js';
 import { toUpstreamError } from './upstream-errors.js';
+import { UpstreamHealth } from './upstream-health.js';
 
 export interface UpstreamRequest {
   method: 'GET' | 'HEAD';
@@ -55,6 +56,7 @@ export class Upstream {
   readonly dispatcher: Dispatcher;
   readonly origin: string;
   rateLimit: RateLimit | undefined;
+  readonly health: UpstreamHealth;
   private baseChallenge: Challenge | undefined;
   private readonly tokens: TokenCache;
   /** Bearer challenges learned per origin (the upstream's and any redirect target's), to fetch tokens up front. */
@@ -70,6 +72,7 @@ export class Upstream {
   ) {
     this.clock = options.clock ?? Date.now;
     this.tokens = new TokenCache(this.clock);
+    this.health = new UpstreamHealth(this.clock);
     this.timeouts = options.timeouts;
     this.dispatcher = options.dispatcher ?? createDispatcher(config, options.timeouts);
     this.origin = config.url.origin;
@@ -114,10 +117,13 @@ export class Upstream {
           continue;
         }
         if (url.origin === this.origin) this.recordRateLimit(res.headers);
+        this.health.answered(res.status);
         return res;
       }
     } catch (err) {
-      throw toUpstreamError(err, this.name);
+      const e = toUpstreamError(err, this.name);
+      if (!req.signal?.aborted) this.health.failed(e.message);
+      throw e;
     }
     throw new RegistryError('UPSTREAM_INVALID', `upstream ${this.name} redirected more than ${maxRedirects} times`);
   }

@@ -141,7 +141,7 @@ describe('blobs through the mirror', () => {
     s.up.faults.rateLimitHeaders = { limit: '100;w=21600', remaining: '76;w=21600' };
     await get(s.mirror.url, '/v2/library/alpine/manifests/3.20');
     assert.deepEqual(
-      { limit: s.mirror.app.router.named('hub')?.rateLimit?.limit, remaining: s.mirror.app.router.named('hub')?.rateLimit?.remaining },
+      { limit: s.mirror.app.router().named('hub')?.rateLimit?.limit, remaining: s.mirror.app.router().named('hub')?.rateLimit?.remaining },
       { limit: '100;w=21600', remaining: '76;w=21600' },
     );
     assert.ok(s.mirror.logs.some((l) => l.includes('"upstream rate limit"') && l.includes('"remaining":"76;w=21600"')));

@@ -12,6 +12,8 @@ export interface TestMirror {
   /** http://127.0.0.1:PORT */
   url: string;
   httpsUrl?: string;
+  /** http://127.0.0.1:PORT of the admin listener, when `listen.admin` is configured. */
+  adminUrl?: string;
   dataDir: string;
   logs: string[];
   close(): Promise<void>;
@@ -22,6 +24,10 @@ export interface StartOptions {
   clock?: () => number;
   /** Reuse a data directory (a restart); it is then not removed by close(). */
   dataDir?: string;
+  /** The admin password (with `listen.admin` in the config). */
+  adminPassword?: string;
+  /** Where the admin serves the web UI from. */
+  webDir?: string;
 }
 
 export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
@@ -36,12 +42,18 @@ export async function startMirror(config: Record<string, unknown>, options: Star
   });
   const listen = { http: '127.0.0.1:0', ...(config.listen as Record<string, unknown> | undefined) };
   const resolved = await configFromObject({ dataDir, ...config, listen, log: { level: 'debug' } }, options.baseDir ?? dataDir);
-  const app = await createApp(resolved, { log: createLogger('debug', sink), ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await createApp(resolved, {
+    log: createLogger('debug', sink),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.adminPassword !== undefined ? { adminPassword: options.adminPassword } : {}),
+    ...(options.webDir ? { webDir: options.webDir } : {}),
+  });
   const addresses = await app.listen();
   return {
     app,
     url: addresses.http ?? '',
     ...(addresses.https ? { httpsUrl: addresses.https } : {}),
+    ...(addresses.admin ? { adminUrl: addresses.admin } : {}),
     dataDir,
     logs,
     async close() {

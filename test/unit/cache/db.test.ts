@@ -17,7 +17,19 @@ describe('openDatabase', () => {
     const db = openDatabase(join(await dirs.make(), 'cache.db'));
     try {
       assert.equal(schemaVersion(db), migrations.length);
-      assert.deepEqual(tables(db), ['blobs', 'links', 'manifest_refs', 'manifests', 'tags']);
+      assert.deepEqual(tables(db), [
+        'admin_sessions',
+        'api_tokens',
+        'blobs',
+        'links',
+        'manifest_refs',
+        'manifests',
+        'pins',
+        'settings',
+        'tags',
+        'traffic',
+        'upstream_sources',
+      ]);
     } finally {
       db.close();
     }

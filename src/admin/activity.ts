@@ -1,0 +1,111 @@
+// Live activity for the admin: registry requests as they finish (the last few kept), and the fills in flight
+// with their progress and rate. Also where each finished request is turned into traffic figures.
+import { EventEmitter } from 'node:events';
+import type { Fills } from '../mirror/fills.js';
+import type { PullLog } from '../mirror/reply.js';
+import type { Traffic } from './traffic.js';
+
+export interface RequestEvent {
+  at: number;
+  method: string;
+  upstream?: string;
+  repository?: string;
+  kind?: string;
+  reference?: string;
+  status: number;
+  cache?: string;
+  bytes: number;
+  ms: number;
+  client: string;
+}
+
+export interface FillEvent {
+  digest: string;
+  upstream: string;
+  repository: string;
+  bytesDone: number;
+  bytesTotal: number | null;
+  rate: number;
+  startedAt: number;
+  followers: number;
+}
+
+const keepRecent = 100;
+const hitMarks = new Set(['HIT', 'COALESCED', 'REVALIDATED', 'STALE']);
+
+export class Activity {
+  private readonly recentRequests: RequestEvent[] = [];
+  private readonly events = new EventEmitter();
+  /** Last progress sample per fill, for its rate. */
+  private readonly samples = new Map<string, { at: number; bytes: number; rate: number }>();
+
+  constructor(
+    private readonly fills: Fills,
+    private readonly traffic: Traffic,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** Called once per finished registry request, with what its access-log line says. */
+  requestFinished(e: RequestEvent & { pull: PullLog; totalSize?: number }): void {
+    const { pull, totalSize, ...event } = e;
+    const view: RequestEvent = { ...event, ...(pull.cache ? { cache: pull.cache } : {}) };
+    this.recentRequests.push(view);
+    if (this.recentRequests.length > keepRecent) this.recentRequests.shift();
+    if (e.upstream && (e.kind === 'blob' || e.kind === 'manifest')) {
+      this.traffic.record({
+        upstream: e.upstream,
+        bytesServed: e.bytes,
+        bytesFetched: fetchedBytes(e.kind, pull.cache, e.bytes, totalSize),
+        ...(pull.cache ? { hit: hitMarks.has(pull.cache) } : {}),
+      });
+    }
+    this.events.emit('request', view);
+  }
+
+  onRequest(listener: (e: RequestEvent) => void): () => void {
+    this.events.on('request', listener);
+    return () => this.events.off('request', listener);
+  }
+
+  recent(): RequestEvent[] {
+    return [...this.recentRequests].reverse();
+  }
+
+  inflight(): FillEvent[] {
+    const now = this.clock();
+    const seen = new Set<string>();
+    const out = this.fills.list().map(({ fill, origin }) => {
+      seen.add(fill.digest);
+      const previous = this.samples.get(fill.digest);
+      let rate = previous?.rate ?? 0;
+      if (!previous) rate = fill.written / Math.max(0.001, (now - fill.startedAt) / 1000);
+      else if (now - previous.at >= 500) rate = (fill.written - previous.bytes) / ((now - previous.at) / 1000);
+      if (!previous || now - previous.at >= 500) this.samples.set(fill.digest, { at: now, bytes: fill.written, rate });
+      return {
+        digest: fill.digest,
+        upstream: origin?.upstream ?? '',
+        repository: origin?.repository ?? '',
+        bytesDone: fill.written,
+        bytesTotal: Number.isFinite(fill.size) && fill.size >= 0 ? fill.size : null,
+        rate: Math.max(0, Math.round(rate)),
+        startedAt: fill.startedAt,
+        followers: fill.followers,
+      };
+    });
+    for (const digest of this.samples.keys()) if (!seen.has(digest)) this.samples.delete(digest);
+    return out;
+  }
+}
+
+/**
+ * What a request cost upstream. A blob MISS started the fill of the whole blob (a Range request too), a PASS
+ * streamed what it served; a manifest MISS or PASS fetched what it served. Hits, followers and stale answers
+ * fetched nothing; a revalidation costs a HEAD, counted as nothing.
+ */
+function fetchedBytes(kind: string, cache: string | undefined, served: number, totalSize: number | undefined): number {
+  if (cache === 'PASS') return served;
+  if (cache !== 'MISS') return 0;
+  return kind === 'blob' ? (totalSize ?? served) : served;
+}

@@ -1,0 +1,31 @@
+// What the admin routes work with: the app's live parts, gathered once by the composition root.
+import type { Logger } from 'pino';
+import type { LocalCache } from '../cache/local-cache.js';
+import type { Config, UpstreamConfig } from '../config/config.js';
+import type { UpstreamSet } from '../upstream/upstream-set.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { Activity } from './activity.js';
+import type { AdminAuth } from './admin-auth.js';
+import type { AdminPins } from './admin-pins.js';
+import type { CacheBrowser } from './cache-browser.js';
+import type { Prefetcher } from './prefetch.js';
+import type { Traffic } from './traffic.js';
+import type { UpstreamSources } from './upstream-sources.js';
+
+export interface AdminContext {
+  config: Config;
+  log: Logger;
+  auth: AdminAuth;
+  sources: UpstreamSources;
+  upstreams: UpstreamSet;
+  /** A throwaway Upstream for the test action (closed after use). */
+  makeUpstream: (config: UpstreamConfig) => Upstream;
+  cache: LocalCache;
+  browser: CacheBrowser;
+  pins: AdminPins;
+  traffic: Traffic;
+  activity: Activity;
+  prefetcher: Prefetcher;
+  /** The registry listeners' addresses once bound (for the setup page's default mirror address). */
+  registryAddresses: () => { http?: string; https?: string };
+}

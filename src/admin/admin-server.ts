@@ -1,0 +1,103 @@
+// The admin listener: its own fastify instance on its own port (loopback by default), never reachable through the
+// registry listeners. Serves the JSON API under /api (login required, CSRF-checked state changes), the OpenAPI
+// document, the web UI from web/dist, and health. Errors are AdminError codes mapped to HTTP here, once.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import type { AdminContext } from './admin-context.js';
+import { AdminError, validationError } from './admin-errors.js';
+import { openApiDocument, registerApiRoutes, type AnyApiRoute } from './api-kit.js';
+import { apiError } from './api-schemas.js';
+import { activityRoutes } from './routes/activity-routes.js';
+import { cacheRoutes } from './routes/cache-routes.js';
+import { prefetchRoutes } from './routes/prefetch-routes.js';
+import { readSessionCookie, sessionRoutes } from './routes/session-routes.js';
+import { setupRoutes } from './routes/setup-routes.js';
+import { upstreamRoutes } from './routes/upstream-routes.js';
+
+const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** web/dist of this checkout or installation: found from this file upwards (src/admin or dist/src/admin). */
+export function webRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'web', 'dist');
+    dir = dirname(dir);
+  }
+  return join(process.cwd(), 'web', 'dist');
+}
+
+export function adminRoutes(ctx: AdminContext): AnyApiRoute[] {
+  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx)];
+}
+
+export async function buildAdminServer(ctx: AdminContext, options: { webDir?: string } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024, trustProxy: false });
+  await app.register(fastifyCookie);
+  // Before any route: a route keeps the error handler in force when it was declared.
+  app.setErrorHandler(async (err, req, reply) => {
+    let e: AdminError;
+    if (err instanceof AdminError) e = err;
+    else if (err instanceof ZodError) e = validationError(err.issues);
+    else if ((err as { validation?: unknown }).validation || (err as { statusCode?: number }).statusCode === 400) {
+      e = new AdminError('VALIDATION', (err as Error).message);
+    } else if ((err as { statusCode?: number }).statusCode === 415 || (err as { statusCode?: number }).statusCode === 413) {
+      e = new AdminError('VALIDATION', (err as Error).message);
+    } else {
+      ctx.log.error({ err, url: req.url.split('?')[0] }, 'admin request failed');
+      e = new AdminError('INTERNAL', 'internal error; see the server log');
+    }
+    if (e.extra.retryAfterSeconds) reply.header('retry-after', String(e.extra.retryAfterSeconds));
+    return reply.code(e.status).send({ error: e.code, message: e.message, ...(e.extra.fields ? { fields: e.extra.fields } : {}) });
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    return payload;
+  });
+
+  // Authentication for /api (public routes say so in their declaration), then CSRF for cookie-based changes.
+  app.addHook('preHandler', async (req) => {
+    if (!req.url.startsWith('/api/')) return;
+    const principal = ctx.auth.authenticate(readSessionCookie(req), req.headers.authorization);
+    (req as typeof req & { principal?: unknown }).principal = principal;
+    const isPublic = (req.routeOptions.config as { public?: boolean } | undefined)?.public === true;
+    if (isPublic) return;
+    if (!principal) throw new AdminError('UNAUTHORIZED', 'log in first (or send an API token)');
+    if (stateChanging.has(req.method)) ctx.auth.checkCsrf(principal, headerValue(req.headers['x-csrf-token']));
+  });
+
+  const routes = adminRoutes(ctx);
+  registerApiRoutes(app, routes);
+  const document = openApiDocument(routes, apiError);
+  app.get('/api/openapi.json', { config: { public: true } }, async () => document);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const root = options.webDir ?? webRoot();
+  await app.register(fastifyStatic, { root, index: ['index.html'], wildcard: false, serve: true, cacheControl: false });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!req.url.startsWith('/api/')) reply.header('cache-control', 'no-cache');
+    return payload;
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    if (req.url === '/' || req.url.startsWith('/index.html')) {
+      return reply.code(503).type('text/plain').send('The admin web UI is not built: run `npm run build`.\n');
+    }
+    return reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  return app;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,239 @@
+// The admin API's request and response shapes, in one place: the routes validate with them, the OpenAPI document
+// is generated from them, and the web UI imports their types (types only: no schema code reaches the browser).
+import { z } from 'zod';
+import { upstreamSchema } from '../config/schema.js';
+
+// ---- errors ----------------------------------------------------------------------------------------------------
+
+export const fieldError = z.object({ path: z.string(), message: z.string() });
+export const apiError = z.object({
+  error: z.string().describe('a stable code: VALIDATION, UNAUTHORIZED, CSRF, NOT_FOUND, CONFLICT, READ_ONLY, TOO_MANY_ATTEMPTS ...'),
+  message: z.string(),
+  fields: z.array(fieldError).optional().describe('for VALIDATION: which field is wrong and why'),
+});
+
+// ---- session ---------------------------------------------------------------------------------------------------
+
+export const loginRequest = z.strictObject({ password: z.string().min(1).max(1024) });
+export const sessionView = z.object({
+  authenticated: z.boolean(),
+  via: z.enum(['session', 'token']).optional(),
+  /** Send it back in the X-CSRF-Token header on every state-changing request made with the session cookie. */
+  csrfToken: z.string().optional(),
+});
+
+export const tokenCreate = z.strictObject({ name: z.string().min(1).max(64) });
+export const tokenView = z.object({ id: z.string(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
+export const tokenCreated = tokenView.extend({ token: z.string().describe('shown once; only its hash is kept') });
+export const tokenList = z.object({ tokens: z.array(tokenView) });
+
+// ---- upstream sources ------------------------------------------------------------------------------------------
+
+/** What the API accepts: the config file's upstream fields, a CA as PEM text instead of a path, and `enabled`. */
+export const upstreamInput = upstreamSchema
+  .omit({ ca: true, auth: true })
+  .extend({
+    auth: z
+      .strictObject({
+        mode: z.enum(['mirror', 'passthrough']).default('mirror'),
+        username: z.string().min(1).optional(),
+        /** Write-only. Omitted on an edit: the stored password is kept. `null` removes it. */
+        password: z.string().min(1).nullable().optional(),
+      })
+      .prefault({}),
+    /** PEM text of an extra CA bundle for this upstream. */
+    caPem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM certificates' }).max(1_000_000).nullable().optional(),
+    enabled: z.boolean().default(true),
+  });
+export type UpstreamInput = z.input<typeof upstreamInput>;
+
+export const rateLimitView = z.object({ limit: z.number().optional(), remaining: z.number().optional(), at: z.number() });
+
+export const upstreamHealth = z.object({
+  /** null until the mirror has talked to it. */
+  reachable: z.boolean().nullable(),
+  lastOkAt: z.number().nullable(),
+  lastError: z.object({ at: z.number(), message: z.string() }).nullable(),
+  circuit: z.enum(['closed', 'open', 'half-open']),
+  rateLimit: rateLimitView.nullable(),
+});
+
+export const upstreamView = z.object({
+  name: z.string(),
+  registry: z.string(),
+  url: z.string(),
+  hosts: z.array(z.string()),
+  default: z.boolean(),
+  auth: z.object({ mode: z.enum(['mirror', 'passthrough']), username: z.string().optional(), hasPassword: z.boolean() }),
+  hasCa: z.boolean(),
+  insecureSkipVerify: z.boolean(),
+  proxy: z.string().optional(),
+  tagTtlMs: z.number(),
+  offline: z.boolean(),
+  enabled: z.boolean(),
+  /** `config`: declared in the config file, read-only here. `admin`: managed through this API. */
+  source: z.enum(['config', 'builtin', 'admin']),
+  health: upstreamHealth,
+});
+export type UpstreamView = z.infer<typeof upstreamView>;
+export const upstreamList = z.object({ upstreams: z.array(upstreamView) });
+export const upstreamPatch = z.strictObject({ enabled: z.boolean().optional(), offline: z.boolean().optional() });
+
+export const testRequest = z.strictObject({
+  /** Settings to try (a new or edited upstream, not saved). Omitted: the saved upstream named in the path. */
+  upstream: upstreamInput.optional(),
+  /** A repository:tag to HEAD, e.g. `library/alpine:latest`. Default: the registry's `/v2/` and no manifest step. */
+  image: z.string().max(512).optional(),
+});
+export const testStep = z.object({
+  step: z.enum(['resolve', 'connect', 'token', 'manifest']),
+  ok: z.boolean(),
+  detail: z.string(),
+  ms: z.number(),
+});
+export const testResult = z.object({ ok: z.boolean(), steps: z.array(testStep) });
+export type TestResult = z.infer<typeof testResult>;
+
+// ---- cache -----------------------------------------------------------------------------------------------------
+
+export const trafficTotals = z.object({
+  bytesServed: z.number(),
+  bytesFetched: z.number(),
+  /** bytesServed - bytesFetched, never below 0: what the cache saved the upstreams. */
+  bytesSaved: z.number(),
+  hits: z.number(),
+  misses: z.number(),
+  /** hits / (hits + misses), null before any request. */
+  hitRatio: z.number().nullable(),
+});
+
+export const cacheSummary = z.object({
+  size: z.number(),
+  maxSize: z.number(),
+  blobs: z.number(),
+  manifests: z.number(),
+  tags: z.number(),
+  traffic: trafficTotals,
+  upstreams: z.array(
+    z.object({ name: z.string(), repositories: z.number(), tags: z.number(), traffic: trafficTotals }),
+  ),
+});
+export type CacheSummary = z.infer<typeof cacheSummary>;
+
+export const trafficQuery = z.object({ hours: z.coerce.number().int().min(1).max(24 * 31).default(24) });
+export const trafficSeries = z.object({
+  bucketMs: z.number(),
+  points: z.array(z.object({ at: z.number(), bytesServed: z.number(), bytesFetched: z.number() })),
+});
+
+export const repositoriesQuery = z.object({ upstream: z.string().min(1) });
+export const repositoryView = z.object({
+  upstream: z.string(),
+  repository: z.string(),
+  tags: z.number(),
+  images: z.number(),
+  size: z.number(),
+  lastPulledAt: z.number().nullable(),
+  pulls: z.number(),
+});
+export const repositoryList = z.object({ repositories: z.array(repositoryView) });
+
+export const imagesQuery = z.object({ upstream: z.string().min(1), repository: z.string().min(1) });
+export const imageView = z.object({
+  digest: z.string(),
+  mediaType: z.string(),
+  tags: z.array(z.string()),
+  /** The manifest, its stored child manifests and every stored blob they reference. */
+  size: z.number(),
+  lastPulledAt: z.number(),
+  pulls: z.number(),
+  pinned: z.boolean(),
+  platforms: z.array(z.string()),
+});
+export const imageList = z.object({ images: z.array(imageView) });
+
+export const purgeRequest = z.union([
+  z.strictObject({ digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'expected a digest') }),
+  z.strictObject({ upstream: z.string().min(1), repository: z.string().min(1).optional(), tag: z.string().min(1).optional() }),
+]);
+export const purgeResult = z.object({ manifests: z.number(), blobs: z.number(), tags: z.number(), bytes: z.number() });
+
+export const pinRequest = z.strictObject({ pin: z.string().min(3).max(512) });
+export const pinList = z.object({ pins: z.array(z.object({ pin: z.string(), source: z.enum(['config', 'admin']) })) });
+export const evictResult = z.object({ ran: z.boolean(), removedImages: z.number(), removedBlobs: z.number(), bytes: z.number() });
+
+// ---- prefetch --------------------------------------------------------------------------------------------------
+
+export const prefetchRequest = z.strictObject({
+  /** `registry/repository:tag` or `@digest`, as a client names them (`alpine`, `gcr.io/distroless/base:latest`). */
+  images: z.array(z.string().min(1).max(512)).min(1).max(100),
+  /** `os/arch[/variant]`; an index is narrowed to these. Default: every platform. */
+  platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/, 'expected os/arch[/variant]')).default([]),
+});
+export const prefetchImage = z.object({
+  image: z.string(),
+  state: z.enum(['queued', 'running', 'done', 'failed']),
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+  blobsDone: z.number(),
+  blobsTotal: z.number(),
+  error: z.string().optional(),
+});
+export const prefetchJob = z.object({
+  id: z.string(),
+  createdAt: z.number(),
+  state: z.enum(['running', 'done', 'failed']),
+  images: z.array(prefetchImage),
+});
+export type PrefetchJob = z.infer<typeof prefetchJob>;
+export const prefetchJobList = z.object({ jobs: z.array(prefetchJob) });
+
+// ---- activity --------------------------------------------------------------------------------------------------
+
+export const fillView = z.object({
+  digest: z.string(),
+  upstream: z.string(),
+  repository: z.string(),
+  bytesDone: z.number(),
+  /** null when the upstream did not say. */
+  bytesTotal: z.number().nullable(),
+  /** bytes per second over the last few seconds. */
+  rate: z.number(),
+  startedAt: z.number(),
+  followers: z.number(),
+});
+export const requestView = z.object({
+  at: z.number(),
+  method: z.string(),
+  upstream: z.string().optional(),
+  repository: z.string().optional(),
+  kind: z.string().optional(),
+  reference: z.string().optional(),
+  status: z.number(),
+  cache: z.string().optional(),
+  bytes: z.number(),
+  ms: z.number(),
+  client: z.string(),
+});
+export const activitySnapshot = z.object({ fills: z.array(fillView), recent: z.array(requestView) });
+export type ActivitySnapshot = z.infer<typeof activitySnapshot>;
+
+// ---- setup snippets --------------------------------------------------------------------------------------------
+
+export const setupQuery = z.object({
+  /** The mirror's address as clients reach it, e.g. `https://mirror.example.com`. Default: from the config. */
+  mirror: z.string().url().optional(),
+  /** Where the mirror's CA certificate is on the client machines, when the mirror uses a private CA. */
+  caFile: z.string().min(1).max(4096).optional(),
+});
+export const snippet = z.object({
+  id: z.string(),
+  title: z.string(),
+  /** Where the snippet goes on the client machine. */
+  file: z.string(),
+  language: z.enum(['json', 'toml', 'yaml', 'shell', 'text']),
+  content: z.string(),
+  upstream: z.string().optional(),
+});
+export const setupView = z.object({ mirror: z.string(), snippets: z.array(snippet) });
+export type Snippet = z.infer<typeof snippet>;

@@ -1,0 +1,138 @@
+// Upstream sources: list, add, edit, enable/disable, delete, and the step-by-step test.
+import type { AdminContext } from '../admin-context.js';
+import { AdminError } from '../admin-errors.js';
+import { route, type AnyApiRoute } from '../api-kit.js';
+import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type UpstreamView } from '../api-schemas.js';
+import { testUpstream } from '../upstream-test.js';
+import type { UpstreamSource } from '../upstream-sources.js';
+
+export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
+  /** Credentials are write-only: the view says whether one is set, never what it is. */
+  const view = (s: UpstreamSource): UpstreamView => {
+    const live = ctx.upstreams.router().named(s.config.name);
+    const health = live && s.enabled ? live.health.snapshot() : { reachable: null, lastOkAt: null, lastError: null };
+    const rl = live?.rateLimit;
+    return {
+      name: s.config.name,
+      registry: s.config.registry,
+      url: s.config.url.href.replace(/\/$/, ''),
+      hosts: s.config.hosts,
+      default: s.config.default,
+      auth: { mode: s.config.auth.mode, ...(s.config.auth.username ? { username: s.config.auth.username } : {}), hasPassword: s.hasPassword },
+      hasCa: s.hasCa,
+      insecureSkipVerify: s.config.insecureSkipVerify,
+      ...(s.config.proxy ? { proxy: redactProxy(s.config.proxy) } : {}),
+      tagTtlMs: s.config.tagTtlMs,
+      offline: s.config.offline,
+      enabled: s.enabled,
+      source: s.source,
+      health: {
+        ...health,
+        circuit: 'closed',
+        rateLimit: rl
+          ? { ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}), ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}), at: rl.at }
+          : null,
+      },
+    };
+  };
+
+  const runTest = async (config: Parameters<AdminContext['makeUpstream']>[0], image: string | undefined) => {
+    const upstream = ctx.makeUpstream(config);
+    try {
+      return await testUpstream(upstream, image, AbortSignal.timeout(30_000));
+    } finally {
+      void upstream.close().catch(() => undefined);
+    }
+  };
+
+  return [
+    route({
+      method: 'GET',
+      url: '/api/upstreams',
+      summary: 'Every upstream: from the config file (read-only) and added here, with health',
+      tag: 'upstreams',
+      response: upstreamList,
+      handler: () => ({ upstreams: ctx.sources.list().map(view) }),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/upstreams',
+      summary: 'Add an upstream; the next registry request can use it',
+      tag: 'upstreams',
+      body: upstreamInput,
+      response: upstreamView,
+      status: 201,
+      handler: async ({ req }) => view(await ctx.sources.create(req.body)),
+    }),
+    route({
+      method: 'PUT',
+      url: '/api/upstreams/:name',
+      summary: 'Replace an upstream added here (omitted password and CA are kept)',
+      tag: 'upstreams',
+      body: upstreamInput,
+      response: upstreamView,
+      handler: async ({ req, params }) => view(await ctx.sources.update(String(params.name), req.body)),
+    }),
+    route({
+      method: 'PATCH',
+      url: '/api/upstreams/:name',
+      summary: 'Enable, disable or switch offline an upstream added here',
+      tag: 'upstreams',
+      body: upstreamPatch,
+      response: upstreamView,
+      handler: ({ body, params }) => view(ctx.sources.patch(String(params.name), body)),
+    }),
+    route({
+      method: 'DELETE',
+      url: '/api/upstreams/:name',
+      summary: 'Delete an upstream added here (its cached content stays until purged or evicted)',
+      tag: 'upstreams',
+      handler: async ({ params }) => {
+        await ctx.sources.remove(String(params.name));
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/api/upstreams/test',
+      summary: 'Try unsaved settings: resolve, connect, token, manifest HEAD; each step reported',
+      tag: 'upstreams',
+      body: testRequest,
+      response: testResult,
+      handler: async ({ body, req }) => {
+        if (!body.upstream) throw new AdminError('VALIDATION', 'upstream: the settings to try are required', { fields: [{ path: 'upstream', message: 'required' }] });
+        const trial = await ctx.sources.trial((req.body as { upstream: unknown }).upstream);
+        try {
+          return await runTest(trial.config, body.image);
+        } finally {
+          await trial.cleanup();
+        }
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/api/upstreams/:name/test',
+      summary: 'Try a saved upstream: resolve, connect, token, manifest HEAD',
+      tag: 'upstreams',
+      body: testRequest,
+      response: testResult,
+      handler: async ({ body, params }) => runTest(ctx.sources.get(String(params.name)).config, body.image),
+    }),
+  ];
+}
+
+/** A proxy URL may carry credentials: never shown. */
+function redactProxy(proxy: string): string {
+  const url = new URL(proxy);
+  if (url.username || url.password) {
+    url.username = '';
+    url.password = '';
+    return `${url.href.replace(/\/$/, '')} (with credentials)`;
+  }
+  return url.href.replace(/\/$/, '');
+}
+
+/** `ratelimit-remaining: 76;w=21600` -> 76. */
+function leadingNumber(value: string): number | undefined {
+  const n = Number(/^\s*(\d+)/.exec(value)?.[1]);
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,51 @@
+// The upstreams the mirror routes to right now. The admin adds, edits and disables upstreams while the mirror
+// runs: `apply` builds a new router for the next request, keeping the Upstream (its connection pool, tokens and
+// health) of every upstream whose settings did not change, and closing the others once their requests are done.
+import type { UpstreamConfig } from '../config/config.js';
+import { UpstreamRouter } from './router.js';
+import type { Upstream } from './upstream.js';
+
+const settingsKey = (c: UpstreamConfig): string => JSON.stringify({ ...c, url: c.url.href });
+
+export class UpstreamSet {
+  private current: UpstreamRouter;
+  private byName = new Map<string, { key: string; upstream: Upstream }>();
+
+  constructor(
+    private readonly make: (config: UpstreamConfig) => Upstream,
+    configs: readonly UpstreamConfig[],
+  ) {
+    this.current = this.build(configs);
+  }
+
+  router(): UpstreamRouter {
+    return this.current;
+  }
+
+  all(): readonly Upstream[] {
+    return this.current.upstreams;
+  }
+
+  apply(configs: readonly UpstreamConfig[]): void {
+    const previous = this.byName;
+    this.current = this.build(configs, previous);
+    for (const [name, entry] of previous) {
+      if (this.byName.get(name)?.upstream !== entry.upstream) void entry.upstream.close().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.byName.values()].map((e) => e.upstream.close()));
+  }
+
+  private build(configs: readonly UpstreamConfig[], previous = new Map<string, { key: string; upstream: Upstream }>()): UpstreamRouter {
+    const next = new Map<string, { key: string; upstream: Upstream }>();
+    for (const config of configs) {
+      const key = settingsKey(config);
+      const kept = previous.get(config.name);
+      next.set(config.name, kept && kept.key === key ? kept : { key, upstream: this.make(config) });
+    }
+    this.byName = next;
+    return new UpstreamRouter([...next.values()].map((e) => e.upstream));
+  }
+}
