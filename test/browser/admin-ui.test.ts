@@ -106,6 +106,15 @@ describe('the admin UI', () => {
       const dest = join(work, 'app-dir');
       await skopeo(['copy', '--quiet', '--src-no-creds', '--src-cert-dir', s.reg.ca.certDir, `docker://${s.mirrorAt}/${app.repository}:${app.tag}`, `dir:${dest}`]);
 
+      // The dashboard shows the pull live (the activity stream) and counts its bytes.
+      await page.getByTestId('nav-dashboard').click();
+      const requests = page.getByTestId('requests');
+      await requests.waitFor();
+      await page.waitForFunction((repo) => document.querySelector('[data-testid="requests"]')?.textContent?.includes(`lab/${repo}`), app.repository);
+      assert.notEqual(await page.getByTestId('stat-served').locator('.stat-value').innerText(), '0 B');
+      await page.getByTestId('traffic-chart').locator('svg').waitFor();
+      await screenshot(page, 'desktop-dashboard-after-pull');
+
       // The cache explorer shows it: upstream -> repository -> the image with its tag and digest.
       await page.getByTestId('nav-cache').click();
       await page.getByTestId('cache-upstream-lab').click();

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp, type App, type AppOptions, type Listening } from '../../src/app.js';
+import { createApp, type App } from '../../src/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { buildWeb } from '../../web/build.js';
@@ -65,10 +65,9 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
       },
       dataDir,
     );
-    const options: AppOptions & { adminPassword: string } = { log: createLogger('debug', sink), adminPassword };
-    const app = await createApp(config, options);
+    const app = await createApp(config, { log: createLogger('debug', sink), adminPassword });
     cleanups.push(() => app.close());
-    const addresses: Listening & { admin?: string } = await app.listen();
+    const addresses = await app.listen();
     if (!addresses.admin) throw new Error('the app did not start its admin listener (listen.admin)');
     if (!addresses.https) throw new Error('the app did not start its HTTPS listener');
     return {

@@ -61,6 +61,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(screenshotDir, `${name}.png`);
   // Let fonts, layout and the chart's ResizeObserver settle before the picture.
   await page.evaluate(() => document.fonts.ready);
+  // From the top: a full-page picture taken while scrolled shows the sticky header in the middle of the page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true, animations: 'disabled' });
   return path;
 }

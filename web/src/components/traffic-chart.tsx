@@ -46,10 +46,10 @@ export function TrafficChart({ series }: { series: TrafficSeries }) {
   const served = points.reduce((s, p) => s + p.bytesServed, 0);
   const fetched = points.reduce((s, p) => s + p.bytesFetched, 0);
   const summary = `Bytes served ${formatBytes(served)} and fetched ${formatBytes(fetched)} over the period shown.`;
-  if (points.length === 0) {
+  if (served + fetched === 0) {
     return (
       <figure class="chart" ref={ref} data-testid="traffic-chart">
-        <p class="empty">No traffic recorded yet.</p>
+        <p class="empty">No traffic in this period yet.</p>
       </figure>
     );
   }
@@ -95,8 +95,9 @@ export function TrafficChart({ series }: { series: TrafficSeries }) {
         ))}
         <path class="area served" d={servedPath.fill} />
         <path class="area fetched" d={fetchedPath.fill} />
-        <path class="line served" d={servedPath.line} />
+        {/* Served on top and thinner, so that both lines stay visible where they coincide (a cold cache). */}
         <path class="line fetched" d={fetchedPath.line} />
+        <path class="line served" d={servedPath.line} />
       </svg>
       <figcaption class="legend">
         <span class="key served">Served to clients: {formatBytes(served)}</span>

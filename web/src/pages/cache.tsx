@@ -6,14 +6,14 @@ import { errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
 import { useConfirm } from '../components/confirm-dialog.js';
 import { TimeAgo } from '../components/time-ago.js';
-import { formatBytes, formatPercent, shortDigest } from '../format.js';
+import { count, formatBytes, formatPercent, shortDigest } from '../format.js';
 import { href } from '../router.js';
 import { useResource } from '../use-resource.js';
 import type { CacheSummary, EvictResult, ImageList, ImageView, PinList, PurgeRequest, PurgeResult, RepositoryList } from '../types.js';
 import { PinsCard } from './cache-pins.js';
 
 function purgedText(r: PurgeResult): string {
-  return `Purged ${r.manifests} manifests, ${r.blobs} blobs and ${r.tags} tags (${formatBytes(r.bytes)}).`;
+  return `Purged ${count(r.manifests, 'manifest')}, ${count(r.blobs, 'blob')} and ${count(r.tags, 'tag')} (${formatBytes(r.bytes)}).`;
 }
 
 /** Confirms, purges, reports, then calls `onPurged` so that the page reloads its list. */
@@ -66,7 +66,7 @@ function Upstreams() {
     setEvicting(true);
     try {
       const r = await api.send<EvictResult>('POST', '/api/cache/evict');
-      notify(r.ran ? `Eviction removed ${r.removedImages} images and ${r.removedBlobs} blobs (${formatBytes(r.bytes)}).` : 'The cache is within its size cap: nothing to evict.');
+      notify(r.ran ? `Eviction removed ${count(r.removedImages, 'image')} and ${count(r.removedBlobs, 'blob')} (${formatBytes(r.bytes)}).` : 'The cache is within its size cap: nothing to evict.');
       await summary.reload();
     } catch (err) {
       notify(errorMessage(err), 'error');
@@ -87,7 +87,7 @@ function Upstreams() {
       {s ? (
         <section class="card flush" aria-label="Upstreams in the cache">
           <p class="card-intro muted">
-            {formatBytes(s.size)} of {formatBytes(s.maxSize)} used by {s.manifests} manifests and {s.blobs} blobs.
+            {formatBytes(s.size)} of {formatBytes(s.maxSize)} used by {count(s.manifests, 'manifest')} and {count(s.blobs, 'blob')}.
           </p>
           {s.upstreams.length === 0 ? (
             <p class="empty">Nothing cached yet.</p>

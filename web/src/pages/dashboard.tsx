@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { ProgressBar } from '../components/progress-bar.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { TrafficChart } from '../components/traffic-chart.js';
-import { formatBytes, formatDuration, formatPercent, formatRate, shortDigest } from '../format.js';
+import { count, formatBytes, formatDuration, formatPercent, formatRate, shortDigest } from '../format.js';
 import { useActivity } from '../use-activity.js';
 import { useResource } from '../use-resource.js';
 import type { CacheSummary, FillView, RequestView, TrafficSeries } from '../types.js';
@@ -35,11 +35,11 @@ function Totals({ summary }: { summary: CacheSummary }) {
       <h2 id="totals-title">Totals</h2>
       <dl class="stats">
         <Stat label="Cache size" value={formatBytes(summary.size)} detail={`of ${formatBytes(summary.maxSize)} (${formatPercent(fill)})`} testid="stat-size" />
-        <Stat label="Served" value={formatBytes(traffic.bytesServed)} detail="to clients" />
+        <Stat label="Served" value={formatBytes(traffic.bytesServed)} detail="to clients" testid="stat-served" />
         <Stat label="Fetched" value={formatBytes(traffic.bytesFetched)} detail="from upstreams" />
         <Stat label="Saved" value={formatBytes(traffic.bytesSaved)} detail="upstream traffic avoided" />
-        <Stat label="Hit ratio" value={formatPercent(traffic.hitRatio)} detail={`${traffic.hits} hits, ${traffic.misses} misses`} />
-        <Stat label="Content" value={`${summary.manifests} manifests`} detail={`${summary.blobs} blobs, ${summary.tags} tags`} />
+        <Stat label="Hit ratio" value={formatPercent(traffic.hitRatio)} detail={`${count(traffic.hits, 'hit')}, ${count(traffic.misses, 'miss', 'misses')}`} />
+        <Stat label="Content" value={count(summary.manifests, 'manifest')} detail={`${count(summary.blobs, 'blob')}, ${count(summary.tags, 'tag')}`} />
       </dl>
       <ProgressBar done={summary.size} total={summary.maxSize} label="Cache size against its cap" />
     </section>
@@ -116,7 +116,7 @@ function Requests({ recent }: { recent: RequestView[] }) {
         <p class="empty">No registry request yet.</p>
       ) : (
         <div class="table-wrap">
-          <table class="responsive requests">
+          <table class="responsive requests" data-testid="requests">
             <thead>
               <tr>
                 <th scope="col">When</th>
@@ -135,7 +135,7 @@ function Requests({ recent }: { recent: RequestView[] }) {
                   </td>
                   <td data-label="Request" class="mono ellipsis" title={`${r.method} ${r.upstream ?? ''}/${r.repository ?? ''} ${r.kind ?? ''} ${r.reference ?? ''} from ${r.client}`}>
                     {r.method} {r.upstream ? `${r.upstream}/` : ''}
-                    {r.repository ?? ''}
+                    {r.repository ?? <span class="muted">/v2/</span>}
                     {r.reference ? (r.reference.includes(':') ? `@${shortDigest(r.reference)}` : `:${r.reference}`) : ''}
                   </td>
                   <td data-label="Status">
