@@ -65,7 +65,10 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'cache',
       query: repositoriesQuery,
       response: repositoryList,
-      handler: ({ query }) => ({ repositories: ctx.browser.repositories(query.upstream) }),
+      handler: ({ query }) => {
+        ctx.cache.index.flush();
+        return { repositories: ctx.browser.repositories(query.upstream) };
+      },
     }),
     route({
       method: 'GET',
@@ -74,7 +77,10 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'cache',
       query: imagesQuery,
       response: imageList,
-      handler: ({ query }) => ({ images: ctx.browser.images(query.upstream, query.repository) }),
+      handler: ({ query }) => {
+        ctx.cache.index.flush();
+        return { images: ctx.browser.images(query.upstream, query.repository) };
+      },
     }),
     route({
       method: 'POST',
