@@ -28,7 +28,6 @@ export async function serve(flags: ServeFlags): Promise<void> {
   await checkConfigFiles(config);
   const app = await createApp(config);
   await app.listen();
-  if (config.listen.admin) app.log.warn({ admin: config.listen.admin }, 'the admin listener is not part of this version yet');
   process.on('SIGHUP', () => void app.reloadCertificates());
   let stopping = false;
   const stop = (signal: string) => {

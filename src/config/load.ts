@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
 import type { Config, UpstreamConfig } from './config.js';
-import { configSchema, upstreamSchema, type ParsedConfig } from './schema.js';
+import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -95,7 +95,7 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
 
 function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void {
   // Overrides layer over the file's listeners, or over the default ones when the file names none.
-  const listen = { ...((raw.listen as Record<string, unknown> | undefined) ?? { http: ':5000' }) };
+  const listen: Record<string, unknown> = { ...((raw.listen as Record<string, unknown> | undefined) ?? defaultListen) };
   if (o.listenHttp !== undefined) listen.http = o.listenHttp;
   if (o.listenHttps !== undefined) listen.https = o.listenHttps;
   if (o.listenAdmin !== undefined) listen.admin = o.listenAdmin;

@@ -28,6 +28,9 @@ const listenAddress = z
   .string()
   .refine((v) => Number(listenPattern.exec(v)?.[1] ?? 65536) <= 65535, 'expected host:port, :port or port');
 
+/** Without a `listen` block: the registry on every interface, the admin on loopback only. */
+export const defaultListen = { http: ':5000', admin: '127.0.0.1:5001' };
+
 const proxyUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' });
 
 const auth = z
@@ -75,7 +78,7 @@ export const configSchema = z
         https: listenAddress.optional(),
         admin: listenAddress.optional(),
       })
-      .default({ http: ':5000' }),
+      .default(defaultListen),
     tls: z
       .strictObject({
         /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */

@@ -71,16 +71,16 @@ describe('the pullgate command', () => {
 
   test('serve runs the documented example (ports from the environment) and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--config', join(dir, 'pullgate.yaml')], {
-      env: { ...process.env, PULLGATE_LISTEN_HTTP: '127.0.0.1:0', PULLGATE_LISTEN_HTTPS: '127.0.0.1:0', },
+      env: { ...process.env, PULLGATE_LISTEN_HTTP: '127.0.0.1:0', PULLGATE_LISTEN_HTTPS: '127.0.0.1:0', PULLGATE_LISTEN_ADMIN: '127.0.0.1:0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const listening = await new Promise<{ http: string; https: string }>((resolve, reject) => {
-        let buffered = '';
+      let buffered = '';
+      const listening = await new Promise<{ http: string; https: string; admin: string }>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => {
           buffered += d.toString();
           for (const line of buffered.split('\n')) {
-            if (line.includes('"pullgate listening"')) resolve(JSON.parse(line) as { http: string; https: string });
+            if (line.includes('"pullgate listening"')) resolve(JSON.parse(line) as { http: string; https: string; admin: string });
           }
         });
         child.on('exit', (code) => reject(new Error(`exited ${code}`)));
@@ -94,6 +94,14 @@ describe('the pullgate command', () => {
       const plain = await request(`${listening.http}/v2/`, { headers: { host: 'hub.mirror.test' } });
       assert.equal(plain.statusCode, 200);
       await plain.body.dump();
+      // The admin listener, with a password generated on first start and shown once in the log.
+      const session = await request(`${listening.admin}/api/session`);
+      assert.deepEqual(await session.body.json(), { authenticated: false });
+      const generated = /admin password generated on first start: ([A-Za-z0-9]{24}) /.exec(buffered)?.[1];
+      assert.ok(generated, 'the generated admin password is in the log');
+      const login = await request(`${listening.admin}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: generated }) });
+      assert.equal(login.statusCode, 200);
+      await login.body.dump();
       await agent.close();
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');

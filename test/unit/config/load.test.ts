@@ -226,7 +226,7 @@ describe('loadConfig without upstreams', () => {
 
   it('no file at all gives the defaults, with dataDir under cwd', async () => {
     const c = await loadConfig({ env: {}, cwd: root });
-    assert.deepEqual(c.listen, { http: ':5000' });
+    assert.deepEqual(c.listen, { http: ':5000', admin: '127.0.0.1:5001' });
     assert.equal(c.dataDir, join(root, 'data'));
     assert.deepEqual(c.tls.certificates, []);
     assert.equal(c.publicUrl, undefined);
@@ -236,7 +236,7 @@ describe('loadConfig without upstreams', () => {
   it('an empty file gives the defaults', async () => {
     const dir = await tree({ 'p.yaml': '' });
     const c = await loadConfig({ file: join(dir, 'p.yaml'), env: {} });
-    assert.deepEqual(c.listen, { http: ':5000' });
+    assert.deepEqual(c.listen, { http: ':5000', admin: '127.0.0.1:5001' });
     assert.equal(c.dataDir, join(dir, 'data'));
   });
 

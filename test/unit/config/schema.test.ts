@@ -22,7 +22,7 @@ function problemsOf(raw: unknown): string[] {
 describe('validateConfig defaults', () => {
   it('an empty config gets every default', () => {
     assert.deepEqual(validateConfig({}), {
-      listen: { http: ':5000' },
+      listen: { http: ':5000', admin: '127.0.0.1:5001' },
       tls: { certificates: [] },
       dataDir: './data',
       log: { level: 'info' },
