@@ -14,6 +14,10 @@ import { Prefetcher } from './admin/prefetch.js';
 import { SecretBox } from './admin/secret-box.js';
 import { Traffic } from './admin/traffic.js';
 import { UpstreamSources } from './admin/upstream-sources.js';
+import { AccessControl } from './access/access-control.js';
+import { ClientLimits } from './access/client-limits.js';
+import { RegistryTokens } from './access/registry-tokens.js';
+import { RegistryUsers } from './access/registry-users.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import type { UpstreamConfig } from './config/config.js';
 import { createLogger } from './logger.js';
@@ -84,6 +88,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }, clock);
   cache.policy.pins = pins.parsed();
   const traffic = new Traffic(cache.db, clock);
+  const registryUsers = new RegistryUsers(cache.db, config.access.users, clock);
+  const access = new AccessControl(
+    config.access,
+    registryUsers,
+    new RegistryTokens(secrets.derive('registry-tokens'), 3600, clock),
+    new ClientLimits(config.access.limits, clock),
+  );
   const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
     if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
   });
@@ -109,6 +120,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     log: registryLog,
     keepAliveMs: config.timeouts.keepAlive,
+    access,
+    clientIdleMs: config.access.clientIdleTimeout,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) =>
       activity.requestFinished({
@@ -157,6 +170,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         traffic,
         activity,
         prefetcher,
+        users: registryUsers,
         registryAddresses: () => bound,
       },
       options.webDir ? { webDir: options.webDir } : {},

@@ -1,5 +1,6 @@
 // What the admin routes work with: the app's live parts, gathered once by the composition root.
 import type { Logger } from 'pino';
+import type { RegistryUsers } from '../access/registry-users.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import type { UpstreamSet } from '../upstream/upstream-set.js';
@@ -26,6 +27,7 @@ export interface AdminContext {
   traffic: Traffic;
   activity: Activity;
   prefetcher: Prefetcher;
+  users: RegistryUsers;
   /** The registry listeners' addresses once bound (for the setup page's default mirror address). */
   registryAddresses: () => { http?: string; https?: string };
 }

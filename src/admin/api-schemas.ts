@@ -71,6 +71,8 @@ export const upstreamView = z.object({
   tagTtlMs: z.number(),
   offline: z.boolean(),
   enabled: z.boolean(),
+  access: z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional(), login: z.enum(['off', 'required']).optional() }).optional(),
+  policy: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).optional(),
   /** `config`: declared in the config file, read-only here. `admin`: managed through this API. */
   source: z.enum(['config', 'builtin', 'admin']),
   health: upstreamHealth,
@@ -237,3 +239,13 @@ export const snippet = z.object({
 });
 export const setupView = z.object({ mirror: z.string(), snippets: z.array(snippet) });
 export type Snippet = z.infer<typeof snippet>;
+
+// ---- registry users (access.login: required) ----------------------------------------------------------------
+
+export const registryUserCreate = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ -'),
+  password: z.string().min(8, 'at least 8 characters').max(1024),
+});
+export const registryUserList = z.object({
+  users: z.array(z.object({ username: z.string(), source: z.enum(['config', 'stored']), createdAt: z.number().nullable() })),
+});

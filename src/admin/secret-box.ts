@@ -1,7 +1,7 @@
 // Secrets at rest (upstream passwords added through the admin): AES-256-GCM with a key kept in the data
 // directory (`secret.key`, mode 0600, generated on first start) or given by PULLGATE_SECRET_KEY (base64, 32 bytes).
 // A database copied without its key reveals no credential.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -33,6 +33,11 @@ export class SecretBox {
     });
     await chmod(path, 0o600);
     return SecretBox.fromKey(Buffer.from((await readFile(path, 'utf8')).trim(), 'base64'));
+  }
+
+  /** A key for another purpose (token signing), derived so that the secret key itself is used only here. */
+  derive(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`pullgate:${purpose}`).digest();
   }
 
   /** `v1.<iv>.<tag>.<ciphertext>`, base64url parts. */

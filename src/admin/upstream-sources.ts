@@ -40,7 +40,7 @@ export class UpstreamSources {
   constructor(
     private readonly db: CacheDatabase,
     private readonly box: SecretBox,
-    private readonly config: Pick<Config, 'upstreams' | 'builtinUpstreams' | 'proxy' | 'dataDir'>,
+    private readonly config: Pick<Config, 'upstreams' | 'builtinUpstreams' | 'proxy' | 'dataDir'> & { access: Pick<Config['access'], 'login'> },
     private readonly onChange: (effective: UpstreamConfig[]) => void,
     private readonly clock: () => number = Date.now,
   ) {
@@ -90,6 +90,10 @@ export class UpstreamSources {
     }
     if (auth.password && !auth.username) {
       throw new AdminError('VALIDATION', 'auth.username: a password needs a username', { fields: [{ path: 'auth.username', message: 'a password needs a username' }] });
+    }
+    if (auth.mode === 'passthrough' && (rest.access?.login ?? this.config.access.login) === 'required') {
+      const message = "a passthrough upstream gets the client's own upstream credentials; it cannot also require a Pullgate login";
+      throw new AdminError('VALIDATION', `access.login: ${message}`, { fields: [{ path: 'access.login', message }] });
     }
     // The same ambiguity rules as the config file, against every other enabled upstream (and every name).
     const others = this.list().filter((s) => s.config.name !== editing);

@@ -115,7 +115,17 @@ CREATE TABLE traffic (
 ) WITHOUT ROWID;
 `;
 
+// Pullgate's own users for the registry face (`access.login: required`), added with `pullgate user add`.
+const registryUsersSchema = `
+CREATE TABLE registry_users (
+  username      TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
+  { name: 'registry users', sql: registryUsersSchema },
 ];

@@ -19,6 +19,20 @@ export interface UpstreamConfig {
   proxy?: string;
   tagTtlMs: number;
   offline: boolean;
+  /** This upstream's own access rules (each key replaces the global one). */
+  access?: { allow?: string[]; deny?: string[]; login?: 'off' | 'required' };
+  /** What may be pulled from this upstream. */
+  policy?: { allow: string[]; deny: string[] };
+}
+
+export interface AccessConfig {
+  allow: string[];
+  deny: string[];
+  login: 'off' | 'required';
+  trustedProxies: string[];
+  users: Array<{ username: string; passwordHash: string }>;
+  limits: { requestsPerSecond?: number; burst?: number; concurrentTransfers?: number };
+  clientIdleTimeout: number;
 }
 
 export interface Config {
@@ -35,6 +49,7 @@ export interface Config {
   /** The global upstream proxy (upstreams added through the admin use it too). */
   proxy?: string;
   admin: { passwordFile?: string; sessionTtlMs: number };
+  access: AccessConfig;
 }
 
 export function isDockerHub(upstream: Pick<UpstreamConfig, 'registry'>): boolean {

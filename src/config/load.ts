@@ -126,6 +126,8 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     ...(proxy ? { proxy } : {}),
     tagTtlMs: u.tagTtl,
     offline: u.offline,
+    ...(u.access ? { access: u.access } : {}),
+    ...(u.policy ? { policy: u.policy } : {}),
   };
 }
 
@@ -158,6 +160,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     upstreams,
     builtinUpstreams: c.upstreams === undefined,
     ...(c.proxy ? { proxy: c.proxy } : {}),
+    access: c.access,
     admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
   };
 }

@@ -4,6 +4,8 @@ import { parseDurationMs } from './duration.js';
 import { parseSizeBytes } from './size.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
+import { isCidr } from '../access/address-list.js';
+import { isPolicyRule } from '../access/repository-policy.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -30,6 +32,19 @@ const listenAddress = z
 
 /** Without a `listen` block: the registry on every interface, the admin on loopback only. */
 export const defaultListen = { http: ':5000', admin: '127.0.0.1:5001' };
+
+const cidr = z.string().refine(isCidr, 'expected an address or a CIDR block such as 10.0.0.0/8 or 2001:db8::/32');
+const policyRule = z.string().refine(isPolicyRule, 'expected repository[:tag] with * wildcards, e.g. library/* or team/app:v*');
+
+/** Who may pull from an upstream; per upstream, each key replaces the global one. */
+const accessRules = {
+  /** Client addresses allowed (empty: everyone not denied). */
+  allow: z.array(cidr),
+  /** Client addresses refused; checked before allow. */
+  deny: z.array(cidr),
+  /** `required`: clients log in with Pullgate's own users (Basic, or a token from the mirror's /auth/token). */
+  login: z.enum(['off', 'required']),
+};
 
 const proxyUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' });
 
@@ -68,6 +83,12 @@ export const upstreamSchema = z.strictObject({
   tagTtl: duration('5m'),
   /** Serve only what is cached; never contact this upstream. */
   offline: z.boolean().default(false),
+  /** Who may pull from this upstream: overrides the global `access` key by key. */
+  access: z
+    .strictObject({ allow: accessRules.allow.optional(), deny: accessRules.deny.optional(), login: accessRules.login.optional() })
+    .optional(),
+  /** What may be pulled: repository globs (names as on the upstream), deny first; with allow rules, only those. */
+  policy: z.strictObject({ allow: z.array(policyRule).default([]), deny: z.array(policyRule).default([]) }).optional(),
 });
 
 export const configSchema = z
@@ -118,6 +139,29 @@ export const configSchema = z
       })
       .prefault({}),
     upstreams: z.array(upstreamSchema).optional(),
+    access: z
+      .strictObject({
+        allow: accessRules.allow.default([]),
+        deny: accessRules.deny.default([]),
+        login: accessRules.login.default('off'),
+        /** Proxies whose X-Forwarded-For is believed (the client address is read from it). */
+        trustedProxies: z.array(cidr).default([]),
+        /** Users for `login: required`, besides those added with `pullgate user add`. */
+        users: z
+          .array(z.strictObject({ username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ -'), passwordHash: z.string().startsWith('scrypt$', 'expected a hash from `pullgate user hash`') }))
+          .default([]),
+        /** Per client (user, else address): requests per second with a burst, and blob transfers at once. */
+        limits: z
+          .strictObject({
+            requestsPerSecond: z.number().positive().optional(),
+            burst: z.number().int().positive().optional(),
+            concurrentTransfers: z.number().int().positive().optional(),
+          })
+          .prefault({}),
+        /** A client connection with no traffic either way for this long is closed (slow or stalled readers). */
+        clientIdleTimeout: duration('5m'),
+      })
+      .prefault({}),
     admin: z
       .strictObject({
         /** A file holding the admin password (else PULLGATE_ADMIN_PASSWORD, else one generated on first start). */
@@ -131,6 +175,16 @@ export const configSchema = z
     for (const issue of upstreamConflicts(c.upstreams ?? [])) {
       ctx.addIssue({ code: 'custom', path: ['upstreams', ...issue.path], message: issue.message });
     }
+    (c.upstreams ?? []).forEach((u, i) => {
+      const login = u.access?.login ?? c.access.login;
+      if (login === 'required' && u.auth.mode === 'passthrough') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'access', 'login'],
+          message: "a passthrough upstream gets the client's own upstream credentials; it cannot also require a Pullgate login",
+        });
+      }
+    });
     if (c.listen.https && c.tls.certificates.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }

@@ -31,6 +31,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     method: info.method,
     url: redactedUrl(info.url),
     host: info.host,
+    client: info.client,
     upstream: info.upstream,
     via: info.via,
     repository: info.repository,

@@ -13,6 +13,7 @@ import { formatChallenge } from '../upstream/challenge.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import { relayToken } from '../upstream/token-relay.js';
+import { tokenPath, tokenService, type AccessControl, type Admitted } from '../access/access-control.js';
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
 import { errorReply } from './error-reply.js';
 import { parseTarget } from './request-target.js';
@@ -26,6 +27,8 @@ export interface RegistryRoutesOptions {
   scheme: 'http' | 'https';
   publicUrl?: string;
   onFinished?: RequestObserver;
+  /** Who may pull what; absent: everyone, everything (tests of other concerns). */
+  access?: AccessControl;
 }
 
 const baseServiceTimeoutMs = 3_000;
@@ -53,7 +56,11 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
     const started = performance.now();
     const pullLog: PullLog = {};
     const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, client: req.ip, pull: pullLog };
+    let admitted: Admitted | undefined;
+    let transferOf: string | undefined;
     const finish = (status: number, bytes: number, err?: unknown): void => {
+      if (transferOf !== undefined) o.access?.limits.endTransfer(transferOf);
+      transferOf = undefined;
       const ms = performance.now() - started;
       accessLog(o.log, info, status, bytes, ms, err);
       o.onFinished?.(info, status, bytes, ms);
@@ -68,8 +75,12 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       if (!route) throw new RegistryError('NOT_FOUND');
       info.kind = route.kind;
       const router = o.router();
+      const client = { peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'], authorization: req.headers.authorization };
       if (route.kind === 'base') {
-        result = await base(router.forBase(req.headers.host, target.ns), req, baseUrl(req), abort.signal);
+        const upstream = router.forBase(req.headers.host, target.ns);
+        const admitted = await o.access?.admit(client, upstream?.config, baseUrl(req));
+        if (admitted) info.client = admitted.user ?? admitted.address;
+        result = await base(upstream, req, baseUrl(req), abort.signal);
       } else if (route.kind === 'catalog') {
         throw new RegistryError('NOT_FOUND', 'this mirror does not list its repositories');
       } else if (route.kind === 'upload') {
@@ -79,6 +90,16 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         info.upstream = resolved.upstream.name;
         info.via = resolved.via;
         info.repository = resolved.repository;
+        admitted = await o.access?.admit(client, resolved.upstream.config, baseUrl(req));
+        if (admitted) info.client = admitted.user ?? admitted.address;
+        const tag = route.kind === 'manifest' && route.reference.kind === 'tag' ? route.reference.tag : undefined;
+        o.access?.checkPolicy(resolved.upstream.config, resolved.repository, tag);
+        if (admitted && route.kind === 'blob' && req.method === 'GET') {
+          if (!o.access?.limits.startTransfer(admitted.key)) {
+            throw new RegistryError('TOOMANYREQUESTS', 'too many transfers at once from this client; retry when one has finished', { headers: { 'retry-after': '1' } });
+          }
+          transferOf = admitted.key;
+        }
         const authorization = resolved.upstream.mode === 'passthrough' ? req.headers.authorization : undefined;
         const ctx: PullContext = {
           upstream: resolved.upstream,
@@ -131,6 +152,37 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
     done(null, new URLSearchParams(String(body)));
   });
+  // The mirror's own token endpoint (access.login: required): Basic credentials or an OAuth2 password grant in,
+  // a bearer token out, in the shape Docker, containerd and containers/image expect.
+  app.route({
+    method: ['GET', 'POST'],
+    url: tokenPath,
+    handler: async (req, reply) => {
+      const access = o.access;
+      if (!access) throw new RegistryError('NOT_FOUND', 'no token endpoint here');
+      const form = req.body instanceof URLSearchParams ? req.body : undefined;
+      let user: string | undefined;
+      if (req.method === 'POST') {
+        if (!form) throw new RegistryError('REQUEST_INVALID', 'token POST must be application/x-www-form-urlencoded');
+        if (form.get('grant_type') !== 'password') throw new RegistryError('UNSUPPORTED', 'only the password grant is supported');
+        const username = form.get('username') ?? '';
+        user = (await access.users.verify(username, form.get('password') ?? '')) ? username : undefined;
+      } else {
+        user = await access.basicUser(req.headers.authorization);
+      }
+      o.log.info({ method: req.method, url: tokenPath, client: access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] }), user, ok: !!user }, 'token');
+      if (!user) {
+        throw new RegistryError('UNAUTHORIZED', 'wrong or missing username and password', {
+          headers: { 'www-authenticate': `Basic realm="${tokenService}"` },
+        });
+      }
+      const t = access.tokens.issue(user);
+      return reply
+        .header('cache-control', 'no-store')
+        .send({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
+    },
+  });
+
   app.route({
     method: ['GET', 'POST'],
     url: '/token/:upstream',
@@ -138,6 +190,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       const name = (req.params as { upstream: string }).upstream;
       const upstream = o.router().named(name);
       if (!upstream || upstream.mode !== 'passthrough') throw new RegistryError('NOT_FOUND', 'no token endpoint here');
+      await o.access?.admit({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'], authorization: undefined }, upstream.config, baseUrl(req));
       const target = parseTarget(req.raw.url);
       const form = req.body instanceof URLSearchParams ? req.body : undefined;
       if (req.method === 'POST' && !form) throw new RegistryError('REQUEST_INVALID', 'token POST must be application/x-www-form-urlencoded');

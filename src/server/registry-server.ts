@@ -9,6 +9,7 @@ import type { UpstreamRouter } from '../upstream/router.js';
 import type { CertificateStore } from './certificates.js';
 import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
+import type { AccessControl } from '../access/access-control.js';
 import type { RequestObserver } from './access-log.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 
@@ -21,6 +22,9 @@ export interface RegistryServerOptions {
   /** With certificates: the HTTPS listener. */
   certificates?: CertificateStore;
   onFinished?: RequestObserver;
+  access?: AccessControl;
+  /** A client connection with no traffic either way for this long is closed (0: never). */
+  clientIdleMs?: number;
 }
 
 /** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
@@ -39,7 +43,8 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     // Above the 90 s idle timeout of containers/image (PROTOCOL.md 6.6); headersTimeout must exceed it.
     keepAliveTimeout: o.keepAliveMs,
     requestTimeout: 0,
-    connectionTimeout: 0,
+    // Inactivity, not a deadline: a stalled reader is dropped, a slow one that keeps reading is not.
+    connectionTimeout: o.clientIdleMs ?? 0,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 2048 },
     serverFactory: (handler) => {
@@ -87,6 +92,7 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     scheme,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.onFinished ? { onFinished: o.onFinished } : {}),
+    ...(o.access ? { access: o.access } : {}),
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.setNotFoundHandler(() => {

@@ -25,6 +25,8 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       tagTtlMs: s.config.tagTtlMs,
       offline: s.config.offline,
       enabled: s.enabled,
+      ...(s.config.access ? { access: s.config.access } : {}),
+      ...(s.config.policy ? { policy: s.config.policy } : {}),
       source: s.source,
       health: {
         ...health,

@@ -25,6 +25,7 @@ describe('openDatabase', () => {
         'manifest_refs',
         'manifests',
         'pins',
+        'registry_users',
         'settings',
         'tags',
         'traffic',

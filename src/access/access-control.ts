@@ -1,0 +1,127 @@
+// Who may pull what (issue 5): the client's address against allow/deny lists (per upstream, else global), a login
+// with Pullgate's own users where required, a request rate per client, and the repository policy, all decided
+// before any upstream request. Denials are OCI errors: DENIED for addresses and policy, UNAUTHORIZED with a
+// challenge naming the mirror's own token endpoint, TOOMANYREQUESTS with Retry-After.
+import type { AccessConfig, UpstreamConfig } from '../config/config.js';
+import { RegistryError } from '../registry/errors.js';
+import { formatChallenge } from '../upstream/challenge.js';
+import { AddressList } from './address-list.js';
+import { clientAddress } from './client-address.js';
+import type { ClientLimits } from './client-limits.js';
+import type { RegistryTokens } from './registry-tokens.js';
+import type { RegistryUsers } from './registry-users.js';
+import { RepositoryPolicy } from './repository-policy.js';
+
+/** The service name in the mirror's own challenges and tokens. */
+export const tokenService = 'pullgate';
+export const tokenPath = '/auth/token';
+
+export interface ClientRequest {
+  peer: string | undefined;
+  forwardedFor: string | string[] | undefined;
+  authorization: string | undefined;
+}
+
+export interface Admitted {
+  /** The address the rules were applied to. */
+  address: string;
+  /** The logged-in user, when there is one. */
+  user?: string;
+  /** What per-client limits count against: the user, else the address. */
+  key: string;
+}
+
+interface Rules {
+  allow: AddressList;
+  deny: AddressList;
+  login: 'off' | 'required';
+  policy: RepositoryPolicy;
+}
+
+export class AccessControl {
+  private readonly trusted: AddressList;
+  private readonly globalRules: Rules;
+  /** Rules per upstream settings object: built once per (live) upstream configuration. */
+  private readonly rules = new WeakMap<UpstreamConfig, Rules>();
+
+  constructor(
+    config: AccessConfig,
+    readonly users: RegistryUsers,
+    readonly tokens: RegistryTokens,
+    readonly limits: ClientLimits,
+  ) {
+    this.trusted = new AddressList(config.trustedProxies);
+    this.globalRules = { allow: new AddressList(config.allow), deny: new AddressList(config.deny), login: config.login, policy: new RepositoryPolicy({}) };
+  }
+
+  address(req: Pick<ClientRequest, 'peer' | 'forwardedFor'>): string {
+    return clientAddress(req.peer, req.forwardedFor, this.trusted);
+  }
+
+  /**
+   * Network rules, login and request rate for a request to `upstream` (undefined: no upstream answers here, the
+   * global rules apply). `baseUrl` is the mirror as the client reached it, for the login challenge.
+   */
+  async admit(req: ClientRequest, upstream: UpstreamConfig | undefined, baseUrl: string): Promise<Admitted> {
+    const rules = this.rulesFor(upstream);
+    const address = this.address(req);
+    if (rules.deny.has(address) || (rules.allow.size > 0 && !rules.allow.has(address))) {
+      throw new RegistryError('DENIED', 'this address may not pull from this mirror');
+    }
+    // Passthrough upstreams carry the client's own upstream credential in Authorization (validated at config time).
+    const login = upstream?.auth.mode === 'passthrough' ? 'off' : rules.login;
+    const user = login === 'required' ? await this.login(req.authorization, baseUrl) : undefined;
+    const key = user ? `user:${user}` : address;
+    const wait = this.limits.take(key);
+    if (wait > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', `too many requests from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
+    }
+    return { address, key, ...(user ? { user } : {}) };
+  }
+
+  /** The repository policy, before any upstream request; a digest request is judged by its repository. */
+  checkPolicy(upstream: UpstreamConfig, repository: string, tag: string | undefined): void {
+    const reason = this.rulesFor(upstream).policy.denies(repository, tag);
+    if (reason) throw new RegistryError('DENIED', `pulling ${repository} is not allowed on this mirror (${reason})`);
+  }
+
+  /** Users from Basic credentials (for the token endpoint and direct Basic requests). */
+  async basicUser(authorization: string | undefined): Promise<string | undefined> {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(authorization?.trim() ?? '');
+    if (!m?.[1]) return undefined;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return undefined;
+    const username = decoded.slice(0, colon);
+    return (await this.users.verify(username, decoded.slice(colon + 1))) ? username : undefined;
+  }
+
+  challenge(baseUrl: string): string {
+    return formatChallenge({ scheme: 'bearer', params: { realm: `${baseUrl.replace(/\/+$/, '')}${tokenPath}`, service: tokenService } });
+  }
+
+  private async login(authorization: string | undefined, baseUrl: string): Promise<string> {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
+    const user = bearer ? this.tokens.verify(bearer) : await this.basicUser(authorization);
+    if (user) return user;
+    throw new RegistryError('UNAUTHORIZED', authorization ? 'invalid or expired credentials' : 'log in to pull from this mirror', {
+      headers: { 'www-authenticate': this.challenge(baseUrl) },
+    });
+  }
+
+  private rulesFor(upstream: UpstreamConfig | undefined): Rules {
+    if (!upstream) return this.globalRules;
+    let rules = this.rules.get(upstream);
+    if (!rules) {
+      const a = upstream.access ?? {};
+      rules = {
+        allow: a.allow ? new AddressList(a.allow) : this.globalRules.allow,
+        deny: a.deny ? new AddressList(a.deny) : this.globalRules.deny,
+        login: a.login ?? this.globalRules.login,
+        policy: new RepositoryPolicy(upstream.policy ?? {}),
+      };
+      this.rules.set(upstream, rules);
+    }
+    return rules;
+  }
+}
