@@ -13,12 +13,16 @@ import type { MirrorServices } from './mirror/services.js';
 import { CertificateStore } from './server/certificates.js';
 import { parseListenAddress } from './server/listen-address.js';
 import { buildRegistryServer } from './server/registry-server.js';
+import { SniRouter, type AdmitPassthrough } from './server/sni-router.js';
+import { SniRoutes } from './server/sni-routes.js';
 import { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
 
 export interface AppOptions {
   log?: Logger;
   clock?: () => number;
+  /** Who may use a TLS passthrough route (default: everyone). */
+  admitPassthrough?: AdmitPassthrough;
 }
 
 export interface Listening {
@@ -34,6 +38,10 @@ export interface App {
   readonly services: MirrorServices;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
+  /** TLS passthrough routes, editable at run time. */
+  readonly passthroughRoutes: SniRoutes;
+  /** The HTTPS port's front door: passthrough pipes, their counters. */
+  readonly sni?: SniRouter;
   listen(): Promise<Listening>;
   reloadCertificates(): Promise<void>;
   close(): Promise<void>;
@@ -84,13 +92,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
   const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
+  const passthroughRoutes = new SniRoutes(config.tls.passthrough);
+  // The HTTPS port belongs to the SNI router; the TLS server only gets the connections it should terminate.
+  const sni =
+    https && certificates
+      ? new SniRouter({
+          routes: passthroughRoutes,
+          terminate: (socket) => https.server.emit('connection', socket),
+          servesName: (name) => certificates.serves(name),
+          unknownSni: config.tls.unknownSni,
+          helloTimeoutMs: config.tls.helloTimeout,
+          connectTimeoutMs: config.timeouts.connect,
+          ...(options.admitPassthrough ? { admit: options.admitPassthrough } : {}),
+          log: log.child({ component: 'sni' }),
+          clock,
+        })
+      : undefined;
 
+  const shown = (bound: AddressInfo, scheme: string): string =>
+    `${scheme}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   const listenOne = async (app: FastifyInstance, address: string, scheme: string): Promise<string> => {
     const { host, port } = parseListenAddress(address);
     await app.listen({ host, port });
-    const bound = app.server.address() as AddressInfo;
-    const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-    return `${scheme}://${shownHost}:${bound.port}`;
+    return shown(app.server.address() as AddressInfo, scheme);
   };
 
   let closed = false;
@@ -102,11 +126,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
+    passthroughRoutes,
+    ...(sni ? { sni } : {}),
     async listen() {
       const out: Listening = {};
       if (http && config.listen.http) out.http = await listenOne(http, config.listen.http, 'http');
-      if (https && config.listen.https) {
-        out.https = await listenOne(https, config.listen.https, 'https');
+      if (https && sni && config.listen.https) {
+        const { host, port } = parseListenAddress(config.listen.https);
+        await https.ready();
+        out.https = shown(await sni.listen(host, port), 'https');
         certificates?.watch();
       }
       log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
@@ -119,6 +147,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (closed) return;
       closed = true;
       certificates?.close();
+      await sni?.close();
       await Promise.all([http?.close(), https?.close()]);
       await fills.abortAll();
       await Promise.all(upstreams.map((u) => u.close()));

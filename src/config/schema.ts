@@ -4,6 +4,7 @@ import { parseDurationMs } from './duration.js';
 import { parseSizeBytes } from './size.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
+import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -80,6 +81,12 @@ export const configSchema = z
       .strictObject({
         /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */
         certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default([]),
+        /** Server names whose TLS connections are piped, still encrypted, to their own backend (issue 7). */
+        passthrough: z.array(passthroughRouteSchema).default([]),
+        /** A name no certificate or passthrough route serves, or no SNI: the first certificate, or a TLS alert. */
+        unknownSni: z.enum(['default', 'refuse']).default('default'),
+        /** How long a new connection may take to send its ClientHello. */
+        helloTimeout: duration('10s'),
       })
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
@@ -134,6 +141,13 @@ export const configSchema = z
     });
     if (ups.filter((u) => u.default).length > 1) {
       ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'at most one upstream may be the default' });
+    }
+    for (const [i, message] of passthroughConflicts(c.tls.passthrough)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message });
+    c.tls.passthrough.forEach((r, i) => {
+      if (seen.host.has(r.sni)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message: `${r.sni} is a mirror host of an upstream` });
+    });
+    if (c.tls.passthrough.length > 0 && !c.listen.https) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough'], message: 'passthrough routes need listen.https' });
     }
     if (c.listen.https && c.tls.certificates.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
