@@ -43,6 +43,10 @@ export function parseClientHello(input: Uint8Array, limit = maxClientHelloBytes)
     if (major !== 3) return invalid('unsupported record version');
     if (length === 0 || length > maxRecordLength) return invalid('bad record length');
     if (offset + recordHeader + length > limit) return invalid('ClientHello too large');
+    // Refuse a wrong handshake type as soon as it shows, not after a whole record the peer may never send.
+    if (offset === 0 && input.length > recordHeader && input[recordHeader] !== clientHelloType) {
+      return invalid('first handshake message is not a ClientHello');
+    }
     if (input.length - offset < recordHeader + length) return { kind: 'incomplete' };
     handshake.push(input.subarray(offset + recordHeader, offset + recordHeader + length));
     gathered += length;

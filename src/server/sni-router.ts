@@ -53,6 +53,8 @@ const alertUnrecognizedName = 112;
 export class SniRouter {
   readonly server: Server;
   private readonly peeking = new Set<Socket>();
+  /** Handed to the TLS server; net.Server.close() waits for them, so close() ends them as fastify would. */
+  private readonly terminated = new Set<Socket>();
   private readonly pipes = new Set<Pipe>();
   private readonly counters = { terminated: 0, refused: 0, dropped: {} as Record<string, number> };
   private readonly perRoute = new Map<string, RouteStats>();
@@ -79,6 +81,7 @@ export class SniRouter {
   async close(): Promise<void> {
     const closed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
     for (const socket of this.peeking) socket.destroy();
+    for (const socket of this.terminated) socket.destroy();
     for (const pipe of this.pipes) pipe.abort();
     await closed;
   }
@@ -137,6 +140,8 @@ export class SniRouter {
       socket.allowHalfOpen = false;
       // The TLS server reads what is in the socket's buffer before its own reads (node's tls initRead).
       socket.unshift(head);
+      this.terminated.add(socket);
+      socket.once('close', () => this.terminated.delete(socket));
       this.o.terminate(socket);
       return;
     }

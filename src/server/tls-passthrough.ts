@@ -71,11 +71,8 @@ export function pipeToBackend(client: Socket, head: Buffer, to: Backend, o: Pipe
   });
   backend.on('error', (err) => fail(connected ? 'backend-error' : 'connect-failed', err));
   client.on('error', (err) => fail('client-error', err));
-  client.once('end', () => {
-    ended.client = true;
-    // Before the backend connected there is nothing to half-close yet: the client gave up.
-    if (!connected) fail('client-error');
-  });
+  // A FIN before the backend answered is kept: pipe() passes it on once connected (a request sent whole, then FIN).
+  client.once('end', () => (ended.client = true));
   backend.once('end', () => (ended.backend = true));
   const closed = (): void => {
     if (--open > 0) {

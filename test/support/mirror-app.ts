@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -22,6 +22,7 @@ export interface StartOptions {
   clock?: () => number;
   /** Reuse a data directory (a restart); it is then not removed by close(). */
   dataDir?: string;
+  admitPassthrough?: AppOptions['admitPassthrough'];
 }
 
 export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
@@ -36,7 +37,11 @@ export async function startMirror(config: Record<string, unknown>, options: Star
   });
   const listen = { http: '127.0.0.1:0', ...(config.listen as Record<string, unknown> | undefined) };
   const resolved = await configFromObject({ dataDir, ...config, listen, log: { level: 'debug' } }, options.baseDir ?? dataDir);
-  const app = await createApp(resolved, { log: createLogger('debug', sink), ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await createApp(resolved, {
+    log: createLogger('debug', sink),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.admitPassthrough ? { admitPassthrough: options.admitPassthrough } : {}),
+  });
   const addresses = await app.listen();
   return {
     app,
