@@ -1,8 +1,10 @@
 // One passthrough connection: dial the backend, replay the ClientHello bytes already read, then stream both ways
-// untouched. Backpressure is pipe()'s (a side that cannot write stops the other side's reads); a FIN on one side is
-// passed on as a FIN on the other (half-close), and the pipe ends when both sockets have closed.
+// untouched. A side that cannot write stops the other side's reads (backpressure: pipe() for client -> backend,
+// socket-relay.ts for the heavy backend -> client direction); a FIN on one side is passed on as a FIN on the other
+// (half-close), and the pipe ends when both sockets have closed.
 import { connect, type Socket } from 'node:net';
 import type { Backend } from '../config/passthrough.js';
+import { relayInto } from './socket-relay.js';
 
 export type CloseReason =
   /** Both sides finished with a FIN. */
@@ -43,7 +45,9 @@ export interface Pipe {
 export function pipeToBackend(client: Socket, head: Buffer, to: Backend, o: PipeOptions): Pipe {
   const started = o.clock();
   client.allowHalfOpen = true;
-  const backend = connect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true });
+  const relay = relayInto(client);
+  const backend = connect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true, onread: relay.onread });
+  relay.from(backend);
   let connected = false;
   let reason: CloseReason | undefined;
   let error: string | undefined;
@@ -67,13 +71,15 @@ export function pipeToBackend(client: Socket, head: Buffer, to: Backend, o: Pipe
     client.setNoDelay(true);
     backend.write(head);
     client.pipe(backend);
-    backend.pipe(client);
   });
   backend.on('error', (err) => fail(connected ? 'backend-error' : 'connect-failed', err));
   client.on('error', (err) => fail('client-error', err));
   // A FIN before the backend answered is kept: pipe() passes it on once connected (a request sent whole, then FIN).
   client.once('end', () => (ended.client = true));
-  backend.once('end', () => (ended.backend = true));
+  backend.once('end', () => {
+    ended.backend = true;
+    client.end();
+  });
   const closed = (): void => {
     if (--open > 0) {
       // One side is gone for good (not a FIN, or a FIN and then closed): nothing more can flow.
