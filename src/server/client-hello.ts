@@ -5,10 +5,15 @@
 
 /** Upper bound on the bytes read before a ClientHello must be complete; real ones are well under 4 KiB. */
 export const maxClientHelloBytes = 32 * 1024;
+/**
+ * Upper bound on the records a ClientHello may span. Senders fragment a hello only down to max_fragment_length
+ * (512 bytes at least, RFC 6066 s4), so real hellos take a few records; the bound keeps re-parsing cheap.
+ */
+export const maxClientHelloRecords = 512;
 
 export type ClientHelloResult =
-  /** More bytes are needed; nothing wrong so far. */
-  | { kind: 'incomplete' }
+  /** Nothing wrong so far; parsing again is pointless before the input holds `needed` bytes. */
+  | { kind: 'incomplete'; needed: number }
   /** A well-formed ClientHello; `bytes` is how much of the input it took (whole records). */
   | { kind: 'hello'; sni: string | undefined; alpn: string[]; bytes: number }
   | { kind: 'invalid'; reason: string };
@@ -34,8 +39,10 @@ export function parseClientHello(input: Uint8Array, limit = maxClientHelloBytes)
   let gathered = 0;
   let offset = 0;
   let needed: number | undefined;
+  let records = 0;
   while (needed === undefined || gathered < needed) {
-    if (input.length - offset < recordHeader) return incompleteOrTooLarge(input.length, limit);
+    if (records++ >= maxClientHelloRecords) return invalid('ClientHello in too many records');
+    if (input.length - offset < recordHeader) return incompleteOrTooLarge(offset + recordHeader, limit);
     const type = input[offset]!;
     const major = input[offset + 1]!;
     const length = (input[offset + 3]! << 8) | input[offset + 4]!;
@@ -47,30 +54,39 @@ export function parseClientHello(input: Uint8Array, limit = maxClientHelloBytes)
     if (offset === 0 && input.length > recordHeader && input[recordHeader] !== clientHelloType) {
       return invalid('first handshake message is not a ClientHello');
     }
-    if (input.length - offset < recordHeader + length) return { kind: 'incomplete' };
+    if (input.length - offset < recordHeader + length) return { kind: 'incomplete', needed: offset + recordHeader + length };
     handshake.push(input.subarray(offset + recordHeader, offset + recordHeader + length));
     gathered += length;
     offset += recordHeader + length;
     if (needed === undefined && gathered >= 4) {
-      const head = concat(handshake, 4);
+      const head = prefix(handshake, 4);
       if (head[0] !== clientHelloType) return invalid('first handshake message is not a ClientHello');
       needed = 4 + ((head[1]! << 16) | (head[2]! << 8) | head[3]!);
       if (needed > limit) return invalid('ClientHello too large');
     }
   }
   // Records never carry a second handshake message before the server answers; any extra is ignored.
-  const body = concat(handshake, needed).subarray(4);
+  const body = prefix(handshake, needed).subarray(4);
   const parsed = parseBody(body);
   return parsed.kind === 'hello' ? { ...parsed, bytes: offset } : parsed;
 }
 
-function incompleteOrTooLarge(have: number, limit: number): ClientHelloResult {
-  return have >= limit ? invalid('ClientHello too large') : { kind: 'incomplete' };
+function incompleteOrTooLarge(needed: number, limit: number): ClientHelloResult {
+  return needed > limit ? invalid('ClientHello too large') : { kind: 'incomplete', needed };
 }
 
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!.subarray(0, length);
-  return Buffer.concat(parts).subarray(0, length);
+/** The first `length` bytes of the fragments, copying only those. */
+function prefix(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1 || (parts[0]?.length ?? 0) >= length) return parts[0]!.subarray(0, length);
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const part of parts) {
+    if (at >= length) break;
+    const n = Math.min(part.length, length - at);
+    out.set(part.subarray(0, n), at);
+    at += n;
+  }
+  return out.subarray(0, at);
 }
 
 /** A bounds-checked reader: every read past the end marks it short instead of throwing. */

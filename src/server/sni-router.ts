@@ -97,8 +97,10 @@ export class SniRouter {
 
   private accept(socket: Socket): void {
     this.peeking.add(socket);
-    const chunks: Buffer[] = [];
+    // One buffer that doubles as needed: a hello trickling in byte by byte costs linear time, not quadratic.
+    let buffer = Buffer.allocUnsafe(4096);
     let size = 0;
+    let needed = 0;
     const done = (): void => {
       clearTimeout(timer);
       this.peeking.delete(socket);
@@ -112,11 +114,20 @@ export class SniRouter {
       socket.destroy();
     };
     const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
+      if (size + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, size + chunk.length));
+        buffer.copy(grown, 0, 0, size);
+        buffer = grown;
+      }
+      chunk.copy(buffer, size);
       size += chunk.length;
-      const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      if (size < needed) return;
+      const head = buffer.subarray(0, size);
       const r = parseClientHello(head);
-      if (r.kind === 'incomplete') return;
+      if (r.kind === 'incomplete') {
+        needed = r.needed;
+        return;
+      }
       if (r.kind === 'invalid') return drop(r.reason);
       done();
       socket.pause();
@@ -124,6 +135,9 @@ export class SniRouter {
     };
     const onEnd = (): void => drop('closed before ClientHello');
     const timer = setTimeout(() => drop('ClientHello timeout'), this.o.helloTimeoutMs);
+    // A listener closed meanwhile must not be kept alive by the timers of sockets it ended.
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
     socket.on('data', onData);
     socket.on('end', onEnd);
     // Errors while peeking (a reset) end the socket; later owners add their own handlers.
@@ -171,7 +185,9 @@ export class SniRouter {
         stats.bytesOut += r.bytesOut;
         stats.closes[r.reason] = (stats.closes[r.reason] ?? 0) + 1;
         const line = { sni, alpn, remote, route: route.sni, backend: route.to, bytesIn: r.bytesIn, bytesOut: r.bytesOut, ms: Math.round(r.ms), close: r.reason, error: r.error };
-        (r.reason === 'done' || r.reason === 'shutdown' ? this.o.log.info : this.o.log.warn).call(this.o.log, line, 'passthrough');
+        // A backend that cannot be reached or fails is the operator's business; clients that go away are not.
+        const backendTrouble = r.reason === 'connect-failed' || r.reason === 'connect-timeout' || r.reason === 'backend-error';
+        (backendTrouble ? this.o.log.warn : this.o.log.info).call(this.o.log, line, 'passthrough');
       },
     });
     this.pipes.add(pipe);

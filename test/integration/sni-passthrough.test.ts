@@ -266,9 +266,9 @@ describe('the HTTPS port routes by SNI', () => {
   });
 
   test('an oversized ClientHello is dropped once the bounded buffer is full', async () => {
-    // A 28 KiB handshake in one-byte records: six wire bytes per byte of hello, far past the 32 KiB bound.
-    const message = Buffer.concat([Buffer.from([1, 0, 0x70, 0x00]), Buffer.alloc(0x7000, 0x41)]);
-    const records = inRecords(message, 1);
+    // A handshake just under 32 KiB in 64-byte records: the record headers carry it past the 32 KiB bound.
+    const message = Buffer.concat([Buffer.from([1, 0, 0x7f, 0x00]), Buffer.alloc(0x7f00, 0x41)]);
+    const records = inRecords(message, 64);
     const big = netConnect({ host: '127.0.0.1', port: portOf(mirror) });
     big.on('error', () => undefined);
     let written = 0;

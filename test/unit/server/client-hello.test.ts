@@ -25,9 +25,13 @@ describe('parseClientHello on real clients', () => {
     assert.deepEqual(r.alpn, []);
   });
 
-  it('every strict prefix of a real hello is incomplete, never an error', async () => {
+  it('every strict prefix of a real hello is incomplete, never an error, and asks for more than it has', async () => {
     const bytes = await captureClientHello({ servername: 'a.test', alpn: ['h2'] });
-    for (let n = 0; n < bytes.length; n++) assert.deepEqual(parseClientHello(bytes.subarray(0, n)), { kind: 'incomplete' }, `prefix ${n}`);
+    for (let n = 0; n < bytes.length; n++) {
+      const r = parseClientHello(bytes.subarray(0, n));
+      assert.equal(r.kind, 'incomplete', `prefix ${n}`);
+      assert.ok(r.kind === 'incomplete' && r.needed > n && r.needed <= bytes.length, `prefix ${n}: ${JSON.stringify(r)}`);
+    }
   });
 
   it('bytes after the hello (a pipelined early write) are left alone', async () => {
@@ -38,9 +42,16 @@ describe('parseClientHello on real clients', () => {
 });
 
 describe('parseClientHello on hand-built hellos', () => {
-  it('a hello split into one-byte records still yields its name', () => {
-    const bytes = buildClientHello({ sni: 'split.test', alpn: ['http/1.1'] }, 1);
+  it('a hello split into hundreds of two-byte records still yields its name', () => {
+    // Padding (extension 21, RFC 7685) to the size of a real hello.
+    const bytes = buildClientHello({ sni: 'split.test', alpn: ['http/1.1'], extra: [[21, Buffer.alloc(600)]] }, 2);
+    assert.ok(bytes.length / 7 > 300);
     assert.deepEqual(parseClientHello(bytes), { kind: 'hello', sni: 'split.test', alpn: ['http/1.1'], bytes: bytes.length });
+  });
+
+  it('a hello in more than 512 records is refused', () => {
+    const bytes = buildClientHello({ sni: 'split.test', extra: [[21, Buffer.alloc(600)]] }, 1);
+    assert.equal(reason(parseClientHello(bytes)), 'ClientHello in too many records');
   });
 
   it('a hello without extensions names no server', () => {
