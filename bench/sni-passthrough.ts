@@ -3,6 +3,7 @@
 // pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl (throughput).
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
@@ -93,6 +94,7 @@ async function curlBlob(reg: RealRegistry, port: number, blob: LargeBlob): Promi
 
 export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
   const started = Date.now();
+  const loadBefore = loadavg()[1] ?? Number.NaN;
   o.log('sni: starting docker-registry with its own TLS (no auth, no redirects)');
   const reg = await startRealRegistry({ auth: false, redirectBlobs: false });
   o.cleanup(() => reg.stop());
@@ -154,5 +156,6 @@ export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
     `- transfer: ${curl}, HTTP/1.1, -o /dev/null, --resolve ${reg.hostname} to 127.0.0.1, ${o.cfg.runs} runs per path alternating; time_total - time_appconnect; integrity is TLS's own (the pipe cannot alter a byte without breaking the record MAC) and curl checks the length`,
     '- server: docker-registry (distribution) with its own TLS, blob served from its filesystem storage; Pullgate: node dist/src/main.js with one tls.passthrough route to it; each waits for a quiet machine first',
     `- CPU-s: utime+stime from /proc/<pid>/stat around each transfer; total scenario time ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `- machine: 2 cores shared with other work; 5-minute load average ${fixed(loadBefore, 1)} at the start, ${fixed(loadavg()[1], 1)} at the end (every process on the path competes for the same cores, so a loaded machine widens both gaps)`,
   ].join('\n');
 }
