@@ -17,8 +17,9 @@ export interface BenchConfig {
   /** A pull during which other programs kept more than `disturbedCores` busy is repeated up to this many times. */
   retryDisturbed: number;
   disturbedCores: number;
-  /** BENCH_SCENARIO: `pull` (the existing direct/mirror/proxy pull), `cache` (issue 3's figures), default both. */
-  scenarios: ('pull' | 'cache')[];
+  /** BENCH_SCENARIO: `pull` (the existing direct/mirror/proxy pull), `cache` (issue 3's figures), default both;
+   * `sni` (issue 7's passthrough pipe against a direct connection) runs only when named. */
+  scenarios: ('pull' | 'cache' | 'sni')[];
   /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, curl for `cache`. */
   client?: 'undici' | 'curl';
   /** Cache scenario: the concurrency run's blob, client count, HEAD requests and connections, peers. */
@@ -50,9 +51,9 @@ function nonNegativeInt(name: string, fallback: number): number {
 const allPaths = ['direct', 'mirror', 'proxy'] as const;
 const allPeers = ['mirror', 'nginx', 'proxy'] as const;
 
-function list<T extends string>(name: string, all: readonly T[]): T[] {
+function list<T extends string>(name: string, all: readonly T[], byDefault: readonly T[] = all): T[] {
   const raw = process.env[name];
-  const wanted = (raw === undefined || raw === '' ? all.join(',') : raw).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const wanted = (raw === undefined || raw === '' ? byDefault.join(',') : raw).split(',').map((p) => p.trim()).filter((p) => p !== '');
   for (const p of wanted) if (!(all as readonly string[]).includes(p)) throw new Error(`${name}: unknown ${p} (use ${all.join(',')})`);
   return all.filter((p) => wanted.includes(p));
 }
@@ -83,7 +84,7 @@ export function benchConfig(): BenchConfig {
     retryDisturbed: nonNegativeInt('BENCH_RETRY_DISTURBED', 2),
     disturbedCores: 0.15,
     mirrorNodeArgs: (process.env['BENCH_MIRROR_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== ''),
-    scenarios: list('BENCH_SCENARIO', ['pull', 'cache'] as const),
+    scenarios: list('BENCH_SCENARIO', ['pull', 'cache', 'sni'] as const, ['pull', 'cache']),
     ...(clientChoice() ? { client: clientChoice() } : {}),
     concBytes: positiveInt('BENCH_CONC_SIZE_MB', 512) * MiB,
     concClients: positiveInt('BENCH_CONC_CLIENTS', 16),

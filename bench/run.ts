@@ -14,6 +14,7 @@ import { startRealRegistry, type RealRegistry } from '../test/support/real-regis
 import { benchConfig, type BenchConfig } from './config.js';
 import { cacheReport } from './cache-report.js';
 import { runCacheScenario } from './cache-scenario.js';
+import { runSniScenario } from './sni-passthrough.js';
 import { curlDirect, curlFrom, verifyOnce } from './curl-client.js';
 import { pullDirect, pullFrom, type ClientOptions, type PullTiming } from './light-client.js';
 import { measurePull, otherCores, type PathName, type PathRun } from './measure.js';
@@ -175,7 +176,8 @@ async function main(cleanup: Cleanup): Promise<void> {
   const mirrorRoot = cfg.mirrorRoot ?? projectRoot;
   const pull = cfg.scenarios.includes('pull');
   const cache = cfg.scenarios.includes('cache');
-  if ((pull && cfg.paths.includes('mirror')) || (cache && cfg.cachePeers.includes('mirror'))) {
+  const sni = cfg.scenarios.includes('sni');
+  if ((pull && cfg.paths.includes('mirror')) || (cache && cfg.cachePeers.includes('mirror')) || sni) {
     log(`npm run build (in ${mirrorRoot})`);
     await run('npm', ['run', 'build'], { cwd: mirrorRoot }).catch((err: { stdout?: string; stderr?: string }) => {
       throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
@@ -185,6 +187,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   cleanup.add(() => rm(tmp, { recursive: true, force: true }));
   const v = await versions();
   if (pull) await pullScenario(cfg, tmp, mirrorRoot, cleanup, v);
+  if (sni) process.stdout.write(`\n${await runSniScenario({ cfg, tmp, mirrorRoot, log, cleanup: (step) => cleanup.add(step) })}\n`);
   if (cache) {
     const cacheStarted = Date.now();
     const results = await runCacheScenario({ cfg, tmp, mirrorRoot, log, cleanup: (step) => cleanup.add(step) });

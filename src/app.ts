@@ -28,8 +28,10 @@ import { CertificateStore } from './server/certificates.js';
 import { parseListenAddress } from './server/listen-address.js';
 import type { AccessInfo } from './server/access-log.js';
 import { buildRegistryServer } from './server/registry-server.js';
-import type { UpstreamRouter } from './upstream/router.js';
 import { UpstreamSet } from './upstream/upstream-set.js';
+import { SniRouter, type AdmitPassthrough } from './server/sni-router.js';
+import { SniRoutes } from './server/sni-routes.js';
+import type { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
 
 export interface AppOptions {
@@ -39,6 +41,8 @@ export interface AppOptions {
   adminPassword?: string;
   /** Where the admin serves the web UI from (tests); default web/dist of this installation. */
   webDir?: string;
+  /** Who may use a TLS passthrough route (default: everyone). */
+  admitPassthrough?: AdmitPassthrough;
 }
 
 export interface Listening {
@@ -59,6 +63,10 @@ export interface App {
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   readonly admin?: FastifyInstance;
+  /** TLS passthrough routes, editable at run time. */
+  readonly passthroughRoutes: SniRoutes;
+  /** The HTTPS port's front door: passthrough pipes, their counters. */
+  readonly sni?: SniRouter;
   listen(): Promise<Listening>;
   reloadCertificates(): Promise<void>;
   close(): Promise<void>;
@@ -176,13 +184,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       options.webDir ? { webDir: options.webDir } : {},
     );
   }
+  const passthroughRoutes = new SniRoutes(config.tls.passthrough);
+  // The HTTPS port belongs to the SNI router; the TLS server only gets the connections it should terminate.
+  const sni =
+    https && certificates
+      ? new SniRouter({
+          routes: passthroughRoutes,
+          terminate: (socket) => https.server.emit('connection', socket),
+          servesName: (name) => certificates.serves(name),
+          unknownSni: config.tls.unknownSni,
+          helloTimeoutMs: config.tls.helloTimeout,
+          connectTimeoutMs: config.timeouts.connect,
+          ...(options.admitPassthrough ? { admit: options.admitPassthrough } : {}),
+          log: log.child({ component: 'sni' }),
+          clock,
+        })
+      : undefined;
 
+  const shown = (bound: AddressInfo, scheme: string): string =>
+    `${scheme}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   const listenOne = async (app: FastifyInstance, address: string, scheme: string): Promise<string> => {
     const { host, port } = parseListenAddress(address);
     await app.listen({ host, port });
-    const bound = app.server.address() as AddressInfo;
-    const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-    return `${scheme}://${shownHost}:${bound.port}`;
+    return shown(app.server.address() as AddressInfo, scheme);
   };
 
   let closed = false;
@@ -197,11 +221,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     ...(admin ? { admin } : {}),
+    passthroughRoutes,
+    ...(sni ? { sni } : {}),
     async listen() {
       const out = bound;
       if (http && config.listen.http) out.http = await listenOne(http, config.listen.http, 'http');
-      if (https && config.listen.https) {
-        out.https = await listenOne(https, config.listen.https, 'https');
+      if (https && sni && config.listen.https) {
+        const { host, port } = parseListenAddress(config.listen.https);
+        await https.ready();
+        out.https = shown(await sni.listen(host, port), 'https');
         certificates?.watch();
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
@@ -216,6 +244,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       closed = true;
       certificates?.close();
       prefetcher.close();
+      await sni?.close();
       await Promise.all([http?.close(), https?.close(), admin?.close()]);
       await fills.abortAll();
       await liveUpstreams.close();

@@ -1,5 +1,6 @@
 // The resolved configuration the app runs on: paths absolute, secrets read, per-upstream proxy decided.
 import { isDockerHubRegistry } from '../registry/registry-names.js';
+import type { PassthroughRoute } from './passthrough.js';
 import type { ParsedConfig } from './schema.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
@@ -37,7 +38,12 @@ export interface AccessConfig {
 
 export interface Config {
   listen: { http?: string; https?: string; admin?: string };
-  tls: { certificates: Array<{ cert: string; key: string }> };
+  tls: {
+    certificates: Array<{ cert: string; key: string }>;
+    passthrough: PassthroughRoute[];
+    unknownSni: 'default' | 'refuse';
+    helloTimeout: number;
+  };
   dataDir: string;
   log: { level: ParsedConfig['log']['level'] };
   publicUrl?: string;

@@ -151,7 +151,10 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
   );
   return {
     listen: c.listen,
-    tls: { certificates: c.tls.certificates.map((p) => ({ cert: resolve(baseDir, p.cert), key: resolve(baseDir, p.key) })) },
+    tls: {
+      ...c.tls,
+      certificates: c.tls.certificates.map((p) => ({ cert: resolve(baseDir, p.cert), key: resolve(baseDir, p.key) })),
+    },
     dataDir: resolve(baseDir, c.dataDir),
     log: c.log,
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),

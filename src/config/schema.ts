@@ -6,6 +6,7 @@ import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
 import { isCidr } from '../access/address-list.js';
 import { isPolicyRule } from '../access/repository-policy.js';
+import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -104,6 +105,12 @@ export const configSchema = z
       .strictObject({
         /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */
         certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default([]),
+        /** Server names whose TLS connections are piped, still encrypted, to their own backend (issue 7). */
+        passthrough: z.array(passthroughRouteSchema).default([]),
+        /** A name no certificate or passthrough route serves, or no SNI: the first certificate, or a TLS alert. */
+        unknownSni: z.enum(['default', 'refuse']).default('default'),
+        /** How long a new connection may take to send its ClientHello. */
+        helloTimeout: duration('10s'),
       })
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
@@ -185,6 +192,14 @@ export const configSchema = z
         });
       }
     });
+    for (const [i, message] of passthroughConflicts(c.tls.passthrough)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message });
+    const mirrorHosts = new Set((c.upstreams ?? []).flatMap((u) => u.hosts));
+    c.tls.passthrough.forEach((r, i) => {
+      if (mirrorHosts.has(r.sni)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message: `${r.sni} is a mirror host of an upstream` });
+    });
+    if (c.tls.passthrough.length > 0 && !c.listen.https) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough'], message: 'passthrough routes need listen.https' });
+    }
     if (c.listen.https && c.tls.certificates.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }

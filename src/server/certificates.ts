@@ -68,12 +68,20 @@ export class CertificateStore {
   }
 
   contextFor(servername: string | undefined): SecureContext | undefined {
-    if (!servername) return this.defaultContext;
+    return (servername ? this.named(servername) : undefined)?.context ?? this.defaultContext;
+  }
+
+  /** Whether a certificate's SANs name this host (the default certificate does not count otherwise). */
+  serves(servername: string): boolean {
+    return this.named(servername) !== undefined;
+  }
+
+  private named(servername: string): Loaded | undefined {
     const name = servername.toLowerCase();
-    for (const c of this.loaded) if (c.names.includes(name)) return c.context;
+    const exact = this.loaded.find((c) => c.names.includes(name));
+    if (exact) return exact;
     const wildcard = `*.${name.slice(name.indexOf('.') + 1)}`;
-    for (const c of this.loaded) if (c.names.includes(wildcard)) return c.context;
-    return this.defaultContext;
+    return this.loaded.find((c) => c.names.includes(wildcard));
   }
 
   sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {

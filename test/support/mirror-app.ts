@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -28,6 +28,7 @@ export interface StartOptions {
   adminPassword?: string;
   /** Where the admin serves the web UI from. */
   webDir?: string;
+  admitPassthrough?: AppOptions['admitPassthrough'];
 }
 
 export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
@@ -47,6 +48,7 @@ export async function startMirror(config: Record<string, unknown>, options: Star
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.adminPassword !== undefined ? { adminPassword: options.adminPassword } : {}),
     ...(options.webDir ? { webDir: options.webDir } : {}),
+    ...(options.admitPassthrough ? { admitPassthrough: options.admitPassthrough } : {}),
   });
   const addresses = await app.listen();
   return {

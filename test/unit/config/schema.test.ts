@@ -23,7 +23,7 @@ describe('validateConfig defaults', () => {
   it('an empty config gets every default', () => {
     assert.deepEqual(validateConfig({}), {
       listen: { http: ':5000', admin: '127.0.0.1:5001' },
-      tls: { certificates: [] },
+      tls: { certificates: [], passthrough: [], unknownSni: 'default', helloTimeout: 10_000 },
       dataDir: './data',
       log: { level: 'info' },
       timeouts: { connect: 15_000, headers: 60_000, idle: 60_000, keepAlive: 120_000 },
