@@ -6,12 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
+import { parsePin } from './cache/pins.js';
+import { compareConfigs } from './live-config.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { Fills } from './mirror/fills.js';
 import { RepositoryAccess } from './mirror/repository-access.js';
 import type { MirrorServices } from './mirror/services.js';
 import { CertificateStore } from './server/certificates.js';
+import { Drain } from './server/drain.js';
 import { parseListenAddress } from './server/listen-address.js';
+import { registerOperationsRoutes } from './server/operations-routes.js';
+import { Readiness, type ReadinessReport } from './server/readiness.js';
 import { buildRegistryServer } from './server/registry-server.js';
 import { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
@@ -19,6 +25,8 @@ import { Upstream } from './upstream/upstream.js';
 export interface AppOptions {
   log?: Logger;
   clock?: () => number;
+  /** Reads the configuration again (the file it came from, the environment, the flags): enables reloadConfig(). */
+  loadConfig?: () => Promise<Config>;
 }
 
 export interface Listening {
@@ -26,39 +34,74 @@ export interface Listening {
   https?: string;
 }
 
+export type ReloadResult =
+  | { ok: true; applied: string[]; restartNeeded: string[] }
+  | { ok: false; error: string };
+
 export interface App {
+  /** The configuration in effect (after reloads). */
   readonly config: Config;
   readonly log: Logger;
   readonly router: UpstreamRouter;
   readonly cache: LocalCache;
   readonly services: MirrorServices;
+  readonly metrics: Metrics;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   listen(): Promise<Listening>;
+  ready(): Promise<ReadinessReport>;
   reloadCertificates(): Promise<void>;
+  /** Re-reads the configuration and applies what can change live; a broken one is refused and the old one kept. */
+  reloadConfig(): Promise<ReloadResult>;
+  /** Stops accepting, lets responses in progress finish for up to `shutdownGrace`, then closes everything. */
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+export async function createApp(initialConfig: Config, options: AppOptions = {}): Promise<App> {
+  let config = initialConfig;
   const log = options.log ?? createLogger(config.log.level);
+  // Child loggers copy the level when made; a reload sets it on each of them.
+  const loggers = [log];
+  const child = (component: string): Logger => {
+    const l = log.child({ component });
+    loggers.push(l);
+    return l;
+  };
   await mkdir(config.dataDir, { recursive: true });
-  const timeouts = { connect: config.timeouts.connect, headers: config.timeouts.headers, idle: config.timeouts.idle };
-  const upstreamLog = log.child({ component: 'upstream' });
-  const upstreams = config.upstreams.map(
-    (u) =>
-      new Upstream(u, {
+  const clock = options.clock ?? Date.now;
+  const upstreamLog = child('upstream');
+  const cache = await openLocalCache(config, child('cache'), clock);
+  await mkdir(cache.temp.dir, { recursive: true });
+  let fills: Fills | undefined;
+  const metrics = new Metrics({ totals: () => cache.index.totals(), fillsInFlight: () => fills?.size ?? 0 });
+  const makeUpstreams = (c: Config, reuse: ReadonlyMap<string, Upstream>): Upstream[] => {
+    const timeouts = { connect: c.timeouts.connect, headers: c.timeouts.headers, idle: c.timeouts.idle };
+    return c.upstreams.map((u) => {
+      const kept = reuse.get(u.name);
+      if (kept) return kept;
+      const observer = metrics.upstream(u.name);
+      return new Upstream(u, {
         timeouts,
         ...(options.clock ? { clock: options.clock } : {}),
         userAgent: 'pullgate/0.1',
-        onRateLimit: (upstream, rateLimit) => upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit'),
-      }),
-  );
-  const router = new UpstreamRouter(upstreams);
-  const clock = options.clock ?? Date.now;
-  const cache = await openLocalCache(config, log.child({ component: 'cache' }), clock);
-  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
+        observer,
+        onRateLimit: (upstream, rateLimit) => {
+          observer.rateLimited(rateLimit);
+          upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
+        },
+      });
+    });
+  };
+  let upstreams = makeUpstreams(config, new Map());
+  let router = new UpstreamRouter(upstreams);
+  fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
     if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
   });
+  const runEviction = () =>
+    void cache
+      .evict()
+      .then((r) => r && metrics.evicted(r))
+      .catch((err: unknown) => log.error({ err }, 'eviction failed'));
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
@@ -69,21 +112,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       suspend: (reason) => cache.gate.suspend(reason),
       committed: () => {
         cache.gate.succeeded();
-        void cache.evict().catch((err: unknown) => log.error({ err }, 'eviction failed'));
+        runEviction();
       },
     },
     clock,
   };
-  const registryLog = log.child({ component: 'registry' });
-  const common = { router: () => router, services, log: registryLog, keepAliveMs: config.timeouts.keepAlive, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) };
+  const registryLog = child('registry');
+  const common = {
+    router: () => router,
+    services,
+    log: registryLog,
+    keepAliveMs: config.timeouts.keepAlive,
+    metrics,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+  };
 
   let certificates: CertificateStore | undefined;
   if (config.listen.https) {
-    certificates = new CertificateStore(config.tls.certificates, log.child({ component: 'tls' }));
+    certificates = new CertificateStore(config.tls.certificates, child('tls'));
     await certificates.load();
   }
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
   const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
+  const servers = [http, https].filter((s): s is FastifyInstance => s !== undefined);
+  const drain = new Drain();
+  for (const server of servers) drain.track(server);
 
   const listenOne = async (app: FastifyInstance, address: string, scheme: string): Promise<string> => {
     const { host, port } = parseListenAddress(address);
@@ -93,13 +146,87 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     return `${scheme}://${shownHost}:${bound.port}`;
   };
 
-  let closed = false;
-  return {
-    config,
+  let draining = false;
+  const readiness = new Readiness({
+    pingDatabase: () => cache.ping(),
+    writableDirs: () => [config.dataDir, cache.temp.dir],
+    unboundListeners: () => [
+      ...(http && !http.server.listening ? ['http'] : []),
+      ...(https && !https.server.listening ? ['https'] : []),
+    ],
+    draining: () => draining,
+    clock,
+  });
+
+  const reloadConfig = async (): Promise<ReloadResult> => {
+    if (!options.loadConfig) return { ok: false, error: 'this mirror was not started from a configuration it can read again' };
+    let next: Config;
+    try {
+      next = await options.loadConfig();
+    } catch (err) {
+      const error = (err as Error).message;
+      log.error({ error }, 'configuration reload refused; keeping the running configuration');
+      return { ok: false, error };
+    }
+    const changes = compareConfigs(config, next);
+    const applied: string[] = [];
+    const { changed, removed, reordered } = changes.upstreams;
+    if (changed.length || removed.length || reordered) {
+      const unchanged = new Set(next.upstreams.map((u) => u.name).filter((n) => !changed.includes(n)));
+      const reuse = new Map(upstreams.filter((u) => unchanged.has(u.name)).map((u) => [u.name, u]));
+      const previous = upstreams;
+      upstreams = makeUpstreams(changes.effective, reuse);
+      router = new UpstreamRouter(upstreams);
+      // A replaced upstream's pool closes once its requests in flight (fills) are done.
+      for (const u of previous) if (!upstreams.includes(u)) void u.close().catch(() => undefined);
+      applied.push('upstreams');
+    }
+    if (changes.logLevel) {
+      for (const l of loggers) l.level = next.log.level;
+      applied.push('log.level');
+    }
+    if (changes.cache) {
+      const { maxSize, lowWater, pins } = changes.effective.cache;
+      Object.assign(cache.policy, { maxBytes: maxSize, lowWaterBytes: Math.floor(maxSize * lowWater), pins: pins.map(parsePin) });
+      runEviction();
+      applied.push('cache');
+    }
+    if (config.shutdownGrace !== next.shutdownGrace) applied.push('shutdownGrace');
+    config = changes.effective;
+    await certificates?.reload();
+    if (changes.restartNeeded.length) {
+      log.warn({ keys: changes.restartNeeded }, 'configuration changes that need a restart were not applied');
+    }
+    log.info({ applied, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'configuration reloaded');
+    return { ok: true, applied, restartNeeded: changes.restartNeeded };
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    draining = true;
+    const cut = await drain.stopAccepting(
+      servers.filter((s) => s.server.listening).map((s) => s.server),
+      config.shutdownGrace,
+    );
+    if (cut > 0) log.warn({ responses: cut, graceMs: config.shutdownGrace }, 'shutdown grace period over; cutting responses in progress');
+    certificates?.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await fills?.abortAll();
+    await Promise.all(upstreams.map((u) => u.close()));
+    cache.close();
+  };
+
+  const app: App = {
+    get config() {
+      return config;
+    },
     log,
-    router,
+    get router() {
+      return router;
+    },
     cache,
     services,
+    metrics,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     async listen() {
@@ -112,17 +239,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return out;
     },
+    ready: () => readiness.check(),
     async reloadCertificates() {
       await certificates?.reload();
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      certificates?.close();
-      await Promise.all([http?.close(), https?.close()]);
-      await fills.abortAll();
-      await Promise.all(upstreams.map((u) => u.close()));
-      cache.close();
+    reloadConfig,
+    close() {
+      closing ??= close();
+      return closing;
     },
   };
+  for (const server of servers) registerOperationsRoutes(server, app, { metrics: false });
+  return app;
 }

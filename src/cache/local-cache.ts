@@ -21,6 +21,8 @@ export interface LocalCache {
   /** Runs eviction if the cache is over its cap; concurrent calls share one run. */
   evict(): Promise<EvictionResult | undefined>;
   verify(): Promise<VerifyReport>;
+  /** A trivial query: throws when the database cannot answer (readiness). */
+  ping(): void;
   close(): void;
 }
 
@@ -37,6 +39,7 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
     lowWaterBytes: Math.floor(config.cache.maxSize * config.cache.lowWater),
     pins: config.cache.pins.map(parsePin),
   };
+  const ping = db.prepare('SELECT 1');
   let running: Promise<EvictionResult> | undefined;
   return {
     index,
@@ -53,6 +56,7 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
       return running;
     },
     verify: () => verifyCache(store, index, log),
+    ping: () => void ping.get(),
     close() {
       index.close();
       db.close();

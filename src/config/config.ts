@@ -29,6 +29,8 @@ export interface Config {
   publicUrl?: string;
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
   cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number };
+  /** Milliseconds. */
+  shutdownGrace: number;
   upstreams: UpstreamConfig[];
 }
 

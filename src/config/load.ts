@@ -148,6 +148,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),
     timeouts: c.timeouts,
     cache: c.cache,
+    shutdownGrace: c.shutdownGrace,
     upstreams,
   };
 }

@@ -10,6 +10,8 @@ export interface FillSource {
   body: Readable;
   /** Makes the verified temp file the stored blob. */
   commit(tempPath: string): Promise<void>;
+  /** Told how many bytes arrived from the upstream, once per written batch (metrics). */
+  received?: (bytes: number) => void;
 }
 
 export class Fills {
@@ -47,6 +49,7 @@ export class Fills {
       }
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs);
       fill.onFailure = this.onFailure;
+      fill.onReceived = source.received;
       void fill.finished.then(() => this.inflight.delete(digest));
       return fill;
     })();

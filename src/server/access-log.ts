@@ -8,6 +8,8 @@ import { redactedUrl } from './request-target.js';
 export interface AccessInfo {
   method: string;
   url: string;
+  /** What was asked for: manifest, blob, tags, referrers, base (`/v2/`); absent when the path was not understood. */
+  kind?: string;
   host: string | undefined;
   upstream?: string;
   /** How the upstream was chosen: ns, host, prefix or default. */

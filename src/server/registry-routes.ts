@@ -12,6 +12,7 @@ import { parseV2Path } from '../registry/paths.js';
 import { formatChallenge } from '../upstream/challenge.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { relayToken } from '../upstream/token-relay.js';
 import { accessLog, type AccessInfo } from './access-log.js';
 import { errorReply } from './error-reply.js';
@@ -25,6 +26,7 @@ export interface RegistryRoutesOptions {
   /** The scheme clients reached this listener with (before any load balancer). */
   scheme: 'http' | 'https';
   publicUrl?: string;
+  metrics?: Metrics;
 }
 
 const baseServiceTimeoutMs = 3_000;
@@ -52,8 +54,10 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
     const started = performance.now();
     const pullLog: PullLog = {};
     const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, pull: pullLog };
-    const finish = (status: number, bytes: number, err?: unknown) =>
+    const finish = (status: number, bytes: number, err?: unknown) => {
       accessLog(o.log, info, status, bytes, performance.now() - started, err);
+      o.metrics?.request({ upstream: info.upstream, kind: info.kind ?? 'other', method: req.method, status, cache: pullLog.cache, bytes });
+    };
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
     let result: RegistryReply;
@@ -62,6 +66,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       if (target.ns !== undefined) reply.header('oci-namespace', target.ns);
       const route = parseV2Path(target.path);
       if (!route) throw new RegistryError('NOT_FOUND');
+      info.kind = route.kind;
       const router = o.router();
       if (route.kind === 'base') {
         result = await base(router.forBase(req.headers.host, target.ns), req, baseUrl(req), abort.signal);

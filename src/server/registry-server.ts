@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { MirrorServices } from '../mirror/services.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import type { CertificateStore } from './certificates.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
 import { registerRegistryRoutes } from './registry-routes.js';
@@ -19,6 +20,7 @@ export interface RegistryServerOptions {
   publicUrl?: string;
   /** With certificates: the HTTPS listener. */
   certificates?: CertificateStore;
+  metrics?: Metrics;
 }
 
 /** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
@@ -78,8 +80,14 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const session of sessions) session.destroy();
   });
-  registerRegistryRoutes(app, { router: o.router, services: o.services, log: o.log, scheme, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerRegistryRoutes(app, {
+    router: o.router,
+    services: o.services,
+    log: o.log,
+    scheme,
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  });
   app.setNotFoundHandler(() => {
     throw new RegistryError('NOT_FOUND');
   });
