@@ -181,10 +181,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       for (const u of previous) if (!upstreams.includes(u)) void u.close().catch(() => undefined);
       applied.push('upstreams');
     }
-    if (changes.logLevel) {
-      for (const l of loggers) l.level = next.log.level;
-      applied.push('log.level');
-    }
+    if (changes.logLevel) applied.push('log.level');
     if (changes.cache) {
       const { maxSize, lowWater, pins } = changes.effective.cache;
       Object.assign(cache.policy, { maxBytes: maxSize, lowWaterBytes: Math.floor(maxSize * lowWater), pins: pins.map(parsePin) });
@@ -198,6 +195,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       log.warn({ keys: changes.restartNeeded }, 'configuration changes that need a restart were not applied');
     }
     log.info({ applied, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'configuration reloaded');
+    // Last, so that the lines about this reload are written at the level they were asked at.
+    if (changes.logLevel) for (const l of loggers) l.level = next.log.level;
     return { ok: true, applied, restartNeeded: changes.restartNeeded };
   };
 
