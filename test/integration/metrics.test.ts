@@ -3,10 +3,17 @@
 // the way the admin listener will; the registry listener itself never serves /metrics.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
+import { createApp, type App } from '../../src/app.js';
+import { configFromObject } from '../../src/config/load.js';
+import { createLogger } from '../../src/logger.js';
 import { fullManifestAccept } from '../../src/registry/media-types.js';
-import { sha256 } from '../support/fake/fake-upstream.js';
+import { FakeUpstream, sha256 } from '../support/fake/fake-upstream.js';
 import { get, mirrorOverFake, type Setup } from '../support/fake/mirror-over-fake.js';
 import { serveMetrics, total, type MetricsEndpoint, type Sample } from '../support/prometheus-text.js';
 
@@ -128,5 +135,57 @@ describe('the /metrics endpoint', () => {
     assert.equal(metrics.status, 404);
     assert.equal((JSON.parse(metrics.body.toString()) as { errors: Array<{ code: string }> }).errors[0]?.code, 'NOT_FOUND');
     assert.equal(s.up.count(), before, 'no probe reached the upstream');
+  });
+});
+
+describe('eviction metrics', () => {
+  let up: FakeUpstream;
+  let dataDir: string;
+  let app: App;
+  let endpoint: MetricsEndpoint;
+  let maxSize = '1GiB';
+
+  before(async () => {
+    up = await new FakeUpstream().start();
+    dataDir = await mkdtemp(join(tmpdir(), 'pullgate-evict-metrics-'));
+    const load = () =>
+      configFromObject({ dataDir, listen: { http: '127.0.0.1:0' }, cache: { maxSize }, upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }] }, dataDir);
+    app = await createApp(await load(), { log: createLogger('silent'), loadConfig: load });
+    await app.listen();
+    endpoint = await serveMetrics(app);
+  });
+  after(async () => {
+    await endpoint?.close();
+    await app?.close();
+    await up?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('a reload that lowers cache.maxSize evicts, and the eviction counters and cache gauges show it', async () => {
+    const blobs = [randomBytes(100 * 1024), randomBytes(100 * 1024), randomBytes(100 * 1024)];
+    const url = `http://127.0.0.1:${(app.http?.server.address() as AddressInfo).port}`;
+    for (const b of blobs) {
+      up.addBlob(b);
+      assert.ok((await get(url, `/v2/library/data/blobs/${sha256(b)}`)).body.equals(b));
+    }
+    for (let i = 0; i < 200 && app.services.fills.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const before = (await endpoint.scrape()).samples;
+    assert.equal(total(before, 'pullgate_cache_entries', { kind: 'blob' }), 3);
+    assert.equal(total(before, 'pullgate_cache_evictions_total'), 0);
+
+    maxSize = '150KiB';
+    const result = await app.reloadConfig();
+    assert.deepEqual(result, { ok: true, applied: ['cache'], restartNeeded: [] });
+    let samples = (await endpoint.scrape()).samples;
+    for (let i = 0; i < 200 && total(samples, 'pullgate_cache_evictions_total') === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      samples = (await endpoint.scrape()).samples;
+    }
+    // 300 KiB over a 150 KiB cap with the low-water mark at 90 %: two blobs go, one stays.
+    assert.equal(total(samples, 'pullgate_cache_evictions_total'), 2);
+    assert.equal(total(samples, 'pullgate_cache_evicted_bytes_total'), 200 * 1024);
+    assert.equal(total(samples, 'pullgate_cache_eviction_runs_total'), 1);
+    assert.equal(total(samples, 'pullgate_cache_entries', { kind: 'blob' }), 1);
+    assert.equal(total(samples, 'pullgate_cache_size_bytes', { kind: 'blob' }), 100 * 1024);
   });
 });
