@@ -159,6 +159,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   });
 
   const reloadConfig = async (): Promise<ReloadResult> => {
+    // Certificates first: a renewed certificate is picked up even when the config file is broken.
+    await certificates?.reload();
     if (!options.loadConfig) return { ok: false, error: 'this mirror was not started from a configuration it can read again' };
     let next: Config;
     try {
@@ -190,7 +192,6 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     }
     if (config.shutdownGrace !== next.shutdownGrace) applied.push('shutdownGrace');
     config = changes.effective;
-    await certificates?.reload();
     if (changes.restartNeeded.length) {
       log.warn({ keys: changes.restartNeeded }, 'configuration changes that need a restart were not applied');
     }

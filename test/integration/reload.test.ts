@@ -103,9 +103,12 @@ describe('SIGHUP', () => {
     assert.equal(corp.count((r) => r.path === '/v2/team/tool/manifests/1.0'), 1);
   });
 
-  test('a broken config file is refused with its problems logged, and the running config keeps serving', { timeout: 30_000 }, async () => {
+  test('a broken config file is refused with its problems logged, the running config keeps serving, certificates still reload', { timeout: 30_000 }, async () => {
     await writeFile(file(), stringify({ ...config({ upstreams: [...config().upstreams, corpUpstream()] }), colour: 'blue' }));
+    await copyFile(certA.certPath, live.cert);
+    await copyFile(certA.keyPath, live.key);
     const line = await hangUp();
+    assert.equal(await presentedCertificate(httpsUrl, ca.caCertPem), fingerprint(certA));
     assert.equal(line.msg, 'configuration reload refused; keeping the running configuration');
     assert.match(String(line.error), /Unrecognized key: "colour"/);
     const still = await get(mirror.url, `/v2/team/tool/manifests/${corp.manifests.get('team/tool')?.get('1.0')?.digest}?ns=registry.corp.test%3A5000`, {
@@ -123,7 +126,7 @@ describe('SIGHUP', () => {
     assert.deepEqual(line.applied, ['upstreams', 'log.level']);
     const warning = mirror.logs.slice(from).map((l) => JSON.parse(l) as { msg?: string; keys?: string[] }).find((l) => l.msg?.includes('need a restart'));
     assert.deepEqual(warning?.keys, ['listen']);
-    assert.equal(await presentedCertificate(httpsUrl, ca.caCertPem), fingerprint(certB), 'still listening where it was');
+    assert.equal(await presentedCertificate(httpsUrl, ca.caCertPem), fingerprint(certA), 'still listening where it was');
     const gone = await get(mirror.url, '/v2/team/tool/manifests/1.0?ns=registry.corp.test%3A5000', { headers: { accept: fullManifestAccept } });
     assert.equal(gone.status, 404, 'the corp upstream was removed');
     // At warn, the access lines (info) are no longer written.
