@@ -6,8 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
-import { parsePin } from './cache/pins.js';
-import { compareConfigs } from './live-config.js';
+import { reloadConfig, type ReloadResult } from './config-reload.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { Fills } from './mirror/fills.js';
@@ -19,8 +18,9 @@ import { parseListenAddress } from './server/listen-address.js';
 import { registerOperationsRoutes } from './server/operations-routes.js';
 import { Readiness, type ReadinessReport } from './server/readiness.js';
 import { buildRegistryServer } from './server/registry-server.js';
-import { UpstreamRouter } from './upstream/router.js';
+import type { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
+import { UpstreamSet } from './upstream/upstream-set.js';
 
 export interface AppOptions {
   log?: Logger;
@@ -34,9 +34,7 @@ export interface Listening {
   https?: string;
 }
 
-export type ReloadResult =
-  | { ok: true; applied: string[]; restartNeeded: string[] }
-  | { ok: false; error: string };
+export type { ReloadResult } from './config-reload.js';
 
 export interface App {
   /** The configuration in effect (after reloads). */
@@ -72,30 +70,24 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const upstreamLog = child('upstream');
   const cache = await openLocalCache(config, child('cache'), clock);
   await mkdir(cache.temp.dir, { recursive: true });
-  let fills: Fills | undefined;
-  const metrics = new Metrics({ totals: () => cache.index.totals(), fillsInFlight: () => fills?.size ?? 0 });
-  const makeUpstreams = (c: Config, reuse: ReadonlyMap<string, Upstream>): Upstream[] => {
-    const timeouts = { connect: c.timeouts.connect, headers: c.timeouts.headers, idle: c.timeouts.idle };
-    return c.upstreams.map((u) => {
-      const kept = reuse.get(u.name);
-      if (kept) return kept;
-      const observer = metrics.upstream(u.name);
-      return new Upstream(u, {
-        timeouts,
-        ...(options.clock ? { clock: options.clock } : {}),
-        userAgent: 'pullgate/0.1',
-        observer,
-        onRateLimit: (upstream, rateLimit) => {
-          observer.rateLimited(rateLimit);
-          upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
-        },
-      });
-    });
-  };
-  let upstreams = makeUpstreams(config, new Map());
-  let router = new UpstreamRouter(upstreams);
-  fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
+  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
     if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
+  });
+  const metrics = new Metrics({ totals: () => cache.index.totals(), fillsInFlight: () => fills.size });
+  // Timeouts are read when an Upstream is built: a reload that changes them rebuilds every upstream.
+  const upstreams = new UpstreamSet(config.upstreams, (u) => {
+    const observer = metrics.upstream(u.name);
+    const { connect, headers, idle } = config.timeouts;
+    return new Upstream(u, {
+      timeouts: { connect, headers, idle },
+      ...(options.clock ? { clock: options.clock } : {}),
+      userAgent: 'pullgate/0.1',
+      observer,
+      onRateLimit: (upstream, rateLimit) => {
+        observer.rateLimited(rateLimit);
+        upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
+      },
+    });
   });
   const runEviction = () =>
     void cache
@@ -119,7 +111,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   };
   const registryLog = child('registry');
   const common = {
-    router: () => router,
+    router: () => upstreams.router,
     services,
     log: registryLog,
     keepAliveMs: config.timeouts.keepAlive,
@@ -158,49 +150,6 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     clock,
   });
 
-  const reloadConfig = async (): Promise<ReloadResult> => {
-    // Certificates first: a renewed certificate is picked up even when the config file is broken.
-    await certificates?.reload();
-    if (!options.loadConfig) return { ok: false, error: 'this mirror was not started from a configuration it can read again' };
-    let next: Config;
-    try {
-      next = await options.loadConfig();
-    } catch (err) {
-      const error = (err as Error).message;
-      log.error({ error }, 'configuration reload refused; keeping the running configuration');
-      return { ok: false, error };
-    }
-    const changes = compareConfigs(config, next);
-    const applied: string[] = [];
-    const { changed, removed, reordered } = changes.upstreams;
-    if (changed.length || removed.length || reordered) {
-      const unchanged = new Set(next.upstreams.map((u) => u.name).filter((n) => !changed.includes(n)));
-      const reuse = new Map(upstreams.filter((u) => unchanged.has(u.name)).map((u) => [u.name, u]));
-      const previous = upstreams;
-      upstreams = makeUpstreams(changes.effective, reuse);
-      router = new UpstreamRouter(upstreams);
-      // A replaced upstream's pool closes once its requests in flight (fills) are done.
-      for (const u of previous) if (!upstreams.includes(u)) void u.close().catch(() => undefined);
-      applied.push('upstreams');
-    }
-    if (changes.logLevel) applied.push('log.level');
-    if (changes.cache) {
-      const { maxSize, lowWater, pins } = changes.effective.cache;
-      Object.assign(cache.policy, { maxBytes: maxSize, lowWaterBytes: Math.floor(maxSize * lowWater), pins: pins.map(parsePin) });
-      runEviction();
-      applied.push('cache');
-    }
-    if (config.shutdownGrace !== next.shutdownGrace) applied.push('shutdownGrace');
-    config = changes.effective;
-    if (changes.restartNeeded.length) {
-      log.warn({ keys: changes.restartNeeded }, 'configuration changes that need a restart were not applied');
-    }
-    log.info({ applied, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'configuration reloaded');
-    // Last, so that the lines about this reload are written at the level they were asked at.
-    if (changes.logLevel) for (const l of loggers) l.level = next.log.level;
-    return { ok: true, applied, restartNeeded: changes.restartNeeded };
-  };
-
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     draining = true;
@@ -211,8 +160,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     if (cut > 0) log.warn({ responses: cut, graceMs: config.shutdownGrace }, 'shutdown grace period over; cutting responses in progress');
     certificates?.close();
     await Promise.all(servers.map((s) => s.close()));
-    await fills?.abortAll();
-    await Promise.all(upstreams.map((u) => u.close()));
+    await fills.abortAll();
+    await upstreams.close();
     cache.close();
   };
 
@@ -222,7 +171,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     log,
     get router() {
-      return router;
+      return upstreams.router;
     },
     cache,
     services,
@@ -236,14 +185,25 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         out.https = await listenOne(https, config.listen.https, 'https');
         certificates?.watch();
       }
-      log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
+      log.info({ ...out, upstreams: upstreams.list.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return out;
     },
     ready: () => readiness.check(),
     async reloadCertificates() {
       await certificates?.reload();
     },
-    reloadConfig,
+    reloadConfig: () =>
+      reloadConfig({
+        log,
+        loggers,
+        ...(options.loadConfig ? { load: options.loadConfig } : {}),
+        running: () => config,
+        adopt: (next) => (config = next),
+        upstreams,
+        cache,
+        evict: runEviction,
+        reloadCertificates: async () => certificates?.reload(),
+      }),
     close() {
       closing ??= close();
       return closing;
