@@ -1,9 +1,10 @@
 // Prometheus metrics (prom-client), one Registry per app so that tests and several apps in one process never
 // share counters. Facts are reported where they are born (the access log, upstream requests, fills, eviction);
-// gauges that describe state (cache size, fills in flight) are read only when scraped. Label children on the hot
-// path are looked up once and kept, so a request costs one map lookup and a fill none per chunk.
+// gauges that describe state (cache size, fills in flight) are read only when scraped. The per-request and
+// per-batch counters are tallies (tally.ts): a request costs one map lookup, a fill's batch one addition.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheTotals } from '../cache/ports.js';
+import { Tally } from './tally.js';
 import { UpstreamMetrics } from './upstream-metrics.js';
 
 /** What one registry request adds to the metrics, taken from its access-log line. */
@@ -31,9 +32,9 @@ export interface Exposition {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'upstream' | 'kind' | 'method' | 'status' | 'cache'>;
-  private readonly served: Counter<'upstream' | 'kind'>;
-  private readonly fetched: Counter<'upstream'>;
+  private readonly requests: Tally<'upstream' | 'kind' | 'method' | 'status' | 'cache'>;
+  private readonly served: Tally<'upstream' | 'kind'>;
+  private readonly fetched: Tally<'upstream'>;
   private readonly evictedRuns: Counter;
   private readonly evictedVictims: Counter;
   private readonly evictedBytes: Counter;
@@ -42,31 +43,24 @@ export class Metrics {
   private readonly redirects: Counter<'upstream'>;
   private readonly rateLimitRemaining: Gauge<'upstream'>;
   private readonly rateLimitLimit: Gauge<'upstream'>;
-  private readonly requestChildren = new Map<string, Counter.Internal>();
-  private readonly servedChildren = new Map<string, Counter.Internal>();
   private readonly upstreams = new Map<string, UpstreamMetrics>();
 
   constructor(state: StateSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({
-      name: 'pullgate_requests_total',
-      help: 'Registry requests answered, by upstream, kind (manifest, blob, ...), method, status and cache result.',
-      labelNames: ['upstream', 'kind', 'method', 'status', 'cache'],
-      registers,
-    });
-    this.served = new Counter({
-      name: 'pullgate_served_bytes_total',
-      help: 'Body bytes sent to clients, by upstream and kind.',
-      labelNames: ['upstream', 'kind'],
-      registers,
-    });
-    this.fetched = new Counter({
-      name: 'pullgate_upstream_fetched_bytes_total',
-      help: 'Manifest and blob bytes received from each upstream (fills, manifests and pass-through).',
-      labelNames: ['upstream'],
-      registers,
-    });
+    this.requests = new Tally(
+      'pullgate_requests_total',
+      'Registry requests answered, by upstream, kind (manifest, blob, ...), method, status and cache result.',
+      ['upstream', 'kind', 'method', 'status', 'cache'],
+      this.registry,
+    );
+    this.served = new Tally('pullgate_served_bytes_total', 'Body bytes sent to clients, by upstream and kind.', ['upstream', 'kind'], this.registry);
+    this.fetched = new Tally(
+      'pullgate_upstream_fetched_bytes_total',
+      'Manifest and blob bytes received from each upstream (fills, manifests and pass-through).',
+      ['upstream'],
+      this.registry,
+    );
     this.upstreamLatency = new Histogram({
       name: 'pullgate_upstream_request_duration_seconds',
       help: 'Time from sending an upstream request to its response headers (each hop: redirects and token retries count).',
@@ -143,20 +137,9 @@ export class Metrics {
     const upstream = f.upstream ?? '';
     const cache = f.cache ?? 'NONE';
     const key = `${upstream}\n${f.kind}\n${f.method}\n${f.status}\n${cache}`;
-    let child = this.requestChildren.get(key);
-    if (!child) {
-      child = this.requests.labels({ upstream, kind: f.kind, method: f.method, status: String(f.status), cache });
-      this.requestChildren.set(key, child);
-    }
-    child.inc();
+    this.requests.row(key, { upstream, kind: f.kind, method: f.method, status: String(f.status), cache }).value++;
     if (f.bytes > 0) {
-      const servedKey = `${upstream}\n${f.kind}`;
-      let served = this.servedChildren.get(servedKey);
-      if (!served) {
-        served = this.served.labels({ upstream, kind: f.kind });
-        this.servedChildren.set(servedKey, served);
-      }
-      served.inc(f.bytes);
+      this.served.row(`${upstream}\n${f.kind}`, { upstream, kind: f.kind }).value += f.bytes;
       // A pass-through blob (disk full, or a HEAD) is not a fill: what went out is what came from the upstream.
       if (f.cache === 'PASS' && f.kind === 'blob' && f.upstream) this.upstream(f.upstream).received(f.bytes);
     }
@@ -167,7 +150,7 @@ export class Metrics {
     let m = this.upstreams.get(name);
     if (!m) {
       m = new UpstreamMetrics({
-        fetched: this.fetched.labels({ upstream: name }),
+        fetched: this.fetched.row(name, { upstream: name }),
         latency: { GET: this.upstreamLatency.labels({ upstream: name, method: 'GET' }), HEAD: this.upstreamLatency.labels({ upstream: name, method: 'HEAD' }) },
         tokensOk: this.tokenFetches.labels({ upstream: name, result: 'ok' }),
         tokensFailed: this.tokenFetches.labels({ upstream: name, result: 'error' }),

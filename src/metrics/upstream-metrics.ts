@@ -3,9 +3,10 @@
 // prom-client).
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RateLimit, UpstreamObserver } from '../upstream/upstream.js';
+import type { TallyRow } from './tally.js';
 
 export interface UpstreamChildren {
-  fetched: Counter.Internal;
+  fetched: TallyRow;
   latency: Record<'GET' | 'HEAD', Histogram.Internal<'upstream' | 'method'>>;
   tokensOk: Counter.Internal;
   tokensFailed: Counter.Internal;
@@ -25,7 +26,7 @@ export class UpstreamMetrics implements UpstreamObserver {
   constructor(private readonly c: UpstreamChildren) {}
 
   received(bytes: number): void {
-    this.c.fetched.inc(bytes);
+    this.c.fetched.value += bytes;
   }
 
   requested(method: 'GET' | 'HEAD', seconds: number): void {
