@@ -19,13 +19,18 @@ import { ClientLimits } from './access/client-limits.js';
 import { RegistryTokens } from './access/registry-tokens.js';
 import { RegistryUsers } from './access/registry-users.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
+import { reloadConfig, type ReloadResult } from './config-reload.js';
 import type { UpstreamConfig } from './config/config.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { Fills } from './mirror/fills.js';
 import { RepositoryAccess } from './mirror/repository-access.js';
 import type { MirrorServices } from './mirror/services.js';
 import { CertificateStore } from './server/certificates.js';
+import { Drain } from './server/drain.js';
 import { parseListenAddress } from './server/listen-address.js';
+import { registerOperationsRoutes } from './server/operations-routes.js';
+import { Readiness, type ReadinessReport } from './server/readiness.js';
 import type { AccessInfo } from './server/access-log.js';
 import { buildRegistryServer } from './server/registry-server.js';
 import { UpstreamSet } from './upstream/upstream-set.js';
@@ -43,7 +48,11 @@ export interface AppOptions {
   webDir?: string;
   /** Who may use a TLS passthrough route (default: everyone). */
   admitPassthrough?: AdmitPassthrough;
+  /** Reads the configuration again (the file it came from, the environment, the flags): enables reloadConfig(). */
+  loadConfig?: () => Promise<Config>;
 }
+
+export type { ReloadResult } from './config-reload.js';
 
 export interface Listening {
   http?: string;
@@ -52,6 +61,7 @@ export interface Listening {
 }
 
 export interface App {
+  /** The configuration in effect (after reloads). */
   readonly config: Config;
   readonly log: Logger;
   /** The router for the next request (upstreams change live through the admin). */
@@ -60,6 +70,7 @@ export interface App {
   readonly sources: UpstreamSources;
   readonly cache: LocalCache;
   readonly services: MirrorServices;
+  readonly metrics: Metrics;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   readonly admin?: FastifyInstance;
@@ -68,27 +79,51 @@ export interface App {
   /** The HTTPS port's front door: passthrough pipes, their counters. */
   readonly sni?: SniRouter;
   listen(): Promise<Listening>;
+  ready(): Promise<ReadinessReport>;
   reloadCertificates(): Promise<void>;
+  /** Re-reads the configuration and applies what can change live; a broken one is refused and the old one kept. */
+  reloadConfig(): Promise<ReloadResult>;
+  /** Stops accepting, lets responses in progress finish for up to `shutdownGrace`, then closes everything. */
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+export async function createApp(initialConfig: Config, options: AppOptions = {}): Promise<App> {
+  let config = initialConfig;
   const log = options.log ?? createLogger(config.log.level);
+  // Child loggers copy the level when made; a reload sets it on each of them.
+  const loggers = [log];
+  const child = (component: string): Logger => {
+    const l = log.child({ component });
+    loggers.push(l);
+    return l;
+  };
   await mkdir(config.dataDir, { recursive: true });
-  const timeouts = { connect: config.timeouts.connect, headers: config.timeouts.headers, idle: config.timeouts.idle };
-  const upstreamLog = log.child({ component: 'upstream' });
-  const makeUpstream = (u: UpstreamConfig): Upstream =>
-    new Upstream(u, {
-      timeouts,
+  const clock = options.clock ?? Date.now;
+  const upstreamLog = child('upstream');
+  const cache = await openLocalCache(config, child('cache'), clock);
+  await mkdir(cache.temp.dir, { recursive: true });
+  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
+    if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
+  });
+  const metrics = new Metrics({ totals: () => cache.index.totals(), fillsInFlight: () => fills.size });
+  // Timeouts are read when an Upstream is built: a reload that changes them rebuilds every upstream.
+  const makeUpstream = (u: UpstreamConfig): Upstream => {
+    const observer = metrics.upstream(u.name);
+    const { connect, headers, idle } = config.timeouts;
+    return new Upstream(u, {
+      timeouts: { connect, headers, idle },
       ...(options.clock ? { clock: options.clock } : {}),
       userAgent: 'pullgate/0.1',
-      onRateLimit: (upstream, rateLimit) => upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit'),
+      observer,
+      onRateLimit: (upstream, rateLimit) => {
+        observer.rateLimited(rateLimit);
+        upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
+      },
     });
-  const clock = options.clock ?? Date.now;
-  const cache = await openLocalCache(config, log.child({ component: 'cache' }), clock);
+  };
   // Upstreams: the config file's, plus those added through the admin (stored in the cache database), applied live.
   const secrets = await SecretBox.open(config.dataDir);
-  const sources = new UpstreamSources(cache.db, secrets, config, (effective) => liveUpstreams.apply(effective), clock);
+  const sources = new UpstreamSources(cache.db, secrets, config, (effective, rebuild) => liveUpstreams.apply(effective, rebuild), clock);
   const liveUpstreams = new UpstreamSet(makeUpstream, await sources.start());
   const router = (): UpstreamRouter => liveUpstreams.router();
   const pins = new AdminPins(cache.db, config.cache.pins, (all) => {
@@ -103,9 +138,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     new RegistryTokens(secrets.derive('registry-tokens'), 3600, clock),
     new ClientLimits(config.access.limits, clock),
   );
-  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
-    if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
-  });
+  const runEviction = () =>
+    void cache
+      .evict()
+      .then((r) => r && metrics.evicted(r))
+      .catch((err: unknown) => log.error({ err }, 'eviction failed'));
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
@@ -116,19 +153,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       suspend: (reason) => cache.gate.suspend(reason),
       committed: () => {
         cache.gate.succeeded();
-        void cache.evict().catch((err: unknown) => log.error({ err }, 'eviction failed'));
+        runEviction();
       },
     },
     clock,
   };
   const activity = new Activity(fills, traffic, clock);
-  const registryLog = log.child({ component: 'registry' });
+  const registryLog = child('registry');
   const common = {
     router,
     services,
     log: registryLog,
     keepAliveMs: config.timeouts.keepAlive,
     access,
+    metrics,
     clientIdleMs: config.access.clientIdleTimeout,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) =>
@@ -150,23 +188,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   let certificates: CertificateStore | undefined;
   if (config.listen.https) {
-    certificates = new CertificateStore(config.tls.certificates, log.child({ component: 'tls' }));
+    certificates = new CertificateStore(config.tls.certificates, child('tls'));
     await certificates.load();
   }
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
   const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
-  const prefetcher = new Prefetcher(services, router, traffic, log.child({ component: 'prefetch' }), clock);
+  const servers = [http, https].filter((s): s is FastifyInstance => s !== undefined);
+  const drain = new Drain();
+  for (const server of servers) drain.track(server);
+  const prefetcher = new Prefetcher(services, router, traffic, child('prefetch'), clock);
   const bound: Listening = {};
 
   let admin: FastifyInstance | undefined;
   if (config.listen.admin) {
-    const adminLog = log.child({ component: 'admin' });
+    const adminLog = child('admin');
     const password = options.adminPassword ?? process.env.PULLGATE_ADMIN_PASSWORD ?? (config.admin.passwordFile ? await readPasswordFile(config.admin.passwordFile) : undefined);
     const auth = new AdminAuth(cache.db, adminLog, { ...(password !== undefined ? { password } : {}), sessionTtlMs: config.admin.sessionTtlMs, clock });
     await auth.init();
     admin = await buildAdminServer(
       {
-        config,
+        get config() {
+          return config;
+        },
         log: adminLog,
         auth,
         sources,
@@ -196,7 +239,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           helloTimeoutMs: config.tls.helloTimeout,
           connectTimeoutMs: config.timeouts.connect,
           ...(options.admitPassthrough ? { admit: options.admitPassthrough } : {}),
-          log: log.child({ component: 'sni' }),
+          log: child('sni'),
           clock,
         })
       : undefined;
@@ -209,15 +252,46 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     return shown(app.server.address() as AddressInfo, scheme);
   };
 
-  let closed = false;
-  return {
-    config,
+  let draining = false;
+  const readiness = new Readiness({
+    pingDatabase: () => cache.ping(),
+    writableDirs: () => [config.dataDir, cache.temp.dir],
+    unboundListeners: () => [
+      ...(http && !http.server.listening ? ['http'] : []),
+      ...(sni && !sni.server.listening ? ['https'] : []),
+      ...(admin && !admin.server.listening ? ['admin'] : []),
+    ],
+    draining: () => draining,
+    clock,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    draining = true;
+    const listening = [...(http?.server.listening ? [http.server] : []), ...(sni?.server.listening ? [sni.server] : [])];
+    const cut = await drain.stopAccepting(listening, config.shutdownGrace);
+    if (cut > 0) log.warn({ responses: cut, graceMs: config.shutdownGrace }, 'shutdown grace period over; cutting responses in progress');
+    certificates?.close();
+    prefetcher.close();
+    await sni?.close();
+    await Promise.all([http?.close(), https?.close(), admin?.close()]);
+    await fills.abortAll();
+    await liveUpstreams.close();
+    traffic.close();
+    cache.close();
+  };
+
+  const app: App = {
+    get config() {
+      return config;
+    },
     log,
     router,
     upstreams: liveUpstreams,
     sources,
     cache,
     services,
+    metrics,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     ...(admin ? { admin } : {}),
@@ -236,22 +310,32 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return { ...out };
     },
+    ready: () => readiness.check(),
     async reloadCertificates() {
       await certificates?.reload();
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      certificates?.close();
-      prefetcher.close();
-      await sni?.close();
-      await Promise.all([http?.close(), https?.close(), admin?.close()]);
-      await fills.abortAll();
-      await liveUpstreams.close();
-      traffic.close();
-      cache.close();
+    reloadConfig: () =>
+      reloadConfig({
+        log,
+        loggers,
+        ...(options.loadConfig ? { load: options.loadConfig } : {}),
+        running: () => config,
+        adopt: (next) => (config = next),
+        fileUpstreams: (next, rebuild) => sources.setFileUpstreams(next, rebuild),
+        upstreams: liveUpstreams,
+        pins: (next) => pins.setFromConfig(next),
+        cache,
+        evict: runEviction,
+        reloadCertificates: async () => certificates?.reload(),
+      }),
+    close() {
+      closing ??= close();
+      return closing;
     },
   };
+  for (const server of servers) registerOperationsRoutes(server, app, { metrics: false });
+  if (admin) registerOperationsRoutes(admin, app, { metrics: true });
+  return app;
 }
 
 async function readPasswordFile(path: string): Promise<string> {

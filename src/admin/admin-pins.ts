@@ -7,7 +7,7 @@ import { AdminError } from './admin-errors.js';
 export class AdminPins {
   constructor(
     private readonly db: CacheDatabase,
-    private readonly fromConfig: readonly string[],
+    private fromConfig: readonly string[],
     /** Told the whole list (config first) after every change. */
     private readonly onChange: (pins: Pin[]) => void,
     private readonly clock: () => number = Date.now,
@@ -20,6 +20,12 @@ export class AdminPins {
 
   parsed(): Pin[] {
     return this.list().map((p) => parsePin(p.pin));
+  }
+
+  /** A config reload: the file's pins are now these. */
+  setFromConfig(pins: readonly string[]): void {
+    this.fromConfig = pins;
+    this.onChange(this.parsed());
   }
 
   add(pattern: string): void {

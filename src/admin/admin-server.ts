@@ -80,8 +80,6 @@ export async function buildAdminServer(ctx: AdminContext, options: { webDir?: st
   const document = openApiDocument(routes, apiError);
   app.get('/api/openapi.json', { config: { public: true } }, async () => document);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
   const root = options.webDir ?? webRoot();
   await app.register(fastifyStatic, { root, index: ['index.html'], wildcard: false, serve: true, cacheControl: false });
   app.addHook('onSend', async (req, reply, payload) => {

@@ -35,17 +35,22 @@ interface Row {
 }
 
 export class UpstreamSources {
-  private readonly fromFile: UpstreamSource[];
+  private fromFile: UpstreamSource[];
 
   constructor(
     private readonly db: CacheDatabase,
     private readonly box: SecretBox,
     private readonly config: Pick<Config, 'upstreams' | 'builtinUpstreams' | 'proxy' | 'dataDir'> & { access: Pick<Config['access'], 'login'> },
-    private readonly onChange: (effective: UpstreamConfig[]) => void,
+    private readonly onChange: (effective: UpstreamConfig[], rebuild?: readonly string[]) => void,
     private readonly clock: () => number = Date.now,
   ) {
-    const source: UpstreamSourceKind = config.builtinUpstreams ? 'builtin' : 'config';
-    this.fromFile = config.upstreams.map((c) => ({ config: c, source, enabled: true, hasPassword: c.auth.password !== undefined, hasCa: c.ca !== undefined }));
+    this.fromFile = fileSources(config);
+  }
+
+  /** A config reload: the file's upstreams are now these; `rebuild` names those whose connections must be rebuilt. */
+  setFileUpstreams(config: Pick<Config, 'upstreams' | 'builtinUpstreams'>, rebuild: readonly string[]): void {
+    this.fromFile = fileSources(config);
+    this.onChange(this.effective(), rebuild);
   }
 
   private get caDir(): string {
@@ -234,4 +239,9 @@ export class UpstreamSources {
     const files = await readdir(this.caDir).catch(() => [] as string[]);
     await Promise.all(files.filter((f) => f.startsWith(`${name}.`) && f.endsWith('.pem')).map((f) => rm(join(this.caDir, f), { force: true })));
   }
+}
+
+function fileSources(config: Pick<Config, 'upstreams' | 'builtinUpstreams'>): UpstreamSource[] {
+  const source: UpstreamSourceKind = config.builtinUpstreams ? 'builtin' : 'config';
+  return config.upstreams.map((c) => ({ config: c, source, enabled: true, hasPassword: c.auth.password !== undefined, hasCa: c.ca !== undefined }));
 }

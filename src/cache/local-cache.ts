@@ -23,6 +23,8 @@ export interface LocalCache {
   /** Runs eviction if the cache is over its cap; concurrent calls share one run. */
   evict(): Promise<EvictionResult | undefined>;
   verify(): Promise<VerifyReport>;
+  /** A trivial query: throws when the database cannot answer (readiness). */
+  ping(): void;
   close(): void;
 }
 
@@ -39,6 +41,7 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
     lowWaterBytes: Math.floor(config.cache.maxSize * config.cache.lowWater),
     pins: config.cache.pins.map(parsePin),
   };
+  const ping = db.prepare('SELECT 1');
   let running: Promise<EvictionResult> | undefined;
   return {
     db,
@@ -56,6 +59,7 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
       return running;
     },
     verify: () => verifyCache(store, index, log),
+    ping: () => void ping.get(),
     close() {
       index.close();
       db.close();

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
 import { configCheck } from './config-check.js';
+import { configPrint, configSchemaCommand } from './config-print.js';
 import { serve } from './serve.js';
 
 export function buildProgram(): Command {
@@ -19,6 +20,13 @@ export function buildProgram(): Command {
     .action(serve);
   const config = program.command('config').description('configuration tools');
   config.command('check').argument('<file>', 'YAML config file').description('validate a config file and summarise it').action(configCheck);
+  config
+    .command('print')
+    .argument('[file]', 'YAML config file (env PULLGATE_CONFIG)')
+    .option('--json', 'print JSON instead of YAML')
+    .description('print the effective configuration (defaults, environment, absolute paths), secrets redacted')
+    .action(configPrint);
+  config.command('schema').description('print the JSON Schema of the config file').action(configSchemaCommand);
   const cache = program.command('cache').description('the content cache in the data directory');
   const withStore = (c: Command) =>
     c.option('-c, --config <file>', 'YAML config file (env PULLGATE_CONFIG)').option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)');

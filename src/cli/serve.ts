@@ -1,4 +1,5 @@
-// `pullgate serve`: load the config, start the listeners, reload certificates on SIGHUP, stop on SIGTERM/SIGINT.
+// `pullgate serve`: load the config, start the listeners, reload certificates and config on SIGHUP, stop gracefully
+// on SIGTERM/SIGINT.
 import { createApp } from '../app.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
@@ -14,29 +15,44 @@ export interface ServeFlags {
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
-  const config = await loadConfig({
-    ...(flags.config ? { file: flags.config } : {}),
-    overrides: {
-      listenHttp: flags.listenHttp,
-      listenHttps: flags.listenHttps,
-      listenAdmin: flags.listenAdmin,
-      dataDir: flags.dataDir,
-      logLevel: flags.logLevel,
-      proxy: flags.proxy,
-    },
-  });
-  await checkConfigFiles(config);
-  const app = await createApp(config);
+  const load = async () => {
+    const c = await loadConfig({
+      ...(flags.config ? { file: flags.config } : {}),
+      overrides: {
+        listenHttp: flags.listenHttp,
+        listenHttps: flags.listenHttps,
+        listenAdmin: flags.listenAdmin,
+        dataDir: flags.dataDir,
+        logLevel: flags.logLevel,
+        proxy: flags.proxy,
+      },
+    });
+    await checkConfigFiles(c);
+    return c;
+  };
+  const config = await load();
+  const app = await createApp(config, { loadConfig: load });
   await app.listen();
-  process.on('SIGHUP', () => void app.reloadCertificates());
+  // SIGHUP: certificates and the config file again; a broken file is logged and the running config kept.
+  process.on('SIGHUP', () => void app.reloadConfig());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    app.log.info({ signal, graceMs: app.config.shutdownGrace }, 'stopping: no new connections, letting transfers finish');
+    // The grace period is for transfers; closing the rest (fills, pools, the database) gets a few more seconds.
+    const force = setTimeout(() => process.exit(1), app.config.shutdownGrace + 10_000);
     force.unref();
-    void app.close().then(() => process.exit(0));
+    void app.close().then(
+      () => {
+        app.log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

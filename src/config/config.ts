@@ -49,6 +49,8 @@ export interface Config {
   publicUrl?: string;
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
   cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number };
+  /** Milliseconds. */
+  shutdownGrace: number;
   upstreams: UpstreamConfig[];
   /** True when the file lists no upstreams and the built-in set is used. */
   builtinUpstreams: boolean;

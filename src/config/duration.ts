@@ -9,3 +9,11 @@ export function parseDurationMs(value: string | number): number | undefined {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return undefined;
   return parts.reduce((sum, p) => sum + Number(p[1]) * unitMs[p[2]!]!, 0);
 }
+
+/** The shortest exact spelling `parseDurationMs` reads back: 90000 -> "90s", 3600000 -> "1h", 250 -> "250ms". */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

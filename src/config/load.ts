@@ -45,6 +45,12 @@ export interface LoadOptions {
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<Config> {
+  const { raw, baseDir } = await loadConfigDocument(options);
+  return configFromObject(raw, baseDir);
+}
+
+/** The config document after layering (file, environment, flags), before validation, and the directory its paths are relative to. */
+export async function loadConfigDocument(options: LoadOptions = {}): Promise<{ raw: Record<string, unknown>; baseDir: string }> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = options.file ?? env.PULLGATE_CONFIG;
@@ -54,7 +60,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<Config> {
     Object.entries(envNames).flatMap(([key, name]) => (env[name] ? [[key, env[name]]] : [])),
   ) as ConfigOverrides;
   applyOverrides(raw, { ...fromEnv, ...stripUndefined(options.overrides ?? {}) });
-  return configFromObject(raw, baseDir);
+  return { raw, baseDir };
 }
 
 /** Validates a config document (as parsed from YAML) and resolves its relative paths against `baseDir`. */
@@ -160,6 +166,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),
     timeouts: c.timeouts,
     cache: c.cache,
+    shutdownGrace: c.shutdownGrace,
     upstreams,
     builtinUpstreams: c.upstreams === undefined,
     ...(c.proxy ? { proxy: c.proxy } : {}),

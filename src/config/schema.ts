@@ -145,6 +145,8 @@ export const configSchema = z
         fillIdleTimeout: duration('60s'),
       })
       .prefault({}),
+    /** On SIGTERM, how long responses in progress (blob transfers) may take to finish before they are cut. */
+    shutdownGrace: duration('30s'),
     upstreams: z.array(upstreamSchema).optional(),
     access: z
       .strictObject({

@@ -39,6 +39,8 @@ export class BlobFill implements FillProgress {
   private recent: Array<{ start: number; buffer: Buffer }> = [];
   /** Told about a failed fill (a full disk suspends caching). */
   onFailure: ((err: Error) => void) | undefined;
+  /** Told the size of each batch received from the upstream (metrics), before it is written. */
+  onReceived: ((bytes: number) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -123,6 +125,7 @@ export class BlobFill implements FillProgress {
         const buffer = Buffer.concat(batch, batchBytes);
         batch = [];
         batchBytes = 0;
+        this.onReceived?.(buffer.length);
         await writeAll(handle, buffer, this.written);
         this.recent.push({ start: this.written, buffer });
         if (this.recent.length > recentBatches) this.recent.shift();

@@ -101,11 +101,12 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   }
   // Linked before the bytes arrive: followers on this repository need no confirmation of their own.
   svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
-  const { name: upstream } = ctx.upstream;
+  const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
   return {
     size,
     body: res.body,
+    ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
       await svc.store.commit(digest, tempPath);
       svc.index.putBlob(digest, size, upstream, repository);

@@ -10,6 +10,8 @@ export interface FillSource {
   body: Readable;
   /** Makes the verified temp file the stored blob. */
   commit(tempPath: string): Promise<void>;
+  /** Told how many bytes arrived from the upstream, once per written batch (metrics). */
+  received?: (bytes: number) => void;
 }
 
 /** Where a fill's blob was first asked for: what the admin's live activity shows. */
@@ -59,6 +61,7 @@ export class Fills {
       }
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs);
       fill.onFailure = this.onFailure;
+      fill.onReceived = source.received;
       this.running.set(digest, { fill, origin });
       void fill.finished.then(() => {
         this.inflight.delete(digest);

@@ -173,6 +173,7 @@ export async function fetchManifest(ctx: PullContext, reference: Reference, acce
   const res = await upstreamManifest(ctx, reference, accept, 'GET');
   if (res.status !== 200) throw await upstreamFailure(res, ctx, 'MANIFEST_UNKNOWN');
   const bytes = await readLimited(res.body, maxManifestBytes, 'manifest');
+  ctx.upstream.observer?.received(bytes.length);
   const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
   const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;
   if (reference.kind === 'digest' && digest !== reference.digest) {

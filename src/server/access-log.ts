@@ -8,6 +8,8 @@ import { redactedUrl } from './request-target.js';
 export interface AccessInfo {
   method: string;
   url: string;
+  /** What was asked for: manifest, blob, tags, referrers, base (`/v2/`); absent when the path was not understood. */
+  kind?: string;
   host: string | undefined;
   /** The client's address as the socket sees it. */
   client?: string;
@@ -15,8 +17,6 @@ export interface AccessInfo {
   /** How the upstream was chosen: ns, host, prefix or default. */
   via?: string;
   repository?: string;
-  /** manifest, blob, tags, referrers or base. */
-  kind?: string;
   reference?: string;
   pull: PullLog;
   /** The whole blob's size when the answer named it (Content-Length, or Content-Range's total). */

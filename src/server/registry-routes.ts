@@ -12,6 +12,7 @@ import { parseV2Path } from '../registry/paths.js';
 import { formatChallenge } from '../upstream/challenge.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { relayToken } from '../upstream/token-relay.js';
 import { tokenPath, tokenService, type AccessControl, type Admitted } from '../access/access-control.js';
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
@@ -29,6 +30,7 @@ export interface RegistryRoutesOptions {
   onFinished?: RequestObserver;
   /** Who may pull what; absent: everyone, everything (tests of other concerns). */
   access?: AccessControl;
+  metrics?: Metrics;
 }
 
 const baseServiceTimeoutMs = 3_000;
@@ -64,6 +66,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       const ms = performance.now() - started;
       accessLog(o.log, info, status, bytes, ms, err);
       o.onFinished?.(info, status, bytes, ms);
+      o.metrics?.request({ upstream: info.upstream, kind: info.kind ?? 'other', method: req.method, status, cache: pullLog.cache, bytes });
     };
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { MirrorServices } from '../mirror/services.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import type { CertificateStore } from './certificates.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
 import type { AccessControl } from '../access/access-control.js';
@@ -25,6 +26,7 @@ export interface RegistryServerOptions {
   access?: AccessControl;
   /** A client connection with no traffic either way for this long is closed (0: never). */
   clientIdleMs?: number;
+  metrics?: Metrics;
 }
 
 /** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
@@ -93,8 +95,8 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.onFinished ? { onFinished: o.onFinished } : {}),
     ...(o.access ? { access: o.access } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
   app.setNotFoundHandler(() => {
     throw new RegistryError('NOT_FOUND');
   });

@@ -1,5 +1,5 @@
-// The upstreams the mirror routes to right now. The admin adds, edits and disables upstreams while the mirror
-// runs: `apply` builds a new router for the next request, keeping the Upstream (its connection pool, tokens and
+// The upstreams the mirror routes to right now. The admin adds, edits and disables upstreams, and a config reload
+// changes the file's, while the mirror runs: `apply` builds a new router for the next request, keeping the Upstream (its connection pool, tokens and
 // health) of every upstream whose settings did not change, and closing the others once their requests are done.
 import type { UpstreamConfig } from '../config/config.js';
 import { UpstreamRouter } from './router.js';
@@ -26,10 +26,12 @@ export class UpstreamSet {
     return this.current.upstreams;
   }
 
-  apply(configs: readonly UpstreamConfig[]): void {
-    const previous = this.byName;
+  /** Routes to `configs` from the next request on; `rebuild` names upstreams to build anew even if unchanged. */
+  apply(configs: readonly UpstreamConfig[], rebuild: readonly string[] = []): void {
+    const previous = new Map([...this.byName].filter(([name]) => !rebuild.includes(name)));
+    const all = this.byName;
     this.current = this.build(configs, previous);
-    for (const [name, entry] of previous) {
+    for (const [name, entry] of all) {
       if (this.byName.get(name)?.upstream !== entry.upstream) void entry.upstream.close().catch(() => undefined);
     }
   }

@@ -43,8 +43,19 @@ export interface RateLimit {
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const maxRedirects = 5;
 
+/** Told about each upstream request, token fetch and redirect (metrics); every method is cheap and synchronous. */
+export interface UpstreamObserver {
+  /** Response headers arrived `seconds` after the request was sent (one hop). */
+  requested(method: 'GET' | 'HEAD', seconds: number): void;
+  tokenFetched(ok: boolean): void;
+  redirected(): void;
+  /** Manifest or blob body bytes received from this upstream (a fill reports per written batch, not per chunk). */
+  received(bytes: number): void;
+}
+
 export interface UpstreamOptions {
   timeouts: DispatcherTimeouts;
+  observer?: UpstreamObserver;
   clock?: Clock;
   userAgent?: string;
   /** Told when the upstream's rate-limit headers change (they are logged and, later, exported). */
@@ -65,6 +76,7 @@ export class Upstream {
   private readonly userAgent: string;
   private readonly timeouts: DispatcherTimeouts;
   private readonly onRateLimit: UpstreamOptions['onRateLimit'];
+  readonly observer: UpstreamObserver | undefined;
 
   constructor(
     readonly config: UpstreamConfig,
@@ -78,6 +90,7 @@ export class Upstream {
     this.origin = config.url.origin;
     this.userAgent = options.userAgent ?? 'pullgate';
     this.onRateLimit = options.onRateLimit;
+    this.observer = options.observer;
   }
 
   get name(): string {
@@ -114,6 +127,7 @@ export class Upstream {
             throw new RegistryError('UPSTREAM_INVALID', 'upstream redirected to a non-http URL');
           }
           if (res.status === 303 && method !== 'HEAD') method = 'GET';
+          this.observer?.redirected();
           continue;
         }
         if (url.origin === this.origin) this.recordRateLimit(res.headers);
@@ -182,7 +196,16 @@ export class Upstream {
         ...(credentials ? { credentials } : {}),
         now: this.clock,
         ...(req.signal ? { signal: req.signal } : {}),
-      }),
+      }).then(
+        (t) => {
+          this.observer?.tokenFetched(true);
+          return t;
+        },
+        (err: unknown) => {
+          this.observer?.tokenFetched(false);
+          throw err;
+        },
+      ),
     );
     return { header: `Bearer ${token.value}`, key, value: token.value };
   }
@@ -195,6 +218,7 @@ export class Upstream {
       'accept-encoding': 'identity',
     };
     if (authorization) headers.authorization = authorization;
+    const sent = performance.now();
     const res = await request(url, {
       dispatcher: this.dispatcher,
       method,
@@ -203,6 +227,7 @@ export class Upstream {
       headersTimeout: this.timeouts.headers,
       bodyTimeout: this.timeouts.idle,
     });
+    this.observer?.requested(method, (performance.now() - sent) / 1000);
     const out: UpstreamResponse = { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body, url };
     if (res.statusCode === 401) {
       const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));

@@ -1,0 +1,66 @@
+// `pullgate config print [FILE] [--json]`: the configuration the mirror would run with (file, environment,
+// defaults and built-in upstreams), paths made absolute, secrets redacted. The output is itself a valid config.
+// `pullgate config schema`: the JSON Schema of the config file, for editors and CI checks.
+import { resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { builtinUpstreams } from '../config/builtin-upstreams.js';
+import { formatDuration } from '../config/duration.js';
+import { configFromObject, loadConfigDocument, validateConfig } from '../config/load.js';
+import { configSchema, type ParsedConfig } from '../config/schema.js';
+
+export const redacted = 'REDACTED';
+
+export interface PrintFlags {
+  json?: boolean;
+}
+
+export async function configPrint(file: string | undefined, flags: PrintFlags): Promise<void> {
+  const { raw, baseDir } = await loadConfigDocument(file ? { file } : {});
+  // The full load (password files, cross-checks) decides validity and the exit code; the printout shows the document.
+  await configFromObject(structuredClone(raw), baseDir);
+  const doc = effectiveDocument(validateConfig(raw), baseDir);
+  process.stdout.write(flags.json ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc));
+}
+
+export function configSchemaJson(): Record<string, unknown> {
+  return { title: 'Pullgate configuration', ...z.toJSONSchema(configSchema, { io: 'input' }) };
+}
+
+export function configSchemaCommand(): void {
+  process.stdout.write(`${JSON.stringify(configSchemaJson(), null, 2)}\n`);
+}
+
+/** A URL's password (proxy credentials) never leaves the process. */
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = redacted;
+  return u.href;
+}
+
+/** Durations are written back as strings ("60s"): a bare number in a config file means seconds. */
+function effectiveDocument(c: ParsedConfig, baseDir: string): Record<string, unknown> {
+  const path = (p: string) => resolve(baseDir, p);
+  const upstreams = c.upstreams ?? validateConfig({ upstreams: builtinUpstreams }).upstreams ?? [];
+  const { connect, headers, idle, keepAlive } = c.timeouts;
+  return {
+    ...c,
+    dataDir: path(c.dataDir),
+    timeouts: { connect: formatDuration(connect), headers: formatDuration(headers), idle: formatDuration(idle), keepAlive: formatDuration(keepAlive) },
+    cache: { ...c.cache, fillIdleTimeout: formatDuration(c.cache.fillIdleTimeout) },
+    shutdownGrace: formatDuration(c.shutdownGrace),
+    tls: { certificates: c.tls.certificates.map((t) => ({ cert: path(t.cert), key: path(t.key) })) },
+    ...(c.proxy ? { proxy: redactUrl(c.proxy) } : {}),
+    upstreams: upstreams.map((u) => ({
+      ...u,
+      tagTtl: formatDuration(u.tagTtl),
+      auth: {
+        ...u.auth,
+        ...(u.auth.password ? { password: redacted } : {}),
+        ...(u.auth.passwordFile ? { passwordFile: path(u.auth.passwordFile) } : {}),
+      },
+      ...(u.ca ? { ca: path(u.ca) } : {}),
+      ...(u.proxy ? { proxy: redactUrl(u.proxy) } : {}),
+    })),
+  };
+}
