@@ -1,9 +1,14 @@
 // The `pullgate` command line.
 import { Command, Option } from 'commander';
+import { registerCacheAdminCommands } from './cache-admin-commands.js';
 import { cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
 import { configCheck } from './config-check.js';
 import { configPrint, configSchemaCommand } from './config-print.js';
+import { registerPrefetchCommand } from './prefetch-command.js';
 import { serve } from './serve.js';
+import { registerTokenCommands } from './token-commands.js';
+import { registerUpstreamCommands } from './upstream-commands.js';
+import { exitTwoOnUsageErrors } from './usage-exit.js';
 
 export function buildProgram(): Command {
   const program = new Command('pullgate').description('Docker/OCI registry pull-through mirror').version('0.1.0');
@@ -38,5 +43,10 @@ export function buildProgram(): Command {
     .option('--tag <tag>', 'a tag of that repository')
     .option('--digest <digest>', 'a manifest or blob digest')
     .action(cachePurge);
-  return program;
+  // The admin's actions, through the running mirror's admin API (tokens: in the data directory).
+  registerCacheAdminCommands(cache);
+  registerUpstreamCommands(program);
+  registerPrefetchCommand(program);
+  registerTokenCommands(program);
+  return exitTwoOnUsageErrors(program);
 }
