@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { createAcme, type Acme } from './acme/acme.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import { createLogger } from './logger.js';
 import { Fills } from './mirror/fills.js';
@@ -24,6 +25,8 @@ export interface AppOptions {
 export interface Listening {
   http?: string;
   https?: string;
+  /** The HTTP-01 challenge listener, with `tls.acme`. */
+  acmeChallenges?: string;
 }
 
 export interface App {
@@ -34,6 +37,8 @@ export interface App {
   readonly services: MirrorServices;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
+  /** Automatic certificates, when `tls.acme` is configured. */
+  readonly acme?: Acme;
   listen(): Promise<Listening>;
   reloadCertificates(): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +87,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     certificates = new CertificateStore(config.tls.certificates, log.child({ component: 'tls' }));
     await certificates.load();
   }
+  const acme = certificates && config.tls.acme
+    ? await createAcme(config.tls.acme, config.dataDir, certificates, log.child({ component: 'acme' }), clock)
+    : undefined;
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
   const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
 
@@ -102,6 +110,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
+    ...(acme ? { acme } : {}),
     async listen() {
       const out: Listening = {};
       if (http && config.listen.http) out.http = await listenOne(http, config.listen.http, 'http');
@@ -109,6 +118,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         out.https = await listenOne(https, config.listen.https, 'https');
         certificates?.watch();
       }
+      if (acme) out.acmeChallenges = await acme.start();
       log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return out;
     },
@@ -119,6 +129,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (closed) return;
       closed = true;
       certificates?.close();
+      await acme?.close();
       await Promise.all([http?.close(), https?.close()]);
       await fills.abortAll();
       await Promise.all(upstreams.map((u) => u.close()));

@@ -21,9 +21,20 @@ export interface UpstreamConfig {
   offline: boolean;
 }
 
+export interface AcmeConfig {
+  email: string;
+  directoryUrl: string;
+  /** Resolved: the configured hosts, or every hostname mapped to an upstream. */
+  hosts: string[];
+  challenge: 'http-01';
+  httpListen: string;
+  /** Absolute path of an extra CA bundle for the directory's TLS. */
+  caBundle?: string;
+}
+
 export interface Config {
   listen: { http?: string; https?: string; admin?: string };
-  tls: { certificates: Array<{ cert: string; key: string }> };
+  tls: { certificates: Array<{ cert: string; key: string }>; acme?: AcmeConfig };
   dataDir: string;
   log: { level: ParsedConfig['log']['level'] };
   publicUrl?: string;

@@ -28,6 +28,25 @@ const listenAddress = z
   .string()
   .refine((v) => Number(listenPattern.exec(v)?.[1] ?? 65536) <= 65535, 'expected host:port, :port or port');
 
+/** Let's Encrypt's production directory: the ACME CA used unless `tls.acme.directoryUrl` names another. */
+export const letsEncryptDirectory = 'https://acme-v02.api.letsencrypt.org/directory';
+
+const acme = z
+  .strictObject({
+    /** Contact for the CA's expiry and policy mail. */
+    email: z.email({ error: 'expected an email address' }),
+    directoryUrl: z.url({ protocol: /^https$/, error: 'expected the https:// URL of an ACME directory' }).default(letsEncryptDirectory),
+    /** Hostnames to obtain certificates for; default: every hostname mapped in upstreams[].hosts. */
+    hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).min(1).optional(),
+    challenge: z.enum(['http-01'], { error: 'only http-01 is supported' }).default('http-01'),
+    /** Where the HTTP-01 answers are served; the CA connects to port 80 of each host. */
+    httpListen: listenAddress.default(':80'),
+    /** Extra CA bundle (PEM) trusted for the ACME directory's own TLS (a private or test CA). */
+    caBundle: z.string().min(1).optional(),
+    termsAgreed: z.literal(true, { error: "set termsAgreed: true to agree to the ACME CA's terms of service" }),
+  })
+  .optional();
+
 const proxyUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' });
 
 const auth = z
@@ -80,6 +99,8 @@ export const configSchema = z
       .strictObject({
         /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */
         certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default([]),
+        /** Certificates obtained and renewed from an ACME CA (src/acme/). */
+        acme,
       })
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
@@ -135,8 +156,12 @@ export const configSchema = z
     if (ups.filter((u) => u.default).length > 1) {
       ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'at most one upstream may be the default' });
     }
-    if (c.listen.https && c.tls.certificates.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
+    if (c.listen.https && c.tls.certificates.length === 0 && !c.tls.acme) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate (or tls.acme)' });
+    }
+    if (c.tls.acme && !c.listen.https) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'tls.acme needs listen.https' });
+    if (c.tls.acme && !c.tls.acme.hosts && !ups.some((u) => u.hosts.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'hosts'], message: 'name the hostnames, or map them in upstreams[].hosts' });
     }
   });
 

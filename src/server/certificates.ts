@@ -21,6 +21,9 @@ interface Loaded {
 
 export class CertificateStore {
   private loaded: Loaded[] = [];
+  private fromFiles: Loaded[] = [];
+  /** Certificates held in memory by their owner (ACME), after the configured files in SNI order. */
+  private managed: Loaded[] = [];
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<() => void> = [];
@@ -34,13 +37,22 @@ export class CertificateStore {
     const next: Loaded[] = [];
     for (const f of this.files) {
       const [cert, key] = await Promise.all([readFile(f.cert, 'utf8'), readFile(f.key, 'utf8')]);
-      const x509 = new X509Certificate(cert);
-      const context = createSecureContext({ cert, key });
-      next.push({ pem: { cert, key }, names: sanNames(x509), context, notAfter: x509.validTo });
+      next.push(loadedFrom(cert, key));
     }
-    this.loaded = next;
+    this.fromFiles = next;
+    this.publish();
+  }
+
+  /** Replaces the managed certificates (PEM pairs); the listener serves them from the next handshake on. */
+  setManaged(pairs: Array<{ cert: string; key: string }>): void {
+    this.managed = pairs.map((p) => loadedFrom(p.cert, p.key));
+    this.publish();
+  }
+
+  private publish(): void {
+    this.loaded = [...this.fromFiles, ...this.managed];
     for (const listener of this.listeners) listener();
-    this.log.info({ certificates: next.map((c) => ({ names: c.names, notAfter: c.notAfter })) }, 'TLS certificates loaded');
+    this.log.info({ certificates: this.loaded.map((c) => ({ names: c.names, notAfter: c.notAfter })) }, 'TLS certificates loaded');
   }
 
   /** Reload, keeping the previous certificates if the new files are broken (a half-written renewal). */
@@ -105,6 +117,11 @@ export class CertificateStore {
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
+}
+
+function loadedFrom(cert: string, key: string): Loaded {
+  const x509 = new X509Certificate(cert);
+  return { pem: { cert, key }, names: sanNames(x509), context: createSecureContext({ cert, key }), notAfter: x509.validTo };
 }
 
 function sanNames(x509: X509Certificate): string[] {
