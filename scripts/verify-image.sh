@@ -20,10 +20,11 @@ for tool in buildah podman debootstrap; do
   command -v "$tool" >/dev/null || { log "missing $tool: apt-get install -y $tool"; exit 2; }
 done
 
-# podman cannot raise rlimits here; give containers fixed ones.
+# Containers get this shell's own limits: raising rlimits may not be permitted (it is not in CI's sandbox).
+nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
 cat >"$work/containers.conf" <<CONF
 [containers]
-default_ulimits = ["nofile=65536:65536", "nproc=65536:65536"]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 CONF
 export CONTAINERS_CONF="$work/containers.conf"
 # HEALTHCHECK exists only in Docker's image format.

@@ -157,7 +157,7 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'at most one upstream may be the default' });
     }
     if (c.listen.https && c.tls.certificates.length === 0 && !c.tls.acme) {
-      ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate (or tls.acme)' });
+      ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }
     if (c.tls.acme && !c.listen.https) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'tls.acme needs listen.https' });
     if (c.tls.acme && !c.tls.acme.hosts && !ups.some((u) => u.hosts.length > 0)) {
