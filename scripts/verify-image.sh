@@ -20,8 +20,9 @@ for tool in buildah podman debootstrap; do
   command -v "$tool" >/dev/null || { log "missing $tool: apt-get install -y $tool"; exit 2; }
 done
 
-# Containers get this shell's own limits: raising rlimits may not be permitted (it is not in CI's sandbox).
-nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
+# Containers get limits no higher than this sandbox's: raising rlimits is not permitted here, and buildah
+# sees a lower process limit than the shell reports.
+nofile=$(ulimit -Hn); nproc=4096
 cat >"$work/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]

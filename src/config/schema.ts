@@ -159,6 +159,9 @@ export const configSchema = z
     if (c.listen.https && c.tls.certificates.length === 0 && !c.tls.acme) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }
+    if (c.tls.acme && c.listen.http && c.listen.http === c.tls.acme.httpListen) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'httpListen'], message: 'must differ from listen.http' });
+    }
     if (c.tls.acme && !c.listen.https) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'tls.acme needs listen.https' });
     if (c.tls.acme && !c.tls.acme.hosts && !ups.some((u) => u.hosts.length > 0)) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'hosts'], message: 'name the hostnames, or map them in upstreams[].hosts' });

@@ -149,4 +149,18 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
       await mirror.close();
     }
   });
+
+  test('an unreachable ACME directory is logged as one line naming the host and the cause', async () => {
+    const closed = await freePort();
+    const mirror = await startMirror(config({ directoryUrl: `https://127.0.0.1:${closed}/dir` }), { clock: () => now });
+    try {
+      await assert.rejects(mirror.app.acme!.check(), /could not be obtained/);
+      const line = mirror.logs.find((l) => l.includes('cannot obtain an ACME certificate'));
+      assert.ok(line, 'the failure is logged');
+      assert.match(line, new RegExp(`${host.replace(/\./g, '\\.')}: cannot reach the ACME directory https://127\\.0\\.0\\.1:${closed}/dir: ECONNREFUSED`));
+      assert.ok(!/httpsAgent|PRIVATE KEY/.test(line), 'no client internals or key material in the log');
+    } finally {
+      await mirror.close();
+    }
+  });
 });

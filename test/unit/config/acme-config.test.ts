@@ -60,3 +60,9 @@ describe('tls.acme', () => {
   ];
   for (const [name, raw, expected] of table) it(name, () => assert.deepEqual(problemsOf(raw), expected));
 });
+
+describe('tls.acme next to the plain listener', () => {
+  it('the challenge listener cannot share the HTTP listener\'s address', () => {
+    assert.deepEqual(problemsOf(withAcme({ httpListen: ':80' }, { listen: { http: ':80', https: ':443' } })), ['tls.acme.httpListen: must differ from listen.http']);
+  });
+});
