@@ -14,7 +14,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# Only the compiled module of better-sqlite3 is needed at run time, not its sources and objects.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules/better-sqlite3/build -type f ! -name better_sqlite3.node -delete \
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \

@@ -16,6 +16,8 @@ store=(--root "$work/storage" --runroot "$work/run" --storage-driver overlay)
 host_ca=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 mkdir -p "$work"
 log() { printf '[verify-image] %s\n' "$*" >&2; }
+passed=0
+ok() { log "ok: $*"; passed=$((passed + 1)); }
 for tool in buildah podman debootstrap; do
   command -v "$tool" >/dev/null || { log "missing $tool: apt-get install -y $tool"; exit 2; }
 done
@@ -70,7 +72,7 @@ log "built in $(( $(date +%s) - start )) s"
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 podman "${store[@]}" run -d --name "$name" --network host \
   -e PULLGATE_LISTEN_HTTP="127.0.0.1:$port" -e PULLGATE_HEALTHCHECK_URL="http://127.0.0.1:$port/healthz" \
-  "$image" >/dev/null
+  "$image" >/dev/null 2> >(grep -v 'systemd' >&2)
 cleanup() { podman "${store[@]}" rm -f "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -81,19 +83,23 @@ done
 fail() { log "FAIL: $*"; podman "${store[@]}" logs "$name" 2>&1 | tail -20 >&2; exit 1; }
 headers=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$port/v2/") || fail "/v2/ does not answer"
 grep -qi '^docker-distribution-api-version: registry/2.0' <<<"$headers" || fail "/v2/ lacks Docker-Distribution-API-Version"
-log "ok: /v2/ answers 200 with Docker-Distribution-API-Version"
+ok "/v2/ answers 200 with Docker-Distribution-API-Version"
 uid=$(podman "${store[@]}" exec "$name" id -u)
 [ "$uid" = 10001 ] || fail "runs as uid $uid, not 10001"
-log "ok: runs as the non-root uid 10001"
+ok "runs as the non-root uid 10001"
 podman "${store[@]}" healthcheck run "$name" || fail "HEALTHCHECK fails"
-log "ok: HEALTHCHECK passes"
+ok "HEALTHCHECK passes"
 volumes=$(podman "${store[@]}" image inspect --format '{{json .Config.Volumes}} {{json .Config.ExposedPorts}}' "$image")
 grep -q '/var/lib/pullgate' <<<"$volumes" && grep -q '5443/tcp' <<<"$volumes" || fail "volume or ports missing: $volumes"
-log "ok: volume /var/lib/pullgate and ports 5000 5443 5001 declared"
-podman "${store[@]}" stop -t 10 "$name" >/dev/null
+ok "volume /var/lib/pullgate and ports 5000 5443 5001 declared"
+podman "${store[@]}" stop -t 10 "$name" >/dev/null 2> >(grep -v 'systemd' >&2)
 code=$(podman "${store[@]}" inspect --format '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || fail "exit code $code after SIGTERM"
-log "ok: stops cleanly on SIGTERM (exit 0)"
+ok "stops cleanly on SIGTERM (exit 0)"
 size=$(podman "${store[@]}" image inspect --format '{{.Size}}' "$image")
 log "image size: $(( size / 1024 / 1024 )) MiB"
-echo "verify-image: 6 passed, 0 failed"
+if command -v docker-compose >/dev/null; then
+  docker-compose -f docker-compose.yml config -q || fail "docker-compose.yml does not validate"
+  ok "docker-compose.yml validates (docker-compose config -q)"
+fi
+echo "verify-image: $passed passed, 0 failed"
