@@ -118,7 +118,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         out.https = await listenOne(https, config.listen.https, 'https');
         certificates?.watch();
       }
-      if (acme) out.acmeChallenges = await acme.start();
+      const acmeChallenges = await acme?.start();
+      if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: upstreams.map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return out;
     },

@@ -1,5 +1,5 @@
 // Obtains one certificate per hostname from an ACME CA (RFC 8555) with acme-client: account, order,
-// HTTP-01 answered by the responder, finalize with a fresh EC P-256 key, download the chain.
+// HTTP-01 or TLS-ALPN-01 answered by a responder, finalize with a fresh EC P-256 key, download the chain.
 import { readFile } from 'node:fs/promises';
 import { Agent, get } from 'node:https';
 import { rootCertificates } from 'node:tls';
@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AcmeConfig } from '../config/config.js';
 import type { PemPair } from '../tls/self-signed.js';
 import type { AcmeFiles } from './acme-files.js';
-import type { Http01Responder } from './http-01-responder.js';
+import type { ChallengeResponder } from './challenge-responder.js';
 
 export interface CertificateIssuer {
   issue(host: string): Promise<PemPair>;
@@ -24,7 +24,7 @@ export class AcmeIssuer implements CertificateIssuer {
   constructor(
     private readonly config: AcmeConfig,
     private readonly files: AcmeFiles,
-    private readonly responder: Http01Responder,
+    private readonly responder: ChallengeResponder,
     private readonly log: Logger,
   ) {}
 
@@ -45,17 +45,17 @@ export class AcmeIssuer implements CertificateIssuer {
     for (const authz of authorizations) {
       // A CA may reuse an authorization it has already validated (RFC 8555 7.1.3).
       if (authz.status === 'valid') continue;
-      const challenge = authz.challenges.find((c) => c.type === this.config.challenge);
-      if (!challenge) throw new Error(`the CA offers no ${this.config.challenge} challenge`);
+      const challenge = authz.challenges.find((c) => c.type === this.responder.type);
+      if (!challenge) throw new Error(`the CA offers no ${this.responder.type} challenge`);
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-      this.responder.set(challenge.token, keyAuthorization);
+      await this.responder.set(authz, challenge.token, keyAuthorization);
       try {
         await client.completeChallenge(challenge);
         await client.waitForValidStatus(challenge);
       } catch (err) {
-        throw new Error(`${this.config.challenge} validation failed: ${describe(err)}`);
+        throw new Error(`${this.responder.type} validation failed: ${describe(err)}`);
       } finally {
-        this.responder.delete(challenge.token);
+        this.responder.clear(authz, challenge.token);
       }
     }
     const [key, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey('P-256'));

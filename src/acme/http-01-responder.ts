@@ -3,11 +3,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type acme from 'acme-client';
 import { parseListenAddress } from '../server/listen-address.js';
+import type { ChallengeResponder } from './challenge-responder.js';
 
 const prefix = '/.well-known/acme-challenge/';
 
-export class Http01Responder {
+export class Http01Responder implements ChallengeResponder {
+  readonly type = 'http-01';
   private readonly answers = new Map<string, string>();
   private server: Server | undefined;
   /** Challenge requests answered with a key authorization, for logs and tests. */
@@ -15,11 +18,11 @@ export class Http01Responder {
 
   constructor(private readonly log: Logger) {}
 
-  set(token: string, keyAuthorization: string): void {
+  async set(_authz: acme.Authorization, token: string, keyAuthorization: string): Promise<void> {
     this.answers.set(token, keyAuthorization);
   }
 
-  delete(token: string): void {
+  clear(_authz: acme.Authorization, token: string): void {
     this.answers.delete(token);
   }
 

@@ -26,7 +26,7 @@ export interface AcmeConfig {
   directoryUrl: string;
   /** Resolved: the configured hosts, or every hostname mapped to an upstream. */
   hosts: string[];
-  challenge: 'http-01';
+  challenge: 'http-01' | 'tls-alpn-01';
   httpListen: string;
   /** Absolute path of an extra CA bundle for the directory's TLS. */
   caBundle?: string;

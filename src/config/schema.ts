@@ -38,7 +38,8 @@ const acme = z
     directoryUrl: z.url({ protocol: /^https$/, error: 'expected the https:// URL of an ACME directory' }).default(letsEncryptDirectory),
     /** Hostnames to obtain certificates for; default: every hostname mapped in upstreams[].hosts. */
     hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).min(1).optional(),
-    challenge: z.enum(['http-01'], { error: 'only http-01 is supported' }).default('http-01'),
+    /** http-01: the CA fetches http://<host>/.well-known/...; tls-alpn-01: it handshakes with <host>:443. */
+    challenge: z.enum(['http-01', 'tls-alpn-01'], { error: 'expected http-01 or tls-alpn-01' }).default('http-01'),
     /** Where the HTTP-01 answers are served; the CA connects to port 80 of each host. */
     httpListen: listenAddress.default(':80'),
     /** Extra CA bundle (PEM) trusted for the ACME directory's own TLS (a private or test CA). */
@@ -159,7 +160,7 @@ export const configSchema = z
     if (c.listen.https && c.tls.certificates.length === 0 && !c.tls.acme) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }
-    if (c.tls.acme && c.listen.http && c.listen.http === c.tls.acme.httpListen) {
+    if (c.tls.acme?.challenge === 'http-01' && c.listen.http && c.listen.http === c.tls.acme.httpListen) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'httpListen'], message: 'must differ from listen.http' });
     }
     if (c.tls.acme && !c.listen.https) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'tls.acme needs listen.https' });

@@ -4,13 +4,16 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 
 export interface CertificateFiles {
   cert: string;
   key: string;
 }
+
+/** The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737). */
+export const acmeTlsAlpnProtocol = 'acme-tls/1';
 
 interface Loaded {
   pem: { cert: string; key: string };
@@ -27,6 +30,10 @@ export class CertificateStore {
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<() => void> = [];
+  /** TLS-ALPN-01 challenge certificates by hostname, served only to acme-tls/1 handshakes. */
+  private readonly challenges = new Map<string, SecureContext>();
+  /** Set before the listener is built when TLS-ALPN-01 is in use: the listener then offers acme-tls/1. */
+  answersAcmeTlsAlpn = false;
 
   constructor(
     private readonly files: CertificateFiles[],
@@ -88,9 +95,25 @@ export class CertificateStore {
     return this.defaultContext;
   }
 
-  sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
-    cb(null, this.contextFor(servername));
-  };
+  answerAcmeTlsAlpn(): void {
+    this.answersAcmeTlsAlpn = true;
+  }
+
+  setAcmeChallenge(host: string, pem: { cert: string; key: string } | undefined): void {
+    if (pem) this.challenges.set(host.toLowerCase(), createSecureContext(pem));
+    else this.challenges.delete(host.toLowerCase());
+  }
+
+  /** Node's SNICallback, called with the handshaking socket as `this`. */
+  readonly sniCallback = this.createSniCallback();
+
+  private createSniCallback() {
+    const store = this;
+    return function sniCallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+      const challenge = store.challenges.size > 0 && negotiatedAlpn(this) === acmeTlsAlpnProtocol ? store.challenges.get(servername.toLowerCase()) : undefined;
+      cb(null, challenge ?? store.contextFor(servername));
+    };
+  }
 
   watch(): void {
     const dirs = new Set(this.files.flatMap((f) => [dirname(f.cert), dirname(f.key)]));
@@ -117,6 +140,23 @@ export class CertificateStore {
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
+}
+
+/**
+ * The protocol ALPN has chosen so far. Node calls SNICallback from OpenSSL's certificate callback, which in
+ * TLS 1.3 runs after ALPN selection (TLS 1.2 selects later: such a validator gets the normal certificate).
+ * Validators (Let's Encrypt's, pebble) are Go clients that negotiate TLS 1.3.
+ */
+function negotiatedAlpn(socket: TLSSocket): string | false | undefined {
+  const handle = (socket as unknown as { _handle?: { getALPNNegotiatedProtocol?: () => string | false } })._handle;
+  return handle?.getALPNNegotiatedProtocol?.();
+}
+
+/** Adds acme-tls/1 to what a TLS server offers by ALPN; node's http2 server fixes its list to h2 and http/1.1. */
+export function offerAcmeTlsAlpn(server: TlsServer): void {
+  const s = server as unknown as { ALPNProtocols?: Buffer };
+  const name = Buffer.from(acmeTlsAlpnProtocol);
+  s.ALPNProtocols = Buffer.concat([s.ALPNProtocols ?? Buffer.alloc(0), Buffer.from([name.length]), name]);
 }
 
 function loadedFrom(cert: string, key: string): Loaded {

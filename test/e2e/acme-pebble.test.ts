@@ -17,6 +17,8 @@ import { createTestCa, type TestCa } from '../support/pki.js';
 const host = 'hub.acme-e2e.test';
 // Resolves to 127.0.0.2, where nothing answers challenges: pebble's validation is refused.
 const unreachableHost = 'refused.acme-e2e.test';
+// Validated by TLS-ALPN-01 only: a name no earlier test has an authorization for.
+const alpnHost = 'alpn.acme-e2e.test';
 
 /** The certificate the HTTPS listener presents for `servername`, and whether it verifies against `ca`. */
 function presented(url: string, servername: string, ca: string): Promise<{ cert: X509Certificate; authorized: boolean; error?: string }> {
@@ -37,6 +39,7 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
   let pebble: Pebble;
   let hosts: HostsBlock[] = [];
   let httpPort: number;
+  let tlsPort: number;
   let now = Date.now();
   let dataDir: string;
 
@@ -61,8 +64,9 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
     dataDir = join(dir, 'data');
     ca = await createTestCa(join(dir, 'ca'));
     httpPort = await freePort();
-    hosts = [await addHostsBlock([host]), await addHostsBlock([unreachableHost], '127.0.0.2')];
-    pebble = await startPebble({ dir, ca, httpPort });
+    tlsPort = await freePort();
+    hosts = [await addHostsBlock([host, alpnHost]), await addHostsBlock([unreachableHost], '127.0.0.2')];
+    pebble = await startPebble({ dir, ca, httpPort, tlsPort });
   });
   after(async () => {
     await pebble?.stop();
@@ -159,6 +163,24 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
       assert.ok(line, 'the failure is logged');
       assert.match(line, new RegExp(`${host.replace(/\./g, '\\.')}: cannot reach the ACME directory https://127\\.0\\.0\\.1:${closed}/dir: ECONNREFUSED`));
       assert.ok(!/httpsAgent|PRIVATE KEY/.test(line), 'no client internals or key material in the log');
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  test('TLS-ALPN-01 is answered by the HTTPS listener itself, which then serves the issued certificate', async () => {
+    const root = await pebble.rootPem();
+    // Pebble validates on tlsPort: the HTTPS listener has to be there.
+    const mirror = await startMirror({ ...config({ challenge: 'tls-alpn-01', hosts: [alpnHost] }), listen: { https: `127.0.0.1:${tlsPort}` } }, { clock: () => now });
+    try {
+      await mirror.app.acme!.check().catch((err: unknown) => assert.fail(`${String(err)}\n${mirror.logs.filter((l) => l.includes('"level":50')).join('\n')}`));
+      const served = await presented(mirror.httpsUrl!, alpnHost, root);
+      assert.equal(served.authorized, true, served.error);
+      assert.ok(served.cert.checkHost(alpnHost));
+      assert.match(served.cert.issuer, /Pebble Intermediate CA/);
+      // No HTTP-01 listener ran: the validation was a TLS handshake.
+      assert.equal(mirror.app.acme!.responder.answered, 0);
+      assert.ok(!mirror.logs.some((l) => l.includes('answered an HTTP-01 challenge')));
     } finally {
       await mirror.close();
     }

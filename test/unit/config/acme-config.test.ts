@@ -50,7 +50,7 @@ describe('tls.acme', () => {
       ["tls.acme.termsAgreed: set termsAgreed: true to agree to the ACME CA's terms of service"]],
     ['an email address is required', withAcme({ email: 'ops' }), ['tls.acme.email: expected an email address']],
     ['the directory must be https', withAcme({ directoryUrl: 'http://ca.test/dir' }), ['tls.acme.directoryUrl: expected the https:// URL of an ACME directory']],
-    ['an unsupported challenge is named', withAcme({ challenge: 'dns-01' }), ['tls.acme.challenge: only http-01 is supported']],
+    ['an unsupported challenge is named', withAcme({ challenge: 'dns-01' }), ['tls.acme.challenge: expected http-01 or tls-alpn-01']],
     ['a malformed challenge listener is refused', withAcme({ httpListen: 'eighty' }), ['tls.acme.httpListen: expected host:port, :port or port']],
     ['a host must be a hostname', withAcme({ hosts: ['Bad Host'] }), ['tls.acme.hosts[0]: expected a hostname']],
     ['without hosts and without mapped hostnames there is nothing to certify',
@@ -64,5 +64,9 @@ describe('tls.acme', () => {
 describe('tls.acme next to the plain listener', () => {
   it('the challenge listener cannot share the HTTP listener\'s address', () => {
     assert.deepEqual(problemsOf(withAcme({ httpListen: ':80' }, { listen: { http: ':80', https: ':443' } })), ['tls.acme.httpListen: must differ from listen.http']);
+  });
+
+  it('with tls-alpn-01 no challenge listener is used, so the HTTP listener may keep port 80', () => {
+    assert.doesNotThrow(() => validateConfig(withAcme({ challenge: 'tls-alpn-01' }, { listen: { http: ':80', https: ':443' } })));
   });
 });
