@@ -18,6 +18,7 @@ import { AccessControl } from './access/access-control.js';
 import { ClientLimits } from './access/client-limits.js';
 import { RegistryTokens } from './access/registry-tokens.js';
 import { RegistryUsers } from './access/registry-users.js';
+import { createAcme, type Acme } from './acme/acme.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import { reloadConfig, type ReloadResult } from './config-reload.js';
 import type { UpstreamConfig } from './config/config.js';
@@ -58,6 +59,8 @@ export interface Listening {
   http?: string;
   https?: string;
   admin?: string;
+  /** The HTTP-01 challenge listener, with `tls.acme`. */
+  acmeChallenges?: string;
 }
 
 export interface App {
@@ -78,6 +81,8 @@ export interface App {
   readonly passthroughRoutes: SniRoutes;
   /** The HTTPS port's front door: passthrough pipes, their counters. */
   readonly sni?: SniRouter;
+  /** Automatic certificates, when `tls.acme` is configured. */
+  readonly acme?: Acme;
   listen(): Promise<Listening>;
   ready(): Promise<ReadinessReport>;
   reloadCertificates(): Promise<void>;
@@ -191,6 +196,9 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     certificates = new CertificateStore(config.tls.certificates, child('tls'));
     await certificates.load();
   }
+  const acme = certificates && config.tls.acme
+    ? await createAcme(config.tls.acme, config.dataDir, certificates, child('acme'), clock)
+    : undefined;
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
   const https = certificates ? buildRegistryServer({ ...common, certificates }) : undefined;
   const servers = [http, https].filter((s): s is FastifyInstance => s !== undefined);
@@ -272,6 +280,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     const cut = await drain.stopAccepting(listening, config.shutdownGrace);
     if (cut > 0) log.warn({ responses: cut, graceMs: config.shutdownGrace }, 'shutdown grace period over; cutting responses in progress');
     certificates?.close();
+    await acme?.close();
     prefetcher.close();
     await sni?.close();
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
@@ -297,6 +306,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     ...(admin ? { admin } : {}),
     passthroughRoutes,
     ...(sni ? { sni } : {}),
+    ...(acme ? { acme } : {}),
     async listen() {
       const out = bound;
       if (http && config.listen.http) out.http = await listenOne(http, config.listen.http, 'http');
@@ -307,6 +317,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         certificates?.watch();
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
+      const acmeChallenges = await acme?.start();
+      if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return { ...out };
     },

@@ -8,6 +8,8 @@ export async function configCheck(file: string): Promise<void> {
   const lines = [`${file}: OK`];
   for (const [k, v] of Object.entries(config.listen)) if (v) lines.push(`  listen.${k}: ${v}`);
   lines.push(`  dataDir: ${config.dataDir}`);
+  const acme = config.tls.acme;
+  if (acme) lines.push(`  tls.acme: ${acme.hosts.join(', ')} from ${acme.directoryUrl} (${acme.challenge} on ${acme.httpListen})`);
   for (const u of config.upstreams) {
     const via = [u.default ? 'mirror root' : '', ...u.hosts].filter(Boolean).join(', ');
     lines.push(`  upstream ${u.name}: ${u.registry} -> ${u.url.href} (auth ${u.auth.mode}${u.auth.username ? ` as ${u.auth.username}` : ''})${via ? ` via ${via}` : ''}`);

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerCacheAdminCommands } from './cache-admin-commands.js';
 import { cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
+import { certSelfsigned } from './cert-selfsigned.js';
 import { configCheck } from './config-check.js';
 import { configPrint, configSchemaCommand } from './config-print.js';
 import { registerPrefetchCommand } from './prefetch-command.js';
@@ -43,6 +44,16 @@ export function buildProgram(): Command {
     .option('--tag <tag>', 'a tag of that repository')
     .option('--digest <digest>', 'a manifest or blob digest')
     .action(cachePurge);
+  const cert = program.command('cert').description('TLS certificates');
+  cert
+    .command('selfsigned')
+    .description('write a development CA and a certificate for the given hostnames, and print how to serve and trust them')
+    .requiredOption('--hosts <names>', 'comma-separated hostnames (and IP addresses) the certificate serves')
+    .requiredOption('--out <dir>', 'directory for ca.pem, ca-key.pem, cert.pem and key.pem (an existing CA there is reused)')
+    .option('--days <n>', 'validity of the certificate in days', '825')
+    .option('--port <port>', 'the HTTPS port clients use, when it is not 443 (for the trust lines)')
+    .option('--json', 'print the files, config and trust lines as JSON')
+    .action(certSelfsigned);
   // The admin's actions, through the running mirror's admin API (tokens: in the data directory).
   registerCacheAdminCommands(cache);
   registerUpstreamCommands(program);

@@ -36,6 +36,17 @@ export interface AccessConfig {
   clientIdleTimeout: number;
 }
 
+export interface AcmeConfig {
+  email: string;
+  directoryUrl: string;
+  /** Resolved: the configured hosts, or every hostname mapped to an upstream. */
+  hosts: string[];
+  challenge: 'http-01' | 'tls-alpn-01';
+  httpListen: string;
+  /** Absolute path of an extra CA bundle for the directory's TLS. */
+  caBundle?: string;
+}
+
 export interface Config {
   listen: { http?: string; https?: string; admin?: string };
   tls: {
@@ -43,6 +54,7 @@ export interface Config {
     passthrough: PassthroughRoute[];
     unknownSni: 'default' | 'refuse';
     helloTimeout: number;
+    acme?: AcmeConfig;
   };
   dataDir: string;
   log: { level: ParsedConfig['log']['level'] };

@@ -27,6 +27,7 @@ export async function checkConfigFiles(config: Config): Promise<void> {
       check(`tls.certificates[${i}].key`, c.key, (t) => createPrivateKey(t)),
     ]),
     ...config.upstreams.flatMap((u, i) => (u.ca ? [check(`upstreams[${i}].ca`, u.ca, (t) => new X509Certificate(t))] : [])),
+    ...(config.tls.acme?.caBundle ? [check('tls.acme.caBundle', config.tls.acme.caBundle, (t) => new X509Certificate(t))] : []),
   ]);
   if (problems.length) throw new ConfigError('invalid configuration', problems.sort());
 }

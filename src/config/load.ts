@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
-import type { Config, UpstreamConfig } from './config.js';
+import type { AcmeConfig, Config, UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -158,8 +158,11 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
   return {
     listen: c.listen,
     tls: {
-      ...c.tls,
+      passthrough: c.tls.passthrough,
+      unknownSni: c.tls.unknownSni,
+      helloTimeout: c.tls.helloTimeout,
       certificates: c.tls.certificates.map((p) => ({ cert: resolve(baseDir, p.cert), key: resolve(baseDir, p.key) })),
+      ...(c.tls.acme ? { acme: resolveAcme(c.tls.acme, upstreams, baseDir) } : {}),
     },
     dataDir: resolve(baseDir, c.dataDir),
     log: c.log,
@@ -172,5 +175,16 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     ...(c.proxy ? { proxy: c.proxy } : {}),
     access: c.access,
     admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
+  };
+}
+
+function resolveAcme(a: NonNullable<ParsedConfig['tls']['acme']>, upstreams: UpstreamConfig[], baseDir: string): AcmeConfig {
+  return {
+    email: a.email,
+    directoryUrl: a.directoryUrl,
+    hosts: a.hosts ?? [...new Set(upstreams.flatMap((u) => u.hosts))],
+    challenge: a.challenge,
+    httpListen: a.httpListen,
+    ...(a.caBundle ? { caBundle: resolve(baseDir, a.caBundle) } : {}),
   };
 }

@@ -46,6 +46,25 @@ const accessRules = {
   /** `required`: clients log in with Pullgate's own users (Basic, or a token from the mirror's /auth/token). */
   login: z.enum(['off', 'required']),
 };
+/** Let's Encrypt's production directory: the ACME CA used unless `tls.acme.directoryUrl` names another. */
+export const letsEncryptDirectory = 'https://acme-v02.api.letsencrypt.org/directory';
+
+const acme = z
+  .strictObject({
+    /** Contact for the CA's expiry and policy mail. */
+    email: z.email({ error: 'expected an email address' }),
+    directoryUrl: z.url({ protocol: /^https$/, error: 'expected the https:// URL of an ACME directory' }).default(letsEncryptDirectory),
+    /** Hostnames to obtain certificates for; default: every hostname mapped in upstreams[].hosts. */
+    hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).min(1).optional(),
+    /** http-01: the CA fetches http://<host>/.well-known/...; tls-alpn-01: it handshakes with <host>:443. */
+    challenge: z.enum(['http-01', 'tls-alpn-01'], { error: 'expected http-01 or tls-alpn-01' }).default('http-01'),
+    /** Where the HTTP-01 answers are served; the CA connects to port 80 of each host. */
+    httpListen: listenAddress.default(':80'),
+    /** Extra CA bundle (PEM) trusted for the ACME directory's own TLS (a private or test CA). */
+    caBundle: z.string().min(1).optional(),
+    termsAgreed: z.literal(true, { error: "set termsAgreed: true to agree to the ACME CA's terms of service" }),
+  })
+  .optional();
 
 const proxyUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' });
 
@@ -111,6 +130,8 @@ export const configSchema = z
         unknownSni: z.enum(['default', 'refuse']).default('default'),
         /** How long a new connection may take to send its ClientHello. */
         helloTimeout: duration('10s'),
+        /** Certificates obtained and renewed from an ACME CA (src/acme/). */
+        acme,
       })
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
@@ -202,8 +223,15 @@ export const configSchema = z
     if (c.tls.passthrough.length > 0 && !c.listen.https) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough'], message: 'passthrough routes need listen.https' });
     }
-    if (c.listen.https && c.tls.certificates.length === 0) {
+    if (c.listen.https && c.tls.certificates.length === 0 && !c.tls.acme) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
+    }
+    if (c.tls.acme?.challenge === 'http-01' && c.listen.http && c.listen.http === c.tls.acme.httpListen) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'httpListen'], message: 'must differ from listen.http' });
+    }
+    if (c.tls.acme && !c.listen.https) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'tls.acme needs listen.https' });
+    if (c.tls.acme && !c.tls.acme.hosts && !(c.upstreams ?? []).some((u) => u.hosts.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'hosts'], message: 'name the hostnames, or map them in upstreams[].hosts' });
     }
   });
 

@@ -4,13 +4,16 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 
 export interface CertificateFiles {
   cert: string;
   key: string;
 }
+
+/** The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737). */
+export const acmeTlsAlpnProtocol = 'acme-tls/1';
 
 interface Loaded {
   pem: { cert: string; key: string };
@@ -21,9 +24,16 @@ interface Loaded {
 
 export class CertificateStore {
   private loaded: Loaded[] = [];
+  private fromFiles: Loaded[] = [];
+  /** Certificates held in memory by their owner (ACME), after the configured files in SNI order. */
+  private managed: Loaded[] = [];
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<() => void> = [];
+  /** TLS-ALPN-01 challenge certificates by hostname, served only to acme-tls/1 handshakes. */
+  private readonly challenges = new Map<string, SecureContext>();
+  /** Set before the listener is built when TLS-ALPN-01 is in use: the listener then offers acme-tls/1. */
+  answersAcmeTlsAlpn = false;
 
   constructor(
     private readonly files: CertificateFiles[],
@@ -34,13 +44,22 @@ export class CertificateStore {
     const next: Loaded[] = [];
     for (const f of this.files) {
       const [cert, key] = await Promise.all([readFile(f.cert, 'utf8'), readFile(f.key, 'utf8')]);
-      const x509 = new X509Certificate(cert);
-      const context = createSecureContext({ cert, key });
-      next.push({ pem: { cert, key }, names: sanNames(x509), context, notAfter: x509.validTo });
+      next.push(loadedFrom(cert, key));
     }
-    this.loaded = next;
+    this.fromFiles = next;
+    this.publish();
+  }
+
+  /** Replaces the managed certificates (PEM pairs); the listener serves them from the next handshake on. */
+  setManaged(pairs: Array<{ cert: string; key: string }>): void {
+    this.managed = pairs.map((p) => loadedFrom(p.cert, p.key));
+    this.publish();
+  }
+
+  private publish(): void {
+    this.loaded = [...this.fromFiles, ...this.managed];
     for (const listener of this.listeners) listener();
-    this.log.info({ certificates: next.map((c) => ({ names: c.names, notAfter: c.notAfter })) }, 'TLS certificates loaded');
+    this.log.info({ certificates: this.loaded.map((c) => ({ names: c.names, notAfter: c.notAfter })) }, 'TLS certificates loaded');
   }
 
   /** Reload, keeping the previous certificates if the new files are broken (a half-written renewal). */
@@ -84,9 +103,25 @@ export class CertificateStore {
     return this.loaded.find((c) => c.names.includes(wildcard));
   }
 
-  sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
-    cb(null, this.contextFor(servername));
-  };
+  answerAcmeTlsAlpn(): void {
+    this.answersAcmeTlsAlpn = true;
+  }
+
+  setAcmeChallenge(host: string, pem: { cert: string; key: string } | undefined): void {
+    if (pem) this.challenges.set(host.toLowerCase(), createSecureContext(pem));
+    else this.challenges.delete(host.toLowerCase());
+  }
+
+  /** Node's SNICallback, called with the handshaking socket as `this`. */
+  readonly sniCallback = this.createSniCallback();
+
+  private createSniCallback() {
+    const store = this;
+    return function sniCallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+      const challenge = store.challenges.size > 0 && negotiatedAlpn(this) === acmeTlsAlpnProtocol ? store.challenges.get(servername.toLowerCase()) : undefined;
+      cb(null, challenge ?? store.contextFor(servername));
+    };
+  }
 
   watch(): void {
     const dirs = new Set(this.files.flatMap((f) => [dirname(f.cert), dirname(f.key)]));
@@ -113,6 +148,28 @@ export class CertificateStore {
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
+}
+
+/**
+ * The protocol ALPN has chosen so far. Node calls SNICallback from OpenSSL's certificate callback, which in
+ * TLS 1.3 runs after ALPN selection (TLS 1.2 selects later: such a validator gets the normal certificate).
+ * Validators (Let's Encrypt's, pebble) are Go clients that negotiate TLS 1.3.
+ */
+function negotiatedAlpn(socket: TLSSocket): string | false | undefined {
+  const handle = (socket as unknown as { _handle?: { getALPNNegotiatedProtocol?: () => string | false } })._handle;
+  return handle?.getALPNNegotiatedProtocol?.();
+}
+
+/** Adds acme-tls/1 to what a TLS server offers by ALPN; node's http2 server fixes its list to h2 and http/1.1. */
+export function offerAcmeTlsAlpn(server: TlsServer): void {
+  const s = server as unknown as { ALPNProtocols?: Buffer };
+  const name = Buffer.from(acmeTlsAlpnProtocol);
+  s.ALPNProtocols = Buffer.concat([s.ALPNProtocols ?? Buffer.alloc(0), Buffer.from([name.length]), name]);
+}
+
+function loadedFrom(cert: string, key: string): Loaded {
+  const x509 = new X509Certificate(cert);
+  return { pem: { cert, key }, names: sanNames(x509), context: createSecureContext({ cert, key }), notAfter: x509.validTo };
 }
 
 function sanNames(x509: X509Certificate): string[] {

@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { MirrorServices } from '../mirror/services.js';
 import type { UpstreamRouter } from '../upstream/router.js';
-import type { CertificateStore } from './certificates.js';
+import { offerAcmeTlsAlpn, type CertificateStore } from './certificates.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
@@ -58,6 +58,7 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
           handler as unknown as Parameters<typeof createSecureServer>[1],
         );
         certs.onReload(() => server.setSecureContext(certs.defaultPem));
+        if (certs.answersAcmeTlsAlpn) offerAcmeTlsAlpn(server);
         // HTTP/1.1 connections on this server follow the same keep-alive rules as on the plain listener; idle
         // h2 sessions close after the same time, and all of them close when the listener does.
         Object.assign(server, { keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requestTimeout: 0 });

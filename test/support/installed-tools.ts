@@ -13,6 +13,8 @@ const debianPackage: Record<string, string> = {
   podman: 'podman',
   nginx: 'nginx',
   openssl: 'openssl',
+  pebble: 'pebble',
+  setpriv: 'util-linux',
 };
 
 async function onPath(name: string): Promise<boolean> {

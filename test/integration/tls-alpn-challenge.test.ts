@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import type acme from 'acme-client';
+import pino from 'pino';
+import { TlsAlpn01Responder } from '../../src/acme/tls-alpn-01-responder.js';
+import { CertificateStore, offerAcmeTlsAlpn } from '../../src/server/certificates.js';
+import { createDevelopmentCa, createLeafCertificate } from '../../src/tls/self-signed.js';
+
+const acmeIdentifierOid = '1.3.6.1.5.5.7.1.31';
+
+/** Handshakes offering `alpn`; returns the negotiated protocol and the certificate presented. */
+function handshake(port: number, servername: string, alpn: string[], maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3'): Promise<{ protocol: string | false | null; cert: X509Certificate }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, ALPNProtocols: alpn, rejectUnauthorized: false, maxVersion }, () => {
+      resolve({ protocol: socket.alpnProtocol, cert: socket.getPeerX509Certificate() as X509Certificate });
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** The acmeIdentifier extension's value (RFC 8737 3: an OCTET STRING of the SHA-256 of the key authorization). */
+function acmeIdentifier(cert: X509Certificate): Buffer | undefined {
+  const der = cert.raw;
+  const oid = Buffer.from([0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f]);
+  const at = der.indexOf(oid);
+  if (at === -1) return undefined;
+  // OID, BOOLEAN TRUE (critical), OCTET STRING wrapping OCTET STRING (32 bytes).
+  const rest = der.subarray(at + oid.length);
+  assert.deepEqual([...rest.subarray(0, 3)], [0x01, 0x01, 0xff], 'the extension is critical');
+  return rest.subarray(3 + 2 + 2, 3 + 2 + 2 + 32);
+}
+
+describe('TLS-ALPN-01 challenge certificates on the HTTPS listener', () => {
+  let store: CertificateStore;
+  let server: Http2SecureServer;
+  let port: number;
+  const authz = { identifier: { type: 'dns', value: 'a.mirror.test' } } as acme.Authorization;
+
+  before(async () => {
+    const ca = await createDevelopmentCa({ name: 'test', days: 1 });
+    store = new CertificateStore([], pino({ level: 'silent' }));
+    store.setManaged([await createLeafCertificate({ hosts: ['a.mirror.test'], days: 1 }, ca)]);
+    store.answerAcmeTlsAlpn();
+    // The listener as the registry server builds it: h2 + http/1.1, the store's SNICallback, acme-tls/1 offered.
+    server = createSecureServer({ ...store.defaultPem, allowHTTP1: true, SNICallback: store.sniCallback }, (_req, res) => res.end());
+    offerAcmeTlsAlpn(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('only an acme-tls/1 handshake for the host gets the challenge certificate while it is pending', async () => {
+    await new TlsAlpn01Responder(store).set(authz, 'token', 'token.thumbprint');
+    const validator = await handshake(port, 'a.mirror.test', ['acme-tls/1']);
+    assert.equal(validator.protocol, 'acme-tls/1');
+    assert.equal(validator.cert.subjectAltName, 'DNS:a.mirror.test');
+    assert.deepEqual(acmeIdentifier(validator.cert), createHash('sha256').update('token.thumbprint').digest());
+    const client = await handshake(port, 'a.mirror.test', ['h2', 'http/1.1']);
+    assert.equal(client.protocol, 'h2');
+    assert.equal(acmeIdentifier(client.cert), undefined);
+    const otherHost = await handshake(port, 'b.mirror.test', ['acme-tls/1']);
+    assert.equal(acmeIdentifier(otherHost.cert), undefined);
+  });
+
+  test('a TLS 1.2 validator gets the normal certificate: ALPN is chosen after the certificate there', async () => {
+    assert.equal(acmeIdentifier((await handshake(port, 'a.mirror.test', ['acme-tls/1'], 'TLSv1.2')).cert), undefined);
+  });
+
+  test('once the challenge is withdrawn, acme-tls/1 handshakes get the normal certificate again', async () => {
+    new TlsAlpn01Responder(store).clear(authz);
+    assert.equal(acmeIdentifier((await handshake(port, 'a.mirror.test', ['acme-tls/1'])).cert), undefined);
+  });
+});
