@@ -217,6 +217,7 @@ export const requestView = z.object({
   ms: z.number(),
   client: z.string(),
 });
+/** `recent`: the latest finished registry requests, newest first. */
 export const activitySnapshot = z.object({ fills: z.array(fillView), recent: z.array(requestView) });
 export type ActivitySnapshot = z.infer<typeof activitySnapshot>;
 

@@ -103,7 +103,8 @@ export class CacheBrowser {
           tags,
           size: tree.reduce((sum, m) => sum + m.size, 0) + blobBytes,
           lastPulledAt: Math.max(...tree.map((m) => m.lastAccess)),
-          pulls: manifest.hits,
+          // The fetch that stored it was a pull too; later ones are cache hits.
+          pulls: manifest.hits + 1,
           pinned: isPinned(candidate as Parameters<typeof isPinned>[0], pins),
           platforms: platformsOf(manifest.bytes),
         };

@@ -45,8 +45,8 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     // Above the 90 s idle timeout of containers/image (PROTOCOL.md 6.6); headersTimeout must exceed it.
     keepAliveTimeout: o.keepAliveMs,
     requestTimeout: 0,
-    // Inactivity, not a deadline: a stalled reader is dropped, a slow one that keeps reading is not.
-    connectionTimeout: o.clientIdleMs ?? 0,
+    // Set on the servers below (serverFactory): inactivity, not a deadline.
+    connectionTimeout: 0,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 2048 },
     serverFactory: (handler) => {
@@ -67,10 +67,13 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
           session.setTimeout(o.keepAliveMs, () => session.close());
           session.on('close', () => sessions.delete(session));
         });
+        if (o.clientIdleMs) dropWhenIdle(server, o.clientIdleMs);
         // The compat server has the request/response surface fastify uses.
         return server as unknown as Server;
       }
-      return createHttpServer({ maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000 }, handler);
+      const server = createHttpServer({ maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000 }, handler);
+      if (o.clientIdleMs) dropWhenIdle(server, o.clientIdleMs);
+      return server;
     },
     // Requests Node's parser refuses (absurd headers, broken framing) still get an OCI error body.
     clientErrorHandler: (err, socket) => {
@@ -107,4 +110,14 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     return reply.code(e.status).headers(e.headers).send(e.body);
   });
   return app;
+}
+
+/**
+ * A connection (or h2 stream) with no traffic either way for `ms` is destroyed: a client that stopped reading a
+ * blob holds no socket, file handle or buffers past it. Explicit, because node leaves a timed-out socket open when
+ * anything listens for the response's 'timeout'.
+ */
+function dropWhenIdle(server: { setTimeout(ms: number): unknown; on(event: 'timeout', listener: (s: { destroy(): void }) => void): unknown }, ms: number): void {
+  server.setTimeout(ms);
+  server.on('timeout', (socket) => socket.destroy());
 }

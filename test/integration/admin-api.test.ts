@@ -374,7 +374,7 @@ describe('admin API', () => {
       )).body.images;
       assert.equal(images.length, 1);
       assert.deepEqual(images[0]?.tags, ['3.20']);
-      assert.equal(images[0]?.pulls, 1, 'the first pull was a miss, the second a hit');
+      assert.equal(images[0]?.pulls, 2, 'the first pull stored it, the second was a hit');
       assert.ok((images[0]?.size ?? 0) > image);
       assert.equal(images[0]?.pinned, false);
       assert.equal((await admin.call('GET', '/api/cache/images?upstream=hub')).status, 400);

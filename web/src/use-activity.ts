@@ -23,8 +23,8 @@ export function useActivity(): Activity {
     source.addEventListener('snapshot', (e) => {
       const next = JSON.parse((e as MessageEvent<string>).data) as ActivitySnapshot;
       setSnapshot(next);
-      // The snapshot's recent list is the server's truth; events in between only prepend to it.
-      setRecent(next.recent.slice(-keepRequests).reverse());
+      // The snapshot's recent list (newest first) is the server's truth; events in between only prepend to it.
+      setRecent(next.recent.slice(0, keepRequests));
     });
     source.addEventListener('request', (e) => {
       const request = JSON.parse((e as MessageEvent<string>).data) as RequestView;

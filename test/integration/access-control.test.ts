@@ -1,0 +1,272 @@
+// Who may pull what, over real sockets against in-process fake upstreams: address allow/deny lists (with trusted
+// proxies), Pullgate's own users (Basic and tokens from /auth/token), per-client request and transfer limits, the
+// client idle timeout, and the repository policy, all decided before any upstream request. The same rules with real
+// clients: test/e2e/access-control-clients.test.ts.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { hashPassword } from '../../src/admin/password.js';
+import { FakeUpstream } from '../support/fake/fake-upstream.js';
+import { errorCode, get } from '../support/fake/mirror-over-fake.js';
+import { startMirror, type TestMirror } from '../support/mirror-app.js';
+
+const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function withMirror(up: FakeUpstream, config: Record<string, unknown>, work: (m: TestMirror) => Promise<void>): Promise<void> {
+  const m = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }], ...config });
+  try {
+    await work(m);
+  } finally {
+    await m.close();
+  }
+}
+
+describe('access control', () => {
+  let up: FakeUpstream;
+  let alpineDigest: string;
+  let layerDigest: string;
+
+  before(async () => {
+    up = await new FakeUpstream().start();
+    const m = up.addImage('library/alpine', '3.20', [Buffer.alloc(2000, 1)]);
+    alpineDigest = m.digest;
+    layerDigest = (JSON.parse(m.bytes.toString()) as { layers: Array<{ digest: string }> }).layers[0]?.digest ?? '';
+    up.addImage('library/evil', 'latest', [Buffer.alloc(100, 9)]);
+    up.addImage('library/busybox', '1.36', [Buffer.alloc(100, 5)]);
+  });
+  after(() => up?.stop());
+
+  describe('addresses', () => {
+    test('a denied address gets DENIED on /v2/ and on pulls, and the upstream is never asked', async () => {
+      await withMirror(up, { access: { deny: ['127.0.0.0/8'] } }, async (m) => {
+        const asked = up.count();
+        for (const path of ['/v2/', '/v2/alpine/manifests/3.20', `/v2/alpine/blobs/${layerDigest}`]) {
+          const r = await get(m.url, path);
+          assert.equal(r.status, 403, path);
+          assert.equal(errorCode(r), 'DENIED', path);
+          assert.match(String(r.headers['content-type']), /application\/json/);
+        }
+        assert.equal(up.count(), asked);
+      });
+    });
+
+    test('an allow list admits only its addresses; an upstream may override the global list', async () => {
+      await withMirror(
+        up,
+        {
+          access: { allow: ['10.0.0.0/8'] },
+          upstreams: [
+            { name: 'hub', registry: 'docker.io', url: up.url, default: true },
+            { name: 'open', registry: 'open.example.test', url: up.url, hosts: ['open.mirror.test'], access: { allow: ['127.0.0.1', '::1'] } },
+          ],
+        },
+        async (m) => {
+          assert.equal(errorCode(await get(m.url, '/v2/alpine/manifests/3.20')), 'DENIED');
+          const open = await get(m.url, '/v2/library/alpine/manifests/3.20', { headers: { host: 'open.mirror.test' } });
+          assert.equal(open.status, 200);
+        },
+      );
+    });
+
+    test('X-Forwarded-For is believed only from a trusted proxy, read from the right', async () => {
+      await withMirror(up, { access: { allow: ['192.0.2.10'], trustedProxies: ['127.0.0.1'] } }, async (m) => {
+        const asClient = (xff: string) => get(m.url, '/v2/alpine/manifests/3.20', { headers: { 'x-forwarded-for': xff } });
+        assert.equal((await asClient('192.0.2.10')).status, 200);
+        // The client may put anything first; the proxy appends the address it saw.
+        assert.equal(errorCode(await asClient('192.0.2.10, 198.51.100.7')), 'DENIED');
+        assert.equal((await asClient('198.51.100.7, 192.0.2.10')).status, 200);
+        assert.equal(errorCode(await asClient('not-an-address')), 'DENIED');
+        assert.equal(errorCode(await get(m.url, '/v2/alpine/manifests/3.20')), 'DENIED', 'no header: the proxy itself is not allowed');
+      });
+      await withMirror(up, { access: { allow: ['192.0.2.10'] } }, async (m) => {
+        const r = await get(m.url, '/v2/alpine/manifests/3.20', { headers: { 'x-forwarded-for': '192.0.2.10' } });
+        assert.equal(errorCode(r), 'DENIED', 'an untrusted peer cannot claim another address');
+      });
+    });
+  });
+
+  describe("Pullgate's own users", () => {
+    let m: TestMirror;
+    before(async () => {
+      m = await startMirror({
+        access: { login: 'required', users: [{ username: 'ci', passwordHash: await hashPassword('ci-password-1') }] },
+        upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }],
+      });
+    });
+    after(() => m?.close());
+
+    test('without credentials: 401 UNAUTHORIZED with a bearer challenge naming the mirror\'s token endpoint', async () => {
+      for (const path of ['/v2/', '/v2/alpine/manifests/3.20']) {
+        const r = await get(m.url, path);
+        assert.equal(r.status, 401, path);
+        assert.equal(errorCode(r), 'UNAUTHORIZED');
+        assert.equal(r.headers['www-authenticate'], `Bearer realm="${m.url}/auth/token",service="pullgate"`);
+      }
+    });
+
+    test('the token endpoint trades Basic credentials for a bearer token that pulls; wrong ones get 401', async () => {
+      const wrong = await get(m.url, '/auth/token?service=pullgate&scope=repository:library/alpine:pull', { headers: { authorization: basic('ci', 'nope') } });
+      assert.equal(wrong.status, 401);
+      assert.equal(errorCode(wrong), 'UNAUTHORIZED');
+      const anonymous = await get(m.url, '/auth/token?service=pullgate');
+      assert.equal(anonymous.status, 401);
+
+      const res = await get(m.url, '/auth/token?service=pullgate&scope=repository:library/alpine:pull', { headers: { authorization: basic('ci', 'ci-password-1') } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['cache-control'], 'no-store');
+      const body = JSON.parse(res.body.toString()) as { token: string; access_token: string; expires_in: number; issued_at: string };
+      assert.equal(body.token, body.access_token);
+      assert.equal(body.expires_in, 3600);
+      const bearer = { authorization: `Bearer ${body.token}` };
+      assert.equal((await get(m.url, '/v2/', { headers: bearer })).status, 200);
+      assert.equal((await get(m.url, '/v2/alpine/manifests/3.20', { headers: bearer })).status, 200);
+      const tampered = `${body.token.slice(0, -2)}xx`;
+      assert.equal(errorCode(await get(m.url, '/v2/alpine/manifests/3.20', { headers: { authorization: `Bearer ${tampered}` } })), 'UNAUTHORIZED');
+      assert.ok(!m.logs.some((l) => l.includes(body.token) || l.includes('ci-password-1')), 'tokens and passwords never reach the log');
+    });
+
+    test('the OAuth2 password grant (containerd) gets a token; other grants are refused', async () => {
+      const form = (fields: Record<string, string>) =>
+        request(`${m.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+      const ok = await form({ grant_type: 'password', username: 'ci', password: 'ci-password-1', service: 'pullgate', client_id: 'containerd' });
+      assert.equal(ok.statusCode, 200);
+      assert.ok(((await ok.body.json()) as { access_token?: string }).access_token);
+      const bad = await form({ grant_type: 'password', username: 'ci', password: 'x' });
+      assert.equal(bad.statusCode, 401);
+      await bad.body.dump();
+      const refresh = await form({ grant_type: 'refresh_token', refresh_token: 'x' });
+      assert.equal(refresh.statusCode, 405);
+      await refresh.body.dump();
+    });
+
+    test('Basic credentials work on every request too; a wrong password is 401', async () => {
+      assert.equal((await get(m.url, '/v2/alpine/manifests/3.20', { headers: { authorization: basic('ci', 'ci-password-1') } })).status, 200);
+      assert.equal(errorCode(await get(m.url, '/v2/alpine/manifests/3.20', { headers: { authorization: basic('ci', 'wrong-password') } })), 'UNAUTHORIZED');
+    });
+
+    test('a passthrough upstream cannot also require a login (config error naming the field)', async () => {
+      await assert.rejects(
+        startMirror({ access: { login: 'required' }, upstreams: [{ name: 'p', registry: 'p.example.test', url: up.url, auth: { mode: 'passthrough' } }] }),
+        /upstreams\[0\]\.access\.login/,
+      );
+    });
+  });
+
+  describe('repository policy', () => {
+    test('a denied repository is refused by tag and by digest before any upstream request', async () => {
+      await withMirror(up, { upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, policy: { deny: ['library/evil*'] } }] }, async (m) => {
+        const asked = up.count();
+        const byTag = await get(m.url, '/v2/evil/manifests/latest');
+        assert.equal(byTag.status, 403);
+        assert.equal(errorCode(byTag), 'DENIED');
+        assert.match(byTag.body.toString(), /library\/evil/);
+        assert.equal(errorCode(await get(m.url, `/v2/evil/manifests/${alpineDigest}`)), 'DENIED');
+        assert.equal(errorCode(await get(m.url, '/v2/evil/tags/list')), 'DENIED');
+        assert.equal(up.count(), asked, 'the upstream is never asked');
+        assert.equal((await get(m.url, '/v2/alpine/manifests/3.20')).status, 200);
+      });
+    });
+
+    test('content cached under an allowed repository is not served under a denied one', async () => {
+      await withMirror(up, { upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, policy: { deny: ['library/evil'] } }] }, async (m) => {
+        assert.equal((await get(m.url, `/v2/alpine/blobs/${layerDigest}`)).status, 200);
+        assert.equal((await get(m.url, `/v2/alpine/manifests/${alpineDigest}`)).status, 200);
+        assert.equal(errorCode(await get(m.url, `/v2/evil/blobs/${layerDigest}`)), 'DENIED');
+        assert.equal(errorCode(await get(m.url, `/v2/evil/manifests/${alpineDigest}`)), 'DENIED');
+      });
+    });
+
+    test('with allow rules only those repositories (and tags) are served; a digest is judged by its repository', async () => {
+      await withMirror(up, { upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, policy: { allow: ['library/alpine:3.*'] } }] }, async (m) => {
+        assert.equal((await get(m.url, '/v2/alpine/manifests/3.20')).status, 200);
+        assert.equal((await get(m.url, `/v2/alpine/manifests/${alpineDigest}`)).status, 200);
+        assert.equal(errorCode(await get(m.url, '/v2/alpine/manifests/latest')), 'DENIED');
+        assert.equal(errorCode(await get(m.url, '/v2/busybox/manifests/1.36')), 'DENIED');
+      });
+    });
+
+    test('bad rules are config errors naming the field', async () => {
+      await assert.rejects(
+        startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, policy: { deny: ['Not A Repo'] } }] }),
+        /upstreams\[0\]\.policy\.deny\[0\]: expected repository\[:tag\]/,
+      );
+      await assert.rejects(startMirror({ access: { allow: ['10.0.0.0/33'] } }), /access\.allow\[0\]: expected an address or a CIDR block/);
+    });
+  });
+
+  describe('per-client limits', () => {
+    test('the request rate is limited per client with TOOMANYREQUESTS and Retry-After', async () => {
+      await withMirror(up, { access: { limits: { requestsPerSecond: 0.5, burst: 3 } } }, async (m) => {
+        for (let i = 0; i < 3; i++) assert.equal((await get(m.url, '/v2/')).status, 200);
+        const r = await get(m.url, '/v2/');
+        assert.equal(r.status, 429);
+        assert.equal(errorCode(r), 'TOOMANYREQUESTS');
+        assert.ok(Number(r.headers['retry-after']) >= 1);
+      });
+    });
+
+    test('blob transfers at once are limited per client; a finished one frees its place', async () => {
+      const slow = await new FakeUpstream().start();
+      const m1 = slow.addImage('library/big', '1', [Buffer.alloc(2 * 1024 * 1024, 3)]);
+      const big = (JSON.parse(m1.bytes.toString()) as { layers: Array<{ digest: string }> }).layers[0]?.digest ?? '';
+      slow.faults.blobChunkDelayMs = 20;
+      try {
+        await withMirror(slow, { access: { limits: { concurrentTransfers: 1 } } }, async (m) => {
+          const first = request(`${m.url}/v2/big/blobs/${big}`);
+          const firstRes = await first;
+          assert.equal(firstRes.statusCode, 200);
+          const second = await get(m.url, `/v2/big/blobs/${big}`);
+          assert.equal(second.status, 429);
+          assert.equal(errorCode(second), 'TOOMANYREQUESTS');
+          const body = Buffer.from(await firstRes.body.arrayBuffer());
+          assert.equal(body.length, 2 * 1024 * 1024);
+          slow.faults.blobChunkDelayMs = 0;
+          // The place is freed when the response has ended, which may be just after the client has its bytes.
+          let again = await get(m.url, `/v2/big/blobs/${big}`);
+          for (let i = 0; i < 20 && again.status === 429; i++) {
+            await new Promise((r) => setTimeout(r, 25));
+            again = await get(m.url, `/v2/big/blobs/${big}`);
+          }
+          assert.equal(again.status, 200);
+        });
+      } finally {
+        await slow.stop();
+      }
+    });
+
+    test('a client that stops reading is disconnected after the idle timeout', { timeout: 30_000 }, async () => {
+      const big = await new FakeUpstream().start();
+      const m1 = big.addImage('library/huge', '1', [Buffer.alloc(48 * 1024 * 1024, 7)]);
+      const layer = (JSON.parse(m1.bytes.toString()) as { layers: Array<{ digest: string }> }).layers[0]?.digest ?? '';
+      try {
+        await withMirror(big, { access: { clientIdleTimeout: '1s' } }, async (m) => {
+          const { port } = new URL(m.url);
+          const server = m.app.http?.server;
+          assert.ok(server);
+          const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+          const socket = connect(Number(port), '127.0.0.1');
+          socket.pause(); // reads nothing: the server's writes stall once the socket buffers are full
+          socket.on('error', () => undefined);
+          socket.write(`GET /v2/huge/blobs/${layer} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
+          await new Promise((r) => setTimeout(r, 500));
+          assert.equal(await connections(), 1);
+          let open = 1;
+          for (let i = 0; i < 100 && open > 0; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            open = await connections();
+          }
+          assert.equal(open, 0, 'the mirror dropped the stalled connection');
+          // The client, reading again, gets what the buffers held and then the end: a cut transfer, not the blob.
+          let received = 0;
+          const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+          socket.on('data', (d: Buffer) => (received += d.length));
+          socket.resume();
+          await ended;
+          assert.ok(received < 48 * 1024 * 1024, `received ${received} bytes`);        });
+      } finally {
+        await big.stop();
+      }
+    });
+  });
+});
