@@ -71,6 +71,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(options.clock ? { clock: options.clock } : {}),
       userAgent: 'pullgate/0.1',
       onRateLimit: (upstream, rateLimit) => upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit'),
+      onCircuit: (upstream, url, change) =>
+        upstreamLog[change.to === 'open' ? 'warn' : 'info']({ upstream, url, circuit: change.to, from: change.from, failures: change.failures, reason: change.reason }, 'upstream circuit'),
     });
   const clock = options.clock ?? Date.now;
   const cache = await openLocalCache(config, log.child({ component: 'cache' }), clock);

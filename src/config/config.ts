@@ -19,6 +19,11 @@ export interface UpstreamConfig {
   proxy?: string;
   tagTtlMs: number;
   offline: boolean;
+  /** Tried in order before `url` (the origin). */
+  mirrors: URL[];
+  allowPrivateRedirects: boolean;
+  retries: { attempts: number; minDelayMs: number; maxDelayMs: number };
+  circuit: { failures: number; openForMs: number };
 }
 
 export interface Config {

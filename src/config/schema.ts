@@ -51,8 +51,10 @@ export const upstreamSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
   /** The registry name clients use (`docker.io`, `gcr.io`, `registry.corp.test:5000`): ns value and path prefix. */
   registry: z.string().refine(isRegistryHost, 'expected a registry host such as gcr.io or host:port'),
-  /** Where to dial. */
+  /** Where to dial: the origin registry. */
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** Other URLs serving the same content (a regional mirror), tried in order before `url`. */
+  mirrors: z.array(z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })).default([]),
   /** Mirror hostnames routed to this upstream by the Host header. */
   hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).default([]),
   /** The upstream served at the mirror root (daemon.json registry-mirrors). At most one. */
@@ -68,6 +70,15 @@ export const upstreamSchema = z.strictObject({
   tagTtl: duration('5m'),
   /** Serve only what is cached; never contact this upstream. */
   offline: z.boolean().default(false),
+  /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
+  allowPrivateRedirects: z.boolean().default(false),
+  /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */
+  retries: z
+    .strictObject({ attempts: z.int().min(1).max(10).default(3), minDelay: duration('200ms'), maxDelay: duration('2s') })
+    .refine((r) => r.minDelay <= r.maxDelay, { message: 'minDelay must not exceed maxDelay', path: ['minDelay'] })
+    .prefault({}),
+  /** Per URL: after `failures` consecutive failures the URL is skipped for `openFor`, then probed once. */
+  circuit: z.strictObject({ failures: z.int().min(1).max(1000).default(5), openFor: duration('30s') }).prefault({}),
 });
 
 export const configSchema = z
@@ -131,6 +142,11 @@ export const configSchema = z
     for (const issue of upstreamConflicts(c.upstreams ?? [])) {
       ctx.addIssue({ code: 'custom', path: ['upstreams', ...issue.path], message: issue.message });
     }
+    (c.upstreams ?? []).forEach((u, i) => {
+      if (u.mirrors.length > 0 && u.auth.mode === 'passthrough') {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'mirrors'], message: 'mirrors need auth mode mirror: client credentials belong to the origin only' });
+      }
+    });
     if (c.listen.https && c.tls.certificates.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: 'listen.https needs at least one certificate' });
     }
