@@ -49,3 +49,48 @@ describe('redirect checks', () => {
     assert.equal(await isPrivateHost('registry.invalid'), false);
   });
 });
+
+describe('the dialer of a public upstream\'s redirects', () => {
+  it('refuses, at connect time, a name that resolves to loopback (a real undici request to a real listener)', async () => {
+    const { createServer } = await import('node:http');
+    const { request } = await import('undici');
+    const { UpstreamEndpoint } = await import('../../../src/upstream/upstream-endpoint.js');
+    let reached = 0;
+    const server = createServer((_req, res) => {
+      reached++;
+      res.end('internal');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const config = {
+      name: 'hub',
+      registry: 'docker.io',
+      url: new URL('http://registry.invalid'),
+      hosts: [],
+      default: false,
+      auth: { mode: 'mirror' as const },
+      insecureSkipVerify: false,
+      tagTtlMs: 300_000,
+      offline: false,
+      mirrors: [],
+      allowPrivateRedirects: false,
+      retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 },
+      circuit: { failures: 5, openForMs: 30_000 },
+    };
+    const endpoint = UpstreamEndpoint.create(config.url, 'origin', config, { connect: 1000, headers: 1000, idle: 1000 }, Date.now, () => undefined);
+    try {
+      const target = new URL(`http://localhost:${port}/secret`);
+      const dispatcher = await endpoint.dispatcherFor(target);
+      assert.notEqual(dispatcher, endpoint.dispatcher, 'a redirect from a public upstream gets the guarded dialer');
+      const err = await request(target, { dispatcher }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof PrivateRedirectError || (err as { cause?: unknown }).cause instanceof PrivateRedirectError, String(err));
+      assert.equal(reached, 0);
+    } finally {
+      await endpoint.close();
+      server.close();
+    }
+  });
+});
