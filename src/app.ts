@@ -71,6 +71,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(options.clock ? { clock: options.clock } : {}),
       userAgent: 'pullgate/0.1',
       onRateLimit: (upstream, rateLimit) => upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit'),
+      onFailure: (upstream, url, message) => upstreamLog.warn({ upstream, url, reason: message }, 'upstream request failed'),
       onCircuit: (upstream, url, change) =>
         upstreamLog[change.to === 'open' ? 'warn' : 'info']({ upstream, url, circuit: change.to, from: change.from, failures: change.failures, reason: change.reason }, 'upstream circuit'),
     });

@@ -18,6 +18,8 @@ export interface FailoverOptions {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
   signal?: AbortSignal;
+  /** Told about every failed try (logged: a refused certificate must be visible even when the cache answers). */
+  onFailure?: (url: string, message: string) => void;
 }
 
 type Round = { kind: 'answer'; res: UpstreamResponse } | { kind: 'failed'; transient: boolean; res?: UpstreamResponse; error: Error };
@@ -69,6 +71,7 @@ async function tryEach(
       }
       endpoint.breaker.failure(e.message);
       o.health.failed(e.message);
+      o.onFailure?.(endpoint.shown, e.message);
       await drop();
       last = { error: e, transient: isTransientUpstreamError(e) };
       continue;
@@ -76,6 +79,7 @@ async function tryEach(
     o.health.answered(res.status);
     if (res.status >= 500 || res.status === 429) {
       endpoint.breaker.failure(`HTTP ${res.status}`);
+      o.onFailure?.(endpoint.shown, `HTTP ${res.status}`);
       await drop();
       // A 5xx is worth another round; a 429 only when its Retry-After says how long (retryDelay judges it).
       const transient = res.status !== 429 || res.headers['retry-after'] !== undefined;

@@ -40,6 +40,14 @@ export class UpstreamEndpoint {
     return new UpstreamEndpoint(url, role, config, timeouts, dispatcher ?? createDispatcher({ ...config, url }, timeouts), clock, onCircuit);
   }
 
+  /** The URL as logs and the admin show it: without any user:password in it. */
+  get shown(): string {
+    const u = new URL(this.url.href);
+    u.username = '';
+    u.password = '';
+    return u.href.replace(/\/$/, '');
+  }
+
   /** The URL of an upstream path, under this URL's own path if it has one. */
   urlFor(path: string, query?: URLSearchParams): URL {
     const url = new URL(this.url.href);

@@ -56,6 +56,8 @@ export interface UpstreamOptions {
   onRateLimit?: (upstream: string, rateLimit: RateLimit) => void;
   /** Told when the circuit of one of the upstream's URLs opens, half-opens or closes. */
   onCircuit?: (upstream: string, url: string, change: CircuitChange) => void;
+  /** Told about every failed try of a URL: connection error, timeout, refused certificate or redirect, 5xx, 429. */
+  onFailure?: (upstream: string, url: string, message: string) => void;
   /** The origin's dispatcher (tests); mirrors always get their own. */
   dispatcher?: Dispatcher;
   /** Waits between retries (tests make it instant). */
@@ -89,6 +91,7 @@ export class Upstream {
   private readonly onRateLimit: UpstreamOptions['onRateLimit'];
   private readonly sleep: NonNullable<UpstreamOptions['sleep']>;
   private readonly random: () => number;
+  private readonly onFailure: UpstreamOptions['onFailure'];
 
   constructor(
     readonly config: UpstreamConfig,
@@ -103,7 +106,8 @@ export class Upstream {
     this.onRateLimit = options.onRateLimit;
     this.sleep = options.sleep ?? sleep;
     this.random = options.random ?? Math.random;
-    const onCircuit = (e: UpstreamEndpoint, change: CircuitChange) => options.onCircuit?.(config.name, e.url.href, change);
+    this.onFailure = options.onFailure;
+    const onCircuit = (e: UpstreamEndpoint, change: CircuitChange) => options.onCircuit?.(config.name, e.shown, change);
     const mirrors = (config.mirrors ?? []).map((url) => UpstreamEndpoint.create(url, 'mirror', config, this.timeouts, this.clock, onCircuit));
     this.originEndpoint = UpstreamEndpoint.create(config.url, 'origin', config, this.timeouts, this.clock, onCircuit, options.dispatcher);
     this.endpoints = [...mirrors, this.originEndpoint];
@@ -134,7 +138,7 @@ export class Upstream {
 
   endpointViews(): EndpointView[] {
     return this.endpoints.map((e) => ({
-      url: e.url.href.replace(/\/$/, ''),
+      url: e.shown,
       role: e.role,
       circuit: e.breaker.state,
       failures: e.breaker.failures,
@@ -165,6 +169,7 @@ export class Upstream {
       sleep: this.sleep,
       random: this.random,
       ...(req.signal ? { signal: req.signal } : {}),
+      onFailure: (url, message) => this.onFailure?.(this.name, url, message),
     });
   }
 
