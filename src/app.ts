@@ -124,6 +124,9 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         observer.rateLimited(rateLimit);
         upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
       },
+      onFailure: (upstream, url, message) => upstreamLog.warn({ upstream, url, reason: message }, 'upstream request failed'),
+      onCircuit: (upstream, url, change) =>
+        upstreamLog[change.to === 'open' ? 'warn' : 'info']({ upstream, url, circuit: change.to, from: change.from, failures: change.failures, reason: change.reason }, 'upstream circuit'),
     });
   };
   // Upstreams: the config file's, plus those added through the admin (stored in the cache database), applied live.

@@ -54,7 +54,20 @@ export const upstreamHealth = z.object({
   reachable: z.boolean().nullable(),
   lastOkAt: z.number().nullable(),
   lastError: z.object({ at: z.number(), message: z.string() }).nullable(),
+  /** The upstream as a whole: open when every URL's circuit is open (the cache answers at once). */
   circuit: z.enum(['closed', 'open', 'half-open']),
+  /** Each URL in the order requests try them (mirrors, then the origin), with its own circuit. */
+  urls: z
+    .array(
+      z.object({
+        url: z.string(),
+        role: z.enum(['mirror', 'origin']),
+        circuit: z.enum(['closed', 'open', 'half-open']),
+        failures: z.number(),
+        lastFailure: z.string().optional(),
+      }),
+    )
+    .optional(),
   rateLimit: rateLimitView.nullable(),
 });
 
@@ -62,6 +75,8 @@ export const upstreamView = z.object({
   name: z.string(),
   registry: z.string(),
   url: z.string(),
+  /** Tried in order before `url`. */
+  mirrors: z.array(z.string()),
   hosts: z.array(z.string()),
   default: z.boolean(),
   auth: z.object({ mode: z.enum(['mirror', 'passthrough']), username: z.string().optional(), hasPassword: z.boolean() }),

@@ -24,6 +24,11 @@ export interface UpstreamConfig {
   access?: { allow?: string[]; deny?: string[]; login?: 'off' | 'required' };
   /** What may be pulled from this upstream. */
   policy?: { allow: string[]; deny: string[] };
+  /** Tried in order before `url` (the origin). */
+  mirrors: URL[];
+  allowPrivateRedirects: boolean;
+  retries: { attempts: number; minDelayMs: number; maxDelayMs: number };
+  circuit: { failures: number; openForMs: number };
 }
 
 export interface AccessConfig {

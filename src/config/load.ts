@@ -134,6 +134,15 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     offline: u.offline,
     ...(u.access ? { access: u.access } : {}),
     ...(u.policy ? { policy: u.policy } : {}),
+    // Settings stored by an older version lack these keys: their defaults apply.
+    mirrors: (u.mirrors ?? []).map((m) => new URL(m.replace(/\/+$/, ''))),
+    allowPrivateRedirects: u.allowPrivateRedirects ?? false,
+    retries: {
+      attempts: u.retries?.attempts ?? 3,
+      minDelayMs: u.retries?.minDelay ?? 200,
+      maxDelayMs: u.retries?.maxDelay ?? 2000,
+    },
+    circuit: { failures: u.circuit?.failures ?? 5, openForMs: u.circuit?.openFor ?? 30_000 },
   };
 }
 

@@ -86,8 +86,10 @@ export const upstreamSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
   /** The registry name clients use (`docker.io`, `gcr.io`, `registry.corp.test:5000`): ns value and path prefix. */
   registry: z.string().refine(isRegistryHost, 'expected a registry host such as gcr.io or host:port'),
-  /** Where to dial. */
+  /** Where to dial: the origin registry. */
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** Other URLs serving the same content (a regional mirror), tried in order before `url`. */
+  mirrors: z.array(z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })).default([]),
   /** Mirror hostnames routed to this upstream by the Host header. */
   hosts: z.array(z.string().refine(isHostname, 'expected a hostname')).default([]),
   /** The upstream served at the mirror root (daemon.json registry-mirrors). At most one. */
@@ -109,6 +111,15 @@ export const upstreamSchema = z.strictObject({
     .optional(),
   /** What may be pulled: repository globs (names as on the upstream), deny first; with allow rules, only those. */
   policy: z.strictObject({ allow: z.array(policyRule).default([]), deny: z.array(policyRule).default([]) }).optional(),
+  /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
+  allowPrivateRedirects: z.boolean().default(false),
+  /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */
+  retries: z
+    .strictObject({ attempts: z.int().min(1).max(10).default(3), minDelay: duration('200ms'), maxDelay: duration('2s') })
+    .refine((r) => r.minDelay <= r.maxDelay, { message: 'minDelay must not exceed maxDelay', path: ['minDelay'] })
+    .prefault({}),
+  /** Per URL: after `failures` consecutive failures the URL is skipped for `openFor`, then probed once. */
+  circuit: z.strictObject({ failures: z.int().min(1).max(1000).default(5), openFor: duration('30s') }).prefault({}),
 });
 
 export const configSchema = z
@@ -213,6 +224,9 @@ export const configSchema = z
           path: ['upstreams', i, 'access', 'login'],
           message: "a passthrough upstream gets the client's own upstream credentials; it cannot also require a Pullgate login",
         });
+      }
+      if (u.mirrors.length > 0 && u.auth.mode === 'passthrough') {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'mirrors'], message: 'mirrors need auth mode mirror: client credentials belong to the origin only' });
       }
     });
     for (const [i, message] of passthroughConflicts(c.tls.passthrough)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message });

@@ -1,6 +1,7 @@
 // One undici dispatcher per upstream: pooled keep-alive connections, verified TLS with SNI (undici sets the
 // servername from the host), system CAs plus the upstream's own bundle, an optional HTTP(S) proxy.
 import { readFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/config.js';
@@ -12,7 +13,11 @@ export interface DispatcherTimeouts {
   idle: number;
 }
 
-export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherTimeouts): Dispatcher {
+/**
+ * `lookup` replaces DNS resolution for direct connections: the redirect guard uses it to refuse private
+ * addresses at the moment of dialling (through a proxy, the proxy resolves names instead).
+ */
+export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherTimeouts, lookup?: LookupFunction): Dispatcher {
   const tls = {
     ...(upstream.ca ? { ca: [...rootCertificates, readFileSync(upstream.ca, 'utf8')] } : {}),
     rejectUnauthorized: !upstream.insecureSkipVerify,
@@ -28,5 +33,5 @@ export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherT
   if (upstream.proxy) {
     return new ProxyAgent({ uri: upstream.proxy, ...common, requestTls: tls, proxyTls: { timeout: timeouts.connect } });
   }
-  return new Agent({ ...common, connect: tls });
+  return new Agent({ ...common, connect: { ...tls, ...(lookup ? { lookup } : {}) } });
 }

@@ -1,13 +1,18 @@
-// One configured upstream registry: its connection pool, its auth (mirror or passthrough), redirects followed
-// here so that clients never see a CDN URL, rate-limit headers recorded.
+// One configured upstream registry: its URLs (mirrors, then the origin) with failover, retries and a circuit
+// breaker per URL, its auth (mirror or passthrough), redirects followed here so that clients never see a CDN
+// URL, rate-limit headers recorded.
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { bearerChallenge, parseChallenges, type Challenge } from './challenge.js';
-import { createDispatcher, type DispatcherTimeouts } from './dispatcher.js';
+import type { CircuitChange, CircuitState } from './circuit-breaker.js';
+import type { DispatcherTimeouts } from './dispatcher.js';
+import { fetchWithFailover } from './failover.js';
+import { sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
 import { fetchToken, type Credentials } from './token-fetch.js';
+import { UpstreamEndpoint } from './upstream-endpoint.js';
 import { toUpstreamError } from './upstream-errors.js';
 import { UpstreamHealth } from './upstream-health.js';
 
@@ -60,14 +65,33 @@ export interface UpstreamOptions {
   userAgent?: string;
   /** Told when the upstream's rate-limit headers change (they are logged and, later, exported). */
   onRateLimit?: (upstream: string, rateLimit: RateLimit) => void;
+  /** Told when the circuit of one of the upstream's URLs opens, half-opens or closes. */
+  onCircuit?: (upstream: string, url: string, change: CircuitChange) => void;
+  /** Told about every failed try of a URL: connection error, timeout, refused certificate or redirect, 5xx, 429. */
+  onFailure?: (upstream: string, url: string, message: string) => void;
+  /** The origin's dispatcher (tests); mirrors always get their own. */
   dispatcher?: Dispatcher;
+  /** Waits between retries (tests make it instant). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** One URL's state, for the admin view and metrics. */
+export interface EndpointView {
+  url: string;
+  role: 'mirror' | 'origin';
+  circuit: CircuitState;
+  failures: number;
+  lastFailure?: string;
 }
 
 export class Upstream {
-  readonly dispatcher: Dispatcher;
   readonly origin: string;
   rateLimit: RateLimit | undefined;
   readonly health: UpstreamHealth;
+  /** The mirrors in order, then the origin: the order every request tries them in. */
+  readonly endpoints: readonly UpstreamEndpoint[];
+  private readonly originEndpoint: UpstreamEndpoint;
   private baseChallenge: Challenge | undefined;
   private readonly tokens: TokenCache;
   /** Bearer challenges learned per origin (the upstream's and any redirect target's), to fetch tokens up front. */
@@ -77,6 +101,9 @@ export class Upstream {
   private readonly timeouts: DispatcherTimeouts;
   private readonly onRateLimit: UpstreamOptions['onRateLimit'];
   readonly observer: UpstreamObserver | undefined;
+  private readonly sleep: NonNullable<UpstreamOptions['sleep']>;
+  private readonly random: () => number;
+  private readonly onFailure: UpstreamOptions['onFailure'];
 
   constructor(
     readonly config: UpstreamConfig,
@@ -86,11 +113,17 @@ export class Upstream {
     this.tokens = new TokenCache(this.clock);
     this.health = new UpstreamHealth(this.clock);
     this.timeouts = options.timeouts;
-    this.dispatcher = options.dispatcher ?? createDispatcher(config, options.timeouts);
     this.origin = config.url.origin;
     this.userAgent = options.userAgent ?? 'pullgate';
     this.onRateLimit = options.onRateLimit;
     this.observer = options.observer;
+    this.sleep = options.sleep ?? sleep;
+    this.random = options.random ?? Math.random;
+    this.onFailure = options.onFailure;
+    const onCircuit = (e: UpstreamEndpoint, change: CircuitChange) => options.onCircuit?.(config.name, e.shown, change);
+    const mirrors = (config.mirrors ?? []).map((url) => UpstreamEndpoint.create(url, 'mirror', config, this.timeouts, this.clock, onCircuit));
+    this.originEndpoint = UpstreamEndpoint.create(config.url, 'origin', config, this.timeouts, this.clock, onCircuit, options.dispatcher);
+    this.endpoints = [...mirrors, this.originEndpoint];
   }
 
   get name(): string {
@@ -101,60 +134,96 @@ export class Upstream {
     return this.config.auth.mode;
   }
 
+  /** The origin's connection pool (token relays and the admin's connection test talk to the origin only). */
+  get dispatcher(): Dispatcher {
+    return this.originEndpoint.dispatcher;
+  }
+
+  /**
+   * The upstream's circuit as a whole: open when every URL's circuit is open (requests are answered at once from
+   * the cache), half-open when none is closed and one may be probed, else closed.
+   */
+  get circuit(): CircuitState {
+    const states = this.endpoints.map((e) => e.breaker.state);
+    if (states.includes('closed')) return 'closed';
+    return states.includes('half-open') ? 'half-open' : 'open';
+  }
+
+  endpointViews(): EndpointView[] {
+    return this.endpoints.map((e) => ({
+      url: e.shown,
+      role: e.role,
+      circuit: e.breaker.state,
+      failures: e.breaker.failures,
+      ...(e.breaker.lastReason !== undefined ? { lastFailure: e.breaker.lastReason } : {}),
+    }));
+  }
+
   private get credentials(): Credentials | undefined {
     const { username, password } = this.config.auth;
     return this.mode === 'mirror' && username && password !== undefined ? { username, password } : undefined;
   }
 
-  /** Absolute URL of an upstream path, under the upstream URL's own path if it has one. */
+  /** Absolute URL of an upstream path on the origin, under the upstream URL's own path if it has one. */
   urlFor(path: string, query?: URLSearchParams): URL {
-    const url = new URL(this.config.url.href);
-    url.pathname = url.pathname.replace(/\/+$/, '') + path;
-    url.search = query && [...query.keys()].length ? `?${query.toString()}` : '';
-    return url;
+    return this.originEndpoint.urlFor(path, query);
   }
 
-  async fetch(req: UpstreamRequest): Promise<UpstreamResponse> {
-    let url = this.urlFor(req.path, req.query);
+  /**
+   * One idempotent request through the upstream's URLs with failover, retries and circuit breakers (failover.ts).
+   * Only response headers have been read when this returns: no body byte has reached a client before a retry.
+   */
+  fetch(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return fetchWithFailover(this.endpoints, (endpoint) => this.fetchVia(endpoint, req), {
+      upstream: this.name,
+      retries: this.config.retries,
+      health: this.health,
+      clock: this.clock,
+      sleep: this.sleep,
+      random: this.random,
+      ...(req.signal ? { signal: req.signal } : {}),
+      onFailure: (url, message) => this.onFailure?.(this.name, url, message),
+    });
+  }
+
+  /** One URL, following redirects inside the mirror so that clients never see a CDN URL. */
+  private async fetchVia(endpoint: UpstreamEndpoint, req: UpstreamRequest): Promise<UpstreamResponse> {
+    let url = endpoint.urlFor(req.path, req.query);
     let method: 'GET' | 'HEAD' = req.method;
-    try {
-      for (let hop = 0; hop <= maxRedirects; hop++) {
-        const res = await this.sendAuthorized(url, method, req);
-        if (redirectStatuses.has(res.status) && res.headers.location) {
-          await res.body.dump();
-          url = new URL(String(res.headers.location), url);
-          if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw new RegistryError('UPSTREAM_INVALID', 'upstream redirected to a non-http URL');
-          }
-          if (res.status === 303 && method !== 'HEAD') method = 'GET';
-          this.observer?.redirected();
-          continue;
+    for (let hop = 0; hop <= maxRedirects; hop++) {
+      const res = await this.sendAuthorized(endpoint, url, method, req);
+      if (redirectStatuses.has(res.status) && res.headers.location) {
+        await res.body.dump();
+        url = new URL(String(res.headers.location), url);
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+          throw new RegistryError('UPSTREAM_INVALID', 'upstream redirected to a non-http URL');
         }
-        if (url.origin === this.origin) this.recordRateLimit(res.headers);
-        this.health.answered(res.status);
-        return res;
+        if (res.status === 303 && method !== 'HEAD') method = 'GET';
+        this.observer?.redirected();
+        continue;
       }
-    } catch (err) {
-      const e = toUpstreamError(err, this.name);
-      if (!req.signal?.aborted) this.health.failed(e.message);
-      throw e;
+      if (endpoint === this.originEndpoint && url.origin === this.origin) this.recordRateLimit(res.headers);
+      return res;
     }
     throw new RegistryError('UPSTREAM_INVALID', `upstream ${this.name} redirected more than ${maxRedirects} times`);
   }
 
   /** One hop: attach what this origin may see, answer one 401 with the token dance (mirror mode). */
-  private async sendAuthorized(url: URL, method: 'GET' | 'HEAD', req: UpstreamRequest): Promise<UpstreamResponse> {
-    const sameOrigin = url.origin === this.origin;
+  private async sendAuthorized(endpoint: UpstreamEndpoint, url: URL, method: 'GET' | 'HEAD', req: UpstreamRequest): Promise<UpstreamResponse> {
+    const dispatcher = await endpoint.dispatcherFor(url);
+    // Credentials (the client's in passthrough, the configured ones in mirror mode) belong to the origin: a
+    // redirect host (CDN) and a mirror URL never see them; a mirror is asked anonymously.
+    const sameOrigin = url.origin === this.origin && endpoint === this.originEndpoint;
     if (this.mode === 'passthrough') {
-      // The client's credential belongs to the upstream; a redirect host (CDN) never sees it.
       const auth = sameOrigin ? req.clientAuthorization : undefined;
-      const res = await this.send(url, method, req, auth);
+      const res = await this.send(dispatcher, url, method, req, auth);
       if (res.status === 401 && res.challenge?.params.realm && sameOrigin) this.baseChallenge ??= res.challenge;
       return res;
     }
+    const withCredentials = endpoint === this.originEndpoint;
     const known = this.challenges.get(url.origin);
-    const sent = known ? await this.tokenFor(known, req, false) : undefined;
-    const res = await this.send(url, method, req, sent?.header);
+    const sent = known ? await this.tokenFor(endpoint, known, req, false, withCredentials) : undefined;
+    const res = await this.send(dispatcher, url, method, req, sent?.header);
     if (res.status !== 401) return res;
 
     const challenge = res.challenge;
@@ -162,34 +231,38 @@ export class Upstream {
       await res.body.dump();
       this.challenges.set(url.origin, challenge);
       if (sent && sent.key) this.tokens.invalidate(sent.key, sent.value);
-      const fresh = await this.tokenFor(challenge, req, true);
-      return this.send(url, method, req, fresh.header);
+      const fresh = await this.tokenFor(endpoint, challenge, req, true, withCredentials);
+      return this.send(dispatcher, url, method, req, fresh.header);
     }
     const basic = parseChallenges(res.headers['www-authenticate']).some((c) => c.scheme === 'basic');
     const creds = this.credentials;
     if (basic && creds && sameOrigin) {
       await res.body.dump();
-      return this.send(url, method, req, `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`);
+      return this.send(dispatcher, url, method, req, `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`);
     }
     return res;
   }
 
   private async tokenFor(
+    endpoint: UpstreamEndpoint,
     challenge: Challenge,
     req: UpstreamRequest,
     fromChallenge: boolean,
+    withCredentials: boolean,
   ): Promise<{ header: string; key: string; value: string }> {
     const realm = challenge.params.realm ?? '';
     const service = challenge.params.service;
     const ownScope = req.repository ? [`repository:${req.repository}:pull`] : [];
     // Keyed by the scope this request needs, so the next request for the repository finds it without a 401.
-    const key = TokenCache.key(realm, service, ownScope.length ? ownScope : (challenge.params.scope ?? '').split(' '));
+    const scopeKey = TokenCache.key(realm, service, ownScope.length ? ownScope : (challenge.params.scope ?? '').split(' '));
+    // An anonymous token (a mirror URL's) never stands in for one fetched with the origin's credentials.
+    const key = withCredentials ? scopeKey : `anonymous ${scopeKey}`;
     const challengeScopes = fromChallenge && challenge.params.scope ? challenge.params.scope.split(' ').filter(Boolean) : [];
     const scopes = [...new Set([...ownScope, ...challengeScopes])];
-    const credentials = this.credentials;
+    const credentials = withCredentials ? this.credentials : undefined;
     const token = await this.tokens.get(key, () =>
       fetchToken({
-        dispatcher: this.dispatcher,
+        dispatcher: endpoint.dispatcher,
         realm,
         service,
         scopes,
@@ -210,7 +283,13 @@ export class Upstream {
     return { header: `Bearer ${token.value}`, key, value: token.value };
   }
 
-  private async send(url: URL, method: 'GET' | 'HEAD', req: UpstreamRequest, authorization?: string): Promise<UpstreamResponse> {
+  private async send(
+    dispatcher: Dispatcher,
+    url: URL,
+    method: 'GET' | 'HEAD',
+    req: UpstreamRequest,
+    authorization?: string,
+  ): Promise<UpstreamResponse> {
     const headers: Record<string, string> = {
       ...req.headers,
       'user-agent': this.userAgent,
@@ -220,7 +299,7 @@ export class Upstream {
     if (authorization) headers.authorization = authorization;
     const sent = performance.now();
     const res = await request(url, {
-      dispatcher: this.dispatcher,
+      dispatcher,
       method,
       headers,
       signal: req.signal,
@@ -257,7 +336,7 @@ export class Upstream {
    */
   async tokenRealm(signal?: AbortSignal): Promise<{ realm: string; service?: string }> {
     if (!this.baseChallenge) {
-      const res = await this.send(this.urlFor('/v2/'), 'GET', { method: 'GET', path: '/v2/', ...(signal ? { signal } : {}) }).catch(
+      const res = await this.send(this.dispatcher, this.urlFor('/v2/'), 'GET', { method: 'GET', path: '/v2/', ...(signal ? { signal } : {}) }).catch(
         (err: unknown) => {
           throw toUpstreamError(err, this.name);
         },
@@ -277,6 +356,6 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await Promise.all(this.endpoints.map((e) => e.close()));
   }
 }

@@ -210,7 +210,9 @@ describe('admin API', () => {
       const hubView = res.body.upstreams.find((u) => u.name === 'hub');
       assert.equal(hubView?.source, 'config');
       assert.equal(hubView?.enabled, true);
-      assert.deepEqual(Object.keys(hubView?.health as object).sort(), ['circuit', 'lastError', 'lastOkAt', 'rateLimit', 'reachable']);
+      assert.deepEqual(Object.keys(hubView?.health as object).sort(), ['circuit', 'lastError', 'lastOkAt', 'rateLimit', 'reachable', 'urls']);
+      // One URL (no mirrors configured): the origin, its circuit closed.
+      assert.deepEqual((hubView?.health as { urls: unknown }).urls, [{ url: hub.url, role: 'origin', circuit: 'closed', failures: 0 }]);
       const edit = await admin.call('PUT', '/api/upstreams/hub', { name: 'hub', registry: 'docker.io', url: hub.url });
       assert.equal(edit.status, 409);
       assert.equal((edit.body as { error: string }).error, 'READ_ONLY');

@@ -11,11 +11,17 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-export async function startConnectProxy(): Promise<ConnectProxy> {
+/**
+ * `hosts` maps names to the addresses the proxy dials instead, the way an egress proxy resolves names the mirror
+ * itself cannot: a test upstream can then have a public-looking name.
+ */
+export async function startConnectProxy(options: { hosts?: Record<string, string> } = {}): Promise<ConnectProxy> {
   const seen: string[] = [];
+  const mapped = (host: string | undefined) => (host !== undefined ? (options.hosts?.[host] ?? host) : host);
   const server: Server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const target = new URL(req.url ?? '');
+    target.hostname = mapped(target.hostname) ?? target.hostname;
     const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
@@ -26,7 +32,7 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
   server.on('connect', (req, client, head) => {
     seen.push(`CONNECT ${req.url}`);
     const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host ?? '127.0.0.1', () => {
+    const upstream = connect(Number(port), mapped(host) ?? '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
       upstream.pipe(client);

@@ -22,8 +22,11 @@ export interface TestCa {
   caCertPem: string;
   /** A folder holding only `ca.crt`, the layout `skopeo --src-cert-dir` / `--dest-cert-dir` expects. */
   certDir: string;
-  /** Issues a leaf certificate usable for TLS servers and clients, and for signing tokens. */
-  issue(name: string, hostnames: string[], ips?: string[]): Promise<IssuedCert>;
+  /**
+   * Issues a leaf certificate usable for TLS servers and clients, and for signing tokens. `days` below 0 gives a
+   * certificate that has already expired (not after = now + days), for the refusal tests.
+   */
+  issue(name: string, hostnames: string[], ips?: string[], options?: { days?: number }): Promise<IssuedCert>;
 }
 
 // Own config files so that the system openssl.cnf (and its default extensions) cannot interfere.
@@ -79,7 +82,7 @@ export async function createTestCa(dir: string): Promise<TestCa> {
   await mkdir(certDir, { recursive: true });
   await writeFile(join(certDir, 'ca.crt'), caCertPem);
 
-  const issue = async (name: string, hostnames: string[], ips: string[] = []): Promise<IssuedCert> => {
+  const issue = async (name: string, hostnames: string[], ips: string[] = [], options: { days?: number } = {}): Promise<IssuedCert> => {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`certificate name must be a plain file name: ${name}`);
     for (const ip of ips) if (isIP(ip) === 0) throw new Error(`not an IP address: ${ip}`);
     const keyPath = join(dir, `${name}.key`);
@@ -94,7 +97,7 @@ export async function createTestCa(dir: string): Promise<TestCa> {
         'x509', '-req', '-in', csrPath, '-CA', caCertPath, '-CAkey', caKeyPath,
         // Random serials: a client that caches certificates by issuer+serial must never see a repeat.
         '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-        '-days', '30', '-sha256', '-extfile', extPath, '-extensions', 'leaf', '-out', certPath,
+        '-days', String(options.days ?? 30), '-sha256', '-extfile', extPath, '-extensions', 'leaf', '-out', certPath,
       ],
       dir,
     );

@@ -16,6 +16,7 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       name: s.config.name,
       registry: s.config.registry,
       url: s.config.url.href.replace(/\/$/, ''),
+      mirrors: s.config.mirrors.map((m) => m.href.replace(/\/$/, '')),
       hosts: s.config.hosts,
       default: s.config.default,
       auth: { mode: s.config.auth.mode, ...(s.config.auth.username ? { username: s.config.auth.username } : {}), hasPassword: s.hasPassword },
@@ -30,7 +31,8 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       source: s.source,
       health: {
         ...health,
-        circuit: 'closed',
+        circuit: live && s.enabled ? live.circuit : 'closed',
+        ...(live && s.enabled ? { urls: live.endpointViews() } : {}),
         rateLimit: rl
           ? { ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}), ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}), at: rl.at }
           : null,

@@ -1,5 +1,6 @@
 // An in-process registry for fault injection: content in memory, optional bearer auth with its own token
-// endpoint, blob redirects to a second "CDN" origin, and knobs for 429, truncation, corruption and slowness.
+// endpoint, blob redirects to a second "CDN" origin, and knobs for 429, 5xx, truncation, resets, stalls, lying
+// lengths, corruption, redirect loops and slowness.
 // It counts every request so tests can assert how often the mirror went upstream.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -40,6 +41,22 @@ export interface Faults {
   noHeadDigest?: boolean;
   /** Blob bodies are sent in 64 KiB chunks with this pause between them (a slow upstream). */
   blobChunkDelayMs?: number;
+  /** Blob GETs send this many bytes, then the connection is reset (TCP RST, not a clean close). */
+  resetBlobAt?: number;
+  /** Blob GETs send this many bytes, then nothing more, with the connection held open (a stalled upstream). */
+  stallBlobAt?: number;
+  /** Blob GETs announce a Content-Length this many bytes off the real length (the body is sent whole). */
+  contentLengthDelta?: number;
+  /** A 5xx storm that ends: the next N requests (ping and token included) answer serverError (default 503). */
+  serverErrorTimes?: number;
+  /** A 429 storm that ends: the next N /v2/ requests answer 429 with `rateLimited` (if set) as Retry-After; then none. */
+  rateLimitedTimes?: number;
+  /** Manifest and blob requests redirect to themselves, for ever. */
+  redirectLoop?: boolean;
+  /** Blob GET/HEAD redirect to this URL (+ /cdn/<digest>), e.g. a private address. */
+  redirectBlobsTo?: string;
+  /** Manifests are served with one flipped byte (a wrong digest). */
+  corruptManifest?: boolean;
 }
 
 export interface FakeUpstreamOptions {
@@ -136,11 +153,26 @@ export class FakeUpstream {
   private async handle(origin: 'registry' | 'cdn', req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     this.requests.push({ origin, method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
-    if (this.faults.headerDelayMs) await new Promise((r) => setTimeout(r, this.faults.headerDelayMs));
+    if (this.faults.headerDelayMs) {
+      const arrivedUnder = this.faults;
+      await new Promise((r) => setTimeout(r, this.faults.headerDelayMs));
+      // Reset while delayed: this request belongs to an earlier test and must not consume the new faults.
+      if (this.faults !== arrivedUnder) return void res.destroy();
+    }
     if (origin === 'cdn') return this.serveCdn(url, req, res);
     if (url.pathname === '/token') return this.token(url, req, res);
     if (url.pathname.startsWith('/relative/cdn/')) return this.serveCdn(url, req, res);
+    if (this.faults.serverErrorTimes) {
+      this.faults.serverErrorTimes--;
+      return error(res, this.faults.serverError ?? 503, 'UNAVAILABLE', 'upstream broken for a while');
+    }
     if (this.faults.serverError) return error(res, this.faults.serverError, 'UNAVAILABLE', 'upstream broken');
+    if (this.faults.redirectLoop && /^\/v2\/.+\/(manifests|blobs)\//.test(url.pathname)) {
+      const hop = Number(url.searchParams.get('hop') ?? 0) + 1;
+      res.statusCode = 302;
+      res.setHeader('location', `${url.pathname}?hop=${hop}`);
+      return void res.end();
+    }
     if (url.pathname === '/v2/') {
       if (this.authorised(req, res, undefined)) json(res, 200, {});
       return;
@@ -149,7 +181,13 @@ export class FakeUpstream {
     if (!m) return error(res, 404, 'NOT_FOUND', 'no such endpoint');
     const [, repo, kind, ref] = m as unknown as [string, string, string, string];
     if (!this.authorised(req, res, repo)) return;
-    if (this.faults.rateLimited) {
+    if (this.faults.rateLimitedTimes !== undefined) {
+      if (this.faults.rateLimitedTimes > 0) {
+        this.faults.rateLimitedTimes--;
+        if (this.faults.rateLimited) res.setHeader('retry-after', this.faults.rateLimited);
+        return error(res, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit.');
+      }
+    } else if (this.faults.rateLimited) {
       res.setHeader('retry-after', this.faults.rateLimited);
       return error(res, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit.');
     }
@@ -216,12 +254,18 @@ export class FakeUpstream {
     res.setHeader('content-type', m.mediaType);
     res.setHeader('content-length', m.bytes.length);
     if (!(req.method === 'HEAD' && this.faults.noHeadDigest)) res.setHeader('docker-content-digest', m.digest);
-    res.end(req.method === 'HEAD' ? undefined : m.bytes);
+    const bytes = this.faults.corruptManifest ? flipMiddleByte(m.bytes) : m.bytes;
+    res.end(req.method === 'HEAD' ? undefined : bytes);
   }
 
   private blob(repo: string, digest: string, req: IncomingMessage, res: ServerResponse): void {
     const holders = this.blobRepositories.get(digest);
     if (!this.blobs.has(digest) || (holders && !holders.has(repo))) return error(res, 404, 'BLOB_UNKNOWN', 'blob unknown');
+    if (this.faults.redirectBlobsTo) {
+      res.statusCode = 307;
+      res.setHeader('location', `${this.faults.redirectBlobsTo}/cdn/${digest}`);
+      return void res.end();
+    }
     const redirect = this.faults.redirectBlobs;
     if (redirect) {
       const path = `/cdn/${digest}?sig=secret-signature`;
@@ -241,11 +285,7 @@ export class FakeUpstream {
 
   private sendBlob(digest: string, req: IncomingMessage, res: ServerResponse): void {
     let bytes = this.blobs.get(digest)!;
-    if (this.faults.corruptBlob) {
-      bytes = Buffer.from(bytes);
-      const middle = bytes.length >> 1;
-      bytes[middle] = bytes[middle]! ^ 0xff;
-    }
+    if (this.faults.corruptBlob) bytes = flipMiddleByte(bytes);
     const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
     let start = 0;
     let end = bytes.length - 1;
@@ -259,10 +299,29 @@ export class FakeUpstream {
       res.statusCode = 206;
       res.setHeader('content-range', `bytes ${start}-${end}/${bytes.length}`);
     }
+    const body = bytes.subarray(start, end + 1);
+    const delta = this.faults.contentLengthDelta;
+    if (delta && req.method === 'GET') {
+      // Written on the raw socket: node's own response checks would refuse a lying Content-Length.
+      const socket = res.socket!;
+      res.detachSocket(socket);
+      const head = `HTTP/1.1 ${res.statusCode} OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length + delta}\r\nconnection: close\r\n\r\n`;
+      socket.write(head);
+      socket.end(body);
+      return;
+    }
     res.setHeader('content-type', 'application/octet-stream');
     res.setHeader('content-length', end - start + 1);
     if (req.method === 'HEAD') return void res.end();
-    const body = bytes.subarray(start, end + 1);
+    if (this.faults.resetBlobAt !== undefined || this.faults.stallBlobAt !== undefined) {
+      const reset = this.faults.resetBlobAt !== undefined;
+      const at = (reset ? this.faults.resetBlobAt : this.faults.stallBlobAt) ?? 0;
+      res.flushHeaders();
+      res.write(body.subarray(0, at), () => {
+        if (reset) setTimeout(() => res.socket?.resetAndDestroy(), 20);
+      });
+      return;
+    }
     const cut = this.faults.truncateBlobAt;
     const sent = cut !== undefined && cut < body.length ? body.subarray(0, cut) : body;
     const finish = () => (sent === body ? res.end() : setTimeout(() => res.destroy(), 20));
@@ -293,6 +352,13 @@ export class FakeUpstream {
     }
     json(res, 200, { name: repo, tags: page });
   }
+}
+
+function flipMiddleByte(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  const middle = out.length >> 1;
+  out[middle] = out[middle]! ^ 0xff;
+  return out;
 }
 
 export function sha256(bytes: Buffer): string {

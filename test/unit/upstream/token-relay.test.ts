@@ -17,6 +17,10 @@ function upstream(name: string, registry: string): Upstream {
     insecureSkipVerify: false,
     tagTtlMs: 300_000,
     offline: false,
+    mirrors: [],
+    allowPrivateRedirects: false,
+    retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
+    circuit: { failures: 5, openForMs: 30_000 },
   };
   const u = new Upstream(config, { timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
   created.push(u);

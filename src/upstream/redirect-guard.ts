@@ -1,0 +1,95 @@
+// Redirects to private or loopback addresses (issue 5): an upstream on the public internet has no business
+// sending the mirror to 127.0.0.1, 10.x or a link-local metadata address, where it would reach services that
+// trust the mirror's network position. Such a redirect is refused unless the upstream sets
+// `allowPrivateRedirects`, or the upstream is itself private (a registry inside the network redirecting to its
+// own storage is ordinary). The check runs on the resolved address, inside the dialer's DNS lookup, so a name
+// that resolves to a private address cannot slip through between a check and the connect.
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { lookup as dnsLookupAsync } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+const privateRanges = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, cloud metadata
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15], // benchmarking
+] as const) {
+  privateRanges.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+] as const) {
+  privateRanges.addSubnet(net, prefix, 'ipv6');
+}
+
+/** Loopback, private, link-local or unspecified (IPv4-mapped IPv6 judged as its IPv4). */
+export function isPrivateAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)?.[1];
+  if (mapped) return privateRanges.check(mapped, 'ipv4');
+  const family = isIP(bare);
+  if (family === 0) return false;
+  return privateRanges.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export class PrivateRedirectError extends Error {
+  readonly code = 'PULLGATE_PRIVATE_REDIRECT';
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
+    super(`redirect to ${host} refused: it resolves to the private address ${address}`);
+  }
+}
+
+/** Refuses a literal private address in a redirect target before anything is dialled. */
+export function checkRedirectHost(hostname: string): void {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(bare) && isPrivateAddress(bare)) throw new PrivateRedirectError(hostname, bare);
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** A `lookup` for net/tls.connect that fails when any address of the name is private. */
+export function privateRefusingLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void {
+  const all: LookupAllOptions = { all: true, ...(typeof options.family === 'number' && options.family ? { family: options.family } : {}) };
+  dnsLookup(hostname, all, (err, addresses) => {
+    if (err) return callback(err, []);
+    const bad = addresses.find((a) => isPrivateAddress(a.address));
+    if (bad) return callback(new PrivateRedirectError(hostname, bad.address) as NodeJS.ErrnoException, []);
+    const first = addresses[0];
+    if (options.all) return callback(null, addresses);
+    if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
+    callback(null, first.address, first.family);
+  });
+}
+
+/**
+ * Resolves a redirect target before it is dialled through a proxy (where the proxy, not the mirror, resolves the
+ * name): refused when any address is private. An unresolvable name is left to the proxy.
+ */
+export async function checkResolvedRedirectHost(hostname: string): Promise<void> {
+  checkRedirectHost(hostname);
+  const addresses = await dnsLookupAsync(hostname, { all: true }).catch(() => []);
+  const bad = addresses.find((a) => isPrivateAddress(a.address));
+  if (bad) throw new PrivateRedirectError(hostname, bad.address);
+}
+
+/**
+ * Whether an upstream URL's host is private: a private literal, or a name whose every address is private.
+ * A name that does not resolve here (reached through a proxy) counts as public, so the guard stays on.
+ */
+export async function isPrivateHost(hostname: string): Promise<boolean> {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(bare)) return isPrivateAddress(bare);
+  const addresses = await dnsLookupAsync(bare, { all: true }).catch(() => []);
+  return addresses.length > 0 && addresses.every((a) => isPrivateAddress(a.address));
+}
