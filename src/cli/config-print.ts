@@ -49,11 +49,20 @@ function effectiveDocument(c: ParsedConfig, baseDir: string): Record<string, unk
     timeouts: { connect: formatDuration(connect), headers: formatDuration(headers), idle: formatDuration(idle), keepAlive: formatDuration(keepAlive) },
     cache: { ...c.cache, fillIdleTimeout: formatDuration(c.cache.fillIdleTimeout) },
     shutdownGrace: formatDuration(c.shutdownGrace),
-    tls: { certificates: c.tls.certificates.map((t) => ({ cert: path(t.cert), key: path(t.key) })) },
+    tls: {
+      ...c.tls,
+      certificates: c.tls.certificates.map((t) => ({ cert: path(t.cert), key: path(t.key) })),
+      helloTimeout: formatDuration(c.tls.helloTimeout),
+      ...(c.tls.acme ? { acme: { ...c.tls.acme, ...(c.tls.acme.caBundle ? { caBundle: path(c.tls.acme.caBundle) } : {}) } } : {}),
+    },
+    access: { ...c.access, clientIdleTimeout: formatDuration(c.access.clientIdleTimeout) },
+    admin: { ...c.admin, sessionTtl: formatDuration(c.admin.sessionTtl), ...(c.admin.passwordFile ? { passwordFile: path(c.admin.passwordFile) } : {}) },
     ...(c.proxy ? { proxy: redactUrl(c.proxy) } : {}),
     upstreams: upstreams.map((u) => ({
       ...u,
       tagTtl: formatDuration(u.tagTtl),
+      retries: { ...u.retries, minDelay: formatDuration(u.retries.minDelay), maxDelay: formatDuration(u.retries.maxDelay) },
+      circuit: { ...u.circuit, openFor: formatDuration(u.circuit.openFor) },
       auth: {
         ...u.auth,
         ...(u.auth.password ? { password: redacted } : {}),

@@ -51,7 +51,7 @@ describe('compareConfigs', () => {
       tls: { certificates: [{ cert: 'c.pem', key: 'k.pem' }] },
     });
     const c = compareConfigs(await load(), next);
-    assert.deepEqual(c.restartNeeded.sort(), ['cache.fillIdleTimeout', 'dataDir', 'listen', 'publicUrl', 'tls.certificates']);
+    assert.deepEqual(c.restartNeeded.sort(), ['cache.fillIdleTimeout', 'dataDir', 'listen', 'publicUrl', 'tls']);
     assert.deepEqual(c.effective.listen, { http: ':5000' });
     assert.equal(c.effective.dataDir, '/var/lib/pullgate');
     assert.equal(c.effective.publicUrl, undefined);
