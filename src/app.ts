@@ -13,6 +13,7 @@ import { CacheBrowser } from './admin/cache-browser.js';
 import { Prefetcher } from './admin/prefetch.js';
 import { SecretBox } from './admin/secret-box.js';
 import { Traffic } from './admin/traffic.js';
+import { PassthroughSources } from './admin/passthrough-sources.js';
 import { UpstreamSources } from './admin/upstream-sources.js';
 import { AccessControl } from './access/access-control.js';
 import { ClientLimits } from './access/client-limits.js';
@@ -210,6 +211,16 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const prefetcher = new Prefetcher(services, router, traffic, child('prefetch'), clock);
   const bound: Listening = {};
 
+  // TLS passthrough routes: the config file's and the admin's, editable while the HTTPS port runs.
+  const passthroughSources = new PassthroughSources(
+    cache.db,
+    config.tls.passthrough,
+    () => new Set(liveUpstreams.all().flatMap((u) => u.config.hosts)),
+    (routes) => passthroughRoutes.replace(routes),
+    clock,
+  );
+  const passthroughRoutes = new SniRoutes(passthroughSources.routes());
+
   let admin: FastifyInstance | undefined;
   if (config.listen.admin) {
     const adminLog = child('admin');
@@ -233,12 +244,13 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         activity,
         prefetcher,
         users: registryUsers,
+        passthrough: passthroughSources,
+        sniStats: () => sni?.stats(),
         registryAddresses: () => bound,
       },
       options.webDir ? { webDir: options.webDir } : {},
     );
   }
-  const passthroughRoutes = new SniRoutes(config.tls.passthrough);
   // The HTTPS port belongs to the SNI router; the TLS server only gets the connections it should terminate.
   const sni =
     https && certificates

@@ -8,6 +8,8 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { Activity } from './activity.js';
 import type { AdminAuth } from './admin-auth.js';
 import type { AdminPins } from './admin-pins.js';
+import type { PassthroughSources } from './passthrough-sources.js';
+import type { SniRouterStats } from '../server/sni-router.js';
 import type { CacheBrowser } from './cache-browser.js';
 import type { Prefetcher } from './prefetch.js';
 import type { Traffic } from './traffic.js';
@@ -28,6 +30,9 @@ export interface AdminContext {
   activity: Activity;
   prefetcher: Prefetcher;
   users: RegistryUsers;
+  passthrough: PassthroughSources;
+  /** The HTTPS port's counters (undefined without an HTTPS listener). */
+  sniStats: () => SniRouterStats | undefined;
   /** The registry listeners' addresses once bound (for the setup page's default mirror address). */
   registryAddresses: () => { http?: string; https?: string };
 }

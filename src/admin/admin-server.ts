@@ -18,6 +18,7 @@ import { prefetchRoutes } from './routes/prefetch-routes.js';
 import { readSessionCookie, sessionRoutes } from './routes/session-routes.js';
 import { setupRoutes } from './routes/setup-routes.js';
 import { upstreamRoutes } from './routes/upstream-routes.js';
+import { passthroughRoutes } from './routes/passthrough-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 
 const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -33,7 +34,7 @@ export function webRoot(): string {
 }
 
 export function adminRoutes(ctx: AdminContext): AnyApiRoute[] {
-  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx)];
+  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx)];
 }
 
 export async function buildAdminServer(ctx: AdminContext, options: { webDir?: string } = {}): Promise<FastifyInstance> {

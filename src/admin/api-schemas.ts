@@ -265,3 +265,17 @@ export const registryUserCreate = z.strictObject({
 export const registryUserList = z.object({
   users: z.array(z.object({ username: z.string(), source: z.enum(['config', 'stored']), createdAt: z.number().nullable() })),
 });
+
+// ---- TLS passthrough routes (issue 7) ------------------------------------------------------------------------
+
+export const passthroughCreate = z.strictObject({ sni: z.string().max(253), to: z.string().max(300) });
+export const passthroughList = z.object({
+  routes: z.array(
+    z.object({
+      sni: z.string(),
+      to: z.string(),
+      source: z.enum(['config', 'admin']),
+      stats: z.object({ connections: z.number(), active: z.number(), bytesIn: z.number(), bytesOut: z.number() }),
+    }),
+  ),
+});

@@ -124,8 +124,18 @@ CREATE TABLE registry_users (
 ) WITHOUT ROWID;
 `;
 
+// TLS passthrough routes added through the admin (the config file's are read-only and not stored here).
+const passthroughRoutesSchema = `
+CREATE TABLE passthrough_routes (
+  sni        TEXT PRIMARY KEY,
+  target     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
   { name: 'registry users', sql: registryUsersSchema },
+  { name: 'passthrough routes', sql: passthroughRoutesSchema },
 ];

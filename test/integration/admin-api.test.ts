@@ -493,6 +493,39 @@ describe('admin API', () => {
     });
   });
 
+  test('registry users: added with a password (kept hashed, never returned), listed, removed', async () => {
+    const short = await admin.call<{ fields: Array<{ path: string }> }>('POST', '/api/users', { username: 'ci', password: 'short' });
+    assert.equal(short.status, 400);
+    assert.equal(short.body.fields[0]?.path, 'password');
+    const added = await admin.call('POST', '/api/users', { username: 'ci', password: 'a-long-password' });
+    assert.equal(added.status, 201);
+    assert.ok(!added.text.includes('a-long-password'));
+    assert.deepEqual((added.body as { users: Array<{ username: string; source: string }> }).users.map((u) => [u.username, u.source]), [['ci', 'stored']]);
+    const db = await readFile(join(mirror.dataDir, 'pullgate.db'));
+    const wal = await readFile(join(mirror.dataDir, 'pullgate.db-wal')).catch(() => Buffer.alloc(0));
+    assert.ok(!db.includes('a-long-password') && !wal.includes('a-long-password'), 'only a hash is stored');
+    assert.equal((await admin.call('DELETE', '/api/users/ci')).status, 204);
+    assert.equal((await admin.call('DELETE', '/api/users/ci')).status, 404);
+  });
+
+  test('passthrough routes: validated (field named), added, listed with counters, refused twice, deleted', async () => {
+    const bad = await admin.call<{ fields: Array<{ path: string }> }>('POST', '/api/passthrough', { sni: 'secure.example.test', to: 'no-port' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.fields[0]?.path, 'to');
+    const added = await admin.call<{ routes: Array<{ sni: string; to: string; source: string; stats: { connections: number } }> }>('POST', '/api/passthrough', {
+      sni: 'secure.example.test',
+      to: '127.0.0.1:8443',
+    });
+    assert.equal(added.status, 201);
+    assert.deepEqual(added.body.routes, [{ sni: 'secure.example.test', to: '127.0.0.1:8443', source: 'admin', stats: { connections: 0, active: 0, bytesIn: 0, bytesOut: 0 } }]);
+    const twice = await admin.call<{ error: string; fields: Array<{ path: string }> }>('POST', '/api/passthrough', { sni: 'secure.example.test', to: '127.0.0.1:9443' });
+    assert.equal(twice.status, 409);
+    assert.equal(twice.body.fields[0]?.path, 'sni');
+    assert.deepEqual(mirror.app.passthroughRoutes.list(), [{ sni: 'secure.example.test', to: '127.0.0.1:8443' }], 'applied to the SNI router');
+    assert.equal((await admin.call('DELETE', '/api/passthrough/secure.example.test')).status, 204);
+    assert.deepEqual(mirror.app.passthroughRoutes.list(), []);
+  });
+
   test('setup snippets name the mirror address given, for the live upstreams', async () => {
     const res = await admin.call<{ mirror: string; snippets: Array<{ id: string; content: string }> }>('GET', '/api/setup?mirror=https://mirror.example.test');
     assert.equal(res.status, 200);

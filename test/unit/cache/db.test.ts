@@ -24,6 +24,7 @@ describe('openDatabase', () => {
         'links',
         'manifest_refs',
         'manifests',
+        'passthrough_routes',
         'pins',
         'registry_users',
         'settings',
