@@ -28,13 +28,23 @@ export interface LocalCache {
   close(): void;
 }
 
-export async function openLocalCache(config: Config, log: Logger, clock: () => number): Promise<LocalCache> {
+export interface OpenOptions {
+  /**
+   * Remove temp files left by an earlier process (the server at start). The CLI, which may run next to a live
+   * server, must not: those files are that server's fills in progress.
+   */
+  cleanTemp?: boolean;
+}
+
+export async function openLocalCache(config: Config, log: Logger, clock: () => number, options: OpenOptions = {}): Promise<LocalCache> {
   const db: CacheDatabase = openDatabase(join(config.dataDir, 'pullgate.db'));
   const index = new SqliteCacheIndex(db, clock);
   const store = new DiskBlobStore(config.dataDir);
   const temp = new DiskTempFiles(config.dataDir);
-  const removed = await temp.clean();
-  if (removed) log.info({ removed }, 'removed partial fills left by an earlier process');
+  if (options.cleanTemp ?? true) {
+    const removed = await temp.clean();
+    if (removed) log.info({ removed }, 'removed partial fills left by an earlier process');
+  }
   const gate = new CachingGate({ clock, log });
   const policy: EvictionPolicy = {
     maxBytes: config.cache.maxSize,

@@ -14,7 +14,8 @@ export interface CacheFlags {
 async function withCache<T>(flags: CacheFlags, work: (cache: LocalCache) => Promise<T>): Promise<T> {
   const config = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { dataDir: flags.dataDir } });
   // Logs go to stderr: stdout carries the command's JSON answer.
-  const cache = await openLocalCache(config, createLogger('warn', pino.destination(2)), Date.now);
+  // A server may be running on this data directory: its fills in progress are left alone.
+  const cache = await openLocalCache(config, createLogger('warn', pino.destination(2)), Date.now, { cleanTemp: false });
   try {
     return await work(cache);
   } finally {

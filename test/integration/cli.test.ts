@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -67,6 +67,17 @@ describe('the pullgate command', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /tls\.certificates\[0\]\.cert: cannot read .*missing\.pem \(ENOENT\)/);
     assert.match(r.stderr, /upstreams\[2\]\.ca: .*corp\.txt is not valid PEM/);
+  });
+
+  test('cache stats next to a running server leaves that server\'s fills in progress (temp files) alone', async () => {
+    const data = join(dir, 'live-data');
+    await mkdir(join(data, 'tmp'), { recursive: true });
+    const fill = join(data, 'tmp', 'fill-in-progress');
+    await writeFile(fill, 'partial blob bytes');
+    const r = await run(['cache', 'stats', '--data-dir', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).blobs, 0);
+    await access(fill);
   });
 
   test('serve runs the documented example (ports from the environment) and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
