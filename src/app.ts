@@ -275,6 +275,11 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     return shown(app.server.address() as AddressInfo, scheme);
   };
 
+  metrics.watch({
+    circuits: () => liveUpstreams.all().flatMap((u) => u.endpointViews().map((e) => ({ upstream: u.name, url: e.url, state: e.circuit, failures: e.failures }))),
+    passthrough: () => sni?.stats(),
+  });
+
   let draining = false;
   const readiness = new Readiness({
     pingDatabase: () => cache.ping(),

@@ -19,6 +19,22 @@ export interface RequestFacts {
   bytes: number;
 }
 
+/** One upstream URL's circuit, for the gauges. */
+export interface CircuitFacts {
+  upstream: string;
+  url: string;
+  state: 'closed' | 'half-open' | 'open';
+  failures: number;
+}
+
+/** The HTTPS port's counters (sni-router.ts stats()). */
+export interface PassthroughFacts {
+  terminated: number;
+  refused: number;
+  dropped: Record<string, number>;
+  routes: Array<{ sni: string; to: string; connections: number; active: number; bytesIn: number; bytesOut: number }>;
+}
+
 export interface StateSources {
   totals: () => CacheTotals;
   fillsInFlight: () => number;
@@ -130,6 +146,65 @@ export class Metrics {
       registers,
     });
     this.evictedBytes = new Counter({ name: 'pullgate_cache_evicted_bytes_total', help: 'Bytes freed by eviction.', registers });
+  }
+
+  /**
+   * State read when scraped from parts built after the metrics: each upstream URL's circuit, and the HTTPS port's
+   * passthrough routes and refusals.
+   */
+  watch(sources: { circuits: () => CircuitFacts[]; passthrough: () => PassthroughFacts | undefined }): void {
+    const registers = [this.registry];
+    const states = ['closed', 'half-open', 'open'] as const;
+    new Gauge({
+      name: 'pullgate_upstream_circuit_state',
+      help: 'Circuit breaker of each upstream URL: 1 for its current state (closed, half-open, open), 0 for the others.',
+      labelNames: ['upstream', 'url', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of sources.circuits()) for (const st of states) this.set({ upstream: c.upstream, url: c.url, state: st }, c.state === st ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'pullgate_upstream_consecutive_failures',
+      help: 'Consecutive failed tries of each upstream URL (what opens its circuit).',
+      labelNames: ['upstream', 'url'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of sources.circuits()) this.set({ upstream: c.upstream, url: c.url }, c.failures);
+      },
+    });
+    const perRoute = (name: string, help: string, pick: (r: PassthroughFacts['routes'][number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['sni', 'backend'],
+        registers,
+        collect() {
+          this.reset();
+          for (const r of sources.passthrough()?.routes ?? []) this.set({ sni: r.sni, backend: r.to }, pick(r));
+        },
+      });
+    // Counters in the SNI router, exported as gauges read at scrape time (they only grow while the process runs).
+    perRoute('pullgate_passthrough_connections_total', 'TLS passthrough connections, by route.', (r) => r.connections);
+    perRoute('pullgate_passthrough_active_connections', 'TLS passthrough connections open now, by route.', (r) => r.active);
+    perRoute('pullgate_passthrough_client_bytes_total', 'Bytes from clients piped to the backend, by route.', (r) => r.bytesIn);
+    perRoute('pullgate_passthrough_backend_bytes_total', 'Bytes from the backend piped to clients, by route.', (r) => r.bytesOut);
+    new Gauge({
+      name: 'pullgate_https_connections_total',
+      help: 'Connections on the HTTPS port by outcome: terminated by the mirror, refused (unknown name), dropped (bad or slow ClientHello).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const p = sources.passthrough();
+        if (!p) return;
+        this.set({ outcome: 'terminated' }, p.terminated);
+        this.set({ outcome: 'refused' }, p.refused);
+        this.set({ outcome: 'dropped' }, Object.values(p.dropped).reduce((a, b) => a + b, 0));
+      },
+    });
   }
 
   /** One registry request, when its response is over (called from the access log). */

@@ -1,12 +1,12 @@
 // The metrics endpoint shows the counters moving after a real pull (issue 6, item 1): real skopeo copies an image
 // through the mirror from a real docker-registry (token auth, blobs redirected to a CDN host). /metrics is scraped
-// from a loopback listener that registers it as the admin listener will. Figures are compared with the ground
+// from the mirror's admin listener. Figures are compared with the ground
 // truth the upstream side records: the CDN's bytes sent, the token server's requests.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertInstalled } from '../support/installed-tools.js';
-import { serveMetrics, total, type MetricsEndpoint } from '../support/prometheus-text.js';
+import { adminMetrics, total, type MetricsEndpoint } from '../support/prometheus-text.js';
 import { startPullThroughSetup, type PullThroughSetup } from '../support/pull-through-setup.js';
 import { skopeo } from '../support/skopeo.js';
 
@@ -22,7 +22,8 @@ describe('metrics after a real pull', () => {
   before(async () => {
     await assertInstalled(...requiredPrograms);
     s = await startPullThroughSetup();
-    endpoint = await serveMetrics(s.mirror.app);
+    // Scraped where operators scrape it: the admin listener's /metrics.
+    endpoint = adminMetrics(s.mirror.adminUrl ?? '');
   }, { timeout: 180_000 });
   after(async () => {
     await endpoint?.close();

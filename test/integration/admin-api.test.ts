@@ -493,6 +493,17 @@ describe('admin API', () => {
     });
   });
 
+  test('the admin listener serves /metrics (no login, for the scraper) with requests and each upstream URL\'s circuit', async () => {
+    await get(mirror.url, '/v2/alpine/manifests/3.20');
+    const res = await request(`${admin.url}/metrics`);
+    assert.equal(res.statusCode, 200);
+    const text = await res.body.text();
+    assert.match(text, /^pullgate_requests_total\{upstream="hub",kind="manifest",method="GET",status="200",cache="(HIT|MISS|REVALIDATED)"\} [1-9]/m);
+    assert.match(text, new RegExp(`^pullgate_upstream_circuit_state\\{upstream="hub",url="${hub.url.replace(/[.]/g, '\\.')}/?",state="closed"\\} 1$`, 'm'));
+    assert.match(text, /^pullgate_upstream_consecutive_failures\{upstream="hub",/m);
+    assert.equal((await get(mirror.url, '/metrics')).status, 404, 'never on the registry listener');
+  });
+
   test('registry users: added with a password (kept hashed, never returned), listed, removed', async () => {
     const short = await admin.call<{ fields: Array<{ path: string }> }>('POST', '/api/users', { username: 'ci', password: 'short' });
     assert.equal(short.status, 400);

@@ -168,6 +168,10 @@ describe('the HTTPS port routes by SNI', () => {
     const stats = mirror.app.sni!.stats().routes.find((r) => r.sni === 'registry.secure.test');
     assert.equal(stats?.closes.done, 1);
     assert.equal(stats?.bytesIn, line.bytesIn);
+    // The same counters in the Prometheus exposition (what the admin listener's /metrics serves).
+    const { body } = await mirror.app.metrics.exposition();
+    assert.match(body, new RegExp(`^pullgate_passthrough_connections_total\\{sni="registry\\.secure\\.test",backend="${echo.to.replace(/[.[\]]/g, '\\$&')}"\\} [1-9]`, 'm'));
+    assert.match(body, new RegExp(`^pullgate_passthrough_client_bytes_total\\{sni="registry\\.secure\\.test",[^}]*\\} ${String(line.bytesIn)}$`, 'm'));
   });
 
   test('a wildcard route takes any one-label name under it', async () => {

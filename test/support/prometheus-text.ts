@@ -37,7 +37,21 @@ export interface MetricsEndpoint {
   close(): Promise<void>;
 }
 
-/** A loopback listener serving /metrics (and the probes) for `ops`, the way the admin listener will. */
+/** The /metrics of a running admin listener. */
+export function adminMetrics(adminUrl: string): MetricsEndpoint {
+  return {
+    url: adminUrl,
+    async scrape() {
+      const res = await request(`${adminUrl}/metrics`);
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}: ${text}`);
+      return { contentType: String(res.headers['content-type']), samples: parseExposition(text), text };
+    },
+    close: async () => undefined,
+  };
+}
+
+/** A loopback listener serving /metrics (and the probes) for `ops`, as the admin listener does. */
 export async function serveMetrics(ops: Operations): Promise<MetricsEndpoint> {
   const app: FastifyInstance = Fastify();
   registerOperationsRoutes(app, ops, { metrics: true });

@@ -112,7 +112,7 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
     const cert = await reg.ca.issue('pullgate-mirror', Object.values(mirrorNames), ['127.0.0.1']);
     const ca = reg.caFile;
     const mirrorConfig = (settings: SiblingUpstreamSettings = {}): Record<string, unknown> => ({
-      listen: { http: '127.0.0.1:0', https: '127.0.0.1:0' },
+      listen: { http: '127.0.0.1:0', https: '127.0.0.1:0', admin: '127.0.0.1:0' },
       tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
       upstreams: [
         { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true, ...settings },
