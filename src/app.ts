@@ -261,7 +261,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
           unknownSni: config.tls.unknownSni,
           helloTimeoutMs: config.tls.helloTimeout,
           connectTimeoutMs: config.timeouts.connect,
-          ...(options.admitPassthrough ? { admit: options.admitPassthrough } : {}),
+          // The address rules apply to passthrough routes too (tests may replace the check).
+          admit: options.admitPassthrough ?? ((peer) => access.admitsConnection(peer)),
           log: child('sni'),
           clock,
         })

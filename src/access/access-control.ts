@@ -5,7 +5,7 @@
 import type { AccessConfig, UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { formatChallenge } from '../upstream/challenge.js';
-import { AddressList } from './address-list.js';
+import { AddressList, unmapped } from './address-list.js';
 import { clientAddress } from './client-address.js';
 import type { ClientLimits } from './client-limits.js';
 import type { RegistryTokens } from './registry-tokens.js';
@@ -77,6 +77,16 @@ export class AccessControl {
       throw new RegistryError('TOOMANYREQUESTS', `too many requests from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
     }
     return { address, key, ...(user ? { user } : {}) };
+  }
+
+  /**
+   * TLS passthrough connections carry no HTTP: only the global address rules apply, to the socket's peer (no
+   * X-Forwarded-For can be read from encrypted bytes).
+   */
+  admitsConnection(peer: string | undefined): boolean {
+    const address = unmapped(peer ?? '');
+    const r = this.globalRules;
+    return !r.deny.has(address) && (r.allow.size === 0 || r.allow.has(address));
   }
 
   /** The repository policy, before any upstream request; a digest request is judged by its repository. */

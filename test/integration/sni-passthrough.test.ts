@@ -69,6 +69,7 @@ const passthroughLines = (m: TestMirror): Array<Record<string, unknown>> =>
   m.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'passthrough');
 
 describe('the HTTPS port routes by SNI', () => {
+  let mirrorCertificates: Array<{ cert: string; key: string }> = [];
   let dir: string;
   let mirrorCa: TestCa;
   let backendCa: TestCa;
@@ -133,6 +134,7 @@ describe('the HTTPS port routes by SNI', () => {
       { sni: 'down.secure.test', to: `127.0.0.1:${refusedPort}` },
     ];
     const certificates = [{ cert: mirrorCert.certPath, key: mirrorCert.keyPath }];
+    mirrorCertificates = certificates;
     mirror = await startMirror(
       { listen: { https: '127.0.0.1:0' }, tls: { certificates, passthrough, helloTimeout: '5s' }, upstreams: [hub] },
       {
@@ -348,6 +350,23 @@ describe('the HTTPS port routes by SNI', () => {
     assert.equal(echo.connections, before);
     assert.deepEqual(admitCalls.at(-1), ['127.0.0.1', 'registry.secure.test']);
     assert.equal(mirror.app.sni!.stats().routes.find((r) => r.sni === 'registry.secure.test')?.denied, 1);
+  });
+
+  test('the access rules\' address lists apply to passthrough routes: a denied address gets access_denied', async () => {
+    const guarded = await startMirror({
+      listen: { https: '127.0.0.1:0' },
+      tls: { certificates: mirrorCertificates, passthrough: [{ sni: 'registry.secure.test', to: echo.to }] },
+      access: { deny: ['127.0.0.0/8'] },
+      upstreams: [hub],
+    });
+    try {
+      const before = echo.connections;
+      const err = await handshakeError(portOf(guarded), 'registry.secure.test', backendCa.caCertPem);
+      assert.equal(err.code, 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED');
+      assert.equal(echo.connections, before, 'the backend is never dialled');
+    } finally {
+      await guarded.close();
+    }
   });
 
   test('routes replaced at run time apply to the next connection', async () => {
