@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, configFromObject, validateConfig } from '../../../src/config/load.js';
+import { configFromObject, validateConfig } from '../../../src/config/load.js';
+import { problemsOf } from './config-problems.js';
 import { letsEncryptDirectory } from '../../../src/config/schema.js';
 
 const upstreams = [{ name: 'hub', registry: 'docker.io', url: 'https://registry-1.docker.io', default: true, hosts: ['hub.mirror.test'] }];
@@ -11,15 +12,6 @@ const withAcme = (acme: Record<string, unknown>, extra: Record<string, unknown> 
   ...extra,
 });
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected the configuration to be refused');
-}
 
 describe('tls.acme', () => {
   it('defaults to Let\'s Encrypt, HTTP-01 on port 80 and every mapped mirror hostname', async () => {

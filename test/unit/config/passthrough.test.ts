@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, validateConfig } from '../../../src/config/load.js';
+import { validateConfig } from '../../../src/config/load.js';
+import { problemsOf } from './config-problems.js';
 import { parseBackend } from '../../../src/config/passthrough.js';
 
 const https = { listen: { https: ':5443' }, tls: { certificates: [{ cert: 'c.pem', key: 'k.pem' }] } };
@@ -10,15 +11,6 @@ const withRoutes = (passthrough: unknown, extra: Record<string, unknown> = {}): 
   tls: { ...https.tls, passthrough, ...(extra.tls as Record<string, unknown> | undefined) },
 });
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected the configuration to be refused');
-}
 
 describe('tls.passthrough in the config', () => {
   it('routes by name, wildcard and backend host name are accepted as written', () => {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, validateConfig } from '../../../src/config/load.js';
+import { problemsOf } from './config-problems.js';
 
 const up = (name: string, registry: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   name,
@@ -9,15 +10,6 @@ const up = (name: string, registry: string, extra: Record<string, unknown> = {})
   ...extra,
 });
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected the configuration to be refused');
-}
 
 describe('validateConfig defaults', () => {
   it('an empty config gets every default', () => {
