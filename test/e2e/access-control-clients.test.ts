@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/admin/password.js';
-import { startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
+import { ctrEnvWithoutSystemCa, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
 import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
@@ -100,8 +100,7 @@ describe('access control with real clients', () => {
   test('ctr with --user pulls through the mirror with hosts.toml; without a user it is refused', slow, async () => {
     const hostsDir = join(work, 'certs.d');
     await writeHostsToml(hostsDir, 'docker.io', { server: 'https://registry-1.docker.io', mirror: `https://${host(mirror)}`, ca: reg.caFile });
-    const env = { ...process.env };
-    delete env['SSL_CERT_FILE'];
+    const env = ctrEnvWithoutSystemCa();
     const refused = await failure(containerd.ctr(['images', 'pull', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env }));
     assert.match(refused.stderr, /401|unauthorized|not found/i);
     await containerd.ctr(['images', 'pull', '--user', 'ci:ci-secret-password', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env });
@@ -116,8 +115,7 @@ describe('access control with real clients', () => {
     assert.match(s.stderr, /denied|403 \(Forbidden\)/i);
     const hostsDir = join(work, 'certs-denied.d');
     await writeHostsToml(hostsDir, 'docker.io', { server: 'https://registry-1.docker.io', mirror: `https://${host(denying)}`, ca: reg.caFile });
-    const env = { ...process.env };
-    delete env['SSL_CERT_FILE'];
+    const env = ctrEnvWithoutSystemCa();
     const c = await failure(containerd.ctr(['images', 'pull', '--hosts-dir', hostsDir, 'docker.io/library/busybox:1'], { env }));
     assert.match(c.stderr, /403|denied|forbidden|not found/i);
     assert.equal(reg.logs().slice(before).includes('GET /v2/library'), false);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { contentDigests, listImages, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
+import { contentDigests, ctrEnvWithoutSystemCa, listImages, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import {
   assertCdnNeverServed,
@@ -27,13 +27,8 @@ describe('containerd pulling through the mirror with hosts.toml', () => {
   let s: PullThroughSetup;
   let containerd: Containerd;
   let hostsDir: string;
-  /** Without SSL_CERT_FILE: only the hosts.toml `ca` makes a TLS peer trusted. */
-  const ctrEnv = (): NodeJS.ProcessEnv => {
-    const env = { ...process.env };
-    delete env['SSL_CERT_FILE'];
-    delete env['SSL_CERT_DIR'];
-    return env;
-  };
+  /** ctr without SSL_CERT_FILE: only the hosts.toml `ca` makes a TLS peer trusted. */
+  const ctrEnv = ctrEnvWithoutSystemCa;
 
   before(async () => {
     await assertInstalled(...requiredPrograms);

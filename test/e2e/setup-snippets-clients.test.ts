@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Snippet } from '../../src/admin/api-schemas.js';
 import { setupSnippets, type SetupUpstream } from '../../src/admin/setup-snippets.js';
-import { contentDigests, listImages, startContainerd, type Containerd } from '../support/containerd.js';
+import { contentDigests, ctrEnvWithoutSystemCa, listImages, startContainerd, type Containerd } from '../support/containerd.js';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import { createPodman, type Podman } from '../support/podman.js';
 import {
@@ -51,13 +51,8 @@ describe('the generated client files pull through the mirror with the real clien
   /** The live mirror's upstreams, as the admin API hands them to setupSnippets. */
   let upstreams: SetupUpstream[];
   let snippets: Snippet[];
-  /** ctr without SSL_CERT_FILE: only the generated `ca` makes the mirror trusted, and the upstream never is. */
-  const ctrEnv = (): NodeJS.ProcessEnv => {
-    const env = { ...process.env };
-    delete env['SSL_CERT_FILE'];
-    delete env['SSL_CERT_DIR'];
-    return env;
-  };
+  /** ctr without SSL_CERT_FILE: only the hosts.toml `ca` makes a TLS peer trusted. */
+  const ctrEnv = ctrEnvWithoutSystemCa;
 
   before(async () => {
     await assertInstalled(...requiredPrograms);

@@ -118,6 +118,17 @@ export async function writeHostsToml(
   ].join('\n'));
 }
 
+/**
+ * The environment for ctr without SSL_CERT_FILE/SSL_CERT_DIR: only a hosts.toml `ca` makes a TLS peer trusted, so a
+ * pull cannot quietly fall back to the upstream.
+ */
+export function ctrEnvWithoutSystemCa(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['SSL_CERT_FILE'];
+  delete env['SSL_CERT_DIR'];
+  return env;
+}
+
 /** `ctr images ls` as records: REF TYPE DIGEST SIZE PLATFORMS LABELS. */
 export async function listImages(c: Containerd): Promise<ContainerdImage[]> {
   const { stdout } = await c.ctr(['images', 'ls']);
