@@ -1,10 +1,12 @@
 // What the admin UI browser tests run against, all real: Debian's docker-registry with token auth and the fixture
 // images (test/support/real-registry.ts), a Pullgate app with an HTTPS registry listener on a test hostname and an
-// admin listener serving a fresh build of web/, and the mirror hostname in /etc/hosts for skopeo.
+// admin listener serving a fresh build of web/, and the mirror hostname in /etc/hosts for skopeo. The config file
+// also declares a registry user and a TLS passthrough route, which the UI must show as read-only.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { hashPassword } from '../../src/admin/password.js';
 import { createApp, type App } from '../../src/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
@@ -15,6 +17,11 @@ import { startRealRegistry, type RealRegistry } from './real-registry.js';
 
 /** The hostname the test maps to the upstream it adds through the UI. */
 export const uiMirrorHost = 'ui.mirror.pullgate.test';
+/** The hostname of a second upstream the test adds, whose regional mirror is down. */
+export const failoverMirrorHost = 'failover.mirror.pullgate.test';
+/** Declared in the config file: read-only in the UI. */
+export const configUser = 'ci-bot';
+export const configRoute = { sni: 'legacy.secure.pullgate.test', to: '127.0.0.1:9' };
 
 export interface BrowserSetup {
   reg: RealRegistry;
@@ -24,6 +31,8 @@ export interface BrowserSetup {
   adminUrl: string;
   /** `ui.mirror.pullgate.test:PORT`, the HTTPS registry listener by the test hostname. */
   mirrorAt: string;
+  /** The HTTPS port of the registry listener. */
+  httpsPort: number;
   adminPassword: string;
   /** PEM of the upstream's CA, pasted into the upstream form. */
   caPem: string;
@@ -39,12 +48,12 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
   try {
     // The admin listener serves web/dist; build it from the current sources so the test sees what it tests.
     await buildWeb();
-    const hosts = await addHostsBlock([uiMirrorHost]);
+    const hosts = await addHostsBlock([uiMirrorHost, failoverMirrorHost]);
     cleanups.push(() => hosts.remove());
     const reg = await startRealRegistry();
     cleanups.push(() => reg.stop());
     const fixtures = await pushFixtures(reg);
-    const cert = await reg.ca.issue('pullgate-ui-mirror', [uiMirrorHost], ['127.0.0.1']);
+    const cert = await reg.ca.issue('pullgate-ui-mirror', [uiMirrorHost, failoverMirrorHost], ['127.0.0.1']);
     const dataDir = await mkdtemp(join(tmpdir(), 'pullgate-ui-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const logs: string[] = [];
@@ -58,7 +67,8 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
       {
         dataDir,
         listen: { http: '127.0.0.1:0', https: '127.0.0.1:0', admin: '127.0.0.1:0' },
-        tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
+        tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }], passthrough: [configRoute] },
+        access: { users: [{ username: configUser, passwordHash: await hashPassword('config user password') }] },
         log: { level: 'debug' },
         // No upstream in the file: the test adds its upstream through the UI.
         upstreams: [],
@@ -76,6 +86,7 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
       app,
       adminUrl: addresses.admin,
       mirrorAt: `${uiMirrorHost}:${new URL(addresses.https).port}`,
+      httpsPort: Number(new URL(addresses.https).port),
       adminPassword,
       caPem: await readFile(reg.caFile, 'utf8'),
       logs,

@@ -4,13 +4,15 @@ import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, errorMessage } from './api.js';
 import { appContext, type AppContext, type NoticeKind } from './app-context.js';
-import { Layout, type Notice, type PageId } from './components/layout.js';
+import { Layout, pages, type Notice, type PageId } from './components/layout.js';
 import { CachePage } from './pages/cache.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { LoginPage } from './pages/login.js';
+import { PassthroughPage } from './pages/passthrough.js';
 import { PrefetchPage } from './pages/prefetch.js';
 import { SetupPage } from './pages/setup.js';
 import { UpstreamsPage } from './pages/upstreams.js';
+import { UsersPage } from './pages/users.js';
 import { useRoute } from './router.js';
 
 type SessionState = 'checking' | 'out' | 'in' | 'unreachable';
@@ -24,6 +26,10 @@ function Page({ route }: { route: string[] }) {
       return <CachePage route={rest} />;
     case 'prefetch':
       return <PrefetchPage />;
+    case 'users':
+      return <UsersPage />;
+    case 'passthrough':
+      return <PassthroughPage />;
     case 'setup':
       return <SetupPage />;
     default:
@@ -31,16 +37,16 @@ function Page({ route }: { route: string[] }) {
   }
 }
 
-const pageOf = (route: string[]): PageId => {
-  const first = route[0];
-  return first === 'upstreams' || first === 'cache' || first === 'prefetch' || first === 'setup' ? first : 'dashboard';
-};
+const pageIds: readonly PageId[] = pages.map((p) => p.id);
+const pageOf = (route: string[]): PageId => pageIds.find((id) => id !== 'dashboard' && id === route[0]) ?? 'dashboard';
 
 const titles: Record<PageId, string> = {
   dashboard: 'Dashboard',
   upstreams: 'Upstreams',
   cache: 'Cache',
   prefetch: 'Prefetch',
+  users: 'Registry users',
+  passthrough: 'TLS passthrough',
   setup: 'Setup',
 };
 

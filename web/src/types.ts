@@ -32,3 +32,11 @@ export type RequestView = z.infer<typeof api.requestView>;
 export type ActivitySnapshot = z.infer<typeof api.activitySnapshot>;
 export type SetupView = z.infer<typeof api.setupView>;
 export type Snippet = z.infer<typeof api.snippet>;
+export type RegistryUserList = z.infer<typeof api.registryUserList>;
+export type RegistryUserCreate = z.input<typeof api.registryUserCreate>;
+export type UpstreamUrlHealth = NonNullable<UpstreamView['health']['urls']>[number];
+export type CircuitState = UpstreamView['health']['circuit'];
+
+export type PassthroughList = z.infer<typeof api.passthroughList>;
+export type PassthroughRouteView = PassthroughList['routes'][number];
+export type PassthroughCreate = z.input<typeof api.passthroughCreate>;

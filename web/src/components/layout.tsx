@@ -9,6 +9,8 @@ export const pages = [
   { id: 'upstreams', path: 'upstreams', label: 'Upstreams' },
   { id: 'cache', path: 'cache', label: 'Cache' },
   { id: 'prefetch', path: 'prefetch', label: 'Prefetch' },
+  { id: 'users', path: 'users', label: 'Users' },
+  { id: 'passthrough', path: 'passthrough', label: 'Passthrough' },
   { id: 'setup', path: 'setup', label: 'Setup' },
 ] as const;
 

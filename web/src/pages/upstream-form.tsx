@@ -1,130 +1,15 @@
 // Add or edit an upstream. Obvious mistakes are caught as the user leaves a field; everything else comes back
-// from the server as VALIDATION field errors (dotted paths such as `url`, `auth.username`, `hosts.0`), each shown
-// under its field. "Test" tries the unsaved settings against the real upstream before anything is stored.
+// from the server as VALIDATION field errors (dotted paths such as `url`, `auth.username`, `access.allow.0`), each
+// shown under its field (upstream-form-model.ts maps them). "Test" tries the unsaved settings against the real
+// upstream before anything is stored.
 import { useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
 import { describedBy, Field } from '../components/field.js';
 import { TestSteps } from '../components/test-steps.js';
-import { durationText } from '../format.js';
 import { href, navigate } from '../router.js';
-import type { FieldError, TestResult, UpstreamInput, UpstreamView } from '../types.js';
-
-interface FormState {
-  name: string;
-  registry: string;
-  url: string;
-  hosts: string;
-  isDefault: boolean;
-  mode: 'mirror' | 'passthrough';
-  username: string;
-  password: string;
-  removePassword: boolean;
-  caPem: string;
-  removeCa: boolean;
-  insecureSkipVerify: boolean;
-  proxy: string;
-  tagTtl: string;
-  offline: boolean;
-  enabled: boolean;
-  testImage: string;
-}
-
-type FieldKey = 'name' | 'registry' | 'url' | 'hosts' | 'mode' | 'username' | 'password' | 'caPem' | 'proxy' | 'tagTtl';
-type Errors = Partial<Record<FieldKey | 'form', string>>;
-
-function initialState(existing: UpstreamView | undefined): FormState {
-  return {
-    name: existing?.name ?? '',
-    registry: existing?.registry ?? '',
-    url: existing?.url ?? 'https://',
-    hosts: existing?.hosts.join('\n') ?? '',
-    isDefault: existing?.default ?? false,
-    mode: existing?.auth.mode ?? 'mirror',
-    username: existing?.auth.username ?? '',
-    password: '',
-    removePassword: false,
-    caPem: '',
-    removeCa: false,
-    insecureSkipVerify: existing?.insecureSkipVerify ?? false,
-    proxy: existing?.proxy ?? '',
-    tagTtl: existing ? durationText(existing.tagTtlMs) : '5m',
-    offline: existing?.offline ?? false,
-    enabled: existing?.enabled ?? true,
-    testImage: '',
-  };
-}
-
-// The same rules as the server's schema, for a quick answer on blur; the server stays the authority.
-const checks: Partial<Record<FieldKey, (s: FormState) => string | undefined>> = {
-  name: (s) => (/^[a-z0-9][a-z0-9_-]{0,62}$/.test(s.name) ? undefined : 'lower-case letters, digits, - and _'),
-  registry: (s) => (s.registry.trim() ? undefined : 'expected a registry host such as gcr.io or host:port'),
-  url: (s) => {
-    try {
-      const u = new URL(s.url.trim());
-      return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : 'expected an http:// or https:// URL';
-    } catch {
-      return 'expected an http:// or https:// URL';
-    }
-  },
-  caPem: (s) => (s.caPem.trim() === '' || s.caPem.includes('-----BEGIN CERTIFICATE-----') ? undefined : 'expected PEM certificates'),
-  tagTtl: (s) =>
-    /^(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d))+)$/.test(s.tagTtl.trim()) ? undefined : `not a duration: ${s.tagTtl} (use e.g. "30s", "5m", "1h")`,
-  username: (s) => (s.mode === 'mirror' && s.password && !s.username ? 'a password needs a username' : undefined),
-};
-
-function clientErrors(s: FormState): Errors {
-  const out: Errors = {};
-  for (const [key, check] of Object.entries(checks) as [FieldKey, (s: FormState) => string | undefined][]) {
-    const message = check(s);
-    if (message) out[key] = message;
-  }
-  return out;
-}
-
-/** Server field paths to the form's fields; anything unknown is shown at the top of the form. */
-function fieldFor(path: string): FieldKey | 'form' {
-  const [head, sub] = path.split('.');
-  if (head === 'auth') return sub === 'password' ? 'password' : sub === 'mode' ? 'mode' : 'username';
-  if (head === 'hosts') return 'hosts';
-  const known: FieldKey[] = ['name', 'registry', 'url', 'caPem', 'proxy', 'tagTtl'];
-  return known.includes(head as FieldKey) ? (head as FieldKey) : 'form';
-}
-
-function serverErrors(fields: FieldError[], fallback: string): Errors {
-  const out: Errors = {};
-  for (const f of fields) {
-    const key = fieldFor(f.path);
-    const message = key === 'form' && f.path ? `${f.path}: ${f.message}` : f.message;
-    out[key] = out[key] ? `${out[key]}; ${message}` : message;
-  }
-  if (Object.keys(out).length === 0) out.form = fallback;
-  return out;
-}
-
-function toInput(s: FormState, existing: UpstreamView | undefined): UpstreamInput {
-  const hosts = s.hosts.split(/[\s,]+/).filter(Boolean);
-  const auth: UpstreamInput['auth'] = { mode: s.mode };
-  if (s.mode === 'mirror' && s.username) auth.username = s.username;
-  if (s.mode === 'mirror' && s.password) auth.password = s.password;
-  else if (existing?.auth.hasPassword && (s.removePassword || s.mode === 'passthrough' || !s.username)) auth.password = null;
-  const input: UpstreamInput = {
-    name: s.name.trim(),
-    registry: s.registry.trim(),
-    url: s.url.trim(),
-    hosts,
-    default: s.isDefault,
-    auth,
-    insecureSkipVerify: s.insecureSkipVerify,
-    tagTtl: s.tagTtl.trim(),
-    offline: s.offline,
-    enabled: s.enabled,
-  };
-  if (s.caPem.trim()) input.caPem = s.caPem.trim() + '\n';
-  else if (existing?.hasCa && s.removeCa) input.caPem = null;
-  if (s.proxy.trim()) input.proxy = s.proxy.trim();
-  return input;
-}
+import type { TestResult, UpstreamInput, UpstreamView } from '../types.js';
+import { advancedKeys, checks, clientErrors, initialState, serverErrors, toInput, type Errors, type FieldKey, type FormState } from './upstream-form-model.js';
 
 export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
   const { api, notify } = useApp();
@@ -132,7 +17,18 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState<'save' | 'test' | undefined>(undefined);
   const [test, setTest] = useState<TestResult | undefined>(undefined);
+  const [advancedOpen, setAdvancedOpen] = useState(false);
   const editing = existing !== undefined;
+
+  /** Shows the errors and moves the focus to the first field that has one (opening the disclosure it sits in). */
+  const showErrors = (found: Errors): void => {
+    setErrors(found);
+    const first = (Object.keys(found) as (FieldKey | 'form')[]).find((k): k is FieldKey => k !== 'form' && found[k] !== undefined);
+    if (!first) return;
+    if (advancedKeys.includes(first)) setAdvancedOpen(true);
+    // After the render that opened the disclosure: a closed <details> cannot take the focus.
+    setTimeout(() => document.getElementById(`upstream-${first}`)?.focus(), 0);
+  };
 
   const set = <K extends keyof FormState>(key: K, value: FormState[K]): void => {
     setState((s) => ({ ...s, [key]: value }));
@@ -154,9 +50,7 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
   const validated = (): UpstreamInput | undefined => {
     const found = clientErrors(state);
     if (Object.keys(found).length > 0) {
-      setErrors(found);
-      const first = Object.keys(found)[0];
-      document.getElementById(`upstream-${first}`)?.focus();
+      showErrors(found);
       return undefined;
     }
     setErrors({});
@@ -164,12 +58,9 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
   };
 
   const handleError = (err: unknown): void => {
-    if (err instanceof ApiError && err.code === 'VALIDATION') {
-      const found = serverErrors(err.fields, err.message);
-      setErrors(found);
-      const first = Object.keys(found).find((k) => k !== 'form');
-      if (first) document.getElementById(`upstream-${first}`)?.focus();
-    } else setErrors({ form: errorMessage(err) });
+    // CONFLICT (a name or hostname taken) names its field too.
+    if (err instanceof ApiError && (err.code === 'VALIDATION' || err.fields.length > 0)) showErrors(serverErrors(err.fields, err.message, state));
+    else setErrors({ form: errorMessage(err) });
   };
 
   const runTest = async (): Promise<void> => {
@@ -225,6 +116,14 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
           <Field id="upstream-url" label="URL" hint="Where Pullgate connects, e.g. https://registry-1.docker.io." error={errors.url}>
             <input {...aria('url', true)} type="url" value={state.url} required autoComplete="off" spellcheck={false} onInput={(e) => set('url', e.currentTarget.value)} />
           </Field>
+          <Field
+            id="upstream-mirrors"
+            label="Regional mirrors"
+            hint="Other URLs serving the same content, one per line, tried in order before the URL above."
+            error={errors.mirrors}
+          >
+            <textarea {...aria('mirrors', true)} rows={2} value={state.mirrors} spellcheck={false} placeholder="https://" onInput={(e) => set('mirrors', e.currentTarget.value)} />
+          </Field>
           <Field id="upstream-hosts" label="Mirror hostnames" hint="Hostnames of this mirror routed to this upstream, one per line." error={errors.hosts}>
             <textarea {...aria('hosts', true)} rows={2} value={state.hosts} spellcheck={false} onInput={(e) => set('hosts', e.currentTarget.value)} />
           </Field>
@@ -275,6 +174,56 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
       </fieldset>
 
       <fieldset>
+        <legend>Who may pull</legend>
+        <p class="hint fieldset-hint">Empty lists and “global setting” follow the mirror-wide access settings of the config file.</p>
+        <div class="grid">
+          <Field
+            id="upstream-accessAllow"
+            label="Allowed client addresses"
+            hint="Addresses or CIDR blocks, one per line, e.g. 10.0.0.0/8. Empty: every client not refused."
+            error={errors.accessAllow}
+          >
+            <textarea {...aria('accessAllow', true)} class="mono" rows={3} value={state.accessAllow} spellcheck={false} onInput={(e) => set('accessAllow', e.currentTarget.value)} />
+          </Field>
+          <Field id="upstream-accessDeny" label="Refused client addresses" hint="Checked before the allowed ones, e.g. 10.9.0.0/16 or 2001:db8::/32." error={errors.accessDeny}>
+            <textarea {...aria('accessDeny', true)} class="mono" rows={3} value={state.accessDeny} spellcheck={false} onInput={(e) => set('accessDeny', e.currentTarget.value)} />
+          </Field>
+          <Field
+            id="upstream-accessLogin"
+            label="Login"
+            hint={
+              <>
+                “Required”: clients <code>docker login</code> to the mirror with a user from the <a href={href('users')}>Users</a> page.
+              </>
+            }
+            error={errors.accessLogin}
+          >
+            <select {...aria('accessLogin', true)} value={state.accessLogin} onChange={(e) => set('accessLogin', e.currentTarget.value as FormState['accessLogin'])}>
+              <option value="">Global setting</option>
+              <option value="off">Not required</option>
+              <option value="required">Required</option>
+            </select>
+          </Field>
+        </div>
+      </fieldset>
+
+      <fieldset>
+        <legend>What may be pulled</legend>
+        <p class="hint fieldset-hint">
+          Repositories as named on the upstream, one per line; <code>*</code> matches any characters: <code>library/*</code>, <code>team/app:v*</code>.
+          Refused rules win; with allowed rules, only those repositories.
+        </p>
+        <div class="grid">
+          <Field id="upstream-policyAllow" label="Allowed repositories" hint="Empty: every repository not refused." error={errors.policyAllow}>
+            <textarea {...aria('policyAllow', true)} class="mono" rows={3} value={state.policyAllow} spellcheck={false} onInput={(e) => set('policyAllow', e.currentTarget.value)} />
+          </Field>
+          <Field id="upstream-policyDeny" label="Refused repositories" hint="By repository, or by tag with repository:tag." error={errors.policyDeny}>
+            <textarea {...aria('policyDeny', true)} class="mono" rows={3} value={state.policyDeny} spellcheck={false} onInput={(e) => set('policyDeny', e.currentTarget.value)} />
+          </Field>
+        </div>
+      </fieldset>
+
+      <fieldset>
         <legend>Connection</legend>
         <Field
           id="upstream-caPem"
@@ -308,6 +257,38 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
         <Field id="upstream-insecure" label="Skip TLS verification (insecure)" inline>
           <input id="upstream-insecure" type="checkbox" checked={state.insecureSkipVerify} onChange={(e) => set('insecureSkipVerify', e.currentTarget.checked)} />
         </Field>
+        <Field id="upstream-private-redirects" label="Follow redirects to private addresses (loopback, LAN)" inline>
+          <input
+            id="upstream-private-redirects"
+            type="checkbox"
+            checked={state.allowPrivateRedirects}
+            onChange={(e) => set('allowPrivateRedirects', e.currentTarget.checked)}
+          />
+        </Field>
+        <details class="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)} data-testid="upstream-advanced">
+          <summary>Retries and circuit breaker</summary>
+          <p class="hint fieldset-hint">
+            A failed request that is safe to repeat is tried again with a growing delay. After a number of failures in a row a URL is skipped for a
+            while (its circuit opens), then tried once before it is used again.
+          </p>
+          <div class="grid three">
+            <Field id="upstream-retryAttempts" label="Attempts" hint="Tries per request, 1 to 10." error={errors.retryAttempts}>
+              <input {...aria('retryAttempts', true)} inputMode="numeric" value={state.retryAttempts} autoComplete="off" onInput={(e) => set('retryAttempts', e.currentTarget.value)} />
+            </Field>
+            <Field id="upstream-retryMinDelay" label="First delay" hint="e.g. 200ms" error={errors.retryMinDelay}>
+              <input {...aria('retryMinDelay', true)} value={state.retryMinDelay} autoComplete="off" onInput={(e) => set('retryMinDelay', e.currentTarget.value)} />
+            </Field>
+            <Field id="upstream-retryMaxDelay" label="Longest delay" hint="e.g. 2s" error={errors.retryMaxDelay}>
+              <input {...aria('retryMaxDelay', true)} value={state.retryMaxDelay} autoComplete="off" onInput={(e) => set('retryMaxDelay', e.currentTarget.value)} />
+            </Field>
+            <Field id="upstream-circuitFailures" label="Failures to open" hint="Failures in a row, 1 to 1000." error={errors.circuitFailures}>
+              <input {...aria('circuitFailures', true)} inputMode="numeric" value={state.circuitFailures} autoComplete="off" onInput={(e) => set('circuitFailures', e.currentTarget.value)} />
+            </Field>
+            <Field id="upstream-circuitOpenFor" label="Open for" hint="How long the URL is skipped, e.g. 30s." error={errors.circuitOpenFor}>
+              <input {...aria('circuitOpenFor', true)} value={state.circuitOpenFor} autoComplete="off" onInput={(e) => set('circuitOpenFor', e.currentTarget.value)} />
+            </Field>
+          </div>
+        </details>
       </fieldset>
 
       <fieldset>

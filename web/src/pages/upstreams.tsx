@@ -1,12 +1,15 @@
-// Upstreams: every configured registry with where it comes from, its health and rate limit; admin-managed ones
-// can be edited, tested, switched off and deleted here. Config-file and built-in ones are read-only.
+// Upstreams: every configured registry with where it comes from, its URLs and their circuits, its health, who may
+// pull from it and its rate limit; admin-managed ones can be edited, tested, switched off and deleted here.
+// Config-file and built-in ones are read-only.
 import { useState } from 'preact/hooks';
 import { errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
+import { AccessSummary } from '../components/access-summary.js';
 import { useConfirm } from '../components/confirm-dialog.js';
 import { HealthDot } from '../components/health-dot.js';
 import { TestSteps } from '../components/test-steps.js';
 import { TimeAgo } from '../components/time-ago.js';
+import { UrlCircuits } from '../components/url-circuits.js';
 import { href } from '../router.js';
 import { useResource } from '../use-resource.js';
 import type { TestResult, UpstreamList, UpstreamView } from '../types.js';
@@ -18,14 +21,15 @@ const sourceText: Record<UpstreamView['source'], string> = {
   admin: 'Managed in this admin UI.',
 };
 
+/** Pulls left at the upstream (Docker Hub's ratelimit headers), once the upstream has reported them. */
 function RateLimit({ u }: { u: UpstreamView }) {
   const rl = u.health.rateLimit;
-  if (!rl || rl.remaining === undefined) return <span class="muted">–</span>;
+  if (!rl || rl.remaining === undefined) return null;
   const low = rl.limit !== undefined && rl.remaining < rl.limit * 0.1;
   return (
-    <span class={low ? 'warn-text' : undefined} title={`as of ${new Date(rl.at).toLocaleString()}`}>
+    <span class={`small block nowrap${low ? ' warn-text' : ' muted'}`} title={`as of ${new Date(rl.at).toLocaleString()}`} data-testid={`upstream-ratelimit-${u.name}`}>
       {rl.remaining}
-      {rl.limit !== undefined ? ` / ${rl.limit}` : ''}
+      {rl.limit !== undefined ? ` / ${rl.limit}` : ''} pulls left
     </span>
   );
 }
@@ -85,23 +89,27 @@ function UpstreamRow({ u, onChanged, onTest, testing }: { u: UpstreamView; onCha
       </th>
       <td data-label="Registry">
         <span class="mono block">{u.registry}</span>
-        <span class="mono muted small block ellipsis" title={u.url}>
-          {u.url}
-        </span>
+        <UrlCircuits upstream={u} />
       </td>
       <td data-label="Mirror hosts" class="mono small">
         {u.hosts.length ? u.hosts.map((h) => <span key={h} class="block">{h}</span>) : <span class="muted">–</span>}
       </td>
       <td data-label="Health">
         <HealthDot health={u.health} enabled={u.enabled} />
+        {u.enabled ? (
+          <span class={`small block nowrap circuit-${u.health.circuit}`} data-testid={`upstream-circuit-${u.name}`} title="Open when every URL is skipped: the cache answers at once.">
+            circuit {u.health.circuit}
+          </span>
+        ) : null}
         {u.health.lastError ? (
           <span class="muted small block">
             error <TimeAgo at={u.health.lastError.at} />
           </span>
         ) : null}
-      </td>
-      <td data-label="Rate limit">
         <RateLimit u={u} />
+      </td>
+      <td data-label="Access">
+        <AccessSummary upstream={u} />
       </td>
       <td data-label="Enabled">
         <button
@@ -164,10 +172,10 @@ function UpstreamTable({ list, reload }: { list: UpstreamView[]; reload(): void 
             <thead>
               <tr>
                 <th scope="col">Name</th>
-                <th scope="col">Registry and URL</th>
+                <th scope="col">Registry and URLs</th>
                 <th scope="col">Mirror hosts</th>
                 <th scope="col">Health</th>
-                <th scope="col">Rate limit</th>
+                <th scope="col">Access</th>
                 <th scope="col">Enabled</th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
