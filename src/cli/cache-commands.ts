@@ -5,6 +5,7 @@ import type { PurgeTarget } from '../cache/ports.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
 import { parseDigest } from '../registry/digest.js';
+import { parseSizeBytes } from '../config/size.js';
 
 export interface CacheFlags {
   config?: string;
@@ -45,6 +46,35 @@ export async function cachePurge(flags: PurgeFlags): Promise<void> {
   });
   const { removedBlobs, ...counts } = result;
   process.stdout.write(`${JSON.stringify({ ...counts, removedBlobs: removedBlobs.length })}\n`);
+}
+
+export interface GcFlags extends CacheFlags {
+  maxSize?: string;
+}
+
+/** Eviction now, down to the low-water mark of `cache.maxSize` (or of `--max-size`), pinned images kept. */
+export async function cacheGc(flags: GcFlags): Promise<void> {
+  const maxBytes = flags.maxSize === undefined ? undefined : parseSizeBytes(flags.maxSize);
+  if (flags.maxSize !== undefined && maxBytes === undefined) throw new UsageError(`--max-size: not a size: ${flags.maxSize} (use e.g. 10GiB)`);
+  const result = await withCache(flags, async (cache) => {
+    if (maxBytes !== undefined) {
+      const ratio = cache.policy.lowWaterBytes / cache.policy.maxBytes;
+      cache.policy.maxBytes = maxBytes;
+      cache.policy.lowWaterBytes = Math.floor(maxBytes * ratio);
+    }
+    const before = cache.index.totals();
+    const r = await cache.evict();
+    return {
+      ran: r !== undefined,
+      maxBytes: cache.policy.maxBytes,
+      bytesBefore: before.blobBytes + before.manifestBytes,
+      evicted: r?.victims ?? 0,
+      blobs: r?.blobs ?? 0,
+      manifests: r?.manifests ?? 0,
+      bytes: r?.bytes ?? 0,
+    };
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
 export async function cacheStats(flags: CacheFlags): Promise<void> {

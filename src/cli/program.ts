@@ -1,7 +1,7 @@
 // The `pullgate` command line.
 import { Command, Option } from 'commander';
 import { registerCacheAdminCommands } from './cache-admin-commands.js';
-import { cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
+import { cacheGc, cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
 import { certSelfsigned } from './cert-selfsigned.js';
 import { configCheck } from './config-check.js';
 import { configPrint, configSchemaCommand } from './config-print.js';
@@ -9,6 +9,7 @@ import { registerPrefetchCommand } from './prefetch-command.js';
 import { serve } from './serve.js';
 import { registerTokenCommands } from './token-commands.js';
 import { registerUpstreamCommands } from './upstream-commands.js';
+import { registerUserCommands } from './user-commands.js';
 import { exitTwoOnUsageErrors } from './usage-exit.js';
 
 export function buildProgram(): Command {
@@ -38,6 +39,9 @@ export function buildProgram(): Command {
     c.option('-c, --config <file>', 'YAML config file (env PULLGATE_CONFIG)').option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)');
   withStore(cache.command('verify').description('rehash every stored blob; drop bad ones and what referenced them')).action(cacheVerify);
   withStore(cache.command('stats').description('totals of what the cache holds')).action(cacheStats);
+  withStore(cache.command('gc').description('evict least recently used images now, down to the low-water mark; pins are kept'))
+    .option('--max-size <size>', 'evict as if cache.maxSize were this (e.g. 10GiB)')
+    .action(cacheGc);
   withStore(cache.command('purge').description('remove an upstream\'s, a repository\'s, a tag\'s or a digest\'s content'))
     .option('--upstream <name>', 'upstream name')
     .option('--repository <name>', 'repository on that upstream (library/ included for Docker Hub)')
@@ -59,5 +63,6 @@ export function buildProgram(): Command {
   registerUpstreamCommands(program);
   registerPrefetchCommand(program);
   registerTokenCommands(program);
+  registerUserCommands(program);
   return exitTwoOnUsageErrors(program);
 }

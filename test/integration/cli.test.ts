@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request, Agent } from 'undici';
 import { contractExampleYaml } from '../support/contract-example.js';
+import { FakeUpstream } from '../support/fake/fake-upstream.js';
+import { startMirror } from '../support/mirror-app.js';
 import { createTestCa } from '../support/pki.js';
 
 const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -78,6 +80,60 @@ describe('the pullgate command', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).blobs, 0);
     await access(fill);
+  });
+
+  test('user add|ls|rm|hash manage the registry users of a data directory; the mirror then accepts the login', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'users-data');
+    const pw = join(dir, 'user-password.txt');
+    await writeFile(pw, 'a-long-user-password\n');
+    const hashed = await run(['user', 'hash', '--password-file', pw]);
+    assert.equal(hashed.code, 0, hashed.stderr);
+    assert.match(hashed.stdout, /^scrypt\$\d+\$/);
+    assert.equal((await run(['user', 'add', 'ci', '--password-file', pw, '--data-dir', data])).code, 0);
+    const ls = await run(['user', 'ls', '--json', '--data-dir', data]);
+    assert.deepEqual((JSON.parse(ls.stdout) as { users: Array<{ username: string; source: string }> }).users.map((u) => [u.username, u.source]), [['ci', 'stored']]);
+    assert.ok(!ls.stdout.includes('a-long-user-password'));
+    const m = await startMirror({ access: { login: 'required' }, upstreams: [] }, { dataDir: data });
+    try {
+      const basic = `Basic ${Buffer.from('ci:a-long-user-password').toString('base64')}`;
+      assert.equal((await request(`${m.url}/v2/`, { headers: { authorization: basic } })).statusCode, 200);
+      assert.equal((await request(`${m.url}/v2/`)).statusCode, 401);
+    } finally {
+      await m.close();
+    }
+    assert.equal((await run(['user', 'rm', 'ci', '--data-dir', data])).code, 0);
+    const again = await run(['user', 'rm', 'ci', '--data-dir', data]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no stored user ci/);
+    assert.equal((await run(['user', 'add', 'ci', '--data-dir', data])).code, 2, 'the password comes from a file');
+    await writeFile(pw, 'short\n');
+    assert.equal((await run(['user', 'add', 'ci', '--password-file', pw, '--data-dir', data])).code, 2);
+  });
+
+  test('cache gc evicts down to a size now and reports what went', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'gc-data');
+    const up = await new FakeUpstream().start();
+    try {
+      up.addImage('library/alpine', '3.20', [Buffer.alloc(5000, 1)]);
+      const m = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }] }, { dataDir: data });
+      try {
+        const manifest = await request(`${m.url}/v2/alpine/manifests/3.20`);
+        const doc = (await manifest.body.json()) as { layers: Array<{ digest: string }> };
+        await (await request(`${m.url}/v2/alpine/blobs/${doc.layers[0]?.digest}`)).body.dump();
+      } finally {
+        await m.close();
+      }
+      const gc = await run(['cache', 'gc', '--data-dir', data, '--max-size', '1']);
+      assert.equal(gc.code, 0, gc.stderr);
+      const out = JSON.parse(gc.stdout) as { ran: boolean; evicted: number; blobs: number; bytes: number };
+      assert.equal(out.ran, true);
+      assert.equal(out.evicted, 1);
+      assert.ok(out.bytes >= 5000);
+      assert.equal(JSON.parse((await run(['cache', 'stats', '--data-dir', data])).stdout).blobs, 0);
+      assert.equal((await run(['cache', 'gc', '--data-dir', data, '--max-size', 'lots'])).code, 2);
+    } finally {
+      await up.stop();
+    }
   });
 
   test('serve runs the documented example (ports from the environment) and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
