@@ -97,12 +97,16 @@ describe('access control with real clients', () => {
     assert.ok(!/team\/app\/manifests/.test(reg.logs().slice(from)), 'the upstream never saw the denied repository');
   });
 
-  test('ctr with --user pulls through the mirror with hosts.toml; without a user it is refused', slow, async () => {
+  test('ctr with --user pulls through the mirror with hosts.toml; without a user or with a wrong password it is refused', slow, async () => {
     const hostsDir = join(work, 'certs.d');
     await writeHostsToml(hostsDir, 'docker.io', { server: 'https://registry-1.docker.io', mirror: `https://${host(mirror)}`, ca: reg.caFile });
     const env = ctrEnvWithoutSystemCa();
     const refused = await failure(containerd.ctr(['images', 'pull', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env }));
     assert.match(refused.stderr, /401|unauthorized|not found/i);
+    const wrong = await failure(
+      containerd.ctr(['images', 'pull', '--user', 'ci:not-the-password', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env }),
+    );
+    assert.match(wrong.stderr, /401|unauthorized|not found/i);
     await containerd.ctr(['images', 'pull', '--user', 'ci:ci-secret-password', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env });
     const { stdout } = await containerd.ctr(['images', 'ls', '-q']);
     assert.match(stdout.toString(), /docker\.io\/library\/alpine:3\.20/);
