@@ -77,6 +77,9 @@ export const upstreamView = z.object({
   url: z.string(),
   /** Tried in order before `url`. */
   mirrors: z.array(z.string()),
+  allowPrivateRedirects: z.boolean(),
+  retries: z.object({ attempts: z.number(), minDelayMs: z.number(), maxDelayMs: z.number() }),
+  circuit: z.object({ failures: z.number(), openForMs: z.number() }),
   hosts: z.array(z.string()),
   default: z.boolean(),
   auth: z.object({ mode: z.enum(['mirror', 'passthrough']), username: z.string().optional(), hasPassword: z.boolean() }),

@@ -289,6 +289,11 @@ describe('admin API', () => {
       assert.equal(edited.status, 200, edited.text);
       assert.deepEqual(edited.body.hosts, ['other2.mirror.test']);
       assert.deepEqual(edited.body.auth, { mode: 'mirror', username: 'robot', hasPassword: true });
+      assert.deepEqual(
+        { allowPrivateRedirects: edited.body.allowPrivateRedirects, retries: edited.body.retries, circuit: edited.body.circuit },
+        { allowPrivateRedirects: false, retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 }, circuit: { failures: 5, openForMs: 30_000 } },
+        'the view carries every setting an edit sends back',
+      );
       assert.equal((await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other.mirror.test' } })).status, 404);
       // A fresh tag needs the upstream, with the kept password.
       other.addImage('private/app', '1.1', [Buffer.alloc(100, 4)]);
