@@ -2,6 +2,7 @@
 // Range) and cold pulls of images that appear upstream while the bench runs. Every byte is checked: full blob
 // bodies are hashed against their digest, ranges compared with the known bytes, manifests hashed too.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { errorCodes } from '../src/registry/errors.js';
 import type { FakeUpstream } from '../test/support/fake/fake-upstream.js';
@@ -48,10 +49,13 @@ export function addImage(up: FakeUpstream, repository: string, tag: string, laye
 
 export class LoadDriver {
   readonly pool: Pool;
+  /** undici closes the connection after every HEAD (and says so in the request); real clients keep it. */
+  readonly headAgent: HttpAgent;
   stats = LoadDriver.freshStats();
   private stopping = false;
   private coldSerial = 0;
   private readonly cachedBlobs: KnownBlob[];
+  private readonly mirrorUrl: URL;
 
   constructor(
     mirrorUrl: string,
@@ -63,6 +67,8 @@ export class LoadDriver {
   ) {
     // One connection per client loop, kept alive, as 200 separate clients behind one NAT would look.
     this.pool = new Pool(mirrorUrl, { connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 60_000 });
+    this.headAgent = new HttpAgent({ keepAlive: true, maxSockets: connections });
+    this.mirrorUrl = new URL(mirrorUrl);
     this.cachedBlobs = warm.flatMap((image) => image.blobs.slice(1));
   }
 
@@ -99,15 +105,35 @@ export class LoadDriver {
   }
 
   private async head(image: KnownImage, stats: Map<Kind, KindStats>): Promise<void> {
-    await this.exchange(stats, 'manifest HEAD (cached tag)', 'HEAD', `/v2/${image.repository}/manifests/${image.tag}`, { accept: manifestAccept }, async (res) => {
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      const res = await this.keepAliveHead(`/v2/${image.repository}/manifests/${image.tag}`, { accept: manifestAccept });
       const digest = res.headers['docker-content-digest'];
       const length = res.headers['content-length'];
-      await res.body.dump();
-      if (res.statusCode !== 200) return { kind: 'nonOci', detail: `HEAD answered ${res.statusCode}` };
-      if (digest !== image.manifestDigest || length !== String(image.manifestLength)) {
-        return { kind: 'corrupt', detail: `HEAD ${image.repository}:${image.tag} announced ${String(digest)} / ${String(length)} bytes` };
-      }
-      return { kind: 'ok' };
+      const type = String(res.headers['content-type'] ?? '');
+      if (res.status === 500 || (res.status >= 400 && !type.startsWith('application/json'))) outcome = { kind: 'nonOci', detail: `HEAD answered ${res.status} ${type}` };
+      else if (res.status >= 400) outcome = { kind: 'oci', code: `HTTP ${res.status}` };
+      else if (res.status !== 200) outcome = { kind: 'nonOci', detail: `HEAD answered ${res.status}` };
+      else if (digest !== image.manifestDigest || length !== String(image.manifestLength)) {
+        outcome = { kind: 'corrupt', detail: `HEAD ${image.repository}:${image.tag} announced ${String(digest)} / ${String(length)} bytes` };
+      } else outcome = { kind: 'ok' };
+    } catch (err) {
+      outcome = { kind: 'connection', code: (err as { code?: string }).code ?? (err as Error).name };
+    }
+    stats.get('manifest HEAD (cached tag)')!.record(performance.now() - started, outcome);
+  }
+
+  private keepAliveHead(path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: this.mirrorUrl.hostname, port: this.mirrorUrl.port, method: 'HEAD', path, headers, agent: this.headAgent, timeout: 120_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('HEAD timed out')));
+      req.on('error', reject);
+      req.end();
     });
   }
 

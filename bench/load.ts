@@ -71,8 +71,8 @@ async function main(): Promise<void> {
       stringify({
         listen: { http: '127.0.0.1:0' },
         dataDir: join(dir, 'data'),
-        // Warnings and errors only: 200 clients' access lines would cost the bench process more than the mirror.
-        log: { level: 'warn' },
+        // The default level: one access line per request is part of what the mirror costs in production.
+        log: { level: 'info' },
         // Short tag TTL: cached-tag HEADs keep revalidating against the flapping upstream (and serve stale).
         upstreams: [{ name: 'up', registry: 'docker.io', url: proxy.url, default: true, tagTtl: '5s' }],
         // Cold pulls keep adding blobs: eviction runs during the load, and the warm images are pinned.
@@ -93,11 +93,18 @@ async function main(): Promise<void> {
       },
     });
     cleanup.unshift(() => mirror.stop(5_000));
-    const url = await Promise.race([ready, mirror.exit.then(() => Promise.reject(new Error(`mirror exited:\n${mirror.output()}`)))]);
+    const url = await Promise.race([
+      ready,
+      mirror.exit.then(() => Promise.reject(new Error(`mirror exited:\n${mirror.output()}`))),
+      sleep(30_000).then(() => Promise.reject(new Error(`mirror not listening after 30 s:\n${mirror.output()}`))),
+    ]);
     log(`mirror pid ${mirror.pid} at ${url}; upstream behind a flapping proxy at ${proxy.url}`);
 
     const driver = new LoadDriver(url, up, warm, cfg.mix, () => [sizes[Math.floor(Math.random() * 3)]!], cfg.clients);
-    cleanup.unshift(() => driver.pool.close());
+    cleanup.unshift(async () => {
+      driver.headAgent.destroy();
+      if (!driver.pool.closed && !driver.pool.destroyed) await driver.pool.destroy();
+    });
     await driver.prime();
 
     const rss: Series = { at: [], values: [] };
@@ -144,6 +151,7 @@ async function main(): Promise<void> {
     await running;
     await setPhase('healthy', up, proxy);
     await driver.pool.close();
+    driver.headAgent.destroy();
     await sleep(2_000);
     const idleFds = await openDescriptors(mirror.pid);
     const idleRss = (await memory(mirror.pid)).rss;
