@@ -154,6 +154,19 @@ describe('hostile input over real sockets', () => {
     );
   });
 
+  // Found by the properties above; kept as examples so they never come back.
+  for (const [name, request, status, code] of [
+    ['an HTTP/1.1 request without Host gets 400 REQUEST_INVALID, not an empty 400', 'GET /v2/ HTTP/1.1\r\n\r\n', 400, 'REQUEST_INVALID'],
+    ['a path with broken percent-encoding gets 400 REQUEST_INVALID, not a framework error', 'GET /v2/% HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'REQUEST_INVALID'],
+    ['an unknown Expect is served rather than refused with an empty 417', 'GET /v2/alpine/manifests/nope HTTP/1.1\r\nhost: x\r\nexpect: nothing\r\n\r\n', 404, 'MANIFEST_UNKNOWN'],
+  ] as const) {
+    test(name, async () => {
+      const reply = parseReply(await rawExchange(s.mirror.url, Buffer.from(request), 'GET'));
+      assert.equal(reply?.status, status);
+      assert.equal((JSON.parse(reply.body.toString('utf8')) as { errors: Array<{ code: string }> }).errors[0]?.code, code);
+    });
+  }
+
   test('after the storm the mirror still serves, logged no unexpected error, and sent only valid names upstream', async () => {
     const blob = await get(s.mirror.url, `/v2/alpine/blobs/${blobDigest}`);
     assert.equal(blob.status, 200);

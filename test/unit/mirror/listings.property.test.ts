@@ -50,6 +50,11 @@ const linkHeader = fc.oneof(
 describe('Link headers under arbitrary input', () => {
   after(() => upstream.close());
 
+  it('a referrers page whose next link is not a referrers URL gets no Link (found by the property below)', () => {
+    const link = '<https://registry.example.test/v2/a/tags/list?n=1>; rel="next"';
+    assert.equal(mirrorLink(link, context('a', undefined), 'referrers'), undefined);
+  });
+
   it('mirrorLink never throws and only ever points the client back at the same listing on this mirror', () => {
     fc.assert(
       fc.property(
