@@ -6,12 +6,17 @@
 // upstream's configured name and the repository as cached (`hub/library/nginx`, not `hub/nginx`). A pin without a
 // tag pins the repository as a whole, pulls by digest included; a pin with a tag pins only what that tag points at.
 
+/** Whether a name matches one part of a pin. */
+export interface Matcher {
+  test(value: string): boolean;
+}
+
 export interface Pin {
   /** The pattern as written, for logs and the admin UI. */
   source: string;
-  upstream: RegExp;
-  repository: RegExp;
-  tag?: RegExp;
+  upstream: Matcher;
+  repository: Matcher;
+  tag?: Matcher;
 }
 
 export class PinError extends Error {
@@ -59,11 +64,28 @@ export function matchesPin(pin: Pin, subject: PinSubject): boolean {
   return subject.tag !== undefined && pin.tag.test(subject.tag);
 }
 
-/** `*` is the only special character; everything else is literal (`.` in a tag is a dot). */
-function wildcard(glob: string): RegExp {
-  const body = glob
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${body}$`);
+/**
+ * `*` is the only special character; everything else is literal (`.` in a tag is a dot). Matched without a
+ * regular expression: `^.*a.*a.*a.*b$` backtracks for ages on a long name, and eviction matches every pin against
+ * every cached repository. The literal pieces between stars are found leftmost-first, which is enough for globs.
+ */
+function wildcard(glob: string): Matcher {
+  const pieces = glob.split('*');
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  const middle = pieces.slice(1, -1);
+  return {
+    test(value: string): boolean {
+      if (pieces.length === 1) return value === glob;
+      if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+      const end = value.length - last.length;
+      let at = first.length;
+      for (const piece of middle) {
+        const found = value.indexOf(piece, at);
+        if (found === -1 || found + piece.length > end) return false;
+        at = found + piece.length;
+      }
+      return true;
+    },
+  };
 }

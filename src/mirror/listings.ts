@@ -91,7 +91,10 @@ export function mirrorLink(link: string | string[] | undefined, ctx: PullContext
     if (v !== null) query.set(key, v);
   }
   if (ctx.ns !== undefined) query.set('ns', ctx.ns);
-  const suffix = what === 'tags/list' ? 'tags/list' : upstreamUrl.pathname.slice(upstreamUrl.pathname.indexOf('/referrers/') + 1);
+  const referrers = upstreamUrl.pathname.indexOf('/referrers/');
+  // A next page that is not a referrers URL would send the client to a path that is no endpoint: no link then.
+  if (what === 'referrers' && referrers === -1) return undefined;
+  const suffix = what === 'tags/list' ? 'tags/list' : upstreamUrl.pathname.slice(referrers + 1);
   return `</v2/${ctx.clientPath}/${suffix}?${query.toString()}>; rel="next"`;
 }
 

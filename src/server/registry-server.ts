@@ -2,7 +2,7 @@
 // Each is its own fastify instance over the same routes; both build without listening, so tests can inject.
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createSecureServer, type ServerHttp2Session } from 'node:http2';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { MirrorServices } from '../mirror/services.js';
 import type { UpstreamRouter } from '../upstream/router.js';
@@ -59,6 +59,7 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
         );
         certs.onReload(() => server.setSecureContext(certs.defaultPem));
         if (certs.answersAcmeTlsAlpn) offerAcmeTlsAlpn(server);
+        server.on('checkExpectation', handler as unknown as (...args: unknown[]) => void);
         // HTTP/1.1 connections on this server follow the same keep-alive rules as on the plain listener; idle
         // h2 sessions close after the same time, and all of them close when the listener does.
         Object.assign(server, { keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requestTimeout: 0 });
@@ -71,9 +72,20 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
         // The compat server has the request/response surface fastify uses.
         return server as unknown as Server;
       }
-      const server = createHttpServer({ maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000 }, handler);
+      // requireHostHeader: Node's own refusal is an empty 400; the hook below refuses with an OCI error instead.
+      const server = createHttpServer(
+        { maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requireHostHeader: false },
+        handler,
+      );
+      // RFC 9110 §10.1.1: an unknown expectation MAY be refused; Node would answer an empty 417, so serve it instead.
+      server.on('checkExpectation', handler);
       if (o.clientIdleMs) dropWhenIdle(server, o.clientIdleMs);
       return server;
+    },
+    // A path whose percent-encoding fastify's router cannot decode still gets an OCI error body.
+    frameworkErrors: (err, _req, reply) => {
+      const e = errorReply(new RegistryError('REQUEST_INVALID', err.code === 'FST_ERR_BAD_URL' ? 'malformed percent-encoding in the request path' : undefined));
+      void (reply as FastifyReply).code(e.status).headers(e.headers).send(e.body);
     },
     // Requests Node's parser refuses (absurd headers, broken framing) still get an OCI error body.
     clientErrorHandler: (err, socket) => {
@@ -90,6 +102,12 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   // Like forceCloseConnections for HTTP/1.1: closing the listener ends open h2 sessions too.
   app.addHook('preClose', async () => {
     for (const session of sessions) session.destroy();
+  });
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host gets a 400 (h2 carries :authority instead).
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new RegistryError('REQUEST_INVALID', 'an HTTP/1.1 request needs a Host header');
+    }
   });
   registerRegistryRoutes(app, {
     router: o.router,
