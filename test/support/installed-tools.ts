@@ -15,6 +15,13 @@ const debianPackage: Record<string, string> = {
   openssl: 'openssl',
   pebble: 'pebble',
   setpriv: 'util-linux',
+  radosgw: 'radosgw',
+  'radosgw-admin': 'radosgw',
+  'ceph-mon': 'ceph-mon',
+  'ceph-osd': 'ceph-osd',
+  ceph: 'ceph-common',
+  'ceph-authtool': 'ceph-common',
+  monmaptool: 'ceph-common',
 };
 
 async function onPath(name: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // killed with the test process (setpriv's PDEATHSIG). No systemd, no cephadm, no mgr (plain I/O needs none).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,10 +20,25 @@ export interface Radosgw {
   accessKeyId: string;
   secretAccessKey: string;
   dir: string;
+  /**
+   * Every request radosgw has answered so far, from its beast access log: the ground truth for bucket traffic.
+   * Ceph writes its log from a thread of its own, a moment after the answer: this waits until the log stops growing.
+   */
+  requests(): Promise<RgwRequest[]>;
   /** The last lines of every daemon's output, for failure messages. */
   logs(): string;
   /** SIGTERM (SIGKILL after 5 s) to every daemon, then the temp dir is removed; idempotent. */
   stop(): Promise<void>;
+}
+
+export interface RgwRequest {
+  method: string;
+  /** Path-style: `/<bucket>/<key>`, without the query string. */
+  path: string;
+  query: string;
+  status: number;
+  /** The Range header's value (`bytes=0-99`), when the request had one. */
+  range?: string;
 }
 
 const maxLogChars = 256 * 1024;
@@ -150,7 +165,18 @@ export async function startRadosgw(): Promise<Radosgw> {
       if (Date.now() > deadline) throw new Error(`radosgw did not answer on ${endpoint} within 60 s`);
       await sleep(100);
     }
-    return { endpoint, region: 'us-east-1', accessKeyId, secretAccessKey, dir, logs: () => logs, stop };
+    const logFile = join(dir, 'log', 'client.rgw.log');
+    const requests = async (): Promise<RgwRequest[]> => {
+      let text = await readFile(logFile, 'utf8');
+      for (let i = 0; i < 20; i++) {
+        await sleep(150);
+        const later = await readFile(logFile, 'utf8');
+        if (later.length === text.length) break;
+        text = later;
+      }
+      return parseAccessLog(text);
+    };
+    return { endpoint, region: 'us-east-1', accessKeyId, secretAccessKey, dir, requests, logs: () => logs, stop };
   } catch (err) {
     const message = `${err instanceof Error ? err.message : String(err)}\n${logs.slice(-4000)}`;
     await stop();
@@ -168,4 +194,15 @@ async function retry<T>(step: () => Promise<T>, withinMs: number, alive: () => b
       await sleep(100);
     }
   }
+}
+
+/** beast's access lines: `"GET /bucket/key?x-id=GetObject HTTP/1.1" 206 100 - "agent" bytes=0-99 latency=...`. */
+function parseAccessLog(text: string): RgwRequest[] {
+  const out: RgwRequest[] = [];
+  const pattern = /beast: \S+ \S+ - \S+ \[[^\]]*\] "(\w+) ([^" ?]+)(?:\?([^" ]*))? HTTP\/[\d.]+" (\d{3}) \S+ \S+ "[^"]*" (\S+) latency=/g;
+  for (const m of text.matchAll(pattern)) {
+    const range = m[5] !== undefined && m[5] !== '-' ? m[5] : undefined;
+    out.push({ method: m[1] ?? '', path: m[2] ?? '', query: m[3] ?? '', status: Number(m[4]), ...(range ? { range } : {}) });
+  }
+  return out;
 }
