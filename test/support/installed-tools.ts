@@ -16,12 +16,12 @@ const debianPackage: Record<string, string> = {
   pebble: 'pebble',
   setpriv: 'util-linux',
   radosgw: 'radosgw',
-  'radosgw-admin': 'radosgw',
+  'radosgw-admin': 'ceph-common',
   'ceph-mon': 'ceph-mon',
   'ceph-osd': 'ceph-osd',
   ceph: 'ceph-common',
   'ceph-authtool': 'ceph-common',
-  monmaptool: 'ceph-common',
+  monmaptool: 'ceph-base',
 };
 
 async function onPath(name: string): Promise<boolean> {
