@@ -35,7 +35,11 @@ export function compareConfigs(running: Config, next: Config): ConfigChanges {
     access: fixed('access', running.access, next.access),
     admin: fixed('admin', running.admin, next.admin),
     timeouts: { ...next.timeouts, keepAlive: fixed('timeouts.keepAlive', running.timeouts.keepAlive, next.timeouts.keepAlive) },
-    cache: { ...next.cache, fillIdleTimeout: fixed('cache.fillIdleTimeout', running.cache.fillIdleTimeout, next.cache.fillIdleTimeout) },
+    cache: {
+      ...next.cache,
+      fillIdleTimeout: fixed('cache.fillIdleTimeout', running.cache.fillIdleTimeout, next.cache.fillIdleTimeout),
+      storage: fixed('cache.storage', running.cache.storage, next.cache.storage),
+    },
   };
   const publicUrl = fixed('publicUrl', running.publicUrl, next.publicUrl);
   if (publicUrl === undefined) delete effective.publicUrl;

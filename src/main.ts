@@ -4,6 +4,7 @@ import { buildProgram } from './cli/program.js';
 import { UsageError } from './cli/cache-commands.js';
 import { ConfigError } from './config/load.js';
 import { RegistryError } from './registry/errors.js';
+import { ObjectStoreError } from './cache/object-store-errors.js';
 
 try {
   await buildProgram().parseAsync(process.argv);
@@ -11,6 +12,10 @@ try {
   if (err instanceof ConfigError || err instanceof UsageError || err instanceof RegistryError) {
     process.stderr.write(`pullgate: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof ObjectStoreError) {
+    process.stderr.write(`pullgate: ${err.message}${err.details.requestId ? ` (request id ${err.details.requestId})` : ''}\n`);
+    process.exit(1);
   }
   process.stderr.write(`pullgate: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);

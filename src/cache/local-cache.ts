@@ -1,13 +1,14 @@
-// The cache on this machine: SQLite index and blob files under the data directory, temp files for fills, the
+// The cache: SQLite index, blobs (under the data directory or in an S3 bucket), temp files for fills, the
 // disk-full gate, and eviction after fills (batched: at most one run at a time, low-water mark in the policy).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { openDatabase, type CacheDatabase } from './db.js';
-import { DiskBlobStore } from './disk-blob-store.js';
+import { openBlobStore } from './blob-storage.js';
 import { CachingGate } from './disk-space.js';
 import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
 import { parsePin } from './pins.js';
+import type { BlobStore } from './ports.js';
 import { SqliteCacheIndex } from './sqlite-cache-index.js';
 import { DiskTempFiles } from './temp-files.js';
 import { verifyCache, type VerifyReport } from './verify.js';
@@ -16,7 +17,8 @@ export interface LocalCache {
   /** The database the index lives in; the admin keeps its own tables there too. */
   db: CacheDatabase;
   index: SqliteCacheIndex;
-  store: DiskBlobStore;
+  /** Committed blobs: the data directory or an S3 bucket (`cache.storage`). */
+  store: BlobStore;
   temp: DiskTempFiles;
   gate: CachingGate;
   policy: EvictionPolicy;
@@ -39,7 +41,7 @@ export interface OpenOptions {
 export async function openLocalCache(config: Config, log: Logger, clock: () => number, options: OpenOptions = {}): Promise<LocalCache> {
   const db: CacheDatabase = openDatabase(join(config.dataDir, 'pullgate.db'));
   const index = new SqliteCacheIndex(db, clock);
-  const store = new DiskBlobStore(config.dataDir);
+  const store = await openBlobStore(config, log);
   const temp = new DiskTempFiles(config.dataDir);
   if (options.cleanTemp ?? true) {
     const removed = await temp.clean();

@@ -8,6 +8,7 @@ import { builtinUpstreams } from '../config/builtin-upstreams.js';
 import { formatDuration } from '../config/duration.js';
 import { configFromObject, loadConfigDocument, validateConfig } from '../config/load.js';
 import { configSchema, type ParsedConfig } from '../config/schema.js';
+import type { ParsedStorage } from '../config/storage.js';
 
 export const redacted = 'REDACTED';
 
@@ -31,6 +32,16 @@ export function configSchemaCommand(): void {
   process.stdout.write(`${JSON.stringify(configSchemaJson(), null, 2)}\n`);
 }
 
+/** The storage secret never leaves the process; its file is shown by absolute path. */
+function printableStorage(s: ParsedStorage, path: (p: string) => string): ParsedStorage {
+  if (s.type !== 's3') return s;
+  return {
+    ...s,
+    ...(s.secretAccessKey !== undefined ? { secretAccessKey: redacted } : {}),
+    ...(s.secretAccessKeyFile !== undefined ? { secretAccessKeyFile: path(s.secretAccessKeyFile) } : {}),
+  };
+}
+
 /** A URL's password (proxy credentials) never leaves the process. */
 function redactUrl(url: string): string {
   const u = new URL(url);
@@ -47,7 +58,7 @@ function effectiveDocument(c: ParsedConfig, baseDir: string): Record<string, unk
     ...c,
     dataDir: path(c.dataDir),
     timeouts: { connect: formatDuration(connect), headers: formatDuration(headers), idle: formatDuration(idle), keepAlive: formatDuration(keepAlive) },
-    cache: { ...c.cache, fillIdleTimeout: formatDuration(c.cache.fillIdleTimeout) },
+    cache: { ...c.cache, fillIdleTimeout: formatDuration(c.cache.fillIdleTimeout), storage: printableStorage(c.cache.storage, path) },
     shutdownGrace: formatDuration(c.shutdownGrace),
     tls: {
       ...c.tls,

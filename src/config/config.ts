@@ -2,6 +2,7 @@
 import { isDockerHubRegistry } from '../registry/registry-names.js';
 import type { PassthroughRoute } from './passthrough.js';
 import type { ParsedConfig } from './schema.js';
+import type { StorageConfig } from './storage.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
 
@@ -65,7 +66,7 @@ export interface Config {
   log: { level: ParsedConfig['log']['level'] };
   publicUrl?: string;
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
-  cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number };
+  cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number; storage: StorageConfig };
   /** Milliseconds. */
   shutdownGrace: number;
   upstreams: UpstreamConfig[];

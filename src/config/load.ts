@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
 import type { AcmeConfig, Config, UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
+import { resolveStorage, StorageSecretError, type ParsedStorage, type StorageConfig } from './storage.js';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -177,7 +178,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     log: c.log,
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/+$/, '') } : {}),
     timeouts: c.timeouts,
-    cache: c.cache,
+    cache: { ...c.cache, storage: await resolveStorageOrFail(c.cache.storage, baseDir) },
     shutdownGrace: c.shutdownGrace,
     upstreams,
     builtinUpstreams: c.upstreams === undefined,
@@ -185,6 +186,15 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     access: c.access,
     admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
   };
+}
+
+async function resolveStorageOrFail(s: ParsedStorage, baseDir: string): Promise<StorageConfig> {
+  try {
+    return await resolveStorage(s, baseDir);
+  } catch (err) {
+    if (err instanceof StorageSecretError) throw new ConfigError('invalid configuration', [err.message]);
+    throw err;
+  }
 }
 
 function resolveAcme(a: NonNullable<ParsedConfig['tls']['acme']>, upstreams: UpstreamConfig[], baseDir: string): AcmeConfig {

@@ -7,6 +7,7 @@ import { isRegistryHost, isHostname } from './hosts.js';
 import { isCidr } from '../access/address-list.js';
 import { isPolicyRule } from '../access/repository-policy.js';
 import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
+import { storageSchema } from './storage.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -175,6 +176,8 @@ export const configSchema = z
         pins: z.array(z.string().min(1)).default([]),
         /** A fill whose upstream sends nothing for this long fails (its followers are aborted). */
         fillIdleTimeout: duration('60s'),
+        /** Where committed blobs live: `disk` (under dataDir) or an S3-compatible bucket (src/config/storage.ts). */
+        storage: storageSchema,
       })
       .prefault({}),
     /** On SIGTERM, how long responses in progress (blob transfers) may take to finish before they are cut. */

@@ -15,6 +15,13 @@ const debianPackage: Record<string, string> = {
   openssl: 'openssl',
   pebble: 'pebble',
   setpriv: 'util-linux',
+  radosgw: 'radosgw',
+  'radosgw-admin': 'ceph-common',
+  'ceph-mon': 'ceph-mon',
+  'ceph-osd': 'ceph-osd',
+  ceph: 'ceph-common',
+  'ceph-authtool': 'ceph-common',
+  monmaptool: 'ceph-base',
 };
 
 async function onPath(name: string): Promise<boolean> {

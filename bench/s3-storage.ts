@@ -1,0 +1,79 @@
+// `node --import tsx bench/s3-storage.ts`: cache-hit throughput of one large blob through a mirror whose blobs live
+// on the local disk vs in an S3 bucket (Ceph radosgw on this machine), medians of BENCH_RUNS (default 3), and the
+// object store's requests per blob served (radosgw's own access log). Both mirrors run in this process on loopback,
+// over TLS, with the same undici client discarding the bytes: the figures compare the two storages, not clients.
+import { createHash } from 'node:crypto';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { Agent, request } from 'undici';
+import { createS3Client } from '../src/cache/s3-client.js';
+import { parseDigest } from '../src/registry/digest.js';
+import { writeLargeBlob } from '../test/support/large-blob.js';
+import { startMirror, type TestMirror } from '../test/support/mirror-app.js';
+import { startRadosgw } from '../test/support/radosgw.js';
+import { startRealRegistry } from '../test/support/real-registry.js';
+
+const sizeMb = Number(process.env['BENCH_SIZE_MB'] ?? 128);
+const runs = Number(process.env['BENCH_RUNS'] ?? 3);
+const log = (msg: string): void => void process.stderr.write(`[bench s3] ${msg}\n`);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+const rgw = await startRadosgw();
+const reg = await startRealRegistry();
+const mirrors: TestMirror[] = [];
+try {
+  const bucket = 'bench';
+  const s3 = createS3Client(
+    { type: 's3', endpoint: rgw.endpoint, region: rgw.region, bucket, prefix: '', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true, multipartThreshold: 16 << 20, partSize: 8 << 20 },
+    { connectMs: 2_000, idleMs: 10_000 },
+  );
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
+  const blob = await writeLargeBlob(reg, 'bench/big', sizeMb * 1024 * 1024, 's3-bench');
+  const cert = await reg.ca.issue('pullgate-bench', ['localhost'], ['127.0.0.1']);
+  const agent = new Agent({ connect: { ca: reg.ca.caCertPem } });
+  const base = {
+    listen: { https: '127.0.0.1:0' },
+    tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
+    upstreams: [{ name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true }],
+  };
+  const storages = {
+    disk: { type: 'disk' },
+    s3: { type: 's3', endpoint: rgw.endpoint, region: rgw.region, bucket, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true },
+  };
+  const results: Record<string, { coldS: number; warmMBps: number[]; s3Requests?: string }> = {};
+  for (const [name, storage] of Object.entries(storages)) {
+    const mirror = await startMirror({ ...base, cache: { storage } });
+    mirrors.push(mirror);
+    const url = `${mirror.httpsUrl}/v2/bench/big/blobs/${blob.digest}`;
+    const pull = async (): Promise<number> => {
+      const started = performance.now();
+      const res = await request(url, { dispatcher: agent });
+      if (res.statusCode !== 200) throw new Error(`${name}: HTTP ${res.statusCode}`);
+      const hash = createHash('sha256');
+      for await (const chunk of res.body) hash.update(chunk as Buffer);
+      if (`sha256:${hash.digest('hex')}` !== blob.digest) throw new Error(`${name}: digest mismatch`);
+      return (performance.now() - started) / 1000;
+    };
+    const coldS = await pull();
+    const digest = parseDigest(blob.digest);
+    for (let i = 0; i < 600 && (await mirror.app.cache.store.stat(digest)) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+    const before = (await rgw.requests()).length;
+    const warm: number[] = [];
+    for (let i = 0; i < runs; i++) warm.push(sizeMb / (await pull()));
+    const during = (await rgw.requests()).slice(before).filter((r) => r.path.includes(blob.digest.slice(7)));
+    const perBlob = (method: string) => during.filter((r) => r.method === method).length / runs;
+    results[name] = { coldS, warmMBps: warm, ...(name === 's3' ? { s3Requests: `HEAD ${perBlob('HEAD')} + GET ${perBlob('GET')} per blob served` } : {}) };
+    log(`${name}: cold ${coldS.toFixed(2)} s, warm ${warm.map((w) => w.toFixed(0)).join(', ')} MB/s`);
+    await mirror.close();
+    mirrors.pop();
+  }
+  await agent.close();
+  process.stdout.write(`cache-hit throughput of a ${sizeMb} MiB blob over TLS, median of ${runs} (MiB/s):\n`);
+  for (const [name, r] of Object.entries(results)) {
+    process.stdout.write(`  ${name.padEnd(5)} ${median(r.warmMBps).toFixed(0).padStart(5)}  (runs: ${r.warmMBps.map((w) => w.toFixed(0)).join(', ')}; cold fill ${r.coldS.toFixed(2)} s)${r.s3Requests ? `; object store: ${r.s3Requests}` : ''}\n`);
+  }
+} finally {
+  for (const m of mirrors) await m.close().catch(() => undefined);
+  await reg.stop();
+  await rgw.stop();
+}
