@@ -6,18 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configFromObject, ConfigError, validateConfig } from '../../../src/config/load.js';
+import { problemsOf } from './config-problems.js';
 
 const s3 = (extra: Record<string, unknown> = {}) => ({ cache: { storage: { type: 's3', bucket: 'pullgate-cache', ...extra } } });
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail('expected the configuration to be refused');
-}
 
 describe('cache.storage', () => {
   let dir: string;

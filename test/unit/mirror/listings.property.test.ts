@@ -1,28 +1,14 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { UpstreamConfig } from '../../../src/config/config.js';
 import { mirrorLink } from '../../../src/mirror/listings.js';
 import type { PullContext } from '../../../src/mirror/reply.js';
 import { parseRepositoryName } from '../../../src/registry/names.js';
 import { Upstream } from '../../../src/upstream/upstream.js';
 import { anyString, digest, propertyOptions, repositoryName, tag } from '../../support/grammar-arbitraries.js';
+import { upstreamConfig } from '../../support/upstream-config.js';
 
-const config: UpstreamConfig = {
-  name: 'up',
-  registry: 'registry.example.test',
-  url: new URL('https://registry.example.test'),
-  hosts: [],
-  default: false,
-  auth: { mode: 'mirror' },
-  insecureSkipVerify: false,
-  tagTtlMs: 300_000,
-  offline: false,
-  mirrors: [],
-  allowPrivateRedirects: false,
-  retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
-  circuit: { failures: 5, openForMs: 30_000 },
-};
+const config = upstreamConfig('up', 'registry.example.test');
 const upstream = new Upstream(config, { timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
 
 function context(clientPath: string, ns: string | undefined): PullContext {

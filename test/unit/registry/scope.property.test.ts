@@ -1,12 +1,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { UpstreamConfig } from '../../../src/config/config.js';
 import { isRepositoryName } from '../../../src/registry/names.js';
 import { formatScope, formatScopeList, isRawScope, parseScope, parseScopeList } from '../../../src/registry/scope.js';
 import { upstreamScopes } from '../../../src/upstream/token-relay.js';
 import { Upstream } from '../../../src/upstream/upstream.js';
 import { anyString, nameComponent, propertyOptions, repositoryName } from '../../support/grammar-arbitraries.js';
+import { upstreamConfig } from '../../support/upstream-config.js';
 
 const lowerAlnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split(''));
 const resourceType = fc
@@ -63,21 +63,7 @@ describe('token relay scope mapping under arbitrary input', () => {
   const created: Upstream[] = [];
   after(() => Promise.all(created.map((u) => u.close())));
   const upstream = (name: string, registry: string): Upstream => {
-    const config: UpstreamConfig = {
-      name,
-      registry,
-      url: new URL(`https://${registry}`),
-      hosts: [],
-      default: false,
-      auth: { mode: 'passthrough' },
-      insecureSkipVerify: false,
-      tagTtlMs: 300_000,
-      offline: false,
-      mirrors: [],
-      allowPrivateRedirects: false,
-      retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
-      circuit: { failures: 5, openForMs: 30_000 },
-    };
+    const config = upstreamConfig(name, registry, { auth: { mode: 'passthrough' } });
     const u = new Upstream(config, { timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
     created.push(u);
     return u;

@@ -1,27 +1,13 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { UpstreamConfig } from '../../../src/config/config.js';
 import { upstreamScopes } from '../../../src/upstream/token-relay.js';
 import { Upstream } from '../../../src/upstream/upstream.js';
+import { upstreamConfig } from '../../support/upstream-config.js';
 
 const created: Upstream[] = [];
 
 function upstream(name: string, registry: string): Upstream {
-  const config: UpstreamConfig = {
-    name,
-    registry,
-    url: new URL(`https://${registry}`),
-    hosts: [],
-    default: false,
-    auth: { mode: 'passthrough' },
-    insecureSkipVerify: false,
-    tagTtlMs: 300_000,
-    offline: false,
-    mirrors: [],
-    allowPrivateRedirects: false,
-    retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
-    circuit: { failures: 5, openForMs: 30_000 },
-  };
+  const config = upstreamConfig(name, registry, { auth: { mode: 'passthrough' } });
   const u = new Upstream(config, { timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
   created.push(u);
   return u;
