@@ -111,7 +111,12 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
     if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
   });
-  const metrics = new Metrics({ totals: () => cache.index.totals(), fillsInFlight: () => fills.size });
+  const traffic = new Traffic(cache.db, clock);
+  const metrics = new Metrics({
+    totals: () => cache.index.totals(),
+    fillsInFlight: () => fills.size,
+    fetched: (upstream, bytes) => traffic.fetched(upstream, bytes),
+  });
   // Timeouts are read when an Upstream is built: a reload that changes them rebuilds every upstream.
   const makeUpstream = (u: UpstreamConfig): Upstream => {
     const observer = metrics.upstream(u.name);
@@ -139,7 +144,6 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     cache.policy.pins = all;
   }, clock);
   cache.policy.pins = pins.parsed();
-  const traffic = new Traffic(cache.db, clock);
   const registryUsers = new RegistryUsers(cache.db, config.access.users, clock);
   const access = new AccessControl(
     config.access,
@@ -191,7 +195,6 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         ms: Math.round(ms),
         client: info.client ?? '',
         pull: info.pull,
-        ...(info.totalSize !== undefined ? { totalSize: info.totalSize } : {}),
       }),
   };
 
@@ -208,7 +211,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const servers = [http, https].filter((s): s is FastifyInstance => s !== undefined);
   const drain = new Drain();
   for (const server of servers) drain.track(server);
-  const prefetcher = new Prefetcher(services, router, traffic, child('prefetch'), clock);
+  const prefetcher = new Prefetcher(services, router, child('prefetch'), clock);
   const bound: Listening = {};
 
   // TLS passthrough routes: the config file's and the admin's, editable while the HTTPS port runs.

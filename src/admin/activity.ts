@@ -48,8 +48,8 @@ export class Activity {
   }
 
   /** Called once per finished registry request, with what its access-log line says. */
-  requestFinished(e: RequestEvent & { pull: PullLog; totalSize?: number }): void {
-    const { pull, totalSize, ...event } = e;
+  requestFinished(e: RequestEvent & { pull: PullLog }): void {
+    const { pull, ...event } = e;
     const view: RequestEvent = { ...event, ...(pull.cache ? { cache: pull.cache } : {}) };
     this.recentRequests.push(view);
     if (this.recentRequests.length > keepRecent) this.recentRequests.shift();
@@ -57,7 +57,6 @@ export class Activity {
       this.traffic.record({
         upstream: e.upstream,
         bytesServed: e.bytes,
-        bytesFetched: fetchedBytes(e.kind, pull.cache, e.bytes, totalSize),
         ...(pull.cache ? { hit: hitMarks.has(pull.cache) } : {}),
       });
     }
@@ -97,15 +96,4 @@ export class Activity {
     for (const digest of this.samples.keys()) if (!seen.has(digest)) this.samples.delete(digest);
     return out;
   }
-}
-
-/**
- * What a request cost upstream. A blob MISS started the fill of the whole blob (a Range request too), a PASS
- * streamed what it served; a manifest MISS or PASS fetched what it served. Hits, followers and stale answers
- * fetched nothing; a revalidation costs a HEAD, counted as nothing.
- */
-function fetchedBytes(kind: string, cache: string | undefined, served: number, totalSize: number | undefined): number {
-  if (cache === 'PASS') return served;
-  if (cache !== 'MISS') return 0;
-  return kind === 'blob' ? (totalSize ?? served) : served;
 }

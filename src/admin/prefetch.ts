@@ -6,14 +6,13 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { getBlob } from '../mirror/blobs.js';
 import { getManifest } from '../mirror/manifests.js';
-import type { PullContext, PullLog } from '../mirror/reply.js';
+import type { PullContext } from '../mirror/reply.js';
 import type { MirrorServices } from '../mirror/services.js';
 import { isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
 import { fullManifestAccept, isIndexType } from '../registry/media-types.js';
 import { parseReference, type Reference } from '../registry/names.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
-import type { Traffic } from './traffic.js';
 
 export interface PrefetchImageState {
   image: string;
@@ -49,7 +48,6 @@ export class Prefetcher {
   constructor(
     private readonly services: MirrorServices,
     private readonly router: () => UpstreamRouter,
-    private readonly traffic: Traffic,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -131,14 +129,9 @@ export class Prefetcher {
     const queue = [...blobs.keys()];
     const worker = async (): Promise<void> => {
       for (let digest = queue.shift(); digest; digest = queue.shift()) {
-        const log: PullLog = {};
-        const reply = await getBlob(this.services, { ...ctxFor(), log }, { method: 'GET', digest });
-        let bytes = 0;
-        for await (const chunk of reply.body as Readable) {
-          bytes += (chunk as Buffer).length;
-          state.bytesDone += (chunk as Buffer).length;
-        }
-        if (log.cache === 'MISS' || log.cache === 'PASS') this.traffic.record({ upstream: route.upstream.name, bytesServed: 0, bytesFetched: bytes, hit: false });
+        // What it fetches is counted where fetched bytes are born (the fill), like a client's pull.
+        const reply = await getBlob(this.services, ctxFor(), { method: 'GET', digest });
+        for await (const chunk of reply.body as Readable) state.bytesDone += (chunk as Buffer).length;
         state.blobsDone++;
       }
     };

@@ -6,7 +6,6 @@ import type { CacheDatabase } from '../cache/db.js';
 export interface TrafficSample {
   upstream: string;
   bytesServed: number;
-  bytesFetched: number;
   /** true: answered from the cache; false: went upstream; undefined: neither (errors, listings, /v2/). */
   hit?: boolean;
 }
@@ -42,18 +41,28 @@ export class Traffic {
     this.timer.unref();
   }
 
+  /** A finished client request: bytes served and whether the cache answered it. */
   record(s: TrafficSample): void {
-    const hour = Math.floor(this.clock() / hourMs) * hourMs;
-    const key = `${s.upstream}\0${hour}`;
-    let c = this.pending.get(key);
-    if (!c) {
-      c = { upstream: s.upstream, hour, served: 0, fetched: 0, hits: 0, misses: 0 };
-      this.pending.set(key, c);
-    }
+    const c = this.counters(s.upstream);
     c.served += s.bytesServed;
-    c.fetched += s.bytesFetched;
     if (s.hit === true) c.hits++;
     else if (s.hit === false) c.misses++;
+  }
+
+  /** Bytes received from an upstream (fills per batch, manifests, pass-through): the metrics' own count. */
+  fetched(upstream: string, bytes: number): void {
+    this.counters(upstream).fetched += bytes;
+  }
+
+  private counters(upstream: string): Counters {
+    const hour = Math.floor(this.clock() / hourMs) * hourMs;
+    const key = `${upstream}\0${hour}`;
+    let c = this.pending.get(key);
+    if (!c) {
+      c = { upstream, hour, served: 0, fetched: 0, hits: 0, misses: 0 };
+      this.pending.set(key, c);
+    }
+    return c;
   }
 
   flush(): void {

@@ -38,6 +38,8 @@ export interface PassthroughFacts {
 export interface StateSources {
   totals: () => CacheTotals;
   fillsInFlight: () => number;
+  /** Told every count of bytes received from an upstream (the admin's traffic figures). */
+  fetched?: (upstream: string, bytes: number) => void;
 }
 
 /** One exposition: its body and the Content-Type that names the text format version. */
@@ -61,7 +63,7 @@ export class Metrics {
   private readonly rateLimitLimit: Gauge<'upstream'>;
   private readonly upstreams = new Map<string, UpstreamMetrics>();
 
-  constructor(state: StateSources) {
+  constructor(private readonly state: StateSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Tally(
@@ -232,7 +234,7 @@ export class Metrics {
         redirects: this.redirects.labels({ upstream: name }),
         rateLimitRemaining: this.rateLimitRemaining.labels({ upstream: name }),
         rateLimitLimit: this.rateLimitLimit.labels({ upstream: name }),
-      });
+      }, this.state.fetched ? (bytes) => this.state.fetched?.(name, bytes) : undefined);
       this.upstreams.set(name, m);
     }
     return m;

@@ -23,10 +23,15 @@ export function rateLimitValue(header: string | undefined): number | undefined {
 }
 
 export class UpstreamMetrics implements UpstreamObserver {
-  constructor(private readonly c: UpstreamChildren) {}
+  constructor(
+    private readonly c: UpstreamChildren,
+    /** Also told each count of fetched bytes (the admin's traffic figures share this one source). */
+    private readonly onFetched?: (bytes: number) => void,
+  ) {}
 
   received(bytes: number): void {
     this.c.fetched.value += bytes;
+    this.onFetched?.(bytes);
   }
 
   requested(method: 'GET' | 'HEAD', seconds: number): void {

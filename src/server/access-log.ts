@@ -19,8 +19,6 @@ export interface AccessInfo {
   repository?: string;
   reference?: string;
   pull: PullLog;
-  /** The whole blob's size when the answer named it (Content-Length, or Content-Range's total). */
-  totalSize?: number;
 }
 
 /** Told about every finished registry request (the admin's live activity and traffic figures). */

@@ -143,7 +143,6 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       if (abort.signal.aborted) return reply.hijack();
       return reply.code(e.status).headers(e.headers).send(e.body);
     }
-    if (info.kind === 'blob') info.totalSize = totalSizeOf(result.headers);
     reply.hijack();
     for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) reply.raw.setHeader(k, v);
     sendReply(reply.raw, result, req.method === 'HEAD', (err, bytes) => finish(result.status, bytes, err));
@@ -237,10 +236,4 @@ async function base(
     },
     body: Buffer.from(body),
   };
-}
-
-function totalSizeOf(headers: Record<string, string>): number | undefined {
-  const total = /\/(\d+)$/.exec(headers['content-range'] ?? '')?.[1] ?? headers['content-length'];
-  const n = Number(total);
-  return total !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
