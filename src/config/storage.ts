@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { readCacheSchema } from './read-cache.js';
 import { parseSizeBytes } from './size.js';
 
 const bytes = (fallback: string, min: number, what: string) =>
@@ -42,6 +43,8 @@ const s3Storage = z
     /** Blobs at least this large are uploaded in parts, several at once. */
     multipartThreshold: bytes('16MiB', minPartBytes, 'multipartThreshold'),
     partSize: bytes('8MiB', minPartBytes, 'partSize'),
+    /** A size-capped local copy of blobs read from the bucket (src/config/read-cache.ts). */
+    readCache: readCacheSchema.optional(),
   })
   .superRefine((s, ctx) => {
     if (s.secretAccessKey !== undefined && s.secretAccessKeyFile !== undefined) {
