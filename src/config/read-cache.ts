@@ -11,7 +11,7 @@ export const readCacheSchema = z.strictObject({
   maxSize: z.union([z.string(), z.number()]).transform((v, ctx) => {
     const value = parseSizeBytes(v);
     if (value === undefined || value < minBytes) {
-      ctx.addIssue({ code: 'custom', message: `readCache.maxSize: expected a size of at least 1MiB, e.g. "20GiB", got ${String(v)}` });
+      ctx.addIssue({ code: 'custom', message: `expected a size of at least 1MiB, e.g. "20GiB", got ${String(v)}` });
       return z.NEVER;
     }
     return value;
