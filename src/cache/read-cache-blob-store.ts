@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, open, rename, stat as statFile, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { finished, pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { isNotFound } from './fs-errors.js';
@@ -43,6 +43,7 @@ const rememberedSizes = 4096;
 export class ReadCacheBlobStore implements BlobStore {
   private readonly entries: ReadCacheEntries;
   private readonly filling = new Set<Digest>();
+  private readonly removedWhileFilling = new Set<Digest>();
   private readonly bucketSizes = new Map<Digest, number>();
   private readonly log: Logger;
 
@@ -101,6 +102,8 @@ export class ReadCacheBlobStore implements BlobStore {
   }
 
   async remove(digest: Digest): Promise<void> {
+    // A local fill under way must not bring the copy back once it finishes.
+    if (this.filling.has(digest)) this.removedWhileFilling.add(digest);
     await this.dropCopy(digest);
     await this.o.inner.remove(digest);
   }
@@ -159,6 +162,7 @@ export class ReadCacheBlobStore implements BlobStore {
       if (state !== 'filling') return;
       state = 'given up';
       this.filling.delete(digest);
+      this.removedWhileFilling.delete(digest);
       file.destroy();
       void unlink(tempPath).catch(() => undefined);
       this.log.debug({ digest, reason }, 'local copy abandoned');
@@ -182,14 +186,17 @@ export class ReadCacheBlobStore implements BlobStore {
         if (state !== 'filling') return;
         state = 'done';
         const actual = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
-        file.end(() => {
-          if (written === size && actual === digest) {
+        file.end();
+        finished(file, (err) => {
+          const removed = this.removedWhileFilling.delete(digest);
+          if (!err && !removed && written === size && actual === digest) {
             void this.keep(digest, tempPath, size).finally(() => this.filling.delete(digest));
             return;
           }
           this.filling.delete(digest);
           void unlink(tempPath).catch(() => undefined);
-          this.log.warn({ digest, size, written, actual }, 'the bucket sent bytes that do not match the digest: not kept locally');
+          if (err) this.log.debug({ digest, err: err.message }, 'local copy abandoned: disk');
+          else if (!removed) this.log.warn({ digest, size, written, actual }, 'the bucket sent bytes that do not match the digest: not kept locally');
         });
       },
     });

@@ -277,6 +277,29 @@ describe('the local read cache in front of the S3 store (radosgw)', { timeout: 3
     assert.equal(await s.bucketOnly.stat(blob.digest), undefined);
   });
 
+  test('a blob removed while its local copy is being filled is not kept once the fill ends', async () => {
+    const s = await subject('remove-filling');
+    const blob = blobOf('remove-filling', 8 * mib);
+    await inBucket(s, blob);
+    const size = await s.store.stat(blob.digest);
+    const stream = await s.store.open(blob.digest, { start: 0, end: (size ?? 0) - 1 });
+    assert.ok(stream);
+    const chunks: Buffer[] = [];
+    let removed = false;
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      if (!removed) {
+        removed = true;
+        await s.store.remove(blob.digest);
+      }
+    }
+    assert.deepEqual(Buffer.concat(chunks), blob.bytes, 'the response under way is served whole');
+    await sleep(300);
+    assert.equal(s.store.has(blob.digest), false);
+    assert.equal(await exists(copyPath(join(s.dataDir, 'read-cache'), blob.digest)), false);
+    assert.deepEqual(await readdir(s.temp.dir), []);
+  });
+
   test('local copies survive a restart and are served without a bucket request', async () => {
     const s = await subject('restart');
     const blob = blobOf('restart', 70_000);
