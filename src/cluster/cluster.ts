@@ -1,5 +1,6 @@
 // The parts a replica needs to share fills with its peers: leases in the bucket, the internal endpoint that
 // streams this replica's fills, and the client that follows another replica's.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { BlobStore } from '../cache/ports.js';
@@ -35,7 +36,7 @@ export function createCluster(
     bucket: store.bucket,
     prefix: store.prefix,
     ttlMs: config.leaseTtlMs,
-    self: { owner: config.advertise, replica },
+    self: { owner: config.advertise, replica, incarnation: randomUUID() },
     log,
   });
   const auth = new PeerAuth(config.secret);

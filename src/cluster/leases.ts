@@ -13,6 +13,8 @@ export interface LeaseRecord {
   owner: string;
   /** The holder's replica id, for logs and the admin. */
   replica: string;
+  /** The holder's process: a replica restarted at the same address takes its dead predecessor's leases at once. */
+  incarnation?: string;
   expiresAt: number;
   /** Free-form facts about the work (a fill's upstream and repository). */
   about?: Record<string, string>;
@@ -33,7 +35,7 @@ export interface LeaseStoreOptions {
   /** The storage prefix (empty or ending with `/`); leases live under `<prefix>leases/`. */
   prefix: string;
   ttlMs: number;
-  self: { owner: string; replica: string };
+  self: { owner: string; replica: string; incarnation?: string };
   clock?: () => number;
   log: Logger;
 }
@@ -61,7 +63,7 @@ export class LeaseStore {
       if (created !== undefined) return { won: true, lease: { name, record, etag: created } };
       const current = await this.read(key);
       if (current === undefined) continue; // released in between: try to create it again
-      if (current.record.expiresAt > this.clock()) return { won: false, holder: current.record };
+      if (current.record.expiresAt > this.clock() && !this.isPredecessor(current.record)) return { won: false, holder: current.record };
       const taken = await this.putIfMatch(key, record, current.etag);
       if (taken !== undefined) {
         this.o.log.warn({ lease: name, previous: current.record.replica }, 'took over an expired lease');
@@ -130,6 +132,11 @@ export class LeaseStore {
     };
   }
 
+  private isPredecessor(r: LeaseRecord): boolean {
+    const { owner, incarnation } = this.o.self;
+    return incarnation !== undefined && r.owner === owner && r.incarnation !== undefined && r.incarnation !== incarnation;
+  }
+
   private record(about?: Record<string, string>): LeaseRecord {
     return { ...this.o.self, expiresAt: this.clock() + this.ttlMs, ...(about ? { about } : {}) };
   }
@@ -174,7 +181,7 @@ function parseRecord(text: string): LeaseRecord {
   try {
     const v = JSON.parse(text) as Partial<LeaseRecord>;
     if (typeof v.owner === 'string' && typeof v.replica === 'string' && typeof v.expiresAt === 'number') {
-      return { owner: v.owner, replica: v.replica, expiresAt: v.expiresAt, ...(v.about && typeof v.about === 'object' ? { about: v.about } : {}) };
+      return { owner: v.owner, replica: v.replica, expiresAt: v.expiresAt, ...(typeof v.incarnation === 'string' ? { incarnation: v.incarnation } : {}), ...(v.about && typeof v.about === 'object' ? { about: v.about } : {}) };
     }
   } catch {
     // fall through

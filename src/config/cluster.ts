@@ -28,7 +28,8 @@ export const clusterSchema = z
     listen: z.string().regex(listenPattern, 'expected host:port, :port or a port').default(':5002'),
     /** How the other replicas reach this one's internal endpoint, e.g. http://10.0.0.5:5002 (a pod IP). */
     advertise: z.url({ protocol: /^https?$/ }),
-    secret: z.string().min(minSecretLength, `at least ${minSecretLength} characters (e.g. \`openssl rand -hex 32\`)`).optional(),
+    /** Its length is checked at load (a printed config shows it redacted). */
+    secret: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
     /** A replica that dies mid-fill holds its claim this long; another replica then takes the fill over. */
     leaseTtl,
@@ -69,7 +70,9 @@ export async function resolveCluster(c: ParsedCluster, baseDir: string): Promise
       throw new ClusterSecretError(`cluster.secretFile: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     secret = text.replace(/\r?\n$/, '');
-    if (secret.length < minSecretLength) throw new ClusterSecretError(`cluster.secretFile: ${path} holds fewer than ${minSecretLength} characters`);
+    if (secret.length < minSecretLength) throw new ClusterSecretError(`cluster.secretFile: ${path} holds fewer than ${minSecretLength} characters (e.g. \`openssl rand -hex 32\`)`);
+  } else if ((secret ?? '').length < minSecretLength) {
+    throw new ClusterSecretError(`cluster.secret: at least ${minSecretLength} characters (e.g. \`openssl rand -hex 32\`)`);
   }
   return { listen: c.listen, advertise: c.advertise.replace(/\/+$/, ''), secret: secret ?? '', leaseTtlMs: c.leaseTtl };
 }

@@ -199,6 +199,14 @@ describe('leases in the bucket', () => {
     assert.equal(await store('old', 1_000, clock).renew(first.lease), undefined, 'the old holder has lost it');
   });
 
+  test('a replica restarted at the same address takes over its predecessor\'s live lease at once', async () => {
+    const make = (incarnation: string) =>
+      new LeaseStore({ client: bucket.s3, bucket: bucket.bucket, prefix: bucket.prefix, ttlMs: 60_000, self: { owner: 'http://r1', replica: 'r1', incarnation }, log });
+    assert.ok((await make('before-restart').claim('restart')).won);
+    assert.equal((await store('r2', 60_000).claim('restart')).won, false, 'live for the others');
+    assert.ok((await make('after-restart').claim('restart')).won, 'the same address with a new process: the old holder is dead');
+  });
+
   test('release removes the lease only for its holder', async () => {
     const a = store('a');
     const claim = await a.claim('release');
