@@ -52,12 +52,13 @@ function oneClient(url: string, blob: LargeBlob, o: { caFile: string; timeoutMs:
   });
 }
 
-/** `clients` curl pulls of `url` started together; client 0 verifies the sha256. */
-export async function concurrentPulls(url: string, blob: LargeBlob, o: { clients: number; caFile: string; timeoutMs: number }): Promise<ConcurrentPulls> {
+/** `clients` curl pulls started together, client i from `url` (or `url[i % n]`: replicas); client 0 verifies the sha256. */
+export async function concurrentPulls(url: string | string[], blob: LargeBlob, o: { clients: number; caFile: string; timeoutMs: number }): Promise<ConcurrentPulls> {
+  const urls = Array.isArray(url) ? url : [url];
   const cpu0 = await childrenCpuSeconds();
   const startEpochMs = Date.now();
   const clients = await Promise.all(
-    Array.from({ length: o.clients }, (_, i) => oneClient(url, blob, { caFile: o.caFile, timeoutMs: o.timeoutMs, verify: i === 0, startEpochMs })),
+    Array.from({ length: o.clients }, (_, i) => oneClient(urls[i % urls.length]!, blob, { caFile: o.caFile, timeoutMs: o.timeoutMs, verify: i === 0, startEpochMs })),
   );
   const totalMs = Date.now() - startEpochMs;
   return { clients, totalMs, clientCpu: (await childrenCpuSeconds()) - cpu0 };

@@ -40,6 +40,7 @@ import { SniRouter, type AdmitPassthrough } from './server/sni-router.js';
 import { SniRoutes } from './server/sni-routes.js';
 import type { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
+import { createCluster } from './cluster/cluster.js';
 
 export interface AppOptions {
   log?: Logger;
@@ -62,6 +63,8 @@ export interface Listening {
   admin?: string;
   /** The HTTP-01 challenge listener, with `tls.acme`. */
   acmeChallenges?: string;
+  /** The internal endpoint for the other replicas, with `cluster`. */
+  cluster?: string;
 }
 
 export interface App {
@@ -108,9 +111,16 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const upstreamLog = child('upstream');
   const cache = await openLocalCache(config, child('cache'), clock);
   await mkdir(cache.temp.dir, { recursive: true });
-  const fills = new Fills(() => cache.temp.create(), config.cache.fillIdleTimeout, (err) => {
-    if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
-  });
+  // A bucket's commit is an upload: clients get the verified bytes without waiting for it.
+  const fills = new Fills(
+    () => cache.temp.create(),
+    config.cache.fillIdleTimeout,
+    (err) => {
+      if (!cache.gate.failed(err)) log.warn({ err }, 'blob fill failed');
+    },
+    config.cache.storage.type === 's3',
+  );
+  const cluster = config.cluster ? createCluster(config.cluster, cache.store, fills, config.timeouts, child('cluster')) : undefined;
   const traffic = new Traffic(cache.db, clock);
   const metrics = new Metrics({
     totals: () => cache.index.totals(),
@@ -170,6 +180,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       },
     },
     clock,
+    ...(cluster ? { cluster: cluster.fills } : {}),
   };
   const activity = new Activity(fills, traffic, clock);
   const registryLog = child('registry');
@@ -292,6 +303,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       ...(http && !http.server.listening ? ['http'] : []),
       ...(sni && !sni.server.listening ? ['https'] : []),
       ...(admin && !admin.server.listening ? ['admin'] : []),
+      ...(cluster && !cluster.server.server.listening ? ['cluster'] : []),
     ],
     draining: () => draining,
     clock,
@@ -309,6 +321,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     await sni?.close();
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
+    await cluster?.close();
     await liveUpstreams.close();
     traffic.close();
     cache.close();
@@ -341,6 +354,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         certificates?.watch();
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
+      if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');

@@ -38,7 +38,8 @@ const isValidSpan = ({ start, end }: ByteSpan): boolean =>
   Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end;
 
 export class S3BlobStore implements BlobStore {
-  private readonly client: S3Client;
+  /** Also what cluster leases use: one client, one pool of connections to the object store. */
+  readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
   private readonly log: Logger;

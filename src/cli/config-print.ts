@@ -6,9 +6,10 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { builtinUpstreams } from '../config/builtin-upstreams.js';
 import { formatDuration } from '../config/duration.js';
-import { configFromObject, loadConfigDocument, validateConfig } from '../config/load.js';
+import { configFromObject, loadConfigDocument, validateConfig, type LoadOptions } from '../config/load.js';
 import { configSchema, type ParsedConfig } from '../config/schema.js';
 import type { ParsedStorage } from '../config/storage.js';
+import type { ParsedCluster } from '../config/cluster.js';
 
 export const redacted = 'REDACTED';
 
@@ -17,11 +18,16 @@ export interface PrintFlags {
 }
 
 export async function configPrint(file: string | undefined, flags: PrintFlags): Promise<void> {
-  const { raw, baseDir } = await loadConfigDocument(file ? { file } : {});
+  process.stdout.write(await printedConfig(file ? { file } : {}, flags));
+}
+
+/** The effective configuration as `config print` writes it (YAML, or JSON with `json`), secrets redacted. */
+export async function printedConfig(options: LoadOptions, flags: PrintFlags = {}): Promise<string> {
+  const { raw, baseDir } = await loadConfigDocument(options);
   // The full load (password files, cross-checks) decides validity and the exit code; the printout shows the document.
   await configFromObject(structuredClone(raw), baseDir);
   const doc = effectiveDocument(validateConfig(raw), baseDir);
-  process.stdout.write(flags.json ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc));
+  return flags.json ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
 }
 
 export function configSchemaJson(): Record<string, unknown> {
@@ -39,6 +45,16 @@ function printableStorage(s: ParsedStorage, path: (p: string) => string): Parsed
     ...s,
     ...(s.secretAccessKey !== undefined ? { secretAccessKey: redacted } : {}),
     ...(s.secretAccessKeyFile !== undefined ? { secretAccessKeyFile: path(s.secretAccessKeyFile) } : {}),
+  };
+}
+
+/** The cluster secret never leaves the process either. */
+function printableCluster(c: ParsedCluster, path: (p: string) => string): Record<string, unknown> {
+  return {
+    ...c,
+    leaseTtl: formatDuration(c.leaseTtl),
+    ...(c.secret !== undefined ? { secret: redacted } : {}),
+    ...(c.secretFile !== undefined ? { secretFile: path(c.secretFile) } : {}),
   };
 }
 
@@ -60,6 +76,7 @@ function effectiveDocument(c: ParsedConfig, baseDir: string): Record<string, unk
     timeouts: { connect: formatDuration(connect), headers: formatDuration(headers), idle: formatDuration(idle), keepAlive: formatDuration(keepAlive) },
     cache: { ...c.cache, fillIdleTimeout: formatDuration(c.cache.fillIdleTimeout), storage: printableStorage(c.cache.storage, path) },
     shutdownGrace: formatDuration(c.shutdownGrace),
+    ...(c.cluster ? { cluster: printableCluster(c.cluster, path) } : {}),
     tls: {
       ...c.tls,
       certificates: c.tls.certificates.map((t) => ({ cert: path(t.cert), key: path(t.key) })),

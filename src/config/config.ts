@@ -3,6 +3,7 @@ import { isDockerHubRegistry } from '../registry/registry-names.js';
 import type { PassthroughRoute } from './passthrough.js';
 import type { ParsedConfig } from './schema.js';
 import type { StorageConfig } from './storage.js';
+import type { ClusterConfig } from './cluster.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
 
@@ -69,6 +70,8 @@ export interface Config {
   cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number; storage: StorageConfig };
   /** Milliseconds. */
   shutdownGrace: number;
+  /** Set when several replicas share the bucket. */
+  cluster?: ClusterConfig;
   upstreams: UpstreamConfig[];
   /** True when the file lists no upstreams and the built-in set is used. */
   builtinUpstreams: boolean;

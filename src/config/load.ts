@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
 import type { AcmeConfig, Config, UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
+import { ClusterSecretError, resolveCluster, type ClusterConfig, type ParsedCluster } from './cluster.js';
 import { resolveStorage, StorageSecretError, type ParsedStorage, type StorageConfig } from './storage.js';
 
 export class ConfigError extends Error {
@@ -27,6 +28,9 @@ export interface ConfigOverrides {
   dataDir?: string;
   logLevel?: string;
   proxy?: string;
+  clusterListen?: string;
+  clusterAdvertise?: string;
+  clusterSecret?: string;
 }
 
 const envNames: Record<keyof ConfigOverrides, string> = {
@@ -36,6 +40,10 @@ const envNames: Record<keyof ConfigOverrides, string> = {
   dataDir: 'PULLGATE_DATA_DIR',
   logLevel: 'PULLGATE_LOG_LEVEL',
   proxy: 'PULLGATE_PROXY',
+  // A replica's own address is known only where it runs (a pod IP): the environment gives it.
+  clusterListen: 'PULLGATE_CLUSTER_LISTEN',
+  clusterAdvertise: 'PULLGATE_CLUSTER_ADVERTISE',
+  clusterSecret: 'PULLGATE_CLUSTER_SECRET',
 };
 
 export interface LoadOptions {
@@ -110,6 +118,16 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void 
   if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
   if (o.logLevel !== undefined) raw.log = { ...(raw.log as Record<string, unknown> | undefined), level: o.logLevel };
   if (o.proxy !== undefined) raw.proxy = o.proxy;
+  if (o.clusterListen !== undefined || o.clusterAdvertise !== undefined || o.clusterSecret !== undefined) {
+    const cluster: Record<string, unknown> = { ...(raw.cluster as Record<string, unknown> | undefined) };
+    if (o.clusterListen !== undefined) cluster.listen = o.clusterListen;
+    if (o.clusterAdvertise !== undefined) cluster.advertise = o.clusterAdvertise;
+    if (o.clusterSecret !== undefined) {
+      cluster.secret = o.clusterSecret;
+      delete cluster.secretFile;
+    }
+    raw.cluster = cluster;
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -180,12 +198,22 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     timeouts: c.timeouts,
     cache: { ...c.cache, storage: await resolveStorageOrFail(c.cache.storage, baseDir) },
     shutdownGrace: c.shutdownGrace,
+    ...(c.cluster ? { cluster: await resolveClusterOrFail(c.cluster, baseDir) } : {}),
     upstreams,
     builtinUpstreams: c.upstreams === undefined,
     ...(c.proxy ? { proxy: c.proxy } : {}),
     access: c.access,
     admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
   };
+}
+
+async function resolveClusterOrFail(c: ParsedCluster, baseDir: string): Promise<ClusterConfig> {
+  try {
+    return await resolveCluster(c, baseDir);
+  } catch (err) {
+    if (err instanceof ClusterSecretError) throw new ConfigError('invalid configuration', [err.message]);
+    throw err;
+  }
 }
 
 async function resolveStorageOrFail(s: ParsedStorage, baseDir: string): Promise<StorageConfig> {

@@ -8,6 +8,7 @@ import { isCidr } from '../access/address-list.js';
 import { isPolicyRule } from '../access/repository-policy.js';
 import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 import { storageSchema } from './storage.js';
+import { clusterSchema } from './cluster.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -182,6 +183,8 @@ export const configSchema = z
       .prefault({}),
     /** On SIGTERM, how long responses in progress (blob transfers) may take to finish before they are cut. */
     shutdownGrace: duration('30s'),
+    /** Several replicas sharing one bucket: fills claimed and streamed between them (src/config/cluster.ts). */
+    cluster: clusterSchema.optional(),
     upstreams: z.array(upstreamSchema).optional(),
     access: z
       .strictObject({
@@ -232,6 +235,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'mirrors'], message: 'mirrors need auth mode mirror: client credentials belong to the origin only' });
       }
     });
+    if (c.cluster && c.cache.storage.type !== 's3') {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their cache through a bucket: set cache.storage.type to s3' });
+    }
     for (const [i, message] of passthroughConflicts(c.tls.passthrough)) ctx.addIssue({ code: 'custom', path: ['tls', 'passthrough', i, 'sni'], message });
     const mirrorHosts = new Set((c.upstreams ?? []).flatMap((u) => u.hosts));
     c.tls.passthrough.forEach((r, i) => {

@@ -27,7 +27,8 @@ async function writeAll(handle: FileHandle, buffer: Buffer, position: number): P
 
 export class BlobFill implements FillProgress {
   written = 0;
-  state: 'filling' | 'done' | 'failed' = 'filling';
+  /** `verified`: length and digest checked, the commit (an upload, for a bucket) still running. */
+  state: 'filling' | 'verified' | 'done' | 'failed' = 'filling';
   error: Error | undefined;
   readonly file: Promise<FileHandle>;
   /** Settles when the fill has committed or failed; never rejects. */
@@ -51,6 +52,11 @@ export class BlobFill implements FillProgress {
     /** Makes the verified temp file the stored blob (fsync + rename, index row). */
     commit: (tempPath: string) => Promise<void>,
     idleTimeoutMs: number,
+    /**
+     * Readers may end once the bytes are verified, before the commit: for a store whose commit is an upload
+     * (a bucket), a client does not wait for it. A failed commit then only means the blob is not cached.
+     */
+    private readonly releaseBeforeCommit = false,
   ) {
     this.events.setMaxListeners(0);
     this.hash = createHash(digestAlgorithm(digest));
@@ -97,8 +103,14 @@ export class BlobFill implements FillProgress {
     return undefined;
   }
 
+  /** Whether the whole blob may be read: verified (and committed, unless readers need not wait for that). */
+  get readable(): boolean {
+    return this.state === 'done' || (this.state === 'verified' && this.releaseBeforeCommit);
+  }
+
   private closeIfUnused(): void {
-    if (this.state === 'filling' || this.readers > 0 || this.closed) return;
+    // While the commit runs the file stays open: a request arriving now still follows this fill.
+    if (this.state === 'filling' || this.state === 'verified' || this.readers > 0 || this.closed) return;
     this.closed = true;
     this.recent = [];
     void this.file.then((h) => h.close()).catch(() => undefined);
@@ -155,7 +167,16 @@ export class BlobFill implements FillProgress {
       if (actual !== this.digest) {
         throw new RegistryError('UPSTREAM_INVALID', 'upstream blob does not match its digest', { detail: { expected: this.digest, got: actual } });
       }
-      await commit(this.tempPath);
+      this.state = 'verified';
+      if (this.releaseBeforeCommit) this.events.emit('progress');
+      try {
+        await commit(this.tempPath);
+      } catch (err) {
+        // Readers may already have ended with the verified bytes: the blob is just not cached.
+        if (!this.releaseBeforeCommit) throw err;
+        this.onFailure?.(err instanceof Error ? err : new Error(String(err)));
+        await unlink(this.tempPath).catch(() => undefined);
+      }
       this.state = 'done';
     } catch (err) {
       clearTimeout(idle);

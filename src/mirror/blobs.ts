@@ -10,6 +10,7 @@ import { formatRange, parseRange, resolveRange, type RangeSpec } from './range.j
 import type { PullContext, RegistryReply } from './reply.js';
 import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
+import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
 import { VerifyingStream } from './verifying-stream.js';
 
 export interface BlobRequest {
@@ -20,6 +21,20 @@ export interface BlobRequest {
 
 export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
   const range = parseRange(req.range);
+  try {
+    return await fromCacheOrFill(svc, ctx, req, range);
+  } catch (err) {
+    if (!isStoredMeanwhile(err)) throw err;
+    // Another replica committed the blob while this one was about to follow its fill.
+    const size = await svc.store.stat(req.digest);
+    const stored = size === undefined ? undefined : await fromStore(svc, req, range, size);
+    if (!stored) throw new RegistryError('BLOB_UNKNOWN', 'blob vanished from the store just after it was committed');
+    ctx.log.cache = 'HIT';
+    return stored;
+  }
+}
+
+async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined): Promise<RegistryReply> {
   const size = await svc.store.stat(req.digest);
   if (size !== undefined) {
     await svc.access.confirm(ctx, 'blob', req.digest);
@@ -41,11 +56,27 @@ export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRe
   // A HEAD never starts a fill: containerd HEADs a blob and then GETs it.
   if (req.method === 'HEAD' || !svc.caching.allowed()) return passThrough(ctx, req, range);
   ctx.log.cache = 'MISS';
-  const fill = await svc.fills.start(req.digest, () => openUpstream(svc, ctx, req.digest), {
-    upstream: ctx.upstream.name,
-    repository: ctx.repository,
-  });
+  const origin = { upstream: ctx.upstream.name, repository: ctx.repository };
+  const fromUpstream = () => openUpstream(svc, ctx, req.digest);
+  const { cluster } = svc;
+  const open = cluster
+    ? async () => {
+        const source = await cluster.open(req.digest, origin, fromUpstream, (holder) => mayFollow(svc, ctx, req.digest, holder.about));
+        if (source.peer !== undefined) ctx.log.cache = 'PEER';
+        return source;
+      }
+    : fromUpstream;
+  const fill = await svc.fills.start(req.digest, open, origin);
   return fromFill(svc, req, range, fill);
+}
+
+/** Follows the confirmation rule of a coalesced request: the holder's own repository and credentials vouch for it. */
+async function mayFollow(svc: MirrorServices, ctx: PullContext, digest: Digest, about: Record<string, string> | undefined): Promise<void> {
+  if (ctx.upstream.mode === 'mirror' && about?.upstream === ctx.upstream.name && about.repository === ctx.repository) {
+    svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
+    return;
+  }
+  await svc.access.confirm(ctx, 'blob', digest);
 }
 
 function headers(digest: Digest, length: number): Record<string, string> {

@@ -10,7 +10,9 @@ export interface FillProgress {
   readonly size: number;
   /** Bytes written to the temp file so far. */
   readonly written: number;
-  readonly state: 'filling' | 'done' | 'failed';
+  readonly state: 'filling' | 'verified' | 'done' | 'failed';
+  /** The whole blob is verified and may be read to its end. */
+  readonly readable: boolean;
   readonly error: Error | undefined;
   /** Calls `listener` on every write and on the end of the fill; returns an unsubscribe function. */
   onProgress(listener: () => void): () => void;
@@ -67,12 +69,12 @@ export class FillReader extends Readable {
         }
         if (this.position > this.end) {
           // A response that reaches the blob's end ends only once the whole blob is verified.
-          if (this.end < this.fill.size - 1 || this.fill.state === 'done') this.push(null);
+          if (this.end < this.fill.size - 1 || this.fill.readable) this.push(null);
           else this.waitForProgress();
           return;
         }
         // The blob's last byte is held back until the fill is verified.
-        const verified = this.fill.state === 'done';
+        const verified = this.fill.readable;
         const available = verified ? this.fill.size : Math.min(this.fill.written, this.fill.size - 1);
         const limit = Math.min(available, this.end + 1);
         if (limit <= this.position) {

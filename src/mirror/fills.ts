@@ -12,6 +12,8 @@ export interface FillSource {
   commit(tempPath: string): Promise<void>;
   /** Told how many bytes arrived from the upstream, once per written batch (metrics). */
   received?: (bytes: number) => void;
+  /** Told once the fill is over, committed or not (a cluster lease on the fill is released). */
+  settled?: () => void;
 }
 
 /** Where a fill's blob was first asked for: what the admin's live activity shows. */
@@ -28,6 +30,8 @@ export class Fills {
     private readonly createTemp: () => Promise<string>,
     private readonly idleTimeoutMs: number,
     private readonly onFailure: (err: Error) => void = () => undefined,
+    /** Readers end once the bytes are verified, before the commit (a slow upload to a bucket). */
+    private readonly releaseBeforeCommit = false,
   ) {}
 
   get(digest: Digest): Promise<BlobFill> | undefined {
@@ -38,15 +42,15 @@ export class Fills {
     return this.inflight.size;
   }
 
-  /**
-   * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight. A failed
-   * `open` (an upstream error answer) rejects every waiter with that error and leaves nothing behind.
-   */
   /** The fills that have an upstream answer and are writing, with where they were asked for. */
   list(): Array<{ fill: BlobFill; origin: FillOrigin | undefined }> {
     return [...this.running.values()];
   }
 
+  /**
+   * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight. A failed
+   * `open` (an upstream error answer) rejects every waiter with that error and leaves nothing behind.
+   */
   start(digest: Digest, open: () => Promise<FillSource>, origin?: FillOrigin): Promise<BlobFill> {
     const existing = this.inflight.get(digest);
     if (existing) return existing;
@@ -57,15 +61,17 @@ export class Fills {
         tempPath = await this.createTemp();
       } catch (err) {
         source.body.destroy();
+        source.settled?.();
         throw err;
       }
-      const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs);
+      const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs, this.releaseBeforeCommit);
       fill.onFailure = this.onFailure;
       fill.onReceived = source.received;
       this.running.set(digest, { fill, origin });
       void fill.finished.then(() => {
         this.inflight.delete(digest);
         this.running.delete(digest);
+        source.settled?.();
       });
       return fill;
     })();

@@ -32,5 +32,5 @@ export interface PullLog {
   upstreamStatus?: number;
   upstreamMs?: number;
   /** HIT, MISS, COALESCED (followed another fill), REVALIDATED, STALE, or PASS (not cacheable). */
-  cache?: 'HIT' | 'MISS' | 'COALESCED' | 'REVALIDATED' | 'STALE' | 'PASS';
+  cache?: 'HIT' | 'MISS' | 'COALESCED' | 'PEER' | 'REVALIDATED' | 'STALE' | 'PASS';
 }

@@ -1,5 +1,6 @@
 // What the pull use cases share: the cache (index, blob store), the in-flight fills, access confirmations.
 import type { BlobStore, CacheIndex } from '../cache/ports.js';
+import type { ClusterFills } from '../cluster/cluster-fills.js';
 import type { Fills } from './fills.js';
 import type { RepositoryAccess } from './repository-access.js';
 
@@ -18,4 +19,6 @@ export interface MirrorServices {
   access: RepositoryAccess;
   caching: CachingSwitch;
   clock: () => number;
+  /** Several replicas: fills claimed in the bucket, followed across replicas (absent on one machine). */
+  cluster?: ClusterFills;
 }

@@ -1,0 +1,105 @@
+// One upstream fetch per blob for the whole cluster (issue 8): before a replica fetches a blob it claims the blob's
+// fill lease in the bucket. The winner fetches from upstream (renewing the lease) and releases it when the fill is
+// over; a loser streams the winner's growing fill over the internal endpoint, so its own clients and local
+// followers get bytes as they arrive. A winner that dies stops answering: its lease expires and a loser takes
+// the fill over. Nothing here ever writes the blob: only a fill that verified the digest commits it.
+import { unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { digestAlgorithm, digestHex, type Digest } from '../registry/digest.js';
+import type { FillSource } from '../mirror/fills.js';
+import type { LeaseRecord, LeaseStore } from './leases.js';
+import type { PeerClient } from './peer-client.js';
+
+/** The blob was committed by another replica while this one waited: serve it from the store. */
+export class StoredMeanwhile extends Error {
+  readonly code = 'BLOB_STORED_MEANWHILE';
+}
+
+export interface ClusterFillsOptions {
+  leases: LeaseStore;
+  peers: PeerClient;
+  /** Size of a committed blob in the shared store. */
+  stat: (digest: Digest) => Promise<number | undefined>;
+  log: Logger;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ClusterSource extends FillSource {
+  /** The replica whose fill this one follows; absent when this replica fetches from upstream. */
+  peer?: string;
+}
+
+const pollMs = 500;
+
+export class ClusterFills {
+  private readonly clock: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly o: ClusterFillsOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /**
+   * The bytes for this replica's fill of `digest`: from upstream when the lease is won, else from the holder.
+   * `mayFollow` checks that this request may have the blob before a peer's bytes are used (repository access).
+   */
+  async open(
+    digest: Digest,
+    about: { upstream: string; repository: string },
+    fromUpstream: () => Promise<FillSource>,
+    mayFollow: (holder: LeaseRecord) => Promise<void>,
+  ): Promise<ClusterSource> {
+    const name = `fills/${digestAlgorithm(digest)}/${digestHex(digest)}`;
+    let unreachableSince: number | undefined;
+    let confirmed = false;
+    for (;;) {
+      const held = await this.o.leases.hold(name, about);
+      if (held.won) {
+        try {
+          const source = await fromUpstream();
+          return { ...source, settled: () => void held.release() };
+        } catch (err) {
+          await held.release();
+          throw err;
+        }
+      }
+      const holder = held.holder;
+      if (!confirmed) {
+        await mayFollow(holder);
+        confirmed = true;
+      }
+      const answer = await this.o.peers.follow(holder.owner, digest);
+      if (answer.kind === 'streaming') {
+        return {
+          size: answer.size,
+          body: answer.body,
+          peer: holder.replica,
+          // The holder commits the blob; this replica's verified copy was only for its own readers.
+          commit: (tempPath) => unlink(tempPath),
+        };
+      }
+      if (answer.kind === 'not-running') {
+        // Over already: committed (serve it) or failed (claim again: the lease is released or about to be).
+        if ((await this.o.stat(digest)) !== undefined) throw new StoredMeanwhile(`${digest} was stored by ${holder.replica}`);
+        unreachableSince = undefined;
+        await this.sleep(50);
+        continue;
+      }
+      // No answer: the holder died (its lease expires, then it is taken over) or cannot be reached from here.
+      const now = this.clock();
+      unreachableSince ??= now;
+      if (now - unreachableSince > this.o.leases.ttlMs + 2 * pollMs) {
+        // The holder keeps renewing yet cannot be reached: a wrong cluster.advertise or a network split. The pull
+        // goes on from upstream rather than failing, at the cost of a second fetch.
+        this.o.log.warn({ digest, holder: holder.replica, owner: holder.owner, reason: answer.reason }, 'replica holding the fill is unreachable; fetching from upstream too');
+        return fromUpstream();
+      }
+      this.o.log.debug({ digest, holder: holder.replica, reason: answer.reason }, 'fill holder not answering; waiting for its lease');
+      await this.sleep(Math.max(10, Math.min(pollMs, holder.expiresAt - now + 10)));
+    }
+  }
+}
+
+export const isStoredMeanwhile = (err: unknown): boolean => err instanceof StoredMeanwhile;

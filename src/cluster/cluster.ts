@@ -1,0 +1,55 @@
+// The parts a replica needs to share fills with its peers: leases in the bucket, the internal endpoint that
+// streams this replica's fills, and the client that follows another replica's.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from '../config/cluster.js';
+import type { BlobStore } from '../cache/ports.js';
+import { S3BlobStore } from '../cache/s3-blob-store.js';
+import type { Fills } from '../mirror/fills.js';
+import { ClusterFills } from './cluster-fills.js';
+import { LeaseStore } from './leases.js';
+import { PeerAuth } from './peer-auth.js';
+import { PeerClient } from './peer-client.js';
+import { PeerServer } from './peer-server.js';
+
+export interface Cluster {
+  /** This replica's name among its peers (its advertised host:port). */
+  replica: string;
+  leases: LeaseStore;
+  fills: ClusterFills;
+  server: PeerServer;
+  close(): Promise<void>;
+}
+
+export function createCluster(
+  config: ClusterConfig,
+  store: BlobStore,
+  fills: Fills,
+  timeouts: { connect: number; headers: number; idle: number },
+  log: Logger,
+): Cluster {
+  // The config schema allows `cluster` only with S3 storage.
+  if (!(store instanceof S3BlobStore)) throw new Error('cluster needs the S3 blob store');
+  const replica = new URL(config.advertise).host;
+  const leases = new LeaseStore({
+    client: store.client,
+    bucket: store.bucket,
+    prefix: store.prefix,
+    ttlMs: config.leaseTtlMs,
+    self: { owner: config.advertise, replica, incarnation: randomUUID() },
+    log,
+  });
+  const auth = new PeerAuth(config.secret);
+  const peers = new PeerClient({ auth, connectMs: Math.min(timeouts.connect, 5_000), headersMs: timeouts.headers, idleMs: timeouts.idle });
+  const server = new PeerServer({ fills, auth, log });
+  return {
+    replica,
+    leases,
+    fills: new ClusterFills({ leases, peers, stat: (d) => store.stat(d), log }),
+    server,
+    async close() {
+      await server.close();
+      await peers.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+// The internal endpoint (cluster.listen): another replica that lost the claim on a blob's fill streams the growing
+// fill from here instead of going upstream. It serves only fills in flight, only to peers (PeerAuth), and ends a
+// transfer cleanly only once this replica has verified the whole blob; a failed fill aborts it.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import type { Logger } from 'pino';
+import { isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
+import type { BlobFill } from '../mirror/blob-fill.js';
+import { parseListenAddress } from '../server/listen-address.js';
+import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
+
+export interface PeerServerOptions {
+  fills: { get(digest: Digest): Promise<BlobFill> | undefined };
+  auth: PeerAuth;
+  log: Logger;
+}
+
+/** Answers with a small JSON body whose code the peer client reads (never shown to registry clients). */
+function refuse(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ errors: [{ code, message }] });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export class PeerServer {
+  readonly server: Server;
+  private transfers = 0;
+
+  constructor(private readonly o: PeerServerOptions) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  /** Transfers to other replicas right now. */
+  get active(): number {
+    return this.transfers;
+  }
+
+  async listen(address: string): Promise<AddressInfo> {
+    const { host, port } = parseListenAddress(address);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (!this.o.auth.verify(req.method ?? '', path, req.headers[peerAuthHeader] as string | undefined)) {
+      refuse(res, 401, 'PEER_UNAUTHORIZED', 'not a replica of this cluster (missing, stale or wrong signature)');
+      return;
+    }
+    const m = /^\/fills\/([^/]+)$/.exec(path);
+    const name = m ? decodeURIComponent(m[1]!) : '';
+    if (req.method !== 'GET' || !isDigestLike(name)) {
+      refuse(res, 404, 'PEER_NOT_FOUND', 'GET /fills/<digest> only');
+      return;
+    }
+    const digest = parseDigest(name);
+    const pending = this.o.fills.get(digest);
+    let fill: BlobFill | undefined;
+    try {
+      fill = await pending;
+    } catch {
+      fill = undefined; // the fill's upstream request failed: the peer asks again (and gets the upstream's answer itself)
+    }
+    const reader = fill?.reader({ start: 0, end: Math.max(0, fill.size - 1) });
+    if (!fill || !reader || fill.state === 'failed') {
+      reader?.destroy();
+      refuse(res, 404, 'FILL_NOT_RUNNING', `no fill of ${digest} in flight here`);
+      return;
+    }
+    this.transfers++;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(fill.size), 'docker-content-digest': digest });
+    if (fill.size === 0) {
+      reader.destroy();
+      await fill.finished;
+      if ((fill.state as BlobFill['state']) === 'failed') res.destroy();
+      else res.end();
+      this.transfers--;
+      return;
+    }
+    pipeline(reader, res, (err) => {
+      this.transfers--;
+      if (err && err.message !== 'Premature close') this.o.log.debug({ err: err.message, digest }, 'peer transfer ended early');
+    });
+  }
+}
