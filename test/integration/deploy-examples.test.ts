@@ -12,7 +12,6 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { validateConfig } from '../../src/config/load.js';
 import { assertInstalled, runTool } from '../support/installed-tools.js';
 import { startMirror } from '../support/mirror-app.js';
 import { mainScript } from '../support/mirror-process.js';
