@@ -18,6 +18,7 @@ import { startLoadBalancer, type LoadBalancer } from '../support/load-balancer.j
 import { freePort } from '../support/loopback-listener.js';
 import { spawnMirror, type MirrorProcess } from '../support/mirror-process.js';
 import { assertLayerFiles } from '../support/pull-assertions.js';
+import { until } from '../support/until.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
 import { skopeo } from '../support/skopeo.js';
@@ -36,16 +37,6 @@ async function sha256Of(res: { body: AsyncIterable<unknown> }): Promise<{ digest
     bytes += (chunk as Buffer).length;
   }
   return { digest: `sha256:${hash.digest('hex')}`, bytes };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('three replicas behind nginx sharing one radosgw bucket', () => {

@@ -14,6 +14,7 @@ import { createBucket, startReplicas, type BucketSetup, type Replicas } from '..
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { freePort } from '../support/loopback-listener.js';
+import { until } from '../support/until.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
 
 const slow = { timeout: 120_000 };
@@ -24,16 +25,6 @@ async function download(url: string, headers: Record<string, string> = {}): Prom
   const chunks: Buffer[] = [];
   for await (const c of res.body) chunks.push(c as Buffer);
   return { status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const cacheMarks = (logs: string[], path: string): string[] =>
