@@ -21,6 +21,7 @@ import { RegistryTokens } from './access/registry-tokens.js';
 import { RegistryUsers } from './access/registry-users.js';
 import { createAcme, type Acme } from './acme/acme.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
+import { createSharedView } from './catalog/shared-view.js';
 import { reloadConfig, type ReloadResult } from './config-reload.js';
 import type { UpstreamConfig } from './config/config.js';
 import { createLogger } from './logger.js';
@@ -159,6 +160,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
+    catalog: cache.catalog,
     fills,
     access: new RepositoryAccess(cache.index, clock),
     caching: {
@@ -172,6 +174,19 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     clock,
   };
   const activity = new Activity(fills, traffic, clock);
+  const sharedView = cache.bucket
+    ? createSharedView({
+        config,
+        bucket: cache.bucket,
+        catalog: cache.catalog,
+        figures: () => {
+          const { bytesServed, bytesFetched, hits, misses } = traffic.totals().overall;
+          return { bytesServed, bytesFetched, hits, misses, fillsInFlight: fills.size };
+        },
+        log: child('catalog'),
+        clock,
+      })
+    : undefined;
   const registryLog = child('registry');
   const common = {
     router,
@@ -250,6 +265,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         passthrough: passthroughSources,
         sniStats: () => sni?.stats(),
         registryAddresses: () => bound,
+        cluster: () => sharedView?.heartbeats.view(),
       },
       options.webDir ? { webDir: options.webDir } : {},
     );
@@ -309,6 +325,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     await sni?.close();
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
+    await sharedView?.stop();
+    await cache.catalog.close();
     await liveUpstreams.close();
     traffic.close();
     cache.close();
@@ -341,6 +359,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         certificates?.watch();
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
+      await sharedView?.start();
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
