@@ -76,8 +76,9 @@ export class ReplicaHeartbeats {
     return this.writing;
   }
 
-  /** The replicas seen within three periods, this one first, with their figures summed. */
+  /** The replicas seen within three periods, this one first (its heartbeat written anew), with their figures summed. */
   async view(): Promise<ClusterView> {
+    await this.beat();
     const now = this.o.clock();
     const listed = await this.o.objects.list(this.o.keys.replicasRoot);
     const read = await Promise.all(
