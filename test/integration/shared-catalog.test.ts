@@ -200,6 +200,37 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
     assert.equal((await get(a, `/v2/${pair.fixtures.alpine.repository}/manifests/${pair.fixtures.alpine.tag}`)).status, 200, 'A still serves the rest');
   });
 
+  test('eviction on A runs through the eviction turn, after an import, and deletes the evicted image from the bucket but no blob a kept manifest references', slow, async () => {
+    const { a } = pair;
+    const { app, alpine } = pair.fixtures;
+    const cache = a.mirror.app.cache;
+    const turns: string[] = [];
+    cache.setEvictionTurn(async (run) => {
+      turns.push('claimed');
+      return run();
+    });
+    const alpineBytes = alpine.size + configOf(alpine.raw).size + alpine.layers.reduce((s, l) => s + l.size, 0);
+    const saved = { ...cache.policy };
+    cache.policy.maxBytes = alpineBytes;
+    cache.policy.lowWaterBytes = alpineBytes;
+    try {
+      // A read alpine last (the purge test): team/app is the least recently used image.
+      const result = await cache.evict();
+      assert.deepEqual(turns, ['claimed']);
+      assert.equal(result?.victims, 1);
+      assert.equal(result?.totalAfter, alpineBytes);
+    } finally {
+      Object.assign(cache.policy, saved);
+    }
+    assert.equal(await pair.exists(manifestKey(app.digest)), false, 'the evicted manifest left the bucket');
+    assert.equal(await pair.exists(tagKey('hub', app.repository, app.tag)), false);
+    assert.equal(await pair.exists(tagKey('quick', app.repository, app.tag)), false, 'with every tag naming it');
+    for (const blob of [configOf(app.raw), ...app.layers]) assert.equal(await pair.exists(blobKey(blob.digest)), false);
+    assert.ok(await pair.exists(manifestKey(alpine.digest)));
+    assert.ok(await pair.exists(tagKey('hub', alpine.repository, alpine.tag)));
+    for (const blob of [configOf(alpine.raw), ...alpine.layers]) assert.ok(await pair.exists(blobKey(blob.digest)), 'a kept manifest keeps its blobs');
+  });
+
   test('heartbeats show both replicas, with their figures summed, in either admin API', slow, async () => {
     const { a, b } = pair;
     for (const r of [a, b]) {
