@@ -4,11 +4,13 @@
 // the bucket objects and A stops serving after its next import, and both admins list both replicas.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Descriptor } from '../support/oci-layout.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { radosgwPrograms } from '../support/radosgw.js';
 import {
   blobKey,
+  bucket,
   committed,
   get,
   manifestKey,
@@ -141,6 +143,21 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
     const failures = b.mirror.logs.slice(staleFrom).filter((l) => l.includes('upstream request failed'));
     assert.ok(failures.length > 0, 'the tag was revalidated upstream');
     assert.ok(failures.every((l) => l.includes('"upstream":"quick"')));
+  });
+
+  test('a manifest object whose bytes do not match its key, and a tag naming it, are never served', slow, async () => {
+    const { b } = pair;
+    const claimed = sha256(Buffer.from('what the key promises'));
+    const forged = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }));
+    await pair.s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey(claimed), Body: forged, ContentType: 'application/vnd.oci.image.manifest.v1+json' }));
+    await pair.s3.send(new PutObjectCommand({ Bucket: bucket, Key: tagKey('hub', 'library/forged', 'latest'), Body: JSON.stringify({ digest: claimed, validatedAt: Date.now(), replica: 'x' }) }));
+    const from = b.mirror.logs.length;
+    assert.notEqual((await get(b, `/v2/library/forged/manifests/latest`)).status, 200);
+    assert.notEqual((await get(b, `/v2/library/forged/manifests/${claimed}`)).status, 200);
+    assert.equal(b.mirror.app.cache.index.manifest(claimed as Parameters<typeof b.mirror.app.cache.index.manifest>[0]), undefined, 'nothing recorded');
+    assert.ok(b.mirror.logs.slice(from).some((l) => l.includes('shared catalog manifest does not match its key')));
+    await pair.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: manifestKey(claimed) }));
+    await pair.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: tagKey('hub', 'library/forged', 'latest') }));
   });
 
   test("B's admin cache view shows what A pulled and B never served, after an import", slow, async () => {
