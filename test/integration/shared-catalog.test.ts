@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Descriptor } from '../support/oci-layout.js';
 import { assertInstalled } from '../support/installed-tools.js';
+import { registryRequests } from '../support/pull-assertions.js';
 import { radosgwPrograms } from '../support/radosgw.js';
 import {
   blobKey,
@@ -91,12 +92,44 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
     assert.ok(await pair.exists(tagKey('quick', app.repository, app.tag)), 'a tag is kept per upstream');
   });
 
+  test("a tag A revalidates is written again, and B serves it within tagTtl without asking the upstream; a fresh hit writes nothing", slow, async () => {
+    const { a, b, reg, rgw } = pair;
+    const { app } = pair.fixtures;
+    const quick = `/v2/quick.pullgate.test/${app.repository}/manifests/${app.tag}`;
+    const tagPath = `/${bucket}/${tagKey('quick', app.repository, app.tag)}`;
+    const tagWrites = async (from: number) => (await rgw.requests()).slice(from).filter((r) => r.method === 'PUT' && r.path === tagPath).length;
+    // `quick` trusts a tag for 2 s: let A's validation from the first test age past it.
+    const first = JSON.parse((await pair.object(tagKey('quick', app.repository, app.tag)))?.bytes.toString('utf8') ?? '{}') as { validatedAt: number };
+    await new Promise((r) => setTimeout(r, Math.max(0, first.validatedAt + 2_100 - Date.now())));
+
+    const fromRgw = (await rgw.requests()).length;
+    const fromA = a.mirror.logs.length;
+    assert.equal((await get(a, quick)).status, 200);
+    assert.equal(a.accessLines(fromA)[0]?.cache, 'REVALIDATED');
+    await a.mirror.app.cache.catalog.settled();
+    assert.equal(await tagWrites(fromRgw), 1, 'the revalidation renewed the tag object');
+    const renewed = JSON.parse((await pair.object(tagKey('quick', app.repository, app.tag)))?.bytes.toString('utf8') ?? '{}') as { validatedAt: number };
+    assert.ok(renewed.validatedAt > first.validatedAt);
+
+    const fromRegistry = reg.logs().length;
+    const fromB = b.mirror.logs.length;
+    const fromRgwB = (await rgw.requests()).length;
+    const res = await get(b, quick);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.bytes, app.raw);
+    assert.deepEqual(b.accessLines(fromB).map((l) => [l.cache, l.upstreamStatus]), [['HIT', undefined]]);
+    assert.equal((await get(a, quick)).status, 200, 'A again, within its fresh window');
+    await a.mirror.app.cache.catalog.settled();
+    assert.deepEqual(registryRequests(reg, fromRegistry).filter((r) => r.path.includes('/manifests/')), [], 'no manifest request reached the upstream');
+    assert.equal(await tagWrites(fromRgwB), 0, 'serving a fresh tag writes nothing');
+  });
+
   test('with the upstream stopped, B serves by tag (HIT within tagTtl, STALE after it) and by digest, manifests and blobs byte for byte', slow, async () => {
     const { b } = pair;
     const { app, alpine } = pair.fixtures;
     await pair.stopUpstream();
-    // `quick` has a 1 s tagTtl: A's validation is older than that by now, so B must revalidate and cannot.
-    await new Promise((r) => setTimeout(r, 1_100));
+    // `quick` has a 2 s tagTtl: A's last validation will be older than that, so B must revalidate and cannot.
+    await new Promise((r) => setTimeout(r, 2_100));
     const from = b.mirror.logs.length;
 
     const byTag = await get(b, `/v2/${alpine.repository}/manifests/${alpine.tag}`);
@@ -271,9 +304,9 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
     }
     // The asking replica writes its heartbeat anew: B's figures include the cache hits of the stopped-upstream test.
     const fromB = await b.admin.call<{ replicas: Array<{ id: string; hits: number; misses: number; bytesFetched: number }> }>('GET', '/api/cluster');
-    // 4 requests for alpine and 5 for team/app through `quick`, all from the cache; nothing fetched upstream.
+    // 1 + 5 requests for team/app through `quick` and 4 for alpine, all from the cache; nothing fetched upstream.
     const own = fromB.body.replicas[0];
-    assert.deepEqual([own?.id, own?.hits, own?.misses, own?.bytesFetched], [b.id, 9, 0, 0], fromB.text);
+    assert.deepEqual([own?.id, own?.hits, own?.misses, own?.bytesFetched], [b.id, 10, 0, 0], fromB.text);
     await b.mirror.app.close();
     const after = await a.admin.call<{ replicas: Array<{ id: string }> }>('GET', '/api/cluster');
     assert.deepEqual(after.body.replicas.map((x) => x.id), [a.id], 'a replica that shut down leaves the view at once');
