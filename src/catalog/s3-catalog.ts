@@ -46,6 +46,7 @@ export class S3Catalog implements SharedCatalog {
   readonly shared = true;
   private readonly o: S3CatalogOptions;
   private readonly writes = new Set<Promise<unknown>>();
+  /** Manifest writes in flight, by digest: whether the object is in the bucket once settled. */
   private readonly manifestWrites = new Map<string, Promise<boolean>>();
   private readonly known = new Map<string, KnownTag>();
   /** Key -> when this replica's write of it finished (Infinity while in flight), for the import's removals. */
@@ -124,8 +125,9 @@ export class S3Catalog implements SharedCatalog {
     if (this.manifestWrites.has(m.digest)) return;
     const key = this.o.keys.manifest(m.digest);
     const write = this.written(key, this.o.objects.put(key, m.bytes, m.mediaType, true)).then(() => true, () => false);
+    // Only writes in flight are remembered (a tag write waits for its manifest's); a later one costs a 412 at most.
     this.manifestWrites.set(m.digest, write);
-    void write.then((ok) => ok || this.manifestWrites.delete(m.digest));
+    void write.then(() => this.manifestWrites.delete(m.digest));
     this.track(write);
   }
 
