@@ -18,7 +18,7 @@ import { decodeTagRecord, type TagRecord } from './tag-record.js';
 
 const maxTagBytes = 64 * 1024;
 /** Objects read at once during an import. */
-const concurrency = 8;
+const concurrency = 32;
 
 export interface SyncDeps {
   objects: BucketObjects;
@@ -105,6 +105,11 @@ export async function syncCatalog(d: SyncDeps): Promise<{ report: SyncReport; ta
   return { report: { blobs: blobs.size, manifests: manifests.size, tags: tags.size, added, removed }, tagKeys: new Set(tags.keys()) };
 }
 
+/** Runs `run` over `items`, `concurrency` at a time (a pool: one slow object does not hold up a batch). */
 async function inBatches<T>(items: T[], run: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += concurrency) await Promise.all(items.slice(i, i + concurrency).map(run));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) await run(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

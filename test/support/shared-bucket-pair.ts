@@ -37,6 +37,8 @@ export interface SharedBucketPair {
   fixtures: Fixtures;
   a: Replica;
   b: Replica;
+  /** Starts one more replica on the same bucket (its own data directory), stopped with the pair. */
+  startReplica(): Promise<Replica>;
   /** Bucket keys under the prefix, e.g. `manifests/`, `tags/`, `blobs/`. */
   keys(under: string): Promise<string[]>;
   object(key: string): Promise<{ bytes: Buffer; contentType?: string } | undefined>;
@@ -112,6 +114,7 @@ export async function startSharedBucketPair(): Promise<SharedBucketPair> {
       fixtures,
       a,
       b,
+      startReplica: replica,
       async keys(under) {
         const out: string[] = [];
         let token: string | undefined;
