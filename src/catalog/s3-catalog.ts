@@ -163,10 +163,13 @@ export class S3Catalog implements SharedCatalog {
     await this.sync().catch(() => undefined);
   }
 
-  /** Eviction runs on a fresh import, and deletes from the bucket what it removed, with no import in between. */
+  /**
+   * Eviction and purge run on a fresh import (at most `refreshAfterMs` old: eviction is tried after every commit
+   * while over the cap), and delete from the bucket what they removed, with no import in between.
+   */
   removing<T>(run: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      await this.importNow().catch(() => undefined);
+      if (this.o.clock() - this.lastSync >= refreshAfterMs) await this.importNow().catch(() => undefined);
       try {
         return await run();
       } finally {
