@@ -1,12 +1,14 @@
 // Replica heartbeats in the bucket (issue 8, the shared view): every replica writes `<prefix>replicas/<id>` every
 // `periodMs` with its figures; the admin of any replica lists them and shows those seen within three periods as
-// the cluster. No coordination service: a replica that dies simply stops appearing. A clean shutdown removes its
-// own object at once.
+// the cluster. No coordination service: a replica that dies simply stops appearing (its object is deleted after a
+// day). A clean shutdown removes its own object at once.
 import type { Logger } from 'pino';
 import type { BucketObjects } from './bucket-objects.js';
 import type { CatalogKeys } from './catalog-keys.js';
 
 export const heartbeatPeriodMs = 15_000;
+/** A heartbeat this old belongs to a replica that died without a clean shutdown: its object is deleted. */
+export const forgetReplicaAfterMs = 24 * 3_600_000;
 const maxHeartbeatBytes = 64 * 1024;
 
 export interface ReplicaFigures {
@@ -87,6 +89,10 @@ export class ReplicaHeartbeats {
         if (!id) return undefined;
         const stored = await this.o.objects.get(object.key, maxHeartbeatBytes).catch(() => undefined);
         const h = stored ? parseHeartbeat(stored.bytes) : undefined;
+        if (h && h.id === id && now - h.at > forgetReplicaAfterMs) {
+          await this.o.objects.delete(object.key).catch(() => undefined);
+          return undefined;
+        }
         return h && h.id === id ? h : undefined;
       }),
     );

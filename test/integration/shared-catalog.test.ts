@@ -13,6 +13,7 @@ import {
   blobKey,
   bucket,
   committed,
+  prefix,
   get,
   manifestKey,
   sha256,
@@ -281,8 +282,13 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
     for (const blob of [configOf(alpine.raw), ...alpine.layers]) assert.ok(await pair.exists(blobKey(blob.digest)), 'a kept manifest keeps its blobs');
   });
 
-  test('heartbeats show both replicas, with their figures summed, in either admin API', slow, async () => {
+  test('heartbeats show both replicas, with their figures summed, in either admin API; a day-old heartbeat is deleted', slow, async () => {
     const { a, b } = pair;
+    const heartbeat = (id: string, at: number) =>
+      JSON.stringify({ id, address: 'gone.example', version: '0.1.0', startedAt: at, at, bytesServed: 5, bytesFetched: 5, hits: 5, misses: 5, fillsInFlight: 0 });
+    const replicaKey = (id: string) => `${prefix}replicas/${id}`;
+    await pair.s3.send(new PutObjectCommand({ Bucket: bucket, Key: replicaKey('killed-a-minute-ago'), Body: heartbeat('killed-a-minute-ago', Date.now() - 60_000) }));
+    await pair.s3.send(new PutObjectCommand({ Bucket: bucket, Key: replicaKey('killed-two-days-ago'), Body: heartbeat('killed-two-days-ago', Date.now() - 2 * 86_400_000) }));
     for (const r of [a, b]) {
       const view = await r.admin.call<{
         shared: boolean;
@@ -302,6 +308,8 @@ describe('two replicas sharing one cache in an S3 bucket (radosgw)', () => {
       assert.equal(view.body.totals.bytesServed, view.body.replicas.reduce((s, x) => s + x.bytesServed, 0));
       assert.equal(view.body.totals.hits, view.body.replicas.reduce((s, x) => s + x.hits, 0));
     }
+    assert.ok(await pair.exists(replicaKey('killed-a-minute-ago')), 'a recent heartbeat is only left out of the view');
+    assert.equal(await pair.exists(replicaKey('killed-two-days-ago')), false, 'a day-old one is deleted');
     // The asking replica writes its heartbeat anew: B's figures include the cache hits of the stopped-upstream test.
     const fromB = await b.admin.call<{ replicas: Array<{ id: string; hits: number; misses: number; bytesFetched: number }> }>('GET', '/api/cluster');
     // 1 + 5 requests for team/app through `quick` and 4 for alpine, all from the cache; nothing fetched upstream.
