@@ -21,6 +21,7 @@ import { RegistryTokens } from './access/registry-tokens.js';
 import { RegistryUsers } from './access/registry-users.js';
 import { createAcme, type Acme } from './acme/acme.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
+import { createSharedView } from './catalog/shared-view.js';
 import { reloadConfig, type ReloadResult } from './config-reload.js';
 import type { UpstreamConfig } from './config/config.js';
 import { createLogger } from './logger.js';
@@ -120,7 +121,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     config.cache.storage.type === 's3',
   );
-  const cluster = config.cluster ? createCluster(config.cluster, cache.store, fills, config.timeouts, child('cluster')) : undefined;
+  const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, cache.store, fills, config.timeouts, child('cluster')) : undefined;
+  if (cluster) cache.setEvictionTurn(cluster.evictionTurn);
   const traffic = new Traffic(cache.db, clock);
   const metrics = new Metrics({
     totals: () => cache.index.totals(),
@@ -169,6 +171,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
+    catalog: cache.catalog,
     fills,
     access: new RepositoryAccess(cache.index, clock),
     caching: {
@@ -183,6 +186,19 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     ...(cluster ? { cluster: cluster.fills } : {}),
   };
   const activity = new Activity(fills, traffic, clock);
+  const sharedView = cache.bucket
+    ? createSharedView({
+        config,
+        bucket: cache.bucket,
+        catalog: cache.catalog,
+        figures: () => {
+          const { bytesServed, bytesFetched, hits, misses } = traffic.totals().overall;
+          return { bytesServed, bytesFetched, hits, misses, fillsInFlight: fills.size };
+        },
+        log: child('catalog'),
+        clock,
+      })
+    : undefined;
   const registryLog = child('registry');
   const common = {
     router,
@@ -261,6 +277,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         passthrough: passthroughSources,
         sniStats: () => sni?.stats(),
         registryAddresses: () => bound,
+        cluster: () => sharedView?.heartbeats.view(),
       },
       options.webDir ? { webDir: options.webDir } : {},
     );
@@ -322,6 +339,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
     await cluster?.close();
+    await sharedView?.stop();
+    await cache.catalog.close();
     await liveUpstreams.close();
     traffic.close();
     cache.close();
@@ -355,6 +374,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
       if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
+      await sharedView?.start();
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { RegistryUsers } from '../access/registry-users.js';
 import type { LocalCache } from '../cache/local-cache.js';
+import type { ClusterView } from '../catalog/replica-heartbeats.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import type { UpstreamSet } from '../upstream/upstream-set.js';
 import type { Upstream } from '../upstream/upstream.js';
@@ -35,4 +36,6 @@ export interface AdminContext {
   sniStats: () => SniRouterStats | undefined;
   /** The registry listeners' addresses once bound (for the setup page's default mirror address). */
   registryAddresses: () => { http?: string; https?: string };
+  /** The replicas sharing the bucket and their figures (undefined with disk storage). */
+  cluster: () => Promise<ClusterView> | undefined;
 }

@@ -14,6 +14,7 @@ import { openApiDocument, registerApiRoutes, type AnyApiRoute } from './api-kit.
 import { apiError } from './api-schemas.js';
 import { activityRoutes } from './routes/activity-routes.js';
 import { cacheRoutes } from './routes/cache-routes.js';
+import { clusterRoutes } from './routes/cluster-routes.js';
 import { prefetchRoutes } from './routes/prefetch-routes.js';
 import { readSessionCookie, sessionRoutes } from './routes/session-routes.js';
 import { setupRoutes } from './routes/setup-routes.js';
@@ -34,7 +35,7 @@ export function webRoot(): string {
 }
 
 export function adminRoutes(ctx: AdminContext): AnyApiRoute[] {
-  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx)];
+  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx), ...clusterRoutes(ctx)];
 }
 
 export async function buildAdminServer(ctx: AdminContext, options: { webDir?: string } = {}): Promise<FastifyInstance> {

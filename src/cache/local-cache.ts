@@ -3,10 +3,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { openBucket, openSharedCatalog, type Bucket } from '../catalog/open-catalog.js';
+import type { SharedCatalog } from '../catalog/shared-catalog.js';
 import { openDatabase, type CacheDatabase } from './db.js';
 import { openBlobStore } from './blob-storage.js';
 import { CachingGate } from './disk-space.js';
 import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
+import { everyTurn, type EvictionTurn } from './eviction-turn.js';
 import { parsePin } from './pins.js';
 import type { BlobStore } from './ports.js';
 import { SqliteCacheIndex } from './sqlite-cache-index.js';
@@ -20,10 +23,16 @@ export interface LocalCache {
   /** Committed blobs: the data directory or an S3 bucket (`cache.storage`). */
   store: BlobStore;
   temp: DiskTempFiles;
+  /** With `cache.storage: s3`, the bucket (catalog objects, heartbeats); undefined on disk. */
+  bucket?: Bucket;
+  /** Manifests and tags shared through the bucket; a no-op with disk storage. */
+  catalog: SharedCatalog;
   gate: CachingGate;
   policy: EvictionPolicy;
   /** Runs eviction if the cache is over its cap; concurrent calls share one run. */
   evict(): Promise<EvictionResult | undefined>;
+  /** Decides whether this replica evicts now (the cluster claims a lease); the default always runs. */
+  setEvictionTurn(turn: EvictionTurn): void;
   verify(): Promise<VerifyReport>;
   /** A trivial query: throws when the database cannot answer (readiness). */
   ping(): void;
@@ -42,6 +51,8 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
   const db: CacheDatabase = openDatabase(join(config.dataDir, 'pullgate.db'));
   const index = new SqliteCacheIndex(db, clock);
   const store = await openBlobStore(config, log);
+  const bucket = await openBucket(config, log);
+  const catalog = openSharedCatalog(bucket, { db, index, store, log, clock });
   const temp = new DiskTempFiles(config.dataDir);
   if (options.cleanTemp ?? true) {
     const removed = await temp.clean();
@@ -54,25 +65,32 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
     pins: config.cache.pins.map(parsePin),
   };
   const ping = db.prepare('SELECT 1');
-  let running: Promise<EvictionResult> | undefined;
+  let running: Promise<EvictionResult | undefined> | undefined;
+  let turn: EvictionTurn = everyTurn;
   return {
     db,
     index,
     store,
     temp,
+    ...(bucket ? { bucket } : {}),
+    catalog,
     gate,
     policy,
     async evict() {
       const totals = index.totals();
       if (!running && totals.blobBytes + totals.manifestBytes <= policy.maxBytes) return undefined;
-      running ??= evict(index, store, policy, log).finally(() => {
+      running ??= turn(() => catalog.removing(() => evict(index, store, policy, log))).finally(() => {
         running = undefined;
       });
       return running;
     },
+    setEvictionTurn(next) {
+      turn = next;
+    },
     verify: () => verifyCache(store, index, log),
     ping: () => void ping.get(),
     close() {
+      bucket?.objects.close();
       index.close();
       db.close();
     },

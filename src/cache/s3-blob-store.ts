@@ -38,8 +38,7 @@ const isValidSpan = ({ start, end }: ByteSpan): boolean =>
   Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end;
 
 export class S3BlobStore implements BlobStore {
-  /** Also what cluster leases use: one client, one pool of connections to the object store. */
-  readonly client: S3Client;
+  private readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
   private readonly log: Logger;

@@ -39,11 +39,14 @@ export interface PurgeFlags extends CacheFlags {
 
 export async function cachePurge(flags: PurgeFlags): Promise<void> {
   const target = purgeTarget(flags);
-  const result = await withCache(flags, async (cache) => {
-    const r = cache.index.purge(target);
-    await Promise.all(r.removedBlobs.map((d) => cache.store.remove(d)));
-    return r;
-  });
+  // With shared storage: on a fresh import of the bucket, whose manifests and tags go too (a no-op on disk).
+  const result = await withCache(flags, (cache) =>
+    cache.catalog.removing(async () => {
+      const r = cache.index.purge(target);
+      await Promise.all(r.removedBlobs.map((d) => cache.store.remove(d)));
+      return r;
+    }),
+  );
   const { removedBlobs, ...counts } = result;
   process.stdout.write(`${JSON.stringify({ ...counts, removedBlobs: removedBlobs.length })}\n`);
 }

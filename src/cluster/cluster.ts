@@ -3,8 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config/cluster.js';
+import type { EvictionTurn } from '../cache/eviction-turn.js';
 import type { BlobStore } from '../cache/ports.js';
-import { S3BlobStore } from '../cache/s3-blob-store.js';
+import { createS3Client } from '../cache/s3-client.js';
+import type { StorageConfig } from '../config/storage.js';
 import type { Fills } from '../mirror/fills.js';
 import { ClusterFills } from './cluster-fills.js';
 import { LeaseStore } from './leases.js';
@@ -18,23 +20,27 @@ export interface Cluster {
   leases: LeaseStore;
   fills: ClusterFills;
   server: PeerServer;
+  /** Eviction by one replica at a time: it runs only while this replica holds the eviction lease. */
+  evictionTurn: EvictionTurn;
   close(): Promise<void>;
 }
 
 export function createCluster(
   config: ClusterConfig,
+  storage: StorageConfig,
   store: BlobStore,
   fills: Fills,
   timeouts: { connect: number; headers: number; idle: number },
   log: Logger,
 ): Cluster {
   // The config schema allows `cluster` only with S3 storage.
-  if (!(store instanceof S3BlobStore)) throw new Error('cluster needs the S3 blob store');
+  if (storage.type !== 's3') throw new Error('cluster needs cache.storage.type s3');
   const replica = new URL(config.advertise).host;
+  const client = createS3Client(storage, { connectMs: timeouts.connect, idleMs: timeouts.idle });
   const leases = new LeaseStore({
-    client: store.client,
-    bucket: store.bucket,
-    prefix: store.prefix,
+    client,
+    bucket: storage.bucket,
+    prefix: storage.prefix,
     ttlMs: config.leaseTtlMs,
     self: { owner: config.advertise, replica, incarnation: randomUUID() },
     log,
@@ -47,9 +53,22 @@ export function createCluster(
     leases,
     fills: new ClusterFills({ leases, peers, stat: (d) => store.stat(d), log }),
     server,
+    async evictionTurn(run) {
+      const held = await leases.hold('eviction');
+      if (!held.won) {
+        log.info({ holder: held.holder.replica }, 'eviction skipped: another replica is evicting');
+        return undefined;
+      }
+      try {
+        return await run();
+      } finally {
+        await held.release();
+      }
+    },
     async close() {
       await server.close();
       await peers.close();
+      client.destroy();
     },
   };
 }

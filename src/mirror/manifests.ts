@@ -47,7 +47,7 @@ export async function getManifest(svc: MirrorServices, ctx: PullContext, req: Ma
 }
 
 async function byDigest(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<FetchedManifest> {
-  const row = svc.index.manifest(digest);
+  const row = svc.index.manifest(digest) ?? (await fromSharedCatalog(svc, ctx, digest));
   if (row) {
     await svc.access.confirm(ctx, 'manifest', digest);
     return hit(svc, ctx, row, 'HIT');
@@ -61,9 +61,15 @@ async function byDigest(svc: MirrorServices, ctx: PullContext, digest: Digest): 
 
 async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promise<FetchedManifest> {
   const { name: upstream } = ctx.upstream;
-  const known = svc.index.tag(upstream, ctx.repository, tag);
-  const row = known ? svc.index.manifest(known.digest) : undefined;
-  const freshness = row ? tagFreshness(known?.validatedAt, ctx.upstream.config.tagTtlMs, svc.clock()) : 'unknown';
+  let known = svc.index.tag(upstream, ctx.repository, tag);
+  let row = known ? svc.index.manifest(known.digest) : undefined;
+  let freshness = row ? tagFreshness(known?.validatedAt, ctx.upstream.config.tagTtlMs, svc.clock()) : 'unknown';
+  // Another replica may know the tag, or have confirmed it since: the bucket before the upstream (issue 8).
+  if (freshness !== 'fresh' && (await svc.catalog.adoptTag(upstream, ctx.repository, tag))) {
+    known = svc.index.tag(upstream, ctx.repository, tag);
+    row = known ? svc.index.manifest(known.digest) : undefined;
+    freshness = row ? tagFreshness(known?.validatedAt, ctx.upstream.config.tagTtlMs, svc.clock()) : 'unknown';
+  }
   if (row && (freshness === 'fresh' || ctx.upstream.config.offline)) {
     if (ctx.upstream.mode === 'passthrough') await svc.access.confirm(ctx, 'manifest', row.digest);
     return hit(svc, ctx, row, freshness === 'fresh' ? 'HIT' : 'STALE');
@@ -81,6 +87,7 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
     const current = head ? svc.index.manifest(head.digest) : undefined;
     if (current) {
       svc.index.putTag(upstream, ctx.repository, tag, current.digest);
+      shareTag(svc, ctx, tag, current);
       svc.index.linkManifest(current.digest, upstream, ctx.repository);
       return hit(svc, ctx, current, 'REVALIDATED');
     }
@@ -110,7 +117,26 @@ function save(svc: MirrorServices, ctx: PullContext, m: FetchedManifest, tag?: s
     if (tag !== undefined) svc.index.putTag(ctx.upstream.name, ctx.repository, tag, m.digest);
   } catch (err) {
     svc.caching.suspend(err);
+    return;
   }
+  svc.catalog.manifestStored(m);
+  if (tag !== undefined) shareTag(svc, ctx, tag, m);
+}
+
+/** What the upstream just confirmed goes to the shared catalog too (in the background, coalesced there). */
+function shareTag(svc: MirrorServices, ctx: PullContext, tag: string, m: { digest: Digest }): void {
+  svc.catalog.tagValidated(ctx.upstream.name, ctx.repository, tag, m.digest, svc.clock(), ctx.upstream.config.tagTtlMs);
+}
+
+/**
+ * A manifest another replica stored (issue 8), recorded locally. Its repository link comes from the bucket's tags
+ * of this repository (a tag a replica validated upstream confirms what it reaches); without one, the usual
+ * confirmation upstream applies.
+ */
+async function fromSharedCatalog(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<ManifestRow | undefined> {
+  if (!(await svc.catalog.adoptManifest(digest))) return undefined;
+  if (!svc.index.isManifestLinked(digest, ctx.upstream.name, ctx.repository)) await svc.catalog.adoptRepository(ctx.upstream.name, ctx.repository);
+  return svc.index.manifest(digest);
 }
 
 function offlineMiss(ctx: PullContext): RegistryError {

@@ -1,6 +1,7 @@
 // What the pull use cases share: the cache (index, blob store), the in-flight fills, access confirmations.
 import type { BlobStore, CacheIndex } from '../cache/ports.js';
 import type { ClusterFills } from '../cluster/cluster-fills.js';
+import type { SharedCatalog } from '../catalog/shared-catalog.js';
 import type { Fills } from './fills.js';
 import type { RepositoryAccess } from './repository-access.js';
 
@@ -15,6 +16,8 @@ export interface CachingSwitch {
 export interface MirrorServices {
   index: CacheIndex;
   store: BlobStore;
+  /** Manifests and tags other replicas stored (issue 8); a no-op with disk storage. */
+  catalog: SharedCatalog;
   fills: Fills;
   access: RepositoryAccess;
   caching: CachingSwitch;

@@ -143,6 +143,52 @@ describe('replicas sharing one bucket: one upstream fetch per blob for the clust
   });
 });
 
+describe('eviction in a cluster runs on one replica at a time', () => {
+  let rgw: Radosgw;
+  let bucket: BucketSetup;
+  let up: FakeUpstream;
+  let cluster: Replicas;
+  const log = pino({ level: 'silent' });
+
+  before(async () => {
+    await assertInstalled(...radosgwPrograms);
+    rgw = await startRadosgw();
+    bucket = await createBucket(rgw, 'pullgate-evict');
+    up = await new FakeUpstream().start();
+    cluster = await startReplicas({
+      replicas: 1,
+      bucket,
+      upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }],
+      extra: { cache: { storage: bucket.storage, maxSize: '5MiB', lowWater: 0.5 } },
+    });
+  }, slow);
+  after(async () => {
+    await cluster?.close();
+    await up?.stop();
+    await rgw?.stop();
+  });
+
+  test('while another replica holds the eviction lease this one evicts nothing; once it is released, eviction runs', slow, async () => {
+    const other = new LeaseStore({ client: bucket.s3, bucket: bucket.bucket, prefix: bucket.prefix, ttlMs: 60_000, self: { owner: 'http://other:5002', replica: 'other' }, log });
+    const held = await other.claim('eviction');
+    assert.ok(held.won);
+    const mirror = cluster.mirrors[0]!;
+    const digests = [randomBytes(3 << 20), randomBytes(3 << 20)].map((b) => up.addBlob(b));
+    for (const digest of digests) await download(`${mirror.url}/v2/library/alpine/blobs/${digest}`);
+    const stored = async () => (await bucket.keys()).filter((k) => k.key.includes('/blobs/')).length;
+    await until(async () => ((await stored()) === 2 ? true : undefined));
+    assert.equal(await mirror.app.cache.evict(), undefined, 'over the cap, but another replica is evicting');
+    assert.equal(await stored(), 2);
+    assert.ok(mirror.logs.some((l) => l.includes('eviction skipped: another replica is evicting')));
+
+    await other.release(held.lease);
+    const result = await mirror.app.cache.evict();
+    assert.ok(result && result.victims >= 1, 'evicted once the lease was free');
+    assert.equal(await stored(), 2 - result.victims);
+    assert.equal((await bucket.keys()).filter((k) => k.key.includes('/leases/')).length, 0, 'the eviction lease is released after the run');
+  });
+});
+
 describe('leases in the bucket', () => {
   let rgw: Radosgw;
   let bucket: BucketSetup;

@@ -27,7 +27,8 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       summary: 'Cache totals, hit ratio and bandwidth saved, overall and per upstream',
       tag: 'cache',
       response: cacheSummary,
-      handler() {
+      async handler() {
+        await ctx.cache.catalog.refresh();
         const totals = ctx.cache.index.totals();
         const traffic = ctx.traffic.totals();
         const counts = ctx.browser.upstreamCounts();
@@ -65,7 +66,8 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'cache',
       query: repositoriesQuery,
       response: repositoryList,
-      handler: ({ query }) => {
+      handler: async ({ query }) => {
+        await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
         return { repositories: ctx.browser.repositories(query.upstream) };
       },
@@ -77,7 +79,8 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'cache',
       query: imagesQuery,
       response: imageList,
-      handler: ({ query }) => {
+      handler: async ({ query }) => {
+        await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
         return { images: ctx.browser.images(query.upstream, query.repository) };
       },
@@ -98,8 +101,12 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
               : body.repository
                 ? { upstream: body.upstream, repository: body.repository }
                 : { upstream: body.upstream };
-        const { removedBlobs, ...counts } = ctx.cache.index.purge(target);
-        await Promise.all(removedBlobs.map((d) => ctx.cache.store.remove(d)));
+        // With shared storage: on a fresh import, and the bucket's manifests and tags go too (a no-op on disk).
+        const counts = await ctx.cache.catalog.removing(async () => {
+          const { removedBlobs, ...counts } = ctx.cache.index.purge(target);
+          await Promise.all(removedBlobs.map((d) => ctx.cache.store.remove(d)));
+          return counts;
+        });
         ctx.log.info({ target, ...counts }, 'cache purged from the admin');
         return counts;
       },

@@ -1,5 +1,6 @@
-// The dashboard: cache totals, traffic served vs fetched over time, fills in flight and the latest requests.
+// The dashboard: cache totals, the cluster (with shared storage), traffic served vs fetched over time, fills in flight and the latest requests.
 import { useState } from 'preact/hooks';
+import { ClusterCard } from '../components/cluster-card.js';
 import { ProgressBar } from '../components/progress-bar.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { TrafficChart } from '../components/traffic-chart.js';
@@ -195,6 +196,7 @@ export function DashboardPage() {
       <h1>Dashboard</h1>
       {summary.error ? <p class="field-error">{summary.error}</p> : null}
       {summary.data ? <Totals summary={summary.data} /> : <section class="card"><p class="empty">Loading…</p></section>}
+      <ClusterCard />
       <Traffic />
       <div class="two-columns">
         <Fills fills={activity.snapshot?.fills} live={activity.live} />

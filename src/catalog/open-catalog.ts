@@ -1,0 +1,38 @@
+// Chooses the shared catalog from `cache.storage`: none for disk (no S3 call on the default path), the bucket's for s3.
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { CatalogRows } from '../cache/catalog-rows.js';
+import type { CacheDatabase } from '../cache/db.js';
+import type { BlobStore, CacheIndex } from '../cache/ports.js';
+import { createS3Client } from '../cache/s3-client.js';
+import { BucketObjects } from './bucket-objects.js';
+import { CatalogKeys } from './catalog-keys.js';
+import { replicaId } from './replica-id.js';
+import { S3Catalog } from './s3-catalog.js';
+import { localOnly, type SharedCatalog } from './shared-catalog.js';
+
+export interface Bucket {
+  objects: BucketObjects;
+  keys: CatalogKeys;
+  replica: string;
+}
+
+/** The bucket's object access for the catalog and the heartbeats; undefined with disk storage. */
+export async function openBucket(config: Config, log: Logger): Promise<Bucket | undefined> {
+  const storage = config.cache.storage;
+  if (storage.type !== 's3') return undefined;
+  const client = createS3Client(storage, { connectMs: config.timeouts.connect, idleMs: config.timeouts.idle });
+  return {
+    objects: new BucketObjects(client, storage.bucket, log.child({ component: 'object-store' })),
+    keys: new CatalogKeys(storage.prefix),
+    replica: await replicaId(config.dataDir),
+  };
+}
+
+export function openSharedCatalog(
+  bucket: Bucket | undefined,
+  parts: { db: CacheDatabase; index: CacheIndex; store: BlobStore; log: Logger; clock: () => number },
+): SharedCatalog {
+  if (!bucket) return localOnly;
+  return new S3Catalog({ ...bucket, rows: new CatalogRows(parts.db), index: parts.index, store: parts.store, log: parts.log.child({ component: 'catalog' }), clock: parts.clock });
+}
