@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSizeBytes } from './size.js';
+import { redirectFields } from './storage-redirect.js';
 
 const bytes = (fallback: string, min: number, what: string) =>
   z
@@ -42,6 +43,7 @@ const s3Storage = z
     /** Blobs at least this large are uploaded in parts, several at once. */
     multipartThreshold: bytes('16MiB', minPartBytes, 'multipartThreshold'),
     partSize: bytes('8MiB', minPartBytes, 'partSize'),
+    ...redirectFields,
   })
   .superRefine((s, ctx) => {
     if (s.secretAccessKey !== undefined && s.secretAccessKeyFile !== undefined) {
