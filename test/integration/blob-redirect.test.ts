@@ -5,7 +5,6 @@
 // Location without the mirror's Authorization gets the exact bytes from radosgw, whose own log shows who fetched.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { request } from 'undici';
@@ -17,6 +16,7 @@ import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { parseAccessLines } from '../support/pull-through-setup.js';
 import { parseExposition, total, type Sample } from '../support/prometheus-text.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 const bucket = 'pullgate-redirect';
 const prefix = 'cache/';
@@ -31,8 +31,7 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
   let mirror: TestMirror;
   /** The same bucket, with redirect URLs for another address of the store (redirectEndpoint): a TCP relay to it. */
   let aliased: TestMirror;
-  let relay: Server;
-  let relayed = 0;
+  let relay: TcpRelay;
 
   const keyOf = (digest: string): string => `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`;
   const storage = (extra: Record<string, unknown> = {}) => ({
@@ -77,21 +76,13 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     s3.destroy();
     up = await new FakeUpstream({ auth: true, users: { alice: 'alice-pw', bob: 'bob-pw' }, grants: { alice: ['private/app'], bob: [] } }).start();
     mirror = await startMirror({ upstreams: upstreams(), cache: { storage: storage() } });
-    const rgwPort = Number(new URL(rgw.endpoint).port);
-    relay = createServer((socket) => {
-      relayed++;
-      const to = connect(rgwPort, '127.0.0.1');
-      socket.pipe(to).pipe(socket);
-      for (const s of [socket, to]) s.on('error', () => [socket, to].forEach((x) => x.destroy()));
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    const relayPort = (relay.address() as AddressInfo).port;
-    aliased = await startMirror({ upstreams: upstreams(), cache: { storage: storage({ redirectEndpoint: `http://127.0.0.1:${relayPort}` }) } });
+    relay = await startTcpRelay(Number(new URL(rgw.endpoint).port));
+    aliased = await startMirror({ upstreams: upstreams(), cache: { storage: storage({ redirectEndpoint: relay.url }) } });
   }, { timeout: 120_000 });
 
   after(async () => {
     await aliased?.close();
-    relay?.close();
+    await relay?.close();
     await mirror?.close();
     await up?.stop();
     await rgw?.stop();
@@ -239,14 +230,13 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     const r = await get(aliased.url, path);
     assert.equal(r.status, 307);
     const location = new URL(String(r.headers.location));
-    const relayAt = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
-    assert.equal(location.origin, relayAt);
-    const before = relayed;
+    assert.equal(location.origin, relay.url);
+    const before = relay.connections();
     const fetched = await follow(location.href);
     assert.equal(fetched.status, 200);
     assert.ok(fetched.body.equals(bytes));
-    assert.equal(relayed, before + 1, 'the client went through the other address');
-    const elsewhere = await follow(location.href.replace(relayAt, rgw.endpoint));
+    assert.equal(relay.connections(), before + 1, 'the client went through the other address');
+    const elsewhere = await follow(location.href.replace(relay.url, rgw.endpoint));
     assert.equal(elsewhere.status, 403, 'the signature covers the host: the same URL on another address is refused');
   });
 
