@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { createS3Client } from '../../src/cache/s3-client.js';
+import { parseDigest } from '../../src/registry/digest.js';
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { errorCode, get, type Fetched } from '../support/fake/mirror-over-fake.js';
 import { assertInstalled } from '../support/installed-tools.js';
@@ -157,10 +158,10 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     try {
       const path = `/v2/library/alpine/blobs/${digest}`;
       const from = mirror.logs.length;
-      const [first, second] = await Promise.all([
-        get(mirror.url, path),
-        new Promise((r) => setTimeout(r, 150)).then(() => get(mirror.url, path)),
-      ]);
+      const firstGet = get(mirror.url, path);
+      // The second request arrives while the first one's fill is running (the slowed upstream keeps it going).
+      while (!mirror.app.services.fills.get(parseDigest(digest))) await new Promise((r) => setTimeout(r, 10));
+      const [first, second] = await Promise.all([firstGet, get(mirror.url, path)]);
       for (const r of [first, second]) {
         assert.equal(r.status, 200);
         assert.equal(r.headers.location, undefined);
