@@ -31,7 +31,8 @@ export interface FillEvent {
 }
 
 const keepRecent = 100;
-const hitMarks = new Set(['HIT', 'COALESCED', 'REVALIDATED', 'STALE']);
+// REDIRECT is a hit whose bytes the object store sent: it adds nothing to the bytes served.
+const hitMarks = new Set(['HIT', 'COALESCED', 'REVALIDATED', 'STALE', 'REDIRECT']);
 
 export class Activity {
   private readonly recentRequests: RequestEvent[] = [];

@@ -22,6 +22,12 @@ export interface BlobStore {
   remove(digest: Digest): Promise<void>;
   /** Every committed blob, for `cache verify` and for reconciling the index after a crash. */
   list(): AsyncIterable<{ digest: Digest; size: number }>;
+  /**
+   * Optional (an object store with `redirect: true`): a short-lived URL the client may GET the committed blob from
+   * itself, Range included; undefined when no URL can be made now (the mirror then streams the blob). Called only
+   * after every access check a streamed hit passes.
+   */
+  redirectUrl?(digest: Digest): Promise<string | undefined>;
 }
 
 /** Local scratch files that fills write into and followers read while they grow. */

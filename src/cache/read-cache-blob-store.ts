@@ -46,10 +46,14 @@ export class ReadCacheBlobStore implements BlobStore {
   private readonly removedWhileFilling = new Set<Digest>();
   private readonly bucketSizes = new Map<Digest, number>();
   private readonly log: Logger;
+  /** Presigned redirects (cache.storage.redirect) are the bucket's: a hit then never reads the local copy. */
+  readonly redirectUrl?: (digest: Digest) => Promise<string | undefined>;
 
   private constructor(private readonly o: ReadCacheOptions) {
     this.entries = new ReadCacheEntries(o.maxBytes, o.lowWaterBytes);
     this.log = o.log;
+    const { inner } = o;
+    if (inner.redirectUrl) this.redirectUrl = (digest) => inner.redirectUrl!(digest);
   }
 
   /** Takes stock of the copies an earlier process left (over the cap: the oldest go). */

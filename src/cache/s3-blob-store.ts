@@ -21,6 +21,7 @@ import { BlobSpanError } from './disk-blob-store.js';
 import { isNotFound } from './fs-errors.js';
 import { isNotStored, isPreconditionFailed, ObjectStoreError, toObjectStoreError } from './object-store-errors.js';
 import type { BlobStore, ByteSpan } from './ports.js';
+import type { S3BlobRedirects } from './s3-blob-redirects.js';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -32,6 +33,8 @@ export interface S3BlobStoreOptions {
   partSize: number;
   partsInFlight?: number;
   log: Logger;
+  /** `redirect: true`: presigned URLs for blob GETs that hit the bucket. */
+  redirects?: S3BlobRedirects;
 }
 
 const isValidSpan = ({ start, end }: ByteSpan): boolean =>
@@ -176,6 +179,18 @@ export class S3BlobStore implements BlobStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /** A URL that cannot be signed (no credentials from the SDK's chain) is logged, and the blob streams instead. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    if (!this.o.redirects) return undefined;
+    const key = this.keyOf(digest);
+    try {
+      return await this.o.redirects.urlFor(key);
+    } catch (err) {
+      this.logged(new ObjectStoreError('OBJECT_STORE_DENIED', 'Presign', `object store: cannot presign ${key}: ${(err as Error).message}`, { key }, { cause: err }));
+      return undefined;
+    }
   }
 
   /** One log line per failure, with the S3 request id an operator quotes to the storage provider. */

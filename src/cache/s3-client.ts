@@ -17,7 +17,10 @@ export interface S3ClientTimeouts {
 /** Each blob served from the bucket holds one socket while its body streams; the SDK's default of 50 is low. */
 const maxSockets = 256;
 
-export function createS3Client(s: S3StorageConfig, timeouts: S3ClientTimeouts): S3Client {
+/** What reaching the store needs; the rest of a storage config may come along (callers pass theirs whole). */
+export type S3ClientConfig = Pick<S3StorageConfig, 'region' | 'endpoint' | 'forcePathStyle' | 'accessKeyId' | 'secretAccessKey'> & Partial<S3StorageConfig>;
+
+export function createS3Client(s: S3ClientConfig, timeouts: S3ClientTimeouts): S3Client {
   return new S3Client({
     region: s.region,
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),

@@ -39,10 +39,11 @@ export function configSchemaCommand(): void {
 }
 
 /** The storage secret never leaves the process; its file is shown by absolute path. */
-function printableStorage(s: ParsedStorage, path: (p: string) => string): ParsedStorage {
+function printableStorage(s: ParsedStorage, path: (p: string) => string): Record<string, unknown> {
   if (s.type !== 's3') return s;
   return {
     ...s,
+    redirectTtl: formatDuration(s.redirectTtl),
     ...(s.secretAccessKey !== undefined ? { secretAccessKey: redacted } : {}),
     ...(s.secretAccessKeyFile !== undefined ? { secretAccessKeyFile: path(s.secretAccessKeyFile) } : {}),
   };

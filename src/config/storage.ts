@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { readCacheSchema } from './read-cache.js';
 import { parseSizeBytes } from './size.js';
+import { redirectFields } from './storage-redirect.js';
 
 const bytes = (fallback: string, min: number, what: string) =>
   z
@@ -45,8 +46,12 @@ const s3Storage = z
     partSize: bytes('8MiB', minPartBytes, 'partSize'),
     /** A size-capped local copy of blobs read from the bucket (src/config/read-cache.ts). */
     readCache: readCacheSchema.optional(),
+    ...redirectFields,
   })
   .superRefine((s, ctx) => {
+    if (s.redirect && s.readCache !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['readCache'], message: 'with redirect: true clients fetch hits from the bucket itself; a local read cache would never be read' });
+    }
     if (s.secretAccessKey !== undefined && s.secretAccessKeyFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['secretAccessKeyFile'], message: 'give secretAccessKey or secretAccessKeyFile, not both' });
     }

@@ -14,9 +14,11 @@ export interface RequestFacts {
   kind: string;
   method: string;
   status: number;
-  /** HIT, MISS, COALESCED, REVALIDATED, STALE, PASS; NONE when the request never reached the cache. */
+  /** HIT, MISS, COALESCED, REVALIDATED, STALE, PASS, REDIRECT; NONE when the request never reached the cache. */
   cache: string | undefined;
   bytes: number;
+  /** REDIRECT: what the client was sent to fetch from the object store (never part of `bytes`). */
+  redirectedBytes?: number | undefined;
 }
 
 /** One upstream URL's circuit, for the gauges. */
@@ -52,6 +54,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Tally<'upstream' | 'kind' | 'method' | 'status' | 'cache'>;
   private readonly served: Tally<'upstream' | 'kind'>;
+  private readonly redirected: Tally<'upstream'>;
   private readonly fetched: Tally<'upstream'>;
   private readonly evictedRuns: Counter;
   private readonly evictedVictims: Counter;
@@ -73,6 +76,12 @@ export class Metrics {
       this.registry,
     );
     this.served = new Tally('pullgate_served_bytes_total', 'Body bytes sent to clients, by upstream and kind.', ['upstream', 'kind'], this.registry);
+    this.redirected = new Tally(
+      'pullgate_redirected_bytes_total',
+      'Blob bytes clients were redirected to fetch from the object store themselves (cache.storage.redirect); not in served bytes.',
+      ['upstream'],
+      this.registry,
+    );
     this.fetched = new Tally(
       'pullgate_upstream_fetched_bytes_total',
       'Manifest and blob bytes received from each upstream (fills, manifests and pass-through).',
@@ -220,6 +229,7 @@ export class Metrics {
       // A pass-through blob (disk full, or a HEAD) is not a fill: what went out is what came from the upstream.
       if (f.cache === 'PASS' && f.kind === 'blob' && f.upstream) this.upstream(f.upstream).received(f.bytes);
     }
+    if (f.redirectedBytes) this.redirected.row(upstream, { upstream }).value += f.redirectedBytes;
   }
 
   /** The per-upstream instruments, made once per upstream name (a config reload keeps its series). */

@@ -6,6 +6,7 @@ import type { ByteSpan } from '../cache/ports.js';
 import type { Digest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
 import type { BlobFill } from './blob-fill.js';
+import { redirectToStore } from './blob-redirect.js';
 import { formatRange, parseRange, resolveRange, type RangeSpec } from './range.js';
 import type { PullContext, RegistryReply } from './reply.js';
 import type { MirrorServices } from './services.js';
@@ -38,6 +39,8 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
   const size = await svc.store.stat(req.digest);
   if (size !== undefined) {
     await svc.access.confirm(ctx, 'blob', req.digest);
+    const redirected = await redirectToStore(svc, ctx, req, range, size);
+    if (redirected) return redirected;
     const stored = await fromStore(svc, req, range, size);
     // undefined: evicted between stat and open; fetched again below.
     if (stored) {

@@ -31,6 +31,9 @@ export interface PullContext {
 export interface PullLog {
   upstreamStatus?: number;
   upstreamMs?: number;
-  /** HIT, MISS, COALESCED (followed another fill), REVALIDATED, STALE, or PASS (not cacheable). */
-  cache?: 'HIT' | 'MISS' | 'COALESCED' | 'PEER' | 'REVALIDATED' | 'STALE' | 'PASS';
+  /** HIT, MISS, COALESCED (followed another fill), PEER (followed another replica's fill), REVALIDATED, STALE, PASS
+   * (not cacheable), or REDIRECT (a hit sent to the object store). */
+  cache?: 'HIT' | 'MISS' | 'COALESCED' | 'PEER' | 'REVALIDATED' | 'STALE' | 'PASS' | 'REDIRECT';
+  /** REDIRECT: the bytes the client was sent to fetch from the object store (not bytes the mirror sent). */
+  redirectedBytes?: number;
 }

@@ -37,6 +37,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     status,
     bytes,
     cache: info.pull.cache,
+    redirectedBytes: info.pull.redirectedBytes,
     upstreamStatus: info.pull.upstreamStatus,
     upstreamMs: info.pull.upstreamMs,
     ms: Math.round(ms),

@@ -66,7 +66,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       const ms = performance.now() - started;
       accessLog(o.log, info, status, bytes, ms, err);
       o.onFinished?.(info, status, bytes, ms);
-      o.metrics?.request({ upstream: info.upstream, kind: info.kind ?? 'other', method: req.method, status, cache: pullLog.cache, bytes });
+      o.metrics?.request({ upstream: info.upstream, kind: info.kind ?? 'other', method: req.method, status, cache: pullLog.cache, bytes, redirectedBytes: pullLog.redirectedBytes });
     };
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());

@@ -33,6 +33,8 @@ function storageOf(rgw: Radosgw, bucket: string, overrides: Partial<S3StorageCon
     forcePathStyle: true,
     multipartThreshold,
     partSize: 5 * mib,
+    redirect: false,
+    redirectTtl: 20 * 60_000,
     ...overrides,
   };
 }

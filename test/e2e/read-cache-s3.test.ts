@@ -69,6 +69,8 @@ describe('the local read cache in front of the S3 store (radosgw)', { timeout: 3
     forcePathStyle: true,
     multipartThreshold: 6 * mib,
     partSize: 5 * mib,
+    redirect: false,
+    redirectTtl: 20 * 60_000,
   });
   const bucketStore = (prefix: string): S3BlobStore =>
     new S3BlobStore({ client: createS3Client(storage(prefix), { connectMs: 2_000, idleMs: 10_000 }), bucket, prefix, multipartThreshold: 6 * mib, partSize: 5 * mib, log: silent });

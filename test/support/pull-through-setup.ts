@@ -32,6 +32,8 @@ export interface AccessLine {
   status: number;
   bytes: number;
   cache?: string;
+  /** REDIRECT: bytes the client was sent to fetch from the object store. */
+  redirectedBytes?: number;
   upstreamStatus?: number;
 }
 

@@ -196,10 +196,13 @@ async function retry<T>(step: () => Promise<T>, withinMs: number, alive: () => b
   }
 }
 
-/** beast's access lines: `"GET /bucket/key?x-id=GetObject HTTP/1.1" 206 100 - "agent" bytes=0-99 latency=...`. */
+/**
+ * beast's access lines: `"GET /bucket/key?x-id=GetObject HTTP/1.1" 206 100 - "agent" bytes=0-99 latency=...`; a client
+ * that sends no User-Agent is logged with a bare `-` there.
+ */
 function parseAccessLog(text: string): RgwRequest[] {
   const out: RgwRequest[] = [];
-  const pattern = /beast: \S+ \S+ - \S+ \[[^\]]*\] "(\w+) ([^" ?]+)(?:\?([^" ]*))? HTTP\/[\d.]+" (\d{3}) \S+ \S+ "[^"]*" (\S+) latency=/g;
+  const pattern = /beast: \S+ \S+ - \S+ \[[^\]]*\] "(\w+) ([^" ?]+)(?:\?([^" ]*))? HTTP\/[\d.]+" (\d{3}) \S+ \S+ (?:"[^"]*"|-) (\S+) latency=/g;
   for (const m of text.matchAll(pattern)) {
     const range = m[5] !== undefined && m[5] !== '-' ? m[5] : undefined;
     out.push({ method: m[1] ?? '', path: m[2] ?? '', query: m[3] ?? '', status: Number(m[4]), ...(range ? { range } : {}) });

@@ -29,4 +29,9 @@ describe('cache.storage.readCache', () => {
   it('is refused on the disk storage, which has nothing to cache', () => {
     assert.match(problemsOf({ cache: { storage: { type: 'disk', readCache: { maxSize: '1GiB' } } } }).join('\n'), /readCache/);
   });
+
+  it('is refused next to redirect: true, where hits never read it', () => {
+    const both = { cache: { storage: { type: 's3', bucket: 'pullgate-cache', redirect: true, readCache: { maxSize: '1GiB' } } } };
+    assert.match(problemsOf(both).join('\n'), /cache\.storage\.readCache: with redirect: true clients fetch hits from the bucket itself/);
+  });
 });

@@ -29,6 +29,8 @@ describe('cache.storage', () => {
       forcePathStyle: false,
       multipartThreshold: 16 * 2 ** 20,
       partSize: 8 * 2 ** 20,
+      redirect: false,
+      redirectTtl: 20 * 60_000,
     });
   });
 
