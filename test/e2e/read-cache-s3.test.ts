@@ -325,7 +325,7 @@ describe('the local read cache in front of the S3 store (radosgw)', { timeout: 3
         tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
         upstreams: [{ name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true }],
         cache: {
-          storage: { ...storage('mirror/'), readCache: { maxSize: '64MiB' } },
+          storage: { ...storage('mirror/'), redirectTtl: '20m', readCache: { maxSize: '64MiB' } },
         },
       });
       const agent = new Agent({ connect: { ca: reg.ca.caCertPem } });

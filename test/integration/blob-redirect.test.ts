@@ -18,6 +18,7 @@ import { parseAccessLines } from '../support/pull-through-setup.js';
 import { parseExposition, total, type Sample } from '../support/prometheus-text.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
+import { until } from '../support/until.js';
 
 const bucket = 'pullgate-redirect';
 const prefix = 'cache/';
@@ -60,8 +61,12 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     const first = await get(mirror.url, `/v2/${repository}/blobs/${digest}`, { headers });
     assert.equal(first.status, 200, 'the first GET is a miss, streamed');
     assert.ok(first.body.equals(bytes));
+    await committed(mirror, digest);
     return { bytes, digest };
   };
+  /** Clients get the verified bytes before the upload to the bucket ends: waits for the commit. */
+  const committed = (m: TestMirror, digest: string) =>
+    until(async () => ((await m.app.cache.store.stat(parseDigest(digest))) !== undefined ? true : undefined), 20_000, 20);
   const follow = async (location: string, headers: Record<string, string> = {}): Promise<Fetched> => {
     const res = await request(location, { headers });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
@@ -171,6 +176,7 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     } finally {
       up.faults = {};
     }
+    await committed(mirror, digest);
     assert.equal((await get(mirror.url, `/v2/library/alpine/blobs/${digest}`)).status, 307);
   });
 
@@ -228,6 +234,7 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     const digest = up.addBlob(bytes);
     const path = `/v2/library/alpine/blobs/${digest}`;
     assert.equal((await get(aliased.url, path)).status, 200);
+    await committed(aliased, digest);
     const r = await get(aliased.url, path);
     assert.equal(r.status, 307);
     const location = new URL(String(r.headers.location));
