@@ -16,7 +16,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from 'pino';
-import { digestAlgorithm, digestHex, isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
+import { digestAlgorithm, digestHex, parseDigest, type Digest } from '../registry/digest.js';
+import { digestOfContentPath } from './content-path.js';
 import { BlobSpanError } from './disk-blob-store.js';
 import { isNotFound } from './fs-errors.js';
 import { isNotStored, isPreconditionFailed, ObjectStoreError, toObjectStoreError } from './object-store-errors.js';
@@ -174,7 +175,7 @@ export class S3BlobStore implements BlobStore {
         throw this.logged(toObjectStoreError(err, 'ListObjectsV2', root));
       }
       for (const object of page.Contents ?? []) {
-        const digest = digestOfKey(object.Key?.slice(root.length));
+        const digest = digestOfContentPath(object.Key?.slice(root.length));
         if (digest !== undefined && object.Size !== undefined) yield { digest, size: object.Size };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -197,18 +198,5 @@ export class S3BlobStore implements BlobStore {
   private logged(err: ObjectStoreError): ObjectStoreError {
     this.log.error({ code: err.code, operation: err.operation, bucket: this.bucket, ...err.details }, err.message);
     return err;
-  }
-}
-
-/** `sha256/ab/abcd...` -> `sha256:abcd...`, or undefined for anything else. */
-function digestOfKey(rest: string | undefined): Digest | undefined {
-  const [algorithm, fanOut, hex, ...extra] = (rest ?? '').split('/');
-  if (!algorithm || !fanOut || !hex || extra.length > 0 || hex.slice(0, 2) !== fanOut) return undefined;
-  const name = `${algorithm}:${hex}`;
-  if (!isDigestLike(name)) return undefined;
-  try {
-    return parseDigest(name);
-  } catch {
-    return undefined;
   }
 }

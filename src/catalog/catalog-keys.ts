@@ -9,7 +9,8 @@
 // one `/_tags/` separates the repository from the tag, and listing `tags/<upstream>/<repository>/_tags/` gives
 // exactly one repository's tags (never those of `<repository>/more`). Every key is re-parsed when read back:
 // a stray or hostile object in the bucket is skipped, never trusted.
-import { digestAlgorithm, digestHex, isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
+import { digestOfContentPath } from '../cache/content-path.js';
+import { digestAlgorithm, digestHex, parseDigest, type Digest } from '../registry/digest.js';
 import { isRepositoryName, isTag } from '../registry/names.js';
 
 const upstreamName = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -62,15 +63,7 @@ export class CatalogKeys {
   /** The digest a `manifests/` key names, or undefined for anything else. */
   manifestOf(key: string): Digest | undefined {
     if (!key.startsWith(this.manifestsRoot)) return undefined;
-    const [algorithm, fanOut, hex, ...extra] = key.slice(this.manifestsRoot.length).split('/');
-    if (!algorithm || !fanOut || !hex || extra.length > 0 || hex.slice(0, 2) !== fanOut) return undefined;
-    const name = `${algorithm}:${hex}`;
-    if (!isDigestLike(name)) return undefined;
-    try {
-      return parseDigest(name);
-    } catch {
-      return undefined;
-    }
+    return digestOfContentPath(key.slice(this.manifestsRoot.length));
   }
 
   /** The (upstream, repository, tag) a `tags/` key names, or undefined for anything else. */
