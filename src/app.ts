@@ -209,20 +209,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     metrics,
     clientIdleMs: config.access.clientIdleTimeout,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-    onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) =>
-      activity.requestFinished({
-        at: clock(),
-        method: info.method,
-        ...(info.upstream ? { upstream: info.upstream } : {}),
-        ...(info.repository ? { repository: info.repository } : {}),
-        ...(info.kind ? { kind: info.kind } : {}),
-        ...(info.reference ? { reference: info.reference } : {}),
-        status,
-        bytes,
-        ms: Math.round(ms),
-        client: info.client ?? '',
-        pull: info.pull,
-      }),
+    onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) => activity.accessFinished(info, status, bytes, ms),
   };
 
   let certificates: CertificateStore | undefined;

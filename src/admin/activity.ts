@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Fills } from '../mirror/fills.js';
 import type { PullLog } from '../mirror/reply.js';
+import type { AccessInfo } from '../server/access-log.js';
 import type { Traffic } from './traffic.js';
 
 export interface RequestEvent {
@@ -49,6 +50,23 @@ export class Activity {
   }
 
   /** Called once per finished registry request, with what its access-log line says. */
+  /** A registry response as the access log saw it (the registry server's onFinished). */
+  accessFinished(info: AccessInfo, status: number, bytes: number, ms: number): void {
+    this.requestFinished({
+      at: this.clock(),
+      method: info.method,
+      ...(info.upstream ? { upstream: info.upstream } : {}),
+      ...(info.repository ? { repository: info.repository } : {}),
+      ...(info.kind ? { kind: info.kind } : {}),
+      ...(info.reference ? { reference: info.reference } : {}),
+      status,
+      bytes,
+      ms: Math.round(ms),
+      client: info.client ?? '',
+      pull: info.pull,
+    });
+  }
+
   requestFinished(e: RequestEvent & { pull: PullLog }): void {
     const { pull, ...event } = e;
     const view: RequestEvent = { ...event, ...(pull.cache ? { cache: pull.cache } : {}) };

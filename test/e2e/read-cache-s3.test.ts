@@ -24,7 +24,7 @@ import { blobOf, describeBlobStore, readAll, type Blob } from '../support/blob-s
 import { assertInstalled } from '../support/installed-tools.js';
 import { writeLargeBlob } from '../support/large-blob.js';
 import { startMirror } from '../support/mirror-app.js';
-import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
+import { radosgwPrograms, rgwStorage, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startRealRegistry } from '../support/real-registry.js';
 
 const mib = 1024 * 1024;
@@ -59,14 +59,7 @@ describe('the local read cache in front of the S3 store (radosgw)', { timeout: 3
   const cleanup: string[] = [];
 
   const storage = (prefix: string): S3StorageConfig => ({
-    type: 's3',
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket,
-    prefix,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-    forcePathStyle: true,
+    ...rgwStorage(rgw, bucket, prefix),
     multipartThreshold: 6 * mib,
     partSize: 5 * mib,
     redirect: false,

@@ -16,7 +16,7 @@ import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { parseAccessLines } from '../support/pull-through-setup.js';
 import { parseExposition, total, type Sample } from '../support/prometheus-text.js';
-import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
+import { radosgwPrograms, rgwStorage, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { until } from '../support/until.js';
 
@@ -37,14 +37,7 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
 
   const keyOf = (digest: string): string => `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`;
   const storage = (extra: Record<string, unknown> = {}) => ({
-    type: 's3',
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket,
-    prefix,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-    forcePathStyle: true,
+    ...rgwStorage(rgw, bucket, prefix),
     redirect: true,
     redirectTtl: `${ttlSeconds}s`,
     ...extra,

@@ -5,7 +5,7 @@ import { CreateBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-s
 import { createS3Client } from '../../src/cache/s3-client.js';
 import { freePort } from './loopback-listener.js';
 import { startMirror, type TestMirror } from './mirror-app.js';
-import type { Radosgw } from './radosgw.js';
+import { rgwStorage, type Radosgw } from './radosgw.js';
 
 export interface BucketSetup {
   s3: S3Client;
@@ -17,16 +17,7 @@ export interface BucketSetup {
 }
 
 export async function createBucket(rgw: Radosgw, bucket: string, prefix = 'cluster/'): Promise<BucketSetup> {
-  const storage = {
-    type: 's3',
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket,
-    prefix,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-    forcePathStyle: true,
-  };
+  const storage = rgwStorage(rgw, bucket, prefix);
   const s3 = createS3Client({ ...storage, multipartThreshold: 16 << 20, partSize: 8 << 20 } as Parameters<typeof createS3Client>[0], { connectMs: 2_000, idleMs: 10_000 });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return {

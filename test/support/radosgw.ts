@@ -31,6 +31,20 @@ export interface Radosgw {
   stop(): Promise<void>;
 }
 
+/** The `cache.storage` block of a mirror whose blobs live in `bucket` on this radosgw (path-style, its own keys). */
+export function rgwStorage(rgw: Radosgw, bucket: string, prefix = '') {
+  return {
+    type: 's3' as const,
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    bucket,
+    prefix,
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    forcePathStyle: true as const,
+  };
+}
+
 export interface RgwRequest {
   method: string;
   /** Path-style: `/<bucket>/<key>`, without the query string. */
