@@ -98,14 +98,14 @@ export class Activity {
       seen.add(fill.digest);
       const previous = this.samples.get(fill.digest);
       let rate = previous?.rate ?? 0;
-      if (!previous) rate = fill.written / Math.max(0.001, (now - fill.startedAt) / 1000);
-      else if (now - previous.at >= 500) rate = (fill.written - previous.bytes) / ((now - previous.at) / 1000);
-      if (!previous || now - previous.at >= 500) this.samples.set(fill.digest, { at: now, bytes: fill.written, rate });
+      if (!previous) rate = fill.received / Math.max(0.001, (now - fill.startedAt) / 1000);
+      else if (now - previous.at >= 500) rate = (fill.received - previous.bytes) / ((now - previous.at) / 1000);
+      if (!previous || now - previous.at >= 500) this.samples.set(fill.digest, { at: now, bytes: fill.received, rate });
       return {
         digest: fill.digest,
         upstream: origin?.upstream ?? '',
         repository: origin?.repository ?? '',
-        bytesDone: fill.written,
+        bytesDone: fill.received,
         bytesTotal: Number.isFinite(fill.size) && fill.size >= 0 ? fill.size : null,
         rate: Math.max(0, Math.round(rate)),
         startedAt: fill.startedAt,

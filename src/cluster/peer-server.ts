@@ -11,7 +11,7 @@ import { parseListenAddress } from '../server/listen-address.js';
 import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
 
 export interface PeerServerOptions {
-  fills: { get(digest: Digest): Promise<BlobFill> | undefined };
+  fills: { get(digest: Digest): { fill: Promise<BlobFill> } | undefined };
   auth: PeerAuth;
   log: Logger;
 }
@@ -70,7 +70,7 @@ export class PeerServer {
       return;
     }
     const digest = parseDigest(name);
-    const pending = this.o.fills.get(digest);
+    const pending = this.o.fills.get(digest)?.fill;
     let fill: BlobFill | undefined;
     try {
       fill = await pending;

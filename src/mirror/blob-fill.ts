@@ -15,6 +15,18 @@ const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
+/**
+ * Received bytes still on their way to the temp file, at most. Writes run beside the download (a thread-pool
+ * round trip per batch would otherwise stall the upstream and every reader); past this bound the fill stops
+ * reading the upstream until the disk catches up.
+ */
+const maxUnwrittenBytes = 8 * 1024 * 1024;
+
+interface Batch {
+  start: number;
+  buffer: Buffer;
+  onDisk: boolean;
+}
 
 /** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
 async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
@@ -26,7 +38,8 @@ async function writeAll(handle: FileHandle, buffer: Buffer, position: number): P
 }
 
 export class BlobFill implements FillProgress {
-  written = 0;
+  /** Bytes received, checked against the announced size and handed to readers (in memory or in the temp file). */
+  received = 0;
   /** `verified`: length and digest checked, the commit (an upload, for a bucket) still running. */
   state: 'filling' | 'verified' | 'done' | 'failed' = 'filling';
   error: Error | undefined;
@@ -37,7 +50,8 @@ export class BlobFill implements FillProgress {
   private readonly hash;
   private readers = 0;
   readonly startedAt = Date.now();
-  private recent: Array<{ start: number; buffer: Buffer }> = [];
+  /** Every batch not yet on disk, and the last few that are. */
+  private recent: Batch[] = [];
   /** Told about a failed fill (a full disk suspends caching). */
   onFailure: ((err: Error) => void) | undefined;
   /** Told the size of each batch received from the upstream (metrics), before it is written. */
@@ -94,7 +108,7 @@ export class BlobFill implements FillProgress {
     });
   }
 
-  /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: read the file. */
+  /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: they are in the file. */
   recentBytes(position: number, length: number): Buffer | undefined {
     for (const { start, buffer } of this.recent) {
       const offset = position - start;
@@ -123,6 +137,8 @@ export class BlobFill implements FillProgress {
       if (idle) idle.refresh();
       else idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
     };
+    // The writes, in order, one at a time; readers get each batch from memory before it reaches the disk.
+    let writes: Promise<void> = Promise.resolve();
     try {
       const handle = await this.file;
       // Chunks are written in batches: one file write (and one wake-up of the readers) per batch instead of per
@@ -130,25 +146,34 @@ export class BlobFill implements FillProgress {
       let batch: Buffer[] = [];
       let batchBytes = 0;
       let flushedAt = performance.now();
-      const flush = async () => {
+      let unwritten = 0;
+      let writeError: unknown;
+      const flush = () => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
         // One contiguous copy per batch: written at once, then handed to readers as one large chunk.
-        const buffer = Buffer.concat(batch, batchBytes);
+        const entry: Batch = { start: this.received, buffer: Buffer.concat(batch, batchBytes), onDisk: false };
         batch = [];
         batchBytes = 0;
-        this.onReceived?.(buffer.length);
-        await writeAll(handle, buffer, this.written);
-        this.recent.push({ start: this.written, buffer });
-        if (this.recent.length > recentBatches) this.recent.shift();
-        this.written += buffer.length;
+        this.onReceived?.(entry.buffer.length);
+        this.recent.push(entry);
+        this.received += entry.buffer.length;
+        unwritten += entry.buffer.length;
+        writes = writes.then(async () => {
+          await writeAll(handle, entry.buffer, entry.start);
+          entry.onDisk = true;
+          unwritten -= entry.buffer.length;
+          while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
+        });
+        writes.catch((err: unknown) => (writeError ??= err));
         this.events.emit('progress');
       };
       armIdle();
       for await (const chunk of body) {
         armIdle();
+        if (writeError !== undefined) throw writeError;
         const buffer = chunk as Buffer;
-        if (this.written + batchBytes + buffer.length > this.size) {
+        if (this.received + batchBytes + buffer.length > this.size) {
           throw new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced');
         }
         this.hash.update(buffer);
@@ -156,12 +181,14 @@ export class BlobFill implements FillProgress {
         batchBytes += buffer.length;
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
         // The first bytes go out at once (time to first byte); then batches.
-        if (batchBytes >= writeBatchBytes || this.written === 0 || performance.now() - flushedAt >= writeBatchMs) await flush();
+        if (batchBytes >= writeBatchBytes || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
+        if (unwritten > maxUnwrittenBytes) await writes;
       }
-      await flush();
+      flush();
       clearTimeout(idle);
-      if (this.written !== this.size) {
-        throw new RegistryError('UPSTREAM_INVALID', `upstream blob ended after ${this.written} of ${this.size} bytes`);
+      await writes;
+      if (this.received !== this.size) {
+        throw new RegistryError('UPSTREAM_INVALID', `upstream blob ended after ${this.received} of ${this.size} bytes`);
       }
       const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest('hex')}`;
       if (actual !== this.digest) {
@@ -181,6 +208,7 @@ export class BlobFill implements FillProgress {
     } catch (err) {
       clearTimeout(idle);
       body.destroy();
+      await writes.catch(() => undefined);
       this.state = 'failed';
       this.error = err instanceof Error ? err : new Error(String(err));
       this.onFailure?.(this.error);

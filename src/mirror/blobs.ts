@@ -9,6 +9,7 @@ import type { BlobFill } from './blob-fill.js';
 import { redirectToStore } from './blob-redirect.js';
 import { formatRange, parseRange, resolveRange, type RangeSpec } from './range.js';
 import type { PullContext, RegistryReply } from './reply.js';
+import type { InflightFill } from './fills.js';
 import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
@@ -36,6 +37,9 @@ export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRe
 }
 
 async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined): Promise<RegistryReply> {
+  // A fill in flight first: the blob is not stored yet, so concurrent requests ask the store nothing.
+  const inflight = svc.fills.get(req.digest);
+  if (inflight) return follow(svc, ctx, req, range, inflight);
   const size = await svc.store.stat(req.digest);
   if (size !== undefined) {
     await svc.access.confirm(ctx, 'blob', req.digest);
@@ -49,12 +53,9 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
       return stored;
     }
   }
-  const inflight = svc.fills.get(req.digest);
-  if (inflight) {
-    await svc.access.confirm(ctx, 'blob', req.digest);
-    ctx.log.cache = 'COALESCED';
-    return fromFill(svc, req, range, await inflight);
-  }
+  // A fill may have started while the store was asked.
+  const started = svc.fills.get(req.digest);
+  if (started) return follow(svc, ctx, req, range, started);
   if (ctx.upstream.config.offline) throw new RegistryError('BLOB_UNKNOWN', `blob not cached and upstream ${ctx.upstream.name} is offline`);
   // A HEAD never starts a fill: containerd HEADs a blob and then GETs it.
   if (req.method === 'HEAD' || !svc.caching.allowed()) return passThrough(ctx, req, range);
@@ -73,9 +74,26 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
   return fromFill(svc, req, range, fill);
 }
 
+/** A request for a blob whose fill is in flight follows that fill. */
+async function follow(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined, inflight: InflightFill): Promise<RegistryReply> {
+  ctx.log.cache = 'COALESCED';
+  // The fill's own upstream GET for this repository is the confirmation (it links the digest once answered): no
+  // HEAD of our own, which would only compete with that GET while the upstream has not answered yet.
+  if (!sameOrigin(ctx, inflight.origin)) await svc.access.confirm(ctx, 'blob', req.digest);
+  return fromFill(svc, req, range, await inflight.fill);
+}
+
+/**
+ * In mirror mode the mirror's own credentials fetch everything, so a fill started for the same upstream and
+ * repository answers for this request too; in passthrough mode every client's credential is checked on its own.
+ */
+function sameOrigin(ctx: PullContext, origin: { upstream: string; repository: string } | undefined): boolean {
+  return ctx.upstream.mode === 'mirror' && origin?.upstream === ctx.upstream.name && origin.repository === ctx.repository;
+}
+
 /** Follows the confirmation rule of a coalesced request: the holder's own repository and credentials vouch for it. */
 async function mayFollow(svc: MirrorServices, ctx: PullContext, digest: Digest, about: Record<string, string> | undefined): Promise<void> {
-  if (ctx.upstream.mode === 'mirror' && about?.upstream === ctx.upstream.name && about.repository === ctx.repository) {
+  if (about?.upstream !== undefined && about.repository !== undefined && sameOrigin(ctx, { upstream: about.upstream, repository: about.repository })) {
     svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
     return;
   }

@@ -8,8 +8,8 @@ import type { ByteSpan } from '../cache/ports.js';
 /** What a reader needs to know about the fill it follows. */
 export interface FillProgress {
   readonly size: number;
-  /** Bytes written to the temp file so far. */
-  readonly written: number;
+  /** Bytes received so far: in memory (recentBytes) or in the temp file. */
+  readonly received: number;
   readonly state: 'filling' | 'verified' | 'done' | 'failed';
   /** The whole blob is verified and may be read to its end. */
   readonly readable: boolean;
@@ -75,7 +75,7 @@ export class FillReader extends Readable {
         }
         // The blob's last byte is held back until the fill is verified.
         const verified = this.fill.readable;
-        const available = verified ? this.fill.size : Math.min(this.fill.written, this.fill.size - 1);
+        const available = verified ? this.fill.size : Math.min(this.fill.received, this.fill.size - 1);
         const limit = Math.min(available, this.end + 1);
         if (limit <= this.position) {
           this.waitForProgress();

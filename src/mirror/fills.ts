@@ -22,8 +22,14 @@ export interface FillOrigin {
   repository: string;
 }
 
+/** A fill in flight: settles once the upstream has answered (or refused). */
+export interface InflightFill {
+  fill: Promise<BlobFill>;
+  origin: FillOrigin | undefined;
+}
+
 export class Fills {
-  private readonly inflight = new Map<Digest, Promise<BlobFill>>();
+  private readonly inflight = new Map<Digest, InflightFill>();
   private readonly running = new Map<Digest, { fill: BlobFill; origin: FillOrigin | undefined }>();
 
   constructor(
@@ -34,7 +40,7 @@ export class Fills {
     private readonly releaseBeforeCommit = false,
   ) {}
 
-  get(digest: Digest): Promise<BlobFill> | undefined {
+  get(digest: Digest): InflightFill | undefined {
     return this.inflight.get(digest);
   }
 
@@ -53,7 +59,7 @@ export class Fills {
    */
   start(digest: Digest, open: () => Promise<FillSource>, origin?: FillOrigin): Promise<BlobFill> {
     const existing = this.inflight.get(digest);
-    if (existing) return existing;
+    if (existing) return existing.fill;
     const pending = (async () => {
       const source = await open();
       let tempPath: string;
@@ -76,13 +82,13 @@ export class Fills {
       return fill;
     })();
     pending.catch(() => this.inflight.delete(digest));
-    this.inflight.set(digest, pending);
+    this.inflight.set(digest, { fill: pending, origin });
     return pending;
   }
 
   /** Stops every fill in flight and waits until each has cleaned up (shutdown). */
   async abortAll(): Promise<void> {
-    const fills = await Promise.allSettled([...this.inflight.values()]);
+    const fills = await Promise.allSettled([...this.inflight.values()].map((f) => f.fill));
     const reason = new Error('shutting down');
     await Promise.all(
       fills.map((f) => {

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { FakeUpstream, type FakeManifest } from '../support/fake/fake-upstream.js';
 import { errorCode, get } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
+import { parseDigest } from '../../src/registry/digest.js';
 
 async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
   const res = await request(url, { headers });
@@ -65,6 +66,8 @@ describe('the blob cache', () => {
       }
     }
     assert.equal(blobFetches(b.digest), 1);
+    // Same repository: the fill's GET confirms it for every follower, no HEAD competes with it.
+    assert.equal(up.count((q) => q.method === 'HEAD' && q.path.endsWith(`/blobs/${b.digest}`)), 0);
     await markOfRequest(mirror, b.digest, 16);
     const marks = cacheMarks(mirror, b.digest);
     assert.equal(marks.filter((m) => m === 'MISS').length, 1);
@@ -127,6 +130,19 @@ describe('the blob cache', () => {
     assert.ok(r.body.equals(b.bytes));
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/team/other/blobs/${b.digest}`), 1);
     assert.equal(blobFetches(b.digest), 0);
+  });
+
+  test('a request under another repository confirms it upstream before following a fill in flight', async () => {
+    const b = fresh(4 * 1024 * 1024);
+    up.faults.blobChunkDelayMs = 2;
+    const first = download(b.url('library/alpine'));
+    while (!mirror.app.services.fills.get(parseDigest(b.digest))) await new Promise((r) => setTimeout(r, 5));
+    const other = await download(b.url('team/other'));
+    assert.ok(other.body.equals(b.bytes));
+    assert.ok((await first).body.equals(b.bytes));
+    assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/team/other/blobs/${b.digest}`), 1);
+    assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/library/alpine/blobs/${b.digest}`), 0);
+    assert.equal(blobFetches(b.digest), 1);
   });
 
   test('a blob the upstream does not have under the asked repository is not served from the cache there', async () => {
