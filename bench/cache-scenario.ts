@@ -130,7 +130,7 @@ async function concurrency(c: Ctx, peer: Peer, runNo: number, out: CacheResults,
 export async function runCacheScenario(o: { cfg: BenchConfig; tmp: string; mirrorRoot: string; log: (m: string) => void; cleanup: (step: () => Promise<unknown>) => void }): Promise<CacheResults> {
   const { cfg, log } = o;
   log('cache scenario: starting an upstream WITHOUT auth (docker-registry + CDN) and pushing fixtures');
-  const reg = await startRealRegistry({ auth: false });
+  const reg = await startRealRegistry({ auth: false, ...(cfg.upstreamBytesPerSecond > 0 ? { cdnBytesPerSecond: cfg.upstreamBytesPerSecond } : {}) });
   o.cleanup(() => reg.stop());
   const upstreamPid = await findPid('docker-registry', 'serve', join(reg.dir, 'config.yml'));
   const fixtures = await pushFixtures(reg);

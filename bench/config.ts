@@ -28,6 +28,8 @@ export interface BenchConfig {
   headRequests: number;
   headConnections: number;
   cachePeers: ('mirror' | 'nginx' | 'proxy')[];
+  /** BENCH_UPSTREAM_MBPS: the cache scenario's CDN paces each body to this many MB/s (a real link); 0 = unpaced. */
+  upstreamBytesPerSecond: number;
   /** BENCH_QUIET_S: how long the cache scenario waits for a quiet machine before each measurement. */
   quietTimeoutMs: number;
 }
@@ -92,6 +94,7 @@ export function benchConfig(): BenchConfig {
     headConnections: positiveInt('BENCH_HEAD_CONNECTIONS', 4),
     cachePeers: list('BENCH_CACHE_PEERS', allPeers),
     quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 30) * 1000,
+    upstreamBytesPerSecond: nonNegativeInt('BENCH_UPSTREAM_MBPS', 0) * 1e6,
     ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // BENCH_SCENARIO=sni: what a TLS passthrough route (issue 7) costs. A docker-registry serving its own TLS sits behind
 // Pullgate's HTTPS port (the built dist/ as a child process); the same client reaches it directly and through the
-// pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl (throughput).
+// pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl (throughput). The
+// same through nginx's `stream` proxy (a relay in C, no TLS termination) shows what any user-space relay costs here.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -9,6 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
+import { startLoadBalancer } from '../test/support/load-balancer.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
 import { spawnChild, type Child } from './child.js';
 import type { BenchConfig } from './config.js';
@@ -17,7 +19,10 @@ import { fixed, median, MiB, table } from './stats.js';
 
 const run = promisify(execFile);
 const repository = 'bench/sni';
-type Path = 'direct' | 'pipe';
+type Path = 'direct' | 'pipe' | 'nginx';
+const paths: readonly Path[] = ['direct', 'pipe', 'nginx'];
+/** Each run and handshake round visits the paths in a rotated order. */
+const rotated = (i: number): Path[] => paths.map((_, k) => paths[(k + i) % paths.length] as Path);
 
 export interface SniScenarioOptions {
   cfg: BenchConfig;
@@ -102,44 +107,50 @@ export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
   o.log(`sni: writing a ${o.cfg.sizeBytes / MiB} MiB blob`);
   const blob = await writeLargeBlob(reg, repository, o.cfg.sizeBytes);
   const pullgate = await startPullgate(o, reg);
-  const ports: Record<Path, number> = { direct: Number(new URL(reg.url).port), pipe: pullgate.port };
+  const nginx = await startLoadBalancer({ backends: [reg.host], tlsBackends: [reg.host] });
+  o.cleanup(() => nginx.stop());
+  const ports: Record<Path, number> = { direct: Number(new URL(reg.url).port), pipe: pullgate.port, nginx: nginx.tlsPort ?? 0 };
   const n = handshakesWanted();
 
   o.log(`sni: ${n} handshakes per path, alternating`);
-  for (let i = 0; i < 20; i++) for (const p of ['direct', 'pipe'] as const) await handshakeMs(ports[p], reg.hostname, reg.ca.caCertPem);
-  const hs: Record<Path, number[]> = { direct: [], pipe: [] };
+  for (let i = 0; i < 20; i++) for (const p of paths) await handshakeMs(ports[p], reg.hostname, reg.ca.caCertPem);
+  const hs: Record<Path, number[]> = { direct: [], pipe: [], nginx: [] };
   if (!(await waitForQuiet({ timeoutMs: o.cfg.quietTimeoutMs }))) o.log('sni: the machine did not get quiet; measuring anyway');
   for (let i = 0; i < n; i++) {
-    const order: Path[] = i % 2 === 0 ? ['direct', 'pipe'] : ['pipe', 'direct'];
-    for (const p of order) hs[p].push(await handshakeMs(ports[p], reg.hostname, reg.ca.caCertPem));
+    for (const p of rotated(i)) hs[p].push(await handshakeMs(ports[p], reg.hostname, reg.ca.caCertPem));
   }
 
-  const transfers: Record<Path, Array<{ seconds: number; cpu: Record<string, number> }>> = { direct: [], pipe: [] };
+  const transfers: Record<Path, Array<{ seconds: number; cpu: Record<string, number> }>> = { direct: [], pipe: [], nginx: [] };
+  const pids = { registry: registryPid, pullgate: pullgate.child.pid, nginx: nginx.pid };
+  const cpuNow = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([k, pid]) => [k, await cpuSeconds(pid)] as const)));
   for (let r = 0; r < o.cfg.runs; r++) {
-    const order: Path[] = r % 2 === 0 ? ['direct', 'pipe'] : ['pipe', 'direct'];
-    for (const p of order) {
+    for (const p of rotated(r)) {
       if (!(await waitForQuiet({ timeoutMs: o.cfg.quietTimeoutMs }))) o.log('sni: the machine did not get quiet; measuring anyway');
-      const cpu0 = { registry: await cpuSeconds(registryPid), pullgate: await cpuSeconds(pullgate.child.pid) };
+      const cpu0 = await cpuNow();
       const t = await curlBlob(reg, ports[p], blob);
-      const cpu = { registry: (await cpuSeconds(registryPid)) - cpu0.registry, pullgate: (await cpuSeconds(pullgate.child.pid)) - cpu0.pullgate };
+      const cpu1 = await cpuNow();
+      const cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, (cpu1[k] ?? 0) - (cpu0[k] ?? 0)]));
       transfers[p].push({ seconds: t.seconds, cpu });
-      o.log(`sni run ${r + 1}/${o.cfg.runs} ${p}: ${(t.bytes / MiB / t.seconds).toFixed(0)} MiB/s, Pullgate CPU ${cpu.pullgate.toFixed(2)} s`);
+      o.log(`sni run ${r + 1}/${o.cfg.runs} ${p}: ${(t.bytes / MiB / t.seconds).toFixed(0)} MiB/s, Pullgate CPU ${fixed(cpu['pullgate'], 2)} s, nginx CPU ${fixed(cpu['nginx'], 2)} s`);
     }
   }
 
   const mibps = (p: Path): number[] => transfers[p].map((t) => blob.size / MiB / t.seconds);
-  const hsMedian = { direct: median(hs.direct), pipe: median(hs.pipe) };
+  const hsMedian = { direct: median(hs.direct), pipe: median(hs.pipe), nginx: median(hs.nginx) };
   const p90 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)] ?? Number.NaN;
-  const tp = { direct: median(mibps('direct')), pipe: median(mibps('pipe')) };
+  const tp = { direct: median(mibps('direct')), pipe: median(mibps('pipe')), nginx: median(mibps('nginx')) };
+  const label: Record<Path, string> = { direct: 'direct to docker-registry', pipe: 'through the passthrough pipe', nginx: 'through nginx stream (peer)' };
   const rows = [
-    ['path', 'handshake median ms', 'p90 ms', `${o.cfg.sizeBytes / MiB} MiB median MiB/s`, 'runs MiB/s', 'Pullgate CPU-s', 'registry CPU-s'],
-    ...(['direct', 'pipe'] as const).map((p) => [
-      p === 'direct' ? 'direct to docker-registry' : 'through the passthrough pipe',
+    ['path', 'handshake median ms', 'p90 ms', `${o.cfg.sizeBytes / MiB} MiB median MiB/s`, 'runs MiB/s', 'Pullgate CPU-s', 'nginx CPU-s', 'registry CPU-s'],
+    ...paths.map((p) => [
+      label[p],
       fixed(hsMedian[p], 3),
       fixed(p90(hs[p]), 3),
       fixed(tp[p], 0),
       mibps(p).map((v) => v.toFixed(0)).join(' / '),
       fixed(median(transfers[p].map((t) => t.cpu['pullgate'] ?? 0)), 2),
+      fixed(median(transfers[p].map((t) => t.cpu['nginx'] ?? 0)), 2),
       fixed(median(transfers[p].map((t) => t.cpu['registry'] ?? 0)), 2),
     ]),
   ];
@@ -150,11 +161,12 @@ export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
     '',
     `added latency per connection (median): ${fixed(hsMedian.pipe - hsMedian.direct, 3)} ms`,
     `throughput through the pipe / direct (medians): ${fixed(tp.pipe / tp.direct, 3)} (goal >= 0.95)`,
+    `peer: nginx stream / direct ${fixed(tp.nginx / tp.direct, 3)}, added latency ${fixed(hsMedian.nginx - hsMedian.direct, 3)} ms; Pullgate's pipe / nginx's ${fixed(tp.pipe / tp.nginx, 3)}`,
     '',
     'how measured:',
     `- handshakes: ${n} per path after 20 warm-ups, alternating; node:tls in the bench process, TCP connect + TLS handshake to secureConnect, SNI ${reg.hostname}, verified with the registry's CA, then destroyed`,
     `- transfer: ${curl}, HTTP/1.1, -o /dev/null, --resolve ${reg.hostname} to 127.0.0.1, ${o.cfg.runs} runs per path alternating; time_total - time_appconnect; integrity is TLS's own (the pipe cannot alter a byte without breaking the record MAC) and curl checks the length`,
-    '- server: docker-registry (distribution) with its own TLS, blob served from its filesystem storage; Pullgate: node dist/src/main.js with one tls.passthrough route to it; each waits for a quiet machine first',
+    '- server: docker-registry (distribution) with its own TLS, blob served from its filesystem storage; Pullgate: node dist/src/main.js with one tls.passthrough route to it; nginx: Debian nginx, one process, `stream { proxy_pass }` to it (the same bytes relayed, without SNI routing); each waits for a quiet machine first',
     `- CPU-s: utime+stime from /proc/<pid>/stat around each transfer; total scenario time ${((Date.now() - started) / 1000).toFixed(0)} s`,
     `- machine: 2 cores shared with other work; 5-minute load average ${fixed(loadBefore, 1)} at the start, ${fixed(loadavg()[1], 1)} at the end (every process on the path competes for the same cores, so a loaded machine widens both gaps)`,
   ].join('\n');

@@ -58,7 +58,8 @@ function parseRange(header: string | undefined, size: number): ByteRange {
   return end < start ? undefined : { start, end };
 }
 
-export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; host?: string }): Promise<Cdn> {
+export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; host?: string; bytesPerSecond?: number }): Promise<Cdn> {
+  const rate = opts.bytesPerSecond;
   const requests: CdnRequestRecord[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -107,10 +108,14 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
     });
     if (req.method === 'HEAD' || length === 0) return void res.end();
 
+    const started = performance.now();
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         record.bytesSent += chunk.length;
-        callback(null, chunk);
+        // Paced: a chunk ahead of the link's schedule waits for it.
+        const ahead = rate ? (record.bytesSent / rate) * 1000 - (performance.now() - started) : 0;
+        if (ahead >= 1) setTimeout(() => callback(null, chunk), ahead);
+        else callback(null, chunk);
       },
     });
     // A client that hangs up mid-body rejects the pipeline; that is its right, not a server error.

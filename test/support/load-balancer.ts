@@ -50,6 +50,8 @@ export interface LoadBalancer {
   port: number;
   /** The TLS passthrough port, when `tlsBackends` were given. */
   tlsPort?: number;
+  /** nginx's process (one, no master): its CPU time is what a bench compares. */
+  pid: number;
   /**
    * Every request answered so far, from the access log. nginx logs a request once it has finished (a line a
    * moment after the client saw the end): this waits until the log stops growing.
@@ -228,6 +230,7 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
       return {
         url: `http://127.0.0.1:${port}`,
         port,
+        pid: started.pid ?? 0,
         ...(tlsPort !== undefined ? { tlsPort } : {}),
         requests: () =>
           settledLines(join(dir, 'access.log'), (l) => {

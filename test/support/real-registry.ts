@@ -23,6 +23,8 @@ export interface RealRegistryOptions {
   keyIdMode?: KeyIdMode;
   /** Loopback address for the CDN; a different host than the registry's, so clients drop Authorization. */
   cdnHost?: string;
+  /** Pace each CDN body to this many bytes per second (an upstream link's speed); default: as fast as it goes. */
+  cdnBytesPerSecond?: number;
   /** Leave the temp dir behind after stop(), for debugging. */
   keepDir?: boolean;
 }
@@ -90,7 +92,7 @@ export async function startRealRegistry(opts: RealRegistryOptions = {}): Promise
       keyIdMode: opts.keyIdMode,
     });
     cleanups.push(tokenServer.close);
-    const cdn = await startCdn({ storageRoot, tls: cdnTls, host: cdnHost });
+    const cdn = await startCdn({ storageRoot, tls: cdnTls, host: cdnHost, ...(opts.cdnBytesPerSecond ? { bytesPerSecond: opts.cdnBytesPerSecond } : {}) });
     cleanups.push(cdn.close);
     // The signer certificate is in the bundle as well as the CA, so both `x5c` and `kid` tokens verify.
     const rootCertBundle = join(dir, 'token-root-bundle.pem');
