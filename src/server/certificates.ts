@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 
 export interface CertificateFiles {
@@ -14,6 +14,17 @@ export interface CertificateFiles {
 
 /** The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737). */
 export const acmeTlsAlpnProtocol = 'acme-tls/1';
+
+const tls13Suites = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+/**
+ * The server picks the cipher, AES-128-GCM first (as Go's TLS servers do): the registry clients (docker,
+ * containerd, skopeo, podman) offer it, and it encrypts a blob with ~30 % less CPU than AES-256-GCM, which
+ * OpenSSL-based clients such as curl list first. Node's TLS 1.2 defaults are kept after it.
+ */
+export const serverCipherOptions = {
+  ciphers: [...tls13Suites, ...DEFAULT_CIPHERS.split(':').filter((c) => !tls13Suites.includes(c))].join(':'),
+  honorCipherOrder: true,
+};
 
 interface Loaded {
   pem: { cert: string; key: string };
@@ -76,10 +87,10 @@ export class CertificateStore {
   }
 
   /** The first certificate, for clients that send no SNI (an IP address). */
-  get defaultPem(): { cert: string; key: string } {
+  get defaultPem(): { cert: string; key: string } & typeof serverCipherOptions {
     const first = this.loaded[0];
     if (!first) throw new Error('no TLS certificate loaded');
-    return first.pem;
+    return { ...first.pem, ...serverCipherOptions };
   }
 
   onReload(listener: () => void): void {
@@ -169,7 +180,7 @@ export function offerAcmeTlsAlpn(server: TlsServer): void {
 
 function loadedFrom(cert: string, key: string): Loaded {
   const x509 = new X509Certificate(cert);
-  return { pem: { cert, key }, names: sanNames(x509), context: createSecureContext({ cert, key }), notAfter: x509.validTo };
+  return { pem: { cert, key }, names: sanNames(x509), context: createSecureContext({ cert, key, ...serverCipherOptions }), notAfter: x509.validTo };
 }
 
 function sanNames(x509: X509Certificate): string[] {

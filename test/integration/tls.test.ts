@@ -9,12 +9,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { createTestCa, type TestCa } from '../support/pki.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 
-function handshake(url: string, servername: string, ca: string, alpn: string[]): Promise<{ sans: string; protocol: string | false | null }> {
+function handshake(url: string, servername: string, ca: string, alpn: string[], ciphers?: string): Promise<{ sans: string; protocol: string | false | null; cipher: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: hostname, port: Number(port), servername, ca, ALPNProtocols: alpn }, () => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), servername, ca, ALPNProtocols: alpn, ...(ciphers ? { ciphers } : {}) }, () => {
       const cert = socket.getPeerX509Certificate() as X509Certificate;
-      resolve({ sans: cert.subjectAltName ?? '', protocol: socket.alpnProtocol });
+      resolve({ sans: cert.subjectAltName ?? '', protocol: socket.alpnProtocol, cipher: socket.getCipher().name });
       socket.end();
     });
     socket.on('error', reject);
@@ -57,6 +57,15 @@ describe('the HTTPS listener', () => {
   test('ALPN offers h2 and http/1.1', async () => {
     assert.equal((await handshake(mirror.httpsUrl!, 'a.mirror.test', ca.caCertPem, ['h2', 'http/1.1'])).protocol, 'h2');
     assert.equal((await handshake(mirror.httpsUrl!, 'a.mirror.test', ca.caCertPem, ['http/1.1'])).protocol, 'http/1.1');
+  });
+
+  test('the server picks AES-128-GCM even when the client lists AES-256-GCM first (curl, OpenSSL), for every certificate', async () => {
+    const curlOrder = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+    for (const name of ['a.mirror.test', 'b.mirror.test', '']) {
+      assert.equal((await handshake(mirror.httpsUrl!, name, ca.caCertPem, ['http/1.1'], curlOrder)).cipher, 'TLS_AES_128_GCM_SHA256', name || 'no SNI');
+    }
+    // A client that offers only AES-256-GCM still gets it.
+    assert.equal((await handshake(mirror.httpsUrl!, 'a.mirror.test', ca.caCertPem, ['http/1.1'], 'TLS_AES_256_GCM_SHA384')).cipher, 'TLS_AES_256_GCM_SHA384');
   });
 
   test('the registry API answers over HTTP/2', async () => {
