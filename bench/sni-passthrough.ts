@@ -1,7 +1,7 @@
 // BENCH_SCENARIO=sni: what a TLS passthrough route (issue 7) costs. A docker-registry serving its own TLS sits behind
 // Pullgate's HTTPS port (the built dist/ as a child process); the same client reaches it directly and through the
 // pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl (throughput). The
-// same through nginx's `stream` proxy (a relay in C, no TLS termination) shows what any user-space relay costs here.
+// same through nginx's `stream` proxy with ssl_preread (a relay in C, no TLS termination) shows what any user-space relay costs here.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -107,7 +107,7 @@ export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
   o.log(`sni: writing a ${o.cfg.sizeBytes / MiB} MiB blob`);
   const blob = await writeLargeBlob(reg, repository, o.cfg.sizeBytes);
   const pullgate = await startPullgate(o, reg);
-  const nginx = await startLoadBalancer({ backends: [reg.host], tlsBackends: [reg.host] });
+  const nginx = await startLoadBalancer({ backends: [reg.host], tlsBackends: [reg.host], sslPreread: true });
   o.cleanup(() => nginx.stop());
   const ports: Record<Path, number> = { direct: Number(new URL(reg.url).port), pipe: pullgate.port, nginx: nginx.tlsPort ?? 0 };
   const n = handshakesWanted();
@@ -166,7 +166,7 @@ export async function runSniScenario(o: SniScenarioOptions): Promise<string> {
     'how measured:',
     `- handshakes: ${n} per path after 20 warm-ups, alternating; node:tls in the bench process, TCP connect + TLS handshake to secureConnect, SNI ${reg.hostname}, verified with the registry's CA, then destroyed`,
     `- transfer: ${curl}, HTTP/1.1, -o /dev/null, --resolve ${reg.hostname} to 127.0.0.1, ${o.cfg.runs} runs per path alternating; time_total - time_appconnect; integrity is TLS's own (the pipe cannot alter a byte without breaking the record MAC) and curl checks the length`,
-    '- server: docker-registry (distribution) with its own TLS, blob served from its filesystem storage; Pullgate: node dist/src/main.js with one tls.passthrough route to it; nginx: Debian nginx, one process, `stream { proxy_pass }` to it (the same bytes relayed, without SNI routing); each waits for a quiet machine first',
+    '- server: docker-registry (distribution) with its own TLS, blob served from its filesystem storage; Pullgate: node dist/src/main.js with one tls.passthrough route to it; nginx: Debian nginx, one process, `stream { ssl_preread on; proxy_pass }` to it (like Pullgate, it reads the ClientHello before connecting; the same bytes relayed); each waits for a quiet machine first',
     `- CPU-s: utime+stime from /proc/<pid>/stat around each transfer; total scenario time ${((Date.now() - started) / 1000).toFixed(0)} s`,
     `- machine: 2 cores shared with other work; 5-minute load average ${fixed(loadBefore, 1)} at the start, ${fixed(loadavg()[1], 1)} at the end (every process on the path competes for the same cores, so a loaded machine widens both gaps)`,
   ].join('\n');

@@ -22,6 +22,8 @@ export interface LoadBalancerOptions {
    * clients then see each replica's own certificate. Needs Debian's libnginx-mod-stream.
    */
   tlsBackends?: string[];
+  /** Read each TLS ClientHello before connecting to a backend (`ssl_preread on`), as SNI routing must. */
+  sslPreread?: boolean;
   /** How long a backend that refused a connection is left out of the rotation; default 1 s (replicas restart). */
   failTimeoutSeconds?: number;
 }
@@ -88,7 +90,7 @@ ${servers(o.tlsBackends ?? [])}
   }
   server {
     listen 127.0.0.1:${tlsPort};
-    proxy_pass replicas_tls;
+${o.sslPreread ? '    ssl_preread on;\n' : ''}    proxy_pass replicas_tls;
     proxy_connect_timeout 5s;
     proxy_timeout 1h;
     # A refused connection goes to the next replica; once bytes flowed nothing is retried.
