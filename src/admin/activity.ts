@@ -49,7 +49,6 @@ export class Activity {
     this.events.setMaxListeners(0);
   }
 
-  /** Called once per finished registry request, with what its access-log line says. */
   /** A registry response as the access log saw it (the registry server's onFinished). */
   accessFinished(info: AccessInfo, status: number, bytes: number, ms: number): void {
     this.requestFinished({
@@ -67,6 +66,7 @@ export class Activity {
     });
   }
 
+  /** Called once per finished registry request, with what its access-log line says. */
   requestFinished(e: RequestEvent & { pull: PullLog }): void {
     const { pull, ...event } = e;
     const view: RequestEvent = { ...event, ...(pull.cache ? { cache: pull.cache } : {}) };

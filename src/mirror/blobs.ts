@@ -87,13 +87,13 @@ async function follow(svc: MirrorServices, ctx: PullContext, req: BlobRequest, r
  * In mirror mode the mirror's own credentials fetch everything, so a fill started for the same upstream and
  * repository answers for this request too; in passthrough mode every client's credential is checked on its own.
  */
-function sameOrigin(ctx: PullContext, origin: { upstream: string; repository: string } | undefined): boolean {
+function sameOrigin(ctx: PullContext, origin: { upstream?: string; repository?: string } | undefined): boolean {
   return ctx.upstream.mode === 'mirror' && origin?.upstream === ctx.upstream.name && origin.repository === ctx.repository;
 }
 
 /** Follows the confirmation rule of a coalesced request: the holder's own repository and credentials vouch for it. */
 async function mayFollow(svc: MirrorServices, ctx: PullContext, digest: Digest, about: Record<string, string> | undefined): Promise<void> {
-  if (about?.upstream !== undefined && about.repository !== undefined && sameOrigin(ctx, { upstream: about.upstream, repository: about.repository })) {
+  if (sameOrigin(ctx, about)) {
     svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
     return;
   }

@@ -143,6 +143,9 @@ describe('the blob cache', () => {
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/team/other/blobs/${b.digest}`), 1);
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/library/alpine/blobs/${b.digest}`), 0);
     assert.equal(blobFetches(b.digest), 1);
+    // The other repository's request followed the fill (it did not find the blob stored yet).
+    await markOfRequest(mirror, b.digest, 2);
+    assert.deepEqual(cacheMarks(mirror, b.digest).sort(), ['COALESCED', 'MISS']);
   });
 
   test('a blob the upstream does not have under the asked repository is not served from the cache there', async () => {
