@@ -19,9 +19,10 @@ export interface LeafOptions {
   now?: number;
 }
 
-function provider(): webcrypto.Crypto {
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  return webcrypto;
+// The global WebCrypto (node's own since Node 19), typed as the DOM's Crypto that @peculiar/x509 expects.
+function provider(): Crypto {
+  x509.cryptoProvider.set(globalThis.crypto);
+  return globalThis.crypto;
 }
 
 function serialNumber(): string {
@@ -31,14 +32,14 @@ function serialNumber(): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-const keyPem = (key: webcrypto.CryptoKey): string =>
-  KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }).toString();
+const keyPem = (key: CryptoKey): string =>
+  KeyObject.from(key as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' }).toString();
 
-async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
+async function generateKeys(): Promise<CryptoKeyPair> {
   return provider().subtle.generateKey(algorithm, true, ['sign', 'verify']);
 }
 
-async function importPrivateKey(pem: string): Promise<webcrypto.CryptoKey> {
+async function importPrivateKey(pem: string): Promise<CryptoKey> {
   const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   return provider().subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
 }

@@ -1,12 +1,12 @@
 // Deterministic, incompressible bytes: an AES-256-CTR keystream keyed by a seed. Same seed, same bytes, so
 // fixture digests are stable across runs; random-looking, so gzip cannot shrink layers below their size.
-import { createCipheriv, createHash, type Cipher } from 'node:crypto';
+import { createCipheriv, createHash, type Cipheriv } from 'node:crypto';
 
 const chunkSize = 1024 * 1024;
 const zeros = Buffer.alloc(chunkSize);
 
 export class Keystream {
-  private readonly cipher: Cipher;
+  private readonly cipher: Cipheriv;
 
   constructor(seed: string) {
     const key = createHash('sha256').update(seed).digest();
