@@ -53,6 +53,7 @@ describe('the configured credentials and the tokens fetched with them (mirror mo
       upstreams: [
         { name: 'hub', registry: 'docker.io', url: up.url, ca: ca.caCertPath, default: true, auth: puller, retries: once },
         { name: 'wrong', registry: 'wrong.test', hosts: ['wrong.test'], url: up.url, ca: ca.caCertPath, auth: { username: 'puller', password: 'not-the-password' }, retries: once },
+        { name: 'pass', registry: 'pass.example.test', hosts: ['pass.mirror.test'], url: up.url, ca: ca.caCertPath, auth: { mode: 'passthrough' }, retries: once },
       ],
     });
   });
@@ -116,6 +117,30 @@ describe('the configured credentials and the tokens fetched with them (mirror mo
     const r = await get(mirror.url, `/v2/app/manifests/${freshTag(up, 'library/app')}`, { headers: { host: 'wrong.test' } });
     assert.equal(r.status, 403);
     assert.equal(errorCode(r), 'DENIED');
+  });
+
+  test('an endless error body on a manifest answer is read only up to a cap: the client gets its 404 at once', { timeout: 20_000 }, async () => {
+    up.hostility.errorBodyBytes = Infinity;
+    const r = await get(mirror.url, '/v2/app/manifests/no-such-tag');
+    assert.equal(r.status, 404);
+    assert.equal(errorCode(r), 'MANIFEST_UNKNOWN');
+  });
+
+  test("the token relay passes on a token service's refusal with an endless body at once", { timeout: 20_000 }, async () => {
+    up.hostility.errorBodyBytes = Infinity;
+    const r = await get(mirror.url, '/token/pass?service=hostile&scope=repository:team/app:pull', {
+      headers: { host: 'pass.mirror.test', authorization: `Basic ${Buffer.from('puller:wrong-password').toString('base64')}` },
+    });
+    assert.equal(r.status, 401);
+    assert.equal(errorCode(r), 'UNAUTHORIZED');
+  });
+
+  test('a token answer that never ends is refused by the token relay too', { timeout: 20_000 }, async () => {
+    up.hostility.tokenBodyBytes = Infinity;
+    const r = await get(mirror.url, '/token/pass?service=hostile&scope=repository:team/app:pull', { headers: { host: 'pass.mirror.test', authorization: basic } });
+    assert.equal(r.status, 502);
+    assert.equal(errorCode(r), 'UPSTREAM_INVALID');
+    assert.match(r.body.toString(), /token answer is larger than/);
   });
 });
 
