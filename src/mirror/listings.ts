@@ -62,7 +62,7 @@ async function passThrough(
   ctx.log.upstreamStatus = res.status;
   ctx.log.upstreamMs = Date.now() - started;
   if (res.status !== 200) throw await upstreamFailure(res, ctx, notFound);
-  const body = await readLimited(res.body, maxListingBytes, what);
+  const body = await readLimited(res.body, maxListingBytes, what, res.headers['content-length']);
   if (!isJsonObject(body)) throw new RegistryError('UPSTREAM_INVALID', `upstream ${ctx.upstream.name} sent a ${what} answer that is not a JSON object`);
   // Sent as the JSON type the API names, whatever type the upstream claimed, so that no browser renders it.
   const headers: Record<string, string> = { ...jsonHeaders(what === 'tags/list' ? 'application/json' : ociIndex), 'content-length': String(body.length) };

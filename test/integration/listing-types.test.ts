@@ -65,3 +65,32 @@ describe('tags/list and referrers answers', () => {
     });
   }
 });
+
+describe('listing answers that lie about their length', () => {
+  let up: HostileUpstream;
+  let mirror: TestMirror;
+
+  before(async () => {
+    up = await new HostileUpstream({ auth: false }).start();
+    up.addImage('library/app', '1', [randomBytes(256)]);
+    mirror = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, retries: { attempts: 1 } }] });
+  });
+  after(async () => {
+    await mirror?.close();
+    await up?.stop();
+  });
+  beforeEach(() => up.reset());
+
+  for (const [what, lie] of [
+    ['beyond the listing cap', 50 * 1024 * 1024 * 1024],
+    ['longer than the body', 4096],
+    ['shorter than the body', 5],
+  ] as const) {
+    test(`a tag list announcing a Content-Length ${what} is UPSTREAM_INVALID`, async () => {
+      up.hostility.contentLengthLie = lie;
+      const r = await get(mirror.url, '/v2/app/tags/list');
+      assert.equal(r.status, 502);
+      assert.equal(errorCode(r), 'UPSTREAM_INVALID');
+    });
+  }
+});
