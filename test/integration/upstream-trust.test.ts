@@ -54,6 +54,8 @@ describe('the configured credentials and the tokens fetched with them (mirror mo
         { name: 'hub', registry: 'docker.io', url: up.url, ca: ca.caCertPath, default: true, auth: puller, retries: once },
         { name: 'wrong', registry: 'wrong.test', hosts: ['wrong.test'], url: up.url, ca: ca.caCertPath, auth: { username: 'puller', password: 'not-the-password' }, retries: once },
         { name: 'pass', registry: 'pass.example.test', hosts: ['pass.mirror.test'], url: up.url, ca: ca.caCertPath, auth: { mode: 'passthrough' }, retries: once },
+        // Learns its realm (once, for good) in the plain-http test only.
+        { name: 'downgraded', registry: 'downgraded.test', hosts: ['downgraded.test'], url: up.url, ca: ca.caCertPath, auth: { mode: 'passthrough' }, retries: once },
       ],
     });
   });
@@ -90,6 +92,15 @@ describe('the configured credentials and the tokens fetched with them (mirror mo
   test("an https upstream's plain-http realm is refused: nothing is sent to it, and the error says why", async () => {
     up.hostility.realm = 'plain-http';
     const r = await get(mirror.url, `/v2/app/manifests/${freshTag(up, 'library/app')}`);
+    assert.equal(r.status, 502);
+    assert.equal(errorCode(r), 'UPSTREAM_INVALID');
+    assert.match(r.body.toString(), /plain-http token realm/);
+    assert.equal(up.count((q) => q.host === 'plain'), 0);
+  });
+
+  test("the token relay refuses an https upstream's plain-http realm: the client's credentials are not sent over plain http", async () => {
+    up.hostility.realm = 'plain-http';
+    const r = await get(mirror.url, '/token/downgraded?service=hostile&scope=repository:team/app:pull', { headers: { host: 'downgraded.test', authorization: basic } });
     assert.equal(r.status, 502);
     assert.equal(errorCode(r), 'UPSTREAM_INVALID');
     assert.match(r.body.toString(), /plain-http token realm/);
