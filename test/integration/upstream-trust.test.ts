@@ -234,4 +234,18 @@ describe('token realms and relays at private addresses (a public upstream)', () 
     assert.equal(r.status, 200);
     assert.ok(up.count((q) => q.host === 'plain' && q.path === '/token') > 0);
   });
+
+  test('a manifest naming blobs the upstream never served: the manifest is served as sent, each named blob is BLOB_UNKNOWN', async () => {
+    up.hostility.realm = { url: `${up.plainUrl}/token` };
+    const phantom = [sha256(randomBytes(64)), sha256(randomBytes(64))];
+    const digest = up.addManifestNaming('team/ghost', '1', phantom);
+    const m = await get(mirror.url, '/v2/team/ghost/manifests/1', { headers: { host: 'inside.test' } });
+    assert.equal(m.status, 200);
+    assert.equal(m.headers['docker-content-digest'], digest);
+    for (const blob of phantom) {
+      const r = await get(mirror.url, `/v2/team/ghost/blobs/${blob}`, { headers: { host: 'inside.test' } });
+      assert.equal(r.status, 404);
+      assert.equal(errorCode(r), 'BLOB_UNKNOWN');
+    }
+  });
 });
