@@ -8,7 +8,14 @@
 // - `elsewhere`: another host of the same scheme: a second token endpoint and the CDN blobs redirect to;
 // - `plain`: always plain HTTP: a token endpoint for the plain-http realm knob.
 // `names` gives the registry and elsewhere public-looking host names (resolved by a test's proxy, connect-proxy.ts),
-// so that the mirror treats the upstream as public and its private-address guard applies.
+// so that the mirror treats the upstream as public and its private-address guard applies. The registry accepts
+// only tokens issued by the realm currently in force, so a change of realm is noticed by a client holding tokens.
+//
+//   const up = await new HostileUpstream({ users: { puller: 'pw' } }).start();
+//   up.addImage('library/app', '1', [layer]);
+//   up.hostility = { realm: 'elsewhere', cdnAnswers401: true };
+//   ... pull through the mirror, then: up.authorizedAt('elsewhere'), up.issued.get(token)?.withCredentials
+//   up.reset(); // between tests: forgets requests and hostility, keeps content and issued tokens
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
