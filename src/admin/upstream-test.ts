@@ -62,6 +62,8 @@ export async function testUpstream(upstream: Upstream, image: string | undefined
     const tls = url.protocol === 'https:' ? 'TLS verified, ' : '';
     if (res.statusCode === 200) return { ok: true, detail: `${tls}GET /v2/ answered 200` };
     if (res.statusCode === 401) {
+      // The realm passes the mirror's checks (plain http, the private-address guard) before anything is sent to it.
+      if (challenge?.params.realm) await upstream.realmTarget(challenge.params.realm, upstream.urlFor('/v2/'));
       const how = challenge?.params.realm ? `token realm ${new URL(challenge.params.realm).host}` : 'basic authentication';
       return { ok: true, detail: `${tls}GET /v2/ answered 401 (${how})` };
     }

@@ -1,4 +1,5 @@
-// tags/list and referrers: passed through, with `Link` rewritten to a mirror-relative URL (PROTOCOL.md 1.4, 1.5).
+// tags/list and referrers: passed through, with `Link` rewritten to a mirror-relative URL (PROTOCOL.md 1.4, 1.5),
+// always as JSON with nosniff whatever the upstream claimed (docs/security.md, "Mirror and upstream").
 import { RegistryError } from '../registry/errors.js';
 import type { Digest } from '../registry/digest.js';
 import { isTag } from '../registry/names.js';
@@ -61,11 +62,10 @@ async function passThrough(
   ctx.log.upstreamStatus = res.status;
   ctx.log.upstreamMs = Date.now() - started;
   if (res.status !== 200) throw await upstreamFailure(res, ctx, notFound);
-  const body = await readLimited(res.body, maxListingBytes, what);
-  const headers: Record<string, string> = {
-    'content-type': String(res.headers['content-type'] ?? 'application/json'),
-    'content-length': String(body.length),
-  };
+  const body = await readLimited(res.body, maxListingBytes, what, res.headers['content-length']);
+  if (!isJsonObject(body)) throw new RegistryError('UPSTREAM_INVALID', `upstream ${ctx.upstream.name} sent a ${what} answer that is not a JSON object`);
+  // Sent as the JSON type the API names, whatever type the upstream claimed, so that no browser renders it.
+  const headers: Record<string, string> = { ...jsonHeaders(what === 'tags/list' ? 'application/json' : ociIndex), 'content-length': String(body.length) };
   const link = mirrorLink(res.headers.link, ctx, what);
   if (link) headers.link = link;
   const filters = res.headers['oci-filters-applied'];
@@ -100,5 +100,19 @@ export function mirrorLink(link: string | string[] | undefined, ctx: PullContext
 
 function json(status: number, value: unknown): RegistryReply {
   const body = Buffer.from(JSON.stringify(value));
-  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body };
+  return { status, headers: { ...jsonHeaders('application/json'), 'content-length': String(body.length) }, body };
+}
+
+/** OCI distribution-spec "Listing Referrers": the answer is an image index. */
+const ociIndex = 'application/vnd.oci.image.index.v1+json';
+
+const jsonHeaders = (type: string): Record<string, string> => ({ 'content-type': type, 'x-content-type-options': 'nosniff' });
+
+function isJsonObject(body: Buffer): boolean {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }

@@ -13,6 +13,7 @@ import { formatChallenge } from '../upstream/challenge.js';
 import { tokenRealmFor } from '../upstream/realm-rewrite.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { forwardableAuthorization } from '../upstream/client-credentials.js';
 import { relayToken } from '../upstream/token-relay.js';
 import { tokenPath, tokenService, type AccessControl, type Admitted } from '../access/access-control.js';
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
@@ -38,6 +39,8 @@ const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOptions): void {
+  // The mirror's own credentials never reach a passthrough upstream (client-credentials.ts).
+  const isMirrorUser = (name: string): boolean => o.access?.users.list().some((u) => u.username === name) ?? false;
   const baseUrl = (req: FastifyRequest): string => {
     if (o.publicUrl) return o.publicUrl;
     const forwarded = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim();
@@ -103,7 +106,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
           }
           transferOf = admitted.key;
         }
-        const authorization = resolved.upstream.mode === 'passthrough' ? req.headers.authorization : undefined;
+        const authorization = resolved.upstream.mode === 'passthrough' ? forwardableAuthorization(req.headers.authorization, isMirrorUser) : undefined;
         const ctx: PullContext = {
           upstream: resolved.upstream,
           repository: resolved.repository,
@@ -201,6 +204,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         query: target.query,
         ...(form ? { form } : {}),
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        isMirrorUser,
       });
       o.log.info({ method: req.method, url: '/token/' + name, upstream: name, status: answer.status }, 'token');
       return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);

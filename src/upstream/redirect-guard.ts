@@ -1,4 +1,5 @@
-// Redirects to private or loopback addresses (issue 5): an upstream on the public internet has no business
+// Redirects, token realms and token relays to private or loopback addresses (docs/security.md, "Mirror and
+// upstream"; the address table is special-addresses.ts): an upstream on the public internet has no business
 // sending the mirror to 127.0.0.1, 10.x or a link-local metadata address, where it would reach services that
 // trust the mirror's network position. Such a redirect is refused unless the upstream sets
 // `allowPrivateRedirects`, or the upstream is itself private (a registry inside the network redirecting to its
@@ -6,39 +7,10 @@
 // that resolves to a private address cannot slip through between a check and the connect.
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { lookup as dnsLookupAsync } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isPrivateAddress } from './special-addresses.js';
 
-const privateRanges = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16], // link-local, cloud metadata
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15], // benchmarking
-] as const) {
-  privateRanges.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-] as const) {
-  privateRanges.addSubnet(net, prefix, 'ipv6');
-}
-
-/** Loopback, private, link-local or unspecified (IPv4-mapped IPv6 judged as its IPv4). */
-export function isPrivateAddress(address: string): boolean {
-  const bare = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)?.[1];
-  if (mapped) return privateRanges.check(mapped, 'ipv4');
-  const family = isIP(bare);
-  if (family === 0) return false;
-  return privateRanges.check(bare, family === 4 ? 'ipv4' : 'ipv6');
-}
+export { isPrivateAddress };
 
 export class PrivateRedirectError extends Error {
   readonly code = 'PULLGATE_PRIVATE_REDIRECT';

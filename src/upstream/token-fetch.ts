@@ -2,6 +2,7 @@
 // token.md "Requesting a Token"): GET, repeated `scope`, Basic auth + `account` when credentials are set.
 import { request, type Dispatcher } from 'undici';
 import { RegistryError } from '../registry/errors.js';
+import { maxTokenBodyBytes, readCappedText } from './capped-body.js';
 import type { Token } from './token-cache.js';
 
 export interface Credentials {
@@ -51,7 +52,8 @@ export async function fetchToken(o: FetchTokenOptions): Promise<Token> {
     headers.authorization = `Basic ${Buffer.from(`${o.credentials.username}:${o.credentials.password}`).toString('base64')}`;
   }
   const res = await request(url, { dispatcher: o.dispatcher, method: 'GET', headers, signal: o.signal });
-  const text = await res.body.text();
+  // A refusal's body is not needed: dumped (undici caps that); an answer is read with a cap (capped-body.ts).
+  if (res.statusCode !== 200) await res.body.dump();
   if (res.statusCode === 401 || res.statusCode === 403) {
     throw new RegistryError('DENIED', 'the upstream token service refused the configured credentials', {
       detail: { upstreamStatus: res.statusCode },
@@ -61,6 +63,7 @@ export async function fetchToken(o: FetchTokenOptions): Promise<Token> {
   if (res.statusCode !== 200) {
     throw new RegistryError('UNAVAILABLE', `the upstream token service answered ${res.statusCode}`);
   }
+  const text = await readCappedText(res.body, res.headers['content-length'], maxTokenBodyBytes, 'the upstream token answer');
   return parseTokenResponse(text, o.now());
 }
 

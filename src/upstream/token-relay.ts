@@ -5,7 +5,10 @@ import { request } from 'undici';
 import { RegistryError } from '../registry/errors.js';
 import { registryAliases } from '../registry/registry-names.js';
 import { formatScope, mapScopeNames, parseScopeList } from '../registry/scope.js';
+import { maxTokenBodyBytes, readCappedText } from './capped-body.js';
+import { forwardableAuthorization, type IsMirrorUser } from './client-credentials.js';
 import { upstreamRepository } from './router.js';
+import { toUpstreamError } from './upstream-errors.js';
 import type { Upstream } from './upstream.js';
 
 export interface TokenRelayRequest {
@@ -14,6 +17,8 @@ export interface TokenRelayRequest {
   /** The POST body, form-decoded. */
   form?: URLSearchParams;
   authorization?: string;
+  /** The mirror's own users: their credentials are never relayed (client-credentials.ts). */
+  isMirrorUser?: IsMirrorUser;
   signal?: AbortSignal;
 }
 
@@ -29,15 +34,27 @@ export async function relayToken(upstream: Upstream, req: TokenRelayRequest): Pr
   if (upstream.mode !== 'passthrough') {
     throw new RegistryError('NOT_FOUND', 'this upstream has no token endpoint on the mirror');
   }
-  const realm = await upstream.tokenRealm(req.signal);
-  const url = new URL(realm.realm);
+  const isMirrorUser = req.isMirrorUser ?? (() => false);
   const source = req.method === 'GET' ? req.query : (req.form ?? new URLSearchParams());
+  const formUser = req.method === 'POST' ? source.get('username') : null;
+  if (formUser !== null && isMirrorUser(formUser)) {
+    throw new RegistryError('UNAUTHORIZED', `credentials of this mirror's users are not sent to upstream ${upstream.name}`);
+  }
+  const realm = await upstream.tokenRealm(req.signal);
+  // The realm passes the same checks as the mirror's own token requests (token-realm.ts, the private-address guard).
+  const target = await upstream.realmTarget(realm.realm, upstream.config.url).catch((err: unknown) => {
+    throw toUpstreamError(err, upstream.name);
+  });
+  const url = new URL(target.url.href);
   const scopes = upstreamScopes(upstream, source.getAll('scope'));
   const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'pullgate' };
-  if (req.authorization) headers.authorization = req.authorization;
+  const authorization = forwardableAuthorization(req.authorization, isMirrorUser);
+  if (authorization) headers.authorization = authorization;
   let body: string | undefined;
   if (req.method === 'GET') {
     for (const key of forwardedGetParams) {
+      // The account names the credentials; when they stayed on the mirror, so does it.
+      if (key === 'account' && req.authorization && !authorization) continue;
       const v = source.get(key);
       if (v !== null) url.searchParams.set(key, v);
     }
@@ -55,21 +72,24 @@ export async function relayToken(upstream: Upstream, req: TokenRelayRequest): Pr
     headers['content-type'] = 'application/x-www-form-urlencoded';
   }
   const res = await request(url, {
-    dispatcher: upstream.dispatcher,
+    dispatcher: target.dispatcher,
     method: req.method,
     headers,
     ...(body !== undefined ? { body } : {}),
     signal: req.signal,
   }).catch((err: unknown) => {
+    const e = toUpstreamError(err, upstream.name);
+    if (e instanceof RegistryError && e.code === 'UPSTREAM_INVALID') throw e;
     throw new RegistryError('UNAVAILABLE', `the token service of upstream ${upstream.name} is unreachable`, { cause: err });
   });
-  const text = await res.body.text();
   if (res.statusCode !== 200) {
+    await res.body.dump();
     const code = res.statusCode === 401 ? 'UNAUTHORIZED' : res.statusCode === 403 ? 'DENIED' : res.statusCode === 429 ? 'TOOMANYREQUESTS' : undefined;
     if (code) throw new RegistryError(code, 'the upstream token service refused the request');
     // 400/404/405 keep their status: containerd falls back from POST to GET on them.
     return { status: res.statusCode >= 500 ? 502 : res.statusCode, body: { errors: [{ code: 'UNKNOWN', message: `upstream token service answered ${res.statusCode}` }] } };
   }
+  const text = await readCappedText(res.body, res.headers['content-length'], maxTokenBodyBytes, 'the upstream token answer');
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;

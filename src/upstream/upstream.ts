@@ -11,7 +11,9 @@ import type { DispatcherTimeouts } from './dispatcher.js';
 import { fetchWithFailover } from './failover.js';
 import { sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
+import { isMirrorToken } from './client-credentials.js';
 import { fetchToken, type Credentials } from './token-fetch.js';
+import { checkedRealm } from './token-realm.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 import { toUpstreamError } from './upstream-errors.js';
 import { UpstreamHealth } from './upstream-health.js';
@@ -208,30 +210,35 @@ export class Upstream {
     throw new RegistryError('UPSTREAM_INVALID', `upstream ${this.name} redirected more than ${maxRedirects} times`);
   }
 
-  /** One hop: attach what this origin may see, answer one 401 with the token dance (mirror mode). */
+  /**
+   * One hop: attach what this origin may see, answer one 401 with the token dance (mirror mode). The configured
+   * credentials, and tokens fetched with them, go to the origin and the realm the origin announced only; a
+   * redirect host (CDN) or a mirror URL that answers 401 gets at most an anonymous token from the realm it
+   * announced itself (registry.k8s.io's redirects to Artifact Registry need one). docs/security.md, "Mirror and
+   * upstream".
+   */
   private async sendAuthorized(endpoint: UpstreamEndpoint, url: URL, method: 'GET' | 'HEAD', req: UpstreamRequest): Promise<UpstreamResponse> {
     const dispatcher = await endpoint.dispatcherFor(url);
-    // Credentials (the client's in passthrough, the configured ones in mirror mode) belong to the origin: a
-    // redirect host (CDN) and a mirror URL never see them; a mirror is asked anonymously.
     const sameOrigin = url.origin === this.origin && endpoint === this.originEndpoint;
     if (this.mode === 'passthrough') {
-      const auth = sameOrigin ? req.clientAuthorization : undefined;
+      // The client's credentials belong to the origin too; the mirror's own tokens never leave it (client-credentials.ts).
+      const auth = sameOrigin && !isMirrorToken(req.clientAuthorization) ? req.clientAuthorization : undefined;
       const res = await this.send(dispatcher, url, method, req, auth);
       if (res.status === 401 && res.challenge?.params.realm && sameOrigin) this.baseChallenge ??= res.challenge;
       return res;
     }
-    const withCredentials = endpoint === this.originEndpoint;
     const known = this.challenges.get(url.origin);
-    const sent = known ? await this.tokenFor(endpoint, known, req, false, withCredentials) : undefined;
+    const sent = known ? await this.tokenFor(endpoint, url, known, req, false, sameOrigin) : undefined;
     const res = await this.send(dispatcher, url, method, req, sent?.header);
     if (res.status !== 401) return res;
 
     const challenge = res.challenge;
     if (challenge?.scheme === 'bearer' && challenge.params.realm) {
       await res.body.dump();
-      this.challenges.set(url.origin, challenge);
       if (sent && sent.key) this.tokens.invalidate(sent.key, sent.value);
-      const fresh = await this.tokenFor(endpoint, challenge, req, true, withCredentials);
+      const fresh = await this.tokenFor(endpoint, url, challenge, req, true, sameOrigin);
+      // Remembered once it yielded a token: a refused realm is never tried up front again.
+      this.challenges.set(url.origin, challenge);
       return this.send(dispatcher, url, method, req, fresh.header);
     }
     const basic = parseChallenges(res.headers['www-authenticate']).some((c) => c.scheme === 'basic');
@@ -243,8 +250,19 @@ export class Upstream {
     return res;
   }
 
+  /**
+   * The realm a challenge from `announcedBy` named, checked (token-realm.ts: http(s), never plain http from https)
+   * with the dispatcher that may reach it: the private-address guard of redirects applies unless the upstream is
+   * itself private or allows private redirects.
+   */
+  async realmTarget(realm: string, announcedBy: URL, endpoint: UpstreamEndpoint = this.originEndpoint): Promise<{ url: URL; dispatcher: Dispatcher }> {
+    const url = checkedRealm(realm, announcedBy);
+    return { url, dispatcher: await endpoint.dispatcherFor(url) };
+  }
+
   private async tokenFor(
     endpoint: UpstreamEndpoint,
+    announcedBy: URL,
     challenge: Challenge,
     req: UpstreamRequest,
     fromChallenge: boolean,
@@ -255,15 +273,16 @@ export class Upstream {
     const ownScope = req.repository ? [`repository:${req.repository}:pull`] : [];
     // Keyed by the scope this request needs, so the next request for the repository finds it without a 401.
     const scopeKey = TokenCache.key(realm, service, ownScope.length ? ownScope : (challenge.params.scope ?? '').split(' '));
-    // An anonymous token (a mirror URL's) never stands in for one fetched with the origin's credentials.
+    // An anonymous token (a mirror URL's, a redirect host's) never stands in for one fetched with the credentials.
     const key = withCredentials ? scopeKey : `anonymous ${scopeKey}`;
     const challengeScopes = fromChallenge && challenge.params.scope ? challenge.params.scope.split(' ').filter(Boolean) : [];
     const scopes = [...new Set([...ownScope, ...challengeScopes])];
     const credentials = withCredentials ? this.credentials : undefined;
-    const token = await this.tokens.get(key, () =>
-      fetchToken({
-        dispatcher: endpoint.dispatcher,
-        realm,
+    const token = await this.tokens.get(key, async () => {
+      const target = await this.realmTarget(realm, announcedBy, endpoint);
+      return fetchToken({
+        dispatcher: target.dispatcher,
+        realm: target.url.href,
         service,
         scopes,
         ...(credentials ? { credentials } : {}),
@@ -278,8 +297,8 @@ export class Upstream {
           this.observer?.tokenFetched(false);
           throw err;
         },
-      ),
-    );
+      );
+    });
     return { header: `Bearer ${token.value}`, key, value: token.value };
   }
 

@@ -23,6 +23,39 @@ describe('isPrivateAddress', () => {
     ['8.8.8.8', false],
     ['2001:4860:4860::8888', false],
     ['registry.example.com', false],
+    // IANA IPv4 and IPv6 Special-Purpose Address Registries: not globally reachable.
+    ['192.0.0.8', true],
+    ['192.0.2.1', true],
+    ['192.88.99.1', true],
+    ['198.51.100.7', true],
+    ['203.0.113.9', true],
+    ['224.0.0.1', true],
+    ['239.255.255.250', true],
+    ['240.0.0.1', true],
+    ['255.255.255.255', true],
+    ['::', true],
+    ['::7f00:1', true],
+    ['::8.8.8.8', true],
+    ['100::1', true],
+    ['2001::1', true],
+    ['2001:db8::1', true],
+    ['3fff::1', true],
+    ['5f00::1', true],
+    ['fec0::1', true],
+    ['ff02::1', true],
+    ['64:ff9b:1::1', true],
+    // Addresses that carry an IPv4 address are judged by it: NAT64, IPv4-mapped in either spelling, 6to4.
+    ['64:ff9b::7f00:1', true],
+    ['64:ff9b::169.254.169.254', true],
+    ['64:ff9b::808:808', false],
+    ['::ffff:7f00:1', true],
+    ['[::ffff:a9fe:a9fe]', true],
+    ['::ffff:0808:0808', false],
+    ['2002:7f00:1::1', true],
+    ['2002:808:808::1', false],
+    ['0:0:0:0:0:ffff:10.1.2.3', true],
+    ['1.1.1.1', false],
+    ['2606:4700:4700::1111', false],
   ];
   for (const [address, expected] of cases) {
     it(`${address} is ${expected ? 'private' : 'public'}`, () => assert.equal(isPrivateAddress(address), expected));
@@ -33,7 +66,8 @@ describe('redirect checks', () => {
   it('a literal private address is refused before anything is dialled', () => {
     assert.throws(() => checkRedirectHost('169.254.169.254'), PrivateRedirectError);
     assert.throws(() => checkRedirectHost('[::1]'), PrivateRedirectError);
-    assert.doesNotThrow(() => checkRedirectHost('203.0.113.9'));
+    assert.doesNotThrow(() => checkRedirectHost('8.8.4.4'));
+    assert.throws(() => checkRedirectHost('[::ffff:7f00:1]'), PrivateRedirectError);
   });
 
   it('the dial-time lookup refuses a name that resolves to loopback (localhost, through the real resolver)', async () => {
@@ -45,7 +79,7 @@ describe('redirect checks', () => {
   it('an upstream on localhost or a private literal is private itself; an unresolvable name counts as public', async () => {
     assert.equal(await isPrivateHost('localhost'), true);
     assert.equal(await isPrivateHost('127.0.0.1'), true);
-    assert.equal(await isPrivateHost('198.51.100.7'), false);
+    assert.equal(await isPrivateHost('8.8.4.4'), false);
     assert.equal(await isPrivateHost('registry.invalid'), false);
   });
 });
