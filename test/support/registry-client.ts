@@ -80,12 +80,20 @@ export async function httpsListener(): Promise<{ listen: { http: string; https: 
   return { listen: { http: '127.0.0.1:0', https: '127.0.0.1:0' }, tls: { certificates: [{ cert: tls.cert, key: tls.key }] } };
 }
 
+export interface ClientOptions {
+  /** The CA the listener's certificate chains to; default mirrorTls()'s. */
+  ca?: string;
+  /** Dial this origin instead of the listener's address (a hostname the test resolves, for SNI and Host). */
+  origin?: string;
+}
+
 /** A client of `mirror` speaking `protocol`; the mirror needs its HTTPS listener (httpsListener()) for TLS. */
-export async function registryClient(protocol: Protocol, mirror: Pick<TestMirror, 'url' | 'httpsUrl'>): Promise<RegistryClient> {
-  if (protocol === 'http/1.1') return h1Client(protocol, mirror.url);
+export async function registryClient(protocol: Protocol, mirror: Pick<TestMirror, 'url' | 'httpsUrl'>, options: ClientOptions = {}): Promise<RegistryClient> {
+  if (protocol === 'http/1.1') return h1Client(protocol, options.origin ?? mirror.url);
   if (!mirror.httpsUrl) throw new Error(`${protocol} needs the mirror's HTTPS listener`);
-  const { caPem } = await mirrorTls();
-  return protocol === 'h2' ? h2Client(mirror.httpsUrl, caPem) : h1Client(protocol, mirror.httpsUrl, caPem);
+  const ca = options.ca ?? (await mirrorTls()).caPem;
+  const origin = options.origin ?? mirror.httpsUrl;
+  return protocol === 'h2' ? h2Client(origin, ca) : h1Client(protocol, origin, ca);
 }
 
 function h1Client(protocol: Protocol, origin: string, ca?: string): RegistryClient {
