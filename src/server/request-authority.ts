@@ -68,7 +68,7 @@ function read(req: AnyRequest): RequestAuthority {
   if (httpVersion === '2.0') {
     const pseudo = headers[':authority'];
     const value = typeof pseudo === 'string' ? pseudo : typeof host === 'string' ? host : undefined;
-    if (value === undefined) return { authority: undefined, httpVersion };
+    if (value === undefined || value === '') return { authority: undefined, httpVersion };
     const authority = parseAuthority(value);
     if (!authority) return { authority, httpVersion, malformed: 'malformed :authority' };
     // RFC 9113 §8.3.1: a Host naming another entity than :authority makes the request malformed.
@@ -85,6 +85,8 @@ function read(req: AnyRequest): RequestAuthority {
   if (typeof value !== 'string') {
     return httpVersion === '1.0' ? { authority: undefined, httpVersion } : { authority: undefined, httpVersion, malformed: 'an HTTP/1.1 request needs a Host header' };
   }
+  // RFC 9112 §3.2: an empty Host is how a client says the target has no authority.
+  if (value === '' && absolute === undefined) return { authority: undefined, httpVersion };
   const authority = parseAuthority(value);
   return authority ? { authority, httpVersion } : { authority, httpVersion, malformed: 'malformed Host header' };
 }

@@ -56,6 +56,8 @@ describe('requestAuthority', () => {
     assert.match(requestAuthority(fakeRequest('1.1', {})).malformed ?? '', /needs a Host/);
     assert.match(requestAuthority(fakeRequest('1.1', { host: 'a.test' }, '/v2/', ['a.test', 'b.test'])).malformed ?? '', /more than one/);
     assert.deepEqual(requestAuthority(fakeRequest('1.0', {})), { authority: undefined, httpVersion: '1.0' });
+    // RFC 9112 §3.2: an empty Host names no authority; it is not malformed.
+    assert.deepEqual(requestAuthority(fakeRequest('1.1', { host: '' }, '/v2/', [''])), { authority: undefined, httpVersion: '1.1' });
   });
 
   it('an absolute-form target names the authority, whatever Host says', () => {
