@@ -3,6 +3,8 @@
 // passthrough upstream with its own credentials, doing the token dance against the realm the mirror names. Every
 // manifest and blob is compared byte for byte with what the upstream holds.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseChallenges } from '../../src/upstream/challenge.js';
 import type { FixtureImage } from '../support/fixture-images.js';
@@ -12,7 +14,8 @@ import { findAccessLine } from '../support/pull-assertions.js';
 import { parseAccessLines, sha256, startPullThroughSetup, type MirrorName, type PullThroughSetup } from '../support/pull-through-setup.js';
 import { registryClient, type RegistryClient } from '../support/registry-client.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
+const requiredPrograms = ['docker-registry', 'skopeo', 'openssl', 'curl'];
+const run = promisify(execFile);
 const slow = { timeout: 120_000 };
 const accept = [
   'application/vnd.oci.image.index.v1+json',
@@ -21,7 +24,7 @@ const accept = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
-test('docker-registry, skopeo and openssl are installed for the HTTP/2 pull', () => assertInstalled(...requiredPrograms));
+test('docker-registry, skopeo, openssl and curl are installed for the HTTP/2 pull', () => assertInstalled(...requiredPrograms));
 
 describe('an HTTP/2 client pulls multi-platform images through the mirror', () => {
   let s: PullThroughSetup;
@@ -138,4 +141,16 @@ describe('an HTTP/2 client pulls multi-platform images through the mirror', () =
     assert.equal(m.status, 200);
     assert.ok(m.body.equals(secret.raw));
   });
+
+  for (const http of ['--http1.1', '--http2'] as const) {
+    test(`curl ${http} by the passthrough hostname gets the passthrough upstream's challenge, its realm on that hostname`, slow, async () => {
+      const url = `https://${s.at('pass')}/v2/${s.fixtures.secret.repository}/manifests/${s.fixtures.secret.tag}`;
+      const { stdout } = await run('curl', ['-sS', http, '--cacert', s.reg.caFile, '-o', '/dev/null', '-D', '-', '-w', '%{http_version}\\n', url]);
+      const lines = stdout.trim().split(/\r?\n/);
+      assert.equal(lines.at(-1), http === '--http2' ? '2' : '1.1', 'the protocol curl spoke');
+      assert.match(lines[0] ?? '', /^HTTP\/[\d.]+ 401/);
+      const challenge = lines.find((l) => /^www-authenticate:/i.test(l)) ?? '';
+      assert.ok(challenge.includes(`realm="https://${s.at('pass')}/token/pass"`), challenge);
+    });
+  }
 });
