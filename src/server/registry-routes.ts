@@ -175,7 +175,8 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       } else {
         user = await access.basicUser(req.headers.authorization);
       }
-      o.log.info({ method: req.method, url: tokenPath, client: access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] }), user, ok: !!user }, 'token');
+      const client = access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] });
+      o.log.info({ method: req.method, url: tokenPath, ...requestLogFields(req), client, user, ok: !!user }, 'token');
       if (!user) {
         throw new RegistryError('UNAUTHORIZED', 'wrong or missing username and password', {
           headers: { 'www-authenticate': `Basic realm="${tokenService}"` },
@@ -205,10 +206,16 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         ...(form ? { form } : {}),
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       });
-      o.log.info({ method: req.method, url: '/token/' + name, upstream: name, status: answer.status }, 'token');
+      o.log.info({ method: req.method, url: '/token/' + name, ...requestLogFields(req), upstream: name, status: answer.status }, 'token');
       return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
     },
   });
+}
+
+/** Where a request was sent and over which HTTP version, for log lines. */
+function requestLogFields(req: FastifyRequest): { host: string | undefined; http: string } {
+  const { authority, httpVersion } = requestAuthority(req.raw);
+  return { host: authority?.value, http: httpVersion };
 }
 
 /** `GET /v2/`, answered locally: 200, or in passthrough mode a challenge naming the mirror's token endpoint. */

@@ -69,6 +69,8 @@ for (const protocol of protocols) {
       const t = await get(c, '/token/pass?scope=repository:private/thing:pull', { headers: { host: 'pass.mirror.test', authorization: basic } });
       assert.equal(t.status, 200);
       const token = (JSON.parse(t.body.toString()) as { token: string }).token;
+      const relayed = s.mirror.logs.map((l) => JSON.parse(l) as Record<string, unknown>).reverse().find((l) => l.msg === 'token' && l.url === '/token/pass');
+      assert.deepEqual([relayed?.host, relayed?.http], ['pass.mirror.test', protocol === 'h2' ? '2.0' : '1.1']);
       const m = await get(c, '/v2/private/thing/manifests/1', { headers: { host: 'pass.mirror.test', authorization: `Bearer ${token}` } });
       assert.equal(m.status, 200);
       assert.equal(accessLine(s.mirror.logs, '/v2/private/thing/manifests/1').upstream, 'pass');
