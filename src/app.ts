@@ -35,6 +35,7 @@ import { parseListenAddress } from './server/listen-address.js';
 import { registerOperationsRoutes } from './server/operations-routes.js';
 import { Readiness, type ReadinessReport } from './server/readiness.js';
 import type { AccessInfo } from './server/access-log.js';
+import { MirrorNames } from './server/mirror-names.js';
 import { buildRegistryServer } from './server/registry-server.js';
 import { UpstreamSet } from './upstream/upstream-set.js';
 import { SniRouter, type AdmitPassthrough } from './server/sni-router.js';
@@ -200,6 +201,17 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       })
     : undefined;
   const registryLog = child('registry');
+  let certificates: CertificateStore | undefined;
+  if (config.listen.https) {
+    certificates = new CertificateStore(config.tls.certificates, child('tls'));
+    await certificates.load();
+  }
+  const names = new MirrorNames({
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    upstreamHosts: () => router().hosts,
+    ...(config.tls.acme ? { acmeHosts: config.tls.acme.hosts } : {}),
+    ...(certificates ? { certificates } : {}),
+  });
   const common = {
     router,
     services,
@@ -208,15 +220,10 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     access,
     metrics,
     clientIdleMs: config.access.clientIdleTimeout,
-    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    names,
     onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) => activity.accessFinished(info, status, bytes, ms),
   };
 
-  let certificates: CertificateStore | undefined;
-  if (config.listen.https) {
-    certificates = new CertificateStore(config.tls.certificates, child('tls'));
-    await certificates.load();
-  }
   const acme = certificates && config.tls.acme
     ? await createAcme(config.tls.acme, config.dataDir, certificates, child('acme'), clock)
     : undefined;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type acme from 'acme-client';
 import { parseListenAddress } from '../server/listen-address.js';
 import type { ChallengeResponder } from './challenge-responder.js';
+import { requestAuthority } from '../server/request-authority.js';
 
 const prefix = '/.well-known/acme-challenge/';
 
@@ -36,7 +37,7 @@ export class Http01Responder implements ChallengeResponder {
         return;
       }
       this.answered++;
-      this.log.info({ host: req.headers.host, remote: req.socket.remoteAddress }, 'answered an HTTP-01 challenge');
+      this.log.info({ host: requestAuthority(req).authority?.value, remote: req.socket.remoteAddress }, 'answered an HTTP-01 challenge');
       res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
     });
     this.server = server;

@@ -10,7 +10,10 @@ export interface AccessInfo {
   url: string;
   /** What was asked for: manifest, blob, tags, referrers, base (`/v2/`); absent when the path was not understood. */
   kind?: string;
+  /** The authority the request was sent to (validated: request-authority.ts). */
   host: string | undefined;
+  /** The HTTP version: `1.1`, `2.0`. */
+  http?: string;
   /** The client's address as the socket sees it. */
   client?: string;
   upstream?: string;
@@ -29,6 +32,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     method: info.method,
     url: redactedUrl(info.url),
     host: info.host,
+    http: info.http,
     client: info.client,
     upstream: info.upstream,
     via: info.via,

@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 
@@ -104,6 +105,11 @@ export class CertificateStore {
   /** Whether a certificate's SANs name this host (the default certificate does not count otherwise). */
   serves(servername: string): boolean {
     return this.named(servername) !== undefined;
+  }
+
+  /** The DNS names on the certificates, the default certificate's first. */
+  dnsNames(): string[] {
+    return this.loaded.flatMap((c) => c.names.filter((n) => isIP(n) === 0));
   }
 
   private named(servername: string): Loaded | undefined {

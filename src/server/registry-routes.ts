@@ -19,6 +19,8 @@ import { tokenPath, tokenService, type AccessControl, type Admitted } from '../a
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
 import { errorReply } from './error-reply.js';
 import { parseTarget } from './request-target.js';
+import type { MirrorNames } from './mirror-names.js';
+import { requestAuthority } from './request-authority.js';
 import { sendReply } from './send.js';
 
 export interface RegistryRoutesOptions {
@@ -27,7 +29,8 @@ export interface RegistryRoutesOptions {
   log: Logger;
   /** The scheme clients reached this listener with (before any load balancer). */
   scheme: 'http' | 'https';
-  publicUrl?: string;
+  /** The names the mirror is known by: realms are built from them. */
+  names: MirrorNames;
   onFinished?: RequestObserver;
   /** Who may pull what; absent: everyone, everything (tests of other concerns). */
   access?: AccessControl;
@@ -36,17 +39,15 @@ export interface RegistryRoutesOptions {
 
 const baseServiceTimeoutMs = 3_000;
 const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOptions): void {
   // The mirror's own credentials never reach a passthrough upstream (client-credentials.ts).
   const isMirrorUser = (name: string): boolean => o.access?.users.list().some((u) => u.username === name) ?? false;
+  // Realms name the mirror by a name it is known by, never by an unvalidated Host (docs/security.md).
   const baseUrl = (req: FastifyRequest): string => {
-    if (o.publicUrl) return o.publicUrl;
     const forwarded = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim();
     const scheme = o.scheme === 'http' && (forwarded === 'https' || forwarded === 'http') ? forwarded : o.scheme;
-    const host = req.headers.host && hostPattern.test(req.headers.host) ? req.headers.host : 'localhost';
-    return `${scheme}://${host}`;
+    return o.names.realmOrigin(req.raw, scheme);
   };
 
   // Pushes never reach a pull mirror; answered before any body is read (PROTOCOL.md 7).
@@ -60,7 +61,9 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
   const v2 = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
     const pullLog: PullLog = {};
-    const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, client: req.ip, pull: pullLog };
+    const { authority, httpVersion } = requestAuthority(req.raw);
+    const host = authority?.host;
+    const info: AccessInfo = { method: req.method, url: req.url, host: authority?.value, http: httpVersion, client: req.ip, pull: pullLog };
     let admitted: Admitted | undefined;
     let transferOf: string | undefined;
     const finish = (status: number, bytes: number, err?: unknown): void => {
@@ -83,7 +86,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       const router = o.router();
       const client = { peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'], authorization: req.headers.authorization };
       if (route.kind === 'base') {
-        const upstream = router.forBase(req.headers.host, target.ns);
+        const upstream = router.forBase(host, target.ns);
         const admitted = await o.access?.admit(client, upstream?.config, baseUrl(req));
         if (admitted) info.client = admitted.user ?? admitted.address;
         result = await base(upstream, req, baseUrl(req), abort.signal);
@@ -92,7 +95,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       } else if (route.kind === 'upload') {
         throw new RegistryError('UNSUPPORTED', 'this is a pull-through mirror; pushes are not accepted');
       } else {
-        const resolved = router.resolve(req.headers.host, target.ns, route.path);
+        const resolved = router.resolve(host, target.ns, route.path);
         info.upstream = resolved.upstream.name;
         info.via = resolved.via;
         info.repository = resolved.repository;
@@ -175,7 +178,8 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
       } else {
         user = await access.basicUser(req.headers.authorization);
       }
-      o.log.info({ method: req.method, url: tokenPath, client: access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] }), user, ok: !!user }, 'token');
+      const client = access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] });
+      o.log.info({ method: req.method, url: tokenPath, ...requestLogFields(req), client, user, ok: !!user }, 'token');
       if (!user) {
         throw new RegistryError('UNAUTHORIZED', 'wrong or missing username and password', {
           headers: { 'www-authenticate': `Basic realm="${tokenService}"` },
@@ -206,10 +210,16 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
         isMirrorUser,
       });
-      o.log.info({ method: req.method, url: '/token/' + name, upstream: name, status: answer.status }, 'token');
+      o.log.info({ method: req.method, url: '/token/' + name, ...requestLogFields(req), upstream: name, status: answer.status }, 'token');
       return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
     },
   });
+}
+
+/** Where a request was sent and over which HTTP version, for log lines. */
+function requestLogFields(req: FastifyRequest): { host: string | undefined; http: string } {
+  const { authority, httpVersion } = requestAuthority(req.raw);
+  return { host: authority?.value, http: httpVersion };
 }
 
 /** `GET /v2/`, answered locally: 200, or in passthrough mode a challenge naming the mirror's token endpoint. */

@@ -12,14 +12,17 @@ import { RegistryError } from '../registry/errors.js';
 import { errorReply } from './error-reply.js';
 import type { AccessControl } from '../access/access-control.js';
 import type { RequestObserver } from './access-log.js';
+import type { MirrorNames } from './mirror-names.js';
 import { registerRegistryRoutes } from './registry-routes.js';
+import { requestAuthority } from './request-authority.js';
 
 export interface RegistryServerOptions {
   router: () => UpstreamRouter;
   services: MirrorServices;
   log: Logger;
   keepAliveMs: number;
-  publicUrl?: string;
+  /** The names the mirror is known by (token realms are built from them). */
+  names: MirrorNames;
   /** With certificates: the HTTPS listener. */
   certificates?: CertificateStore;
   onFinished?: RequestObserver;
@@ -103,18 +106,18 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const session of sessions) session.destroy();
   });
-  // RFC 9112 §3.2: an HTTP/1.1 request without Host gets a 400 (h2 carries :authority instead).
+  // The authority is validated once, before any route: a missing (HTTP/1.1), repeated, malformed or (h2)
+  // contradicting one is a 400 (RFC 9112 §3.2, RFC 9113 §8.3.1).
   app.addHook('onRequest', async (req) => {
-    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
-      throw new RegistryError('REQUEST_INVALID', 'an HTTP/1.1 request needs a Host header');
-    }
+    const { malformed } = requestAuthority(req.raw);
+    if (malformed) throw new RegistryError('REQUEST_INVALID', malformed);
   });
   registerRegistryRoutes(app, {
     router: o.router,
     services: o.services,
     log: o.log,
     scheme,
-    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    names: o.names,
     ...(o.onFinished ? { onFinished: o.onFinished } : {}),
     ...(o.access ? { access: o.access } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),

@@ -34,6 +34,11 @@ export class UpstreamRouter {
     this.defaultUpstream = upstreams.find((u) => u.config.default);
   }
 
+  /** The hostnames mapped to upstreams, in configuration order. */
+  get hosts(): string[] {
+    return [...this.byHost.keys()];
+  }
+
   named(name: string): Upstream | undefined {
     return this.byName.get(name);
   }

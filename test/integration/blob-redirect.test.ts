@@ -15,6 +15,7 @@ import { errorCode, get, type Fetched } from '../support/fake/mirror-over-fake.j
 import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { parseAccessLines } from '../support/pull-through-setup.js';
+import { httpsListener, protocols, registryClient, type RegistryClient } from '../support/registry-client.js';
 import { parseExposition, total, type Sample } from '../support/prometheus-text.js';
 import { radosgwPrograms, rgwStorage, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
@@ -74,7 +75,7 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
     up = await new FakeUpstream({ auth: true, users: { alice: 'alice-pw', bob: 'bob-pw' }, grants: { alice: ['private/app'], bob: [] } }).start();
-    mirror = await startMirror({ upstreams: upstreams(), cache: { storage: storage() } });
+    mirror = await startMirror({ ...(await httpsListener()), upstreams: upstreams(), cache: { storage: storage() } });
     relay = await startTcpRelay(Number(new URL(rgw.endpoint).port));
     aliased = await startMirror({ upstreams: upstreams(), cache: { storage: storage({ redirectEndpoint: relay.url }) } });
   }, { timeout: 120_000 });
@@ -85,141 +86,6 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     await mirror?.close();
     await up?.stop();
     await rgw?.stop();
-  });
-
-  test('a GET that hits the bucket answers 307 to a presigned radosgw URL that serves the exact bytes without the mirror', slow, async () => {
-    const { bytes, digest } = await cachedBlob();
-    const from = mirror.logs.length;
-    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`);
-    assert.equal(r.status, 307);
-    assert.equal(r.body.length, 0);
-    assert.equal(r.headers['cache-control'], 'no-store');
-    const location = new URL(String(r.headers.location));
-    assert.equal(location.origin, rgw.endpoint);
-    assert.equal(location.pathname, `/${bucket}/${keyOf(digest)}`);
-    assert.equal(location.searchParams.get('X-Amz-Expires'), String(ttlSeconds));
-    assert.match(location.searchParams.get('X-Amz-Signature') ?? '', /^[0-9a-f]{64}$/);
-    assert.match(location.searchParams.get('X-Amz-Credential') ?? '', new RegExp(`^${rgw.accessKeyId}/`));
-    assert.ok(!location.href.includes(rgw.secretAccessKey) && !location.href.includes(encodeURIComponent(rgw.secretAccessKey)), 'no secret key in the URL');
-
-    const rgwFrom = (await rgw.requests()).length;
-    const fetched = await follow(location.href);
-    assert.equal(fetched.status, 200);
-    assert.ok(fetched.body.equals(bytes), 'the object store sent the exact bytes');
-    const seen = (await rgw.requests()).slice(rgwFrom).filter((q) => q.path === `/${bucket}/${keyOf(digest)}`);
-    assert.deepEqual(seen.map((q) => [q.method, q.status, /X-Amz-Signature=/.test(q.query)]), [['GET', 200, true]], 'one presigned GET reached radosgw');
-
-    const [line, ...more] = lineFor(mirror, from, digest);
-    assert.equal(more.length, 0);
-    assert.equal(line?.status, 307);
-    assert.equal(line?.cache, 'REDIRECT');
-    assert.equal(line?.bytes, 0, 'the mirror sent no blob bytes');
-    assert.equal(line?.redirectedBytes, bytes.length);
-  });
-
-  test('a Range GET is redirected too and the object store answers 206 with exactly that span', slow, async () => {
-    const { bytes, digest } = await cachedBlob();
-    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`, { headers: { range: 'bytes=1000-' } });
-    assert.equal(r.status, 307);
-    const fetched = await follow(String(r.headers.location), { range: 'bytes=1000-' });
-    assert.equal(fetched.status, 206);
-    assert.equal(fetched.headers['content-range'], `bytes 1000-${bytes.length - 1}/${bytes.length}`);
-    assert.ok(fetched.body.equals(bytes.subarray(1000)));
-    const from = mirror.logs.length;
-    const inner = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`, { headers: { range: 'bytes=10-19' } });
-    assert.equal(inner.status, 307);
-    assert.equal(lineFor(mirror, from, digest)[0]?.redirectedBytes, 10, 'the span, not the blob, counts as redirected');
-  });
-
-  test('an unsatisfiable Range gets the mirror\'s own 416, not a redirect', async () => {
-    const { bytes, digest } = await cachedBlob();
-    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`, { headers: { range: `bytes=${bytes.length}-` } });
-    assert.equal(r.status, 416);
-    assert.equal(r.headers['content-range'], `bytes */${bytes.length}`);
-    assert.equal(r.headers.location, undefined);
-  });
-
-  test('a HEAD of a blob in the bucket is answered by the mirror with its size, never redirected', async () => {
-    const { bytes, digest } = await cachedBlob();
-    const from = mirror.logs.length;
-    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`, { method: 'HEAD' });
-    assert.equal(r.status, 200);
-    assert.equal(r.headers.location, undefined);
-    assert.equal(r.headers['content-length'], String(bytes.length));
-    assert.equal(lineFor(mirror, from, digest, 'HEAD')[0]?.cache, 'HIT');
-  });
-
-  test('a miss and the requests that follow its fill stream from the mirror; only after the commit does a GET redirect', slow, async () => {
-    const bytes = randomBytes(2 * 1024 * 1024);
-    const digest = up.addBlob(bytes);
-    up.faults = { blobChunkDelayMs: 20 };
-    try {
-      const path = `/v2/library/alpine/blobs/${digest}`;
-      const from = mirror.logs.length;
-      const firstGet = get(mirror.url, path);
-      // The second request arrives while the first one's fill is running (the slowed upstream keeps it going).
-      while (!mirror.app.services.fills.get(parseDigest(digest))) await new Promise((r) => setTimeout(r, 10));
-      const [first, second] = await Promise.all([firstGet, get(mirror.url, path)]);
-      for (const r of [first, second]) {
-        assert.equal(r.status, 200);
-        assert.equal(r.headers.location, undefined);
-        assert.ok(r.body.equals(bytes));
-      }
-      assert.deepEqual(lineFor(mirror, from, digest).map((l) => l.cache).sort(), ['COALESCED', 'MISS']);
-    } finally {
-      up.faults = {};
-    }
-    await committed(mirror, digest);
-    assert.equal((await get(mirror.url, `/v2/library/alpine/blobs/${digest}`)).status, 307);
-  });
-
-  test('manifests are never redirected, even when their blobs are', async () => {
-    const m = up.addImage('library/redirected', 'v1', [randomBytes(4096)]);
-    const r = await get(mirror.url, '/v2/library/redirected/manifests/v1', { headers: { accept: m.mediaType } });
-    assert.equal(r.status, 200);
-    const again = await get(mirror.url, `/v2/library/redirected/manifests/${m.digest}`, { headers: { accept: m.mediaType } });
-    assert.equal(again.status, 200);
-    assert.equal(again.headers.location, undefined);
-    assert.ok(again.body.equals(m.bytes));
-  });
-
-  test('a repository denied by policy gets 403 DENIED, never a Location, for a blob in the bucket', async () => {
-    const { digest } = await cachedBlob();
-    const r = await get(mirror.url, `/v2/library/forbidden/blobs/${digest}`);
-    assert.equal(r.status, 403);
-    assert.equal(errorCode(r), 'DENIED');
-    assert.equal(r.headers.location, undefined);
-  });
-
-  test('a blob in the bucket asked for under a repository the upstream says lacks it gets 404, never a Location', async () => {
-    const { digest } = await cachedBlob('library/alpine', {}, ['library/alpine']);
-    const r = await get(mirror.url, `/v2/library/other/blobs/${digest}`);
-    assert.equal(r.status, 404);
-    assert.equal(errorCode(r), 'BLOB_UNKNOWN');
-    assert.equal(r.headers.location, undefined);
-  });
-
-  test('passthrough: only a client whose credential the upstream accepts for the repository is redirected', slow, async () => {
-    const tokenFor = async (user: string, password: string): Promise<string> => {
-      const res = await request(`${up.url}/token?service=fake-registry&scope=repository:private/app:pull`, {
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-      });
-      return ((await res.body.json()) as { token: string }).token;
-    };
-    const alice = { host: 'pass.mirror.test', authorization: `Bearer ${await tokenFor('alice', 'alice-pw')}` };
-    const bob = { host: 'pass.mirror.test', authorization: `Bearer ${await tokenFor('bob', 'bob-pw')}` };
-    const { digest } = await cachedBlob('private/app', alice);
-    const path = `/v2/private/app/blobs/${digest}`;
-
-    const anonymous = await get(mirror.url, path, { headers: { host: 'pass.mirror.test' } });
-    assert.equal(anonymous.status, 401);
-    assert.equal(anonymous.headers.location, undefined);
-    const refused = await get(mirror.url, path, { headers: bob });
-    assert.equal(refused.status, 401);
-    assert.equal(refused.headers.location, undefined);
-    const allowed = await get(mirror.url, path, { headers: alice });
-    assert.equal(allowed.status, 307);
-    assert.ok(!String(allowed.headers.location).includes(alice.authorization.slice(7)), 'the client\'s token is not in the URL');
   });
 
   test('redirectEndpoint: URLs name and are signed for the address clients use, and the store accepts them there only', slow, async () => {
@@ -241,16 +107,161 @@ describe('blob redirects to presigned URLs (cache.storage.redirect) on radosgw',
     assert.equal(elsewhere.status, 403, 'the signature covers the host: the same URL on another address is refused');
   });
 
-  test('metrics count a redirect as a request with cache REDIRECT and its bytes as redirected, not served', async () => {
-    const { bytes, digest } = await cachedBlob();
-    const before = await scrape(mirror);
-    assert.equal((await get(mirror.url, `/v2/library/alpine/blobs/${digest}`)).status, 307);
-    const after = await scrape(mirror);
-    const delta = (name: string, labels: Record<string, string>) => total(after, name, labels) - total(before, name, labels);
-    assert.equal(delta('pullgate_redirected_bytes_total', { upstream: 'hub' }), bytes.length);
-    assert.equal(delta('pullgate_served_bytes_total', { upstream: 'hub', kind: 'blob' }), 0);
-    assert.equal(delta('pullgate_requests_total', { upstream: 'hub', kind: 'blob', method: 'GET', status: '307', cache: 'REDIRECT' }), 1);
-  });
+  for (const protocol of protocols) {
+    describe(`the registry side over ${protocol}`, () => {
+      let c: RegistryClient;
+      before(async () => {
+        c = await registryClient(protocol, mirror);
+      });
+      after(() => c.close());
+
+      test('a GET that hits the bucket answers 307 to a presigned radosgw URL that serves the exact bytes without the mirror', slow, async () => {
+        const { bytes, digest } = await cachedBlob();
+        const from = mirror.logs.length;
+        const r = await get(c, `/v2/library/alpine/blobs/${digest}`);
+        assert.equal(r.status, 307);
+        assert.equal(r.body.length, 0);
+        assert.equal(r.headers['cache-control'], 'no-store');
+        const location = new URL(String(r.headers.location));
+        assert.equal(location.origin, rgw.endpoint);
+        assert.equal(location.pathname, `/${bucket}/${keyOf(digest)}`);
+        assert.equal(location.searchParams.get('X-Amz-Expires'), String(ttlSeconds));
+        assert.match(location.searchParams.get('X-Amz-Signature') ?? '', /^[0-9a-f]{64}$/);
+        assert.match(location.searchParams.get('X-Amz-Credential') ?? '', new RegExp(`^${rgw.accessKeyId}/`));
+        assert.ok(!location.href.includes(rgw.secretAccessKey) && !location.href.includes(encodeURIComponent(rgw.secretAccessKey)), 'no secret key in the URL');
+
+        const rgwFrom = (await rgw.requests()).length;
+        const fetched = await follow(location.href);
+        assert.equal(fetched.status, 200);
+        assert.ok(fetched.body.equals(bytes), 'the object store sent the exact bytes');
+        const seen = (await rgw.requests()).slice(rgwFrom).filter((q) => q.path === `/${bucket}/${keyOf(digest)}`);
+        assert.deepEqual(seen.map((q) => [q.method, q.status, /X-Amz-Signature=/.test(q.query)]), [['GET', 200, true]], 'one presigned GET reached radosgw');
+
+        const [line, ...more] = lineFor(mirror, from, digest);
+        assert.equal(more.length, 0);
+        assert.equal(line?.status, 307);
+        assert.equal(line?.cache, 'REDIRECT');
+        assert.equal(line?.bytes, 0, 'the mirror sent no blob bytes');
+        assert.equal(line?.redirectedBytes, bytes.length);
+      });
+
+      test('a Range GET is redirected too and the object store answers 206 with exactly that span', slow, async () => {
+        const { bytes, digest } = await cachedBlob();
+        const r = await get(c, `/v2/library/alpine/blobs/${digest}`, { headers: { range: 'bytes=1000-' } });
+        assert.equal(r.status, 307);
+        const fetched = await follow(String(r.headers.location), { range: 'bytes=1000-' });
+        assert.equal(fetched.status, 206);
+        assert.equal(fetched.headers['content-range'], `bytes 1000-${bytes.length - 1}/${bytes.length}`);
+        assert.ok(fetched.body.equals(bytes.subarray(1000)));
+        const from = mirror.logs.length;
+        const inner = await get(c, `/v2/library/alpine/blobs/${digest}`, { headers: { range: 'bytes=10-19' } });
+        assert.equal(inner.status, 307);
+        assert.equal(lineFor(mirror, from, digest)[0]?.redirectedBytes, 10, 'the span, not the blob, counts as redirected');
+      });
+
+      test('an unsatisfiable Range gets the mirror\'s own 416, not a redirect', async () => {
+        const { bytes, digest } = await cachedBlob();
+        const r = await get(c, `/v2/library/alpine/blobs/${digest}`, { headers: { range: `bytes=${bytes.length}-` } });
+        assert.equal(r.status, 416);
+        assert.equal(r.headers['content-range'], `bytes */${bytes.length}`);
+        assert.equal(r.headers.location, undefined);
+      });
+
+      test('a HEAD of a blob in the bucket is answered by the mirror with its size, never redirected', async () => {
+        const { bytes, digest } = await cachedBlob();
+        const from = mirror.logs.length;
+        const r = await get(c, `/v2/library/alpine/blobs/${digest}`, { method: 'HEAD' });
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.location, undefined);
+        assert.equal(r.headers['content-length'], String(bytes.length));
+        assert.equal(lineFor(mirror, from, digest, 'HEAD')[0]?.cache, 'HIT');
+      });
+
+      test('a miss and the requests that follow its fill stream from the mirror; only after the commit does a GET redirect', slow, async () => {
+        const bytes = randomBytes(2 * 1024 * 1024);
+        const digest = up.addBlob(bytes);
+        up.faults = { blobChunkDelayMs: 20 };
+        try {
+          const path = `/v2/library/alpine/blobs/${digest}`;
+          const from = mirror.logs.length;
+          const firstGet = get(c, path);
+          // The second request arrives while the first one's fill is running (the slowed upstream keeps it going).
+          while (!mirror.app.services.fills.get(parseDigest(digest))) await new Promise((r) => setTimeout(r, 10));
+          const [first, second] = await Promise.all([firstGet, get(c, path)]);
+          for (const r of [first, second]) {
+            assert.equal(r.status, 200);
+            assert.equal(r.headers.location, undefined);
+            assert.ok(r.body.equals(bytes));
+          }
+          assert.deepEqual(lineFor(mirror, from, digest).map((l) => l.cache).sort(), ['COALESCED', 'MISS']);
+        } finally {
+          up.faults = {};
+        }
+        await committed(mirror, digest);
+        assert.equal((await get(c, `/v2/library/alpine/blobs/${digest}`)).status, 307);
+      });
+
+      test('manifests are never redirected, even when their blobs are', async () => {
+        const m = up.addImage('library/redirected', 'v1', [randomBytes(4096)]);
+        const r = await get(c, '/v2/library/redirected/manifests/v1', { headers: { accept: m.mediaType } });
+        assert.equal(r.status, 200);
+        const again = await get(c, `/v2/library/redirected/manifests/${m.digest}`, { headers: { accept: m.mediaType } });
+        assert.equal(again.status, 200);
+        assert.equal(again.headers.location, undefined);
+        assert.ok(again.body.equals(m.bytes));
+      });
+
+      test('a repository denied by policy gets 403 DENIED, never a Location, for a blob in the bucket', async () => {
+        const { digest } = await cachedBlob();
+        const r = await get(c, `/v2/library/forbidden/blobs/${digest}`);
+        assert.equal(r.status, 403);
+        assert.equal(errorCode(r), 'DENIED');
+        assert.equal(r.headers.location, undefined);
+      });
+
+      test('a blob in the bucket asked for under a repository the upstream says lacks it gets 404, never a Location', async () => {
+        const { digest } = await cachedBlob('library/alpine', {}, ['library/alpine']);
+        const r = await get(c, `/v2/library/other/blobs/${digest}`);
+        assert.equal(r.status, 404);
+        assert.equal(errorCode(r), 'BLOB_UNKNOWN');
+        assert.equal(r.headers.location, undefined);
+      });
+
+      test('passthrough: only a client whose credential the upstream accepts for the repository is redirected', slow, async () => {
+        const tokenFor = async (user: string, password: string): Promise<string> => {
+          const res = await request(`${up.url}/token?service=fake-registry&scope=repository:private/app:pull`, {
+            headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+          });
+          return ((await res.body.json()) as { token: string }).token;
+        };
+        const alice = { host: 'pass.mirror.test', authorization: `Bearer ${await tokenFor('alice', 'alice-pw')}` };
+        const bob = { host: 'pass.mirror.test', authorization: `Bearer ${await tokenFor('bob', 'bob-pw')}` };
+        const { digest } = await cachedBlob('private/app', alice);
+        const path = `/v2/private/app/blobs/${digest}`;
+
+        const anonymous = await get(c, path, { headers: { host: 'pass.mirror.test' } });
+        assert.equal(anonymous.status, 401);
+        assert.equal(anonymous.headers.location, undefined);
+        const refused = await get(c, path, { headers: bob });
+        assert.equal(refused.status, 401);
+        assert.equal(refused.headers.location, undefined);
+        const allowed = await get(c, path, { headers: alice });
+        assert.equal(allowed.status, 307);
+        assert.ok(!String(allowed.headers.location).includes(alice.authorization.slice(7)), 'the client\'s token is not in the URL');
+      });
+
+      test('metrics count a redirect as a request with cache REDIRECT and its bytes as redirected, not served', async () => {
+        const { bytes, digest } = await cachedBlob();
+        const before = await scrape(mirror);
+        assert.equal((await get(c, `/v2/library/alpine/blobs/${digest}`)).status, 307);
+        const after = await scrape(mirror);
+        const delta = (name: string, labels: Record<string, string>) => total(after, name, labels) - total(before, name, labels);
+        assert.equal(delta('pullgate_redirected_bytes_total', { upstream: 'hub' }), bytes.length);
+        assert.equal(delta('pullgate_served_bytes_total', { upstream: 'hub', kind: 'blob' }), 0);
+        assert.equal(delta('pullgate_requests_total', { upstream: 'hub', kind: 'blob', method: 'GET', status: '307', cache: 'REDIRECT' }), 1);
+      });
+    });
+  }
 });
 
 async function scrape(m: TestMirror): Promise<Sample[]> {

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { request } from 'undici';
 import { errorCode, get, mirrorOverFake, type Setup } from '../support/fake/mirror-over-fake.js';
+import { protocols, TransferError, type RegistryClient } from '../support/registry-client.js';
 
-/** Reads a whole body; rejects when the transfer is aborted rather than ended cleanly. */
-async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
-  const res = await request(url, { headers });
-  const chunks: Buffer[] = [];
-  for await (const c of res.body) chunks.push(c as Buffer);
-  return { status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers };
-}
-
-describe('blobs through the mirror', () => {
+for (const protocol of protocols) describe(`blobs through the mirror (${protocol})`, () => {
   let s: Setup;
+  let c: RegistryClient;
+  /** Reads a whole body; rejects when the transfer is aborted rather than ended cleanly. */
+  const download = (path: string, headers: Record<string, string> = {}) => c.fetch(path, { headers });
   // Each test pulls a blob of its own: what an earlier test pulled is cached.
   let blob: Buffer;
   let digest: string;
@@ -21,6 +16,7 @@ describe('blobs through the mirror', () => {
 
   before(async () => {
     s = await mirrorOverFake({ auth: true });
+    c = await s.client(protocol);
   });
   after(() => s.close());
   beforeEach(() => {
@@ -31,7 +27,7 @@ describe('blobs through the mirror', () => {
   });
 
   test('a GET streams the exact bytes with length, digest and octet-stream type and no encoding', async () => {
-    const r = await download(s.mirror.url + path, { 'accept-encoding': 'gzip, zstd' });
+    const r = await download(path, { 'accept-encoding': 'gzip, zstd' });
     assert.equal(r.status, 200);
     assert.ok(r.body.equals(blob));
     assert.equal(r.headers['content-length'], String(blob.length));
@@ -42,27 +38,27 @@ describe('blobs through the mirror', () => {
   });
 
   test('a HEAD has the blob\'s length, not 0, and no body', async () => {
-    const r = await get(s.mirror.url, path, { method: 'HEAD' });
+    const r = await get(c, path, { method: 'HEAD' });
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-length'], String(blob.length));
     assert.equal(r.body.length, 0);
   });
 
   test('an open-ended Range answers 206 with the tail and its Content-Range', async () => {
-    const r = await download(s.mirror.url + path, { range: 'bytes=1000-' });
+    const r = await download(path, { range: 'bytes=1000-' });
     assert.equal(r.status, 206);
     assert.equal(r.headers['content-range'], `bytes 1000-${blob.length - 1}/${blob.length}`);
     assert.ok(r.body.equals(blob.subarray(1000)));
   });
 
   test('bytes=0- answers 206 with the whole blob, as containerd\'s first parallel chunk expects', async () => {
-    const r = await download(s.mirror.url + path, { range: 'bytes=0-' });
+    const r = await download(path, { range: 'bytes=0-' });
     assert.equal(r.status, 206);
     assert.equal(r.body.length, blob.length);
   });
 
   test('an unsatisfiable Range answers 416 with Content-Range bytes */size', async () => {
-    const r = await get(s.mirror.url, path, { headers: { range: `bytes=${blob.length + 10}-` } });
+    const r = await get(c, path, { headers: { range: `bytes=${blob.length + 10}-` } });
     assert.equal(r.status, 416);
     assert.equal(r.headers['content-range'], `bytes */${blob.length}`);
     assert.equal(errorCode(r), 'RANGE_INVALID');
@@ -70,7 +66,7 @@ describe('blobs through the mirror', () => {
 
   test('a malformed Range is refused with RANGE_INVALID before going upstream', async () => {
     for (const range of ['bytes=abc', 'items=0-1', 'bytes=0-1,5-6', 'bytes=9-2']) {
-      const r = await get(s.mirror.url, path, { headers: { range } });
+      const r = await get(c, path, { headers: { range } });
       assert.equal(r.status, 416, range);
       assert.equal(errorCode(r), 'RANGE_INVALID');
     }
@@ -80,7 +76,7 @@ describe('blobs through the mirror', () => {
   for (const mode of ['absolute', 'relative'] as const) {
     test(`a ${mode} redirect is followed by the mirror and the redirect host sees no Authorization`, async () => {
       s.up.faults.redirectBlobs = mode;
-      const r = await download(s.mirror.url + path);
+      const r = await download(path);
       assert.equal(r.status, 200);
       assert.ok(r.body.equals(blob));
       assert.equal(r.headers.location, undefined);
@@ -92,32 +88,30 @@ describe('blobs through the mirror', () => {
 
   test('a truncated upstream body makes the client\'s transfer fail, never end cleanly', async () => {
     s.up.faults.truncateBlobAt = 1024 * 1024;
-    await assert.rejects(download(s.mirror.url + path));
+    await assert.rejects(download(path));
   });
 
   test('a corrupted upstream body makes the client\'s transfer fail before the last byte', async () => {
     s.up.faults.corruptBlob = true;
-    const res = await request(s.mirror.url + path);
-    let received = 0;
-    await assert.rejects(
-      (async () => {
-        for await (const c of res.body) received += (c as Buffer).length;
-      })(),
+    const failed = await download(path).then(
+      () => undefined,
+      (err: unknown) => err,
     );
-    assert.ok(received < blob.length, `received ${received} of ${blob.length}`);
+    assert.ok(failed instanceof TransferError, String(failed));
+    assert.ok(failed.received < blob.length, `received ${failed.received} of ${blob.length}`);
   });
 
   test('after a failed transfer the next request succeeds', async () => {
     s.up.faults.corruptBlob = true;
-    await assert.rejects(download(s.mirror.url + path));
+    await assert.rejects(download(path));
     s.up.faults.corruptBlob = false;
-    const r = await download(s.mirror.url + path);
+    const r = await download(path);
     assert.ok(r.body.equals(blob));
   });
 
   test('an upstream 429 reaches the client as TOOMANYREQUESTS with Retry-After', async () => {
     s.up.faults.rateLimited = '42';
-    const r = await get(s.mirror.url, path);
+    const r = await get(c, path);
     assert.equal(r.status, 429);
     assert.equal(r.headers['retry-after'], '42');
     assert.equal(errorCode(r), 'TOOMANYREQUESTS');
@@ -125,13 +119,13 @@ describe('blobs through the mirror', () => {
 
   test('an upstream 5xx is UNAVAILABLE', async () => {
     s.up.faults.serverError = 502;
-    const r = await get(s.mirror.url, path);
+    const r = await get(c, path);
     assert.equal(r.status, 503);
     assert.equal(errorCode(r), 'UNAVAILABLE');
   });
 
   test('an unknown blob is BLOB_UNKNOWN', async () => {
-    const r = await get(s.mirror.url, `/v2/library/alpine/blobs/sha256:${'0'.repeat(64)}`);
+    const r = await get(c, `/v2/library/alpine/blobs/sha256:${'0'.repeat(64)}`);
     assert.equal(r.status, 404);
     assert.equal(errorCode(r), 'BLOB_UNKNOWN');
   });
@@ -139,7 +133,7 @@ describe('blobs through the mirror', () => {
   test('rate-limit headers are recorded per upstream and logged when they change', async () => {
     s.up.addImage('library/alpine', '3.20', [Buffer.alloc(10, 1)]);
     s.up.faults.rateLimitHeaders = { limit: '100;w=21600', remaining: '76;w=21600' };
-    await get(s.mirror.url, '/v2/library/alpine/manifests/3.20');
+    await get(c, '/v2/library/alpine/manifests/3.20');
     assert.deepEqual(
       { limit: s.mirror.app.router().named('hub')?.rateLimit?.limit, remaining: s.mirror.app.router().named('hub')?.rateLimit?.remaining },
       { limit: '100;w=21600', remaining: '76;w=21600' },

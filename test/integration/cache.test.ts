@@ -3,18 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { request } from 'undici';
 import { FakeUpstream, type FakeManifest } from '../support/fake/fake-upstream.js';
 import { errorCode, get } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
+import { httpsListener, protocols, registryClient, type RegistryClient } from '../support/registry-client.js';
 import { parseDigest } from '../../src/registry/digest.js';
-
-async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
-  const res = await request(url, { headers });
-  const chunks: Buffer[] = [];
-  for await (const c of res.body) chunks.push(c as Buffer);
-  return { status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers };
-}
 
 const cacheMarks = (m: TestMirror, reference: string) =>
   m.logs.filter((l) => l.includes(`"reference":"${reference}"`)).map((l) => (JSON.parse(l) as { cache?: string }).cache);
@@ -25,14 +18,18 @@ async function markOfRequest(m: TestMirror, reference: string, nth: number): Pro
   return cacheMarks(m, reference)[nth - 1];
 }
 
-describe('the blob cache', () => {
+for (const protocol of protocols) describe(`the blob cache (${protocol})`, () => {
   let up: FakeUpstream;
   let mirror: TestMirror;
+  let c: RegistryClient;
+  const download = (path: string, headers: Record<string, string> = {}) => c.fetch(path, { headers });
   before(async () => {
     up = await new FakeUpstream({ auth: true }).start();
-    mirror = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }] });
+    mirror = await startMirror({ ...(await httpsListener()), upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true }] });
+    c = await registryClient(protocol, mirror);
   });
   after(async () => {
+    await c.close();
     await mirror.close();
     await up.stop();
   });
@@ -42,7 +39,7 @@ describe('the blob cache', () => {
   const blobFetches = (digest: string) => up.count((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`) && r.headers.authorization !== undefined);
   const fresh = (size = 2 * 1024 * 1024 + 5) => {
     const bytes = randomBytes(size);
-    return { bytes, digest: up.addBlob(bytes), url: (repo = 'library/alpine') => `${mirror.url}/v2/${repo}/blobs/${up.addBlob(bytes)}` };
+    return { bytes, digest: up.addBlob(bytes), url: (repo = 'library/alpine') => `/v2/${repo}/blobs/${up.addBlob(bytes)}` };
   };
 
   test('sixteen concurrent cold requests, full and ranged, make one upstream fetch and all get the right bytes', async () => {
@@ -88,7 +85,7 @@ describe('the blob cache', () => {
   test('a client that disconnects after the first chunk does not stop the fill', async () => {
     const b = fresh(4 * 1024 * 1024);
     up.faults.blobChunkDelayMs = 3;
-    const res = await request(b.url());
+    const res = await c.stream(b.url());
     for await (const _chunk of res.body) break;
     res.body.destroy();
     for (let i = 0; i < 100 && cacheMarks(mirror, b.digest).length < 1; i++) await new Promise((r) => setTimeout(r, 50));
@@ -124,7 +121,7 @@ describe('the blob cache', () => {
     const b = fresh(1000);
     await download(b.url('library/alpine'));
     up.reset();
-    const r = await get(mirror.url, `/v2/team/other/blobs/${b.digest}`);
+    const r = await get(c, `/v2/team/other/blobs/${b.digest}`);
     // The fake upstream holds every blob in every repository, so the confirmation succeeds with a HEAD.
     assert.equal(r.status, 200);
     assert.ok(r.body.equals(b.bytes));
@@ -152,30 +149,33 @@ describe('the blob cache', () => {
     const b = fresh(1000);
     await download(b.url('library/alpine'));
     up.blobs.delete(b.digest);
-    const r = await get(mirror.url, `/v2/team/elsewhere/blobs/${b.digest}`);
+    const r = await get(c, `/v2/team/elsewhere/blobs/${b.digest}`);
     assert.equal(r.status, 404);
     assert.equal(errorCode(r), 'BLOB_UNKNOWN');
   });
 
   test('a HEAD of an uncached blob does not start a fill', async () => {
     const b = fresh(1000);
-    const r = await get(mirror.url, `/v2/library/alpine/blobs/${b.digest}`, { method: 'HEAD' });
+    const r = await get(c, `/v2/library/alpine/blobs/${b.digest}`, { method: 'HEAD' });
     assert.equal(r.headers['content-length'], '1000');
     assert.equal(blobFetches(b.digest), 0);
   });
 });
 
-describe('the manifest and tag cache', () => {
+for (const protocol of protocols) describe(`the manifest and tag cache (${protocol})`, () => {
   let up: FakeUpstream;
   let mirror: TestMirror;
+  let c: RegistryClient;
   let now = Date.now();
   let image: FakeManifest;
   before(async () => {
     up = await new FakeUpstream({ auth: true, tokenExpiresIn: 3600 * 24 }).start();
     image = up.addImage('library/alpine', '3.20', [Buffer.alloc(100, 1)]);
-    mirror = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, tagTtl: '5m' }] }, { clock: () => now });
+    mirror = await startMirror({ ...(await httpsListener()), upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, tagTtl: '5m' }] }, { clock: () => now });
+    c = await registryClient(protocol, mirror);
   });
   after(async () => {
+    await c.close();
     await mirror.close();
     await up.stop();
   });
@@ -184,11 +184,11 @@ describe('the manifest and tag cache', () => {
   const manifestRequests = (method: string) => up.count((r) => r.method === method && r.path.includes('/manifests/'));
 
   test('a tag inside its freshness window makes no upstream request', async () => {
-    await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    await get(c, '/v2/library/alpine/manifests/3.20');
     up.reset();
     now += 60_000;
     for (const method of ['GET', 'HEAD'] as const) {
-      const r = await get(mirror.url, '/v2/library/alpine/manifests/3.20', { method });
+      const r = await get(c, '/v2/library/alpine/manifests/3.20', { method });
       assert.equal(r.status, 200);
       assert.equal(r.headers['docker-content-digest'], image.digest);
     }
@@ -196,10 +196,10 @@ describe('the manifest and tag cache', () => {
   });
 
   test('after the window, exactly one HEAD revalidates it and nothing is fetched again', async () => {
-    await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    await get(c, '/v2/library/alpine/manifests/3.20');
     now += 6 * 60_000;
     up.reset();
-    const r = await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    const r = await get(c, '/v2/library/alpine/manifests/3.20');
     assert.equal(r.headers['docker-content-digest'], image.digest);
     assert.equal(manifestRequests('HEAD'), 1);
     assert.equal(manifestRequests('GET'), 0);
@@ -207,11 +207,11 @@ describe('the manifest and tag cache', () => {
   });
 
   test('a tag moved upstream is fetched once, by the new digest only', async () => {
-    await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    await get(c, '/v2/library/alpine/manifests/3.20');
     const moved = up.addImage('library/alpine', '3.20', [Buffer.alloc(100, 2)]);
     now += 6 * 60_000;
     up.reset();
-    const r = await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    const r = await get(c, '/v2/library/alpine/manifests/3.20');
     assert.equal(r.headers['docker-content-digest'], moved.digest);
     assert.equal(manifestRequests('HEAD'), 1);
     assert.equal(manifestRequests('GET'), 1);
@@ -223,10 +223,10 @@ describe('the manifest and tag cache', () => {
     ['a 429', { rateLimited: '30' }],
   ] as const) {
     test(`${name} serves the stale tag and the access log says STALE`, async () => {
-      await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+      await get(c, '/v2/library/alpine/manifests/3.20');
       now += 6 * 60_000;
       up.faults = { ...fault };
-      const r = await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+      const r = await get(c, '/v2/library/alpine/manifests/3.20');
       assert.equal(r.status, 200);
       assert.equal(r.headers['docker-content-digest'], image.digest);
       assert.equal(cacheMarks(mirror, '3.20').at(-1), 'STALE');
@@ -235,10 +235,10 @@ describe('the manifest and tag cache', () => {
   }
 
   test('a manifest by digest is served from the cache without asking the upstream', async () => {
-    await get(mirror.url, '/v2/library/alpine/manifests/3.20');
+    await get(c, '/v2/library/alpine/manifests/3.20');
     up.reset();
     up.faults.serverError = 503;
-    const r = await get(mirror.url, `/v2/library/alpine/manifests/${image.digest}`);
+    const r = await get(c, `/v2/library/alpine/manifests/${image.digest}`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, image.bytes);
     assert.equal(up.requests.length, 0);
@@ -247,7 +247,7 @@ describe('the manifest and tag cache', () => {
 
   test('an uncached tag with the upstream down is UNAVAILABLE, not a made-up answer', async () => {
     up.faults.serverError = 503;
-    const r = await get(mirror.url, '/v2/library/alpine/manifests/never-pulled');
+    const r = await get(c, '/v2/library/alpine/manifests/never-pulled');
     assert.equal(r.status, 503);
     up.faults = {};
   });

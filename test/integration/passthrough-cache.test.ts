@@ -9,11 +9,10 @@ import { parseDigest } from '../../src/registry/digest.js';
 import { FakeUpstream, sha256, type FakeManifest, type SeenRequest } from '../support/fake/fake-upstream.js';
 import { errorCode, get, type Fetched } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
+import { httpsListener, protocols, registryClient, type RegistryClient } from '../support/registry-client.js';
 
 const passHost = 'pass.mirror.test';
 const passwords: Record<string, string> = { alice: 'pw', bob: 'pw2', carol: 'pw3' };
-const challenge = (repository: string) =>
-  `Bearer realm="http://${passHost}/token/pass",service="fake-registry",scope="repository:${repository}:pull"`;
 
 async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -23,9 +22,12 @@ async function eventually(what: string, check: () => boolean, timeoutMs = 5000):
   }
 }
 
-describe('passthrough mode: cached content follows the client\'s access to the repository', () => {
+for (const protocol of protocols) describe(`passthrough mode: cached content follows the client's access to the repository (${protocol})`, () => {
   let up: FakeUpstream;
   let mirror: TestMirror;
+  let c: RegistryClient;
+  const challenge = (repository: string) =>
+    `Bearer realm="${c.scheme}://${passHost}/token/pass",service="fake-registry",scope="repository:${repository}:pull"`;
   let now = Date.parse('2025-01-01T00:00:00Z');
   const layer = randomBytes(64 * 1024);
   const layerDigest = sha256(layer);
@@ -37,7 +39,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     const scopes = repositories.map((r) => `scope=${encodeURIComponent(`repository:${r}:pull`)}`).join('&');
     const headers: Record<string, string> = { host: passHost };
     if (user) headers.authorization = `Basic ${Buffer.from(`${user}:${passwords[user] ?? ''}`).toString('base64')}`;
-    const r = await get(mirror.url, `/token/pass?service=fake-registry&${scopes}`, { headers });
+    const r = await get(c, `/token/pass?service=fake-registry&${scopes}`, { headers });
     assert.equal(r.status, 200, `token for ${user ?? 'anonymous'}`);
     return (JSON.parse(r.body.toString('utf8')) as { token: string }).token;
   }
@@ -61,18 +63,20 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     config = (JSON.parse(image.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
     mirror = await startMirror(
       {
+        ...(await httpsListener()),
         upstreams: [
           { name: 'pass', registry: 'pass.example.test', url: up.url, default: true, hosts: [passHost], auth: { mode: 'passthrough' }, tagTtl: '24h' },
         ],
       },
       { clock: () => now },
     );
+    c = await registryClient(protocol, mirror);
 
     // alice pulls private/a: the manifest, its config and its layer are now cached.
     const alice = await tokenFor('alice', 'private/a');
-    assert.equal((await get(mirror.url, '/v2/private/a/manifests/1', { headers: as(alice) })).status, 200);
+    assert.equal((await get(c, '/v2/private/a/manifests/1', { headers: as(alice) })).status, 200);
     for (const digest of [config, layerDigest]) {
-      const b = await get(mirror.url, `/v2/private/a/blobs/${digest}`, { headers: as(alice) });
+      const b = await get(c, `/v2/private/a/blobs/${digest}`, { headers: as(alice) });
       assert.equal(b.status, 200);
       assert.equal(sha256(b.body), digest);
     }
@@ -80,6 +84,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     assert.equal(mirror.app.cache.index.manifest(parseDigest(image.digest))?.digest, image.digest);
   });
   after(async () => {
+    await c.close();
     await mirror.close();
     await up.stop();
   });
@@ -88,7 +93,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
   test('an anonymous client gets the upstream\'s 401 with the mirror\'s realm, not the cached blob or manifest', async () => {
     for (const path of [`/v2/private/a/blobs/${layerDigest}`, `/v2/private/a/manifests/${image.digest}`, '/v2/private/a/manifests/1']) {
       up.reset();
-      const r = await get(mirror.url, path, { headers: as() });
+      const r = await get(c, path, { headers: as() });
       assertChallenged(r, 'private/a');
       // The refusal is the upstream's own answer to this client, not a guess of the mirror's.
       assert.ok(up.requests.some((q) => q.method === 'HEAD' && q.headers.authorization === undefined), `${path}: ${describeRequests(up.requests)}`);
@@ -99,7 +104,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
   test('another user is served from the cache only after a HEAD with their own token reached the upstream', async () => {
     const bob = await tokenFor('bob', 'private/a');
     up.reset();
-    const r = await get(mirror.url, `/v2/private/a/blobs/${layerDigest}`, { headers: as(bob) });
+    const r = await get(c, `/v2/private/a/blobs/${layerDigest}`, { headers: as(bob) });
     assert.equal(r.status, 200);
     assert.ok(r.body.equals(layer));
     assert.equal(up.requests.length, 1, describeRequests(up.requests));
@@ -111,12 +116,12 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     // Within the token's lifetime the answer is remembered: the rest of bob's pull never reaches the upstream.
     now += 30_000;
     up.reset();
-    const byDigest = await get(mirror.url, `/v2/private/a/manifests/${image.digest}`, { headers: as(bob) });
+    const byDigest = await get(c, `/v2/private/a/manifests/${image.digest}`, { headers: as(bob) });
     assert.deepEqual(byDigest.body, image.bytes);
-    const byTag = await get(mirror.url, '/v2/private/a/manifests/1', { headers: as(bob) });
+    const byTag = await get(c, '/v2/private/a/manifests/1', { headers: as(bob) });
     assert.equal(byTag.headers['docker-content-digest'], image.digest);
     for (const digest of [config, layerDigest]) {
-      const b = await get(mirror.url, `/v2/private/a/blobs/${digest}`, { headers: as(bob) });
+      const b = await get(c, `/v2/private/a/blobs/${digest}`, { headers: as(bob) });
       assert.equal(sha256(b.body), digest);
     }
     assert.equal(up.requests.length, 0, describeRequests(up.requests));
@@ -124,7 +129,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     // Past any token lifetime the upstream is asked again.
     now += 2 * 3_600_000;
     up.reset();
-    const later = await get(mirror.url, `/v2/private/a/blobs/${layerDigest}`, { headers: as(bob) });
+    const later = await get(c, `/v2/private/a/blobs/${layerDigest}`, { headers: as(bob) });
     assert.ok(later.body.equals(layer));
     assert.equal(up.count((q) => q.method === 'HEAD' && q.headers.authorization === `Bearer ${bob}`), 1);
   });
@@ -133,7 +138,7 @@ describe('passthrough mode: cached content follows the client\'s access to the r
     const carol = await tokenFor('carol', 'private/a');
     for (const path of [`/v2/private/a/blobs/${layerDigest}`, `/v2/private/a/manifests/${image.digest}`, '/v2/private/a/manifests/1']) {
       up.reset();
-      const r = await get(mirror.url, path, { headers: as(carol) });
+      const r = await get(c, path, { headers: as(carol) });
       assertChallenged(r, 'private/a');
       assert.ok(up.requests.some((q) => q.method === 'HEAD' && q.headers.authorization === `Bearer ${carol}`), path);
     }
@@ -142,21 +147,21 @@ describe('passthrough mode: cached content follows the client\'s access to the r
   test('a digest cached under one repository is not served under another that the upstream says does not hold it', async () => {
     const alice = await tokenFor('alice', 'private/a', 'private/b');
     up.reset();
-    const blob = await get(mirror.url, `/v2/private/b/blobs/${layerDigest}`, { headers: as(alice) });
+    const blob = await get(c, `/v2/private/b/blobs/${layerDigest}`, { headers: as(alice) });
     assert.equal(blob.status, 404);
     assert.equal(errorCode(blob), 'BLOB_UNKNOWN');
-    const manifest = await get(mirror.url, `/v2/private/b/manifests/${image.digest}`, { headers: as(alice) });
+    const manifest = await get(c, `/v2/private/b/manifests/${image.digest}`, { headers: as(alice) });
     assert.equal(manifest.status, 404);
     assert.equal(errorCode(manifest), 'MANIFEST_UNKNOWN');
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path.startsWith('/v2/private/b/')), 2);
     assert.equal(up.count((q) => q.method === 'GET' && q.path.startsWith('/v2/private/')), 0);
 
     // The same token still gets it under the repository that holds it.
-    const home = await get(mirror.url, `/v2/private/a/blobs/${layerDigest}`, { headers: as(alice) });
+    const home = await get(c, `/v2/private/a/blobs/${layerDigest}`, { headers: as(alice) });
     assert.ok(home.body.equals(layer));
     // And a refusal is not remembered as a confirmation.
     up.reset();
-    assert.equal((await get(mirror.url, `/v2/private/b/blobs/${layerDigest}`, { headers: as(alice) })).status, 404);
+    assert.equal((await get(c, `/v2/private/b/blobs/${layerDigest}`, { headers: as(alice) })).status, 404);
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/private/b/blobs/${layerDigest}`), 1);
   });
 });

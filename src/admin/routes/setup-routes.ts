@@ -4,6 +4,7 @@ import type { AdminContext } from '../admin-context.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
 import { setupQuery, setupView } from '../api-schemas.js';
 import { setupSnippets } from '../setup-snippets.js';
+import { requestAuthority } from '../../server/request-authority.js';
 
 export function setupRoutes(ctx: AdminContext): AnyApiRoute[] {
   return [
@@ -36,6 +37,6 @@ export function setupRoutes(ctx: AdminContext): AnyApiRoute[] {
 function defaultMirror(ctx: AdminContext, req: FastifyRequest): string {
   const bound = ctx.registryAddresses();
   const address = new URL(bound.https ?? bound.http ?? 'http://localhost:5000');
-  if (address.hostname === '0.0.0.0' || address.hostname === '[::]') address.hostname = req.hostname.replace(/:\d+$/, '') || 'localhost';
+  if (address.hostname === '0.0.0.0' || address.hostname === '[::]') address.hostname = requestAuthority(req.raw).authority?.host ?? 'localhost';
   return address.href;
 }
