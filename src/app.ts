@@ -279,6 +279,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
           unknownSni: config.tls.unknownSni,
           helloTimeoutMs: config.tls.helloTimeout,
           connectTimeoutMs: config.timeouts.connect,
+          idleTimeoutMs: config.access.clientIdleTimeout,
           // The address rules apply to passthrough routes too (tests may replace the check).
           admit: options.admitPassthrough ?? ((peer) => access.admitsConnection(peer)),
           log: child('sni'),
