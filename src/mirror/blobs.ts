@@ -71,7 +71,10 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
         return source;
       }
     : fromUpstream;
-  const fill = await svc.fills.start(req.digest, open, origin).catch(noRoom);
+  const starting = svc.fills.start(req.digest, open, origin);
+  // This request started the fill: it counts toward the client's transfers until it is over, client gone or not.
+  ctx.transfer?.holdUntil(starting.then((f) => f.finished));
+  const fill = await starting.catch(noRoom);
   return fill ? fromFill(svc, req, range, fill) : passThrough(ctx, req, range);
 }
 

@@ -15,6 +15,7 @@ import type { UpstreamRouter } from '../upstream/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { relayToken } from '../upstream/token-relay.js';
 import { tokenPath, tokenService, type AccessControl, type Admitted } from '../access/access-control.js';
+import { TransferSlot } from '../access/transfer-slot.js';
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
 import { errorReply } from './error-reply.js';
 import { parseTarget } from './request-target.js';
@@ -59,10 +60,10 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
     const pullLog: PullLog = {};
     const info: AccessInfo = { method: req.method, url: req.url, host: req.headers.host, client: req.ip, pull: pullLog };
     let admitted: Admitted | undefined;
-    let transferOf: string | undefined;
+    let transfer: TransferSlot | undefined;
     const finish = (status: number, bytes: number, err?: unknown): void => {
-      if (transferOf !== undefined) o.access?.limits.endTransfer(transferOf);
-      transferOf = undefined;
+      transfer?.end();
+      transfer = undefined;
       const ms = performance.now() - started;
       accessLog(o.log, info, status, bytes, ms, err);
       o.onFinished?.(info, status, bytes, ms);
@@ -98,10 +99,12 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         const tag = route.kind === 'manifest' && route.reference.kind === 'tag' ? route.reference.tag : undefined;
         o.access?.checkPolicy(resolved.upstream.config, resolved.repository, tag);
         if (admitted && route.kind === 'blob' && req.method === 'GET') {
-          if (!o.access?.limits.startTransfer(admitted.key)) {
+          const limits = o.access?.limits;
+          if (!limits?.startTransfer(admitted.key)) {
             throw new RegistryError('TOOMANYREQUESTS', 'too many transfers at once from this client; retry when one has finished', { headers: { 'retry-after': '1' } });
           }
-          transferOf = admitted.key;
+          const key = admitted.key;
+          transfer = new TransferSlot(() => limits.endTransfer(key));
         }
         const authorization = resolved.upstream.mode === 'passthrough' ? req.headers.authorization : undefined;
         const ctx: PullContext = {
@@ -112,6 +115,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
           ...(authorization ? { clientAuthorization: authorization } : {}),
           tokenRealm: tokenRealmFor(baseUrl(req), resolved.upstream.name),
           signal: abort.signal,
+          ...(transfer ? { transfer } : {}),
           log: pullLog,
         };
         const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
