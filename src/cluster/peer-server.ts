@@ -82,7 +82,14 @@ export class PeerServer {
       refuse(res, 404, 'PEER_NOT_FOUND', 'GET /fills/<digest> only');
       return;
     }
-    const digest = parseDigest(name);
+    let digest: Digest;
+    try {
+      digest = parseDigest(name);
+    } catch {
+      // Shaped like a digest, yet not one (an unknown algorithm, a bad encoding).
+      refuse(res, 400, 'PEER_BAD_REQUEST', `not a digest: ${name.slice(0, 200)}`);
+      return;
+    }
     const pending = this.o.fills.get(digest)?.fill;
     let fill: BlobFill | undefined;
     try {

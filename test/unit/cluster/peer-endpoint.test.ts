@@ -63,8 +63,8 @@ describe('the internal endpoint', () => {
     assert.deepEqual(await ask(`/fills/${digest}`, header), { status: 401, code: 'PEER_UNAUTHORIZED' });
   });
 
-  it('a signed path that cannot be percent-decoded is a 400, and the endpoint answers the next request', async () => {
-    for (const path of ['/fills/%E0', '/fills/%', '/fills/sha256%3A%ZZ']) {
+  it('a signed path that cannot be percent-decoded, or a digest that is not one, is a 400, and the endpoint answers the next request', async () => {
+    for (const path of ['/fills/%E0', '/fills/%', '/fills/sha256%3A%ZZ', `/fills/sha256:${'0'.repeat(64)}_`, `/fills/md5:${'0'.repeat(32)}`]) {
       assert.deepEqual(await ask(path, signer().sign('GET', path, self)), { status: 400, code: 'PEER_BAD_REQUEST' }, path);
     }
     assert.equal((await ask(`/fills/${digest}`, signer().sign('GET', `/fills/${digest}`, self))).status, 404);
