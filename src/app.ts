@@ -20,6 +20,7 @@ import { ClientLimits } from './access/client-limits.js';
 import { RegistryTokens } from './access/registry-tokens.js';
 import { RegistryUsers } from './access/registry-users.js';
 import { createAcme, type Acme } from './acme/acme.js';
+import { FillRoom } from './cache/disk-space.js';
 import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import { createSharedView } from './catalog/shared-view.js';
 import { reloadConfig, type ReloadResult } from './config-reload.js';
@@ -169,6 +170,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       .evict()
       .then((r) => r && metrics.evicted(r))
       .catch((err: unknown) => log.error({ err }, 'eviction failed'));
+  const fillRoom = new FillRoom(() => config.cache.maxSize);
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
@@ -182,6 +184,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         cache.gate.succeeded();
         runEviction();
       },
+      reserve: (bytes) => fillRoom.reserve(bytes),
     },
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
@@ -286,6 +289,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
           unknownSni: config.tls.unknownSni,
           helloTimeoutMs: config.tls.helloTimeout,
           connectTimeoutMs: config.timeouts.connect,
+          idleTimeoutMs: config.access.clientIdleTimeout,
           // The address rules apply to passthrough routes too (tests may replace the check).
           admit: options.admitPassthrough ?? ((peer) => access.admitsConnection(peer)),
           log: child('sni'),

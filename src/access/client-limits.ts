@@ -1,6 +1,34 @@
 // Per-client limits: a request rate (token bucket: `requestsPerSecond` refilled continuously, up to `burst`) and a
-// number of blob transfers at once. A client is its user when it logged in, else its address. Idle buckets are
-// dropped so that a scan from many addresses cannot grow the maps without bound.
+// number of blob transfers at once. A client is its user when it logged in, else its address; an IPv6 address
+// counts as its /64, the block one host is given and picks addresses from at will (RFC 4291 2.5.4, RFC 8981).
+// Idle buckets are dropped, and the map holds at most `maxTrackedClients` (the least recently seen go first), so a
+// scan from many addresses cannot grow it without bound.
+import { isIPv6 } from 'node:net';
+
+/** Buckets kept at most: about 100 bytes each, some 10 MB in all. */
+export const maxTrackedClients = 100_000;
+
+/** What a client is counted under: an IPv6 address's /64 (`2001:db8:1:2::/64`), anything else as it is. */
+export function limitKey(client: string): string {
+  if (!isIPv6(client)) return client;
+  return `${expandIPv6(client).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight groups of an IPv6 address, lower case without leading zeros (an IPv4 tail becomes two groups). */
+function expandIPv6(address: string): string[] {
+  let text = address.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...zeros, ...right].map((g) => parseInt(g, 16).toString(16));
+}
+
 export interface LimitSettings {
   requestsPerSecond?: number;
   burst?: number;
@@ -26,13 +54,17 @@ export class ClientLimits {
   take(client: string): number {
     const rate = this.settings.requestsPerSecond;
     if (!rate) return 0;
+    const key = limitKey(client);
     const burst = this.settings.burst ?? Math.max(1, Math.ceil(rate));
     const now = this.clock();
     this.sweep(now, burst, rate);
-    const b = this.buckets.get(client) ?? { tokens: burst, at: now };
+    const b = this.buckets.get(key) ?? { tokens: burst, at: now };
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
     b.at = now;
-    this.buckets.set(client, b);
+    // Re-inserted: the map's order is least recently seen first, which is what goes when it is full.
+    this.buckets.delete(key);
+    this.buckets.set(key, b);
+    if (this.buckets.size > maxTrackedClients) this.dropOldest();
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return 0;
@@ -44,6 +76,7 @@ export class ClientLimits {
   startTransfer(client: string): boolean {
     const max = this.settings.concurrentTransfers;
     if (!max) return true;
+    client = limitKey(client);
     const n = this.transfers.get(client) ?? 0;
     if (n >= max) return false;
     this.transfers.set(client, n + 1);
@@ -52,9 +85,21 @@ export class ClientLimits {
 
   endTransfer(client: string): void {
     if (!this.settings.concurrentTransfers) return;
+    client = limitKey(client);
     const n = (this.transfers.get(client) ?? 1) - 1;
     if (n <= 0) this.transfers.delete(client);
     else this.transfers.set(client, n);
+  }
+
+  /** Clients with a rate bucket right now. */
+  get clients(): number {
+    return this.buckets.size;
+  }
+
+  /** Over the bound: the least recently seen client goes (its bucket would start full again anyway). */
+  private dropOldest(): void {
+    const oldest = this.buckets.keys().next();
+    if (!oldest.done) this.buckets.delete(oldest.value);
   }
 
   private sweep(now: number, burst: number, rate: number): void {

@@ -69,3 +69,40 @@ export class CachingGate {
     this.options.log?.info('disk has room again: caching resumed');
   }
 }
+
+/** A blob whose announced size does not fit the cache's room: it is passed through, never written. */
+export class NoRoomForBlob extends Error {
+  readonly code = 'BLOB_EXCEEDS_CACHE';
+}
+
+export const isNoRoomForBlob = (err: unknown): err is NoRoomForBlob => err instanceof NoRoomForBlob;
+
+/**
+ * The room fills may claim: an upstream's Content-Length is a claim, not a fact, so a fill reserves its announced
+ * size before it writes a byte, and all fills in flight together never reserve more than the cache may hold
+ * (cache.maxSize). A fill never writes past its announced size (blob-fill.ts), so the temp files stay within the
+ * reservations; a lie far beyond the cache costs no disk at all. Running out of disk below that bound is the
+ * CachingGate's business.
+ */
+export class FillRoom {
+  private reserved = 0;
+
+  constructor(private readonly maxBytes: () => number) {}
+
+  /** Reserves `bytes` for one fill: the release, to call once when the fill is over; undefined when it does not fit. */
+  reserve(bytes: number): (() => void) | undefined {
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || this.reserved + bytes > this.maxBytes()) return undefined;
+    this.reserved += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved -= bytes;
+    };
+  }
+
+  /** Bytes reserved by fills in flight. */
+  get inUse(): number {
+    return this.reserved;
+  }
+}

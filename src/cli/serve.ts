@@ -3,6 +3,7 @@
 import { createApp } from '../app.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
+import { logUnhandledRejections } from './process-failures.js';
 
 export interface ServeFlags {
   config?: string;
@@ -32,6 +33,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   };
   const config = await load();
   const app = await createApp(config, { loadConfig: load });
+  logUnhandledRejections(process, app.log);
   await app.listen();
   // SIGHUP: certificates and the config file again; a broken file is logged and the running config kept.
   process.on('SIGHUP', () => void app.reloadConfig());

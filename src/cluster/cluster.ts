@@ -45,7 +45,7 @@ export function createCluster(
     self: { owner: config.advertise, replica, incarnation: randomUUID() },
     log,
   });
-  const auth = new PeerAuth(config.secret);
+  const auth = new PeerAuth(config.secret, config.advertise);
   const peers = new PeerClient({ auth, connectMs: Math.min(timeouts.connect, 5_000), headersMs: timeouts.headers, idleMs: timeouts.idle });
   const server = new PeerServer({ fills, auth, log });
   return {

@@ -96,20 +96,31 @@ export class LeaseStore {
 
   /**
    * Claims `name` and keeps it renewed (every third of the TTL) until the returned release is called. `onLost` is
-   * told when a renewal finds the lease taken over (the work may go on; it was only presumed dead).
+   * told when a renewal finds the lease taken over (the work may go on; it was only presumed dead). Renewals never
+   * overlap: a second one sent while the first is still on its way would carry the ETag the first replaces, fail
+   * its condition, and read as a takeover. The next one is sent a third of the TTL after the previous was sent, or
+   * at once when the previous took longer, so a slow store does not let the lease expire under a live holder.
    */
   async hold(name: string, about?: Record<string, string>, onLost?: () => void): Promise<{ won: true; release: () => Promise<void> } | { won: false; holder: LeaseRecord }> {
     const claim = await this.claim(name, about);
     if (!claim.won) return claim;
     let lease: Lease | undefined = claim.lease;
     let renewing: Promise<void> = Promise.resolve();
-    const timer = setInterval(() => {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const everyMs = Math.max(250, Math.floor(this.ttlMs / 3));
+    const schedule = (delayMs: number): void => {
+      if (stopped || !lease) return;
+      timer = setTimeout(renew, delayMs);
+      timer.unref();
+    };
+    const renew = (): void => {
+      const sentAt = this.clock();
       renewing = (async () => {
         if (!lease) return;
         try {
           lease = await this.renew(lease);
           if (!lease) {
-            clearInterval(timer);
             this.o.log.warn({ lease: name }, 'lease taken over by another replica');
             onLost?.();
           }
@@ -118,12 +129,14 @@ export class LeaseStore {
           this.o.log.warn({ err, lease: name }, 'lease renewal failed');
         }
       })();
-    }, Math.max(250, Math.floor(this.ttlMs / 3)));
-    timer.unref();
+      void renewing.then(() => schedule(Math.max(0, everyMs - (this.clock() - sentAt))));
+    };
+    schedule(everyMs);
     return {
       won: true,
       release: async () => {
-        clearInterval(timer);
+        stopped = true;
+        clearTimeout(timer);
         await renewing;
         const held = lease;
         lease = undefined;

@@ -30,7 +30,7 @@ export class PeerClient {
     const path = `/fills/${digest}`;
     let res;
     try {
-      res = await request(`${owner}${path}`, { method: 'GET', headers: { [peerAuthHeader]: this.o.auth.sign('GET', path) }, dispatcher: this.agent });
+      res = await request(`${owner}${path}`, { method: 'GET', headers: { [peerAuthHeader]: this.o.auth.sign('GET', path, owner) }, dispatcher: this.agent });
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message };
     }

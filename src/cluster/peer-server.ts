@@ -28,7 +28,14 @@ export class PeerServer {
   private transfers = 0;
 
   constructor(private readonly o: PeerServerOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    // Nothing a request does may end the process: an unexpected failure is logged and the request answered 500.
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.o.log.error({ err, url: req.url }, 'internal endpoint request failed');
+        if (!res.headersSent) refuse(res, 500, 'PEER_FAILED', 'internal error');
+        else res.destroy();
+      });
+    });
     this.server.keepAliveTimeout = 60_000;
   }
 
@@ -64,12 +71,25 @@ export class PeerServer {
       return;
     }
     const m = /^\/fills\/([^/]+)$/.exec(path);
-    const name = m ? decodeURIComponent(m[1]!) : '';
+    let name = '';
+    try {
+      name = m ? decodeURIComponent(m[1]!) : '';
+    } catch {
+      refuse(res, 400, 'PEER_BAD_REQUEST', 'the path is not valid percent-encoding');
+      return;
+    }
     if (req.method !== 'GET' || !isDigestLike(name)) {
       refuse(res, 404, 'PEER_NOT_FOUND', 'GET /fills/<digest> only');
       return;
     }
-    const digest = parseDigest(name);
+    let digest: Digest;
+    try {
+      digest = parseDigest(name);
+    } catch {
+      // Shaped like a digest, yet not one (an unknown algorithm, a bad encoding).
+      refuse(res, 400, 'PEER_BAD_REQUEST', `not a digest: ${name.slice(0, 200)}`);
+      return;
+    }
     const pending = this.o.fills.get(digest)?.fill;
     let fill: BlobFill | undefined;
     try {

@@ -1,6 +1,6 @@
 // The one configuration schema: types, defaults and validation. Every key is documented in pullgate.example.yaml.
 import { z } from 'zod';
-import { parseDurationMs } from './duration.js';
+import { formatDuration, parseDurationMs } from './duration.js';
 import { parseSizeBytes } from './size.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
@@ -24,7 +24,16 @@ const measured = (parse: (v: string | number) => number | undefined, what: strin
       return value;
     });
 
-const duration = measured(parseDurationMs, 'duration', '"30s", "5m", "1h"');
+/**
+ * A duration up to `max`: every duration ends up in a timer or a comparison, and Node's timers take at most
+ * 2^31-1 ms (about 24.8 days); a longer one fires at once (a 25d fillIdleTimeout would fail every fill as stalled).
+ */
+const duration = (fallback: string, max: string) => {
+  const maxMs = parseDurationMs(max)!;
+  return measured(parseDurationMs, 'duration', '"30s", "5m", "1h"')(fallback).refine((ms) => ms <= maxMs, {
+    error: (issue) => `at most ${max}, got ${String(issue.input === undefined ? '' : formatDuration(issue.input as number))}`,
+  });
+};
 const size = measured(parseSizeBytes, 'size', '"512MiB", "20GB"');
 
 /** `host:port`, `:port` or a bare port; the host defaults to all interfaces. */
@@ -104,7 +113,7 @@ export const upstreamSchema = z.strictObject({
   /** HTTP(S) proxy for this upstream; overrides the global `proxy`. `""` forces a direct connection. */
   proxy: z.union([proxyUrl, z.literal('')]).optional(),
   /** How long a cached tag is trusted before it is revalidated. */
-  tagTtl: duration('5m'),
+  tagTtl: duration('5m', '7d'),
   /** Serve only what is cached; never contact this upstream. */
   offline: z.boolean().default(false),
   /** Who may pull from this upstream: overrides the global `access` key by key. */
@@ -117,11 +126,11 @@ export const upstreamSchema = z.strictObject({
   allowPrivateRedirects: z.boolean().default(false),
   /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */
   retries: z
-    .strictObject({ attempts: z.int().min(1).max(10).default(3), minDelay: duration('200ms'), maxDelay: duration('2s') })
+    .strictObject({ attempts: z.int().min(1).max(10).default(3), minDelay: duration('200ms', '5m'), maxDelay: duration('2s', '5m') })
     .refine((r) => r.minDelay <= r.maxDelay, { message: 'minDelay must not exceed maxDelay', path: ['minDelay'] })
     .prefault({}),
   /** Per URL: after `failures` consecutive failures the URL is skipped for `openFor`, then probed once. */
-  circuit: z.strictObject({ failures: z.int().min(1).max(1000).default(5), openFor: duration('30s') }).prefault({}),
+  circuit: z.strictObject({ failures: z.int().min(1).max(1000).default(5), openFor: duration('30s', '1h') }).prefault({}),
 });
 
 export const configSchema = z
@@ -142,7 +151,7 @@ export const configSchema = z
         /** A name no certificate or passthrough route serves, or no SNI: the first certificate, or a TLS alert. */
         unknownSni: z.enum(['default', 'refuse']).default('default'),
         /** How long a new connection may take to send its ClientHello. */
-        helloTimeout: duration('10s'),
+        helloTimeout: duration('10s', '5m'),
         /** Certificates obtained and renewed from an ACME CA (src/acme/). */
         acme,
       })
@@ -158,13 +167,13 @@ export const configSchema = z
     timeouts: z
       .strictObject({
         /** TCP + TLS connect to an upstream. */
-        connect: duration('15s'),
+        connect: duration('15s', '10m'),
         /** Waiting for an upstream's response headers. */
-        headers: duration('60s'),
+        headers: duration('60s', '1h'),
         /** Inactivity on an upstream body (never a total deadline on a blob). */
-        idle: duration('60s'),
+        idle: duration('60s', '1h'),
         /** Client keep-alive on the mirror's listeners; above the 90 s of containers/image. */
-        keepAlive: duration('120s'),
+        keepAlive: duration('120s', '1h'),
       })
       .prefault({}),
     cache: z
@@ -176,13 +185,13 @@ export const configSchema = z
         /** Images never evicted: `upstream/repository[:tag]`, `*` matches within a component. */
         pins: z.array(z.string().min(1)).default([]),
         /** A fill whose upstream sends nothing for this long fails (its followers are aborted). */
-        fillIdleTimeout: duration('60s'),
+        fillIdleTimeout: duration('60s', '1h'),
         /** Where committed blobs live: `disk` (under dataDir) or an S3-compatible bucket (src/config/storage.ts). */
         storage: storageSchema,
       })
       .prefault({}),
     /** On SIGTERM, how long responses in progress (blob transfers) may take to finish before they are cut. */
-    shutdownGrace: duration('30s'),
+    shutdownGrace: duration('30s', '1h'),
     /** Several replicas sharing one bucket: fills claimed and streamed between them (src/config/cluster.ts). */
     cluster: clusterSchema.optional(),
     upstreams: z.array(upstreamSchema).optional(),
@@ -206,7 +215,7 @@ export const configSchema = z
           })
           .prefault({}),
         /** A client connection with no traffic either way for this long is closed (slow or stalled readers). */
-        clientIdleTimeout: duration('5m'),
+        clientIdleTimeout: duration('5m', '1d'),
       })
       .prefault({}),
     admin: z
@@ -214,7 +223,7 @@ export const configSchema = z
         /** A file holding the admin password (else PULLGATE_ADMIN_PASSWORD, else one generated on first start). */
         passwordFile: z.string().min(1).optional(),
         /** How long a login lasts. */
-        sessionTtl: duration('12h'),
+        sessionTtl: duration('12h', '14d'),
       })
       .prefault({}),
   })

@@ -13,6 +13,7 @@ import type { InflightFill } from './fills.js';
 import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
+import { isNoRoomForBlob, NoRoomForBlob } from '../cache/disk-space.js';
 import { VerifyingStream } from './verifying-stream.js';
 
 export interface BlobRequest {
@@ -70,8 +71,17 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
         return source;
       }
     : fromUpstream;
-  const fill = await svc.fills.start(req.digest, open, origin);
-  return fromFill(svc, req, range, fill);
+  const starting = svc.fills.start(req.digest, open, origin);
+  // This request started the fill: it counts toward the client's transfers until it is over, client gone or not.
+  ctx.transfer?.holdUntil(starting.then((f) => f.finished));
+  const fill = await starting.catch(noRoom);
+  return fill ? fromFill(svc, req, range, fill) : passThrough(ctx, req, range);
+}
+
+/** A fill refused for want of room (its Content-Length): undefined, and the request passes through instead. */
+function noRoom(err: unknown): undefined {
+  if (isNoRoomForBlob(err)) return undefined;
+  throw err;
 }
 
 /** A request for a blob whose fill is in flight follows that fill. */
@@ -80,7 +90,8 @@ async function follow(svc: MirrorServices, ctx: PullContext, req: BlobRequest, r
   // The fill's own upstream GET for this repository is the confirmation (it links the digest once answered): no
   // HEAD of our own, which would only compete with that GET while the upstream has not answered yet.
   if (!sameOrigin(ctx, inflight.origin)) await svc.access.confirm(ctx, 'blob', req.digest);
-  return fromFill(svc, req, range, await inflight.fill);
+  const fill = await inflight.fill.catch(noRoom);
+  return fill ? fromFill(svc, req, range, fill) : passThrough(ctx, req, range);
 }
 
 /**
@@ -151,6 +162,13 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     res.body.destroy();
     throw new RegistryError('UPSTREAM_INVALID', 'upstream blob has no valid Content-Length');
   }
+  // The announced size is a claim on the cache's room, made before a byte is written (cache/disk-space.ts).
+  const release = svc.caching.reserve(size);
+  if (!release) {
+    res.body.destroy();
+    throw new NoRoomForBlob(`${digest}: ${size} bytes announced, more than the cache has room for`);
+  }
+  res.body.once('close', release);
   // Linked before the bytes arrive: followers on this repository need no confirmation of their own.
   svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
   const { name: upstream, observer } = ctx.upstream;

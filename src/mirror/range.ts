@@ -9,17 +9,26 @@ export interface ByteRange {
 
 export type RangeSpec = ByteRange | { suffix: number };
 
-/** undefined when there is no Range header; a malformed or multi-range header is refused. */
+/** A position of any length of digits: beyond 2^53 it exceeds every blob anyway, so it reads as the largest safe one. */
+const position = (digits: string): number => Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
+
+/**
+ * undefined when there is no Range header, or one in a unit other than bytes (RFC 9110 14.2: ignored, the whole
+ * representation is sent); a malformed or multi-range bytes header is refused.
+ */
 export function parseRange(header: string | undefined): RangeSpec | undefined {
   if (header === undefined) return undefined;
-  const m = /^\s*bytes\s*=\s*(\d{0,15})\s*-\s*(\d{0,15})\s*$/i.exec(header);
+  const unit = /^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=/.exec(header)?.[1];
+  if (unit !== undefined && unit.toLowerCase() !== 'bytes') return undefined;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m || (m[1] === '' && m[2] === '')) {
     throw new RegistryError('RANGE_INVALID', 'malformed or multiple Range; a single bytes=start-end is supported');
   }
-  if (m[1] === '') return { suffix: Number(m[2]) };
-  const start = Number(m[1]);
+  if (m[1] === '') return { suffix: position(m[2]!) };
+  const start = position(m[1]!);
   if (m[2] === '') return { start };
-  const end = Number(m[2]);
+  // RFC 9110 14.1.2: a last-pos at or past the end is clipped to the blob (resolveRange).
+  const end = position(m[2]!);
   if (end < start) throw new RegistryError('RANGE_INVALID', 'Range end is before its start');
   return { start, end };
 }

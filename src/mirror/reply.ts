@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { Upstream } from '../upstream/upstream.js';
 import type { RepositoryName } from '../registry/names.js';
+import type { TransferHold } from '../access/transfer-slot.js';
 
 export interface RegistryReply {
   status: number;
@@ -24,6 +25,8 @@ export interface PullContext {
   /** passthrough mode: the mirror's token endpoint for this upstream, put into rewritten challenges. */
   tokenRealm: string;
   signal: AbortSignal;
+  /** The client's transfer slot, when its transfers are limited: a fill the request starts keeps it taken. */
+  transfer?: TransferHold;
   /** Filled in by the use case for the access log. */
   log: PullLog;
 }

@@ -11,6 +11,8 @@ export interface CachingSwitch {
   suspend(reason: unknown): void;
   /** A blob was committed: the disk has room, and the cache may now be over its cap. */
   committed(): void;
+  /** Room for a fill of `bytes` (cache/disk-space.ts FillRoom): its release, or undefined when it does not fit. */
+  reserve(bytes: number): (() => void) | undefined;
 }
 
 export interface MirrorServices {

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { forwardableAuthorization } from '../upstream/client-credentials.js';
 import { relayToken } from '../upstream/token-relay.js';
 import { tokenPath, tokenService, type AccessControl, type Admitted } from '../access/access-control.js';
+import { TransferSlot } from '../access/transfer-slot.js';
 import { accessLog, type AccessInfo, type RequestObserver } from './access-log.js';
 import { errorReply } from './error-reply.js';
 import { parseTarget } from './request-target.js';
@@ -65,10 +66,10 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
     const host = authority?.host;
     const info: AccessInfo = { method: req.method, url: req.url, host: authority?.value, http: httpVersion, client: req.ip, pull: pullLog };
     let admitted: Admitted | undefined;
-    let transferOf: string | undefined;
+    let transfer: TransferSlot | undefined;
     const finish = (status: number, bytes: number, err?: unknown): void => {
-      if (transferOf !== undefined) o.access?.limits.endTransfer(transferOf);
-      transferOf = undefined;
+      transfer?.end();
+      transfer = undefined;
       const ms = performance.now() - started;
       accessLog(o.log, info, status, bytes, ms, err);
       o.onFinished?.(info, status, bytes, ms);
@@ -104,10 +105,12 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
         const tag = route.kind === 'manifest' && route.reference.kind === 'tag' ? route.reference.tag : undefined;
         o.access?.checkPolicy(resolved.upstream.config, resolved.repository, tag);
         if (admitted && route.kind === 'blob' && req.method === 'GET') {
-          if (!o.access?.limits.startTransfer(admitted.key)) {
+          const limits = o.access?.limits;
+          if (!limits?.startTransfer(admitted.key)) {
             throw new RegistryError('TOOMANYREQUESTS', 'too many transfers at once from this client; retry when one has finished', { headers: { 'retry-after': '1' } });
           }
-          transferOf = admitted.key;
+          const key = admitted.key;
+          transfer = new TransferSlot(() => limits.endTransfer(key));
         }
         const authorization = resolved.upstream.mode === 'passthrough' ? forwardableAuthorization(req.headers.authorization, isMirrorUser) : undefined;
         const ctx: PullContext = {
@@ -118,6 +121,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
           ...(authorization ? { clientAuthorization: authorization } : {}),
           tokenRealm: tokenRealmFor(baseUrl(req), resolved.upstream.name),
           signal: abort.signal,
+          ...(transfer ? { transfer } : {}),
           log: pullLog,
         };
         const method = req.method === 'HEAD' ? 'HEAD' : 'GET';

@@ -22,6 +22,8 @@ export interface SniRouterOptions {
   unknownSni: UnknownSni;
   helloTimeoutMs: number;
   connectTimeoutMs: number;
+  /** A passthrough pipe with no bytes either way for this long is closed. */
+  idleTimeoutMs: number;
   admit?: AdmitPassthrough;
   log: Logger;
   clock?: () => number;
@@ -177,6 +179,7 @@ export class SniRouter {
     stats.active++;
     const pipe = pipeToBackend(socket, head, route.backend, {
       connectTimeoutMs: this.o.connectTimeoutMs,
+      idleTimeoutMs: this.o.idleTimeoutMs,
       clock: this.clock,
       onClose: (r: PipeResult) => {
         this.pipes.delete(pipe);

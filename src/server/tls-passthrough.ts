@@ -13,6 +13,8 @@ export type CloseReason =
   | 'connect-failed'
   | 'client-error'
   | 'backend-error'
+  /** No bytes either way for the idle timeout. */
+  | 'idle-timeout'
   /** The listener was closed. */
   | 'shutdown';
 
@@ -29,6 +31,11 @@ export interface PipeResult {
 
 export interface PipeOptions {
   connectTimeoutMs: number;
+  /**
+   * No bytes either way for this long closes the pipe (access.clientIdleTimeout, as for the mirror's own clients):
+   * a quiet client must not hold a socket and a backend connection for ever. 0 turns it off.
+   */
+  idleTimeoutMs: number;
   clock: () => number;
   onClose(result: PipeResult): void;
 }
@@ -69,6 +76,9 @@ export function pipeToBackend(client: Socket, head: Buffer, to: Backend, o: Pipe
     clearTimeout(timer);
     connected = true;
     client.setNoDelay(true);
+    // The client socket carries both directions (it reads the client's bytes and writes the backend's), and its
+    // timer restarts on each read and write: one timer covers the whole pipe.
+    if (o.idleTimeoutMs > 0) client.setTimeout(o.idleTimeoutMs, () => fail('idle-timeout'));
     backend.write(head);
     client.pipe(backend);
   });

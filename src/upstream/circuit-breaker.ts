@@ -20,11 +20,21 @@ export interface CircuitChange {
   reason?: string;
 }
 
+/** One request's right to use the URL; it reports its outcome exactly once (later reports are ignored). */
+export interface CircuitPermit {
+  success(): void;
+  failure(reason: string): void;
+  /** The request ended without a verdict (the client left): a probe's slot is given back. */
+  release(): void;
+}
+
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
   private consecutive = 0;
   private openedAt = 0;
   private probing = false;
+  /** Counts state changes: a permit reports only into the state it was given in. */
+  private epoch = 0;
   private lastFailure: string | undefined;
 
   constructor(
@@ -49,38 +59,51 @@ export class CircuitBreaker {
   }
 
   /**
-   * May a request go to this URL now? A true answer must be followed by exactly one of success(), failure() or
-   * release(): in half-open it is the one probe, and everyone else is refused until it reports.
+   * May a request go to this URL now? A permit, or undefined when refused. The request reports through its permit
+   * exactly once: success(), failure() or release(). In half-open the one permit handed out is the probe, and
+   * everyone else is refused until it reports. A permit from before the circuit last changed (a request sent while
+   * it was closed that ends during the probe) is no verdict: its report changes nothing, so it can neither free the
+   * probe's slot nor close or re-open the circuit under the probe.
    */
-  tryAcquire(): boolean {
+  tryAcquire(): CircuitPermit | undefined {
     const state = this.state;
-    if (state === 'closed') return true;
-    if (state === 'open') return false;
-    if (this.probing) return false;
-    if (this.current !== 'half-open') this.move('half-open');
-    this.probing = true;
-    return true;
+    if (state === 'open') return undefined;
+    if (state === 'half-open') {
+      if (this.probing) return undefined;
+      if (this.current !== 'half-open') this.move('half-open');
+      this.probing = true;
+    }
+    return this.permit(this.epoch, state === 'half-open');
   }
 
-  success(): void {
-    this.probing = false;
+  private permit(epoch: number, probe: boolean): CircuitPermit {
+    let reported = false;
+    const report = (verdict: () => void) => {
+      if (reported) return;
+      reported = true;
+      if (epoch !== this.epoch) return;
+      if (probe) this.probing = false;
+      verdict();
+    };
+    return {
+      success: () => report(() => this.succeeded()),
+      failure: (reason) => report(() => this.failed(reason)),
+      release: () => report(() => undefined),
+    };
+  }
+
+  private succeeded(): void {
     this.consecutive = 0;
     if (this.current !== 'closed') this.move('closed');
   }
 
-  failure(reason: string): void {
-    this.probing = false;
+  private failed(reason: string): void {
     this.consecutive++;
     this.lastFailure = reason;
     if (this.current === 'half-open' || (this.current === 'closed' && this.consecutive >= this.settings.failures)) {
       this.openedAt = this.clock();
       this.move('open', reason);
     }
-  }
-
-  /** The request ended without a verdict (the client left): a probe slot is given back. */
-  release(): void {
-    this.probing = false;
   }
 
   /** The last failure seen, for the admin view and the error a refused request gets. */
@@ -91,6 +114,7 @@ export class CircuitBreaker {
   private move(to: CircuitState, reason?: string): void {
     const from = this.current;
     this.current = to;
+    this.epoch++;
     this.onChange({ from, to, failures: this.consecutive, ...(reason !== undefined ? { reason } : {}) });
   }
 }

@@ -55,7 +55,8 @@ async function tryEach(
   const drop = async () => last?.res?.body.dump().catch(() => undefined);
   for (const [i, endpoint] of endpoints.entries()) {
     const isLast = i === endpoints.length - 1;
-    if (!endpoint.breaker.tryAcquire()) {
+    const permit = endpoint.breaker.tryAcquire();
+    if (!permit) {
       skipped ??= endpoint;
       continue;
     }
@@ -66,10 +67,10 @@ async function tryEach(
       const e = toUpstreamError(err, o.upstream);
       if (o.signal?.aborted || e.name === 'AbortError') {
         // The client left: no verdict on the URL.
-        endpoint.breaker.release();
+        permit.release();
         throw e;
       }
-      endpoint.breaker.failure(e.message);
+      permit.failure(e.message);
       o.health.failed(e.message);
       o.onFailure?.(endpoint.shown, e.message);
       await drop();
@@ -78,7 +79,7 @@ async function tryEach(
     }
     o.health.answered(res.status);
     if (res.status >= 500 || res.status === 429) {
-      endpoint.breaker.failure(`HTTP ${res.status}`);
+      permit.failure(`HTTP ${res.status}`);
       o.onFailure?.(endpoint.shown, `HTTP ${res.status}`);
       await drop();
       // A 5xx is worth another round; a 429 only when its Retry-After says how long (retryDelay judges it).
@@ -86,7 +87,7 @@ async function tryEach(
       last = { res, error: new RegistryError('UNAVAILABLE', `upstream ${o.upstream} answered ${res.status}`), transient };
       continue;
     }
-    endpoint.breaker.success();
+    permit.success();
     if (res.status === 404 && !isLast) {
       await res.body.dump().catch(() => undefined);
       continue;

@@ -65,12 +65,26 @@ for (const protocol of protocols) describe(`blobs through the mirror (${protocol
   });
 
   test('a malformed Range is refused with RANGE_INVALID before going upstream', async () => {
-    for (const range of ['bytes=abc', 'items=0-1', 'bytes=0-1,5-6', 'bytes=9-2']) {
+    for (const range of ['bytes=abc', 'bytes=0-1,5-6', 'bytes=9-2']) {
       const r = await get(c, path, { headers: { range } });
       assert.equal(r.status, 416, range);
       assert.equal(errorCode(r), 'RANGE_INVALID');
     }
     assert.equal(s.up.count((q) => q.path === path), 0);
+  });
+
+  test('a Range ending far past the blob is clipped to it: 206 with the whole blob (RFC 9110 14.1.2)', async () => {
+    const r = await download(path, { range: 'bytes=0-9999999999999999' });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers['content-range'], `bytes 0-${blob.length - 1}/${blob.length}`);
+    assert.ok(r.body.equals(blob));
+  });
+
+  test('a Range in a unit other than bytes is ignored: 200 with the whole blob (RFC 9110 14.2)', async () => {
+    const r = await download(path, { range: 'items=0-1' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-range'], undefined);
+    assert.ok(r.body.equals(blob));
   });
 
   for (const mode of ['absolute', 'relative'] as const) {
