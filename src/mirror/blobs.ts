@@ -83,8 +83,19 @@ async function fromCacheOrFill(
   const open = cluster
     ? async () => {
         const source = await cluster.open(req.digest, origin, fromUpstream, (holder) => mayFollow(svc, ctx, req.digest, holder.about));
-        if (source.peer !== undefined) ctx.log.cache = 'PEER';
-        return source;
+        if (source.peer === undefined) return source;
+        ctx.log.cache = 'PEER';
+        if (!sameOrigin(ctx, source.fetchedFor)) return source;
+        // The holder's upstream GET for this repository, once this replica has verified its bytes, confirms it here.
+        const { upstream, repository } = origin;
+        return {
+          ...source,
+          async commit(tempPath: string) {
+            svc.index.linkBlob(req.digest, upstream, repository);
+            svc.access.shareLink('blob', req.digest, upstream, repository);
+            await source.commit(tempPath);
+          },
+        };
       }
     : fromUpstream;
   const entry = svc.fills.start(req.digest, open, origin, requestContext(ctx));
@@ -127,8 +138,9 @@ function requestContext(ctx: PullContext): string {
 /** A request for a blob whose fill is in flight follows that fill. */
 async function follow(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined, inflight: InflightFill): Promise<RegistryReply> {
   ctx.log.cache = 'COALESCED';
-  // The fill's own upstream GET for this repository is the confirmation (it links the digest once answered): no
-  // HEAD of our own, which would only compete with that GET while the upstream has not answered yet.
+  // The fill's own upstream GET for this repository is the confirmation (it links the digest once the bytes have
+  // verified, and the follower gets no byte before that GET has answered 200): no HEAD of our own, which would only
+  // compete with that GET while the upstream has not answered yet.
   if (!sameOrigin(ctx, inflight.origin)) await svc.access.confirm(ctx, 'blob', req.digest);
   return fromFill(svc, req, range, await followed(ctx, inflight));
 }
@@ -141,13 +153,13 @@ function sameOrigin(ctx: PullContext, origin: { upstream?: string; repository?: 
   return ctx.upstream.mode === 'mirror' && origin?.upstream === ctx.upstream.name && origin.repository === ctx.repository;
 }
 
-/** Follows the confirmation rule of a coalesced request: the holder's own repository and credentials vouch for it. */
+/**
+ * Follows the confirmation rule of a coalesced request: a holder fetching for the same repository with the same
+ * credentials needs no HEAD of this request's own. Holding the lease confirms nothing yet: the digest is linked here
+ * only once the holder's bytes have verified (above), and a holder whose upstream refuses leaves no link behind.
+ */
 async function mayFollow(svc: MirrorServices, ctx: PullContext, digest: Digest, about: Record<string, string> | undefined): Promise<void> {
-  if (sameOrigin(ctx, about)) {
-    svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
-    return;
-  }
-  await svc.access.confirm(ctx, 'blob', digest);
+  if (!sameOrigin(ctx, about)) await svc.access.confirm(ctx, 'blob', digest);
 }
 
 function headers(digest: Digest, length: number): Record<string, string> {
@@ -201,8 +213,6 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     res.body.destroy();
     throw new RegistryError('UPSTREAM_INVALID', 'upstream blob has no valid Content-Length');
   }
-  // Linked before the bytes arrive: followers on this repository need no confirmation of their own.
-  svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
   return {
@@ -210,8 +220,10 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     body: res.body,
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
+      // Only verified bytes get here: the upstream's 200 for this repository is a confirmation now, not before.
       await svc.store.commit(digest, tempPath);
       svc.index.putBlob(digest, size, upstream, repository);
+      svc.access.shareLink('blob', digest, upstream, repository);
       svc.caching.committed();
     },
   };

@@ -120,6 +120,7 @@ function save(svc: MirrorServices, ctx: PullContext, m: FetchedManifest, tag?: s
     return;
   }
   svc.catalog.manifestStored(m);
+  svc.access.shareLink('manifest', m.digest, ctx.upstream.name, ctx.repository);
   if (tag !== undefined) shareTag(svc, ctx, tag, m);
 }
 
