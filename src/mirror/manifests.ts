@@ -84,11 +84,12 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
       if (!isUpstreamTrouble(err)) throw err;
       return hit(svc, ctx, row, 'STALE');
     }
-    const current = head ? svc.index.manifest(head.digest) : undefined;
+    // A HEAD only names a digest: the cached manifest is served for it only when this upstream has already served or
+    // confirmed that digest for this repository; any other digest is fetched (and verified) below.
+    const current = head && (await confirmedHere(svc, ctx, head.digest)) ? svc.index.manifest(head.digest) : undefined;
     if (current) {
       svc.index.putTag(upstream, ctx.repository, tag, current.digest);
       shareTag(svc, ctx, tag, current);
-      svc.index.linkManifest(current.digest, upstream, ctx.repository);
       return hit(svc, ctx, current, 'REVALIDATED');
     }
   }
@@ -102,6 +103,12 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
   save(svc, ctx, m, tag);
   ctx.log.cache = 'MISS';
   return m;
+}
+
+/** Whether `digest` is linked to this request's upstream and repository, here or (recorded) on another replica. */
+async function confirmedHere(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<boolean> {
+  const { name: upstream } = ctx.upstream;
+  return svc.index.isManifestLinked(digest, upstream, ctx.repository) || (await svc.catalog.adoptLink('manifest', digest, upstream, ctx.repository));
 }
 
 function hit(svc: MirrorServices, ctx: PullContext, row: ManifestRow, cache: 'HIT' | 'REVALIDATED' | 'STALE'): FetchedManifest {
