@@ -2,14 +2,19 @@
 // access across repositories, upstreams and replicas"): when the upstream refuses the fill's own request (its
 // credential, its repository, its realm), a follower asking with another context retries with its own. A hostile
 // client's failing fill must neither fail nor re-challenge a legitimate pull of the same digest that arrives while
-// it is in flight. Followers with the very same context still share the one upstream answer.
+// it is in flight. Followers with the very same context still share the one upstream answer. The fake upstream
+// injects the timing; the last suite runs the same races against a real registry with token auth.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseDigest } from '../../src/registry/digest.js';
 import { FakeUpstream, sha256 } from '../support/fake/fake-upstream.js';
 import { errorCode, get, type Fetched } from '../support/fake/mirror-over-fake.js';
+import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
+import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
+import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
 
 const passHost = 'pass.mirror.test';
 const passwords: Record<string, string> = { alice: 'pw' };
@@ -145,5 +150,90 @@ describe('mirror mode: a fill refused for its repository and a concurrent pull o
     for (const r of [await first, ...rest]) assert.equal(r.status, 404);
     assert.equal(up.count((q) => q.method === 'GET' && q.path === path), 1);
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === path), 0);
+  });
+});
+
+/**
+ * A TCP relay in front of the real registry that holds every client-to-registry chunk for `delayMs`: each upstream
+ * request takes at least that long to be answered, so a second client reliably arrives while the first one's fill
+ * waits for its answer. TLS passes through untouched.
+ */
+async function startDelayingRelay(targetPort: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const target = connect(targetPort, '127.0.0.1');
+    for (const s of [client, target]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        target.destroy();
+      });
+    }
+    client.on('data', (chunk) => void setTimeout(() => target.write(chunk), delayMs));
+    client.on('end', () => void setTimeout(() => target.end(), delayMs));
+    target.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('against a real registry (docker-registry, token auth): a refused fill and a legitimate concurrent pull', () => {
+  let reg: RealRegistry;
+  let fixtures: Fixtures;
+  let relay: { port: number; close(): Promise<void> };
+  let mirror: TestMirror;
+
+  before(async () => {
+    await assertInstalled('docker-registry', 'skopeo');
+    reg = await startRealRegistry({ redirectBlobs: false });
+    fixtures = await pushFixtures(reg);
+    relay = await startDelayingRelay(Number(new URL(reg.url).port), 300);
+    const url = `https://127.0.0.1:${relay.port}`;
+    mirror = await startMirror({
+      upstreams: [
+        { name: 'hub', registry: 'docker.io', url, ca: reg.caFile, default: true },
+        { name: 'pass', registry: 'pass.upstream.test', url, ca: reg.caFile, hosts: [passHost], auth: { mode: 'passthrough' } },
+      ],
+    });
+  }, { timeout: 180_000 });
+  after(async () => {
+    await mirror?.close();
+    await relay?.close();
+    await reg?.stop();
+  });
+
+  test('passthrough: a forged token\'s fill fails for its client only; a reader\'s token gets the private layer', async () => {
+    const layer = fixtures.secret.layers[0]!;
+    const path = `/v2/private/secret/blobs/${layer.digest}`;
+    const reader = reg.tokenServer.mint([{ type: 'repository', name: 'private/secret', actions: ['pull'] }], 'reader');
+    const refused = get(mirror.url, path, { headers: { host: passHost, authorization: 'Bearer forged.token.value' } });
+    await fillInFlight(mirror, layer.digest);
+    const legit = get(mirror.url, path, { headers: { host: passHost, authorization: `Bearer ${reader}` } });
+    const [bad, good] = await Promise.all([refused, legit]);
+    assert.equal(bad.status, 401);
+    assert.equal(errorCode(bad), 'UNAUTHORIZED');
+    assert.equal(good.status, 200, `the reader got ${good.status} ${good.body.toString('utf8').slice(0, 200)}`);
+    assert.equal(good.headers['www-authenticate'], undefined);
+    assert.equal(sha256(good.body), layer.digest);
+  });
+
+  test('mirror mode: a fill under a repository the registry denies fails for its client only; the same layer under its own repository is served', async () => {
+    const layer = fixtures.app.layers[0]!;
+    // The anonymous mirror may not read private/secret: the registry refuses the first request's repository.
+    const refused = get(mirror.url, `/v2/private/secret/blobs/${layer.digest}`);
+    await fillInFlight(mirror, layer.digest);
+    const legit = get(mirror.url, `/v2/team/app/blobs/${layer.digest}`);
+    const [bad, good] = await Promise.all([refused, legit]);
+    assert.equal(bad.status, 403);
+    assert.equal(errorCode(bad), 'DENIED');
+    assert.equal(good.status, 200, `the follower got ${good.status} ${good.body.toString('utf8').slice(0, 200)}`);
+    assert.equal(sha256(good.body), layer.digest);
   });
 });

@@ -52,7 +52,7 @@ describe('a tag revalidation naming a digest cached under another upstream or re
     return own;
   }
 
-  const cases = [
+  const cases: Array<{ name: string; fake: () => FakeUpstream; headers: Record<string, string>; repository: string }> = [
     { name: 'another upstream', fake: () => other, headers: { host: otherHost }, repository: 'team/y' },
     { name: 'another repository of the same upstream', fake: () => hub, headers: {}, repository: 'team/z' },
   ];
