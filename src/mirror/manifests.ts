@@ -137,7 +137,7 @@ function shareTag(svc: MirrorServices, ctx: PullContext, tag: string, m: { diges
 }
 
 /**
- * A manifest another replica stored (issue 8), recorded locally. Its repository link comes from the bucket's tags
+ * A manifest another replica stored, recorded locally. Its repository link comes from the bucket's tags
  * of this repository (a tag a replica validated upstream confirms the manifest it names) or a link record another
  * replica wrote; without one, the usual confirmation upstream applies (docs/security.md).
  */
