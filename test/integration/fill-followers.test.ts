@@ -78,6 +78,33 @@ describe('passthrough mode: a hostile client\'s refused fill and a legitimate co
     });
   }
 
+  test('a hostile client that keeps sending refused requests does not keep alice from her blob, nor cost her more than one GET', async () => {
+    const layer = randomBytes(64 * 1024);
+    const digest = up.addBlob(layer);
+    const path = `/v2/private/a/blobs/${digest}`;
+    up.faults.headerDelayMs = 150;
+    let hostile = true;
+    const hostileRequests: Array<Promise<unknown>> = [];
+    const flood = (async () => {
+      const deadline = Date.now() + 20_000;
+      while (hostile && Date.now() < deadline) {
+        hostileRequests.push(get(mirror.url, path, { headers: { host: passHost, authorization: 'Bearer forged.token' } }));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await fillInFlight(mirror, digest);
+    const good = await get(mirror.url, path, { headers: { host: passHost, authorization: `Bearer ${alice}` } });
+    hostile = false;
+    await flood;
+    await Promise.all(hostileRequests);
+    assert.equal(good.status, 200, `alice got ${good.status} ${good.body.toString('utf8').slice(0, 200)}`);
+    assert.ok(good.body.equals(layer));
+    // Alice confirmed her access with a HEAD at most twice, then fetched once with her own token.
+    const hers = (method: string) => up.count((q) => q.method === method && q.path === path && q.headers.authorization === `Bearer ${alice}`);
+    assert.ok(hers('HEAD') <= 2, `alice's HEADs: ${hers('HEAD')}`);
+    assert.equal(hers('GET'), 1);
+  });
+
   test('two requests with the same refused credential share the one upstream answer', async () => {
     const digest = up.addBlob(randomBytes(1024));
     const path = `/v2/private/a/blobs/${digest}`;
