@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseDigest } from '../../src/registry/digest.js';
+import { RegistryError } from '../../src/registry/errors.js';
 import { FakeUpstream, sha256 } from '../support/fake/fake-upstream.js';
 import { errorCode, get, type Fetched } from '../support/fake/mirror-over-fake.js';
 import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
@@ -164,6 +165,39 @@ describe('mirror mode: a fill refused for its repository and a concurrent pull o
     assert.equal(good.status, 200, `follower got ${good.status} ${good.body.toString('utf8').slice(0, 200)}`);
     assert.ok(good.body.equals(layer));
     assert.equal(sha256(good.body), digest);
+  });
+
+  test('a request that keeps finding refused fills of other contexts fetches on its own after two, uncached', async () => {
+    const layer = randomBytes(16 * 1024);
+    const digest = parseDigest(up.addBlob(layer));
+    const fills = mirror.app.services.fills;
+    // Refused fills of another context, each started the moment the previous one is refused (before the follower
+    // can look again), as a client could try to arrange; at most 40 of them.
+    let started = 0;
+    let stopped = false;
+    const refusedFill = (): void => {
+      if (stopped || started >= 40) return;
+      started++;
+      const entry = fills.start(
+        digest,
+        async () => {
+          await new Promise((r) => setTimeout(r, 30));
+          throw new RegistryError('DENIED', 'refused for the hostile repository');
+        },
+        { upstream: 'hub', repository: 'team/hostile' },
+        'hub team/hostile',
+      );
+      entry.fill.catch(refusedFill);
+    };
+    refusedFill();
+    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`);
+    const followed = started;
+    assert.equal(r.status, 200, `got ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
+    assert.ok(r.body.equals(layer));
+    assert.ok(followed < 40, `the request waited for ${followed} refused fills`);
+    stopped = true;
+    await fills.get(digest)?.fill.catch(() => undefined);
+    assert.equal(mirror.app.cache.index.blob(digest), undefined, 'the passed-through blob was cached');
   });
 
   test('requests for a digest the repository lacks, all under that repository, share one upstream answer', async () => {
