@@ -1,6 +1,6 @@
 // The local index rows the shared catalog (src/catalog) reads and writes: content another replica stored, tags with
-// the validation time the bucket says, the links a tag or a recorded confirmation explains, and a log of manifests and tags this process
-// deleted so that purge and eviction can delete them from the bucket too.
+// the validation time the bucket says, the links a tag or a recorded confirmation explains, and a log of manifests
+// and tags this process deleted so that purge and eviction can delete them from the bucket too.
 //
 // The removal log is a TEMP table filled by TEMP triggers: per connection, never in the database file, so no
 // migration and no trace in a database the CLI or a disk-storage server opens. Every path that deletes rows

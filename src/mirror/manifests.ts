@@ -108,7 +108,8 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
 /** Whether `digest` is linked to this request's upstream and repository, here or (recorded) on another replica. */
 async function confirmedHere(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<boolean> {
   const { name: upstream } = ctx.upstream;
-  return svc.index.isManifestLinked(digest, upstream, ctx.repository) || (await svc.catalog.adoptLink('manifest', digest, upstream, ctx.repository));
+  if (svc.index.isManifestLinked(digest, upstream, ctx.repository)) return true;
+  return svc.catalog.adoptLink('manifest', digest, upstream, ctx.repository);
 }
 
 function hit(svc: MirrorServices, ctx: PullContext, row: ManifestRow, cache: 'HIT' | 'REVALIDATED' | 'STALE'): FetchedManifest {

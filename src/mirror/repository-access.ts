@@ -27,7 +27,8 @@ export class RepositoryAccess {
 
   /** Resolves when `digest` may be served from the cache for this request; throws the upstream's refusal. */
   async confirm(ctx: PullContext, kind: 'blob' | 'manifest', digest: Digest): Promise<void> {
-    const linked = this.isLinked(kind, digest, ctx) || ((await this.catalog?.adoptLink(kind, digest, ctx.upstream.name, ctx.repository)) ?? false);
+    const linked =
+      this.isLinked(kind, digest, ctx) || ((await this.catalog?.adoptLink(kind, digest, ctx.upstream.name, ctx.repository)) ?? false);
     if (ctx.upstream.mode === 'mirror' && linked) return;
     const key = ctx.upstream.mode === 'passthrough' ? this.key(ctx) : undefined;
     if (key !== undefined && linked && (this.confirmed.get(key) ?? 0) > this.clock()) return;
