@@ -23,7 +23,7 @@ const maxManifestBytes = 8 * 1024 * 1024;
 const maxTagBytes = 64 * 1024;
 /** A link record is a few dozen bytes. */
 const maxLinkBytes = 4 * 1024;
-/** Link keys this replica knows to be in the bucket, at most (then forgotten: a rewrite costs a 412 at most). */
+/** Link keys this replica knows to be in the bucket, at most (then forgotten: a link may be written again). */
 const maxKnownLinks = 50_000;
 /** An admin view imports again only when the last import is older than this. */
 const refreshAfterMs = 2_000;
@@ -137,7 +137,8 @@ export class S3Catalog implements SharedCatalog {
     if (this.knownLinks.has(key)) return;
     this.knowLink(key);
     const record = Buffer.from(JSON.stringify({ replica: this.o.replica, at: this.o.clock() }));
-    this.track(this.o.objects.put(key, record, 'application/json', true).catch(() => this.knownLinks.delete(key)));
+    // A plain put: replicas recording the same confirmation write equivalent records, and any of them may stay.
+    this.track(this.o.objects.put(key, record, 'application/json').catch(() => this.knownLinks.delete(key)));
   }
 
   async adoptLink(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): Promise<boolean> {

@@ -86,13 +86,13 @@ async function fromCacheOrFill(
         if (source.peer === undefined) return source;
         ctx.log.cache = 'PEER';
         if (!sameOrigin(ctx, source.fetchedFor)) return source;
-        // The holder's upstream GET for this repository, once this replica has verified its bytes, confirms it here.
+        // The holder's upstream GET for this repository, once this replica has verified its bytes, confirms it here
+        // (the holder records it in the bucket with its own commit).
         const { upstream, repository } = origin;
         return {
           ...source,
           async commit(tempPath: string) {
             svc.index.linkBlob(req.digest, upstream, repository);
-            svc.access.shareLink('blob', req.digest, upstream, repository);
             await source.commit(tempPath);
           },
         };
