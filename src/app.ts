@@ -176,7 +176,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     store: cache.store,
     catalog: cache.catalog,
     fills,
-    access: new RepositoryAccess(cache.index, clock),
+    access: new RepositoryAccess(cache.index, clock, cache.catalog),
     caching: {
       allowed: () => cache.gate.allowed(),
       suspend: (reason) => cache.gate.suspend(reason),

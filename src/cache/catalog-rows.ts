@@ -1,6 +1,6 @@
 // The local index rows the shared catalog (src/catalog) reads and writes: content another replica stored, tags with
-// the validation time the bucket says, the links a tag explains, and a log of manifests and tags this process
-// deleted so that purge and eviction can delete them from the bucket too.
+// the validation time the bucket says, the links a tag or a recorded confirmation explains, and a log of manifests
+// and tags this process deleted so that purge and eviction can delete them from the bucket too.
 //
 // The removal log is a TEMP table filled by TEMP triggers: per connection, never in the database file, so no
 // migration and no trace in a database the CLI or a disk-storage server opens. Every path that deletes rows
@@ -48,7 +48,6 @@ export class CatalogRows {
         `SELECT upstream, repository, tag, digest, validated_at AS validatedAt FROM tags WHERE upstream = ? AND repository = ? AND tag = ?`,
       ),
       link: db.prepare<[string, string, string, string]>(`INSERT OR IGNORE INTO links (kind, digest, upstream, repository) VALUES (?, ?, ?, ?)`),
-      children: db.prepare<[string], { kind: 'blob' | 'manifest'; child: string }>(`SELECT kind, child FROM manifest_refs WHERE manifest = ?`),
       hasManifest: db.prepare<[string]>(`SELECT 1 FROM manifests WHERE digest = ?`),
       putBlob: db.prepare<[string, number, number, number]>(
         `INSERT INTO blobs (digest, size, stored_at, last_access) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
@@ -82,26 +81,22 @@ export class CatalogRows {
   }
 
   /**
-   * Sets a tag as the bucket has it, if that is newer than the local row, and links what it reaches (the manifest,
-   * stored child manifests, their blobs) to the repository, as a pull of the tag through this replica would have.
+   * Sets a tag as the bucket has it, if that is newer than the local row, and links the manifest it names to the
+   * repository: the tag's validation upstream confirmed that digest there. What that manifest references (child
+   * manifests, blobs) is not linked: a manifest may name digests its repository never served (docs/security.md).
    * Returns whether the tag row changed.
    */
   putTag(t: LocalTag): boolean {
     return this.db.transaction(() => {
       const changed = this.q.putTag.run(t.upstream, t.repository, t.tag, t.digest, t.validatedAt).changes > 0;
-      const seen = new Set<string>();
-      const queue = [t.digest];
-      for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
-        if (seen.has(digest)) continue;
-        seen.add(digest);
-        this.q.link.run('manifest', digest, t.upstream, t.repository);
-        for (const ref of this.q.children.all(digest)) {
-          if (ref.kind === 'blob') this.q.link.run('blob', ref.child, t.upstream, t.repository);
-          else if (this.q.hasManifest.get(ref.child) !== undefined) queue.push(ref.child);
-        }
-      }
+      this.q.link.run('manifest', t.digest, t.upstream, t.repository);
       return changed;
     })();
+  }
+
+  /** A confirmation another replica recorded in the bucket (links/ objects). */
+  link(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): void {
+    this.q.link.run(kind, digest, upstream, repository);
   }
 
   /** A blob the bucket holds: recorded without a link (its manifests' links and tags keep it). */

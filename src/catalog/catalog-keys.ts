@@ -2,6 +2,8 @@
 //
 //   <prefix>manifests/<algorithm>/<first two hex>/<hex>          the manifest's exact bytes; Content-Type = its media type
 //   <prefix>tags/<upstream>/<repository>/_tags/<tag>             JSON {digest, validatedAt, replica}
+//   <prefix>links/<upstream>/<repository>/_<kind>s/<algorithm>/<hex>   JSON {replica, at}: the upstream confirmed that
+//                                                                the repository holds the digest (blob or manifest)
 //   <prefix>replicas/<replica id>                                JSON heartbeat (replica-heartbeats.ts)
 //
 // Unambiguous by the grammars: an upstream name has no `/` (schema.ts), a repository component never starts with
@@ -31,6 +33,17 @@ export class CatalogKeys {
 
   get tagsRoot(): string {
     return `${this.prefix}tags/`;
+  }
+
+  get linksRoot(): string {
+    return `${this.prefix}links/`;
+  }
+
+  /** Where a replica records that `upstream` confirmed `digest` (a blob or a manifest) under `repository`. */
+  link(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): string {
+    if (!upstreamName.test(upstream) || !isRepositoryName(repository)) throw new Error(`not a catalog repository: ${upstream} ${repository}`);
+    const checked = parseDigest(digest);
+    return `${this.linksRoot}${upstream}/${repository}/_${kind}s/${digestAlgorithm(checked)}/${digestHex(checked)}`;
   }
 
   get replicasRoot(): string {

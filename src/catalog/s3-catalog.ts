@@ -21,6 +21,10 @@ import { decodeTagRecord, encodeTagRecord, type TagRecord } from './tag-record.j
 /** The mirror's own cap (manifests.ts maxManifestBytes); a tag record is a few hundred bytes. */
 const maxManifestBytes = 8 * 1024 * 1024;
 const maxTagBytes = 64 * 1024;
+/** A link record is a few dozen bytes. */
+const maxLinkBytes = 4 * 1024;
+/** Link keys this replica knows to be in the bucket, at most (then forgotten: a link may be written again). */
+const maxKnownLinks = 50_000;
 /** An admin view imports again only when the last import is older than this. */
 const refreshAfterMs = 2_000;
 
@@ -51,6 +55,8 @@ export class S3Catalog implements SharedCatalog {
   private readonly known = new Map<string, KnownTag>();
   /** Key -> when this replica's write of it finished (Infinity while in flight), for the import's removals. */
   private readonly recentWrites = new Map<string, number>();
+  /** Link keys written or read by this replica: in the bucket already. */
+  private readonly knownLinks = new Set<string>();
   private lock: Promise<unknown> = Promise.resolve();
   private syncing: Promise<void> | undefined;
   private lastSync = 0;
@@ -119,6 +125,41 @@ export class S3Catalog implements SharedCatalog {
       if (!this.o.rows.hasManifest(child)) await this.adoptManifest(child);
     }
     return true;
+  }
+
+  linkConfirmed(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): void {
+    let key: string;
+    try {
+      key = this.o.keys.link(kind, digest, upstream, repository);
+    } catch {
+      return; // a name the bucket layout cannot hold: the confirmation stays local
+    }
+    if (this.knownLinks.has(key)) return;
+    this.knowLink(key);
+    const record = Buffer.from(JSON.stringify({ replica: this.o.replica, at: this.o.clock() }));
+    // A plain put: replicas recording the same confirmation write equivalent records, and any of them may stay.
+    this.track(this.o.objects.put(key, record, 'application/json').catch(() => this.knownLinks.delete(key)));
+  }
+
+  async adoptLink(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): Promise<boolean> {
+    let key: string;
+    try {
+      key = this.o.keys.link(kind, digest, upstream, repository);
+    } catch {
+      return false;
+    }
+    if (!this.knownLinks.has(key)) {
+      const object = await this.o.objects.get(key, maxLinkBytes).catch(() => undefined);
+      if (!object) return false;
+      this.knowLink(key);
+    }
+    this.o.rows.link(kind, digest, upstream, repository);
+    return true;
+  }
+
+  private knowLink(key: string): void {
+    if (this.knownLinks.size >= maxKnownLinks) this.knownLinks.clear();
+    this.knownLinks.add(key);
   }
 
   manifestStored(m: CatalogManifest): void {

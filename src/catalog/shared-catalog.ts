@@ -21,12 +21,20 @@ export interface SharedCatalog {
   adoptManifest(digest: Digest): Promise<CatalogManifest | undefined>;
   /**
    * Looks up a tag in the bucket; when the bucket knows it (validated later than the local index, or the local index
-   * does not know it) and holds its manifest, records tag, manifest and links (the manifest, its child manifests
-   * and their blobs, under the repository) locally. Returns whether the local tag changed.
+   * does not know it) and holds its manifest, records tag, manifest (and the child manifests the bucket holds) locally
+   * and links the tagged manifest, which the tag's validation confirmed, under the repository; what the manifest
+   * references is linked only by a confirmation of its own (adoptLink). Returns whether the local tag changed.
    */
   adoptTag(upstream: string, repository: string, tag: string): Promise<boolean>;
-  /** Records locally (links) every tag of one repository the bucket holds: a digest they reach is confirmed there. */
+  /** Records locally every tag of one repository the bucket holds (linking the manifest each names, nothing more). */
   adoptRepository(upstream: string, repository: string): Promise<void>;
+  /**
+   * The upstream confirmed here that `repository` holds `digest` (served verified bytes, or answered a HEAD of it):
+   * written to the bucket in the background, so that every replica may serve it there without asking again.
+   */
+  linkConfirmed(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): void;
+  /** Whether some replica recorded that confirmation in the bucket; recorded locally (linked) when it did. */
+  adoptLink(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): Promise<boolean>;
   /** A manifest this replica fetched and verified: written to the bucket in the background. */
   manifestStored(m: CatalogManifest): void;
   /**
@@ -56,6 +64,8 @@ export const localOnly: SharedCatalog = {
   adoptManifest: async () => undefined,
   adoptTag: async () => false,
   adoptRepository: async () => undefined,
+  linkConfirmed: () => undefined,
+  adoptLink: async () => false,
   manifestStored: () => undefined,
   tagValidated: () => undefined,
   sync: async () => undefined,

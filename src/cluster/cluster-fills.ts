@@ -28,6 +28,8 @@ export interface ClusterFillsOptions {
 export interface ClusterSource extends FillSource {
   /** The replica whose fill this one follows; absent when this replica fetches from upstream. */
   peer?: string;
+  /** What the followed replica's lease says its fill was fetched for (its upstream and repository). */
+  fetchedFor?: Record<string, string>;
 }
 
 const pollMs = 500;
@@ -43,7 +45,8 @@ export class ClusterFills {
 
   /**
    * The bytes for this replica's fill of `digest`: from upstream when the lease is won, else from the holder.
-   * `mayFollow` checks that this request may have the blob before a peer's bytes are used (repository access).
+   * `mayFollow` checks that this request may have the blob before a peer's bytes are used (repository access), once
+   * per holder: a lease taken over by another replica, or taken again for another repository, is checked again.
    */
   async open(
     digest: Digest,
@@ -53,7 +56,7 @@ export class ClusterFills {
   ): Promise<ClusterSource> {
     const name = `fills/${digestAlgorithm(digest)}/${digestHex(digest)}`;
     let unreachableSince: number | undefined;
-    let confirmed = false;
+    let confirmedFor: string | undefined;
     for (;;) {
       const held = await this.o.leases.hold(name, about);
       if (held.won) {
@@ -66,9 +69,10 @@ export class ClusterFills {
         }
       }
       const holder = held.holder;
-      if (!confirmed) {
+      const holding = JSON.stringify([holder.owner, holder.replica, holder.incarnation ?? '', holder.about ?? {}]);
+      if (confirmedFor !== holding) {
         await mayFollow(holder);
-        confirmed = true;
+        confirmedFor = holding;
       }
       const answer = await this.o.peers.follow(holder.owner, digest);
       if (answer.kind === 'streaming') {
@@ -76,6 +80,7 @@ export class ClusterFills {
           size: answer.size,
           body: answer.body,
           peer: holder.replica,
+          ...(holder.about ? { fetchedFor: holder.about } : {}),
           // The holder commits the blob; this replica's verified copy was only for its own readers.
           commit: (tempPath) => unlink(tempPath),
         };

@@ -1,6 +1,7 @@
 // Blobs: served from the store when cached; otherwise one fill per digest that every concurrent request follows
 // (Range requests included), with headers sent as soon as the upstream answers. Without room to cache, the
 // upstream stream passes through, verified (ARCHITECTURE.md decision 4).
+import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';
 import type { Digest } from '../registry/digest.js';
@@ -22,25 +23,41 @@ export interface BlobRequest {
   range?: string;
 }
 
+/**
+ * How many fills a request follows whose upstream request was refused for another context before it fetches on its
+ * own, uncached (a client that keeps starting refused fills cannot hold another's pull back for ever).
+ */
+const maxRefusedFollows = 2;
+
 export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
   const range = parseRange(req.range);
-  try {
-    return await fromCacheOrFill(svc, ctx, req, range);
-  } catch (err) {
-    if (!isStoredMeanwhile(err)) throw err;
-    // Another replica committed the blob while this one was about to follow its fill.
-    const size = await svc.store.stat(req.digest);
-    const stored = size === undefined ? undefined : await fromStore(svc, req, range, size);
-    if (!stored) throw new RegistryError('BLOB_UNKNOWN', 'blob vanished from the store just after it was committed');
-    ctx.log.cache = 'HIT';
-    return stored;
+  for (let refused = 0; ; refused++) {
+    try {
+      return await fromCacheOrFill(svc, ctx, req, range, refused < maxRefusedFollows);
+    } catch (err) {
+      // The fill this request followed was refused for its own request's context: ask again with this one.
+      if (err instanceof RefusedForAnother) continue;
+      if (!isStoredMeanwhile(err)) throw err;
+      // Another replica committed the blob while this one was about to follow its fill.
+      const size = await svc.store.stat(req.digest);
+      const stored = size === undefined ? undefined : await fromStore(svc, req, range, size);
+      if (!stored) throw new RegistryError('BLOB_UNKNOWN', 'blob vanished from the store just after it was committed');
+      ctx.log.cache = 'HIT';
+      return stored;
+    }
   }
 }
 
-async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined): Promise<RegistryReply> {
+async function fromCacheOrFill(
+  svc: MirrorServices,
+  ctx: PullContext,
+  req: BlobRequest,
+  range: RangeSpec | undefined,
+  mayFollowFills: boolean,
+): Promise<RegistryReply> {
   // A fill in flight first: the blob is not stored yet, so concurrent requests ask the store nothing.
   const inflight = svc.fills.get(req.digest);
-  if (inflight) return follow(svc, ctx, req, range, inflight);
+  if (inflight) return mayFollowFills ? follow(svc, ctx, req, range, inflight) : passThrough(ctx, req, range);
   const size = await svc.store.stat(req.digest);
   if (size !== undefined) {
     await svc.access.confirm(ctx, 'blob', req.digest);
@@ -56,7 +73,7 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
   }
   // A fill may have started while the store was asked.
   const started = svc.fills.get(req.digest);
-  if (started) return follow(svc, ctx, req, range, started);
+  if (started) return mayFollowFills ? follow(svc, ctx, req, range, started) : passThrough(ctx, req, range);
   if (ctx.upstream.config.offline) throw new RegistryError('BLOB_UNKNOWN', `blob not cached and upstream ${ctx.upstream.name} is offline`);
   // A HEAD never starts a fill: containerd HEADs a blob and then GETs it.
   if (req.method === 'HEAD' || !svc.caching.allowed()) return passThrough(ctx, req, range);
@@ -67,14 +84,25 @@ async function fromCacheOrFill(svc: MirrorServices, ctx: PullContext, req: BlobR
   const open = cluster
     ? async () => {
         const source = await cluster.open(req.digest, origin, fromUpstream, (holder) => mayFollow(svc, ctx, req.digest, holder.about));
-        if (source.peer !== undefined) ctx.log.cache = 'PEER';
-        return source;
+        if (source.peer === undefined) return source;
+        ctx.log.cache = 'PEER';
+        if (!sameOrigin(ctx, source.fetchedFor)) return source;
+        // The holder's upstream GET for this repository, once this replica has verified its bytes, confirms it here
+        // (the holder records it in the bucket with its own commit).
+        const { upstream, repository } = origin;
+        return {
+          ...source,
+          async commit(tempPath: string) {
+            svc.index.linkBlob(req.digest, upstream, repository);
+            await source.commit(tempPath);
+          },
+        };
       }
     : fromUpstream;
-  const starting = svc.fills.start(req.digest, open, origin);
+  const entry = svc.fills.start(req.digest, open, origin, requestContext(ctx));
   // This request started the fill: it counts toward the client's transfers until it is over, client gone or not.
-  ctx.transfer?.holdUntil(starting.then((f) => f.finished));
-  const fill = await starting.catch(noRoom);
+  ctx.transfer?.holdUntil(entry.fill.then((f) => f.finished));
+  const fill = await followed(ctx, entry).catch(noRoom);
   return fill ? fromFill(svc, req, range, fill) : passThrough(ctx, req, range);
 }
 
@@ -84,13 +112,47 @@ function noRoom(err: unknown): undefined {
   throw err;
 }
 
+/** The fill an in-flight entry settles to; its refusal of another request's context is not this request's answer. */
+async function followed(ctx: PullContext, inflight: InflightFill): Promise<BlobFill> {
+  try {
+    return await inflight.fill;
+  } catch (err) {
+    if (inflight.context !== requestContext(ctx) && isRefusal(err)) throw new RefusedForAnother(err);
+    throw err;
+  }
+}
+
+/** An upstream refusal of one request (its credential, its repository, its realm): 401, 403 or 404. */
+function isRefusal(err: unknown): boolean {
+  return err instanceof RegistryError && (err.status === 401 || err.status === 403 || err.status === 404);
+}
+
+/** A followed fill was refused for another request's context; this request asks again with its own. */
+class RefusedForAnother extends Error {
+  readonly code = 'FILL_REFUSED_FOR_ANOTHER';
+  constructor(cause: unknown) {
+    super('the fill followed was refused for another request', { cause });
+  }
+}
+
+/**
+ * What an upstream answer to a request depends on: the upstream and repository, and in passthrough mode the client's
+ * credential and the realm its challenges name. Requests with equal contexts get equal answers.
+ */
+function requestContext(ctx: PullContext): string {
+  if (ctx.upstream.mode !== 'passthrough') return `${ctx.upstream.name} ${ctx.repository}`;
+  const credential = createHash('sha256').update(ctx.clientAuthorization ?? '').digest('hex');
+  return `${ctx.upstream.name} ${ctx.repository} ${credential} ${ctx.tokenRealm}`;
+}
+
 /** A request for a blob whose fill is in flight follows that fill. */
 async function follow(svc: MirrorServices, ctx: PullContext, req: BlobRequest, range: RangeSpec | undefined, inflight: InflightFill): Promise<RegistryReply> {
   ctx.log.cache = 'COALESCED';
-  // The fill's own upstream GET for this repository is the confirmation (it links the digest once answered): no
-  // HEAD of our own, which would only compete with that GET while the upstream has not answered yet.
+  // The fill's own upstream GET for this repository is the confirmation (it links the digest once the bytes have
+  // verified, and the follower gets no byte before that GET has answered 200): no HEAD of our own, which would only
+  // compete with that GET while the upstream has not answered yet.
   if (!sameOrigin(ctx, inflight.origin)) await svc.access.confirm(ctx, 'blob', req.digest);
-  const fill = await inflight.fill.catch(noRoom);
+  const fill = await followed(ctx, inflight).catch(noRoom);
   return fill ? fromFill(svc, req, range, fill) : passThrough(ctx, req, range);
 }
 
@@ -102,13 +164,13 @@ function sameOrigin(ctx: PullContext, origin: { upstream?: string; repository?: 
   return ctx.upstream.mode === 'mirror' && origin?.upstream === ctx.upstream.name && origin.repository === ctx.repository;
 }
 
-/** Follows the confirmation rule of a coalesced request: the holder's own repository and credentials vouch for it. */
+/**
+ * Follows the confirmation rule of a coalesced request: a holder fetching for the same repository with the same
+ * credentials needs no HEAD of this request's own. Holding the lease confirms nothing yet: the digest is linked here
+ * only once the holder's bytes have verified (above), and a holder whose upstream refuses leaves no link behind.
+ */
 async function mayFollow(svc: MirrorServices, ctx: PullContext, digest: Digest, about: Record<string, string> | undefined): Promise<void> {
-  if (sameOrigin(ctx, about)) {
-    svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
-    return;
-  }
-  await svc.access.confirm(ctx, 'blob', digest);
+  if (!sameOrigin(ctx, about)) await svc.access.confirm(ctx, 'blob', digest);
 }
 
 function headers(digest: Digest, length: number): Record<string, string> {
@@ -169,8 +231,6 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     throw new NoRoomForBlob(`${digest}: ${size} bytes announced, more than the cache has room for`);
   }
   res.body.once('close', release);
-  // Linked before the bytes arrive: followers on this repository need no confirmation of their own.
-  svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
   return {
@@ -178,8 +238,10 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     body: res.body,
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
+      // Only verified bytes get here: the upstream's 200 for this repository is a confirmation now, not before.
       await svc.store.commit(digest, tempPath);
       svc.index.putBlob(digest, size, upstream, repository);
+      svc.access.shareLink('blob', digest, upstream, repository);
       svc.caching.committed();
     },
   };

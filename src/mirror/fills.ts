@@ -26,6 +26,11 @@ export interface FillOrigin {
 export interface InflightFill {
   fill: Promise<BlobFill>;
   origin: FillOrigin | undefined;
+  /**
+   * The request context the fill's upstream request was made with (requestContext in blobs.ts): an upstream
+   * refusal of the fill is an answer to that context only, never to a follower asking with another.
+   */
+  context: string | undefined;
 }
 
 export class Fills {
@@ -54,12 +59,13 @@ export class Fills {
   }
 
   /**
-   * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight. A failed
-   * `open` (an upstream error answer) rejects every waiter with that error and leaves nothing behind.
+   * Starts the fill for `digest` with `open` (the upstream request), unless one is already in flight (then that one
+   * is returned). A failed `open` (an upstream error answer) rejects every waiter with that error and leaves nothing
+   * behind; a waiter whose context differs from the fill's decides what that error means for it.
    */
-  start(digest: Digest, open: () => Promise<FillSource>, origin?: FillOrigin): Promise<BlobFill> {
+  start(digest: Digest, open: () => Promise<FillSource>, origin?: FillOrigin, context?: string): InflightFill {
     const existing = this.inflight.get(digest);
-    if (existing) return existing.fill;
+    if (existing) return existing;
     const pending = (async () => {
       const source = await open();
       let tempPath: string;
@@ -82,8 +88,9 @@ export class Fills {
       return fill;
     })();
     pending.catch(() => this.inflight.delete(digest));
-    this.inflight.set(digest, { fill: pending, origin });
-    return pending;
+    const entry = { fill: pending, origin, context };
+    this.inflight.set(digest, entry);
+    return entry;
   }
 
   /** Stops every fill in flight and waits until each has cleaned up (shutdown). */

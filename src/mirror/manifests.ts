@@ -84,11 +84,12 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
       if (!isUpstreamTrouble(err)) throw err;
       return hit(svc, ctx, row, 'STALE');
     }
-    const current = head ? svc.index.manifest(head.digest) : undefined;
+    // A HEAD only names a digest: the cached manifest is served for it only when this upstream has already served or
+    // confirmed that digest for this repository; any other digest is fetched (and verified) below.
+    const current = head && (await confirmedHere(svc, ctx, head.digest)) ? svc.index.manifest(head.digest) : undefined;
     if (current) {
       svc.index.putTag(upstream, ctx.repository, tag, current.digest);
       shareTag(svc, ctx, tag, current);
-      svc.index.linkManifest(current.digest, upstream, ctx.repository);
       return hit(svc, ctx, current, 'REVALIDATED');
     }
   }
@@ -102,6 +103,13 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
   save(svc, ctx, m, tag);
   ctx.log.cache = 'MISS';
   return m;
+}
+
+/** Whether `digest` is linked to this request's upstream and repository, here or (recorded) on another replica. */
+async function confirmedHere(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<boolean> {
+  const { name: upstream } = ctx.upstream;
+  if (svc.index.isManifestLinked(digest, upstream, ctx.repository)) return true;
+  return svc.catalog.adoptLink('manifest', digest, upstream, ctx.repository);
 }
 
 function hit(svc: MirrorServices, ctx: PullContext, row: ManifestRow, cache: 'HIT' | 'REVALIDATED' | 'STALE'): FetchedManifest {
@@ -120,6 +128,7 @@ function save(svc: MirrorServices, ctx: PullContext, m: FetchedManifest, tag?: s
     return;
   }
   svc.catalog.manifestStored(m);
+  svc.access.shareLink('manifest', m.digest, ctx.upstream.name, ctx.repository);
   if (tag !== undefined) shareTag(svc, ctx, tag, m);
 }
 
@@ -129,9 +138,9 @@ function shareTag(svc: MirrorServices, ctx: PullContext, tag: string, m: { diges
 }
 
 /**
- * A manifest another replica stored (issue 8), recorded locally. Its repository link comes from the bucket's tags
- * of this repository (a tag a replica validated upstream confirms what it reaches); without one, the usual
- * confirmation upstream applies.
+ * A manifest another replica stored, recorded locally. Its repository link comes from the bucket's tags
+ * of this repository (a tag a replica validated upstream confirms the manifest it names) or a link record another
+ * replica wrote; without one, the usual confirmation upstream applies (docs/security.md).
  */
 async function fromSharedCatalog(svc: MirrorServices, ctx: PullContext, digest: Digest): Promise<ManifestRow | undefined> {
   if (!(await svc.catalog.adoptManifest(digest))) return undefined;

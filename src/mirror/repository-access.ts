@@ -1,9 +1,11 @@
-// Access follows the repository (issue: cache item 7). Stored content is shared by digest, but it is served for
-// (upstream, repository) only once the upstream has confirmed that the repository holds it; in passthrough mode,
-// also only after the upstream has accepted this client's credential for that repository, an answer remembered
-// for the credential's lifetime.
+// Access follows the repository (docs/security.md, "Cache access across repositories, upstreams and replicas").
+// Stored content is shared by digest, but it is served for (upstream, repository) only once that upstream has
+// confirmed that the repository holds it (here, or on another replica that recorded it in the bucket); in
+// passthrough mode, also only after the upstream has accepted this client's credential for that repository, an
+// answer remembered for the credential's lifetime.
 import { createHash } from 'node:crypto';
 import type { CacheIndex } from '../cache/ports.js';
+import type { SharedCatalog } from '../catalog/shared-catalog.js';
 import type { Digest } from '../registry/digest.js';
 import { fullManifestAccept } from '../registry/media-types.js';
 import type { PullContext } from './reply.js';
@@ -19,13 +21,14 @@ export class RepositoryAccess {
   constructor(
     private readonly index: CacheIndex,
     private readonly clock: () => number,
+    /** Confirmations other replicas made (several replicas on one bucket); the no-op catalog otherwise. */
+    private readonly catalog?: SharedCatalog,
   ) {}
 
   /** Resolves when `digest` may be served from the cache for this request; throws the upstream's refusal. */
   async confirm(ctx: PullContext, kind: 'blob' | 'manifest', digest: Digest): Promise<void> {
-    const linked = kind === 'blob'
-      ? this.index.isBlobLinked(digest, ctx.upstream.name, ctx.repository)
-      : this.index.isManifestLinked(digest, ctx.upstream.name, ctx.repository);
+    const linked =
+      this.isLinked(kind, digest, ctx) || ((await this.catalog?.adoptLink(kind, digest, ctx.upstream.name, ctx.repository)) ?? false);
     if (ctx.upstream.mode === 'mirror' && linked) return;
     const key = ctx.upstream.mode === 'passthrough' ? this.key(ctx) : undefined;
     if (key !== undefined && linked && (this.confirmed.get(key) ?? 0) > this.clock()) return;
@@ -43,7 +46,22 @@ export class RepositoryAccess {
     if (res.status !== 200) throw await upstreamFailure(res, ctx, kind === 'blob' ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN');
     if (kind === 'blob') this.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
     else this.index.linkManifest(digest, ctx.upstream.name, ctx.repository);
+    this.shareLink(kind, digest, ctx.upstream.name, ctx.repository);
     if (key !== undefined) this.remember(key, ctx.clientAuthorization);
+  }
+
+  /**
+   * A link this replica just made from an upstream confirmation (verified bytes, or a HEAD answered 200), told to the
+   * other replicas; the caller has linked it in the local index.
+   */
+  shareLink(kind: 'blob' | 'manifest', digest: Digest, upstream: string, repository: string): void {
+    this.catalog?.linkConfirmed(kind, digest, upstream, repository);
+  }
+
+  private isLinked(kind: 'blob' | 'manifest', digest: Digest, ctx: PullContext): boolean {
+    return kind === 'blob'
+      ? this.index.isBlobLinked(digest, ctx.upstream.name, ctx.repository)
+      : this.index.isManifestLinked(digest, ctx.upstream.name, ctx.repository);
   }
 
   private key(ctx: PullContext): string {

@@ -27,6 +27,23 @@ describe('the catalog key layout in the bucket', () => {
     });
   }
 
+  it('puts a link record under links/<upstream>/<repository>/_blobs|_manifests/<algorithm>/<hex>', () => {
+    assert.equal(keys.link('blob', digest, 'hub', 'library/alpine'), `pg/links/hub/library/alpine/_blobs/sha256/${'ab'.repeat(32)}`);
+    assert.equal(keys.link('manifest', digest, 'hub', 'team/app'), `pg/links/hub/team/app/_manifests/sha256/${'ab'.repeat(32)}`);
+    // A nested repository's records never fall under another repository's kind folder.
+    assert.ok(!keys.link('blob', digest, 'hub', 'team/app/more').startsWith('pg/links/hub/team/app/_blobs/'));
+  });
+
+  for (const [why, upstream, repository, d] of [
+    ['an upstream name with a slash', 'hub/x', 'library/alpine', digest],
+    ['a repository with dot segments', 'hub', 'library/../secret', digest],
+    ['a digest that is not one', 'hub', 'library/alpine', 'sha256:../../x' as Digest],
+  ] as const) {
+    it(`refuses a link key for ${why}`, () => {
+      assert.throws(() => keys.link('blob', d, upstream, repository));
+    });
+  }
+
   it("lists one repository's tags without those of a repository nested under it", () => {
     const listing = keys.repositoryTags('hub', 'team/app');
     assert.ok(keys.tag({ upstream: 'hub', repository: 'team/app', tag: 'v1' }).startsWith(listing));
