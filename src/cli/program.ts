@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)')
     .option('--proxy <url>', 'HTTP(S) proxy for upstream connections (env PULLGATE_PROXY)')
     .addOption(new Option('--log-level <level>', 'log level (env PULLGATE_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'log lines for a person or JSON; default: pretty on a terminal (env PULLGATE_LOG_FORMAT)').choices(['pretty', 'json']))
     .action(serve);
   const config = program.command('config').description('configuration tools');
   config.command('check').argument('<file>', 'YAML config file').description('validate a config file and summarise it').action(configCheck);
