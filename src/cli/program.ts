@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerCacheAdminCommands } from './cache-admin-commands.js';
 import { cacheGc, cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
-import { certSelfsigned } from './cert-selfsigned.js';
+import type { CertSelfsignedFlags } from './cert-selfsigned.js';
 import { configCheck } from './config-check.js';
 import { configPrint, configSchemaCommand } from './config-print.js';
 import { registerPrefetchCommand } from './prefetch-command.js';
@@ -58,7 +58,8 @@ export function buildProgram(): Command {
     .option('--days <n>', 'validity of the certificate in days', '825')
     .option('--port <port>', 'the HTTPS port clients use, when it is not 443 (for the trust lines)')
     .option('--json', 'print the files, config and trust lines as JSON')
-    .action(certSelfsigned);
+    // Loaded when used: its X.509 code would slow every other command's start.
+    .action(async (flags: CertSelfsignedFlags) => (await import('./cert-selfsigned.js')).certSelfsigned(flags));
   // The admin's actions, through the running mirror's admin API (tokens: in the data directory).
   registerCacheAdminCommands(cache);
   registerUpstreamCommands(program);
