@@ -158,8 +158,9 @@ for asset in app.js app.css; do
   [[ $answer == 200* ]] || fail "admin UI $asset: ${answer:0:200}"
 done
 ok "the admin UI (index.html, app.js, app.css) is served on 127.0.0.1:5001 inside the container"
-pod logs "$plain" 2>&1 | grep -q 'admin password generated on first start' || fail "no generated admin password in the log"
-ok "the generated admin password is in the log"
+logs=$(pod logs "$plain" 2>&1)
+grep -q '"highlight":true,"msg":"admin password generated on first start: ' <<<"$logs" || fail "no highlighted admin password in the log"
+ok "the generated admin password is in the JSON log, marked to stand out"
 leftovers=$(pod exec "$plain" sh -c 'for c in gcc g++ cc make python3 npm npx yarn corepack; do command -v $c; done;
   for p in /usr/local/include/node /usr/local/lib/node_modules /app/src /app/test /app/web/src /app/node_modules/typescript \
     /app/node_modules/tsx /app/node_modules/esbuild /app/node_modules/better-sqlite3/deps; do [ -e $p ] && echo $p; done; true')
