@@ -16,9 +16,13 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY web ./web
 # The server into dist/, the admin UI into web/dist/; then only what runs stays: production dependencies without
-# type declarations or source maps, and without better-sqlite3's C sources and other platforms' modules.
+# their tests, documents, type declarations or source maps, and without better-sqlite3's C sources and other
+# platforms' modules.
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/*/test node_modules/*/tests node_modules/*/.github \
+      node_modules/@*/*/test node_modules/@*/*/tests node_modules/@*/*/.github \
+ && find node_modules -type f -name '*.md' ! -iname 'licen[cs]e*' -delete \
  && find node_modules dist -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
  && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src node_modules/better-sqlite3/build \
  && find node_modules/better-sqlite3/prebuilds -type f ! -name "linux-$(node -p process.arch).node" -delete \
