@@ -105,6 +105,19 @@ if ! has_image "$base_runtime" || ! has_image "$base_node"; then
   log "bases assembled in $assembled_s s"
 fi
 
+# Every new lockfile leaves a build cache of a few hundred MB behind; past a cap it goes (the bases stay).
+cache_mb=$(du -sm "$work/storage" | cut -f1)
+if [ "$cache_mb" -gt "${PULLGATE_IMAGE_CACHE_MB:-4000}" ]; then
+  log "build cache at $cache_mb MB: starting it again"
+  keep=" $(pod image inspect --format '{{.Id}}' "$base_runtime" "$base_node" | tr '\n' ' ') "
+  # Newest first, so that children go before their parents; a few rounds for what still had children.
+  for _ in 1 2 3 4 5; do
+    for id in $(pod images -a -q --no-trunc); do
+      [[ $keep == *" ${id#sha256:} "* ]] || pod rmi -f "$id" >/dev/null 2>&1 || true
+    done
+  done
+fi
+
 log "building $image"
 # npm inside the build trusts this machine's CA bundle through a read-only mount; none of it stays in the image.
 printf 'cafile=/run/host-ca/ca-certificates.crt\n' >"$work/npmrc"
@@ -121,8 +134,6 @@ build --target build -t localhost/pullgate:verify-build
 build -t "$image"
 built_s=$(( ($(now_ms) - start) / 1000 ))
 log "built in $built_s s"
-# Earlier builds' layers that no name refers to any more.
-bah rmi --prune >/dev/null 2>&1 || true
 
 cleanups=()
 cleanup() { for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do eval "${cleanups[i]}" || true; done; }
