@@ -1,38 +1,60 @@
-# Pullgate image: build the TypeScript and better-sqlite3's native module in one stage, run from a slim one.
-# NODE_IMAGE lets a build without Docker Hub use a locally assembled base (scripts/verify-image.sh does).
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Pullgate image: build the server and the admin UI with the Node.js image, then run on Debian slim with only the
+# node binary, the production dependencies, the compiled server and the built UI (README "Running it in a container").
+# NODE_IMAGE and RUNTIME_IMAGE let a build without Docker Hub use locally assembled bases (scripts/verify-image.sh).
+# Keep both on the same Debian release; the Node.js version is the one CI tests (scripts/node-env.sh).
+ARG NODE_IMAGE=node:24.21.0-trixie-slim
+ARG RUNTIME_IMAGE=debian:13.7-slim
 
 FROM ${NODE_IMAGE} AS build
-# better-sqlite3 compiles from source when no prebuilt binary can be fetched; node-gyp then uses the base
-# image's own headers instead of downloading them.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
-ENV npm_config_nodedir=/usr/local
-WORKDIR /src
+# The same path as in the runtime stage: the compile cache made below is keyed by file path.
+WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# No install scripts, so no compiler: better-sqlite3 ships its compiled module for each platform (prebuilds/) and
+# esbuild's binary comes in its platform package.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# Only the compiled module of better-sqlite3 is needed at run time, not its sources and objects.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
- && find node_modules/better-sqlite3/build -type f ! -name better_sqlite3.node -delete \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+COPY web ./web
+# The server into dist/, the admin UI into web/dist/; then only what runs stays: production dependencies without
+# their tests, documents, type declarations or source maps, and without better-sqlite3's C sources and other
+# platforms' modules.
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/*/test node_modules/*/tests node_modules/*/.github \
+      node_modules/@*/*/test node_modules/@*/*/tests node_modules/@*/*/.github \
+ && find node_modules -type f -name '*.md' ! -iname 'licen[cs]e*' -delete \
+ && find node_modules dist -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src node_modules/better-sqlite3/build \
+ && find node_modules/better-sqlite3/prebuilds -type f ! -name "linux-$(node -p process.arch).node" -delete \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+# V8's compiled code for every module the server loads, so that a container starts without compiling them again.
+# Made as the runtime user: node keeps one cache per user id.
+ENV NODE_COMPILE_CACHE=/app/compile-cache
+RUN mkdir compile-cache && chown 10001:10001 compile-cache
+USER 10001:10001
+RUN node dist/src/main.js --version
 
-FROM ${NODE_IMAGE}
+FROM ${RUNTIME_IMAGE}
+# The registry listens on :5000 by default; a config file's listen.http is not overridden here.
 ENV NODE_ENV=production \
+    NODE_COMPILE_CACHE=/app/compile-cache \
     PULLGATE_DATA_DIR=/var/lib/pullgate \
-    PULLGATE_LISTEN_HTTP=:5000 \
     PULLGATE_HEALTHCHECK_URL=http://127.0.0.1:5000/healthz
 # A fixed, unprivileged uid so that volumes and mounted certificates can be owned by it on the host.
 RUN groupadd --system --gid 10001 pullgate \
  && useradd --system --uid 10001 --gid pullgate --home-dir /var/lib/pullgate --no-create-home --shell /usr/sbin/nologin pullgate \
  && mkdir -p /var/lib/pullgate /etc/pullgate \
  && chown pullgate:pullgate /var/lib/pullgate
+# The node binary alone: npm, yarn, corepack and the C headers of the Node.js image are for building.
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The admin listener serves the UI from web/dist next to package.json (src/admin/admin-server.ts).
+COPY --from=build /app/web/dist ./web/dist
+# Read-only for the server's user: node reads it and, when a module is missing from it, goes on without writing.
+COPY --from=build /app/compile-cache ./compile-cache
 USER pullgate
 VOLUME ["/var/lib/pullgate"]
 # Registry over HTTP, registry over HTTPS, admin.

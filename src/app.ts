@@ -25,7 +25,7 @@ import { openLocalCache, type LocalCache } from './cache/local-cache.js';
 import { createSharedView } from './catalog/shared-view.js';
 import { reloadConfig, type ReloadResult } from './config-reload.js';
 import type { UpstreamConfig } from './config/config.js';
-import { createLogger } from './logger.js';
+import { createLogger, logFormat } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { Fills } from './mirror/fills.js';
 import { RepositoryAccess } from './mirror/repository-access.js';
@@ -101,7 +101,7 @@ export interface App {
 
 export async function createApp(initialConfig: Config, options: AppOptions = {}): Promise<App> {
   let config = initialConfig;
-  const log = options.log ?? createLogger(config.log.level);
+  const log = options.log ?? createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true));
   // Child loggers copy the level when made; a reload sets it on each of them.
   const loggers = [log];
   const child = (component: string): Logger => {

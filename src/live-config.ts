@@ -1,6 +1,7 @@
 // What a config reload (SIGHUP, or the admin) can apply to a running mirror, and what needs a restart. Upstreams,
 // the log level, cache pins and size cap and the shutdown grace apply live; listeners, the data directory, the
-// certificate list, the public URL, the keep-alive and fill idle timeouts are fixed when the listeners are built.
+// certificate list, the public URL, the keep-alive and fill idle timeouts are fixed when the listeners are built,
+// the log format when the process starts.
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, UpstreamConfig } from './config/config.js';
 
@@ -41,6 +42,9 @@ export function compareConfigs(running: Config, next: Config): ConfigChanges {
       storage: fixed('cache.storage', running.cache.storage, next.cache.storage),
     },
   };
+  // The log stream is made once, at start: its format stays.
+  const logFormat = fixed('log.format', running.log.format, next.log.format);
+  effective.log = { level: next.log.level, ...(logFormat !== undefined ? { format: logFormat } : {}) };
   const publicUrl = fixed('publicUrl', running.publicUrl, next.publicUrl);
   if (publicUrl === undefined) delete effective.publicUrl;
   else effective.publicUrl = publicUrl;

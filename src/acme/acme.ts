@@ -3,10 +3,7 @@ import type { Logger } from 'pino';
 import type { AcmeConfig } from '../config/config.js';
 import type { CertificateStore } from '../server/certificates.js';
 import { AcmeFiles } from './acme-files.js';
-import { AcmeIssuer } from './acme-issuer.js';
 import { Http01Responder } from './http-01-responder.js';
-import { ManagedCertificates } from './managed-certificates.js';
-import { TlsAlpn01Responder } from './tls-alpn-01-responder.js';
 
 export interface Acme {
   /** The HTTP-01 challenge listener (unused with tls-alpn-01). */
@@ -19,6 +16,12 @@ export interface Acme {
 }
 
 export async function createAcme(config: AcmeConfig, dataDir: string, certificates: CertificateStore, log: Logger, clock: () => number): Promise<Acme> {
+  // The ACME client and the X.509 code load only here: a mirror without tls.acme starts without them.
+  const [{ AcmeIssuer }, { ManagedCertificates }, { TlsAlpn01Responder }] = await Promise.all([
+    import('./acme-issuer.js'),
+    import('./managed-certificates.js'),
+    import('./tls-alpn-01-responder.js'),
+  ]);
   const files = new AcmeFiles(dataDir);
   const responder = new Http01Responder(log);
   // TLS-ALPN-01 is answered by the HTTPS listener itself (RFC 8737), on the port the CA validates: 443.

@@ -57,7 +57,7 @@ export class AdminAuth {
     const generated = generatePassword();
     this.setSetting('admin_password', await hashPassword(generated));
     // Shown once, by design (only its hash is kept): the operator's first way in.
-    this.log.warn(`admin password generated on first start: ${generated} (shown only once; set PULLGATE_ADMIN_PASSWORD or admin.passwordFile to choose one)`);
+    this.log.warn({ highlight: true }, `admin password generated on first start: ${generated} (shown only once; set PULLGATE_ADMIN_PASSWORD or admin.passwordFile to choose one)`);
   }
 
   async login(password: string, client: string): Promise<Session> {

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerCacheAdminCommands } from './cache-admin-commands.js';
 import { cacheGc, cachePurge, cacheStats, cacheVerify } from './cache-commands.js';
-import { certSelfsigned } from './cert-selfsigned.js';
+import type { CertSelfsignedFlags } from './cert-selfsigned.js';
 import { configCheck } from './config-check.js';
 import { configPrint, configSchemaCommand } from './config-print.js';
 import { registerPrefetchCommand } from './prefetch-command.js';
@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory (env PULLGATE_DATA_DIR)')
     .option('--proxy <url>', 'HTTP(S) proxy for upstream connections (env PULLGATE_PROXY)')
     .addOption(new Option('--log-level <level>', 'log level (env PULLGATE_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'log lines for a person or JSON; default: pretty on a terminal (env PULLGATE_LOG_FORMAT)').choices(['pretty', 'json']))
     .action(serve);
   const config = program.command('config').description('configuration tools');
   config.command('check').argument('<file>', 'YAML config file').description('validate a config file and summarise it').action(configCheck);
@@ -57,7 +58,8 @@ export function buildProgram(): Command {
     .option('--days <n>', 'validity of the certificate in days', '825')
     .option('--port <port>', 'the HTTPS port clients use, when it is not 443 (for the trust lines)')
     .option('--json', 'print the files, config and trust lines as JSON')
-    .action(certSelfsigned);
+    // Loaded when used: its X.509 code would slow every other command's start.
+    .action(async (flags: CertSelfsignedFlags) => (await import('./cert-selfsigned.js')).certSelfsigned(flags));
   // The admin's actions, through the running mirror's admin API (tokens: in the data directory).
   registerCacheAdminCommands(cache);
   registerUpstreamCommands(program);

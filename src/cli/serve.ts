@@ -13,6 +13,7 @@ export interface ServeFlags {
   dataDir?: string;
   proxy?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
@@ -25,6 +26,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
         listenAdmin: flags.listenAdmin,
         dataDir: flags.dataDir,
         logLevel: flags.logLevel,
+        logFormat: flags.logFormat,
         proxy: flags.proxy,
       },
     });

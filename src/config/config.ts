@@ -64,7 +64,7 @@ export interface Config {
     acme?: AcmeConfig;
   };
   dataDir: string;
-  log: { level: ParsedConfig['log']['level'] };
+  log: { level: ParsedConfig['log']['level']; format?: ParsedConfig['log']['format'] };
   publicUrl?: string;
   timeouts: { connect: number; headers: number; idle: number; keepAlive: number };
   cache: { maxSize: number; lowWater: number; pins: string[]; fillIdleTimeout: number; storage: StorageConfig };

@@ -27,6 +27,7 @@ export interface ConfigOverrides {
   listenAdmin?: string;
   dataDir?: string;
   logLevel?: string;
+  logFormat?: string;
   proxy?: string;
   clusterListen?: string;
   clusterAdvertise?: string;
@@ -39,6 +40,7 @@ const envNames: Record<keyof ConfigOverrides, string> = {
   listenAdmin: 'PULLGATE_LISTEN_ADMIN',
   dataDir: 'PULLGATE_DATA_DIR',
   logLevel: 'PULLGATE_LOG_LEVEL',
+  logFormat: 'PULLGATE_LOG_FORMAT',
   proxy: 'PULLGATE_PROXY',
   // A replica's own address is known only where it runs (a pod IP): the environment gives it.
   clusterListen: 'PULLGATE_CLUSTER_LISTEN',
@@ -117,6 +119,7 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void 
   if (o.listenHttp !== undefined || o.listenHttps !== undefined || o.listenAdmin !== undefined) raw.listen = listen;
   if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
   if (o.logLevel !== undefined) raw.log = { ...(raw.log as Record<string, unknown> | undefined), level: o.logLevel };
+  if (o.logFormat !== undefined) raw.log = { ...(raw.log as Record<string, unknown> | undefined), format: o.logFormat };
   if (o.proxy !== undefined) raw.proxy = o.proxy;
   if (o.clusterListen !== undefined || o.clusterAdvertise !== undefined || o.clusterSecret !== undefined) {
     const cluster: Record<string, unknown> = { ...(raw.cluster as Record<string, unknown> | undefined) };

@@ -158,7 +158,11 @@ export const configSchema = z
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
     log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** `pretty`: lines for a person; `json`: one JSON object per line. Unset: pretty when stdout is a terminal. */
+        format: z.enum(['pretty', 'json']).optional(),
+      })
       .prefault({}),
     /** Global HTTP(S) proxy for upstream connections. */
     proxy: proxyUrl.optional(),

@@ -3,7 +3,7 @@
 // secrets stubbed; docker-compose validates the compose file and nginx accepts its load balancer config; the
 // compose services, ports, volumes and secrets fit the Pullgate config they mount; the Kubernetes manifests refer
 // to each other (labels and selectors, ConfigMap, Secret and their keys, ports) and probe endpoints a real mirror
-// answers.
+// answers; every image they name is pinned to a version.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -113,6 +113,20 @@ describe('the deployment examples under deploy/', () => {
       assert.equal(r.code, 0, `${file}\n${r.stderr}`);
       assert.match(r.stdout, /: OK\n/);
       assert.match(r.stdout, /listen\.http: :5000/);
+    }
+  });
+
+  test('every image the compose files and the Kubernetes Deployment name is pinned to a version, Pullgate\'s to package.json\'s', async () => {
+    const { version } = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string };
+    const rootCompose = await readYaml(join(repo, 'docker-compose.yml'));
+    const images = [rootCompose, compose].flatMap((c) => Object.values(c['services'] as Record<string, Doc>).map((s) => s['image'] as string));
+    images.push(one('Deployment')['spec']['template']['spec']['containers'][0]['image'] as string);
+    assert.ok(images.length >= 7, images.join(', '));
+    for (const image of images) {
+      const tag = /:([^:/]+)$/.exec(image)?.[1];
+      assert.ok(tag, `${image} names a tag`);
+      assert.match(tag, /\d+\.\d+|\d{4}-\d\d-\d\d/, `${image}: a version, not a moving tag such as latest or stable`);
+      if (/(^|\/)pullgate$/.test(image.slice(0, -tag.length - 1))) assert.equal(tag, version, image);
     }
   });
 

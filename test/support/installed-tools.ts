@@ -15,6 +15,7 @@ const debianPackage: Record<string, string> = {
   openssl: 'openssl',
   pebble: 'pebble',
   setpriv: 'util-linux',
+  script: 'bsdutils',
   radosgw: 'radosgw',
   'radosgw-admin': 'ceph-common',
   'ceph-mon': 'ceph-mon',

@@ -67,4 +67,11 @@ describe('compareConfigs', () => {
     assert.equal(c.effective.cache.maxSize, 2 ** 30);
     assert.equal(c.effective.shutdownGrace, 5_000);
   });
+
+  it('a changed log format waits for a restart: the log stream is made when the process starts', async () => {
+    const c = compareConfigs(await load({ log: { format: 'json' } }), await load({ log: { level: 'debug', format: 'pretty' } }));
+    assert.deepEqual(c.restartNeeded, ['log.format']);
+    assert.deepEqual(c.effective.log, { level: 'debug', format: 'json' });
+    assert.deepEqual(compareConfigs(await load(), await load()).effective.log, { level: 'info' }, 'an unset format stays unset');
+  });
 });

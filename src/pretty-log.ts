@@ -1,0 +1,39 @@
+// Log lines for a person (log.format: pretty): pino-pretty in the process and writing synchronously, so that lines
+// keep their order with the process's other output and none is lost when it exits. One line per entry: time, level,
+// `[component]`, message, then the other fields as one JSON object. An entry logged with `highlight: true` (the
+// generated admin password) stands between two rules, in bold on a terminal.
+import { Writable } from 'node:stream';
+import pretty from 'pino-pretty';
+import type { DestinationStream } from 'pino';
+
+// Messages can carry text from the network (paths, upstream errors): no terminal control sequences get through.
+const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** A pino destination that writes pretty lines to `destination` (default stdout, coloured when it is a terminal). */
+export function prettyDestination(destination?: DestinationStream): DestinationStream {
+  return pretty({
+    ...(destination === undefined ? { destination: 1 } : { destination: asStream(destination), colorize: false }),
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service,component,highlight',
+    singleLine: true,
+    messageFormat: (log, messageKey, _levelLabel, { colors }) => {
+      const message = String(log[messageKey] ?? '').replace(controlCharacters, '');
+      const line = typeof log['component'] === 'string' ? `[${log['component']}] ${message}` : message;
+      if (log['highlight'] !== true) return line;
+      const rule = '='.repeat(Math.min(line.length, 100));
+      return `\n${rule}\n${colors.bold(line)}\n${rule}`;
+    },
+  });
+}
+
+/** pino-pretty pipes into a stream; a pino destination may be any object with `write`. */
+function asStream(destination: DestinationStream): Writable {
+  if (destination instanceof Writable) return destination;
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      destination.write(chunk.toString());
+      done();
+    },
+  });
+}

@@ -1,0 +1,22 @@
+// What a start loads (src/acme/acme.ts, src/cli/program.ts): the ACME client and the X.509 code are loaded only
+// when certificates are managed or made, so every other start of the CLI and the server is quicker without them.
+// node --test runs each file in a process of its own: the module cache here holds what these imports loaded.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+
+const loadedPackages = (): string[] =>
+  Object.keys(createRequire(import.meta.url).cache).flatMap((path) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []);
+
+test('the CLI and the server modules load neither acme-client nor @peculiar/x509; the ACME wiring loads them when called', async () => {
+  await import('../../src/cli/program.js');
+  await import('../../src/app.js');
+  const packages = new Set(loadedPackages());
+  assert.ok(packages.has('fastify') && packages.has('undici'), [...packages].join(', '));
+  assert.ok(!packages.has('acme-client'), 'acme-client is loaded');
+  assert.ok(!packages.has('@peculiar/x509'), '@peculiar/x509 is loaded');
+  await import('../../src/acme/managed-certificates.js');
+  await import('../../src/acme/acme-issuer.js');
+  const after = new Set(loadedPackages());
+  assert.ok(after.has('acme-client') && after.has('@peculiar/x509'), 'the probe sees what a use loads');
+});
