@@ -22,6 +22,8 @@ export interface BlobRequest {
 }
 
 export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
+  // Under a signature policy, only blobs of images that passed it (docs/signatures.md).
+  svc.signatures?.admitBlob(ctx, req.digest);
   const range = parseRange(req.range);
   try {
     return await fromCacheOrFill(svc, ctx, req, range);
