@@ -12,8 +12,8 @@ import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
-import { registryPusher, type RegistryPusher } from '../support/registry-push.js';
-import { bundleReferrer, cosignSignatureManifest, cosignSignatureTag, keyedCosignLayer, mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
+import { keylessSubject as subject, signaturesConfig, signFixtures } from '../support/signed-fixtures.js';
+import { mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
 
 const accept = [
   'application/vnd.oci.image.index.v1+json',
@@ -21,58 +21,28 @@ const accept = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
-const subject = 'https://ci.test/library/multi/.github/workflows/release.yml@refs/heads/main';
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe('signature policy at the mirror, real docker-registry', { timeout: 300_000 }, () => {
   let reg: RealRegistry;
   let fixtures: Fixtures;
   let mirror: TestMirror;
-  let pusher: RegistryPusher;
   let work: string;
   let trusted: TestKey;
-  let stranger: TestKey;
-
-  async function pushArtifact(repository: string, reference: string, artifact: { manifest: Buffer; blobs: Map<string, Buffer> }, mediaType = 'application/vnd.oci.image.manifest.v1+json') {
-    for (const bytes of artifact.blobs.values()) await pusher.blob(repository, bytes);
-    return pusher.manifest(repository, reference, artifact.manifest, mediaType);
-  }
 
   before(async () => {
     await assertInstalled('docker-registry', 'skopeo', 'openssl');
     work = await mkdtemp(join(tmpdir(), 'pullgate-signatures-'));
     reg = await startRealRegistry();
     fixtures = await pushFixtures(reg);
-    pusher = await registryPusher(reg);
     trusted = testKey('p256');
-    stranger = testKey('p256');
-    // team/app:1.0 signed by the trusted key; library/multi:v2s2 by a key the policy does not name.
-    await pushArtifact('team/app', cosignSignatureTag(fixtures.app.digest), cosignSignatureManifest([keyedCosignLayer(trusted, fixtures.app.digest)]));
-    await pushArtifact('library/multi', cosignSignatureTag(fixtures.multiDocker.digest), cosignSignatureManifest([keyedCosignLayer(stranger, fixtures.multiDocker.digest)]));
-    // library/multi:latest (an OCI index) signed keyless at the index, as cosign 3 attaches it: a referrer found
-    // through the referrers tag schema.
     const sigstore = await mockSigstore();
-    const referrer = bundleReferrer(await sigstore.dsseBundle(fixtures.multi.digest, subject), { digest: fixtures.multi.digest, size: fixtures.multi.size, mediaType: fixtures.multi.mediaType });
-    const referrerDigest = await pushArtifact('library/multi', sha256(referrer.manifest), referrer);
-    const tagSchemaIndex = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: referrerDigest, size: referrer.manifest.length, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }],
-      }),
-    );
-    await pusher.manifest('library/multi', fixtures.multi.digest.replace(':', '-'), tagSchemaIndex, 'application/vnd.oci.image.index.v1+json');
+    await signFixtures(reg, fixtures, { trusted, stranger: testKey('p256'), sigstore });
     const rootFile = join(work, 'trusted_root.json');
     await writeFile(rootFile, JSON.stringify(sigstore.trustedRoot));
     const keyFile = join(work, 'trusted.pub');
     await writeFile(keyFile, trusted.publicPem);
-    const signatures = (mode: 'enforce' | 'audit') => ({
-      trustedRoot: rootFile,
-      require: [
-        { repositories: ['team/*'], keys: [keyFile], mode },
-        { repositories: ['library/*'], keys: [trusted.publicPem], identities: [{ issuer: sigstore.issuer, subjectRegExp: 'https://ci\\.test/library/.*' }], mode },
-      ],
-    });
+    const signatures = (mode: 'enforce' | 'audit') => signaturesConfig({ keyFile, trustedPem: trusted.publicPem, rootFile, issuer: sigstore.issuer, mode });
     mirror = await startMirror({
       upstreams: [
         { name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true, signatures: signatures('enforce') },
@@ -83,7 +53,6 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
 
   after(async () => {
     await mirror?.close();
-    await pusher?.close();
     await reg?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
