@@ -23,6 +23,9 @@ const emptyRoot = TrustedRoot.fromJSON({});
 export class SignatureGate {
   /** Compiled once per upstream config object: a reload or an admin change brings a new one. */
   private readonly compiled = new WeakMap<SignaturePolicyConfig, SignaturePolicy>();
+  /** Passing verdicts and admitted blobs already read from the index, so a warm pull reads nothing. */
+  private readonly passed = new Map<string, Verdict>();
+  private readonly admitted = new Set<string>();
 
   constructor(
     private readonly verdicts: SignatureVerdicts,
@@ -68,7 +71,10 @@ export class SignatureGate {
     if (!policy) return;
     for (const requirement of policy.matching(ctx.repository)) {
       if (requirement.mode !== 'enforce') continue;
-      if (!this.verdicts.blobOfPassedManifest(digest, policy.verdictKey(requirement))) {
+      const key = `${digest} ${policy.verdictKey(requirement)}`;
+      if (this.admitted.has(key)) continue;
+      if (this.verdicts.blobOfPassedManifest(digest, policy.verdictKey(requirement))) remember(this.admitted, key);
+      else {
         throw new RegistryError('DENIED', `${ctx.repository}: blob ${digest} is not part of an image that passed the signature policy of upstream ${ctx.upstream.name} (${requirement.name})`);
       }
     }
@@ -76,8 +82,10 @@ export class SignatureGate {
 
   private async verdict(ctx: PullContext, policy: SignaturePolicy, requirement: Requirement, m: { digest: string; bytes: Buffer }): Promise<Verdict | undefined> {
     const key = policy.verdictKey(requirement);
+    const known = this.passed.get(`${m.digest} ${key}`);
+    if (known) return known;
     const stored = this.verdicts.get(m.digest, key);
-    if (stored?.result === 'pass') return JSON.parse(stored.json) as Verdict;
+    if (stored?.result === 'pass') return this.pass(m.digest, key, JSON.parse(stored.json) as Verdict);
     const parentPassed = this.verdicts.parentPassed(m.digest, key);
     // A failed verdict stands until an index that references the manifest passes.
     if (stored && !parentPassed) return JSON.parse(stored.json) as Verdict;
@@ -97,6 +105,23 @@ export class SignatureGate {
       verdict = evaluate(requirement, m.digest, m.bytes, found, { root }, this.clock());
     }
     this.verdicts.put(m.digest, key, verdict.result, JSON.stringify(verdict), verdict.at);
+    return verdict.result === 'pass' ? this.pass(m.digest, key, verdict) : verdict;
+  }
+
+  private pass(digest: string, key: string, verdict: Verdict): Verdict {
+    remember(this.passed, `${digest} ${key}`, verdict);
     return verdict;
   }
+}
+
+const maxRemembered = 10_000;
+
+/** Adds to a bounded memo: past its bound the oldest entries go (they are still in the index). */
+function remember<V>(memo: Map<string, V> | Set<string>, key: string, value?: V): void {
+  if (memo.size >= maxRemembered) {
+    const oldest = memo.keys().next().value;
+    if (oldest !== undefined) memo.delete(oldest);
+  }
+  if (memo instanceof Map) memo.set(key, value as V);
+  else memo.add(key);
 }
