@@ -30,6 +30,8 @@ import { Metrics } from './metrics/metrics.js';
 import { Fills } from './mirror/fills.js';
 import { RepositoryAccess } from './mirror/repository-access.js';
 import type { MirrorServices } from './mirror/services.js';
+import { SignatureGate } from './mirror/signature-gate.js';
+import { SignatureVerdicts } from './cache/signature-verdicts.js';
 import { CertificateStore } from './server/certificates.js';
 import { Drain } from './server/drain.js';
 import { parseListenAddress } from './server/listen-address.js';
@@ -188,6 +190,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
+    signatures: new SignatureGate(new SignatureVerdicts(cache.db), clock, metrics),
   };
   const activity = new Activity(fills, traffic, clock);
   const sharedView = cache.bucket

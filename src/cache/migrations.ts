@@ -133,9 +133,23 @@ CREATE TABLE passthrough_routes (
 ) WITHOUT ROWID;
 `;
 
+// Signature verdicts per manifest digest and policy version (docs/signatures.md); kept apart from the manifest rows
+// so that a verdict outlives an eviction and a re-fetch of the same bytes.
+const signatureVerdictsSchema = `
+CREATE TABLE signature_verdicts (
+  digest     TEXT NOT NULL,
+  policy     TEXT NOT NULL,
+  result     TEXT NOT NULL CHECK (result IN ('pass', 'fail')),
+  json       TEXT NOT NULL,
+  decided_at INTEGER NOT NULL,
+  PRIMARY KEY (digest, policy)
+) WITHOUT ROWID;
+`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
   { name: 'registry users', sql: registryUsersSchema },
   { name: 'passthrough routes', sql: passthroughRoutesSchema },
+  { name: 'signature verdicts', sql: signatureVerdictsSchema },
 ];

@@ -4,6 +4,7 @@ import type { PassthroughRoute } from './passthrough.js';
 import type { ParsedConfig } from './schema.js';
 import type { StorageConfig } from './storage.js';
 import type { ClusterConfig } from './cluster.js';
+import type { SignaturePolicyConfig } from '../signature/signature-policy.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
 
@@ -26,6 +27,8 @@ export interface UpstreamConfig {
   access?: { allow?: string[]; deny?: string[]; login?: 'off' | 'required' };
   /** What may be pulled from this upstream. */
   policy?: { allow: string[]; deny: string[] };
+  /** Signatures images must carry, keys read and paths absolute (docs/signatures.md). */
+  signatures?: SignaturePolicyConfig;
   /** Tried in order before `url` (the origin). */
   mirrors: URL[];
   allowPrivateRedirects: boolean;

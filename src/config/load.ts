@@ -8,6 +8,8 @@ import type { AcmeConfig, Config, UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
 import { ClusterSecretError, resolveCluster, type ClusterConfig, type ParsedCluster } from './cluster.js';
 import { resolveStorage, StorageSecretError, type ParsedStorage, type StorageConfig } from './storage.js';
+import { resolveSignatures, SignatureConfigError, type ParsedSignatures } from './signatures.js';
+import type { SignaturePolicyConfig } from '../signature/signature-policy.js';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -140,7 +142,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 export type ParsedUpstream = z.output<typeof upstreamSchema>;
 
 /** One validated upstream as the app runs it: secrets and paths already resolved by the caller. */
-export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPath?: string; globalProxy?: string }): UpstreamConfig {
+export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPath?: string; globalProxy?: string; signatures?: SignaturePolicyConfig }): UpstreamConfig {
   const proxy = u.proxy === '' ? undefined : (u.proxy ?? o.globalProxy);
   return {
     name: u.name,
@@ -156,6 +158,7 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     offline: u.offline,
     ...(u.access ? { access: u.access } : {}),
     ...(u.policy ? { policy: u.policy } : {}),
+    ...(o.signatures ? { signatures: o.signatures } : {}),
     // Settings stored by an older version lack these keys: their defaults apply.
     mirrors: (u.mirrors ?? []).map((m) => new URL(m.replace(/\/+$/, ''))),
     allowPrivateRedirects: u.allowPrivateRedirects ?? false,
@@ -183,7 +186,13 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
           ]);
         }
       }
-      return upstreamConfigOf(u, { ...(password ? { password } : {}), ...(u.ca ? { caPath: resolve(baseDir, u.ca) } : {}), ...(c.proxy ? { globalProxy: c.proxy } : {}) });
+      const signatures = u.signatures ? await resolveSignaturesOrFail(u.signatures, baseDir, `upstreams[${i}].signatures`) : undefined;
+      return upstreamConfigOf(u, {
+        ...(password ? { password } : {}),
+        ...(u.ca ? { caPath: resolve(baseDir, u.ca) } : {}),
+        ...(c.proxy ? { globalProxy: c.proxy } : {}),
+        ...(signatures ? { signatures } : {}),
+      });
     }),
   );
   return {
@@ -208,6 +217,15 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     access: c.access,
     admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
   };
+}
+
+async function resolveSignaturesOrFail(s: ParsedSignatures, baseDir: string, field: string): Promise<SignaturePolicyConfig> {
+  try {
+    return await resolveSignatures(s, baseDir, field);
+  } catch (err) {
+    if (err instanceof SignatureConfigError) throw new ConfigError('invalid configuration', err.problems);
+    throw err;
+  }
 }
 
 async function resolveClusterOrFail(c: ParsedCluster, baseDir: string): Promise<ClusterConfig> {

@@ -6,6 +6,7 @@ import { canonicalRegistry } from '../registry/registry-names.js';
 import { isRegistryHost, isHostname } from './hosts.js';
 import { isCidr } from '../access/address-list.js';
 import { isPolicyRule } from '../access/repository-policy.js';
+import { signaturesSchema } from './signatures.js';
 import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 import { storageSchema } from './storage.js';
 import { clusterSchema } from './cluster.js';
@@ -122,6 +123,8 @@ export const upstreamSchema = z.strictObject({
     .optional(),
   /** What may be pulled: repository globs (names as on the upstream), deny first; with allow rules, only those. */
   policy: z.strictObject({ allow: z.array(policyRule).default([]), deny: z.array(policyRule).default([]) }).optional(),
+  /** Images of these repositories must carry valid signatures (docs/signatures.md). */
+  signatures: signaturesSchema.optional(),
   /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
   allowPrivateRedirects: z.boolean().default(false),
   /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */

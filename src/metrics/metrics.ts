@@ -62,6 +62,7 @@ export class Metrics {
   private readonly upstreamLatency: Histogram<'upstream' | 'method'>;
   private readonly tokenFetches: Counter<'upstream' | 'result'>;
   private readonly redirects: Counter<'upstream'>;
+  private readonly signatureVerdicts: Counter<'upstream' | 'result'>;
   private readonly rateLimitRemaining: Gauge<'upstream'>;
   private readonly rateLimitLimit: Gauge<'upstream'>;
   private readonly upstreams = new Map<string, UpstreamMetrics>();
@@ -98,6 +99,12 @@ export class Metrics {
     this.tokenFetches = new Counter({
       name: 'pullgate_upstream_token_fetches_total',
       help: 'Bearer tokens the mirror fetched from upstream realms, by result (ok, error).',
+      labelNames: ['upstream', 'result'],
+      registers,
+    });
+    this.signatureVerdicts = new Counter({
+      name: 'pullgate_signature_verdicts_total',
+      help: 'Manifest requests judged by a signature policy, by result (pass, fail, audit_fail, unknown).',
       labelNames: ['upstream', 'result'],
       registers,
     });
@@ -248,6 +255,11 @@ export class Metrics {
       this.upstreams.set(name, m);
     }
     return m;
+  }
+
+  /** A manifest request judged by a signature policy (docs/signatures.md). */
+  verdict(upstream: string, result: string): void {
+    this.signatureVerdicts.labels({ upstream, result }).inc();
   }
 
   evicted(result: { victims: number; bytes: number }): void {

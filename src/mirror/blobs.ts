@@ -30,6 +30,8 @@ export interface BlobRequest {
 const maxRefusedFollows = 2;
 
 export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
+  // Under a signature policy, only blobs of images that passed it (docs/signatures.md).
+  svc.signatures?.admitBlob(ctx, req.digest);
   const range = parseRange(req.range);
   for (let refused = 0; ; refused++) {
     try {

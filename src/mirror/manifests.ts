@@ -38,10 +38,16 @@ export async function getManifest(svc: MirrorServices, ctx: PullContext, req: Ma
   const accepted = parseAccept(req.accept);
   // A client that does not accept every manifest type gets the upstream's answer to its own Accept, and that
   // narrowed answer is never cached as the tag's (PROTOCOL.md 1.2).
-  if (req.reference.kind === 'tag' && !coversAllManifestTypes(accepted)) return passThrough(ctx, req, accepted);
+  if (req.reference.kind === 'tag' && !coversAllManifestTypes(accepted)) return passThrough(svc, ctx, req, accepted);
   const m = req.reference.kind === 'digest' ? await byDigest(svc, ctx, req.reference.digest) : await byTag(svc, ctx, req.reference.tag);
   if (!acceptsMediaType(accepted, m.mediaType)) {
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the request does not accept`);
+  }
+  // Before any byte reaches the client, HEAD and GET alike (docs/signatures.md).
+  if (svc.signatures?.applies(ctx)) {
+    await svc.signatures.admitManifest(ctx, m);
+    // Stored by digest (never as the tag's) so that its blobs are known to belong to an image that passed.
+    save(svc, ctx, m);
   }
   return manifestReply(m.digest, m.mediaType, m.bytes.length, req.method === 'GET' ? m.bytes : undefined, req.ifNoneMatch);
 }
@@ -153,16 +159,22 @@ function offlineMiss(ctx: PullContext): RegistryError {
 }
 
 /** Narrow Accept on a tag: the upstream's own answer, not cached. */
-async function passThrough(ctx: PullContext, req: ManifestRequest, accepted: string[]): Promise<RegistryReply> {
+async function passThrough(svc: MirrorServices, ctx: PullContext, req: ManifestRequest, accepted: string[]): Promise<RegistryReply> {
   ctx.log.cache = 'PASS';
   const accept = accepted.join(', ');
-  if (req.method === 'HEAD') {
+  // Under a signature policy the bytes are needed to judge them: a HEAD becomes a GET upstream.
+  if (req.method === 'HEAD' && !svc.signatures?.applies(ctx)) {
     const head = await headManifest(ctx, req.reference, accept);
     if (head) return manifestReply(head.digest, head.mediaType, head.length, undefined, req.ifNoneMatch);
   }
   const m = await fetchManifest(ctx, req.reference, accept);
   if (!acceptsMediaType(accepted, m.mediaType)) {
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the request does not accept`);
+  }
+  if (svc.signatures?.applies(ctx)) {
+    await svc.signatures.admitManifest(ctx, m);
+    // Stored by digest (never as the tag's) so that its blobs are known to belong to an image that passed.
+    save(svc, ctx, m);
   }
   return manifestReply(m.digest, m.mediaType, m.bytes.length, req.method === 'GET' ? m.bytes : undefined, req.ifNoneMatch);
 }

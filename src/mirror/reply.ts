@@ -39,4 +39,6 @@ export interface PullLog {
   cache?: 'HIT' | 'MISS' | 'COALESCED' | 'PEER' | 'REVALIDATED' | 'STALE' | 'PASS' | 'REDIRECT';
   /** REDIRECT: the bytes the client was sent to fetch from the object store (not bytes the mirror sent). */
   redirectedBytes?: number;
+  /** Under a signature policy: the verdict and its signers or reason (docs/signatures.md). */
+  signature?: string;
 }

@@ -4,6 +4,7 @@ import type { ClusterFills } from '../cluster/cluster-fills.js';
 import type { SharedCatalog } from '../catalog/shared-catalog.js';
 import type { Fills } from './fills.js';
 import type { RepositoryAccess } from './repository-access.js';
+import type { SignatureGate } from './signature-gate.js';
 
 /** Turns caching off while the disk is full, and back on later (cache/disk-space.ts). */
 export interface CachingSwitch {
@@ -26,4 +27,6 @@ export interface MirrorServices {
   clock: () => number;
   /** Several replicas: fills claimed in the bucket, followed across replicas (absent on one machine). */
   cluster?: ClusterFills;
+  /** Upstreams with a signature policy (docs/signatures.md); absent when none has one. */
+  signatures?: SignatureGate;
 }

@@ -44,6 +44,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     redirectedBytes: info.pull.redirectedBytes,
     upstreamStatus: info.pull.upstreamStatus,
     upstreamMs: info.pull.upstreamMs,
+    signature: info.pull.signature,
     ms: Math.round(ms),
   };
   if (err) {

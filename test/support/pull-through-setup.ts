@@ -96,7 +96,10 @@ export function parseAccessLines(lines: readonly string[]): AccessLine[] {
 export const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 export const sha256File = async (path: string): Promise<string> => sha256(await readFile(path));
 
-export async function startPullThroughSetup(): Promise<PullThroughSetup> {
+/** Settings added to one upstream entry of the setup's mirror (e.g. `signatures` for `hub`). */
+export type SetupUpstreamSettings = Partial<Record<'hub' | 'corp' | 'pass', Record<string, unknown>>>;
+
+export async function startPullThroughSetup(extra: SetupUpstreamSettings = {}): Promise<PullThroughSetup> {
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
     for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
@@ -117,7 +120,7 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
       listen: { http: '127.0.0.1:0', https: '127.0.0.1:0', admin: '127.0.0.1:0' },
       tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }] },
       upstreams: [
-        { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true, ...settings },
+        { name: 'hub', registry: 'docker.io', url: reg.url, ca, hosts: [mirrorNames.hub], default: true, ...extra.hub, ...settings },
         {
           name: 'corp',
           registry: reg.host,
@@ -125,9 +128,10 @@ export async function startPullThroughSetup(): Promise<PullThroughSetup> {
           ca,
           hosts: [mirrorNames.corp],
           auth: { mode: 'mirror', username: 'reader', password: 'reader-secret' },
+          ...extra.corp,
           ...settings,
         },
-        { name: 'pass', registry: 'pass.upstream.test', url: reg.url, ca, hosts: [mirrorNames.pass], auth: { mode: 'passthrough' }, ...settings },
+        { name: 'pass', registry: 'pass.upstream.test', url: reg.url, ca, hosts: [mirrorNames.pass], auth: { mode: 'passthrough' }, ...extra.pass, ...settings },
       ],
     });
     const mirror = await startMirror(mirrorConfig());
