@@ -1,46 +1,42 @@
-// Login attempts: failures are counted per client address in a sliding window, and across all addresses (so that
-// guessing from many addresses is slowed too). A success clears the address's failures.
+// Admin login attempts, counted per client in a sliding window (docs/security.md, "Operator and admin"). An attempt
+// is counted when it starts, before the password is checked, so N logins sent at once get no more checks than N
+// sent one after another. There is no count across clients: failures from one address (or many) never lock out an
+// operator at another. A success clears the client's count.
 
 export interface LoginLimits {
   perClient: number;
-  overall: number;
   windowMs: number;
 }
 
-export const defaultLoginLimits: LoginLimits = { perClient: 5, overall: 50, windowMs: 5 * 60_000 };
+export const defaultLoginLimits: LoginLimits = { perClient: 5, windowMs: 5 * 60_000 };
+
+/** Clients remembered at most; beyond it, those without a recent attempt are forgotten first. */
+const maxClients = 10_000;
 
 export class LoginLimiter {
   private readonly byClient = new Map<string, number[]>();
-  private all: number[] = [];
 
   constructor(
     private readonly limits: LoginLimits = defaultLoginLimits,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Seconds to wait before `client` may try again, or 0. */
-  retryAfter(client: string): number {
+  /** Counts an attempt by `client` and returns 0, or, when it has used its attempts, the seconds to wait. */
+  attempt(client: string): number {
     const now = this.clock();
     const mine = this.recent(this.byClient.get(client) ?? [], now);
-    this.all = this.recent(this.all, now);
-    const blockedUntil = (list: number[], limit: number): number => {
-      if (list.length < limit) return 0;
-      const oldest = list[list.length - limit] ?? now;
-      return oldest + this.limits.windowMs;
-    };
-    const until = Math.max(blockedUntil(mine, this.limits.perClient), blockedUntil(this.all, this.limits.overall));
-    return until > now ? Math.ceil((until - now) / 1000) : 0;
-  }
-
-  failed(client: string): void {
-    const now = this.clock();
-    const mine = this.recent(this.byClient.get(client) ?? [], now);
+    if (mine.length >= this.limits.perClient) {
+      const oldest = mine[mine.length - this.limits.perClient] ?? now;
+      this.byClient.set(client, mine);
+      return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
+    }
     mine.push(now);
     this.byClient.set(client, mine);
-    this.all.push(now);
-    if (this.byClient.size > 10_000) this.prune(now);
+    if (this.byClient.size > maxClients) this.prune(now);
+    return 0;
   }
 
+  /** The attempt succeeded: the client starts afresh. */
   succeeded(client: string): void {
     this.byClient.delete(client);
   }
@@ -55,6 +51,11 @@ export class LoginLimiter {
   private prune(now: number): void {
     for (const [client, list] of this.byClient) {
       if (this.recent(list, now).length === 0) this.byClient.delete(client);
+    }
+    // Still full (a scan from many addresses within the window): drop the oldest entries, insertion order.
+    for (const client of this.byClient.keys()) {
+      if (this.byClient.size <= maxClients) break;
+      this.byClient.delete(client);
     }
   }
 }
