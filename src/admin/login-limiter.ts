@@ -21,15 +21,21 @@ export class LoginLimiter {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Counts an attempt by `client` and returns 0, or, when it has used its attempts, the seconds to wait. */
-  attempt(client: string): number {
+  /** Seconds `client` must wait before its next attempt, or 0; counts nothing. */
+  retryAfter(client: string): number {
     const now = this.clock();
     const mine = this.recent(this.byClient.get(client) ?? [], now);
-    if (mine.length >= this.limits.perClient) {
-      const oldest = mine[mine.length - this.limits.perClient] ?? now;
-      this.byClient.set(client, mine);
-      return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
-    }
+    if (mine.length < this.limits.perClient) return 0;
+    const oldest = mine[mine.length - this.limits.perClient] ?? now;
+    return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
+  }
+
+  /** Counts an attempt by `client` and returns 0, or, when it has used its attempts, the seconds to wait. */
+  attempt(client: string): number {
+    const wait = this.retryAfter(client);
+    if (wait > 0) return wait;
+    const now = this.clock();
+    const mine = this.recent(this.byClient.get(client) ?? [], now);
     mine.push(now);
     this.byClient.set(client, mine);
     if (this.byClient.size > maxClients) this.prune(now);
