@@ -1,7 +1,8 @@
 // Where a stored upstream password may be sent (docs/security.md, "Operator and admin"). A password saved through
 // the admin is write-only: an edit or a test that leaves it out reuses it, but only towards the places it was
 // saved for. Settings that would send it to another origin (scheme, host or port), to a mirror not listed before,
-// through another proxy, past a TLS check that was on, or with another CA, need the password given again.
+// through another proxy, past a TLS check that was on, or trusting a CA bundle not saved with it, need the password
+// given again.
 
 export interface SecretDestinationSettings {
   url: string;
@@ -20,7 +21,7 @@ export function newSecretDestination(saved: SecretDestinationSettings, next: Sec
   if (added) return `a mirror was added (${added})`;
   if ((next.proxy ?? '') !== (saved.proxy ?? '')) return 'the proxy changed';
   if (next.insecureSkipVerify && !saved.insecureSkipVerify) return 'TLS verification was turned off';
-  if (caChanged) return 'the CA bundle changed';
+  if (caChanged) return 'another CA bundle was given';
   return undefined;
 }
 

@@ -131,7 +131,7 @@ export class UpstreamSources {
     const p = this.parse(input, name);
     // Omitted secrets keep their stored value; null removes it. A kept password goes only where it went before.
     if (p.password === undefined && row.password_enc) {
-      const reason = newSecretDestination(JSON.parse(row.settings) as Settings, p.settings, p.caPem !== undefined && p.caPem !== row.ca_pem);
+      const reason = newSecretDestination(JSON.parse(row.settings) as Settings, p.settings, typeof p.caPem === 'string' && p.caPem !== row.ca_pem);
       if (reason) throw passwordAgain('auth.password', reason);
     }
     const passwordEnc = p.password === undefined ? row.password_enc : p.password === null ? null : this.box.seal(p.password);
@@ -176,21 +176,21 @@ export class UpstreamSources {
     const parsed = upstreamInput.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error.issues, ['upstream']);
     const { caPem, enabled: _enabled, auth, ...rest } = parsed.data;
-    let caPath: string | undefined;
-    if (caPem) {
-      await mkdir(join(this.caDir, 'trial'), { recursive: true, mode: 0o700 });
-      caPath = join(this.caDir, 'trial', `${rest.name}-${process.pid}-${this.clock()}.pem`);
-      await writeFile(caPath, caPem, { mode: 0o600 });
-    }
     // An edit that leaves the password out is tried with the stored one, only where the stored one went before.
     let password = auth.password ?? undefined;
     if (auth.password === undefined) {
       const row = this.rows().find((r) => r.name === rest.name);
       if (row?.password_enc) {
-        const reason = newSecretDestination(JSON.parse(row.settings) as Settings, rest, caPem !== undefined && caPem !== row.ca_pem);
+        const reason = newSecretDestination(JSON.parse(row.settings) as Settings, rest, typeof caPem === 'string' && caPem !== row.ca_pem);
         if (reason) throw passwordAgain('upstream.auth.password', reason);
         password = this.box.open(row.password_enc);
       }
+    }
+    let caPath: string | undefined;
+    if (caPem) {
+      await mkdir(join(this.caDir, 'trial'), { recursive: true, mode: 0o700 });
+      caPath = join(this.caDir, 'trial', `${rest.name}-${process.pid}-${this.clock()}.pem`);
+      await writeFile(caPath, caPem, { mode: 0o600 });
     }
     if (!caPath && caPem === undefined) {
       const existing = this.list().find((s) => s.config.name === rest.name);

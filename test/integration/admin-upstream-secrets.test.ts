@@ -50,6 +50,7 @@ describe('stored upstream secrets', () => {
     ['a new mirror', { ...saved(), mirrors: [elsewhere.url] }],
     ['a proxy', { ...saved(), proxy: elsewhere.url }],
     ['TLS verification off', { ...saved(), insecureSkipVerify: true }],
+    ['another CA bundle', { ...saved(), caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' }],
   ];
 
   test('testing settings that would send the stored password elsewhere is refused until the password is given again', async () => {
