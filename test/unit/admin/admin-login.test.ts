@@ -59,3 +59,18 @@ describe('admin login', () => {
     });
   });
 });
+
+describe('admin login over IPv6', () => {
+  it('an IPv6 client is its /64: new addresses in the same /64 get no new attempts, another /64 is not limited', async () => {
+    await withAuth(async (auth) => {
+      for (let i = 1; i <= 5; i++) assert.equal(await code(auth.login('wrong', `2001:db8:0:7::${i}`)), 'UNAUTHORIZED');
+      assert.equal(await code(auth.login('wrong', '2001:db8:0:7:ffff:1:2:3')), 'TOO_MANY_ATTEMPTS');
+      assert.equal(await code(auth.login('wrong', '2001:0db8:0000:0007::abcd')), 'TOO_MANY_ATTEMPTS');
+      assert.equal(await code(auth.login(password, '2001:db8:0:8::1')), 'OK');
+      // IPv4 clients seen on a dual-stack socket (`::ffff:a.b.c.d`) are still one address each.
+      for (let i = 0; i < 5; i++) assert.equal(await code(auth.login('wrong', '::ffff:192.0.2.50')), 'UNAUTHORIZED');
+      assert.equal(await code(auth.login('wrong', '192.0.2.50')), 'TOO_MANY_ATTEMPTS');
+      assert.equal(await code(auth.login(password, '::ffff:192.0.2.51')), 'OK');
+    });
+  });
+});
