@@ -66,7 +66,7 @@ describe('the admin route guard', () => {
     assert.equal(await status('POST', '/api/new-thing', { cookie, 'x-csrf-token': csrf }), 200);
   });
 
-  it('a host name that is not the admin's is refused before anything else', async () => {
+  it("a host name that is not the admin's is refused before anything else", async () => {
     assert.equal(await status('GET', '/open', { host: 'evil.example' }), 403);
     assert.equal(await status('GET', '/debug/state', { host: 'evil.example', authorization: `Bearer ${token}` }), 403);
   });
