@@ -5,6 +5,7 @@
 import type { AccessConfig, UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { formatChallenge } from '../upstream/challenge.js';
+import { LoginLimiter } from '../admin/login-limiter.js';
 import { AddressList, unmapped } from './address-list.js';
 import { clientAddress } from './client-address.js';
 import type { ClientLimits } from './client-limits.js';
@@ -49,6 +50,8 @@ export class AccessControl {
     readonly users: RegistryUsers,
     readonly tokens: RegistryTokens,
     readonly limits: ClientLimits,
+    /** Password guesses per client (the token endpoint and Basic credentials), counted before each check. */
+    readonly loginAttempts: LoginLimiter = new LoginLimiter(),
   ) {
     this.trusted = new AddressList(config.trustedProxies);
     this.globalRules = { allow: new AddressList(config.allow), deny: new AddressList(config.deny), login: config.login, policy: new RepositoryPolicy({}) };
@@ -65,18 +68,55 @@ export class AccessControl {
   async admit(req: ClientRequest, upstream: UpstreamConfig | undefined, baseUrl: string): Promise<Admitted> {
     const rules = this.rulesFor(upstream);
     const address = this.address(req);
+    this.checkAddress(rules, address);
+    // Passthrough upstreams carry the client's own upstream credential in Authorization (validated at config time).
+    const login = upstream?.auth.mode === 'passthrough' ? 'off' : rules.login;
+    const user = login === 'required' ? await this.login(req.authorization, address, baseUrl) : undefined;
+    const key = user ? `user:${user}` : address;
+    this.takeRequest(key);
+    return { address, key, ...(user ? { user } : {}) };
+  }
+
+  /**
+   * The token endpoint's admission, before any credential is read: the global address rules and the client's
+   * request rate, as for every registry request (docs/security.md).
+   */
+  admitTokenRequest(req: Pick<ClientRequest, 'peer' | 'forwardedFor'>): { address: string } {
+    const address = this.address(req);
+    this.checkAddress(this.globalRules, address);
+    this.takeRequest(address);
+    return { address };
+  }
+
+  /**
+   * A username and password from `address`: the user when they match. Each check counts against the client's
+   * login attempts before it runs (a pair verified in the last minute costs nothing and counts nothing); a client
+   * out of attempts gets TOOMANYREQUESTS, whatever the password.
+   */
+  async checkPassword(address: string, username: string, password: string): Promise<string | undefined> {
+    // A client out of attempts is refused before any comparison, remembered pairs included (no free guesses).
+    const blocked = this.loginAttempts.retryAfter(address);
+    if (blocked === 0 && this.users.remembered(username, password)) return username;
+    const wait = blocked || this.loginAttempts.attempt(address);
+    if (wait > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', `too many failed logins from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
+    }
+    if (!(await this.users.verify(username, password))) return undefined;
+    this.loginAttempts.succeeded(address);
+    return username;
+  }
+
+  private checkAddress(rules: Rules, address: string): void {
     if (rules.deny.has(address) || (rules.allow.size > 0 && !rules.allow.has(address))) {
       throw new RegistryError('DENIED', 'this address may not pull from this mirror');
     }
-    // Passthrough upstreams carry the client's own upstream credential in Authorization (validated at config time).
-    const login = upstream?.auth.mode === 'passthrough' ? 'off' : rules.login;
-    const user = login === 'required' ? await this.login(req.authorization, baseUrl) : undefined;
-    const key = user ? `user:${user}` : address;
+  }
+
+  private takeRequest(key: string): void {
     const wait = this.limits.take(key);
     if (wait > 0) {
       throw new RegistryError('TOOMANYREQUESTS', `too many requests from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
     }
-    return { address, key, ...(user ? { user } : {}) };
   }
 
   /**
@@ -95,24 +135,21 @@ export class AccessControl {
     if (reason) throw new RegistryError('DENIED', `pulling ${repository} is not allowed on this mirror (${reason})`);
   }
 
-  /** Users from Basic credentials (for the token endpoint and direct Basic requests). */
-  async basicUser(authorization: string | undefined): Promise<string | undefined> {
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(authorization?.trim() ?? '');
-    if (!m?.[1]) return undefined;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon <= 0) return undefined;
-    const username = decoded.slice(0, colon);
-    return (await this.users.verify(username, decoded.slice(colon + 1))) ? username : undefined;
+  /** The user behind Basic credentials from `address` (for the token endpoint and direct Basic requests). */
+  async basicUser(authorization: string | undefined, address: string): Promise<string | undefined> {
+    const c = basicCredentials(authorization);
+    return c ? this.checkPassword(address, c.username, c.password) : undefined;
   }
 
   challenge(baseUrl: string): string {
     return formatChallenge({ scheme: 'bearer', params: { realm: `${baseUrl.replace(/\/+$/, '')}${tokenPath}`, service: tokenService } });
   }
 
-  private async login(authorization: string | undefined, baseUrl: string): Promise<string> {
+  private async login(authorization: string | undefined, address: string, baseUrl: string): Promise<string> {
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
-    const user = bearer ? this.tokens.verify(bearer) : await this.basicUser(authorization);
+    // A token names a user; it works only while that user exists.
+    const named = bearer ? this.tokens.verify(bearer) : undefined;
+    const user = bearer ? (named !== undefined && this.users.exists(named) ? named : undefined) : await this.basicUser(authorization, address);
     if (user) return user;
     throw new RegistryError('UNAUTHORIZED', authorization ? 'invalid or expired credentials' : 'log in to pull from this mirror', {
       headers: { 'www-authenticate': this.challenge(baseUrl) },
@@ -134,4 +171,14 @@ export class AccessControl {
     }
     return rules;
   }
+}
+
+/** `Authorization: Basic ...` as a username and password, or undefined. */
+export function basicCredentials(authorization: string | undefined): { username: string; password: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(authorization?.trim() ?? '');
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

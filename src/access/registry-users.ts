@@ -1,8 +1,9 @@
 // Pullgate's own users for the registry face (`docker login mirror.example.com`): from the config file
 // (`access.users`, scrypt hashes) and from `pullgate user add` (SQLite). Password checks are scrypt, which is slow
 // on purpose; a verified username/password pair is remembered for a minute so a pull's many requests with Basic
-// credentials cost one check.
-import { createHash } from 'node:crypto';
+// credentials cost one check. An unknown user costs a full check too, against a stand-in hash, so that the time of
+// an answer does not tell which usernames exist (docs/security.md).
+import { createHash, randomBytes } from 'node:crypto';
 import type { CacheDatabase } from '../cache/db.js';
 import { hashPassword, verifyPassword } from '../admin/password.js';
 
@@ -10,6 +11,7 @@ const rememberMs = 60_000;
 
 export class RegistryUsers {
   private readonly verified = new Map<string, number>();
+  private standIn: Promise<string> | undefined;
 
   constructor(
     private readonly db: CacheDatabase,
@@ -37,18 +39,38 @@ export class RegistryUsers {
     return this.db.prepare('DELETE FROM registry_users WHERE username = ?').run(username).changes > 0;
   }
 
+  /** Whether this pair was verified within the last minute (no check needed, no attempt to count). */
+  remembered(username: string, password: string): boolean {
+    const until = this.verified.get(rememberKey(username, password));
+    return until !== undefined && until > this.clock();
+  }
+
   async verify(username: string, password: string): Promise<boolean> {
-    const key = createHash('sha256').update(`${username}\0${password}`).digest('hex');
-    const until = this.verified.get(key);
-    const now = this.clock();
-    if (until !== undefined && until > now) return true;
-    const hash =
-      this.fromConfig.find((u) => u.username === username)?.passwordHash ??
-      (this.db.prepare('SELECT password_hash FROM registry_users WHERE username = ?').get(username) as { password_hash: string } | undefined)?.password_hash;
-    if (!hash || !(await verifyPassword(password, hash))) return false;
+    if (this.remembered(username, password)) return true;
+    const hash = this.hashOf(username);
+    // An unknown user is checked against a stand-in hash of the same cost, and fails.
+    const ok = (await verifyPassword(password, hash ?? (await this.standInHash()))) && hash !== undefined;
+    if (!ok) return false;
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, now + rememberMs);
+    this.verified.set(rememberKey(username, password), this.clock() + rememberMs);
     return true;
+  }
+
+  /** Whether the user exists now: a token names a user, and a removed user's tokens stop working at once. */
+  exists(username: string): boolean {
+    return this.hashOf(username) !== undefined;
+  }
+
+  private hashOf(username: string): string | undefined {
+    return (
+      this.fromConfig.find((u) => u.username === username)?.passwordHash ??
+      (this.db.prepare('SELECT password_hash FROM registry_users WHERE username = ?').get(username) as { password_hash: string } | undefined)?.password_hash
+    );
+  }
+
+  private standInHash(): Promise<string> {
+    this.standIn ??= hashPassword(randomBytes(32).toString('base64url'));
+    return this.standIn;
   }
 
   get any(): boolean {
@@ -60,3 +82,5 @@ export class RegistryUsers {
     this.verified.clear();
   }
 }
+
+const rememberKey = (username: string, password: string): string => createHash('sha256').update(`${username}\0${password}`).digest('hex');

@@ -60,12 +60,13 @@ export class AdminAuth {
     this.log.warn({ highlight: true }, `admin password generated on first start: ${generated} (shown only once; set PULLGATE_ADMIN_PASSWORD or admin.passwordFile to choose one)`);
   }
 
+  /** `client`: the address the limit counts against (the real client behind a trusted proxy). */
   async login(password: string, client: string): Promise<Session> {
-    const wait = this.limiter.retryAfter(client);
+    // Counted before the (slow) check, so that parallel guesses are limited like sequential ones.
+    const wait = this.limiter.attempt(client);
     if (wait > 0) throw new AdminError('TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${wait} s`, { retryAfterSeconds: wait });
     const stored = this.setting('admin_password');
     if (!stored || !(await verifyPassword(password, stored))) {
-      this.limiter.failed(client);
       this.log.warn({ client }, 'admin login failed');
       throw new AdminError('UNAUTHORIZED', 'wrong password');
     }

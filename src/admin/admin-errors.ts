@@ -5,6 +5,10 @@ export const adminErrorCodes = {
   UNAUTHORIZED: 401,
   CSRF: 403,
   FORBIDDEN: 403,
+  /** Host is not a name the admin answers to (docs/security.md). */
+  HOST_REFUSED: 403,
+  /** An absolute-form or otherwise non-origin-form request target. */
+  TARGET_REFUSED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   READ_ONLY: 409,

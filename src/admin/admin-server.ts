@@ -1,6 +1,7 @@
 // The admin listener: its own fastify instance on its own port (loopback by default), never reachable through the
-// registry listeners. Serves the JSON API under /api (login required, CSRF-checked state changes), the OpenAPI
-// document, the web UI from web/dist, and health. Errors are AdminError codes mapped to HTTP here, once.
+// registry listeners. Serves the JSON API under /api, the OpenAPI document, the web UI from web/dist, and health.
+// Every route needs a login unless its declaration says it is public (route-guard.ts, docs/security.md). Errors
+// are AdminError codes mapped to HTTP here, once.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,19 +11,19 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { AdminContext } from './admin-context.js';
 import { AdminError, validationError } from './admin-errors.js';
+import { AdminHosts } from './admin-hosts.js';
 import { openApiDocument, registerApiRoutes, type AnyApiRoute } from './api-kit.js';
 import { apiError } from './api-schemas.js';
 import { activityRoutes } from './routes/activity-routes.js';
 import { cacheRoutes } from './routes/cache-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
 import { prefetchRoutes } from './routes/prefetch-routes.js';
-import { readSessionCookie, sessionRoutes } from './routes/session-routes.js';
+import { installRouteGuard } from './route-guard.js';
+import { sessionRoutes } from './routes/session-routes.js';
 import { setupRoutes } from './routes/setup-routes.js';
 import { upstreamRoutes } from './routes/upstream-routes.js';
 import { passthroughRoutes } from './routes/passthrough-routes.js';
 import { userRoutes } from './routes/user-routes.js';
-
-const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** web/dist of this checkout or installation: found from this file upwards (src/admin or dist/src/admin). */
 export function webRoot(): string {
@@ -66,15 +67,16 @@ export async function buildAdminServer(ctx: AdminContext, options: { webDir?: st
     return payload;
   });
 
-  // Authentication for /api (public routes say so in their declaration), then CSRF for cookie-based changes.
-  app.addHook('preHandler', async (req) => {
-    if (!req.url.startsWith('/api/')) return;
-    const principal = ctx.auth.authenticate(readSessionCookie(req), req.headers.authorization);
-    (req as typeof req & { principal?: unknown }).principal = principal;
-    const isPublic = (req.routeOptions.config as { public?: boolean } | undefined)?.public === true;
-    if (isPublic) return;
-    if (!principal) throw new AdminError('UNAUTHORIZED', 'log in first (or send an API token)');
-    if (stateChanging.has(req.method)) ctx.auth.checkCsrf(principal, headerValue(req.headers['x-csrf-token']));
+  // Host and request target first, then the matched route's own rule: public by declaration, else a principal
+  // (and the CSRF token for a cookie session's state change). Hosts are read from the live configuration.
+  let hostsFor: { config: AdminContext['config']; hosts: AdminHosts } | undefined;
+  installRouteGuard(app, {
+    auth: ctx.auth,
+    hosts: () => {
+      const config = ctx.config;
+      if (hostsFor?.config !== config) hostsFor = { config, hosts: adminHostsOf(config) };
+      return hostsFor.hosts;
+    },
   });
 
   const routes = adminRoutes(ctx);
@@ -82,11 +84,17 @@ export async function buildAdminServer(ctx: AdminContext, options: { webDir?: st
   const document = openApiDocument(routes, apiError);
   app.get('/api/openapi.json', { config: { public: true } }, async () => document);
 
-  const root = options.webDir ?? webRoot();
-  await app.register(fastifyStatic, { root, index: ['index.html'], wildcard: false, serve: true, cacheControl: false });
   app.addHook('onSend', async (req, reply, payload) => {
     if (!req.url.startsWith('/api/')) reply.header('cache-control', 'no-cache');
     return payload;
+  });
+  // The web UI's files are public: the page asks for a login through the API. Declared so in their own scope.
+  const root = options.webDir ?? webRoot();
+  await app.register(async (ui) => {
+    ui.addHook('onRoute', (r) => {
+      r.config = { ...(r.config as object | undefined), public: true };
+    });
+    await ui.register(fastifyStatic, { root, index: ['index.html'], wildcard: false, serve: true, cacheControl: false });
   });
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -99,6 +107,11 @@ export async function buildAdminServer(ctx: AdminContext, options: { webDir?: st
   return app;
 }
 
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+/** The host names the admin answers to, from the configuration (admin-hosts.ts). */
+export function adminHostsOf(config: AdminContext['config']): AdminHosts {
+  return new AdminHosts({
+    ...(config.listen.admin ? { listen: config.listen.admin } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    hosts: config.admin.hosts,
+  });
 }

@@ -1,5 +1,5 @@
 // The admin password: kept as a scrypt hash (salt and cost in the stored string), compared in constant time.
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, randomInt, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const params = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const keyLength = 32;
@@ -27,9 +27,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-/** A password for first start, printed once: 24 characters from an unambiguous alphabet (~140 bits). */
+/** A password for first start, printed once: 24 characters from an unambiguous alphabet (~139 bits), each uniform. */
 export function generatePassword(): string {
   const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const bytes = randomBytes(24);
-  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+  // randomInt, not a byte modulo 56: 256 is not a multiple of 56, and the modulo favours the first 32 characters.
+  return Array.from({ length: 24 }, () => alphabet[randomInt(alphabet.length)]).join('');
 }

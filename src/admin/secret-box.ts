@@ -5,6 +5,9 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+const ivLength = 12;
+const tagLength = 16;
+
 export class SecretBoxError extends Error {
   readonly code = 'SECRET_KEY_INVALID';
 }
@@ -42,8 +45,8 @@ export class SecretBox {
 
   /** `v1.<iv>.<tag>.<ciphertext>`, base64url parts. */
   seal(plain: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const iv = randomBytes(ivLength);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: tagLength });
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
   }
@@ -53,9 +56,15 @@ export class SecretBox {
     if (version !== 'v1' || iv === undefined || tag === undefined || body === undefined) {
       throw new SecretBoxError('a stored secret is not in a known format');
     }
+    // The full 16-byte tag and a 12-byte IV, as sealed: GCM would accept a shortened tag, which a forger can guess.
+    const ivBytes = Buffer.from(iv, 'base64url');
+    const tagBytes = Buffer.from(tag, 'base64url');
+    if (ivBytes.length !== ivLength || tagBytes.length !== tagLength) {
+      throw new SecretBoxError('a stored secret cannot be decrypted with this secret key (was secret.key replaced?)');
+    }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      const decipher = createDecipheriv('aes-256-gcm', this.key, ivBytes, { authTagLength: tagLength });
+      decipher.setAuthTag(tagBytes);
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
     } catch {
       throw new SecretBoxError('a stored secret cannot be decrypted with this secret key (was secret.key replaced?)');

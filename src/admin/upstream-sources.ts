@@ -11,6 +11,7 @@ import { upstreamConflicts } from '../config/schema.js';
 import { AdminError, validationError } from './admin-errors.js';
 import { upstreamInput } from './api-schemas.js';
 import type { SecretBox } from './secret-box.js';
+import { newSecretDestination } from './secret-destination.js';
 
 export type UpstreamSourceKind = 'config' | 'builtin' | 'admin';
 
@@ -128,7 +129,11 @@ export class UpstreamSources {
   async update(name: string, input: unknown): Promise<UpstreamSource> {
     const row = this.adminRow(name);
     const p = this.parse(input, name);
-    // Omitted secrets keep their stored value; null removes it.
+    // Omitted secrets keep their stored value; null removes it. A kept password goes only where it went before.
+    if (p.password === undefined && row.password_enc) {
+      const reason = newSecretDestination(JSON.parse(row.settings) as Settings, p.settings, typeof p.caPem === 'string' && p.caPem !== row.ca_pem);
+      if (reason) throw passwordAgain('auth.password', reason);
+    }
     const passwordEnc = p.password === undefined ? row.password_enc : p.password === null ? null : this.box.seal(p.password);
     const caPem = p.caPem === undefined ? row.ca_pem : p.caPem;
     if (passwordEnc && !p.settings.auth.username) {
@@ -171,17 +176,21 @@ export class UpstreamSources {
     const parsed = upstreamInput.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error.issues, ['upstream']);
     const { caPem, enabled: _enabled, auth, ...rest } = parsed.data;
+    // An edit that leaves the password out is tried with the stored one, only where the stored one went before.
+    let password = auth.password ?? undefined;
+    if (auth.password === undefined) {
+      const row = this.rows().find((r) => r.name === rest.name);
+      if (row?.password_enc) {
+        const reason = newSecretDestination(JSON.parse(row.settings) as Settings, rest, typeof caPem === 'string' && caPem !== row.ca_pem);
+        if (reason) throw passwordAgain('upstream.auth.password', reason);
+        password = this.box.open(row.password_enc);
+      }
+    }
     let caPath: string | undefined;
     if (caPem) {
       await mkdir(join(this.caDir, 'trial'), { recursive: true, mode: 0o700 });
       caPath = join(this.caDir, 'trial', `${rest.name}-${process.pid}-${this.clock()}.pem`);
       await writeFile(caPath, caPem, { mode: 0o600 });
-    }
-    // An edit that leaves the password out is tried with the stored one.
-    let password = auth.password ?? undefined;
-    if (auth.password === undefined) {
-      const row = this.rows().find((r) => r.name === rest.name);
-      if (row?.password_enc) password = this.box.open(row.password_enc);
     }
     if (!caPath && caPem === undefined) {
       const existing = this.list().find((s) => s.config.name === rest.name);
@@ -239,6 +248,11 @@ export class UpstreamSources {
     const files = await readdir(this.caDir).catch(() => [] as string[]);
     await Promise.all(files.filter((f) => f.startsWith(`${name}.`) && f.endsWith('.pem')).map((f) => rm(join(this.caDir, f), { force: true })));
   }
+}
+
+function passwordAgain(path: string, reason: string): AdminError {
+  const message = `${reason}: give the password again (a stored password is sent only where it was saved for)`;
+  return new AdminError('VALIDATION', `${path}: ${message}`, { fields: [{ path, message }] });
 }
 
 function fileSources(config: Pick<Config, 'upstreams' | 'builtinUpstreams'>): UpstreamSource[] {

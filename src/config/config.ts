@@ -80,7 +80,7 @@ export interface Config {
   builtinUpstreams: boolean;
   /** The global upstream proxy (upstreams added through the admin use it too). */
   proxy?: string;
-  admin: { passwordFile?: string; sessionTtlMs: number };
+  admin: { passwordFile?: string; sessionTtlMs: number; hosts: string[] };
   access: AccessConfig;
 }
 

@@ -215,7 +215,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     builtinUpstreams: c.upstreams === undefined,
     ...(c.proxy ? { proxy: c.proxy } : {}),
     access: c.access,
-    admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl },
+    admin: { ...(c.admin.passwordFile ? { passwordFile: resolve(baseDir, c.admin.passwordFile) } : {}), sessionTtlMs: c.admin.sessionTtl, hosts: c.admin.hosts.map((h) => h.toLowerCase()) },
   };
 }
 

@@ -231,6 +231,11 @@ export const configSchema = z
         passwordFile: z.string().min(1).optional(),
         /** How long a login lasts. */
         sessionTtl: duration('12h', '14d'),
+        /**
+         * Host names the admin answers to besides IP addresses, localhost, the listen.admin host and the publicUrl
+         * host (a reverse proxy's name, a management DNS name). Any other Host is refused (DNS rebinding).
+         */
+        hosts: z.array(z.string().refine((h) => isHostname(h.toLowerCase()), 'expected a host name such as admin.example.com')).default([]),
       })
       .prefault({}),
   })

@@ -16,9 +16,11 @@ export interface OperationsRoutesOptions {
 }
 
 export function registerOperationsRoutes(app: FastifyInstance, ops: Operations, options: OperationsRoutesOptions): void {
-  // Probes must never be cached by a proxy in front of the mirror.
-  app.get('/healthz', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  // Probes must never be cached by a proxy in front of the mirror. They answer without a login on the admin
+  // listener too (`public`: see src/admin/route-guard.ts).
+  const open = { config: { public: true } };
+  app.get('/healthz', open, async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', open, async (_req, reply) => {
     const report = await ops.ready();
     return reply
       .code(report.ready ? 200 : 503)
@@ -26,7 +28,7 @@ export function registerOperationsRoutes(app: FastifyInstance, ops: Operations, 
       .send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
   });
   if (options.metrics) {
-    app.get('/metrics', async (_req, reply) => {
+    app.get('/metrics', open, async (_req, reply) => {
       const { contentType, body } = await ops.metrics.exposition();
       return reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);
     });

@@ -172,18 +172,18 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
     handler: async (req, reply) => {
       const access = o.access;
       if (!access) throw new RegistryError('NOT_FOUND', 'no token endpoint here');
+      // Admitted like every registry request, before any credential is read; guesses are limited (docs/security.md).
+      const { address } = access.admitTokenRequest({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] });
       const form = req.body instanceof URLSearchParams ? req.body : undefined;
       let user: string | undefined;
       if (req.method === 'POST') {
         if (!form) throw new RegistryError('REQUEST_INVALID', 'token POST must be application/x-www-form-urlencoded');
         if (form.get('grant_type') !== 'password') throw new RegistryError('UNSUPPORTED', 'only the password grant is supported');
-        const username = form.get('username') ?? '';
-        user = (await access.users.verify(username, form.get('password') ?? '')) ? username : undefined;
+        user = await access.checkPassword(address, form.get('username') ?? '', form.get('password') ?? '');
       } else {
-        user = await access.basicUser(req.headers.authorization);
+        user = await access.basicUser(req.headers.authorization, address);
       }
-      const client = access.address({ peer: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] });
-      o.log.info({ method: req.method, url: tokenPath, ...requestLogFields(req), client, user, ok: !!user }, 'token');
+      o.log.info({ method: req.method, url: tokenPath, ...requestLogFields(req), client: address, user, ok: !!user }, 'token');
       if (!user) {
         throw new RegistryError('UNAUTHORIZED', 'wrong or missing username and password', {
           headers: { 'www-authenticate': `Basic realm="${tokenService}"` },

@@ -71,3 +71,43 @@ export const v2Path = fc.oneof(
   nearGrammar.map((rest) => `/v2/${rest}`),
   anyString,
 );
+
+/**
+ * Spellings of an admin API path that a lenient router, a proxy or a path normaliser might read as the same route:
+ * percent-encoded characters (either hex case), dot segments (plain and encoded), doubled slashes, flipped case,
+ * encoded slashes, a trailing oddity, and the absolute or network-path form.
+ */
+export function adminTargetSpelling(path: string): fc.Arbitrary<string> {
+  const pct = (c: string, lower: boolean) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
+    return `%${lower ? hex : hex.toUpperCase()}`;
+  };
+  type Op = (segments: string[]) => string[];
+  const at = (n: number, len: number) => (len === 0 ? 0 : n % len);
+  const encodeChar = fc.tuple(fc.nat(), fc.nat(), fc.boolean()).map(([s, c, lower]): Op => (segs) =>
+    segs.map((seg, i) => (i !== at(s, segs.length) || seg.length === 0 ? seg : seg.slice(0, at(c, seg.length)) + pct(seg[at(c, seg.length)] ?? 'a', lower) + seg.slice(at(c, seg.length) + 1))),
+  );
+  const flipCase = fc.tuple(fc.nat(), fc.nat()).map(([s, c]): Op => (segs) =>
+    segs.map((seg, i) => {
+      if (i !== at(s, segs.length) || seg.length === 0) return seg;
+      const k = at(c, seg.length);
+      const ch = seg[k] ?? '';
+      return seg.slice(0, k) + (ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase()) + seg.slice(k + 1);
+    }),
+  );
+  const insert = (what: fc.Arbitrary<string[]>) =>
+    fc.tuple(fc.nat(), what).map(([s, extra]): Op => (segs) => [...segs.slice(0, at(s, segs.length + 1)), ...extra, ...segs.slice(at(s, segs.length + 1))]);
+  const dots = insert(fc.constantFrom(['.'], ['%2e'], ['%2E'], ['x', '..'], ['x', '%2e%2e'], ['x', '.%2e'], ['']));
+  const joinEncoded = fc.tuple(fc.nat(), fc.constantFrom('%2F', '%2f', '\\', '%5C')).map(([s, sep]): Op => (segs) => {
+    if (segs.length < 2) return segs;
+    const k = at(s, segs.length - 1);
+    return [...segs.slice(0, k), `${segs[k] ?? ''}${sep}${segs[k + 1] ?? ''}`, ...segs.slice(k + 2)];
+  });
+  const ops = fc.array(fc.oneof(encodeChar, flipCase, dots, joinEncoded), { minLength: 1, maxLength: 4 });
+  const prefix = fc.constantFrom('', '', '', 'http://127.0.0.1', 'http://evil.example', 'HTTP://localhost', '//evil.example', '/');
+  const suffix = fc.constantFrom('', '', '/', '//', '%2F', ';', ';a=b', '?', '?x=1', '#', '%20', '.', '/.', '/..', '%3F');
+  return fc.tuple(prefix, ops, suffix).map(([pre, list, post]) => {
+    const segments = list.reduce((segs, op) => op(segs), path.split('/').slice(1));
+    return `${pre}/${segments.join('/')}${post}`;
+  });
+}

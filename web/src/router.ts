@@ -4,7 +4,16 @@ import { useEffect, useState } from 'preact/hooks';
 
 export function currentRoute(): string[] {
   const path = location.hash.replace(/^#\/?/, '');
-  return path === '' ? [] : path.split('/').map((s) => decodeURIComponent(s));
+  return path === '' ? [] : path.split('/').map(decodeSegment);
+}
+
+/** A segment as typed: a malformed percent-encoding (`%E0`, from a hand-edited address) is kept as it is. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 export function href(...segments: string[]): string {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AdminContext } from '../admin-context.js';
 import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
+import { operatorAddress } from '../operator-address.js';
 import { loginRequest, sessionView, tokenCreate, tokenCreated, tokenList } from '../api-schemas.js';
 
 export const sessionCookie = 'pullgate_session';
@@ -34,7 +35,7 @@ export function sessionRoutes(ctx: AdminContext): AnyApiRoute[] {
       body: loginRequest,
       response: sessionView,
       async handler({ body, req, reply }) {
-        const session = await ctx.auth.login(body.password, req.ip);
+        const session = await ctx.auth.login(body.password, operatorAddress(req, ctx.config.access.trustedProxies));
         setSessionCookie(req, reply, session.id, Math.floor(ctx.config.admin.sessionTtlMs / 1000));
         return { authenticated: true, via: 'session' as const, csrfToken: session.csrfToken };
       },

@@ -3,11 +3,12 @@ import type { AdminContext } from '../admin-context.js';
 import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
 import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type UpstreamView } from '../api-schemas.js';
+import { shownUrl } from '../secret-destination.js';
 import { testUpstream } from '../upstream-test.js';
 import type { UpstreamSource } from '../upstream-sources.js';
 
 export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
-  /** Credentials are write-only: the view says whether one is set, never what it is. */
+  /** Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). */
   const view = (s: UpstreamSource): UpstreamView => {
     const live = ctx.upstreams.router().named(s.config.name);
     const health = live && s.enabled ? live.health.snapshot() : { reachable: null, lastOkAt: null, lastError: null };
@@ -15,8 +16,8 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
     return {
       name: s.config.name,
       registry: s.config.registry,
-      url: s.config.url.href.replace(/\/$/, ''),
-      mirrors: s.config.mirrors.map((m) => m.href.replace(/\/$/, '')),
+      url: shownUrl(s.config.url),
+      mirrors: s.config.mirrors.map(shownUrl),
       allowPrivateRedirects: s.config.allowPrivateRedirects,
       retries: s.config.retries,
       circuit: s.config.circuit,

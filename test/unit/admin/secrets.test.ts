@@ -65,3 +65,29 @@ describe('the secret box', () => {
     }
   });
 });
+
+describe('secrets, strictly', () => {
+  it('a sealed secret opens only with its full 16-byte tag: a shortened tag (a forgery needs fewer guesses) is refused', () => {
+    const box = SecretBox.fromKey(Buffer.alloc(32, 7));
+    const [version, iv, tag, body] = box.seal('robot-password').split('.');
+    const full = Buffer.from(tag ?? '', 'base64url');
+    assert.equal(full.length, 16);
+    for (const bytes of [4, 8, 12, 15]) {
+      const shortened = [version, iv, full.subarray(0, bytes).toString('base64url'), body].join('.');
+      assert.throws(() => box.open(shortened), (err: Error) => (err as { code?: string }).code === 'SECRET_KEY_INVALID', `${bytes}-byte tag`);
+    }
+    const longIv = [version, Buffer.alloc(16).toString('base64url'), tag, body].join('.');
+    assert.throws(() => box.open(longIv), /cannot be decrypted|not in a known format/);
+  });
+
+  it('generated passwords use every character of the alphabet equally often (no modulo bias)', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 12_000; i++) for (const c of generatePassword()) counts.set(c, (counts.get(c) ?? 0) + 1);
+    const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+    assert.equal(counts.size, alphabet.length);
+    // With bytes modulo 56, the first 32 characters come 5 times in 256 and the rest 4 times: 25 % more often.
+    const mean = (chars: string) => [...chars].reduce((n, c) => n + (counts.get(c) ?? 0), 0) / chars.length;
+    const ratio = mean(alphabet.slice(0, 32)) / mean(alphabet.slice(32));
+    assert.ok(Math.abs(ratio - 1) < 0.04, `the first 32 characters come ${ratio.toFixed(3)} times as often as the rest`);
+  });
+});

@@ -21,7 +21,7 @@ describe('validateConfig defaults', () => {
       timeouts: { connect: 15_000, headers: 60_000, idle: 60_000, keepAlive: 120_000 },
       cache: { maxSize: 20 * 2 ** 30, lowWater: 0.9, pins: [], fillIdleTimeout: 60_000, storage: { type: 'disk' } },
       access: { allow: [], deny: [], login: 'off', trustedProxies: [], users: [], limits: {}, clientIdleTimeout: 300_000 },
-      admin: { sessionTtl: 12 * 3_600_000 },
+      admin: { sessionTtl: 12 * 3_600_000, hosts: [] },
       shutdownGrace: 30_000,
     });
   });
