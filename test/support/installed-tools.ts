@@ -15,6 +15,8 @@ const debianPackage: Record<string, string> = {
   openssl: 'openssl',
   pebble: 'pebble',
   setpriv: 'util-linux',
+  dockerd: 'docker.io',
+  docker: 'docker.io',
   radosgw: 'radosgw',
   'radosgw-admin': 'ceph-common',
   'ceph-mon': 'ceph-mon',
