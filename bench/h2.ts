@@ -1,7 +1,7 @@
 // `npm run bench:h2`: one large blob through the Pullgate mirror (the built dist/, a child process) over HTTP/2
 // against HTTP/1.1, cold (the mirror fills from a real upstream while it streams) and as a cache hit, on loopback
-// and over an emulated long path (test/support/link-emulator.ts between client and mirror: a one-way delay each
-// way and a bounded in-flight window, as a TCP connection on a path with that RTT sees). Reports MB/s and the
+// and over an emulated long path (test/support/link-emulator.ts, its own process, between client and mirror: a
+// one-way delay each way and a bounded in-flight window, as a TCP connection on a path with that RTT sees). Reports MB/s and the
 // mirror's CPU-seconds per GB (from /proc), medians of the runs. The client is curl (nghttp2 for h2), a child
 // process, so its CPU is not the bench's; the bytes of each protocol are sha256-checked once outside the timing.
 // Exits non-zero when a transfer fails, speaks the wrong protocol or a digest mismatches.
@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
-import { startLinkEmulator, type LinkEmulator } from '../test/support/link-emulator.js';
 import { startRealRegistry } from '../test/support/real-registry.js';
+import { spawnChild, type Child } from './child.js';
 import { startMirror } from './peers.js';
 import { childrenCpuSeconds, cpuSeconds, systemBusySeconds, waitForQuiet } from './proc-stats.js';
 import { fixed, GB, median, MiB, table } from './stats.js';
@@ -98,6 +98,23 @@ async function verifyDigest(url: string, protocol: Protocol, caFile: string, blo
   }
 }
 
+/** bench/link-process.ts in front of `targetPort`; resolves with the child and the port it listens on. */
+async function startLink(targetPort: number): Promise<{ child: Child; port: number }> {
+  let listening: (port: number) => void = () => undefined;
+  const ready = new Promise<number>((res) => (listening = res));
+  const child = spawnChild({
+    name: 'link emulator',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(projectRoot, 'bench', 'link-process.ts'), String(targetPort), String(cfg.rttMs / 2), String(cfg.windowBytes)],
+    cwd: projectRoot,
+    onLine: (line) => {
+      if (line.startsWith('{"port":')) listening((JSON.parse(line) as { port: number }).port);
+    },
+  });
+  const died = child.exit.then(() => Promise.reject(new Error(`the link emulator exited:\n${child.output()}`)));
+  return { child, port: await Promise.race([ready, died]) };
+}
+
 /** Waits until a process has used no more CPU for a moment (the fill's tail is done). */
 async function settleCpu(pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -134,10 +151,10 @@ async function main(): Promise<void> {
         for (const protocol of protocols) {
           const dir = join(tmp, `mirror-${r}-${link}-${protocol}`);
           const mirror = await startMirror({ root: cfg.mirrorRoot, dir, reg, cert });
-          let relay: LinkEmulator | undefined;
+          let relay: { child: Child; port: number } | undefined;
           try {
             const mirrorPort = Number(new URL(mirror.url).port);
-            if (link === 'rtt') relay = await startLinkEmulator({ targetPort: mirrorPort, delayMs: cfg.rttMs / 2, windowBytes: cfg.windowBytes });
+            if (link === 'rtt') relay = await startLink(mirrorPort);
             const url = `https://127.0.0.1:${relay?.port ?? mirrorPort}/v2/${repository}/blobs/${blob.digest}`;
             for (const state of ['cold', 'hit'] as const) {
               if (!(await waitForQuiet({ timeoutMs: cfg.quietMs }))) log('  the machine did not get quiet; measuring anyway');
@@ -173,7 +190,7 @@ async function main(): Promise<void> {
               log(`  ${protocol}: body sha256 verified`);
             }
           } finally {
-            await relay?.close();
+            await relay?.child.stop();
             await mirror.child.stop();
             await rm(dir, { recursive: true, force: true });
           }
@@ -193,7 +210,12 @@ function report(samples: readonly Sample[], size: number, curlVersion: string, s
     samples.filter((s) => s.link === link && s.protocol === protocol && s.state === state);
   const mbps = (s: readonly Sample[]): number => median(s.map((x) => size / 1e6 / (x.wallMs / 1000)));
   const cpuPerGb = (s: readonly Sample[], settled = false): number => median(s.map((x) => (settled ? x.serverCpuSettled : x.serverCpu) / (size / GB)));
-  const rows: string[][] = [['link', 'state', 'h1 MB/s', 'h2 MB/s', 'h2/h1', 'h1 CPU-s/GB', 'h2 CPU-s/GB', 'h2/h1 CPU', 'h1 TTFB ms', 'h2 TTFB ms', 'other cores']];
+  /** Median over runs of h2's figure against h1's of the same run (the two pulls next to each other in time). */
+  const paired = (h1: readonly Sample[], h2: readonly Sample[], f: (x: Sample) => number): number =>
+    median(h2.flatMap((b) => h1.filter((a) => a.run === b.run).map((a) => f(b) / f(a))));
+  const rows: string[][] = [[
+    'link', 'state', 'h1 MB/s', 'h2 MB/s', 'h2/h1', 'h2/h1 paired', 'h1 CPU-s/GB', 'h2 CPU-s/GB', 'h2/h1 CPU', 'h1 TTFB ms', 'h2 TTFB ms', 'other cores',
+  ]];
   for (const link of cfg.links) {
     for (const state of ['cold', 'hit'] as const) {
       const h1 = pick(link, 'h1', state);
@@ -205,6 +227,7 @@ function report(samples: readonly Sample[], size: number, curlVersion: string, s
         fixed(mbps(h1), 0),
         fixed(mbps(h2), 0),
         fixed(mbps(h2) / mbps(h1), 2),
+        fixed(paired(h1, h2, (x) => 1 / x.wallMs), 2),
         fixed(cpuPerGb(h1, settled), 2),
         fixed(cpuPerGb(h2, settled), 2),
         fixed(cpuPerGb(h2, settled) / cpuPerGb(h1, settled), 2),
@@ -218,12 +241,15 @@ function report(samples: readonly Sample[], size: number, curlVersion: string, s
     `blob: ${size / MiB} MiB of incompressible keystream in a real upstream (docker-registry + token server + CDN redirect); medians of ${cfg.runs} runs, h1/h2 order flipped each run`,
     `mirror: node ${process.version} dist/src/main.js serve, fresh process and cache per run and protocol: "cold" fills from the upstream while streaming (one upstream GET checked), "hit" is the same blob again`,
     `client: ${curlVersion}; --http1.1 or --http2 over TLS (ALPN), -o /dev/null; the protocol spoken is checked; the body's sha256 checked once per protocol outside the timing`,
-    `${cfg.rttMs} ms RTT: test/support/link-emulator.ts between curl and the mirror, ${cfg.rttMs / 2} ms each way, ${cfg.windowBytes / 1024} KiB in flight (window/RTT = ${(cfg.windowBytes / (cfg.rttMs / 1000) / 1e6).toFixed(0)} MB/s), no rate cap`,
+    `${cfg.rttMs} ms RTT: test/support/link-emulator.ts (its own process, bench/link-process.ts) between curl and the mirror, ${cfg.rttMs / 2} ms each way, ${cfg.windowBytes / 1024} KiB in flight (window/RTT = ${(cfg.windowBytes / (cfg.rttMs / 1000) / 1e6).toFixed(0)} MB/s), no rate cap`,
     'CPU-s/GB: utime+stime of the mirror process (/proc/<pid>/stat) per 10^9 bytes, request start to last byte (cold: until the mirror went idle, the fill\'s tail included)',
-    'other cores: machine busy time (/proc/stat) minus mirror and curl, per second of the pull: the bench itself (the link emulator, CDN) and other programs',
+    'h2/h1 paired: the median over runs of h2 against h1 of the same run (pulled one after the other), less disturbed by load that comes and goes',
+    'other cores: machine busy time (/proc/stat) minus mirror and curl, per second of the pull: the link emulator, the bench (CDN, token server), docker-registry and other programs',
     `machine: ${cpus().length} cores; bench time ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
-  return `H2 VS HTTP/1.1 THROUGH THE MIRROR\n${table(rows)}\n\n${notes.map((n) => `- ${n}`).join('\n')}`;
+  const each = samples.map((x) =>
+    `${x.link} ${x.protocol} ${x.state} run ${x.run}: ${fixed(size / 1e6 / (x.wallMs / 1000), 0)} MB/s, TTFB ${fixed(x.ttfbMs, 0)} ms, mirror ${fixed(x.serverCpu, 2)} CPU-s (${fixed(x.serverCpuSettled, 2)} settled), curl ${fixed(x.clientCpu, 2)}, other cores ${fixed(x.otherCores, 2)}`);
+  return `H2 VS HTTP/1.1 THROUGH THE MIRROR\n${table(rows)}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\nEach pull:\n${each.join('\n')}`;
 }
 
 try {
