@@ -1,5 +1,6 @@
 // Test images built without Docker and pushed with real skopeo into a RealRegistry, then read back so that
 // tests know every digest exactly as the upstream serves it.
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciLayoutWriter, type Descriptor, type Platform } from './oci-layout.js';
 import type { RealRegistry } from './real-registry.js';
@@ -128,8 +129,7 @@ interface ParsedManifest {
   manifests?: Descriptor[];
 }
 
-async function readBack(reg: RealRegistry, name: FixtureName, credentials: Credentials | undefined): Promise<FixtureImage> {
-  const spec = specs[name];
+async function readBack(reg: RealRegistry, spec: FixtureSpec, credentials: Credentials | undefined): Promise<FixtureImage> {
   const at = (ref: string): string => `${reg.host}/${spec.repository}${ref}`;
   const read = (ref: string): ReturnType<typeof inspectRaw> => inspectRaw(at(ref), { certDir: reg.ca.certDir, credentials });
   const top = await read(`:${spec.tag}`);
@@ -176,7 +176,49 @@ export async function pushFixtures(reg: RealRegistry): Promise<Fixtures> {
         `oci:${layoutDir}:${name}`, `docker://${reg.host}/${spec.repository}:${spec.tag}`]);
     }));
   }
-  const images = await Promise.all(names.map((name) => readBack(reg, name, credentials)));
+  const images = await Promise.all(names.map((name) => readBack(reg, specs[name], credentials)));
   const byName = Object.fromEntries(names.map((name, i) => [name, images[i]])) as Record<FixtureName, FixtureImage>;
   return { ...byName, all: images };
+}
+
+/**
+ * One single-platform image (linux/amd64, OCI manifest) whose one layer holds `payloadBytes` of keystream, pushed
+ * as `repository:tag`: a large layer for clients that unpack what they pull. Its layout is removed after the push.
+ */
+export async function pushLargeImage(reg: RealRegistry, o: { repository: string; tag: string; payloadBytes: number }): Promise<FixtureImage> {
+  const credentials = reg.credentials;
+  if (reg.auth && credentials === undefined) throw new Error('pushing an image needs at least one user');
+  const spec: FixtureSpec = {
+    repository: o.repository,
+    tag: o.tag,
+    format: 'oci',
+    images: [{ platform: amd64, layers: [rootfs(`large-${o.repository}-${o.tag}`, o.payloadBytes)] }],
+  };
+  const layoutDir = join(reg.dir, `large-layout-${o.repository.replace(/\//g, '-')}-${o.tag}`);
+  try {
+    const layout = await OciLayoutWriter.create(layoutDir);
+    const [image] = spec.images;
+    if (image === undefined) throw new Error('no image in the spec');
+    layout.tag('large', await layout.writeImage(image));
+    await layout.finish();
+    const creds = credentials === undefined ? ['--dest-no-creds'] : ['--dest-creds', `${credentials.user}:${credentials.password}`];
+    await skopeo(['copy', '--quiet', '--dest-cert-dir', reg.ca.certDir, ...creds, `oci:${layoutDir}:large`, `docker://${reg.host}/${o.repository}:${o.tag}`], {
+      timeoutMs: 300_000,
+    });
+  } finally {
+    await rm(layoutDir, { recursive: true, force: true });
+  }
+  return readBack(reg, spec, credentials);
+}
+
+/** The config digest of a single-platform image or of one child of an index: Docker's image id. */
+export function configDigest(image: FixtureImage, platform?: string): string {
+  if (platform !== undefined) {
+    const child = image.children[platform];
+    if (child === undefined) throw new Error(`${image.reference} has no ${platform} child`);
+    return child.config.digest;
+  }
+  const manifest = JSON.parse(image.raw.toString('utf8')) as { config?: { digest?: string } };
+  if (manifest.config?.digest === undefined) throw new Error(`${image.reference} is not a single-platform manifest`);
+  return manifest.config.digest;
 }

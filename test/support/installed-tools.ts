@@ -16,6 +16,8 @@ const debianPackage: Record<string, string> = {
   pebble: 'pebble',
   setpriv: 'util-linux',
   script: 'bsdutils',
+  dockerd: 'docker.io',
+  docker: 'docker.io',
   radosgw: 'radosgw',
   'radosgw-admin': 'ceph-common',
   'ceph-mon': 'ceph-mon',
