@@ -122,7 +122,18 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'upstreams',
       body: testRequest,
       response: testResult,
-      handler: async ({ body, params }) => runTest(ctx.sources.get(String(params.name)).config, body.image),
+      handler: async ({ body, params }) => {
+        const name = String(params.name);
+        const result = await runTest(ctx.sources.get(name).config, body.image);
+        // The test talked to the upstream: what it learnt is the upstream's health too (the list's status).
+        const live = ctx.upstreams.router().named(name);
+        const failed = result.steps.find((s) => !s.ok);
+        if (live) {
+          if (result.ok) live.health.answered(200);
+          else live.health.failed(failed?.detail ?? 'the test failed');
+        }
+        return result;
+      },
     }),
   ];
 }
