@@ -47,7 +47,13 @@ export const upstreamInput = upstreamSchema
   });
 export type UpstreamInput = z.input<typeof upstreamInput>;
 
-export const rateLimitView = z.object({ limit: z.number().optional(), remaining: z.number().optional(), at: z.number() });
+export const rateLimitView = z.object({
+  limit: z.number().optional(),
+  remaining: z.number().optional(),
+  /** The window the limit counts over (`;w=` of Docker Hub's headers): pulls come back within it. */
+  windowSeconds: z.number().optional(),
+  at: z.number(),
+});
 
 export const upstreamHealth = z.object({
   /** null until the mirror has talked to it. */

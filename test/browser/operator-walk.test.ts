@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -382,7 +383,35 @@ describe('an operator walks through every page', () => {
     assert.equal(await page.getByTestId('strip-lab').getAttribute('data-state'), 'up');
     assert.match(await page.getByTestId('strip-lab').innerText(), /lab\s+up/);
     assert.match(await page.getByTestId('strip-hit-lab').innerText(), /^\d+(\.\d)? %$/);
+    // Its test failed (the test of a saved upstream is news about its health): down, in words.
     assert.equal(await page.getByTestId(`strip-${configUpstream.name}`).getAttribute('data-state'), 'down');
+
+    // An upstream that sends Docker Hub's rate limit headers: its tile says how many pulls are left, and over what.
+    const limited = createHttpServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600' });
+      res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+    }).listen(0, '127.0.0.1');
+    await once(limited, 'listening');
+    try {
+      const { csrfToken } = (await (await page.request.get('/api/session')).json()) as { csrfToken: string };
+      const headers = { 'x-csrf-token': csrfToken };
+      const url = `http://127.0.0.1:${(limited.address() as AddressInfo).port}`;
+      assert.equal((await page.request.post('/api/upstreams', { headers, data: { name: 'limited', registry: 'limited.pullgate.test', url } })).status(), 201);
+      const job = (await (await page.request.post('/api/prefetch', { headers, data: { images: ['limited.pullgate.test/library/x:1'] } })).json()) as { id: string };
+      for (let i = 0; i < 100; i++) {
+        const state = ((await (await page.request.get(`/api/prefetch/${job.id}`)).json()) as { state: string }).state;
+        if (state !== 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await page.reload();
+      await page.getByTestId('strip-ratelimit-limited').waitFor();
+      assert.equal(await page.getByTestId('strip-ratelimit-limited').innerText(), '76 of 100 pulls left per 6 h');
+      await shoot(page, 'dashboard-strip', 'desktop');
+      assert.equal((await page.request.delete('/api/upstreams/limited', { headers })).status(), 204);
+    } finally {
+      limited.close();
+      limited.closeAllConnections();
+    }
 
     await page.goto('/#/audit');
     const entries = page.getByTestId('audit-entry');
@@ -398,15 +427,34 @@ describe('an operator walks through every page', () => {
     assert.deepEqual(ui.problems, []);
   });
 
-  test('every page at phone size: compact lists, no sideways scrolling; a change on the phone brings its row into view', slow, async () => {
+  test('every page at both sizes: compact lists on the phone, no sideways scrolling; a change on the phone brings its row into view', slow, async () => {
     const phoneUi = await openUi(browser, s.adminUrl, { viewport: phone, isMobile: true, hasTouch: true });
     try {
       const p = phoneUi.page;
       await logIn(p);
-      for (const route of ['', 'upstreams', 'upstreams/new', 'cache', 'cache/lab', `cache/lab/${encodeURIComponent(s.fixtures.multi.repository)}`, 'prefetch', 'users', 'passthrough', 'setup', 'audit']) {
-        await p.goto(`/#/${route}`);
-        await p.waitForSelector('[data-testid^="page-"]');
-        await shoot(p, route.replace(/\//g, '-').replace(/%2F/g, '_') || 'dashboard', 'phone');
+      const { multi } = s.fixtures;
+      const image = (await (await p.request.get(`/api/cache/images?upstream=lab&repository=${encodeURIComponent(multi.repository)}`)).json()) as { images: { digest: string }[] };
+      const routes = [
+        '',
+        'upstreams',
+        'upstreams/new',
+        'cache',
+        'cache/lab',
+        `cache/lab/${encodeURIComponent(multi.repository)}`,
+        `cache/lab/${encodeURIComponent(multi.repository)}/${image.images[0]?.digest ?? ''}`,
+        'prefetch',
+        'users',
+        'passthrough',
+        'setup',
+        'audit',
+        'no-such-page',
+      ];
+      for (const [size, at] of [['phone', p], ['desktop', page]] as const) {
+        for (const route of routes) {
+          await at.goto(`/#/${route}`);
+          await at.waitForSelector('[data-testid^="page-"]');
+          await shoot(at, `page-${route.replace(/%2F/g, '_').replace(/[/:]/g, '-') || 'dashboard'}`, size);
+        }
       }
       // The dashboard's lists are compact: a latest-requests row is a few lines, not one line per column.
       await p.goto('/');

@@ -327,6 +327,12 @@ describe('admin API', () => {
 
       const saved = await admin.call<Result>('POST', '/api/upstreams/other/test', { image: 'private/app:1.0' });
       assert.equal(saved.body.ok, true, saved.text);
+      // What the test of a saved upstream learnt is its health too.
+      type Health = { reachable: boolean | null; lastOkAt: number | null };
+      const otherHealth = async (): Promise<Health | undefined> =>
+        (await admin.call<{ upstreams: Array<{ name: string; health: Health }> }>('GET', '/api/upstreams')).body.upstreams.find((u) => u.name === 'other')?.health;
+      assert.equal((await otherHealth())?.reachable, true);
+      assert.ok(((await otherHealth())?.lastOkAt ?? 0) > 0);
 
       const wrongPassword = await admin.call<Result>('POST', '/api/upstreams/test', {
         upstream: { ...live(), name: 'trial', auth: { mode: 'mirror', username: 'robot', password: 'wrong' } },

@@ -37,7 +37,12 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
         circuit: live && s.enabled ? live.circuit : 'closed',
         ...(live && s.enabled ? { urls: live.endpointViews() } : {}),
         rateLimit: rl
-          ? { ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}), ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}), at: rl.at }
+          ? {
+              ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}),
+              ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}),
+              ...windowOf(rl.remaining ?? rl.limit),
+              at: rl.at,
+            }
           : null,
       },
     };
@@ -150,6 +155,12 @@ function redactProxy(proxy: string): string {
 }
 
 /** `ratelimit-remaining: 76;w=21600` -> 76. */
+/** `76;w=21600` -> the window the limit counts over (21600 s): the pulls come back within it. */
+function windowOf(value: string | undefined): { windowSeconds?: number } {
+  const w = Number(/;\s*w=(\d+)/.exec(value ?? '')?.[1]);
+  return Number.isFinite(w) && w > 0 ? { windowSeconds: w } : {};
+}
+
 function leadingNumber(value: string): number | undefined {
   const n = Number(/^\s*(\d+)/.exec(value)?.[1]);
   return Number.isFinite(n) ? n : undefined;

@@ -7,7 +7,7 @@ import { statusOf } from '../components/health-dot.js';
 import { ProgressBar } from '../components/progress-bar.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { TrafficChart } from '../components/traffic-chart.js';
-import { count, formatBytes, formatDuration, formatPercent, formatRate, shortDigest } from '../format.js';
+import { count, formatBytes, formatDuration, formatPercent, formatRate, pullsLeft, shortDigest } from '../format.js';
 import { useActivity } from '../use-activity.js';
 import { useResource } from '../use-resource.js';
 import { href } from '../router.js';
@@ -172,8 +172,7 @@ function PullsLeft({ u }: { u: UpstreamView }) {
   const low = rl.limit !== undefined && rl.remaining < rl.limit * 0.1;
   return (
     <span class={`small${low ? ' warn-text' : ''}`} data-testid={`strip-ratelimit-${u.name}`} title={`as reported ${new Date(rl.at).toLocaleString()}`}>
-      {rl.remaining}
-      {rl.limit !== undefined ? ` of ${rl.limit}` : ''} pulls left
+      {pullsLeft(rl)}
     </span>
   );
 }

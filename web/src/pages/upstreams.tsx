@@ -9,6 +9,7 @@ import { HealthDot } from '../components/health-dot.js';
 import { ResourceView } from '../components/resource-view.js';
 import { TestSteps } from '../components/test-steps.js';
 import { UrlCircuits } from '../components/url-circuits.js';
+import { pullsLeft } from '../format.js';
 import { href, navigate } from '../router.js';
 import { useAction } from '../use-action.js';
 import { useResource } from '../use-resource.js';
@@ -28,8 +29,7 @@ function RateLimit({ u }: { u: UpstreamView }) {
   const low = rl.limit !== undefined && rl.remaining < rl.limit * 0.1;
   return (
     <span class={`small block nowrap${low ? ' warn-text' : ' muted'}`} title={`as of ${new Date(rl.at).toLocaleString()}`} data-testid={`upstream-ratelimit-${u.name}`}>
-      {rl.remaining}
-      {rl.limit !== undefined ? ` / ${rl.limit}` : ''} pulls left
+      {pullsLeft(rl)}
     </span>
   );
 }
