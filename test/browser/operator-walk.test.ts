@@ -453,7 +453,8 @@ describe('an operator walks through every page', () => {
         for (const route of routes) {
           await at.goto(`/#/${route}`);
           await at.waitForSelector('[data-testid^="page-"]');
-          await shoot(at, `page-${route.replace(/%2F/g, '_').replace(/[/:]/g, '-') || 'dashboard'}`, size);
+          const name = route.includes('sha256') ? 'image' : route.replace(/%2F/g, '_').replace(/\//g, '-') || 'dashboard';
+          await shoot(at, `page-${name}`, size);
         }
       }
       // The dashboard's lists are compact: a latest-requests row is a few lines, not one line per column.
@@ -461,6 +462,9 @@ describe('an operator walks through every page', () => {
       await p.getByTestId('requests').waitFor();
       const rowHeight = await p.getByTestId('requests').locator('tbody tr').first().evaluate((r) => r.getBoundingClientRect().height);
       assert.ok(rowHeight < 110, `a request takes ${rowHeight}px on the phone`);
+      await p.goto('/#/audit');
+      const entryHeight = await p.getByTestId('audit-entry').first().evaluate((r) => r.getBoundingClientRect().height);
+      assert.ok(entryHeight < 150, `an audit entry takes ${entryHeight}px on the phone`);
 
       // An upstream added on the phone: the list shows it, scrolled to it.
       await p.goto('/#/upstreams/new');
