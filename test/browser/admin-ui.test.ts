@@ -450,6 +450,8 @@ describe('the admin UI', () => {
         ['passthrough', 'page-passthrough'],
         ['upstreams', 'page-upstreams'],
         ['upstreams/new', 'page-upstream-form'],
+        ['audit', 'page-audit'],
+        ['setup', 'page-setup'],
       ] as const) {
         await page.goto(`/#/${route}`);
         await page.getByTestId(testid).waitFor();
@@ -489,6 +491,7 @@ describe('the admin UI', () => {
           ['users', 'page-users'],
           ['passthrough', 'page-passthrough'],
           ['setup', 'page-setup'],
+          ['audit', 'page-audit'],
         ] as const) {
           await page.goto(`/#/${route}`);
           await page.getByTestId(testid).waitFor();
