@@ -457,6 +457,14 @@ describe('the admin UI', () => {
         await page.getByTestId(testid).waitFor();
         await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
         if (route === 'upstreams/new') await page.getByTestId('upstream-advanced').locator('summary').click();
+        if (route === 'upstreams') {
+          // With every kind of upstream listed, each row's actions are on screen, not behind a sideways scroll.
+          const hidden = await page.getByTestId('upstream-table').evaluate((table) => {
+            const wrap = (table.parentElement as HTMLElement).getBoundingClientRect();
+            return [...table.querySelectorAll('.actions-cell .button')].filter((b) => b.getBoundingClientRect().right > wrap.right + 1).map((b) => b.textContent);
+          });
+          assert.deepEqual(hidden, []);
+        }
         await screenshot(page, `desktop-dark-${route.replace('/', '-')}`);
         assert.equal(await horizontalOverflow(page), 0, `#/${route} scrolls sideways`);
       }

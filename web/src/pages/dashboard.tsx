@@ -181,12 +181,13 @@ function PullsLeft({ u }: { u: UpstreamView }) {
 function UpstreamStrip({ summary }: { summary: CacheSummary | undefined }) {
   const upstreams = useResource<UpstreamList>('/api/upstreams', 15_000);
   const list = upstreams.data?.upstreams;
-  if (!list?.length) return null;
+  // Both answers first: a hit ratio of "–" while the figures load would read as "no traffic".
+  if (!list?.length || !summary) return null;
   return (
     <section class="strip" aria-label="Upstreams at a glance" data-testid="upstream-strip">
       {list.map((u) => {
         const status = statusOf(u.health, u.enabled);
-        const traffic = summary?.upstreams.find((x) => x.name === u.name)?.traffic;
+        const traffic = summary.upstreams.find((x) => x.name === u.name)?.traffic;
         return (
           <a key={u.name} class={`tile health-${status.state}`} href={href('upstreams')} data-testid={`strip-${u.name}`} data-state={status.state} title={status.detail || status.word}>
             <span class="tile-head">

@@ -84,9 +84,16 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
         <td data-label="Registry">
           <span class="mono block">{u.registry}</span>
           <UrlCircuits upstream={u} />
-        </td>
-        <td data-label="Mirror hosts" class="mono small">
-          {u.hosts.length ? u.hosts.map((h) => <span key={h} class="block">{h}</span>) : <span class="muted">–</span>}
+          {u.hosts.length ? (
+            <span class="small block hosts-line" data-testid={`upstream-hosts-${u.name}`}>
+              <span class="muted">clients use </span>
+              {u.hosts.map((h) => (
+                <span key={h} class="mono entry">
+                  {h}
+                </span>
+              ))}
+            </span>
+          ) : null}
         </td>
         <td data-label="Status" class="status-cell">
           <HealthDot health={u.health} enabled={u.enabled} testid={`upstream-status-${u.name}`} />
@@ -135,7 +142,7 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
       {result ? (
         // The result sits right under the row it is about.
         <tr class="row-detail" data-testid={`upstream-test-result-${u.name}`}>
-          <td colSpan={7}>
+          <td colSpan={6}>
             <TestSteps result={result} title={`Test of ${u.name}`} />
           </td>
         </tr>
@@ -171,8 +178,7 @@ function UpstreamTable({ list, reload }: { list: UpstreamView[]; reload(): Promi
           <thead>
             <tr>
               <th scope="col">Name</th>
-              <th scope="col">Registry and URLs</th>
-              <th scope="col">Mirror hosts</th>
+              <th scope="col">Registry, URLs and mirror hosts</th>
               <th scope="col">Status</th>
               <th scope="col">Access</th>
               <th scope="col">Enabled</th>
