@@ -340,7 +340,7 @@ function trustCa(m: Mirror, routes: Route[]): Snippet[] {
       id: 'trust-ca-containerd',
       client: 'containerd',
       title: "containerd, k3s, kind: the CA is named in each hosts.toml (ca)",
-      content: [`# Each hosts.toml below says ca = ${quoted(m.caFile)}: the file must be there on every node.`, `test -r ${ca} && echo "CA in place"`, ''].join('\n'),
+      content: [`# The hosts.toml files say ca = ${quoted(m.caFile)}: the file must be there on every node.`, `test -r ${ca} && echo "CA in place"`, ''].join('\n'),
     },
   ];
 }

@@ -80,7 +80,9 @@ export function SetupPage() {
   };
 
   const [client, setClient] = useState<Snippet['client']>('docker');
-  const byClient = (id: Snippet['client']): Snippet[] => view?.snippets.filter((s) => s.client === id) ?? [];
+  // Trusting the CA comes first: without it the client's first pull through the mirror fails.
+  const byClient = (id: Snippet['client']): Snippet[] =>
+    (view?.snippets.filter((s) => s.client === id) ?? []).sort((a, b) => Number(b.id.startsWith('trust-ca')) - Number(a.id.startsWith('trust-ca')));
   const shown = clients.filter((c) => byClient(c.id).length > 0);
   const current = shown.some((c) => c.id === client) ? client : shown[0]?.id;
   const https = view ? view.mirror.startsWith('https:') : false;
