@@ -155,7 +155,7 @@ CREATE TABLE traffic_minutes (
 // What was changed through the admin API, by whom (the session or the API token's name) and from where.
 const auditLogSchema = `
 CREATE TABLE audit_log (
-  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  id      INTEGER PRIMARY KEY,
   at      INTEGER NOT NULL,
   via     TEXT NOT NULL,
   actor   TEXT NOT NULL,
