@@ -325,14 +325,18 @@ describe('admin API', () => {
       assert.deepEqual(trial.body.steps.map((s) => [s.step, s.ok]), [['resolve', true], ['connect', true], ['token', true], ['manifest', true]]);
       assert.match(trial.body.steps[3]?.detail ?? '', /sha256:/);
 
-      const saved = await admin.call<Result>('POST', '/api/upstreams/other/test', { image: 'private/app:1.0' });
-      assert.equal(saved.body.ok, true, saved.text);
-      // What the test of a saved upstream learnt is its health too.
-      type Health = { reachable: boolean | null; lastOkAt: number | null };
+      // What a test of a saved upstream learns is its health too: from its form (at its own URL) or from the list.
+      type Health = { reachable: boolean | null; lastOkAt: number | null; lastError: { message: string } | null };
       const otherHealth = async (): Promise<Health | undefined> =>
         (await admin.call<{ upstreams: Array<{ name: string; health: Health }> }>('GET', '/api/upstreams')).body.upstreams.find((u) => u.name === 'other')?.health;
+      const missing = await admin.call<Result>('POST', '/api/upstreams/test', { upstream: live(), image: 'private/app:no-such-tag' });
+      assert.equal(missing.body.ok, false, missing.text);
+      const afterMissing = await otherHealth();
+      assert.equal(afterMissing?.reachable, false);
+      assert.equal(afterMissing?.lastError?.message, missing.body.steps.find((s) => !s.ok)?.detail);
+      const saved = await admin.call<Result>('POST', '/api/upstreams/other/test', { image: 'private/app:1.0' });
+      assert.equal(saved.body.ok, true, saved.text);
       assert.equal((await otherHealth())?.reachable, true);
-      assert.ok(((await otherHealth())?.lastOkAt ?? 0) > 0);
 
       const wrongPassword = await admin.call<Result>('POST', '/api/upstreams/test', {
         upstream: { ...live(), name: 'trial', auth: { mode: 'mirror', username: 'robot', password: 'wrong' } },
