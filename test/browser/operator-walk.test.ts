@@ -68,6 +68,13 @@ async function inView(page: Page, testid: string): Promise<void> {
   assert.ok(box && box.y >= 0 && box.y + Math.min(box.height, 60) <= height, `${testid} is not in view: ${JSON.stringify(box)}`);
 }
 
+/** Starts the prefetch typed in the form and waits for its job to be listed (first, newest). */
+async function startPrefetch(page: Page): Promise<void> {
+  const before = await page.getByTestId('prefetch-job').count();
+  await page.getByTestId('prefetch-start').click();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="prefetch-job"]').length === n + 1, before);
+}
+
 async function shoot(page: Page, name: string, size: 'desktop' | 'phone'): Promise<void> {
   await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
   await screenshot(page, `walk-${size}-${name}`);
@@ -225,7 +232,7 @@ describe('an operator walks through every page', () => {
     // Prefetch an image the cache has not got, through the new upstream (its registry name as the prefix).
     await page.goto('/#/prefetch');
     await page.getByLabel('Images').fill(`${s.reg.host}/${alpine.repository}:${alpine.tag}`);
-    await page.getByTestId('prefetch-start').click();
+    await startPrefetch(page);
     const job = page.getByTestId('prefetch-job').first();
     await page.waitForFunction(() => document.querySelector('[data-testid="prefetch-job"]')?.getAttribute('data-state') !== 'running', undefined, { timeout: 60_000 });
     assert.equal(await job.getAttribute('data-state'), 'done');
@@ -262,7 +269,7 @@ describe('an operator walks through every page', () => {
     await page.goto('/#/prefetch');
     const long = `${s.reg.host}/library/no-such-image-with-a-rather-long-name:1.0`;
     await page.getByLabel('Images').fill(`${s.reg.host}/${multi.repository}:${multi.tag}\n${long}`);
-    await page.getByTestId('prefetch-start').click();
+    await startPrefetch(page);
     const job = page.getByTestId('prefetch-job').first();
     await page.waitForFunction(() => document.querySelector('[data-testid="prefetch-job"]')?.getAttribute('data-state') !== 'running', undefined, { timeout: 60_000 });
     assert.equal(await job.getAttribute('data-state'), 'partial');
@@ -275,8 +282,9 @@ describe('an operator walks through every page', () => {
     await shoot(page, 'prefetch', 'desktop');
 
     // Retry: a new job with only the failed image.
+    const jobsBefore = await page.getByTestId('prefetch-job').count();
     await job.getByTestId('prefetch-retry').click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="prefetch-job"]').length >= 2);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="prefetch-job"]').length === n + 1, jobsBefore);
     const retried = page.getByTestId('prefetch-job').first();
     assert.deepEqual(await retried.getByTestId('prefetch-image-name').allInnerTexts(), [long]);
 
@@ -293,7 +301,7 @@ describe('an operator walks through every page', () => {
       });
       assert.equal(added.status(), 201, await added.text());
       await page.getByLabel('Images').fill([1, 2, 3].map((n) => `silent.pullgate.test/library/app-${n}:1`).join('\n'));
-      await page.getByTestId('prefetch-start').click();
+      await startPrefetch(page);
       await page.waitForFunction(() => document.querySelector('[data-testid="prefetch-job"] [data-state="running"]'));
       const third = page.getByTestId('prefetch-job').first();
       assert.equal(await third.getAttribute('data-state'), 'running');
