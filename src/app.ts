@@ -8,6 +8,7 @@ import type { Config } from './config/config.js';
 import { Activity } from './admin/activity.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { AdminPins } from './admin/admin-pins.js';
+import { AuditLog } from './admin/audit-log.js';
 import { buildAdminServer } from './admin/admin-server.js';
 import { CacheBrowser } from './admin/cache-browser.js';
 import { Prefetcher } from './admin/prefetch.js';
@@ -238,7 +239,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const servers = [http, https].filter((s): s is FastifyInstance => s !== undefined);
   const drain = new Drain();
   for (const server of servers) drain.track(server);
-  const prefetcher = new Prefetcher(services, router, child('prefetch'), clock);
+  const prefetcher = new Prefetcher(services, router, child('prefetch'), clock, (upstream, bytes) => traffic.prefetched(upstream, bytes));
   const bound: Listening = {};
 
   // TLS passthrough routes: the config file's and the admin's, editable while the HTTPS port runs.
@@ -271,6 +272,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         browser: new CacheBrowser(cache.db, () => cache.policy.pins),
         pins,
         traffic,
+        audit: new AuditLog(cache.db, clock),
         activity,
         prefetcher,
         users: registryUsers,

@@ -9,6 +9,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { Activity } from './activity.js';
 import type { AdminAuth } from './admin-auth.js';
 import type { AdminPins } from './admin-pins.js';
+import type { AuditLog } from './audit-log.js';
 import type { PassthroughSources } from './passthrough-sources.js';
 import type { SniRouterStats } from '../server/sni-router.js';
 import type { CacheBrowser } from './cache-browser.js';
@@ -28,6 +29,8 @@ export interface AdminContext {
   browser: CacheBrowser;
   pins: AdminPins;
   traffic: Traffic;
+  /** Every state-changing admin request, by whom and how it ended. */
+  audit: AuditLog;
   activity: Activity;
   prefetcher: Prefetcher;
   users: RegistryUsers;

@@ -14,7 +14,9 @@ import { AdminError, validationError } from './admin-errors.js';
 import { AdminHosts } from './admin-hosts.js';
 import { openApiDocument, registerApiRoutes, type AnyApiRoute } from './api-kit.js';
 import { apiError } from './api-schemas.js';
+import { audited } from './audit-log.js';
 import { activityRoutes } from './routes/activity-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
 import { cacheRoutes } from './routes/cache-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
 import { prefetchRoutes } from './routes/prefetch-routes.js';
@@ -36,7 +38,9 @@ export function webRoot(): string {
 }
 
 export function adminRoutes(ctx: AdminContext): AnyApiRoute[] {
-  return [...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx), ...clusterRoutes(ctx)];
+  // Every state-changing route is recorded in the audit log (src/admin/audit-log.ts).
+  const routes: AnyApiRoute[] = audited(ctx.audit, [...auditRoutes(ctx, () => routes), ...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx), ...clusterRoutes(ctx)]);
+  return routes;
 }
 
 export async function buildAdminServer(ctx: AdminContext, options: { webDir?: string } = {}): Promise<FastifyInstance> {

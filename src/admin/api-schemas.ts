@@ -47,7 +47,13 @@ export const upstreamInput = upstreamSchema
   });
 export type UpstreamInput = z.input<typeof upstreamInput>;
 
-export const rateLimitView = z.object({ limit: z.number().optional(), remaining: z.number().optional(), at: z.number() });
+export const rateLimitView = z.object({
+  limit: z.number().optional(),
+  remaining: z.number().optional(),
+  /** The window the limit counts over (`;w=` of Docker Hub's headers): pulls come back within it. */
+  windowSeconds: z.number().optional(),
+  at: z.number(),
+});
 
 export const upstreamHealth = z.object({
   /** null until the mirror has talked to it. */
@@ -119,8 +125,10 @@ export type TestResult = z.infer<typeof testResult>;
 export const trafficTotals = z.object({
   bytesServed: z.number(),
   bytesFetched: z.number(),
-  /** bytesServed - bytesFetched, never below 0: what the cache saved the upstreams. */
+  /** Bytes served from the cache (hits): upstream traffic the cache avoided. */
   bytesSaved: z.number(),
+  /** Bytes fetched by prefetch jobs (part of bytesFetched, never of bytesServed). */
+  bytesPrefetched: z.number(),
   hits: z.number(),
   misses: z.number(),
   /** hits / (hits + misses), null before any request. */
@@ -134,14 +142,26 @@ export const cacheSummary = z.object({
   manifests: z.number(),
   tags: z.number(),
   traffic: trafficTotals,
+  /** The file system of the data directory: null where it cannot be asked (or with shared storage). */
+  disk: z.object({ total: z.number(), used: z.number(), free: z.number() }).nullable(),
   upstreams: z.array(
-    z.object({ name: z.string(), repositories: z.number(), tags: z.number(), traffic: trafficTotals }),
+    z.object({
+      name: z.string(),
+      /** Whether the upstream is configured now (not only found in the cache or the traffic history). */
+      configured: z.boolean(),
+      repositories: z.number(),
+      tags: z.number(),
+      /** Bytes of its cached images (a blob shared with another upstream counts for both). */
+      size: z.number(),
+      traffic: trafficTotals,
+    }),
   ),
 });
 export type CacheSummary = z.infer<typeof cacheSummary>;
 
 export const trafficQuery = z.object({ hours: z.coerce.number().int().min(1).max(24 * 31).default(24) });
 export const trafficSeries = z.object({
+  /** One minute for the last hour, five minutes up to a day, an hour beyond. */
   bucketMs: z.number(),
   points: z.array(z.object({ at: z.number(), bytesServed: z.number(), bytesFetched: z.number() })),
 });
@@ -172,6 +192,24 @@ export const imageView = z.object({
 });
 export const imageList = z.object({ images: z.array(imageView) });
 
+export const imageQuery = z.object({ upstream: z.string().min(1), repository: z.string().min(1), digest: z.string().min(1) });
+export const imagePart = z.object({
+  kind: z.enum(['index', 'manifest', 'config', 'layer']),
+  digest: z.string(),
+  mediaType: z.string(),
+  /** Bytes stored for it; null for a blob named by a manifest but not (or no longer) stored. */
+  size: z.number().nullable(),
+  /** For a platform manifest and its blobs. */
+  platform: z.string().optional(),
+});
+/** One image: what the list says, and every stored part with its size; the stored parts' sizes sum to `size`. */
+export const imageDetail = imageView.extend({
+  upstream: z.string(),
+  repository: z.string(),
+  registry: z.string(),
+  parts: z.array(imagePart),
+});
+
 export const purgeRequest = z.union([
   z.strictObject({ digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'expected a digest') }),
   z.strictObject({ upstream: z.string().min(1), repository: z.string().min(1).optional(), tag: z.string().min(1).optional() }),
@@ -179,6 +217,7 @@ export const purgeRequest = z.union([
 export const purgeResult = z.object({ manifests: z.number(), blobs: z.number(), tags: z.number(), bytes: z.number() });
 
 export const pinRequest = z.strictObject({ pin: z.string().min(3).max(512) });
+export const upstreamQuery = z.object({ upstream: z.string().min(1) });
 export const pinList = z.object({ pins: z.array(z.object({ pin: z.string(), source: z.enum(['config', 'admin']) })) });
 export const evictResult = z.object({ ran: z.boolean(), removedImages: z.number(), removedBlobs: z.number(), bytes: z.number() });
 
@@ -192,7 +231,9 @@ export const prefetchRequest = z.strictObject({
 });
 export const prefetchImage = z.object({
   image: z.string(),
-  state: z.enum(['queued', 'running', 'done', 'failed']),
+  state: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']),
+  /** The upstream the image resolved to, once known. */
+  upstream: z.string().optional(),
   bytesDone: z.number(),
   bytesTotal: z.number(),
   blobsDone: z.number(),
@@ -202,7 +243,9 @@ export const prefetchImage = z.object({
 export const prefetchJob = z.object({
   id: z.string(),
   createdAt: z.number(),
-  state: z.enum(['running', 'done', 'failed']),
+  /** partial: some images done and some failed or cancelled. */
+  state: z.enum(['running', 'done', 'partial', 'failed', 'cancelled']),
+  platforms: z.array(z.string()),
   images: z.array(prefetchImage),
 });
 export type PrefetchJob = z.infer<typeof prefetchJob>;
@@ -255,8 +298,20 @@ export const snippet = z.object({
   language: z.enum(['json', 'toml', 'yaml', 'shell', 'text']),
   content: z.string(),
   upstream: z.string().optional(),
+  /** Which client it is for: the setup page groups by it. */
+  client: z.enum(['docker', 'containerd', 'podman', 'kubernetes', 'any']),
 });
-export const setupView = z.object({ mirror: z.string(), snippets: z.array(snippet) });
+export const setupView = z.object({
+  mirror: z.string(),
+  /** Where the address came from: asked for, the config's publicUrl, a name the TLS certificates cover, this
+   * machine's host name, or the listener's own address. */
+  mirrorFrom: z.enum(['query', 'publicUrl', 'certificate', 'hostname', 'listener']),
+  /** Other names the TLS certificates cover, to pick from. */
+  candidates: z.array(z.string()),
+  /** Problems with the address, in words (a loopback address no other machine can use). */
+  warnings: z.array(z.string()),
+  snippets: z.array(snippet),
+});
 export type Snippet = z.infer<typeof snippet>;
 
 // ---- registry users (access.login: required) ----------------------------------------------------------------
@@ -282,3 +337,30 @@ export const passthroughList = z.object({
     }),
   ),
 });
+
+// ---- audit log -------------------------------------------------------------------------------------------------
+
+export const auditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** Entries older than this id (the next page). */
+  before: z.coerce.number().int().min(1).optional(),
+});
+export const auditEntry = z.object({
+  id: z.number(),
+  at: z.number(),
+  /** session: the admin password's login session; token: an API token, named in `actor`. */
+  via: z.enum(['session', 'token', 'none']),
+  actor: z.string(),
+  client: z.string(),
+  /** `POST /api/upstreams` */
+  action: z.string(),
+  /** What the route does, in words. */
+  summary: z.string(),
+  /** What it acted on: an upstream, a user, a pin, a digest... */
+  target: z.string(),
+  /** The request body with secrets left out, as JSON. */
+  detail: z.string().nullable(),
+  /** `ok`, or the error code that refused it. */
+  outcome: z.string(),
+});
+export const auditList = z.object({ entries: z.array(auditEntry) });

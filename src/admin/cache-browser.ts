@@ -49,6 +49,31 @@ WITH RECURSIVE tree(digest) AS (
 SELECT COALESCE(SUM(b.size), 0) AS bytes FROM blobs b
 WHERE b.digest IN (SELECT r.child FROM tree t JOIN manifest_refs r ON r.manifest = t.digest AND r.kind = 'blob')`;
 
+/** One stored part of an image: its index or manifests, then its config and layers (a blob once). */
+export interface ImagePart {
+  kind: 'index' | 'manifest' | 'config' | 'layer';
+  digest: string;
+  mediaType: string;
+  size: number | null;
+  platform?: string;
+}
+
+interface ManifestDoc {
+  mediaType?: string;
+  manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }>;
+  config?: { digest?: string; mediaType?: string };
+  layers?: Array<{ digest?: string; mediaType?: string }>;
+  blobs?: Array<{ digest?: string; mediaType?: string }>;
+}
+
+const parseDoc = (bytes: Buffer): ManifestDoc => {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ManifestDoc;
+  } catch {
+    return {};
+  }
+};
+
 export class CacheBrowser {
   constructor(
     private readonly db: CacheDatabase,
@@ -110,6 +135,51 @@ export class CacheBrowser {
         };
       })
       .sort((a, b) => b.lastPulledAt - a.lastPulledAt);
+  }
+
+  /** The parts of one image (root manifest `digest` under `upstream/repository`), undefined when not stored there. */
+  parts(upstream: string, repository: string, digest: string): { image: ImageSummary; parts: ImagePart[] } | undefined {
+    const image = this.images(upstream, repository).find((i) => i.digest === digest);
+    if (!image) return undefined;
+    const manifest = this.db.prepare('SELECT media_type AS mediaType, bytes, size FROM manifests WHERE digest = ?');
+    const blob = this.db.prepare('SELECT size FROM blobs WHERE digest = ?');
+    const parts: ImagePart[] = [];
+    const seenBlobs = new Set<string>();
+    const visit = (d: string, platform: string | undefined): void => {
+      const row = manifest.get(d) as { mediaType: string; bytes: Buffer; size: number } | undefined;
+      if (!row) return;
+      const doc = parseDoc(row.bytes);
+      const isIndex = Array.isArray(doc.manifests);
+      parts.push({ kind: isIndex ? 'index' : 'manifest', digest: d, mediaType: row.mediaType, size: row.size, ...(platform ? { platform } : {}) });
+      if (isIndex) {
+        for (const child of doc.manifests ?? []) {
+          if (!child.digest) continue;
+          const p = child.platform;
+          visit(child.digest, p?.os && p.architecture ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined);
+        }
+        return;
+      }
+      const blobs = [
+        ...(doc.config?.digest ? [{ kind: 'config' as const, digest: doc.config.digest, mediaType: doc.config.mediaType ?? '' }] : []),
+        ...[...(doc.layers ?? []), ...(doc.blobs ?? [])].filter((l) => l.digest).map((l) => ({ kind: 'layer' as const, digest: l.digest as string, mediaType: l.mediaType ?? '' })),
+      ];
+      for (const b of blobs) {
+        if (seenBlobs.has(b.digest)) continue;
+        seenBlobs.add(b.digest);
+        const stored = blob.get(b.digest) as { size: number } | undefined;
+        parts.push({ ...b, size: stored?.size ?? null, ...(platform ? { platform } : {}) });
+      }
+    };
+    visit(digest, undefined);
+    return { image, parts };
+  }
+
+  /** Bytes of the cached images per upstream (a blob shared by two upstreams counts for both). */
+  upstreamSizes(): Map<string, number> {
+    const rows = this.db
+      .prepare(`SELECT upstream FROM links UNION SELECT upstream FROM tags`)
+      .all() as Array<{ upstream: string }>;
+    return new Map(rows.map(({ upstream }) => [upstream, this.repositories(upstream).reduce((sum, r) => sum + r.size, 0)]));
   }
 
   /** Repositories and tags per upstream (for the summary table). */

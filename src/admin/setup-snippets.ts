@@ -12,6 +12,9 @@ export interface SetupInput {
   caFile?: string;
 }
 
+/** A snippet before its client is named (clientOf). */
+type Draft = Omit<Snippet, 'client'>;
+
 /** The mirror as clients reach it. */
 interface Mirror {
   scheme: 'http' | 'https';
@@ -77,12 +80,23 @@ export function setupSnippets(input: SetupInput): Snippet[] {
     k3sRegistries(m, routes),
     kindConfig(m),
     ...routes.map((r) => imageRewrite(m, r)),
-    trustCa(m, routes),
-  ].filter((s): s is Snippet => s !== undefined);
+  ]
+    .filter((s): s is Draft => s !== undefined)
+    .map((s): Snippet => ({ ...s, client: clientOf(s.id) }))
+    .concat(trustCa(m, routes));
+}
+
+/** Which client a snippet configures, from its id: the setup page groups by it. */
+function clientOf(id: string): Snippet['client'] {
+  if (id.startsWith('docker-')) return 'docker';
+  if (id.startsWith('containerd-')) return 'containerd';
+  if (id === 'registries-conf') return 'podman';
+  if (id.startsWith('k3s-') || id.startsWith('kind-')) return 'kubernetes';
+  return 'any';
 }
 
 /** Docker mirrors Docker Hub only, and only at a mirror's root (PROTOCOL.md §4). */
-function dockerDaemon(m: Mirror, routes: Route[]): Snippet | undefined {
+function dockerDaemon(m: Mirror, routes: Route[]): Draft | undefined {
   const hub = routes.find(isHub);
   const fallback = routes.find((r) => r.upstream.default);
   let host: string;
@@ -112,7 +126,7 @@ function hostEntry(m: Mirror, host: string): string[] {
   return lines;
 }
 
-function containerdHosts(m: Mirror, r: Route): Snippet {
+function containerdHosts(m: Mirror, r: Route): Draft {
   const file = `/etc/containerd/certs.d/${r.registry}/hosts.toml`;
   const server = isHub(r) ? 'https://registry-1.docker.io' : `https://${r.registry}`;
   const how = r.mapped !== undefined
@@ -130,7 +144,7 @@ function containerdHosts(m: Mirror, r: Route): Snippet {
   return { id: `containerd-hosts-${r.registry}`, title, file, language: 'toml', content, upstream: r.upstream.name };
 }
 
-function containerdDefault(m: Mirror, routes: Route[]): Snippet {
+function containerdDefault(m: Mirror, routes: Route[]): Draft {
   const content = [
     '# Every registry without its own directory under /etc/containerd/certs.d, through the mirror root:',
     '# containerd adds ?ns=<registry> and the mirror routes by it. The mirror serves only the registries',
@@ -158,7 +172,7 @@ function podmanLocation(m: Mirror, r: Route): string | undefined {
   return r.upstream.default ? m.root : undefined;
 }
 
-function registriesConf(m: Mirror, routes: Route[]): Snippet {
+function registriesConf(m: Mirror, routes: Route[]): Draft {
   const lines = [
     '# podman, CRI-O, skopeo, buildah: add to /etc/containers/registries.conf or save as',
     '# /etc/containers/registries.conf.d/pullgate.conf. Each mirror is tried first, then the registry itself;',
@@ -185,7 +199,7 @@ function registriesConf(m: Mirror, routes: Route[]): Snippet {
   };
 }
 
-function k3sRegistries(m: Mirror, routes: Route[]): Snippet {
+function k3sRegistries(m: Mirror, routes: Route[]): Draft {
   const lines = [
     '# k3s (RKE2: /etc/rancher/rke2/registries.yaml); restart k3s to apply. Its containerd adds ?ns=<registry>,',
     '# so the mirror root serves every configured registry; a mapped host routes by its name.',
@@ -208,7 +222,7 @@ function k3sRegistries(m: Mirror, routes: Route[]): Snippet {
 }
 
 /** kind nodes read hosts.toml files (the older CRI `registry.mirrors` patch is deprecated and gone in containerd 2). */
-function kindConfig(m: Mirror): Snippet {
+function kindConfig(m: Mirror): Draft {
   const certs = '/etc/containerd/certs.d';
   const lines = [
     '# kind: the nodes use the containerd snippets above. Save them on this machine at their paths',
@@ -247,7 +261,7 @@ const examples: Record<string, string> = {
   'mcr.microsoft.com': 'dotnet/runtime:8.0',
 };
 
-function imageRewrite(m: Mirror, r: Route): Snippet {
+function imageRewrite(m: Mirror, r: Route): Draft {
   const base = { id: `image-rewrite-${r.upstream.name}`, file: 'command line', language: 'text' as const, upstream: r.upstream.name };
   let at: string | undefined;
   let why: string;
@@ -282,22 +296,51 @@ function imageRewrite(m: Mirror, r: Route): Snippet {
   return { ...base, title: `Image names: ${r.registry} as ${at}/…`, content: lines.join('\n') };
 }
 
-/** Docker and containers/image read a registry's CA from a directory named by host (PROTOCOL.md §4). */
-function trustCa(m: Mirror, routes: Route[]): Snippet | undefined {
-  if (m.caFile === undefined) return undefined;
+/**
+ * The lines that make each client trust the mirror's private CA, as `pullgate cert selfsigned` prints them: the
+ * system store (Debian, Ubuntu), Docker and containers/image by host directory (PROTOCOL.md §4), containerd by the
+ * `ca` of its hosts.toml.
+ */
+function trustCa(m: Mirror, routes: Route[]): Snippet[] {
+  if (m.caFile === undefined) return [];
   const ca = shellWord(m.caFile);
   // Every name a client may use for the mirror: the root and the mapped hosts (daemon.json, image names).
   const hosts = [...new Set([m.root, ...routes.flatMap((r) => (r.mapped === undefined ? [] : [r.mapped]))])];
   const install = (dir: string): string => `install -D -m 0644 ${ca} ${shellWord(`${dir}/ca.crt`)}`;
-  const lines = [
-    "# The mirror's certificate comes from a private CA: make the clients trust it (as root).",
-    "# Docker: the classic image store reads the mirror host's directory, the containerd image store docker.io's.",
-    ...hosts.map((h) => install(`/etc/docker/certs.d/${h}`)),
-    install('/etc/docker/certs.d/docker.io'),
-    '# podman, CRI-O, skopeo, buildah:',
-    ...hosts.map((h) => install(`/etc/containers/certs.d/${h}`)),
-    '# containerd, k3s and kind read the CA file named in their snippets (ca, ca_file).',
-    '',
+  const base = { file: 'command line, as root', language: 'shell' as const };
+  return [
+    {
+      ...base,
+      id: 'trust-ca-system',
+      client: 'any',
+      title: "Trust the mirror's CA on the machine (Debian, Ubuntu): curl, skopeo, k3s and most tools",
+      content: [`# Copy the mirror's CA certificate to ${m.caFile} on each client first.`, 'update-ca-certificates', ''].join('\n'),
+    },
+    {
+      ...base,
+      id: 'trust-ca-docker',
+      client: 'docker',
+      title: "Docker: trust the mirror's CA (no daemon restart)",
+      content: [
+        '# The classic image store reads the mirror host\'s directory, the containerd image store docker.io\'s.',
+        ...hosts.map((h) => install(`/etc/docker/certs.d/${h}`)),
+        install('/etc/docker/certs.d/docker.io'),
+        '',
+      ].join('\n'),
+    },
+    {
+      ...base,
+      id: 'trust-ca-podman',
+      client: 'podman',
+      title: "podman, CRI-O, skopeo, buildah: trust the mirror's CA",
+      content: [...hosts.map((h) => install(`/etc/containers/certs.d/${h}`)), ''].join('\n'),
+    },
+    {
+      ...base,
+      id: 'trust-ca-containerd',
+      client: 'containerd',
+      title: "containerd, k3s, kind: the CA is named in each hosts.toml (ca)",
+      content: [`# The hosts.toml files say ca = ${quoted(m.caFile)}: the file must be there on every node.`, `test -r ${ca} && echo "CA in place"`, ''].join('\n'),
+    },
   ];
-  return { id: 'trust-ca', title: "Trust the mirror's CA (Docker, podman, CRI-O, skopeo, buildah)", file: 'command line, as root', language: 'shell', content: lines.join('\n') };
 }

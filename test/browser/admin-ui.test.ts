@@ -148,6 +148,7 @@ describe('the admin UI', () => {
       const mirrorUrl = `https://${s.mirrorAt}`;
       await page.getByLabel('Mirror address').fill(mirrorUrl);
       await page.getByRole('button', { name: 'Update snippets' }).click();
+      await page.getByTestId('tab-containerd').click();
       const snippet = page.locator('[data-upstream="lab"][data-file$="hosts.toml"]');
       await snippet.waitFor();
       await page.waitForFunction((url) => document.body.innerText.includes(url), mirrorUrl);
@@ -269,7 +270,8 @@ describe('the admin UI', () => {
           ['https://origin.guarded.pullgate.test', 'origin', 'closed'],
         ],
       );
-      assert.equal((await page.getByTestId('upstream-circuit-guarded').innerText()).trim(), 'circuit closed');
+      // One status in words: nothing has talked to it yet.
+      assert.equal((await page.getByTestId('upstream-status-guarded').innerText()).trim(), 'not contacted yet');
       const summary = page.getByTestId('upstream-access-guarded');
       assert.match(await summary.innerText(), /login required/);
       // One line per rule list (its full text in the tooltip): addresses allowed, repositories blocked; nothing else.
@@ -350,7 +352,10 @@ describe('the admin UI', () => {
       assert.match(await urls.first().locator('.circuit-note').innerText(), /^skipped · 1 failure\n: circuit open, 1 failure in a row; last failure: .*ECONNREFUSED/);
       assert.match((await urls.first().getAttribute('title')) ?? '', new RegExp(`^https://127\\.0\\.0\\.1:${deadPort}: circuit open, 1 failure in a row; last failure: .+`));
       assert.equal(await urls.nth(1).locator('.circuit-note').count(), 0, 'the origin in use with no failure needs no words');
-      assert.equal((await page.getByTestId('upstream-circuit-failover').innerText()).trim(), 'circuit closed');
+      // The origin served the pull: the upstream as a whole is up, one status, no contradiction with the mirror's.
+      const status = page.getByTestId('upstream-status-failover');
+      assert.equal(await status.getAttribute('data-state'), 'up');
+      assert.match(await status.innerText(), /^up\nlast answer /);
       const api = (await (await page.request.get('/api/upstreams')).json()) as { upstreams: UpstreamView[] };
       const health = api.upstreams.find((u) => u.name === 'failover')?.health;
       assert.deepEqual(
@@ -445,11 +450,21 @@ describe('the admin UI', () => {
         ['passthrough', 'page-passthrough'],
         ['upstreams', 'page-upstreams'],
         ['upstreams/new', 'page-upstream-form'],
+        ['audit', 'page-audit'],
+        ['setup', 'page-setup'],
       ] as const) {
         await page.goto(`/#/${route}`);
         await page.getByTestId(testid).waitFor();
         await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
         if (route === 'upstreams/new') await page.getByTestId('upstream-advanced').locator('summary').click();
+        if (route === 'upstreams') {
+          // With every kind of upstream listed, each row's actions are on screen, not behind a sideways scroll.
+          const hidden = await page.getByTestId('upstream-table').evaluate((table) => {
+            const wrap = (table.parentElement as HTMLElement).getBoundingClientRect();
+            return [...table.querySelectorAll('.actions-cell .button')].filter((b) => b.getBoundingClientRect().right > wrap.right + 1).map((b) => b.textContent);
+          });
+          assert.deepEqual(hidden, []);
+        }
         await screenshot(page, `desktop-dark-${route.replace('/', '-')}`);
         assert.equal(await horizontalOverflow(page), 0, `#/${route} scrolls sideways`);
       }
@@ -484,6 +499,7 @@ describe('the admin UI', () => {
           ['users', 'page-users'],
           ['passthrough', 'page-passthrough'],
           ['setup', 'page-setup'],
+          ['audit', 'page-audit'],
         ] as const) {
           await page.goto(`/#/${route}`);
           await page.getByTestId(testid).waitFor();

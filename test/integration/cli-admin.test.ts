@@ -376,6 +376,7 @@ describe('the pullgate command against a running mirror', () => {
       id: 'j',
       createdAt: 0,
       state: 'running' as const,
+      platforms: [],
       images: [
         { image: 'gcr.io/distroless/base:nonroot', state: 'running' as const, bytesDone: 512 * 1024, bytesTotal: 2 * 1024 * 1024, blobsDone: 1, blobsTotal: 4 },
         { image: 'alpine', state: 'queued' as const, bytesDone: 0, bytesTotal: 0, blobsDone: 0, blobsTotal: 0 },

@@ -1,7 +1,7 @@
 // What the admin UI browser tests run against, all real: Debian's docker-registry with token auth and the fixture
 // images (test/support/real-registry.ts), a Pullgate app with an HTTPS registry listener on a test hostname and an
 // admin listener serving a fresh build of web/, and the mirror hostname in /etc/hosts for skopeo. The config file
-// also declares a registry user and a TLS passthrough route, which the UI must show as read-only.
+// also declares a registry user, a TLS passthrough route and an upstream, which the UI must show as read-only.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { addHostsBlock } from './etc-hosts.js';
 import { pushFixtures, type Fixtures } from './fixture-images.js';
 import { startRealRegistry, type RealRegistry } from './real-registry.js';
 
+/** The mirror's own name (its root), first in its certificate: what the setup page proposes to clients. */
+export const rootMirrorHost = 'mirror.pullgate.test';
 /** The hostname the test maps to the upstream it adds through the UI. */
 export const uiMirrorHost = 'ui.mirror.pullgate.test';
 /** The hostname of a second upstream the test adds, whose regional mirror is down. */
@@ -22,6 +24,8 @@ export const failoverMirrorHost = 'failover.mirror.pullgate.test';
 /** Declared in the config file: read-only in the UI. */
 export const configUser = 'ci-bot';
 export const configRoute = { sni: 'legacy.secure.pullgate.test', to: '127.0.0.1:9' };
+/** Declared in the config file, read-only in the UI; its origin refuses connections (nothing listens on port 9). */
+export const configUpstream = { name: 'filed', registry: 'filed.pullgate.test', url: 'https://127.0.0.1:9' };
 
 export interface BrowserSetup {
   reg: RealRegistry;
@@ -48,12 +52,12 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
   try {
     // The admin listener serves web/dist; build it from the current sources so the test sees what it tests.
     await buildWeb();
-    const hosts = await addHostsBlock([uiMirrorHost, failoverMirrorHost]);
+    const hosts = await addHostsBlock([rootMirrorHost, uiMirrorHost, failoverMirrorHost]);
     cleanups.push(() => hosts.remove());
     const reg = await startRealRegistry();
     cleanups.push(() => reg.stop());
     const fixtures = await pushFixtures(reg);
-    const cert = await reg.ca.issue('pullgate-ui-mirror', [uiMirrorHost, failoverMirrorHost], ['127.0.0.1']);
+    const cert = await reg.ca.issue('pullgate-ui-mirror', [rootMirrorHost, uiMirrorHost, failoverMirrorHost], ['127.0.0.1']);
     const dataDir = await mkdtemp(join(tmpdir(), 'pullgate-ui-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const logs: string[] = [];
@@ -70,8 +74,8 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
         tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }], passthrough: [configRoute] },
         access: { users: [{ username: configUser, passwordHash: await hashPassword('config user password') }] },
         log: { level: 'debug' },
-        // No upstream in the file: the test adds its upstream through the UI.
-        upstreams: [],
+        // One upstream in the file (read-only in the UI); the tests add theirs through the UI.
+        upstreams: [{ ...configUpstream, retries: { attempts: 1 } }],
       },
       dataDir,
     );

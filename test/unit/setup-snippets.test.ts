@@ -49,10 +49,34 @@ describe('setupSnippets for Docker Hub (default), gcr.io mapped to gcr.example.c
       'image-rewrite-hub',
       'image-rewrite-gcr',
       'image-rewrite-quay',
-      'trust-ca',
+      'trust-ca-system',
+      'trust-ca-docker',
+      'trust-ca-podman',
+      'trust-ca-containerd',
     ]);
+    // Each is for one client (the setup page groups by it).
+    assert.deepEqual(
+      Object.fromEntries(https.map((s) => [s.id, s.client])),
+      {
+        'docker-daemon-json': 'docker',
+        'containerd-hosts-docker.io': 'containerd',
+        'containerd-hosts-gcr.io': 'containerd',
+        'containerd-hosts-quay.io': 'containerd',
+        'containerd-hosts-_default': 'containerd',
+        'registries-conf': 'podman',
+        'k3s-registries-yaml': 'kubernetes',
+        'kind-config': 'kubernetes',
+        'image-rewrite-hub': 'any',
+        'image-rewrite-gcr': 'any',
+        'image-rewrite-quay': 'any',
+        'trust-ca-system': 'any',
+        'trust-ca-docker': 'docker',
+        'trust-ca-podman': 'podman',
+        'trust-ca-containerd': 'containerd',
+      },
+    );
     assert.equal(new Set(https.map((s) => s.id)).size, https.length);
-    setupView.parse({ mirror: 'https://mirror.example.com', snippets: https });
+    setupView.parse({ mirror: 'https://mirror.example.com', mirrorFrom: 'query', candidates: [], warnings: [], snippets: https });
     for (const s of https) assert.ok(s.content.endsWith('\n'), `${s.id} does not end with a newline`);
   });
 
@@ -162,7 +186,8 @@ describe('setupSnippets for Docker Hub (default), gcr.io mapped to gcr.example.c
   });
 
   it('tells Docker and containers/image to trust the CA in the directory of every mirror host name', () => {
-    const trust = lines(byId(https, 'trust-ca'));
+    const trust = [...lines(byId(https, 'trust-ca-docker')), ...lines(byId(https, 'trust-ca-podman'))];
+    assert.ok(lines(byId(https, 'trust-ca-system')).includes('update-ca-certificates'));
     for (const dir of [
       '/etc/docker/certs.d/mirror.example.com',
       '/etc/docker/certs.d/gcr.example.com',
@@ -202,7 +227,7 @@ describe('setupSnippets for a plain http mirror on port 5000', () => {
         'quay.io': { endpoint: ['http://mirror.example.com:5000'] },
       },
     });
-    assert.equal(http.find((s) => s.id === 'trust-ca'), undefined);
+    assert.equal(http.find((s) => s.id.startsWith('trust-ca')), undefined);
     assert.ok(http.every((s) => !s.content.includes(caFile)), 'a plain http snippet names the CA');
   });
 
@@ -265,7 +290,7 @@ describe('setupSnippets for other configurations', () => {
     const s = setupSnippets({ mirror: new URL('https://m.test'), upstreams: [upstream('hub', 'docker.io', { default: true })], caFile: odd });
     assert.equal((toml(s, 'containerd-hosts-docker.io').host as Record<string, { ca: string }>)['https://m.test']?.ca, odd);
     assert.deepEqual(yaml(s, 'k3s-registries-yaml'), { mirrors: { 'docker.io': { endpoint: ['https://m.test'] } }, configs: { 'm.test': { tls: { ca_file: odd } } } });
-    assert.ok(lines(byId(s, 'trust-ca')).includes(`install -D -m 0644 '/etc/pull "gate"\\ca\u0001.pem' /etc/docker/certs.d/m.test/ca.crt`));
+    assert.ok(lines(byId(s, 'trust-ca-docker')).includes(`install -D -m 0644 '/etc/pull "gate"\\ca\u0001.pem' /etc/docker/certs.d/m.test/ca.crt`));
   });
 
   it('quotes strings the same way for TOML, YAML and JSON', () => {

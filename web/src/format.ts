@@ -69,3 +69,16 @@ export const shortDigest = (digest: string): string => {
   const colon = digest.indexOf(':');
   return colon === -1 ? digest.slice(0, 19) : digest.slice(0, colon + 13);
 };
+
+/** `6 h`, `30 min`, `45 s`: a window of time in its largest whole unit. */
+export function formatWindow(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+/** `76 of 100 pulls left per 6 h`: what an upstream's rate limit headers said. */
+export function pullsLeft(rl: { limit?: number | undefined; remaining?: number | undefined; windowSeconds?: number | undefined }): string {
+  return `${rl.remaining ?? '?'}${rl.limit !== undefined ? ` of ${rl.limit}` : ''} pulls left${rl.windowSeconds ? ` per ${formatWindow(rl.windowSeconds)}` : ''}`;
+}

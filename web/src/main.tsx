@@ -4,7 +4,9 @@ import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, errorMessage } from './api.js';
 import { appContext, type AppContext, type NoticeKind } from './app-context.js';
+import { useConfirmHost } from './components/confirm-dialog.js';
 import { Layout, pages, type Notice, type PageId } from './components/layout.js';
+import { AuditPage } from './pages/audit.js';
 import { CachePage } from './pages/cache.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { LoginPage } from './pages/login.js';
@@ -13,7 +15,8 @@ import { PrefetchPage } from './pages/prefetch.js';
 import { SetupPage } from './pages/setup.js';
 import { UpstreamsPage } from './pages/upstreams.js';
 import { UsersPage } from './pages/users.js';
-import { useRoute } from './router.js';
+import { href, useRoute } from './router.js';
+import { revealRow } from './reveal.js';
 
 type SessionState = 'checking' | 'out' | 'in' | 'unreachable';
 
@@ -32,13 +35,30 @@ function Page({ route }: { route: string[] }) {
       return <PassthroughPage />;
     case 'setup':
       return <SetupPage />;
-    default:
+    case 'audit':
+      return <AuditPage />;
+    case undefined:
       return <DashboardPage />;
+    default:
+      return <NotFound route={route} />;
   }
 }
 
+/** An address that names no page says so (a mistyped bookmark must not pass for the dashboard). */
+function NotFound({ route }: { route: string[] }) {
+  return (
+    <div class="page" data-testid="page-not-found">
+      <h1>No such page</h1>
+      <p class="empty card">
+        Nothing here at <code>#/{route.join('/')}</code>. <a href={href()}>Go to the dashboard</a>.
+      </p>
+    </div>
+  );
+}
+
 const pageIds: readonly PageId[] = pages.map((p) => p.id);
-const pageOf = (route: string[]): PageId => pageIds.find((id) => id !== 'dashboard' && id === route[0]) ?? 'dashboard';
+const pageOf = (route: string[]): PageId | undefined =>
+  route[0] === undefined ? 'dashboard' : pageIds.find((id) => id !== 'dashboard' && id === route[0]);
 
 const titles: Record<PageId, string> = {
   dashboard: 'Dashboard',
@@ -48,6 +68,7 @@ const titles: Record<PageId, string> = {
   users: 'Registry users',
   passthrough: 'TLS passthrough',
   setup: 'Setup',
+  audit: 'Audit log',
 };
 
 function App() {
@@ -64,7 +85,8 @@ function App() {
     // Errors stay until dismissed or replaced; confirmations fade on their own.
     if (kind === 'ok') noticeTimer.current = setTimeout(() => setNotice(undefined), 5000);
   }, []);
-  const ctx = useMemo<AppContext>(() => ({ api, notify }), [api, notify]);
+  const [confirmDialog, confirm] = useConfirmHost();
+  const ctx = useMemo<AppContext>(() => ({ api, notify, confirm, reveal: revealRow }), [api, notify, confirm]);
 
   useEffect(() => {
     api.session().then(
@@ -77,7 +99,8 @@ function App() {
   }, [api]);
 
   useEffect(() => {
-    document.title = session === 'in' ? `${titles[pageOf(route)]} · Pullgate` : 'Pullgate';
+    const page = pageOf(route);
+    document.title = session === 'in' ? `${page ? titles[page] : 'No such page'} · Pullgate` : 'Pullgate';
   }, [session, route]);
 
   const logout = async (): Promise<void> => {
@@ -108,6 +131,7 @@ function App() {
       <Layout current={pageOf(route)} onLogout={() => void logout()} notice={notice} onDismiss={() => setNotice(undefined)}>
         <Page route={route} />
       </Layout>
+      {confirmDialog}
     </appContext.Provider>
   );
 }

@@ -40,3 +40,7 @@ export type CircuitState = UpstreamView['health']['circuit'];
 export type PassthroughList = z.infer<typeof api.passthroughList>;
 export type PassthroughRouteView = PassthroughList['routes'][number];
 export type PassthroughCreate = z.input<typeof api.passthroughCreate>;
+export type ImageDetail = z.infer<typeof api.imageDetail>;
+export type ImagePart = z.infer<typeof api.imagePart>;
+export type AuditEntry = z.infer<typeof api.auditEntry>;
+export type AuditList = z.infer<typeof api.auditList>;

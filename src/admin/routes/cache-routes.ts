@@ -1,12 +1,17 @@
-// The cache: totals and traffic, browse upstream -> repositories -> images, purge, pins, eviction.
+// The cache: totals and traffic, browse upstream -> repositories -> images -> one image's parts, purge, pins,
+// eviction. An upstream that is neither configured nor in the cache is NOT_FOUND, and so is a pin naming one.
+import { statfs } from 'node:fs/promises';
 import { parseDigest } from '../../registry/digest.js';
 import type { PurgeTarget } from '../../cache/ports.js';
 import type { AdminContext } from '../admin-context.js';
+import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
 import {
   cacheSummary,
   evictResult,
+  imageDetail,
   imageList,
+  imageQuery,
   imagesQuery,
   pinList,
   pinRequest,
@@ -18,8 +23,26 @@ import {
   trafficSeries,
 } from '../api-schemas.js';
 
+/** The data directory's file system: total, used and free bytes (free as an unprivileged writer sees it). */
+async function diskOf(ctx: AdminContext): Promise<{ total: number; used: number; free: number } | null> {
+  if (ctx.config.cache.storage.type !== 'disk') return null;
+  try {
+    const fs = await statfs(ctx.config.dataDir);
+    const total = fs.blocks * fs.bsize;
+    return { total, used: total - fs.bfree * fs.bsize, free: fs.bavail * fs.bsize };
+  } catch {
+    return null;
+  }
+}
+
 export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
   const pins = () => ({ pins: ctx.pins.list() });
+  const configured = (): Set<string> => new Set(ctx.sources.list().map((s) => s.config.name));
+  /** Refuses an upstream that is neither configured nor in the cache: a typo, not an empty list. */
+  const knownUpstream = (name: string): void => {
+    if (configured().has(name) || ctx.browser.upstreamCounts().has(name)) return;
+    throw new AdminError('NOT_FOUND', `no upstream named ${name}`);
+  };
   return [
     route({
       method: 'GET',
@@ -32,8 +55,10 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
         const totals = ctx.cache.index.totals();
         const traffic = ctx.traffic.totals();
         const counts = ctx.browser.upstreamCounts();
-        const names = new Set([...ctx.sources.list().map((s) => s.config.name), ...counts.keys(), ...traffic.byUpstream.keys()]);
-        const empty = { bytesServed: 0, bytesFetched: 0, bytesSaved: 0, hits: 0, misses: 0, hitRatio: null };
+        const live = configured();
+        const sizes = ctx.browser.upstreamSizes();
+        const names = new Set([...live, ...counts.keys(), ...traffic.byUpstream.keys()]);
+        const empty = { bytesServed: 0, bytesFetched: 0, bytesSaved: 0, bytesPrefetched: 0, hits: 0, misses: 0, hitRatio: null };
         return {
           size: totals.blobBytes + totals.manifestBytes,
           maxSize: ctx.cache.policy.maxBytes,
@@ -41,10 +66,13 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
           manifests: totals.manifests,
           tags: totals.tags,
           traffic: traffic.overall,
+          disk: await diskOf(ctx),
           upstreams: [...names].sort().map((name) => ({
             name,
+            configured: live.has(name),
             repositories: counts.get(name)?.repositories ?? 0,
             tags: counts.get(name)?.tags ?? 0,
+            size: sizes.get(name) ?? 0,
             traffic: traffic.byUpstream.get(name) ?? empty,
           })),
         };
@@ -53,7 +81,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
     route({
       method: 'GET',
       url: '/api/cache/traffic',
-      summary: 'Bytes served and fetched per hour',
+      summary: 'Bytes served and fetched per minute (last hour), per 5 minutes (up to a day) or per hour',
       tag: 'cache',
       query: trafficQuery,
       response: trafficSeries,
@@ -69,6 +97,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       handler: async ({ query }) => {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
+        knownUpstream(query.upstream);
         return { repositories: ctx.browser.repositories(query.upstream) };
       },
     }),
@@ -82,7 +111,25 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       handler: async ({ query }) => {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
+        knownUpstream(query.upstream);
         return { images: ctx.browser.images(query.upstream, query.repository) };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/cache/image',
+      summary: 'One cached image: tags, platforms, pulls, and each stored part (manifests, config, layers) with its size',
+      tag: 'cache',
+      query: imageQuery,
+      response: imageDetail,
+      handler: async ({ query }) => {
+        await ctx.cache.catalog.refresh();
+        ctx.cache.index.flush();
+        knownUpstream(query.upstream);
+        const found = ctx.browser.parts(query.upstream, query.repository, query.digest);
+        if (!found) throw new AdminError('NOT_FOUND', `no image ${query.digest} cached in ${query.upstream}/${query.repository}`);
+        const source = ctx.sources.list().find((s) => s.config.name === query.upstream);
+        return { ...found.image, upstream: query.upstream, repository: query.repository, registry: source?.config.registry ?? query.upstream, parts: found.parts };
       },
     }),
     route({
@@ -120,6 +167,11 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       body: pinRequest,
       response: pinList,
       handler({ body }) {
+        // The upstream part of a pin without a wildcard must name an upstream: a typo would protect nothing.
+        const upstream = body.pin.split('/')[0] ?? '';
+        if (!upstream.includes('*') && !configured().has(upstream) && !ctx.browser.upstreamCounts().has(upstream)) {
+          throw new AdminError('VALIDATION', `pin: no upstream named ${upstream}`, { fields: [{ path: 'pin', message: `no upstream named ${upstream}` }] });
+        }
         ctx.pins.add(body.pin);
         return pins();
       },

@@ -2,7 +2,8 @@
 import type { AdminContext } from '../admin-context.js';
 import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
-import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type UpstreamView } from '../api-schemas.js';
+import type { Upstream } from '../../upstream/upstream.js';
+import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type TestResult, type UpstreamView } from '../api-schemas.js';
 import { shownUrl } from '../secret-destination.js';
 import { testUpstream } from '../upstream-test.js';
 import type { UpstreamSource } from '../upstream-sources.js';
@@ -38,7 +39,12 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
         circuit: live && s.enabled ? live.circuit : 'closed',
         ...(live && s.enabled ? { urls: live.endpointViews() } : {}),
         rateLimit: rl
-          ? { ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}), ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}), at: rl.at }
+          ? {
+              ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}),
+              ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}),
+              ...windowOf(rl.remaining ?? rl.limit),
+              at: rl.at,
+            }
           : null,
       },
     };
@@ -110,7 +116,11 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
         if (!body.upstream) throw new AdminError('VALIDATION', 'upstream: the settings to try are required', { fields: [{ path: 'upstream', message: 'required' }] });
         const trial = await ctx.sources.trial((req.body as { upstream: unknown }).upstream);
         try {
-          return await runTest(trial.config, body.image);
+          const result = await runTest(trial.config, body.image);
+          // The form of a saved upstream, tried at its own URL: what the test learnt is that upstream's health.
+          const live = ctx.upstreams.router().named(trial.config.name);
+          if (live && live.config.url.href === trial.config.url.href) noteTested(live, result);
+          return result;
         } finally {
           await trial.cleanup();
         }
@@ -123,7 +133,14 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       tag: 'upstreams',
       body: testRequest,
       response: testResult,
-      handler: async ({ body, params }) => runTest(ctx.sources.get(String(params.name)).config, body.image),
+      handler: async ({ body, params }) => {
+        const name = String(params.name);
+        const result = await runTest(ctx.sources.get(name).config, body.image);
+        // The test talked to the upstream: what it learnt is the upstream's health too (the list's status).
+        const live = ctx.upstreams.router().named(name);
+        if (live) noteTested(live, result);
+        return result;
+      },
     }),
   ];
 }
@@ -140,6 +157,18 @@ function redactProxy(proxy: string): string {
 }
 
 /** `ratelimit-remaining: 76;w=21600` -> 76. */
+/** A test's outcome as the upstream's health: an answer, or the first failed step's detail as its last error. */
+function noteTested(live: Upstream, result: TestResult): void {
+  if (result.ok) live.health.answered(200);
+  else live.health.failed(result.steps.find((s) => !s.ok)?.detail ?? 'the test failed');
+}
+
+/** `76;w=21600` -> the window the limit counts over (21600 s): the pulls come back within it. */
+function windowOf(value: string | undefined): { windowSeconds?: number } {
+  const w = Number(/;\s*w=(\d+)/.exec(value ?? '')?.[1]);
+  return Number.isFinite(w) && w > 0 ? { windowSeconds: w } : {};
+}
+
 function leadingNumber(value: string): number | undefined {
   const n = Number(/^\s*(\d+)/.exec(value)?.[1]);
   return Number.isFinite(n) ? n : undefined;

@@ -20,6 +20,7 @@ describe('openDatabase', () => {
       assert.deepEqual(tables(db), [
         'admin_sessions',
         'api_tokens',
+        'audit_log',
         'blobs',
         'links',
         'manifest_refs',
@@ -30,6 +31,7 @@ describe('openDatabase', () => {
         'settings',
         'tags',
         'traffic',
+        'traffic_minutes',
         'upstream_sources',
       ]);
     } finally {

@@ -1,5 +1,6 @@
-// A modal confirmation built on <dialog>: the browser traps focus, Escape cancels, and focus returns to the
-// button that opened it. `ask()` resolves true only when the user presses the confirm button.
+// The app's one confirmation dialog, built on <dialog> and rendered at the top of the page (never inside a table
+// cell, whose alignment and white-space it would inherit): the browser centres it, traps focus, Escape cancels, and
+// focus returns to the button that opened it. `ask()` resolves true only when the user presses the confirm button.
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 
@@ -10,7 +11,7 @@ export interface ConfirmOptions {
   danger?: boolean;
 }
 
-export function useConfirm(): [ComponentChildren, (options: ConfirmOptions) => Promise<boolean>] {
+export function useConfirmHost(): [ComponentChildren, (options: ConfirmOptions) => Promise<boolean>] {
   const [options, setOptions] = useState<ConfirmOptions | undefined>(undefined);
   const resolver = useRef<((ok: boolean) => void) | undefined>(undefined);
   const dialog = useRef<HTMLDialogElement>(null);

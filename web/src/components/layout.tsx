@@ -12,6 +12,7 @@ export const pages = [
   { id: 'users', path: 'users', label: 'Users' },
   { id: 'passthrough', path: 'passthrough', label: 'Passthrough' },
   { id: 'setup', path: 'setup', label: 'Setup' },
+  { id: 'audit', path: 'audit', label: 'Audit' },
 ] as const;
 
 export type PageId = (typeof pages)[number]['id'];
@@ -23,7 +24,7 @@ export interface Notice {
 }
 
 interface LayoutProps {
-  current: PageId;
+  current: PageId | undefined;
   onLogout(): void;
   notice: Notice | undefined;
   onDismiss(): void;

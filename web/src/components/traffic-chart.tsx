@@ -1,20 +1,34 @@
-// Bytes served to clients and fetched from upstreams over time, drawn as an inline SVG: two areas on one scale,
-// time on x, binary units on y. The gap between them is what the cache saved.
+// Bytes served to clients and fetched from upstreams over time, drawn as an inline SVG on one scale: served as a
+// filled area, fetched as a line of its own colour on top (two translucent areas would blend into a third colour).
+// Time on x, bytes per bucket on y (a minute for the last hour, five minutes up to a day, an hour beyond), the
+// unit written on the axis and in the legend.
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { formatBytes } from '../format.js';
 import type { TrafficSeries } from '../types.js';
 
-const height = 220;
-const pad = { top: 12, right: 12, bottom: 28, left: 64 };
+const height = 240;
+const pad = { top: 26, right: 12, bottom: 28, left: 72 };
 
-/** 1, 2 or 5 times a power of 1024-ish step, so that the y labels are round numbers in the unit shown. */
+/** `per minute`, `per 5 minutes`, `per hour`: what one point of the chart adds up. */
+export function bucketUnit(bucketMs: number): string {
+  if (bucketMs === 60_000) return 'per minute';
+  if (bucketMs === 3_600_000) return 'per hour';
+  if (bucketMs % 3_600_000 === 0) return `per ${bucketMs / 3_600_000} hours`;
+  return `per ${Math.round(bucketMs / 60_000)} minutes`;
+}
+
+/**
+ * The top of the scale: the busiest bucket with a little room above, rounded up to a step that splits into four
+ * round labels in the unit shown (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8 or 10 of a power of ten), so a 2.3 MiB peak
+ * tops out at 2.4 MiB, not 5 MiB.
+ */
 function niceMax(max: number): number {
   if (max <= 0) return 1024;
   const unit = 1024 ** Math.floor(Math.log(max) / Math.log(1024));
-  const scaled = max / unit;
+  const scaled = (max * 1.05) / unit;
   const magnitude = 10 ** Math.floor(Math.log10(scaled));
-  const step = [1, 2, 5, 10].find((s) => s * magnitude >= scaled) ?? 10;
+  const step = [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10].find((s) => s * magnitude >= scaled) ?? 10;
   return step * magnitude * unit;
 }
 
@@ -45,10 +59,11 @@ export function TrafficChart({ series }: { series: TrafficSeries }) {
   const points = series.points;
   const served = points.reduce((s, p) => s + p.bytesServed, 0);
   const fetched = points.reduce((s, p) => s + p.bytesFetched, 0);
-  const summary = `Bytes served ${formatBytes(served)} and fetched ${formatBytes(fetched)} over the period shown.`;
+  const unit = bucketUnit(series.bucketMs);
+  const summary = `Bytes served ${formatBytes(served)} and fetched ${formatBytes(fetched)} over the period shown, ${unit}.`;
   if (served + fetched === 0) {
     return (
-      <figure class="chart" ref={ref} data-testid="traffic-chart">
+      <figure class="chart" ref={ref} data-testid="traffic-chart" data-unit={unit}>
         <p class="empty">No traffic in this period yet.</p>
       </figure>
     );
@@ -78,8 +93,11 @@ export function TrafficChart({ series }: { series: TrafficSeries }) {
   const xTicks = (width < 480 ? [0, 0.5, 1] : [0, 0.25, 0.5, 0.75, 1]).map((f) => first + f * span);
 
   return (
-    <figure class="chart" ref={ref} data-testid="traffic-chart">
+    <figure class="chart" ref={ref} data-testid="traffic-chart" data-unit={unit}>
       <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={summary}>
+        <text class="axis unit" x={0} y={14} text-anchor="start" data-testid="chart-unit">
+          {unit}
+        </text>
         {yTicks.map((v) => (
           <g key={v}>
             <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(v)} y2={y(v)} />
@@ -94,14 +112,14 @@ export function TrafficChart({ series }: { series: TrafficSeries }) {
           </text>
         ))}
         <path class="area served" d={servedPath.fill} />
-        <path class="area fetched" d={fetchedPath.fill} />
-        {/* Served on top and thinner, so that both lines stay visible where they coincide (a cold cache). */}
-        <path class="line fetched" d={fetchedPath.line} />
         <path class="line served" d={servedPath.line} />
+        {/* Fetched on top, dashed and in its own colour: where it equals served (a cold cache) both stay visible. */}
+        <path class="line fetched" d={fetchedPath.line} />
       </svg>
       <figcaption class="legend">
         <span class="key served">Served to clients: {formatBytes(served)}</span>
         <span class="key fetched">Fetched from upstreams: {formatBytes(fetched)}</span>
+        <span class="muted">bytes {unit}</span>
       </figcaption>
     </figure>
   );

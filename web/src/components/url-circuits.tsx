@@ -4,7 +4,8 @@ import type { CircuitState, UpstreamUrlHealth, UpstreamView } from '../types.js'
 import { count } from '../format.js';
 
 const circuitWords: Record<CircuitState, string> = { closed: 'in use', open: 'skipped', 'half-open': 'probing' };
-const circuitClass: Record<CircuitState, string> = { closed: 'up', open: 'down', 'half-open': 'warn' };
+// A URL in use is neutral: whether the upstream is up is said once, by its status (health-dot.tsx).
+const circuitClass: Record<CircuitState, string> = { closed: 'idle', open: 'down', 'half-open': 'warn' };
 
 function describe(u: UpstreamUrlHealth): string {
   const failures = u.failures ? `, ${count(u.failures, 'failure')} in a row` : '';

@@ -1,44 +1,48 @@
-// The cache explorer: upstream -> repositories -> images. Purging asks first and says what it freed; pins keep
-// images from eviction (`upstream/repository[:tag]`, `*` wildcards).
-import type { ComponentChildren } from 'preact';
+// The cache explorer: upstream -> repositories -> images -> one image (image.tsx). Lists can be searched and
+// sorted; sizes are shown per upstream and repository, with the disk's used and free space. Purging asks first and
+// says what it freed; pins keep images from eviction (`upstream/repository[:tag]`, `*` wildcards). An image is
+// named the same way everywhere (imageName): in titles, dialogs and messages.
 import { useState } from 'preact/hooks';
-import { errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
-import { useConfirm } from '../components/confirm-dialog.js';
+import { ResourceView } from '../components/resource-view.js';
+import { SortHeader, useListControls, type Column } from '../components/list-controls.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { count, formatBytes, formatPercent, shortDigest } from '../format.js';
 import { href } from '../router.js';
+import { useAction } from '../use-action.js';
 import { useResource } from '../use-resource.js';
-import type { CacheSummary, EvictResult, ImageList, ImageView, PinList, PurgeRequest, PurgeResult, RepositoryList } from '../types.js';
+import type { CacheSummary, EvictResult, ImageList, ImageView, PinList, PurgeRequest, PurgeResult, RepositoryList, RepositoryView } from '../types.js';
 import { PinsCard } from './cache-pins.js';
+import { ImagePage } from './image.js';
 
-function purgedText(r: PurgeResult): string {
-  return `Purged ${count(r.manifests, 'manifest')}, ${count(r.blobs, 'blob')} and ${count(r.tags, 'tag')} (${formatBytes(r.bytes)}).`;
+function purgedText(what: string, r: PurgeResult): string {
+  return `Purged ${what}: ${count(r.manifests, 'manifest')}, ${count(r.blobs, 'blob')} and ${count(r.tags, 'tag')} (${formatBytes(r.bytes)}).`;
 }
 
-/** Confirms, purges, reports, then calls `onPurged` so that the page reloads its list. */
-function usePurge(onPurged: () => unknown): [ComponentChildren, (what: string, request: PurgeRequest) => Promise<void>] {
-  const { api, notify } = useApp();
-  const [dialog, confirm] = useConfirm();
-  const purge = async (what: string, request: PurgeRequest): Promise<void> => {
-    const ok = await confirm({
-      title: `Purge ${what}?`,
-      body: <p>The next pull fetches it from the upstream again. Blobs still used by other images are kept.</p>,
-      confirmLabel: 'Purge',
-      danger: true,
+/** `lab/library/alpine:3.20`, or `lab/library/alpine@sha256:0ac5…` for an untagged image. */
+export function imageName(upstream: string, repository: string, image: Pick<ImageView, 'tags' | 'digest'>): string {
+  return image.tags[0] ? `${upstream}/${repository}:${image.tags[0]}` : `${upstream}/${repository}@${shortDigest(image.digest)}`;
+}
+
+/** Confirms, purges, reloads, then says what it freed. */
+export function usePurge(reload: () => Promise<unknown>): (what: string, request: PurgeRequest) => Promise<unknown> {
+  const { api } = useApp();
+  const run = useAction();
+  return (what, request) =>
+    run({
+      confirm: {
+        title: `Purge ${what}?`,
+        body: <p>The next pull fetches it from the upstream again. Blobs still used by other images are kept.</p>,
+        confirmLabel: 'Purge',
+        danger: true,
+      },
+      act: () => api.send<PurgeResult>('POST', '/api/cache/purge', request),
+      done: (r) => purgedText(what, r),
+      reload,
     });
-    if (!ok) return;
-    try {
-      notify(purgedText(await api.send<PurgeResult>('POST', '/api/cache/purge', request)));
-    } catch (err) {
-      notify(errorMessage(err), 'error');
-    }
-    onPurged();
-  };
-  return [dialog, purge];
 }
 
-function Crumbs({ upstream, repository }: { upstream?: string | undefined; repository?: string | undefined }) {
+export function Crumbs({ upstream, repository, image }: { upstream?: string | undefined; repository?: string | undefined; image?: string | undefined }) {
   return (
     <nav class="crumbs" aria-label="Breadcrumb">
       <a href={href('cache')}>Cache</a>
@@ -51,30 +55,53 @@ function Crumbs({ upstream, repository }: { upstream?: string | undefined; repos
       {upstream && repository ? (
         <>
           {' / '}
-          <span aria-current="page">{repository}</span>
+          {image ? <a href={href('cache', upstream, repository)}>{repository}</a> : <span aria-current="page">{repository}</span>}
+        </>
+      ) : null}
+      {image ? (
+        <>
+          {' / '}
+          <span aria-current="page">{image}</span>
         </>
       ) : null}
     </nav>
   );
 }
 
+/** The data directory's disk: used and free, in words and as a bar. */
+function Disk({ disk }: { disk: CacheSummary['disk'] }) {
+  if (!disk) return null;
+  return (
+    <span data-testid="cache-disk">
+      Disk: {formatBytes(disk.used)} used, {formatBytes(disk.free)} free of {formatBytes(disk.total)}.
+    </span>
+  );
+}
+
+type UpstreamRow = CacheSummary['upstreams'][number];
+const upstreamColumns: Column<UpstreamRow>[] = [
+  { key: 'name', label: 'Upstream', value: (u) => u.name },
+  { key: 'repositories', label: 'Repositories', value: (u) => u.repositories, num: true },
+  { key: 'size', label: 'Size', value: (u) => u.size, num: true },
+  { key: 'served', label: 'Served', value: (u) => u.traffic.bytesServed, num: true },
+  { key: 'hit', label: 'Hit ratio', value: (u) => u.traffic.hitRatio ?? -1, num: true },
+];
+
 function Upstreams() {
-  const { api, notify } = useApp();
+  const { api } = useApp();
+  const run = useAction();
   const summary = useResource<CacheSummary>('/api/cache/summary');
   const [evicting, setEvicting] = useState(false);
+  const controls = useListControls(upstreamColumns, 'size', (u) => u.name);
   const evict = async (): Promise<void> => {
     setEvicting(true);
-    try {
-      const r = await api.send<EvictResult>('POST', '/api/cache/evict');
-      notify(r.ran ? `Eviction removed ${count(r.removedImages, 'image')} and ${count(r.removedBlobs, 'blob')} (${formatBytes(r.bytes)}).` : 'The cache is within its size cap: nothing to evict.');
-      await summary.reload();
-    } catch (err) {
-      notify(errorMessage(err), 'error');
-    } finally {
-      setEvicting(false);
-    }
+    await run({
+      act: () => api.send<EvictResult>('POST', '/api/cache/evict'),
+      done: (r) => (r.ran ? `Eviction removed ${count(r.removedImages, 'image')} and ${count(r.removedBlobs, 'blob')} (${formatBytes(r.bytes)}).` : 'The cache is within its size cap: nothing to evict.'),
+      reload: summary.reload,
+    });
+    setEvicting(false);
   };
-  const s = summary.data;
   return (
     <>
       <div class="page-head">
@@ -83,56 +110,68 @@ function Upstreams() {
           {evicting ? 'Evicting…' : 'Run eviction now'}
         </button>
       </div>
-      {summary.error ? <p class="form-error">{summary.error}</p> : null}
-      {s ? (
-        <section class="card flush" aria-label="Upstreams in the cache">
-          <p class="card-intro muted">
-            {formatBytes(s.size)} of {formatBytes(s.maxSize)} used by {count(s.manifests, 'manifest')} and {count(s.blobs, 'blob')}.
-          </p>
-          {s.upstreams.length === 0 ? (
-            <p class="empty">Nothing cached yet.</p>
-          ) : (
-            <div class="table-wrap">
-              <table class="responsive" data-testid="cache-upstreams">
-                <thead>
-                  <tr>
-                    <th scope="col">Upstream</th>
-                    <th scope="col" class="num">Repositories</th>
-                    <th scope="col" class="num">Tags</th>
-                    <th scope="col" class="num">Served</th>
-                    <th scope="col" class="num">Hit ratio</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {s.upstreams.map((u) => (
-                    <tr key={u.name}>
-                      <th scope="row" data-label="Upstream">
-                        <a href={href('cache', u.name)} data-testid={`cache-upstream-${u.name}`}>
-                          {u.name}
-                        </a>
-                      </th>
-                      <td class="num" data-label="Repositories">{u.repositories}</td>
-                      <td class="num" data-label="Tags">{u.tags}</td>
-                      <td class="num" data-label="Served">{formatBytes(u.traffic.bytesServed)}</td>
-                      <td class="num" data-label="Hit ratio">{formatPercent(u.traffic.hitRatio)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </section>
-      ) : (
-        <p class="empty card">Loading…</p>
-      )}
+      <ResourceView resource={summary}>
+        {(s) => (
+          <section class="card flush" aria-label="Upstreams in the cache">
+            <p class="card-intro muted" data-testid="cache-totals">
+              {formatBytes(s.size)} of {formatBytes(s.maxSize)} used by {count(s.manifests, 'manifest')} and {count(s.blobs, 'blob')}. <Disk disk={s.disk} />
+            </p>
+            {s.upstreams.length === 0 ? (
+              <p class="empty">Nothing cached yet.</p>
+            ) : (
+              <>
+                {controls.search('Find an upstream', 'cache-upstream-search')}
+                <div class="table-wrap">
+                  <table class="responsive" data-testid="cache-upstreams">
+                    <thead>
+                      <tr>
+                        {upstreamColumns.map((c) => (
+                          <SortHeader key={c.key} column={c} controls={controls} />
+                        ))}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {controls.apply(s.upstreams).map((u) => (
+                        <tr key={u.name} data-row-key={`cache-upstream-${u.name}`}>
+                          <th scope="row" data-label="Upstream">
+                            <a href={href('cache', u.name)} data-testid={`cache-upstream-${u.name}`}>
+                              {u.name}
+                            </a>
+                            {u.configured ? null : <span class="badge">not configured</span>}
+                          </th>
+                          <td class="num" data-label="Repositories">{u.repositories}</td>
+                          <td class="num" data-label="Size" data-bytes={u.size}>
+                            {formatBytes(u.size)}
+                          </td>
+                          <td class="num" data-label="Served">{formatBytes(u.traffic.bytesServed)}</td>
+                          <td class="num" data-label="Hit ratio">{formatPercent(u.traffic.hitRatio)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </>
+            )}
+          </section>
+        )}
+      </ResourceView>
       <PinsCard />
     </>
   );
 }
 
+const repositoryColumns: Column<RepositoryView>[] = [
+  { key: 'repository', label: 'Repository', value: (r) => r.repository },
+  { key: 'tags', label: 'Tags', value: (r) => r.tags, num: true },
+  { key: 'size', label: 'Size', value: (r) => r.size, num: true },
+  { key: 'last', label: 'Last pulled', value: (r) => r.lastPulledAt ?? 0 },
+  { key: 'pulls', label: 'Pulls', value: (r) => r.pulls, num: true },
+];
+
 function Repositories({ upstream }: { upstream: string }) {
   const repos = useResource<RepositoryList>(`/api/cache/repositories?upstream=${encodeURIComponent(upstream)}`);
-  const [purgeDialog, purge] = usePurge(repos.reload);
+  const purge = usePurge(repos.reload);
+  const controls = useListControls(repositoryColumns, 'last', (r) => r.repository);
   const list = repos.data?.repositories;
   return (
     <>
@@ -143,182 +182,186 @@ function Repositories({ upstream }: { upstream: string }) {
           Purge upstream
         </button>
       </div>
-      {repos.error ? <p class="form-error">{repos.error}</p> : null}
-      <section class="card flush" aria-label={`Repositories of ${upstream}`}>
-        {!list ? (
-          <p class="empty">Loading…</p>
-        ) : list.length === 0 ? (
-          <p class="empty" data-testid="no-repositories">
-            Nothing cached from {upstream}.
-          </p>
-        ) : (
-          <div class="table-wrap">
-            <table class="responsive" data-testid="cache-repositories">
-              <thead>
-                <tr>
-                  <th scope="col">Repository</th>
-                  <th scope="col" class="num">Tags</th>
-                  <th scope="col" class="num">Images</th>
-                  <th scope="col" class="num">Size</th>
-                  <th scope="col">Last pulled</th>
-                  <th scope="col" class="num">Pulls</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((r) => (
-                  <tr key={r.repository}>
-                    <th scope="row" data-label="Repository" class="mono">
-                      <a href={href('cache', upstream, r.repository)} data-testid={`cache-repository-${r.repository}`}>
-                        {r.repository}
-                      </a>
+      <ResourceView resource={repos} testid="repositories" isEmpty={(d) => d.repositories.length === 0} empty={<span data-testid="no-repositories">Nothing cached from {upstream}.</span>}>
+        {(d) => (
+          <section class="card flush" aria-label={`Repositories of ${upstream}`}>
+            <p class="card-intro muted">
+              {count(d.repositories.length, 'repository', 'repositories')}, {formatBytes(d.repositories.reduce((s, r) => s + r.size, 0))}.
+            </p>
+            {controls.search('Find a repository', 'cache-repository-search')}
+            <div class="table-wrap">
+              <table class="responsive" data-testid="cache-repositories">
+                <thead>
+                  <tr>
+                    {repositoryColumns.map((c) => (
+                      <SortHeader key={c.key} column={c} controls={controls} />
+                    ))}
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
                     </th>
-                    <td class="num" data-label="Tags">{r.tags}</td>
-                    <td class="num" data-label="Images">{r.images}</td>
-                    <td class="num" data-label="Size">{formatBytes(r.size)}</td>
-                    <td data-label="Last pulled">
-                      <TimeAgo at={r.lastPulledAt} />
-                    </td>
-                    <td class="num" data-label="Pulls">{r.pulls}</td>
-                    <td class="actions-cell" data-label="Actions">
-                      <button type="button" class="button small danger" onClick={() => void purge(`${upstream}/${r.repository}`, { upstream, repository: r.repository })}>
-                        Purge
-                      </button>
-                    </td>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {controls.apply(d.repositories).map((r) => (
+                    <tr key={r.repository} data-testid="repository-row" data-repository={r.repository}>
+                      <th scope="row" data-label="Repository" class="mono">
+                        <a href={href('cache', upstream, r.repository)} data-testid={`cache-repository-${r.repository}`}>
+                          {r.repository}
+                        </a>
+                      </th>
+                      <td class="num" data-label="Tags">{r.tags}</td>
+                      <td class="num" data-label="Size" data-bytes={r.size}>
+                        {formatBytes(r.size)}
+                      </td>
+                      <td data-label="Last pulled">
+                        <TimeAgo at={r.lastPulledAt} />
+                      </td>
+                      <td class="num" data-label="Pulls">{r.pulls}</td>
+                      <td class="actions-cell" data-label="Actions">
+                        <button type="button" class="button small danger" onClick={() => void purge(`${upstream}/${r.repository}`, { upstream, repository: r.repository })}>
+                          Purge
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
         )}
-      </section>
-      {purgeDialog}
+      </ResourceView>
     </>
   );
 }
 
 /** The admin pins that name this image exactly: one per tag, or the repository when it has no tag. */
-const pinsFor = (upstream: string, repository: string, image: ImageView): string[] =>
+export const pinsFor = (upstream: string, repository: string, image: Pick<ImageView, 'tags'>): string[] =>
   image.tags.length ? image.tags.map((t) => `${upstream}/${repository}:${t}`) : [`${upstream}/${repository}`];
 
-function Images({ upstream, repository }: { upstream: string; repository: string }) {
-  const { api, notify } = useApp();
-  const images = useResource<ImageList>(`/api/cache/images?upstream=${encodeURIComponent(upstream)}&repository=${encodeURIComponent(repository)}`);
-  const [purgeDialog, purge] = usePurge(images.reload);
-  const list = images.data?.images;
-
-  const setPinned = async (image: ImageView, pinned: boolean): Promise<void> => {
+/** Pins or unpins an image (its own admin pins only; a wildcard or config pin that also covers it stays). */
+export function usePinToggle(upstream: string, repository: string, reload: () => Promise<unknown>) {
+  const { api } = useApp();
+  const run = useAction();
+  return (image: Pick<ImageView, 'tags' | 'digest' | 'pinned'>) => {
+    const name = imageName(upstream, repository, image);
     const wanted = pinsFor(upstream, repository, image);
-    try {
-      if (pinned) {
-        for (const pin of wanted) await api.send<PinList>('POST', '/api/cache/pins', { pin });
-      } else {
-        // Remove this image's own pins; a wildcard or config pin that also covers it is left alone and said so.
+    return run({
+      act: async () => {
+        if (!image.pinned) {
+          for (const pin of wanted) await api.send<PinList>('POST', '/api/cache/pins', { pin });
+          return;
+        }
         const { pins } = await api.get<PinList>('/api/cache/pins');
         const own = pins.filter((p) => p.source === 'admin' && (wanted.includes(p.pin) || p.pin === `${upstream}/${repository}`));
         for (const p of own) await api.send<PinList>('DELETE', '/api/cache/pins', { pin: p.pin });
-      }
-      await images.reload();
-      notify(pinned ? `Pinned ${wanted.join(', ')}.` : `Unpinned ${shortDigest(image.digest)}.`);
-    } catch (err) {
-      notify(errorMessage(err), 'error');
-    }
+      },
+      done: image.pinned ? `Unpinned ${name}.` : `Pinned ${name}.`,
+      reload,
+    });
   };
+}
+
+function Images({ upstream, repository }: { upstream: string; repository: string }) {
+  const images = useResource<ImageList>(`/api/cache/images?upstream=${encodeURIComponent(upstream)}&repository=${encodeURIComponent(repository)}`);
+  const purge = usePurge(images.reload);
+  const togglePin = usePinToggle(upstream, repository, images.reload);
+  const list = images.data?.images;
 
   return (
     <>
       <Crumbs upstream={upstream} repository={repository} />
       <div class="page-head">
         <h1 class="mono break">{repository}</h1>
-        <button
-          type="button"
-          class="button danger"
-          disabled={!list?.length}
-          onClick={() => void purge(`${upstream}/${repository}`, { upstream, repository })}
-        >
+        <button type="button" class="button danger" disabled={!list?.length} onClick={() => void purge(`${upstream}/${repository}`, { upstream, repository })}>
           Purge repository
         </button>
       </div>
-      {images.error ? <p class="form-error">{images.error}</p> : null}
-      <section class="card flush" aria-label={`Images of ${repository}`}>
-        {!list ? (
-          <p class="empty">Loading…</p>
-        ) : list.length === 0 ? (
-          <p class="empty" data-testid="no-images">
-            No image of {repository} is cached.
-          </p>
-        ) : (
-          <div class="table-wrap">
-            <table class="responsive" data-testid="cache-images">
-              <thead>
-                <tr>
-                  <th scope="col">Tags</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col">Platforms</th>
-                  <th scope="col" class="num">Size</th>
-                  <th scope="col">Last pulled</th>
-                  <th scope="col" class="num">Pulls</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((image) => (
-                  <tr key={image.digest} data-testid={`image-${image.digest}`}>
-                    <th scope="row" data-label="Tags">
-                      <span class="tags">
-                        {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
-                        {image.pinned ? <span class="badge pinned">pinned</span> : null}
-                      </span>
+      <ResourceView resource={images} isEmpty={(d) => d.images.length === 0} empty={<span data-testid="no-images">No image of {repository} is cached.</span>}>
+        {(d) => (
+          <section class="card flush" aria-label={`Images of ${repository}`}>
+            <div class="table-wrap">
+              <table class="responsive" data-testid="cache-images">
+                <thead>
+                  <tr>
+                    <th scope="col">Tags</th>
+                    <th scope="col">Digest</th>
+                    <th scope="col">Platforms</th>
+                    <th scope="col" class="num">Size</th>
+                    <th scope="col">Last pulled</th>
+                    <th scope="col" class="num">Pulls</th>
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
                     </th>
-                    <td data-label="Digest" class="mono" title={image.digest}>
-                      <span class="digest" data-testid="image-digest" data-digest={image.digest}>
-                        {shortDigest(image.digest)}
-                      </span>
-                    </td>
-                    <td data-label="Platforms" class="small">
-                      {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
-                    </td>
-                    <td class="num" data-label="Size">{formatBytes(image.size)}</td>
-                    <td data-label="Last pulled">
-                      <TimeAgo at={image.lastPulledAt} />
-                    </td>
-                    <td class="num" data-label="Pulls">{image.pulls}</td>
-                    <td class="actions-cell" data-label="Actions">
-                      <button type="button" class="button small" onClick={() => void setPinned(image, !image.pinned)} data-testid="image-pin">
-                        {image.pinned ? 'Unpin' : 'Pin'}
-                      </button>
-                      <button
-                        type="button"
-                        class="button small danger"
-                        onClick={() => void purge(`${repository}@${shortDigest(image.digest)}`, { digest: image.digest })}
-                        data-testid="image-purge"
-                      >
-                        Purge
-                      </button>
-                    </td>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {d.images.map((image) => (
+                    <tr key={image.digest} data-testid={`image-${image.digest}`} data-row-key={`image-${image.digest}`}>
+                      <th scope="row" data-label="Tags">
+                        <span class="tags">
+                          {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
+                          {image.pinned ? <span class="badge pinned">pinned</span> : null}
+                        </span>
+                      </th>
+                      <td data-label="Digest" class="mono" title={image.digest}>
+                        <a href={href('cache', upstream, repository, image.digest)} class="digest" data-testid="image-digest" data-digest={image.digest}>
+                          {shortDigest(image.digest)}
+                        </a>
+                      </td>
+                      <td data-label="Platforms" class="small">
+                        {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
+                      </td>
+                      <td class="num" data-label="Size">{formatBytes(image.size)}</td>
+                      <td data-label="Last pulled">
+                        <TimeAgo at={image.lastPulledAt} />
+                      </td>
+                      <td class="num" data-label="Pulls">{image.pulls}</td>
+                      <td class="actions-cell" data-label="Actions">
+                        <button type="button" class="button small" onClick={() => void togglePin(image)} data-testid="image-pin">
+                          {image.pinned ? 'Unpin' : 'Pin'}
+                        </button>
+                        <button
+                          type="button"
+                          class="button small danger"
+                          onClick={() => void purge(imageName(upstream, repository, image), { digest: image.digest })}
+                          data-testid="image-purge"
+                        >
+                          Purge
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
         )}
-      </section>
-      {purgeDialog}
+      </ResourceView>
     </>
   );
 }
 
+/** `sha256:<hex>`: the last segment of an image page's address. */
+const isDigest = (s: string | undefined): s is string => s !== undefined && /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/.test(s);
+
 export function CachePage({ route }: { route: string[] }) {
   const [upstream, ...rest] = route;
+  const last = rest.at(-1);
+  const digest = rest.length > 1 && isDigest(last) ? last : undefined;
   // Repositories contain `/`; the router decodes each segment, and a hand-typed path may split one in several.
-  const repository = rest.length ? rest.join('/') : undefined;
+  const parts = digest ? rest.slice(0, -1) : rest;
+  const repository = parts.length ? parts.join('/') : undefined;
   return (
     <div class="page" data-testid="page-cache">
-      {upstream && repository ? <Images upstream={upstream} repository={repository} /> : upstream ? <Repositories upstream={upstream} /> : <Upstreams />}
+      {upstream && repository && digest ? (
+        <ImagePage upstream={upstream} repository={repository} digest={digest} />
+      ) : upstream && repository ? (
+        <Images upstream={upstream} repository={repository} />
+      ) : upstream ? (
+        <Repositories upstream={upstream} />
+      ) : (
+        <Upstreams />
+      )}
     </div>
   );
 }

@@ -1,13 +1,17 @@
-// The dashboard: cache totals, the cluster (with shared storage), traffic served vs fetched over time, fills in flight and the latest requests.
+// The dashboard: a strip with each upstream's status, hit ratio and pulls left; cache totals (Saved is what the cache
+// served itself, prefetched bytes are shown on their own); the cluster (with shared storage); traffic served vs
+// fetched over time; fills in flight and the latest requests.
 import { useState } from 'preact/hooks';
 import { ClusterCard } from '../components/cluster-card.js';
+import { statusOf } from '../components/health-dot.js';
 import { ProgressBar } from '../components/progress-bar.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { TrafficChart } from '../components/traffic-chart.js';
-import { count, formatBytes, formatDuration, formatPercent, formatRate, shortDigest } from '../format.js';
+import { count, formatBytes, formatDuration, formatPercent, formatRate, pullsLeft, shortDigest } from '../format.js';
 import { useActivity } from '../use-activity.js';
 import { useResource } from '../use-resource.js';
-import type { CacheSummary, FillView, RequestView, TrafficSeries } from '../types.js';
+import { href } from '../router.js';
+import type { CacheSummary, FillView, RequestView, TrafficSeries, UpstreamList, UpstreamView } from '../types.js';
 
 const periods = [
   { hours: 1, label: '1 h' },
@@ -37,12 +41,18 @@ function Totals({ summary }: { summary: CacheSummary }) {
       <dl class="stats">
         <Stat label="Cache size" value={formatBytes(summary.size)} detail={`of ${formatBytes(summary.maxSize)} (${formatPercent(fill)})`} testid="stat-size" />
         <Stat label="Served" value={formatBytes(traffic.bytesServed)} detail="to clients" testid="stat-served" />
-        <Stat label="Fetched" value={formatBytes(traffic.bytesFetched)} detail="from upstreams" />
-        <Stat label="Saved" value={formatBytes(traffic.bytesSaved)} detail="upstream traffic avoided" />
+        <Stat label="Fetched" value={formatBytes(traffic.bytesFetched)} detail="from upstreams" testid="stat-fetched" />
+        <Stat label="Saved" value={formatBytes(traffic.bytesSaved)} detail="served from the cache" testid="stat-saved" />
+        <Stat label="Prefetched" value={formatBytes(traffic.bytesPrefetched)} detail="fetched ahead of clients" testid="stat-prefetched" />
         <Stat label="Hit ratio" value={formatPercent(traffic.hitRatio)} detail={`${count(traffic.hits, 'hit')}, ${count(traffic.misses, 'miss', 'misses')}`} />
         <Stat label="Content" value={count(summary.manifests, 'manifest')} detail={`${count(summary.blobs, 'blob')}, ${count(summary.tags, 'tag')}`} />
       </dl>
       <ProgressBar done={summary.size} total={summary.maxSize} label="Cache size against its cap" />
+      {summary.disk ? (
+        <p class="muted small stat-foot" data-testid="dashboard-disk">
+          Disk: {formatBytes(summary.disk.used)} used, {formatBytes(summary.disk.free)} free of {formatBytes(summary.disk.total)}.
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -155,35 +165,43 @@ function Requests({ recent }: { recent: RequestView[] }) {
   );
 }
 
-function PerUpstream({ summary }: { summary: CacheSummary }) {
-  if (summary.upstreams.length === 0) return null;
+/** Pulls left at the upstream (Docker Hub's ratelimit headers), as it last reported them. */
+function PullsLeft({ u }: { u: UpstreamView }) {
+  const rl = u.health.rateLimit;
+  if (!rl || rl.remaining === undefined) return null;
+  const low = rl.limit !== undefined && rl.remaining < rl.limit * 0.1;
   return (
-    <section class="card" aria-labelledby="per-upstream-title">
-      <h2 id="per-upstream-title">By upstream</h2>
-      <div class="table-wrap">
-        <table class="responsive">
-          <thead>
-            <tr>
-              <th scope="col">Upstream</th>
-              <th scope="col" class="num">Repositories</th>
-              <th scope="col" class="num">Served</th>
-              <th scope="col" class="num">Fetched</th>
-              <th scope="col" class="num">Hit ratio</th>
-            </tr>
-          </thead>
-          <tbody>
-            {summary.upstreams.map((u) => (
-              <tr key={u.name}>
-                <th scope="row" data-label="Upstream">{u.name}</th>
-                <td class="num" data-label="Repositories">{u.repositories}</td>
-                <td class="num" data-label="Served">{formatBytes(u.traffic.bytesServed)}</td>
-                <td class="num" data-label="Fetched">{formatBytes(u.traffic.bytesFetched)}</td>
-                <td class="num" data-label="Hit ratio">{formatPercent(u.traffic.hitRatio)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+    <span class={`small${low ? ' warn-text' : ''}`} data-testid={`strip-ratelimit-${u.name}`} title={`as reported ${new Date(rl.at).toLocaleString()}`}>
+      {pullsLeft(rl)}
+    </span>
+  );
+}
+
+/** One compact tile per upstream: its status in words, hit ratio, bytes served and pulls left where it says. */
+function UpstreamStrip({ summary }: { summary: CacheSummary | undefined }) {
+  const upstreams = useResource<UpstreamList>('/api/upstreams', 15_000);
+  const list = upstreams.data?.upstreams;
+  // Both answers first: a hit ratio of "–" while the figures load would read as "no traffic".
+  if (!list?.length || !summary) return null;
+  return (
+    <section class="strip" aria-label="Upstreams at a glance" data-testid="upstream-strip">
+      {list.map((u) => {
+        const status = statusOf(u.health, u.enabled);
+        const traffic = summary.upstreams.find((x) => x.name === u.name)?.traffic;
+        return (
+          <a key={u.name} class={`tile health-${status.state}`} href={href('upstreams')} data-testid={`strip-${u.name}`} data-state={status.state} title={status.detail || status.word}>
+            <span class="tile-head">
+              <span class="dot" aria-hidden="true" />
+              <span class="strong">{u.name}</span>
+              <span class="tile-status">{status.word}</span>
+            </span>
+            <span class="small muted">
+              hit ratio <span data-testid={`strip-hit-${u.name}`}>{formatPercent(traffic?.hitRatio ?? null)}</span> · {formatBytes(traffic?.bytesServed ?? 0)} served
+            </span>
+            <PullsLeft u={u} />
+          </a>
+        );
+      })}
     </section>
   );
 }
@@ -194,14 +212,12 @@ export function DashboardPage() {
   return (
     <div class="page" data-testid="page-dashboard">
       <h1>Dashboard</h1>
-      {summary.error ? <p class="field-error">{summary.error}</p> : null}
+      <UpstreamStrip summary={summary.data} />
+      {summary.error ? <p class="form-error">{summary.error}</p> : null}
       {summary.data ? <Totals summary={summary.data} /> : <section class="card"><p class="empty">Loading…</p></section>}
       <ClusterCard />
       <Traffic />
-      <div class="two-columns">
-        <Fills fills={activity.snapshot?.fills} live={activity.live} />
-        {summary.data ? <PerUpstream summary={summary.data} /> : null}
-      </div>
+      <Fills fills={activity.snapshot?.fills} live={activity.live} />
       <Requests recent={activity.recent} />
     </div>
   );

@@ -2,27 +2,30 @@
 // encrypted, to the route's backend; Pullgate holds no certificate for them and never sees inside. Routes from the
 // config file are read-only here; routes added here apply to the next connection. Counters refresh on their own.
 import { useState } from 'preact/hooks';
-import { ApiError, errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
-import { useConfirm } from '../components/confirm-dialog.js';
 import { describedBy, Field } from '../components/field.js';
+import { ResourceView } from '../components/resource-view.js';
+import { focusFirstError, formErrors, type FormErrors } from '../form-errors.js';
+import { useAction } from '../use-action.js';
 import { formatBytes } from '../format.js';
 import { useResource } from '../use-resource.js';
 import type { PassthroughCreate, PassthroughList, PassthroughRouteView } from '../types.js';
 
-type FieldKey = 'sni' | 'to';
-type Errors = Partial<Record<FieldKey | 'form', string>>;
+const fieldKeys = ['sni', 'to'] as const;
+type FieldKey = (typeof fieldKeys)[number];
+type Errors = FormErrors<FieldKey>;
 
 const sniPattern = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const backendPattern = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
-function RouteRow({ route, onChanged }: { route: PassthroughRouteView; onChanged(): void }) {
-  const { api, notify } = useApp();
-  const [confirmDialog, confirm] = useConfirm();
+function RouteRow({ route, reload }: { route: PassthroughRouteView; reload(): Promise<void> }) {
+  const { api } = useApp();
+  const run = useAction();
   const { stats } = route;
 
-  const remove = async (): Promise<void> => {
-    const ok = await confirm({
+  const remove = (): Promise<unknown> =>
+    run({
+      confirm: {
       title: `Delete the route for ${route.sni}?`,
       body: (
         <p>
@@ -32,19 +35,14 @@ function RouteRow({ route, onChanged }: { route: PassthroughRouteView; onChanged
       ),
       confirmLabel: 'Delete route',
       danger: true,
+      },
+      act: () => api.send('DELETE', `/api/passthrough/${encodeURIComponent(route.sni)}`),
+      done: `Route for ${route.sni} deleted.`,
+      reload,
     });
-    if (!ok) return;
-    try {
-      await api.send('DELETE', `/api/passthrough/${encodeURIComponent(route.sni)}`);
-      notify(`Route for ${route.sni} deleted.`);
-      onChanged();
-    } catch (err) {
-      notify(errorMessage(err), 'error');
-    }
-  };
 
   return (
-    <tr data-testid={`route-row-${route.sni}`}>
+    <tr data-testid={`route-row-${route.sni}`} data-row-key={`route-${route.sni}`}>
       <th scope="row" data-label="Server name">
         <span class="name-cell">
           <span class="mono strong break">{route.sni}</span>
@@ -74,14 +72,13 @@ function RouteRow({ route, onChanged }: { route: PassthroughRouteView; onChanged
             Delete
           </button>
         )}
-        {confirmDialog}
       </td>
     </tr>
   );
 }
 
-function AddRouteForm({ onAdded }: { onAdded(): void }) {
-  const { api, notify } = useApp();
+function AddRouteForm({ reload }: { reload(): Promise<void> }) {
+  const { api, notify, reveal } = useApp();
   const [sni, setSni] = useState('');
   const [to, setTo] = useState('');
   const [errors, setErrors] = useState<Errors>({});
@@ -95,26 +92,21 @@ function AddRouteForm({ onAdded }: { onAdded(): void }) {
     if (!sniPattern.test(route.sni)) found.sni = 'expected a lower-case host name or *.domain';
     if (!backendPattern.test(route.to)) found.to = 'expected host:port, ipv4:port or [ipv6]:port';
     setErrors(found);
+    focusFirstError(found, 'route');
     if (Object.keys(found).length) return;
     setBusy(true);
     try {
       await api.send<PassthroughList>('POST', '/api/passthrough', route);
-      notify(`Connections for ${route.sni} now go to ${route.to}.`);
       setSni('');
       setTo('');
-      onAdded();
+      await reload();
+      notify(`Connections for ${route.sni} now go to ${route.to}.`);
+      reveal(`route-${route.sni}`);
     } catch (err) {
-      if (err instanceof ApiError && err.fields.length) {
-        const next: Errors = {};
-        for (const f of err.fields) {
-          // `sni`, `to`, or a path into the whole list (`tls.passthrough.3.sni`): the last segment names the field.
-          const last = f.path.split('.').pop();
-          const key: FieldKey | 'form' = last === 'sni' || last === 'to' ? last : 'form';
-          next[key] = next[key] ? `${next[key]}; ${f.message}` : f.message;
-        }
-        setErrors(next);
-      } else if (err instanceof ApiError && (err.code === 'CONFLICT' || err.code === 'READ_ONLY')) setErrors({ sni: err.message });
-      else setErrors({ form: errorMessage(err) });
+      // `sni`, `to`, or a path into the whole list (`tls.passthrough.3.sni`): the last segment names the field.
+      const next = formErrors(err, fieldKeys, 'sni');
+      setErrors(next);
+      focusFirstError(next, 'route');
     } finally {
       setBusy(false);
     }
@@ -161,7 +153,6 @@ function AddRouteForm({ onAdded }: { onAdded(): void }) {
 
 export function PassthroughPage() {
   const routes = useResource<PassthroughList>('/api/passthrough', 5000);
-  const list = routes.data?.routes;
   return (
     <div class="page" data-testid="page-passthrough">
       <h1>TLS passthrough</h1>
@@ -169,9 +160,13 @@ export function PassthroughPage() {
         Connections to the mirror's HTTPS port whose server name matches a route go on to its backend still encrypted: Pullgate holds no
         certificate for them and does not cache them.
       </p>
-      {routes.error ? <p class="form-error">{routes.error}</p> : null}
-      {list ? (
-        list.length ? (
+      <ResourceView
+        resource={routes}
+        isEmpty={(d) => d.routes.length === 0}
+        testid="no-routes"
+        empty="No route: every connection to the HTTPS port is answered by the mirror itself."
+      >
+        {(d) => (
           <section class="card flush" aria-label="Passthrough routes">
             <div class="table-wrap">
               <table class="responsive routes" data-testid="route-table">
@@ -194,22 +189,16 @@ export function PassthroughPage() {
                   </tr>
                 </thead>
                 <tbody>
-                  {list.map((r) => (
-                    <RouteRow key={r.sni} route={r} onChanged={() => void routes.reload()} />
+                  {d.routes.map((r) => (
+                    <RouteRow key={r.sni} route={r} reload={routes.reload} />
                   ))}
                 </tbody>
               </table>
             </div>
           </section>
-        ) : (
-          <p class="empty card" data-testid="no-routes">
-            No route: every connection to the HTTPS port is answered by the mirror itself.
-          </p>
-        )
-      ) : (
-        <p class="empty card">Loading…</p>
-      )}
-      <AddRouteForm onAdded={() => void routes.reload()} />
+        )}
+      </ResourceView>
+      <AddRouteForm reload={routes.reload} />
     </div>
   );
 }

@@ -7,11 +7,11 @@ import { ApiError, errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
 import { describedBy, Field } from '../components/field.js';
 import { TestSteps } from '../components/test-steps.js';
-import { href, navigate } from '../router.js';
+import { href } from '../router.js';
 import type { TestResult, UpstreamInput, UpstreamView } from '../types.js';
 import { advancedKeys, checks, clientErrors, initialState, serverErrors, toInput, type Errors, type FieldKey, type FormState } from './upstream-form-model.js';
 
-export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
+export function UpstreamForm({ existing, onSaved }: { existing?: UpstreamView; onSaved(name: string): Promise<void> }) {
   const { api, notify } = useApp();
   const [state, setState] = useState(() => initialState(existing));
   const [errors, setErrors] = useState<Errors>({});
@@ -86,8 +86,8 @@ export function UpstreamForm({ existing }: { existing?: UpstreamView }) {
     try {
       if (editing) await api.send('PUT', `/api/upstreams/${encodeURIComponent(existing.name)}`, input);
       else await api.send('POST', '/api/upstreams', input);
+      await onSaved(input.name);
       notify(`Upstream ${input.name} ${editing ? 'updated' : 'added'}.`);
-      navigate('upstreams');
     } catch (err) {
       handleError(err);
     } finally {

@@ -2,17 +2,18 @@
 // `access.login: required`. Users from the config file are read-only here; stored ones can be added, given a new
 // password and removed. Passwords are write-only: the list never carries them.
 import { useState } from 'preact/hooks';
-import { ApiError, errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
-import { useConfirm } from '../components/confirm-dialog.js';
 import { describedBy, Field } from '../components/field.js';
+import { ResourceView } from '../components/resource-view.js';
+import { focusFirstError, formErrors, type FormErrors } from '../form-errors.js';
+import { useAction } from '../use-action.js';
 import { TimeAgo } from '../components/time-ago.js';
 import { useResource } from '../use-resource.js';
 import type { RegistryUserList, SetupView } from '../types.js';
 
 type UserView = RegistryUserList['users'][number];
-type FieldKey = 'username' | 'password';
-type Errors = Partial<Record<FieldKey | 'form', string>>;
+const fieldKeys = ['username', 'password'] as const;
+type Errors = FormErrors<(typeof fieldKeys)[number]>;
 
 /** `https://mirror.example.com:5000` -> `mirror.example.com:5000`: what `docker login` takes. */
 const loginHost = (mirror: string): string => {
@@ -45,29 +46,25 @@ function LoginHelp() {
   );
 }
 
-function UserRow({ user, onChanged }: { user: UserView; onChanged(): void }) {
-  const { api, notify } = useApp();
-  const [confirmDialog, confirm] = useConfirm();
+function UserRow({ user, reload }: { user: UserView; reload(): Promise<void> }) {
+  const { api } = useApp();
+  const run = useAction();
 
-  const remove = async (): Promise<void> => {
-    const ok = await confirm({
-      title: `Remove ${user.username}?`,
-      body: <p>Clients logged in as {user.username} are refused from their next request on.</p>,
-      confirmLabel: 'Remove user',
-      danger: true,
+  const remove = (): Promise<unknown> =>
+    run({
+      confirm: {
+        title: `Remove user ${user.username}?`,
+        body: <p>Clients logged in as {user.username} are refused from their next request on.</p>,
+        confirmLabel: 'Remove user',
+        danger: true,
+      },
+      act: () => api.send('DELETE', `/api/users/${encodeURIComponent(user.username)}`),
+      done: `User ${user.username} removed.`,
+      reload,
     });
-    if (!ok) return;
-    try {
-      await api.send('DELETE', `/api/users/${encodeURIComponent(user.username)}`);
-      notify(`User ${user.username} removed.`);
-      onChanged();
-    } catch (err) {
-      notify(errorMessage(err), 'error');
-    }
-  };
 
   return (
-    <tr data-testid={`user-row-${user.username}`}>
+    <tr data-testid={`user-row-${user.username}`} data-row-key={`user-${user.username}`}>
       <th scope="row" data-label="User">
         <span class="mono strong">{user.username}</span>
       </th>
@@ -91,14 +88,13 @@ function UserRow({ user, onChanged }: { user: UserView; onChanged(): void }) {
             Remove
           </button>
         )}
-        {confirmDialog}
       </td>
     </tr>
   );
 }
 
-function AddUserForm({ onAdded }: { onAdded(): void }) {
-  const { api, notify } = useApp();
+function AddUserForm({ reload }: { reload(): Promise<void> }) {
+  const { api, notify, reveal } = useApp();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<Errors>({});
@@ -111,24 +107,20 @@ function AddUserForm({ onAdded }: { onAdded(): void }) {
     if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) found.username = 'letters, digits and . _ @ -, at most 64';
     if (password.length < 8) found.password = 'at least 8 characters';
     setErrors(found);
+    focusFirstError(found, 'user');
     if (Object.keys(found).length) return;
     setBusy(true);
     try {
       await api.send<RegistryUserList>('POST', '/api/users', { username: name, password });
-      notify(`User ${name} saved.`);
       setUsername('');
       setPassword('');
-      onAdded();
+      await reload();
+      notify(`User ${name} saved.`);
+      reveal(`user-${name}`);
     } catch (err) {
-      if (err instanceof ApiError && err.fields.length) {
-        const next: Errors = {};
-        for (const f of err.fields) {
-          const key: FieldKey | 'form' = f.path === 'username' || f.path === 'password' ? f.path : 'form';
-          next[key] = f.message;
-        }
-        setErrors(next);
-      } else if (err instanceof ApiError && err.code === 'READ_ONLY') setErrors({ username: err.message });
-      else setErrors({ form: errorMessage(err) });
+      const next = formErrors(err, fieldKeys, 'username');
+      setErrors(next);
+      focusFirstError(next, 'user');
     } finally {
       setBusy(false);
     }
@@ -181,14 +173,17 @@ function AddUserForm({ onAdded }: { onAdded(): void }) {
 
 export function UsersPage() {
   const users = useResource<RegistryUserList>('/api/users');
-  const list = users.data?.users;
   return (
     <div class="page" data-testid="page-users">
       <h1>Registry users</h1>
       <LoginHelp />
-      {users.error ? <p class="form-error">{users.error}</p> : null}
-      {list ? (
-        list.length ? (
+      <ResourceView
+        resource={users}
+        isEmpty={(d) => d.users.length === 0}
+        testid="no-users"
+        empty="No user yet. Clients need one only where an upstream requires a login."
+      >
+        {(d) => (
           <section class="card flush" aria-label="Registry users">
             <div class="table-wrap">
               <table class="responsive users" data-testid="user-table">
@@ -203,22 +198,16 @@ export function UsersPage() {
                   </tr>
                 </thead>
                 <tbody>
-                  {list.map((u) => (
-                    <UserRow key={u.username} user={u} onChanged={() => void users.reload()} />
+                  {d.users.map((u) => (
+                    <UserRow key={u.username} user={u} reload={users.reload} />
                   ))}
                 </tbody>
               </table>
             </div>
           </section>
-        ) : (
-          <p class="empty card" data-testid="no-users">
-            No user yet. Clients need one only where an upstream requires a login.
-          </p>
-        )
-      ) : (
-        <p class="empty card">Loading…</p>
-      )}
-      <AddUserForm onAdded={() => void users.reload()} />
+        )}
+      </ResourceView>
+      <AddUserForm reload={users.reload} />
     </div>
   );
 }
