@@ -4,6 +4,7 @@ import type { PassthroughRoute } from './passthrough.js';
 import type { ParsedConfig } from './schema.js';
 import type { StorageConfig } from './storage.js';
 import type { ClusterConfig } from './cluster.js';
+import type { QuotaConfig, WatchEntryConfig } from './watch.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
 
@@ -26,6 +27,9 @@ export interface UpstreamConfig {
   access?: { allow?: string[]; deny?: string[]; login?: 'off' | 'required' };
   /** What may be pulled from this upstream. */
   policy?: { allow: string[]; deny: string[] };
+  /** Images kept fresh on a schedule (docs/watch.md). */
+  watch?: WatchEntryConfig[];
+  quota?: QuotaConfig;
   /** Tried in order before `url` (the origin). */
   mirrors: URL[];
   allowPrivateRedirects: boolean;

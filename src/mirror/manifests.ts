@@ -85,6 +85,8 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
       return hit(svc, ctx, row, 'STALE');
     }
     const current = head ? svc.index.manifest(head.digest) : undefined;
+    // The tag moved to an image not cached: fetching it spends a pull. Under a low quota the cached one is served.
+    if (!current && head && svc.quota?.conserveLive(upstream)) return hit(svc, ctx, row, 'STALE');
     if (current) {
       svc.index.putTag(upstream, ctx.repository, tag, current.digest);
       shareTag(svc, ctx, tag, current);

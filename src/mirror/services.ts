@@ -24,4 +24,6 @@ export interface MirrorServices {
   clock: () => number;
   /** Several replicas: fills claimed in the bucket, followed across replicas (absent on one machine). */
   cluster?: ClusterFills;
+  /** Under a low upstream quota, a moved tag is served from the cache (docs/watch.md). */
+  quota?: { conserveLive(upstream: string): boolean };
 }
