@@ -11,6 +11,7 @@ import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
 import { registryPusher, type RegistryPusher } from '../support/registry-push.js';
+import { until } from '../support/until.js';
 import type { Timer } from '../../src/watch/watch-scheduler.js';
 
 const hour = 3600_000;
@@ -49,6 +50,8 @@ describe('watch lists, real docker-registry', { timeout: 300_000 }, () => {
     return { status: res.statusCode, body };
   };
   const accessSince = (from: number) => mirror.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'request');
+  /** The access lines of `count` requests since `from`: a line is written when its response has finished. */
+  const accessLines = (from: number, count: number) => until(async () => (accessSince(from).length >= count ? accessSince(from) : undefined), 5_000, 10);
 
   before(async () => {
     await assertInstalled('docker-registry', 'skopeo', 'openssl');
@@ -88,7 +91,7 @@ describe('watch lists, real docker-registry', { timeout: 300_000 }, () => {
     const m = await get('/v2/team/app/manifests/1.0');
     assert.equal(m.status, 200);
     for (const d of [manifest.config.digest, ...layers]) assert.equal((await get(`/v2/team/app/blobs/${d}`)).status, 200);
-    assert.deepEqual(accessSince(from).map((l) => l['cache']), ['HIT', 'HIT', 'HIT', 'HIT']);
+    assert.deepEqual((await accessLines(from, 4)).map((l) => l['cache']), ['HIT', 'HIT', 'HIT', 'HIT']);
     assert.equal(cdnFetches().length, 0);
   });
 
@@ -106,7 +109,7 @@ describe('watch lists, real docker-registry', { timeout: 300_000 }, () => {
     const from = mirror.logs.length;
     const m = await get('/v2/team/app/manifests/1.0');
     assert.equal(sha256(m.body), moved.digest, 'clients get the new image, from the cache');
-    assert.deepEqual(accessSince(from).map((l) => l['cache']), ['HIT']);
+    assert.deepEqual((await accessLines(from, 1)).map((l) => l['cache']), ['HIT']);
   });
 
   test('a run and a client pull of the same new blob at once make one upstream fetch', async () => {
