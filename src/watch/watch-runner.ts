@@ -39,6 +39,9 @@ export interface RunResult {
   message?: string;
 }
 
+/** The governor stopped a run part-way (not a failure). */
+class HeldBack extends Error {}
+
 const maxTagPages = 20;
 const maxTagListBytes = 4 * 1024 * 1024;
 
@@ -87,7 +90,7 @@ export class WatchRunner {
   }
 
   private async runTags(entry: WatchEntry, signal: AbortSignal): Promise<RunResult> {
-    if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed: 0, bytes: 0, message: 'the upstream quota is below the reserve kept for clients, or paused after a 429' };
+    if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed: 0, bytes: 0, message: this.heldBecause(entry.upstream) };
     const ctx = this.context(entry, signal);
     const tags = needsTagList(entry.config.tags) ? selectTags(entry.config.tags, await this.listTags(ctx()), entry.config.newest) : entry.config.tags;
     let changed = 0;
@@ -96,13 +99,14 @@ export class WatchRunner {
     for (const tag of tags) {
       if (signal.aborted) break;
       // A HEAD is free on Docker Hub, a GET of a new manifest is not: ask the governor before each tag.
-      if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed, bytes, message: `stopped before ${tag}: the upstream quota is below the reserve` };
+      if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed, bytes, message: `stopped before ${tag}: ${this.heldBecause(entry.upstream)}` };
       try {
         const moved = await this.followTag(entry, ctx, tag);
         if (moved) changed++;
         bytes += moved?.bytes ?? 0;
       } catch (err) {
         if (err instanceof RegistryError && err.code === 'TOOMANYREQUESTS') throw err;
+        if (err instanceof HeldBack) return { result: 'held', changed, bytes, message: err.message };
         errors.push(`${tag}: ${(err as Error).message}`);
         const previous = this.state.tag(entry.id, tag);
         this.state.putTag({ entry: entry.id, upstream: entry.upstream, repository: entry.config.repository, tag, digest: previous?.digest ?? null, changedAt: previous?.changedAt ?? null, checkedAt: this.clock(), bytesFetched: previous?.bytesFetched ?? 0, error: (err as Error).message });
@@ -110,6 +114,12 @@ export class WatchRunner {
     }
     if (errors.length > 0) return { result: 'failed', changed, bytes, message: errors.join('; ') };
     return { result: 'ok', changed, bytes };
+  }
+
+  private heldBecause(upstream: string): string {
+    const v = this.governor.view(upstream);
+    if (v.pausedUntil !== undefined && v.pausedUntil > this.clock()) return `paused after a 429 until ${new Date(v.pausedUntil).toISOString()}`;
+    return `the upstream quota (${v.remaining ?? '?'} left) is below the reserve of ${v.reserve} kept for clients`;
   }
 
   /** Resolves `tag` with a HEAD; fetches the image when the digest is new to the cache. */
@@ -124,6 +134,8 @@ export class WatchRunner {
     const previous = this.state.tag(entry.id, tag);
     const platforms = entry.config.platforms.length > 0 ? entry.config.platforms : this.pulledPlatforms(previous?.digest ?? this.services.index.tag(entry.upstream, c.repository, tag)?.digest);
     const cached = this.services.index.manifest(digest as Digest) !== undefined;
+    // The HEAD was free and brought the upstream's current figure; fetching a new manifest is not.
+    if (!cached && !this.governor.mayRunBackground(entry.upstream)) throw new HeldBack(`${tag} moved to ${digest}; the upstream quota is below the reserve`);
     let fetched = { bytesFetched: 0 };
     if (!cached || previous?.digest !== digest) {
       // Through the ordinary use cases: by digest, so no second HEAD; then the tag is recorded as confirmed.
