@@ -33,6 +33,9 @@ import { RepositoryAccess } from './mirror/repository-access.js';
 import type { MirrorServices } from './mirror/services.js';
 import { SignatureGate } from './mirror/signature-gate.js';
 import { SignatureVerdicts } from './cache/signature-verdicts.js';
+import { QuotaGovernor } from './watch/quota-governor.js';
+import { createWatch, type Watch } from './watch/watch-service.js';
+import type { Timer } from './watch/watch-scheduler.js';
 import { CertificateStore } from './server/certificates.js';
 import { Drain } from './server/drain.js';
 import { parseListenAddress } from './server/listen-address.js';
@@ -59,6 +62,8 @@ export interface AppOptions {
   admitPassthrough?: AdmitPassthrough;
   /** Reads the configuration again (the file it came from, the environment, the flags): enables reloadConfig(). */
   loadConfig?: () => Promise<Config>;
+  /** The watch scheduler's timer (tests drive it with their clock instead). */
+  watchTimer?: Timer;
 }
 
 export type { ReloadResult } from './config-reload.js';
@@ -84,6 +89,8 @@ export interface App {
   readonly cache: LocalCache;
   readonly services: MirrorServices;
   readonly metrics: Metrics;
+  /** Watch lists and the quota governor (docs/watch.md). */
+  readonly watch: Watch;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   readonly admin?: FastifyInstance;
@@ -134,6 +141,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     fillsInFlight: () => fills.size,
     fetched: (upstream, bytes) => traffic.fetched(upstream, bytes),
   });
+  // The pull quota the upstreams announce, budgeted between clients and background work (docs/watch.md).
+  const quota = new QuotaGovernor((name) => config.upstreams.find((u) => u.name === name)?.quota?.reserve ?? 20, clock);
   // Timeouts are read when an Upstream is built: a reload that changes them rebuilds every upstream.
   const makeUpstream = (u: UpstreamConfig): Upstream => {
     const observer = metrics.upstream(u.name);
@@ -145,6 +154,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       observer,
       onRateLimit: (upstream, rateLimit) => {
         observer.rateLimited(rateLimit);
+        quota.observed(upstream, rateLimit);
         upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
       },
       onFailure: (upstream, url, message) => upstreamLog.warn({ upstream, url, reason: message }, 'upstream request failed'),
@@ -192,6 +202,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
     signatures: new SignatureGate(new SignatureVerdicts(cache.db), clock, metrics),
+    quota,
   };
   const activity = new Activity(fills, traffic, clock);
   const sharedView = cache.bucket
@@ -240,6 +251,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const drain = new Drain();
   for (const server of servers) drain.track(server);
   const prefetcher = new Prefetcher(services, router, child('prefetch'), clock, (upstream, bytes) => traffic.prefetched(upstream, bytes));
+  const watch = createWatch({ db: cache.db, services, router, clock, log: child('watch'), governor: quota, ...(cluster ? { leases: cluster.leases } : {}), ...(options.watchTimer ? { timer: options.watchTimer } : {}) });
+  cache.policy.retained = () => watch.retained();
   const bound: Listening = {};
 
   // TLS passthrough routes: the config file's and the admin's, editable while the HTTPS port runs.
@@ -338,6 +351,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     certificates?.close();
     await acme?.close();
     prefetcher.close();
+    watch.close();
     await sni?.close();
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
@@ -360,6 +374,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     cache,
     services,
     metrics,
+    watch,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     ...(admin ? { admin } : {}),
@@ -378,6 +393,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
       if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
       await sharedView?.start();
+      watch.scheduler.start();
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');

@@ -13,6 +13,8 @@ export interface EvictionPolicy {
   /** Where a run stops; at most maxBytes (a larger value is read as maxBytes). */
   lowWaterBytes: number;
   pins: Pin[];
+  /** Image digests kept whatever their age: the last digests of watched tags (docs/watch.md). */
+  retained?: () => ReadonlySet<string>;
 }
 
 export interface EvictionPlan {
@@ -22,7 +24,7 @@ export interface EvictionPlan {
   targetBytes: number;
   /** Unpinned candidates, least recently used first; empty while the total is within maxBytes. */
   candidates: EvictionCandidate[];
-  /** Candidates skipped because a pin covers them. */
+  /** Candidates skipped because a pin covers them or a watch list retains them. */
   pinned: number;
 }
 
@@ -51,7 +53,8 @@ export function planEviction(index: CacheIndex, policy: EvictionPolicy): Evictio
   const targetBytes = Math.min(policy.lowWaterBytes, policy.maxBytes);
   if (totalBytes <= policy.maxBytes) return { totalBytes, targetBytes, candidates: [], pinned: 0 };
   const all = index.evictionCandidates();
-  const candidates = all.filter((c) => !isPinned(c, policy.pins));
+  const retained = policy.retained?.() ?? new Set<string>();
+  const candidates = all.filter((c) => !isPinned(c, policy.pins) && !retained.has(c.digest));
   return { totalBytes, targetBytes, candidates, pinned: all.length - candidates.length };
 }
 

@@ -181,6 +181,44 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at);
 `;
 
+// Watch lists (docs/watch.md): each watched tag's state, the digests it pointed at (the last K are kept from
+// eviction) and each run of an entry.
+const watchSchema = `
+CREATE TABLE watch_tags (
+  entry         TEXT NOT NULL,
+  upstream      TEXT NOT NULL,
+  repository    TEXT NOT NULL,
+  tag           TEXT NOT NULL,
+  digest        TEXT,
+  changed_at    INTEGER,
+  checked_at    INTEGER NOT NULL,
+  bytes_fetched INTEGER NOT NULL DEFAULT 0,
+  error         TEXT,
+  PRIMARY KEY (entry, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE watch_history (
+  upstream   TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  tag        TEXT NOT NULL,
+  digest     TEXT NOT NULL,
+  seen_at    INTEGER NOT NULL,
+  PRIMARY KEY (upstream, repository, tag, digest)
+) WITHOUT ROWID;
+
+CREATE TABLE watch_runs (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  entry       TEXT NOT NULL,
+  started_at  INTEGER NOT NULL,
+  finished_at INTEGER,
+  result      TEXT NOT NULL CHECK (result IN ('running', 'ok', 'failed', 'held')),
+  changed     INTEGER NOT NULL DEFAULT 0,
+  bytes       INTEGER NOT NULL DEFAULT 0,
+  message     TEXT
+);
+CREATE INDEX watch_runs_by_entry ON watch_runs (entry, started_at);
+`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
@@ -189,4 +227,5 @@ export const migrations: readonly Migration[] = [
   { name: 'signature verdicts', sql: signatureVerdictsSchema },
   { name: 'traffic minutes', sql: trafficMinutesSchema },
   { name: 'audit log', sql: auditLogSchema },
+  { name: 'watch lists', sql: watchSchema },
 ];

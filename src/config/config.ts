@@ -5,6 +5,7 @@ import type { ParsedConfig } from './schema.js';
 import type { StorageConfig } from './storage.js';
 import type { ClusterConfig } from './cluster.js';
 import type { SignaturePolicyConfig } from '../signature/signature-policy.js';
+import type { QuotaConfig, WatchEntryConfig } from './watch.js';
 
 export type AuthMode = 'mirror' | 'passthrough';
 
@@ -29,6 +30,9 @@ export interface UpstreamConfig {
   policy?: { allow: string[]; deny: string[] };
   /** Signatures images must carry, keys read and paths absolute (docs/signatures.md). */
   signatures?: SignaturePolicyConfig;
+  /** Images kept fresh on a schedule (docs/watch.md). */
+  watch?: WatchEntryConfig[];
+  quota?: QuotaConfig;
   /** Tried in order before `url` (the origin). */
   mirrors: URL[];
   allowPrivateRedirects: boolean;

@@ -160,6 +160,8 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     ...(u.policy ? { policy: u.policy } : {}),
     ...(o.signatures ? { signatures: o.signatures } : {}),
     // Settings stored by an older version lack these keys: their defaults apply.
+    ...(u.watch && u.watch.length > 0 ? { watch: u.watch } : {}),
+    ...(u.quota ? { quota: u.quota } : {}),
     mirrors: (u.mirrors ?? []).map((m) => new URL(m.replace(/\/+$/, ''))),
     allowPrivateRedirects: u.allowPrivateRedirects ?? false,
     retries: {

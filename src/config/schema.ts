@@ -10,6 +10,7 @@ import { signaturesSchema } from './signatures.js';
 import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 import { storageSchema } from './storage.js';
 import { clusterSchema } from './cluster.js';
+import { quotaSchema, watchEntrySchema } from './watch.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
 const measured = (parse: (v: string | number) => number | undefined, what: string, hint: string) => (fallback: string) =>
@@ -125,6 +126,10 @@ export const upstreamSchema = z.strictObject({
   policy: z.strictObject({ allow: z.array(policyRule).default([]), deny: z.array(policyRule).default([]) }).optional(),
   /** Images of these repositories must carry valid signatures (docs/signatures.md). */
   signatures: signaturesSchema.optional(),
+  /** Images kept fresh on a schedule (docs/watch.md). */
+  watch: z.array(watchEntrySchema).max(200).default([]),
+  /** How much of the upstream's pull quota background work may spend (docs/watch.md). */
+  quota: quotaSchema.prefault({}),
   /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
   allowPrivateRedirects: z.boolean().default(false),
   /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */

@@ -93,6 +93,8 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
     // A HEAD only names a digest: the cached manifest is served for it only when this upstream has already served or
     // confirmed that digest for this repository; any other digest is fetched (and verified) below.
     const current = head && (await confirmedHere(svc, ctx, head.digest)) ? svc.index.manifest(head.digest) : undefined;
+    // The tag moved to an image not cached: fetching it spends a pull. Under a low quota the cached one is served.
+    if (!current && head && svc.quota?.conserveLive(upstream)) return hit(svc, ctx, row, 'STALE');
     if (current) {
       svc.index.putTag(upstream, ctx.repository, tag, current.digest);
       shareTag(svc, ctx, tag, current);

@@ -29,4 +29,6 @@ export interface MirrorServices {
   cluster?: ClusterFills;
   /** Upstreams with a signature policy (docs/signatures.md); absent when none has one. */
   signatures?: SignatureGate;
+  /** Under a low upstream quota, a moved tag is served from the cache (docs/watch.md). */
+  quota?: { conserveLive(upstream: string): boolean };
 }

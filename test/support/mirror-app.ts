@@ -29,6 +29,7 @@ export interface StartOptions {
   /** Where the admin serves the web UI from. */
   webDir?: string;
   admitPassthrough?: AppOptions['admitPassthrough'];
+  watchTimer?: AppOptions['watchTimer'];
 }
 
 export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
@@ -49,6 +50,7 @@ export async function startMirror(config: Record<string, unknown>, options: Star
     ...(options.adminPassword !== undefined ? { adminPassword: options.adminPassword } : {}),
     ...(options.webDir ? { webDir: options.webDir } : {}),
     ...(options.admitPassthrough ? { admitPassthrough: options.admitPassthrough } : {}),
+    ...(options.watchTimer ? { watchTimer: options.watchTimer } : {}),
   });
   const addresses = await app.listen();
   return {

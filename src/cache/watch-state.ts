@@ -1,0 +1,122 @@
+// Watch lists' state in the cache index (docs/watch.md): per watched tag its current digest and when it changed,
+// the history of digests (the last K per tag are kept from eviction) and the runs of each entry.
+import type { Database } from 'better-sqlite3';
+
+export interface WatchedTagRow {
+  entry: string;
+  upstream: string;
+  repository: string;
+  tag: string;
+  digest: string | null;
+  changedAt: number | null;
+  checkedAt: number;
+  bytesFetched: number;
+  error: string | null;
+}
+
+export interface WatchRunRow {
+  id: number;
+  entry: string;
+  startedAt: number;
+  finishedAt: number | null;
+  result: 'running' | 'ok' | 'failed' | 'held';
+  changed: number;
+  bytes: number;
+  message: string | null;
+}
+
+export class WatchState {
+  private readonly q;
+
+  constructor(private readonly db: Database) {
+    this.q = {
+      tag: db.prepare<[string, string], WatchedTagRow>(
+        `SELECT entry, upstream, repository, tag, digest, changed_at AS changedAt, checked_at AS checkedAt, bytes_fetched AS bytesFetched, error
+         FROM watch_tags WHERE entry = ? AND tag = ?`,
+      ),
+      tags: db.prepare<[string], WatchedTagRow>(
+        `SELECT entry, upstream, repository, tag, digest, changed_at AS changedAt, checked_at AS checkedAt, bytes_fetched AS bytesFetched, error
+         FROM watch_tags WHERE entry = ? ORDER BY tag`,
+      ),
+      putTag: db.prepare<[string, string, string, string, string | null, number | null, number, number, string | null]>(
+        `INSERT INTO watch_tags (entry, upstream, repository, tag, digest, changed_at, checked_at, bytes_fetched, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (entry, tag) DO UPDATE SET digest = excluded.digest, changed_at = excluded.changed_at, checked_at = excluded.checked_at,
+           bytes_fetched = excluded.bytes_fetched, error = excluded.error`,
+      ),
+      seen: db.prepare<[string, string, string, string, number]>(
+        `INSERT INTO watch_history (upstream, repository, tag, digest, seen_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)`,
+      ),
+      history: db.prepare<[string, string, string], { digest: string; seenAt: number }>(
+        `SELECT digest, seen_at AS seenAt FROM watch_history WHERE upstream = ? AND repository = ? AND tag = ? ORDER BY seen_at DESC`,
+      ),
+      allHistory: db.prepare<[], { upstream: string; repository: string; tag: string; digest: string }>(
+        `SELECT upstream, repository, tag, digest FROM watch_history ORDER BY upstream, repository, tag, seen_at DESC`,
+      ),
+      startRun: db.prepare<[string, number]>(`INSERT INTO watch_runs (entry, started_at, result) VALUES (?, ?, 'running')`),
+      finishRun: db.prepare<[number, string, number, number, string | null, number]>(
+        `UPDATE watch_runs SET finished_at = ?, result = ?, changed = ?, bytes = ?, message = ? WHERE id = ?`,
+      ),
+      runs: db.prepare<[string, number], WatchRunRow>(
+        `SELECT id, entry, started_at AS startedAt, finished_at AS finishedAt, result, changed, bytes, message FROM watch_runs
+         WHERE entry = ? ORDER BY started_at DESC, id DESC LIMIT ?`,
+      ),
+      pruneRuns: db.prepare<[string, string, number]>(
+        `DELETE FROM watch_runs WHERE entry = ? AND id NOT IN (SELECT id FROM watch_runs WHERE entry = ? ORDER BY id DESC LIMIT ?)`,
+      ),
+    };
+  }
+
+  tag(entry: string, tag: string): WatchedTagRow | undefined {
+    return this.q.tag.get(entry, tag);
+  }
+
+  tags(entry: string): WatchedTagRow[] {
+    return this.q.tags.all(entry);
+  }
+
+  putTag(row: WatchedTagRow): void {
+    this.q.putTag.run(row.entry, row.upstream, row.repository, row.tag, row.digest, row.changedAt, row.checkedAt, row.bytesFetched, row.error);
+  }
+
+  /** Records that `tag` pointed at `digest` (the history the last K digests are kept from). */
+  seen(upstream: string, repository: string, tag: string, digest: string, at: number): void {
+    this.q.seen.run(upstream, repository, tag, digest, at);
+  }
+
+  /** The last `keep` digests `tag` pointed at, newest first. */
+  lastDigests(upstream: string, repository: string, tag: string, keep: number): string[] {
+    return this.q.history.all(upstream, repository, tag).slice(0, keep).map((r) => r.digest);
+  }
+
+  /** Every digest within the last `keepOf(...)` of its watched tag: what eviction keeps. */
+  retainedDigests(keepOf: (upstream: string, repository: string) => number | undefined): Set<string> {
+    const out = new Set<string>();
+    const rows = this.q.allHistory.all();
+    const seen = new Map<string, number>();
+    for (const r of rows) {
+      const keep = keepOf(r.upstream, r.repository);
+      if (keep === undefined) continue;
+      const key = `${r.upstream}\n${r.repository}\n${r.tag}`;
+      const n = seen.get(key) ?? 0;
+      if (n < keep) out.add(r.digest);
+      seen.set(key, n + 1);
+    }
+    return out;
+  }
+
+  startRun(entry: string, at: number): number {
+    return Number(this.q.startRun.run(entry, at).lastInsertRowid);
+  }
+
+  finishRun(id: number, entry: string, at: number, result: WatchRunRow['result'], changed: number, bytes: number, message: string | undefined): void {
+    this.db.transaction(() => {
+      this.q.finishRun.run(at, result, changed, bytes, message ?? null, id);
+      this.q.pruneRuns.run(entry, entry, 50);
+    })();
+  }
+
+  runs(entry: string, limit = 10): WatchRunRow[] {
+    return this.q.runs.all(entry, limit);
+  }
+}

@@ -1,0 +1,37 @@
+// Which tags a watch entry follows (docs/watch.md): exact tags as they are; patterns (`22*`, `v*`) against the
+// upstream's tag list, optionally only the newest N in version order. Docker tags are rarely strict semver
+// (`22`, `22.1-alpine`, `v1.2`), so versions are read with semver's coercion; a tag without a version sorts last.
+import semver from 'semver';
+
+const isPattern = (t: string): boolean => t.includes('*');
+
+function glob(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+}
+
+/** Whether the entry needs the upstream's tag list (it has a pattern). */
+export const needsTagList = (tags: readonly string[]): boolean => tags.some(isPattern);
+
+/** Newest first: by coerced version (a pre-release after its release), then by name for a stable order. */
+export function byVersionDescending(a: string, b: string): number {
+  const va = semver.coerce(a, { includePrerelease: true });
+  const vb = semver.coerce(b, { includePrerelease: true });
+  if (va && vb) {
+    const c = semver.rcompare(va, vb);
+    if (c !== 0) return c;
+    // 22.1 before 22.1-alpine: the shorter, plainer tag first.
+    return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  }
+  if (va) return -1;
+  if (vb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The tags to follow: exact ones, plus those of `available` matching a pattern (newest `newest` of them). */
+export function selectTags(patterns: readonly string[], available: readonly string[], newest: number | undefined): string[] {
+  const exact = patterns.filter((p) => !isPattern(p));
+  const regexes = patterns.filter(isPattern).map(glob);
+  let matched = [...new Set(available.filter((t) => regexes.some((re) => re.test(t)) && !exact.includes(t)))].sort(byVersionDescending);
+  if (newest !== undefined) matched = matched.slice(0, newest);
+  return [...exact, ...matched];
+}

@@ -1,0 +1,66 @@
+// The watch lists' parts wired together (docs/watch.md): state in the cache index, the quota governor fed by the
+// upstreams' rate-limit headers, the runner, and the scheduler with one run per entry per tick across replicas.
+import { createHash } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { WatchState } from '../cache/watch-state.js';
+import type { UpstreamConfig } from '../config/config.js';
+import type { MirrorServices } from '../mirror/services.js';
+import type { UpstreamRouter } from '../upstream/router.js';
+import type { QuotaGovernor } from './quota-governor.js';
+import { watchEntryId, WatchRunner, type WatchEntry, type WatchEvent } from './watch-runner.js';
+import { realTimer, WatchScheduler, type Timer } from './watch-scheduler.js';
+
+export interface WatchLeases {
+  claim(name: string, about?: Record<string, string>): Promise<{ won: boolean }>;
+}
+
+export interface Watch {
+  state: WatchState;
+  governor: QuotaGovernor;
+  scheduler: WatchScheduler;
+  /** Image digests eviction keeps: the last K of every watched tag. */
+  retained(): Set<string>;
+  close(): void;
+}
+
+export function entriesOf(upstreams: readonly UpstreamConfig[]): WatchEntry[] {
+  return upstreams.flatMap((u) => (u.watch ?? []).map((config) => ({ id: watchEntryId(u.name, config), upstream: u.name, config })));
+}
+
+export function createWatch(o: {
+  db: Database;
+  services: MirrorServices;
+  router: () => UpstreamRouter;
+  clock: () => number;
+  log: Logger;
+  governor: QuotaGovernor;
+  leases?: WatchLeases;
+  timer?: Timer;
+  onEvent?: (e: WatchEvent) => void;
+}): Watch {
+  const state = new WatchState(o.db);
+  const { governor } = o;
+  const upstreams = (): UpstreamConfig[] => o.router().upstreams.map((u) => u.config);
+  const runner = new WatchRunner(o.services, o.router, state, governor, o.log, o.clock, o.onEvent);
+  const { leases } = o;
+  // The tick's lease is never released: it expires, so a replica that reaches the tick later finds it taken.
+  const claim = leases
+    ? async (id: string, tick: number) => (await leases.claim(`watch-${createHash('sha256').update(id).digest('hex').slice(0, 32)}-${tick}`, { entry: id })).won
+    : undefined;
+  const scheduler = new WatchScheduler(() => entriesOf(upstreams()), runner, o.clock, o.log, o.timer ?? realTimer, claim);
+  return {
+    state,
+    governor,
+    scheduler,
+    retained() {
+      const keep = new Map<string, number>();
+      for (const e of entriesOf(upstreams())) {
+        const key = `${e.upstream}\n${e.config.repository}`;
+        keep.set(key, Math.max(keep.get(key) ?? 0, e.config.keep));
+      }
+      return state.retainedDigests((upstream, repository) => keep.get(`${upstream}\n${repository}`));
+    },
+    close: () => scheduler.close(),
+  };
+}
