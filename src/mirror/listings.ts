@@ -4,7 +4,7 @@ import { RegistryError } from '../registry/errors.js';
 import type { Digest } from '../registry/digest.js';
 import { isTag } from '../registry/names.js';
 import type { PullContext, RegistryReply } from './reply.js';
-import { readLimited } from './read-limited.js';
+import { readCapped } from '../upstream/capped-body.js';
 import { upstreamFailure } from './upstream-failure.js';
 
 const maxListingBytes = 16 * 1024 * 1024;
@@ -62,7 +62,7 @@ async function passThrough(
   ctx.log.upstreamStatus = res.status;
   ctx.log.upstreamMs = Date.now() - started;
   if (res.status !== 200) throw await upstreamFailure(res, ctx, notFound);
-  const body = await readLimited(res.body, maxListingBytes, what, res.headers['content-length']);
+  const body = await readCapped(res.body, maxListingBytes, `upstream ${what}`, res.headers['content-length']);
   if (!isJsonObject(body)) throw new RegistryError('UPSTREAM_INVALID', `upstream ${ctx.upstream.name} sent a ${what} answer that is not a JSON object`);
   // Sent as the JSON type the API names, whatever type the upstream claimed, so that no browser renders it.
   const headers: Record<string, string> = { ...jsonHeaders(what === 'tags/list' ? 'application/json' : ociIndex), 'content-length': String(body.length) };

@@ -15,7 +15,7 @@ import { isUpstreamTrouble, tagFreshness } from './freshness.js';
 import { manifestReferences } from './manifest-references.js';
 import type { PullContext, RegistryReply } from './reply.js';
 import type { MirrorServices } from './services.js';
-import { readLimited } from './read-limited.js';
+import { readCapped } from '../upstream/capped-body.js';
 import { upstreamFailure } from './upstream-failure.js';
 
 /** containerd refuses manifests over ~4.2 MB; we allow some headroom and no more. */
@@ -221,7 +221,7 @@ async function headManifest(
 export async function fetchManifest(ctx: PullContext, reference: Reference, accept: string): Promise<FetchedManifest> {
   const res = await upstreamManifest(ctx, reference, accept, 'GET');
   if (res.status !== 200) throw await upstreamFailure(res, ctx, 'MANIFEST_UNKNOWN');
-  const bytes = await readLimited(res.body, maxManifestBytes, 'manifest');
+  const bytes = await readCapped(res.body, maxManifestBytes, 'upstream manifest', res.headers['content-length']);
   ctx.upstream.observer?.received(bytes.length);
   const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
   const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;

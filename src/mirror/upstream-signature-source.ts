@@ -5,7 +5,7 @@ import { RegistryError } from '../registry/errors.js';
 import { fullManifestAccept } from '../registry/media-types.js';
 import type { SignatureSource } from '../signature/signature-source.js';
 import type { PullContext } from './reply.js';
-import { readLimited } from './read-limited.js';
+import { readCapped } from '../upstream/capped-body.js';
 import { upstreamFailure } from './upstream-failure.js';
 
 const maxDocumentBytes = 4 * 1024 * 1024;
@@ -29,7 +29,7 @@ export function upstreamSignatureSource(ctx: PullContext): SignatureSource {
       return undefined;
     }
     if (res.status !== 200) throw await upstreamFailure(res, ctx, 'MANIFEST_UNKNOWN');
-    return readLimited(res.body, maxDocumentBytes, 'signature document');
+    return readCapped(res.body, maxDocumentBytes, 'upstream signature document', res.headers['content-length']);
   };
   return {
     manifest: (reference) => optional(`manifests/${reference}`, fullManifestAccept),
@@ -37,7 +37,7 @@ export function upstreamSignatureSource(ctx: PullContext): SignatureSource {
     async blob(digest, maxBytes) {
       const res = await get(`blobs/${digest}`);
       if (res.status !== 200) throw await upstreamFailure(res, ctx, 'BLOB_UNKNOWN');
-      const bytes = await readLimited(res.body, maxBytes, 'signature blob');
+      const bytes = await readCapped(res.body, maxBytes, 'upstream signature blob', res.headers['content-length']);
       if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) {
         throw new RegistryError('UPSTREAM_INVALID', 'upstream signature blob does not match its digest');
       }

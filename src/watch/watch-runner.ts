@@ -6,7 +6,7 @@ import type { WatchState } from '../cache/watch-state.js';
 import type { WatchEntryConfig } from '../config/watch.js';
 import type { PullContext } from '../mirror/reply.js';
 import type { MirrorServices } from '../mirror/services.js';
-import { readLimited } from '../mirror/read-limited.js';
+import { readCapped } from '../upstream/capped-body.js';
 import { upstreamFailure } from '../mirror/upstream-failure.js';
 import { RegistryError } from '../registry/errors.js';
 import { fullManifestAccept } from '../registry/media-types.js';
@@ -185,7 +185,7 @@ export class WatchRunner {
     for (let page = 0; page < maxTagPages && query; page++) {
       const res = await c.upstream.fetch({ method: 'GET', path: `/v2/${c.repository}/tags/list`, query, repository: c.repository, signal: c.signal });
       if (res.status !== 200) throw await upstreamFailure(res, c, 'NAME_UNKNOWN');
-      const body = JSON.parse((await readLimited(res.body, maxTagListBytes, 'tag list')).toString('utf8')) as { tags?: unknown };
+      const body = JSON.parse((await readCapped(res.body, maxTagListBytes, 'upstream tag list', res.headers['content-length'])).toString('utf8')) as { tags?: unknown };
       if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
       const link = res.headers['link'];
       const next = typeof link === 'string' ? /<[^>]*\?([^>]*)>;\s*rel="?next"?/.exec(link)?.[1] : undefined;
