@@ -23,10 +23,19 @@ export interface AuditEntry {
 const secretKey = /password|secret|token|key|pem|credential/i;
 const maxDetail = 2000;
 
-/** The body as JSON with every secret replaced by `"(hidden)"`, cut to a readable length. */
+/** The user-info of a URL (`https://user:pass@host`, a credential in an upstream, mirror or proxy URL). */
+const urlUserInfo = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
+
+/**
+ * The body as JSON with every secret replaced by `"(hidden)"`, user-info in URLs included (docs/security.md,
+ * "Secrets the admin keeps"), cut to a readable length.
+ */
 export function redact(body: unknown): string | null {
   if (body === undefined || body === null) return null;
-  const json = JSON.stringify(body, (key, value: unknown) => (key && secretKey.test(key) && value !== null && value !== undefined ? '(hidden)' : value));
+  const json = JSON.stringify(body, (key, value: unknown) => {
+    if (key && secretKey.test(key) && value !== null && value !== undefined) return '(hidden)';
+    return typeof value === 'string' ? value.replace(urlUserInfo, '$1(hidden)@') : value;
+  });
   return json.length > maxDetail ? `${json.slice(0, maxDetail)}…` : json;
 }
 

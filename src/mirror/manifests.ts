@@ -88,6 +88,9 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
       head = await headManifest(ctx, { kind: 'tag', tag }, fullManifestAccept);
     } catch (err) {
       if (!isUpstreamTrouble(err)) throw err;
+      // In passthrough mode an upstream that cannot answer accepts no one: the stale tag goes only to a client whose
+      // credential it accepted for this repository within the credential's lifetime (docs/security.md).
+      if (!svc.access.acceptedRecently(ctx)) throw err;
       return hit(svc, ctx, row, 'STALE');
     }
     // A HEAD only names a digest: the cached manifest is served for it only when this upstream has already served or

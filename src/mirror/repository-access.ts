@@ -51,6 +51,16 @@ export class RepositoryAccess {
   }
 
   /**
+   * Whether, in passthrough mode, the upstream accepted this request's credential for its repository within the
+   * credential's lifetime (an answer remembered by `confirm`), so that cached content may be served without asking
+   * again. Always true in mirror mode, where the mirror's own credentials fetched what is cached.
+   */
+  acceptedRecently(ctx: PullContext): boolean {
+    if (ctx.upstream.mode !== 'passthrough') return true;
+    return (this.confirmed.get(this.key(ctx)) ?? 0) > this.clock();
+  }
+
+  /**
    * A link this replica just made from an upstream confirmation (verified bytes, or a HEAD answered 200), told to the
    * other replicas; the caller has linked it in the local index.
    */

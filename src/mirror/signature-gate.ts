@@ -87,8 +87,13 @@ export class SignatureGate {
     const stored = this.verdicts.get(m.digest, key);
     if (stored?.result === 'pass') return this.pass(m.digest, key, JSON.parse(stored.json) as Verdict);
     const parentPassed = this.verdicts.parentPassed(m.digest, key);
-    // A failed verdict stands until an index that references the manifest passes.
-    if (stored && !parentPassed) return JSON.parse(stored.json) as Verdict;
+    // A failed verdict stands until an index that references the manifest passes, or for a minute: then it is judged
+    // again, so an image signed after a first pull (a node racing the release job, or anyone who knew the digest
+    // first) is not refused for ever, and an unsigned image costs its signature lookups at most once a minute.
+    if (stored && !parentPassed) {
+      const failed = JSON.parse(stored.json) as Verdict;
+      if (this.clock() - failed.at < failedVerdictHoldMs) return failed;
+    }
     let verdict: Verdict;
     if (parentPassed) {
       // A platform manifest of an index that passed: the index's signature covers it (docs/signatures.md).
@@ -115,6 +120,8 @@ export class SignatureGate {
 }
 
 const maxRemembered = 10_000;
+/** How long a failed verdict is served before the manifest's signatures are looked for again. */
+const failedVerdictHoldMs = 60_000;
 
 /** Adds to a bounded memo: past its bound the oldest entries go (they are still in the index). */
 function remember<V>(memo: Map<string, V> | Set<string>, key: string, value?: V): void {

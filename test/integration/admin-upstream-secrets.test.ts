@@ -89,4 +89,27 @@ describe('stored upstream secrets', () => {
     const list = await admin.call('GET', '/api/upstreams');
     assert.ok(!list.text.includes('hunter2') && !list.text.includes('mirrorpw') && !list.text.includes('robot:'), list.text);
   });
+
+  test('user-info in upstream, mirror and proxy URLs never reaches the audit log', async () => {
+    const res = await admin.call('POST', '/api/upstreams', {
+      name: 'userinfo-audit',
+      registry: 'userinfo-audit.example',
+      url: registry.url.replace('http://', 'http://robot:auditpw-url@'),
+      mirrors: [registry.url.replace('http://', 'http://m:auditpw-mirror@')],
+      proxy: 'http://p:auditpw-proxy@127.0.0.1:9',
+    });
+    assert.equal(res.status, 201, res.text);
+    const edited = await admin.call('PUT', '/api/upstreams/userinfo-audit', {
+      name: 'userinfo-audit',
+      registry: 'userinfo-audit.example',
+      url: registry.url.replace('http://', 'http://robot:auditpw-edit@'),
+    });
+    assert.ok(edited.status < 500, edited.text);
+    const audit = await admin.call('GET', '/api/audit');
+    assert.equal(audit.status, 200, audit.text);
+    assert.match(audit.text, /userinfo-audit/);
+    for (const secretPart of ['auditpw-url', 'auditpw-mirror', 'auditpw-proxy', 'auditpw-edit']) {
+      assert.ok(!audit.text.includes(secretPart), `${secretPart} in the audit log: ${audit.text}`);
+    }
+  });
 });

@@ -164,4 +164,29 @@ for (const protocol of protocols) describe(`passthrough mode: cached content fol
     assert.equal((await get(c, `/v2/private/b/blobs/${layerDigest}`, { headers: as(alice) })).status, 404);
     assert.equal(up.count((q) => q.method === 'HEAD' && q.path === `/v2/private/b/blobs/${layerDigest}`), 1);
   });
+
+  // docs/security.md ("In passthrough mode, cached content reaches a client only after the upstream has accepted that
+  // client's own credential"): an upstream that cannot answer accepts no one, so a stale tag is served only to a
+  // client whose credential the upstream accepted for the repository within that credential's lifetime.
+  test('with the upstream failing, a stale tag is served only to a client the upstream accepted, not to anyone else', async () => {
+    const carol = await tokenFor('carol', 'private/a');
+    const bob = await tokenFor('bob', 'private/a');
+    // Past the tag's TTL: the next pull by tag revalidates with a HEAD.
+    now += 25 * 3_600_000;
+    // bob's token is accepted for private/a by a HEAD of the manifest's digest (the tag itself stays stale).
+    up.reset();
+    assert.equal((await get(c, `/v2/private/a/manifests/${image.digest}`, { headers: as(bob) })).status, 200);
+    assert.equal(up.count((q) => q.method === 'HEAD' && q.headers.authorization === `Bearer ${bob}`), 1, describeRequests(up.requests));
+
+    up.faults.serverError = 503;
+    for (const [who, token] of [['anonymous', undefined], ['carol', carol], ['a forged token', 'forged.token']] as const) {
+      const r = await get(c, '/v2/private/a/manifests/1', { headers: as(token) });
+      assert.notEqual(r.status, 200, `${who}: ${r.status} ${String(r.headers['x-cache'] ?? '')}`);
+      assert.ok(!r.body.includes(image.bytes), `${who}: no cached manifest in the answer`);
+      assert.notEqual(r.headers['docker-content-digest'], image.digest, who);
+    }
+    const served = await get(c, '/v2/private/a/manifests/1', { headers: as(bob) });
+    assert.equal(served.status, 200);
+    assert.deepEqual(served.body, image.bytes);
+  });
 });

@@ -12,8 +12,9 @@ import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
+import { registryPusher } from '../support/registry-push.js';
 import { keylessSubject as subject, signaturesConfig, signFixtures } from '../support/signed-fixtures.js';
-import { mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
+import { cosignSignatureManifest, cosignSignatureTag, keyedCosignLayer, mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
 
 const accept = [
   'application/vnd.oci.image.index.v1+json',
@@ -29,6 +30,8 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
   let mirror: TestMirror;
   let work: string;
   let trusted: TestKey;
+  // The mirror's clock runs this far ahead of the real one (tests move it on).
+  let skewMs = 0;
 
   before(async () => {
     await assertInstalled('docker-registry', 'skopeo', 'openssl');
@@ -43,12 +46,15 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
     const keyFile = join(work, 'trusted.pub');
     await writeFile(keyFile, trusted.publicPem);
     const signatures = (mode: 'enforce' | 'audit') => signaturesConfig({ keyFile, trustedPem: trusted.publicPem, rootFile, issuer: sigstore.issuer, mode });
-    mirror = await startMirror({
-      upstreams: [
-        { name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true, signatures: signatures('enforce') },
-        { name: 'audit', registry: 'audit.test', url: reg.url, ca: reg.caFile, signatures: signatures('audit') },
-      ],
-    });
+    mirror = await startMirror(
+      {
+        upstreams: [
+          { name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true, signatures: signatures('enforce') },
+          { name: 'audit', registry: 'audit.test', url: reg.url, ca: reg.caFile, signatures: signatures('audit') },
+        ],
+      },
+      { clock: () => Date.now() + skewMs },
+    );
   });
 
   after(async () => {
@@ -128,6 +134,39 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
         assert.equal(sha256(b.body), layer.digest);
       }
     }
+  });
+
+  test('an image signed after a refused pull is judged again once the refusal is a minute old, and then pulls', async () => {
+    const pusher = await registryPusher(reg);
+    let digest: string;
+    const pushed = { config: Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'), layer: Buffer.from('signed later') };
+    try {
+      for (const b of Object.values(pushed)) await pusher.blob('team/late', b);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(pushed.config), size: pushed.config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(pushed.layer), size: pushed.layer.length }],
+        }),
+      );
+      digest = await pusher.manifest('team/late', '1', manifest, 'application/vnd.oci.image.manifest.v1+json');
+      // Pulled before it was signed (a node racing the release job): refused.
+      const early = await get('/v2/team/late/manifests/1');
+      assert.equal(early.status, 403, early.body.toString());
+      assert.match(errorOf(early.body)?.message ?? '', /no signature found/);
+      // Then signed by the trusted key, as cosign does.
+      const sig = cosignSignatureManifest([keyedCosignLayer(trusted, digest)]);
+      for (const b of sig.blobs.values()) await pusher.blob('team/late', b);
+      await pusher.manifest('team/late', cosignSignatureTag(digest), sig.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    } finally {
+      await pusher.close();
+    }
+    skewMs += 61_000;
+    const later = await get('/v2/team/late/manifests/1');
+    assert.equal(later.status, 200, later.body.toString());
+    assert.equal(sha256(later.body), digest);
+    assert.equal((await get(`/v2/team/late/blobs/${sha256(pushed.layer)}`)).status, 200);
   });
 
   test('with the upstream stopped, cached verdicts still hold and an unknown one fails closed', async () => {
