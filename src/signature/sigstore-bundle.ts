@@ -20,21 +20,32 @@ export interface BundleTrust {
 
 export type BundleCheck = { ok: true; signer: SignerId } | { ok: false; reason: string };
 
-/** Whether what the bundle signs names `digest` (`sha256:<hex>`); the manifest bytes serve a message signature. */
-function namesDigest(bundle: Bundle, digest: string, manifest: Buffer): boolean {
+/** What cosign states when it signs an image (an in-toto statement of this type); attestations state other types. */
+export const cosignSignPredicate = 'https://sigstore.dev/cosign/sign/v1';
+
+/**
+ * Why what the bundle signs is not a signature of `digest` (`sha256:<hex>`), or undefined when it is: a DSSE bundle
+ * must be cosign's signing statement naming the digest (an SBOM or provenance attestation by the same signer is not
+ * a signature); a message signature must be over the manifest bytes served.
+ */
+function notSignatureOf(bundle: Bundle, digest: string, manifest: Buffer): string | undefined {
   const [algorithm, hex] = digest.split(':');
   if (bundle.content.$case === 'dsseEnvelope') {
     const envelope = bundle.content.dsseEnvelope;
-    if (envelope.payloadType !== inTotoPayloadType) return false;
+    if (envelope.payloadType !== inTotoPayloadType) return `the bundle signs ${envelope.payloadType}, not an in-toto statement`;
+    let statement: { predicateType?: unknown; subject?: { digest?: Record<string, unknown> }[] };
     try {
-      const statement = JSON.parse(Buffer.from(envelope.payload).toString('utf8')) as { subject?: { digest?: Record<string, unknown> }[] };
-      return (statement.subject ?? []).some((s) => algorithm !== undefined && s.digest?.[algorithm] === hex);
+      statement = JSON.parse(Buffer.from(envelope.payload).toString('utf8')) as typeof statement;
     } catch {
-      return false;
+      return 'the bundle signs a statement that is not JSON';
     }
+    if (statement.predicateType !== cosignSignPredicate) return `the bundle is an attestation (${String(statement.predicateType)}), not a signature`;
+    const named = (statement.subject ?? []).some((s) => algorithm !== undefined && s.digest?.[algorithm] === hex);
+    return named ? undefined : 'the bundle signs another digest';
   }
   const signed = Buffer.from(bundle.content.messageSignature.messageDigest?.digest ?? []);
-  return signed.equals(createHash('sha256').update(manifest).digest()) && `sha256:${signed.toString('hex')}` === digest;
+  const matches = signed.equals(createHash('sha256').update(manifest).digest()) && `sha256:${signed.toString('hex')}` === digest;
+  return matches ? undefined : 'the bundle signs another digest';
 }
 
 function identityOf(signer: Signer): { issuer?: string; subject?: string } {
@@ -49,7 +60,8 @@ export function checkBundle(json: unknown, digest: string, manifest: Buffer, tru
   } catch (err) {
     return { ok: false, reason: `not a Sigstore bundle: ${(err as Error).message}` };
   }
-  if (!namesDigest(bundle, digest, manifest)) return { ok: false, reason: 'the bundle signs another digest' };
+  const mismatch = notSignatureOf(bundle, digest, manifest);
+  if (mismatch !== undefined) return { ok: false, reason: mismatch };
   const artifact = bundle.content.$case === 'messageSignature' ? manifest : undefined;
   if (bundle.verificationMaterial.content.$case === 'publicKey') return checkKeyedBundle(bundle, artifact, trust);
   const verifier = new Verifier(toTrustMaterial(trust.root), { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 });
