@@ -5,6 +5,7 @@
 // principal, and a request that is not GET or HEAD with a session cookie needs the session's CSRF token as well.
 // Before any of that: the request target must be in origin form and Host must be a name the admin answers to.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requestAuthority } from '../server/request-authority.js';
 import type { AdminAuth, Principal } from './admin-auth.js';
 import { AdminError } from './admin-errors.js';
 import type { AdminHosts } from './admin-hosts.js';
@@ -29,7 +30,9 @@ export function installRouteGuard(app: FastifyInstance, o: RouteGuardOptions): v
       throw new AdminError('TARGET_REFUSED', 'the admin answers only origin-form request targets (a path starting with one /)');
     }
     const hosts = o.hosts();
-    const host = headerValue(req.headers.host);
+    // The one reader of a request's authority (server/request-authority.ts); a malformed one is no host at all.
+    const { authority, malformed } = requestAuthority(req.raw);
+    const host = malformed === undefined ? authority?.value : undefined;
     if (!hosts.allows(host)) {
       throw new AdminError(
         'HOST_REFUSED',

@@ -207,7 +207,7 @@ CREATE TABLE watch_history (
 ) WITHOUT ROWID;
 
 CREATE TABLE watch_runs (
-  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          INTEGER PRIMARY KEY,
   entry       TEXT NOT NULL,
   started_at  INTEGER NOT NULL,
   finished_at INTEGER,

@@ -29,10 +29,14 @@ describe('openDatabase', () => {
         'pins',
         'registry_users',
         'settings',
+        'signature_verdicts',
         'tags',
         'traffic',
         'traffic_minutes',
         'upstream_sources',
+        'watch_history',
+        'watch_runs',
+        'watch_tags',
       ]);
     } finally {
       db.close();

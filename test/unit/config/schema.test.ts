@@ -49,6 +49,8 @@ describe('validateConfig defaults', () => {
         tagTtl: 300_000,
         offline: false,
         mirrors: [],
+        watch: [],
+        quota: { reserve: 20 },
         allowPrivateRedirects: false,
         retries: { attempts: 3, minDelay: 200, maxDelay: 2000 },
         circuit: { failures: 5, openFor: 30_000 },
