@@ -14,6 +14,7 @@ import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
 import { VerifyingStream } from './verifying-stream.js';
+import { fillBody } from './segmented-fill.js';
 
 export interface BlobRequest {
   method: 'GET' | 'HEAD';
@@ -137,9 +138,10 @@ function reply(digest: Digest, size: number, span: ByteSpan, ranged: boolean): R
 /** The upstream request behind a fill: the whole blob, detached from the client that started it. */
 async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Digest) {
   const started = svc.clock();
+  const path = `/v2/${ctx.repository}/blobs/${digest}`;
   const res = await ctx.upstream.fetch({
     method: 'GET',
-    path: `/v2/${ctx.repository}/blobs/${digest}`,
+    path,
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   });
@@ -157,7 +159,7 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   const { repository } = ctx;
   return {
     size,
-    body: res.body,
+    body: fillBody(ctx, digest, path, res, size),
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
       await svc.store.commit(digest, tempPath);

@@ -36,4 +36,6 @@ export interface PullLog {
   cache?: 'HIT' | 'MISS' | 'COALESCED' | 'PEER' | 'REVALIDATED' | 'STALE' | 'PASS' | 'REDIRECT';
   /** REDIRECT: the bytes the client was sent to fetch from the object store (not bytes the mirror sent). */
   redirectedBytes?: number;
+  /** A segmented fill this request started: its segments and resumes so far (read when the line is written). */
+  fill?: { segments: number; resumes: number };
 }

@@ -40,6 +40,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     redirectedBytes: info.pull.redirectedBytes,
     upstreamStatus: info.pull.upstreamStatus,
     upstreamMs: info.pull.upstreamMs,
+    ...(info.pull.fill ? { segments: info.pull.fill.segments, resumes: info.pull.fill.resumes } : {}),
     ms: Math.round(ms),
   };
   if (err) {

@@ -35,7 +35,7 @@ export interface Cdn {
   bytesSent(): number;
   /** Answer Range requests with the whole file (200), as a store that ignores Range does. */
   ignoreRange: boolean;
-  /** Answer the next this many GETs 403, as a store does once a signed URL has expired. */
+  /** Answer the next this many Range GETs 403, as a store does once a signed URL has expired mid-download. */
   expireNext: number;
   /** Corrupt one byte of every answer whose range covers this offset (one bad segment). */
   corruptAt: number | undefined;
@@ -102,7 +102,7 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
       'last-modified': info.mtime.toUTCString(),
       etag: `"${match[2]}"`,
     };
-    if (req.method === 'GET' && faults.expireNext > 0) {
+    if (req.method === 'GET' && req.headers.range !== undefined && faults.expireNext > 0) {
       faults.expireNext--;
       return void (send(403, { 'content-type': 'application/xml' }), res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>'));
     }
