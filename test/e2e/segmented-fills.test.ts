@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { request } from 'undici';
 import { writeLargeBlob, type LargeBlob } from '../support/large-blob.js';
+import { startConnectProxy } from '../support/connect-proxy.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { parseAccessLines } from '../support/pull-through-setup.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
@@ -79,11 +80,16 @@ describe('segmented fills', () => {
     await reg?.stop();
   });
 
-  async function startWith(segments: Record<string, unknown>): Promise<void> {
+  async function startWith(segments: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
     await mirror?.close();
-    mirror = await startMirror({
+    mirror = await startMirror(configWith(segments, extra));
+  }
+
+  function configWith(segments: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+    return {
       upstreams: [
         {
+          ...extra,
           name: 'origin',
           registry: 'origin.segments.test',
           url: reg.url,
@@ -93,7 +99,7 @@ describe('segmented fills', () => {
           segments: { connections: 4, size: '256KiB', threshold: '512KiB', ...segments },
         },
       ],
-    });
+    };
   }
 
   async function coldBlob(size: number): Promise<LargeBlob> {
@@ -234,5 +240,25 @@ describe('segmented fills', () => {
     const lines = parseAccessLines(mirror.logs).filter((l) => l.url.includes(blob.digest));
     assert.equal(lines.filter((l) => l.cache === 'MISS').length, 1);
     assert.equal(lines.filter((l) => l.cache === 'COALESCED').length, 15);
+  });
+
+  test('through the upstream HTTP proxy, every segment connection is a CONNECT tunnel and the blob is byte-exact', async () => {
+    const proxy = await startConnectProxy();
+    const proxied = await startMirror(configWith({}, { proxy: proxy.url }));
+    try {
+      const size = 5 * segment + 77;
+      const blob = await coldBlob(size);
+      const got = await pull(proxied, `segments/b${blobs - 1}`, blob.digest);
+      assert.deepEqual(got, { status: 200, digest: blob.digest, bytes: size });
+      const ranged = cdnRequests(reg, blob).filter((r) => r.range !== undefined && r.status === 206);
+      assert.equal(ranged.length, 5);
+      const cdnTarget = `${reg.cdnLink?.host}:${reg.cdnLink?.port}`;
+      const tunnels = proxy.seen.filter((t) => t === `CONNECT ${cdnTarget}`);
+      assert.ok(tunnels.length >= 2, `concurrent segments open tunnels of their own: ${JSON.stringify(proxy.seen)}`);
+      assert.ok(proxy.seen.some((t) => t.startsWith('CONNECT 127.0.0.1:')), 'the registry is reached through the proxy too');
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
   });
 });
