@@ -82,6 +82,8 @@ export class SegmentedSource extends Readable {
   private readerWaiting: Promise<void> | undefined;
   private wakeWorkers = new Set<() => void>();
   private held = 0;
+  /** Bodies being read: destroyed with the source. */
+  private readonly reading = new Set<Readable>();
   resumes = 0;
   /** Range requests answered with the whole blob: the fill went on as one stream. */
   fellBack = false;
@@ -122,6 +124,7 @@ export class SegmentedSource extends Readable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.controller.abort(err ?? new Error('segmented fetch stopped'));
+    for (const body of this.reading) body.destroy();
     this.settleRange(false);
     for (const wake of this.wakeWorkers) wake();
     callback(err);
@@ -261,6 +264,7 @@ export class SegmentedSource extends Readable {
       if (stalled) stalled.refresh();
       else stalled = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream segment stalled')), this.plan.stallTimeoutMs);
     };
+    this.reading.add(body);
     try {
       arm();
       for await (const chunk of body) {
@@ -316,6 +320,7 @@ export class SegmentedSource extends Readable {
       if (segment.next < segment.end) throw new RegistryError('UPSTREAM_INVALID', `upstream ended a range at byte ${segment.next}`);
     } finally {
       clearTimeout(stalled);
+      this.reading.delete(body);
     }
   }
 
