@@ -14,7 +14,7 @@ import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
 import { VerifyingStream } from './verifying-stream.js';
-import { fillBody } from './segmented-fill.js';
+import { attachFill, fillBody } from './segmented-fill.js';
 
 export interface BlobRequest {
   method: 'GET' | 'HEAD';
@@ -157,9 +157,11 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   svc.index.linkBlob(digest, ctx.upstream.name, ctx.repository);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
+  const body = fillBody(ctx, digest, path, res, size);
   return {
     size,
-    body: fillBody(ctx, digest, path, res, size),
+    body,
+    attach: (fill: BlobFill) => attachFill(body, fill),
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
       await svc.store.commit(digest, tempPath);

@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { defaultSegmentSettings } from '../config/config.js';
 import type { Digest } from '../registry/digest.js';
+import type { BlobFill } from './blob-fill.js';
 import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
 import type { PullContext } from './reply.js';
 import { SegmentedSource, type ConnectionSlots, type RangeAnswer, type SegmentView } from './segmented-source.js';
@@ -27,6 +28,11 @@ class Slots implements ConnectionSlots {
 
 const slotsByUpstream = new WeakMap<Upstream, Slots>();
 const inflight = new Map<Digest, SegmentedSource>();
+
+/** A segmented body writes the segments ahead of its prefix to the fill's temp file; any other body: nothing to do. */
+export function attachFill(body: Readable, fill: BlobFill): void {
+  if (body instanceof SegmentedSource) body.useFile(fill.file);
+}
 
 /** The segments of a segmented fill in flight, for the admin; undefined for a fill fetched as one stream. */
 export function fillSegments(digest: Digest): SegmentView[] | undefined {

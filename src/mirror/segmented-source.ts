@@ -1,9 +1,11 @@
-// A segmented fill's byte source (docs/segmented-fills.md): one blob fetched as several concurrent Range requests
-// and handed on in order, as one stream, so the fill hashes and writes the contiguous prefix as it grows and its
-// followers read it as before (ARCHITECTURE.md decision 4: stream, verify, then commit). The first connection is
+// A segmented fill's byte source (docs/segmented-fills.md): one blob fetched as several concurrent Range requests,
+// the segments ahead of the contiguous prefix written at their offsets in the fill's temp file, and handed on in
+// order, as one stream, so the fill hashes and writes the contiguous prefix as it grows and its followers read it
+// as before (ARCHITECTURE.md decision 4: stream, verify, then commit). The first connection is
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
 
@@ -51,7 +53,12 @@ interface Segment {
   end: number;
   /** Next byte to receive (absolute offset). */
   next: number;
+  /** Received bytes not yet handed on and not in the temp file, in order after `diskEnd`. */
   chunks: Buffer[];
+  /** Bytes from `start` up to here are in the temp file (ahead of the prefix when they arrived). */
+  diskEnd: number;
+  /** A write to the temp file is running: its bytes come before any later ones. */
+  writing: boolean;
   state: SegmentState;
   claimed: boolean;
   tries: number;
@@ -60,10 +67,22 @@ interface Segment {
 /** Answers no retry can mend (a wrong range, too many bytes): the fill fails at once. */
 const fatal = new WeakSet<Error>();
 
-function fatalError(message: string): RegistryError {
-  const err = new RegistryError('UPSTREAM_INVALID', message);
+function fatalError(message: string, cause?: unknown): RegistryError {
+  const err = new RegistryError('UPSTREAM_INVALID', message, cause === undefined ? {} : { cause });
   fatal.add(err);
   return err;
+}
+
+/** Bytes read back from the temp file at a time, once the prefix reaches a segment written ahead of it. */
+const readBackBytes = 1024 * 1024;
+
+/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
+async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesWritten === 0) throw new Error('temp file write made no progress');
+    offset += bytesWritten;
+  }
 }
 
 /** In-order bytes the stream may hold unread before the front segment's connection waits for the reader. */
@@ -82,6 +101,9 @@ export class SegmentedSource extends Readable {
   private readerWaiting: Promise<void> | undefined;
   private wakeWorkers = new Set<() => void>();
   private held = 0;
+  /** The fill's temp file, once the fill has opened it: segments ahead of the prefix go there. */
+  private file: FileHandle | undefined;
+  private readingBack = false;
   /** Bodies being read: destroyed with the source. */
   private readonly reading = new Set<Readable>();
   resumes = 0;
@@ -99,10 +121,21 @@ export class SegmentedSource extends Readable {
     super({ highWaterMark: 1024 * 1024 });
     for (let start = 0; start < plan.size; start += plan.segmentBytes) {
       const end = Math.min(plan.size, start + plan.segmentBytes);
-      this.segments.push({ start, end, next: start, chunks: [], state: 'waiting', claimed: false, tries: 0 });
+      this.segments.push({ start, end, next: start, chunks: [], diskEnd: start, writing: false, state: 'waiting', claimed: false, tries: 0 });
     }
     this.rangeKnown = new Promise((resolve) => (this.settleRange = resolve));
     void this.run(head);
+  }
+
+  /**
+   * The fill's temp file (the fill's own handle): from now on, bytes ahead of the prefix are written there at their
+   * offsets instead of held in memory; the fill writes the same bytes again when the prefix reaches them.
+   */
+  useFile(file: Promise<FileHandle>): void {
+    file.then(
+      (handle) => void (this.file = handle),
+      () => undefined,
+    );
   }
 
   /** Segments in the plan (one once the fill fell back to one stream). */
@@ -165,7 +198,8 @@ export class SegmentedSource extends Readable {
       if (this.destroyed || this.rangeHonoured === false) return undefined;
       const next = this.segments.find((s) => !s.claimed);
       if (!next) return undefined;
-      if (next.start - this.emitted < this.plan.segmentBytes * this.plan.connections * 2) {
+      // In memory, segments wait ahead of the prefix: bounded. In the temp file they may run as far ahead as they go.
+      if (this.file || next.start - this.emitted < this.plan.segmentBytes * this.plan.connections * 2) {
         next.claimed = true;
         return next;
       }
@@ -284,12 +318,7 @@ export class SegmentedSource extends Readable {
           // The fill's own GET has delivered the first segment: keep the rest only if Range turns out ignored.
           buffer = buffer.subarray(0, room);
         }
-        if (buffer.length > 0) {
-          segment.chunks.push(buffer);
-          segment.next += buffer.length;
-          this.held += buffer.length;
-          this.pump();
-        }
+        if (buffer.length > 0) await this.accept(segment, buffer);
         if (segment.next === segment.end) {
           if (segment === this.segments[0] && segment.end < this.plan.size && this.rangeHonoured === undefined) {
             // Hold the whole-blob GET (TCP backpressure) until a Range answer says whether it must go on.
@@ -324,6 +353,52 @@ export class SegmentedSource extends Readable {
     }
   }
 
+  /** Received bytes: into the temp file when ahead of the prefix (and the file is open), else into memory. */
+  private async accept(segment: Segment, buffer: Buffer): Promise<void> {
+    const file = this.file;
+    if (file && segment !== this.segments[this.front] && segment.chunks.length === 0 && segment.diskEnd === segment.next) {
+      const at = segment.next;
+      segment.next += buffer.length;
+      segment.writing = true;
+      try {
+        await writeAll(file, buffer, at);
+      } catch (err) {
+        throw fatalError('segment could not be written to the temp file', err);
+      } finally {
+        segment.writing = false;
+      }
+      segment.diskEnd = at + buffer.length;
+    } else {
+      segment.chunks.push(buffer);
+      segment.next += buffer.length;
+      this.held += buffer.length;
+    }
+    this.pump();
+  }
+
+  /** Hands on the front segment's bytes that were written ahead of the prefix, reading them back in order. */
+  private async readBack(segment: Segment): Promise<void> {
+    if (this.readingBack) return;
+    this.readingBack = true;
+    try {
+      const file = this.file;
+      while (file && segment.diskEnd > this.emitted && !this.destroyed) {
+        const length = Math.min(readBackBytes, segment.diskEnd - this.emitted);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await file.read(buffer, 0, length, this.emitted);
+        if (bytesRead === 0) throw new Error('temp file read made no progress');
+        this.emitted += bytesRead;
+        if (!this.push(buffer.subarray(0, bytesRead))) await this.readerDrained();
+      }
+    } catch (err) {
+      if (!this.destroyed) this.destroy(fatalError('segment could not be read back from the temp file', err));
+      return;
+    } finally {
+      this.readingBack = false;
+    }
+    this.pump();
+  }
+
   private readerDrained(): Promise<void> {
     this.readerWaiting ??= new Promise((resolve) => (this.wakeReader = resolve));
     return this.readerWaiting;
@@ -346,6 +421,13 @@ export class SegmentedSource extends Readable {
         if (this.emitted === this.plan.size && !this.readableEnded) this.push(null);
         return;
       }
+      if (this.readingBack) return;
+      if (segment.diskEnd > this.emitted) {
+        void this.readBack(segment);
+        return;
+      }
+      // A write ahead of the prefix still running: its bytes come before any in memory.
+      if (segment.writing) return;
       const chunk = segment.chunks.shift();
       if (chunk) {
         this.emitted += chunk.length;

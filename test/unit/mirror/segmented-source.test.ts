@@ -3,6 +3,9 @@
 // Byte-exact reassembly over real software is tested in test/e2e/segmented-fills.test.ts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { RegistryError } from '../../../src/registry/errors.js';
@@ -139,5 +142,43 @@ describe('the segmented source', () => {
     await new Promise((r) => setImmediate(r));
     assert.ok(signals.length > 0);
     assert.ok(signals.every((s) => s.aborted));
+  });
+
+  test('segments ahead of the prefix are written at their offsets in the fill\'s temp file, then handed on in order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pullgate-segments-'));
+    const handle = await open(join(dir, 'fill'), 'w+');
+    try {
+      const blob = randomBytes(5 * 64 * KiB + 1);
+      // The fill's own GET sends nothing until released: every other segment arrives first.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let i = 0;
+      const head = new Readable({
+        read() {
+          void released.then(() => {
+            if (i < blob.length) this.push(blob.subarray(i, (i += 8 * KiB)));
+            else this.push(null);
+          });
+        },
+      });
+      const source = new SegmentedSource(head, plan(blob.length, { stallTimeoutMs: 10_000 }), async (start, end) => answer(blob, start, end), slots(8));
+      source.useFile(Promise.resolve(handle));
+      const parts: Buffer[] = [];
+      const drained = (async () => {
+        for await (const chunk of source) parts.push(chunk as Buffer);
+      })();
+      for (let n = 0; n < 200 && source.view().filter((v) => v.state === 'done').length < 5; n++) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(source.view().map((v) => v.state), ['fetching', 'done', 'done', 'done', 'done', 'done']);
+      assert.equal(parts.length, 0, 'nothing handed on before the prefix');
+      const ahead = Buffer.alloc(blob.length - 64 * KiB);
+      await handle.read(ahead, 0, ahead.length, 64 * KiB);
+      assert.ok(ahead.equals(blob.subarray(64 * KiB)), 'the later segments are in the temp file at their offsets');
+      release();
+      await drained;
+      assert.ok(Buffer.concat(parts).equals(blob));
+    } finally {
+      await handle.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
