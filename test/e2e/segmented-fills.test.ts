@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { request } from 'undici';
 import { writeLargeBlob, type LargeBlob } from '../support/large-blob.js';
+import { AdminClient } from '../support/admin-client.js';
 import { startConnectProxy } from '../support/connect-proxy.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { parseAccessLines } from '../support/pull-through-setup.js';
@@ -260,5 +261,52 @@ describe('segmented fills', () => {
       await proxied.close();
       await proxy.close();
     }
+  });
+});
+
+describe('a segmented fill in the admin API', () => {
+  let reg: RealRegistry;
+  let mirror: TestMirror;
+
+  before(async () => {
+    // One MiB/s per connection: the fill is still running while the admin is asked.
+    reg = await startRealRegistry({ auth: false, cdnLink: { delayMs: 5, bytesPerSecond: 1024 * KiB } });
+    mirror = await startMirror(
+      {
+        listen: { admin: '127.0.0.1:0' },
+        upstreams: [
+          {
+            name: 'origin',
+            registry: 'origin.segments.test',
+            url: reg.url,
+            ca: reg.caFile,
+            default: true,
+            segments: { connections: 4, size: '256KiB', threshold: '512KiB' },
+          },
+        ],
+      },
+      { adminPassword: 'admin-secret-1' },
+    );
+  });
+  after(async () => {
+    await mirror?.close();
+    await reg?.stop();
+  });
+
+  test('shows each segment of the fill in flight: byte range, bytes received, state', async () => {
+    const size = 12 * segment + 5;
+    const blob = await writeLargeBlob(reg, 'segments/admin', size);
+    const admin = new AdminClient(mirror.adminUrl ?? '');
+    assert.equal((await admin.login('admin-secret-1')).status, 200);
+    const pulling = pull(mirror, 'segments/admin', blob.digest);
+    type Snapshot = { fills: Array<{ digest: string; segments?: Array<{ start: number; end: number; received: number; state: string }> }> };
+    const seen = await admin.until<Snapshot>('/api/activity', (s) => (s.fills.find((f) => f.digest === blob.digest)?.segments ?? []).some((g) => g.received > 0), 20_000);
+    const segments = seen.fills.find((f) => f.digest === blob.digest)?.segments ?? [];
+    assert.equal(segments.length, 13);
+    assert.deepEqual(segments[0], { ...segments[0], start: 0, end: segment - 1 });
+    assert.deepEqual(segments.at(-1), { ...segments.at(-1), start: 12 * segment, end: size - 1 });
+    for (const g of segments) assert.ok(g.received >= 0 && g.received <= g.end - g.start + 1);
+    assert.ok(segments.some((g) => g.state === 'fetching'));
+    assert.deepEqual(await pulling, { status: 200, digest: blob.digest, bytes: size });
   });
 });
