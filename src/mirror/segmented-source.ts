@@ -104,6 +104,9 @@ export class SegmentedSource extends Readable {
   /** The fill's temp file, once the fill has opened it: segments ahead of the prefix go there. */
   private file: FileHandle | undefined;
   private readingBack = false;
+  /** Settles once the first bytes have been handed on (or the source is stopped). */
+  private readonly firstBytesOut: Promise<void>;
+  private settleFirstBytes!: () => void;
   /** Bodies being read: destroyed with the source. */
   private readonly reading = new Set<Readable>();
   resumes = 0;
@@ -124,6 +127,7 @@ export class SegmentedSource extends Readable {
       this.segments.push({ start, end, next: start, chunks: [], diskEnd: start, writing: false, state: 'waiting', claimed: false, tries: 0 });
     }
     this.rangeKnown = new Promise((resolve) => (this.settleRange = resolve));
+    this.firstBytesOut = new Promise((resolve) => (this.settleFirstBytes = resolve));
     void this.run(head);
   }
 
@@ -159,6 +163,7 @@ export class SegmentedSource extends Readable {
     this.controller.abort(err ?? new Error('segmented fetch stopped'));
     for (const body of this.reading) body.destroy();
     this.settleRange(false);
+    this.settleFirstBytes();
     for (const wake of this.wakeWorkers) wake();
     callback(err);
   }
@@ -172,6 +177,8 @@ export class SegmentedSource extends Readable {
     // No connection to add: the fill's own GET carries the whole blob, as without segments.
     if (slots === 0) this.oneStream();
     const workers = [this.worker(first, head)];
+    // The other connections start once the first bytes are out: their handshakes never delay the first byte.
+    if (slots > 0) await Promise.race([this.firstBytesOut, workers[0]]);
     for (let i = 0; i < slots; i++) workers.push(this.worker(undefined, undefined).finally(() => this.slots.release()));
     await Promise.all(workers);
   }
@@ -432,6 +439,7 @@ export class SegmentedSource extends Readable {
       if (chunk) {
         this.emitted += chunk.length;
         this.held -= chunk.length;
+        this.settleFirstBytes();
         if (!this.push(chunk)) return;
         continue;
       }
