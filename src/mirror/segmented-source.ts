@@ -137,7 +137,12 @@ export class SegmentedSource extends Readable {
    */
   useFile(file: Promise<FileHandle>): void {
     file.then(
-      (handle) => void (this.file = handle),
+      (handle) => {
+        this.file = handle;
+        // Connections waiting for the prefix to catch up may go on: what they fetch now goes to the file.
+        for (const wake of this.wakeWorkers) wake();
+        this.wakeWorkers.clear();
+      },
       () => undefined,
     );
   }
