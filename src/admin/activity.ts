@@ -3,6 +3,8 @@
 import { EventEmitter } from 'node:events';
 import type { Fills } from '../mirror/fills.js';
 import type { PullLog } from '../mirror/reply.js';
+import { fillSegments } from '../mirror/segmented-fill.js';
+import type { SegmentView } from '../mirror/segmented-source.js';
 import type { AccessInfo } from '../server/access-log.js';
 import type { Traffic } from './traffic.js';
 
@@ -29,6 +31,8 @@ export interface FillEvent {
   rate: number;
   startedAt: number;
   followers: number;
+  /** A segmented fill's segments: byte range, bytes received, state (docs/segmented-fills.md). */
+  segments?: SegmentView[];
 }
 
 const keepRecent = 100;
@@ -110,9 +114,14 @@ export class Activity {
         rate: Math.max(0, Math.round(rate)),
         startedAt: fill.startedAt,
         followers: fill.followers,
+        ...withSegments(fillSegments(fill.digest)),
       };
     });
     for (const digest of this.samples.keys()) if (!seen.has(digest)) this.samples.delete(digest);
     return out;
   }
+}
+
+function withSegments(segments: SegmentView[] | undefined): { segments?: SegmentView[] } {
+  return segments ? { segments } : {};
 }

@@ -264,6 +264,10 @@ export const fillView = z.object({
   rate: z.number(),
   startedAt: z.number(),
   followers: z.number(),
+  /** A segmented fill's segments (docs/segmented-fills.md); absent for a fill fetched as one stream. */
+  segments: z
+    .array(z.object({ start: z.number(), end: z.number(), received: z.number(), state: z.enum(['waiting', 'fetching', 'retrying', 'done']), tries: z.number() }))
+    .optional(),
 });
 export const requestView = z.object({
   at: z.number(),

@@ -92,6 +92,7 @@ function effectiveDocument(c: ParsedConfig, baseDir: string): Record<string, unk
       tagTtl: formatDuration(u.tagTtl),
       retries: { ...u.retries, minDelay: formatDuration(u.retries.minDelay), maxDelay: formatDuration(u.retries.maxDelay) },
       circuit: { ...u.circuit, openFor: formatDuration(u.circuit.openFor) },
+      segments: { ...u.segments, stallTimeout: formatDuration(u.segments.stallTimeout) },
       auth: {
         ...u.auth,
         ...(u.auth.password ? { password: redacted } : {}),

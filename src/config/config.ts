@@ -38,7 +38,30 @@ export interface UpstreamConfig {
   allowPrivateRedirects: boolean;
   retries: { attempts: number; minDelayMs: number; maxDelayMs: number };
   circuit: { failures: number; openForMs: number };
+  /** Segmented fills (docs/segmented-fills.md); absent: the defaults. */
+  segments?: SegmentSettings;
 }
+
+export interface SegmentSettings {
+  /** Concurrent Range requests per fill (1: one stream). */
+  connections: number;
+  /** Segment connections of all this upstream's fills together. */
+  maxConnections: number;
+  sizeBytes: number;
+  thresholdBytes: number;
+  /** Tries per segment after a broken or stalled connection. */
+  resumes: number;
+  stallTimeoutMs: number;
+}
+
+export const defaultSegmentSettings: SegmentSettings = {
+  connections: 4,
+  maxConnections: 16,
+  sizeBytes: 8 * 1024 * 1024,
+  thresholdBytes: 32 * 1024 * 1024,
+  resumes: 5,
+  stallTimeoutMs: 15_000,
+};
 
 export interface AccessConfig {
   allow: string[];

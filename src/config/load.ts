@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
-import type { AcmeConfig, Config, UpstreamConfig } from './config.js';
+import { defaultSegmentSettings, type AcmeConfig, type Config, type UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
 import { ClusterSecretError, resolveCluster, type ClusterConfig, type ParsedCluster } from './cluster.js';
 import { resolveStorage, StorageSecretError, type ParsedStorage, type StorageConfig } from './storage.js';
@@ -170,6 +170,14 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
       maxDelayMs: u.retries?.maxDelay ?? 2000,
     },
     circuit: { failures: u.circuit?.failures ?? 5, openForMs: u.circuit?.openFor ?? 30_000 },
+    segments: {
+      connections: u.segments?.connections ?? defaultSegmentSettings.connections,
+      maxConnections: u.segments?.maxConnections ?? defaultSegmentSettings.maxConnections,
+      sizeBytes: u.segments?.size ?? defaultSegmentSettings.sizeBytes,
+      thresholdBytes: u.segments?.threshold ?? defaultSegmentSettings.thresholdBytes,
+      resumes: u.segments?.resumes ?? defaultSegmentSettings.resumes,
+      stallTimeoutMs: u.segments?.stallTimeout ?? defaultSegmentSettings.stallTimeoutMs,
+    },
   };
 }
 

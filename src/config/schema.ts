@@ -139,6 +139,22 @@ export const upstreamSchema = z.strictObject({
     .prefault({}),
   /** Per URL: after `failures` consecutive failures the URL is skipped for `openFor`, then probed once. */
   circuit: z.strictObject({ failures: z.int().min(1).max(1000).default(5), openFor: duration('30s', '1h') }).prefault({}),
+  /** Segmented fills (docs/segmented-fills.md): a cold blob of at least `threshold` is fetched as concurrent Range requests. */
+  segments: z
+    .strictObject({
+      /** Concurrent Range requests per fill; 1 turns segmenting off. */
+      connections: z.int().min(1).max(32).default(4),
+      /** Segment connections this upstream's fills may hold at once, all fills together. */
+      maxConnections: z.int().min(1).max(256).default(16),
+      size: size('8MiB'),
+      threshold: size('32MiB'),
+      /** Tries per segment after a broken or stalled connection, with backoff, before the fill fails. */
+      resumes: z.int().min(0).max(100).default(5),
+      /** A segment connection with no byte for this long is dropped and resumed. */
+      stallTimeout: duration('15s', '1h'),
+    })
+    .refine((s) => s.size >= 64 * 1024, { message: 'size must be at least 64KiB', path: ['size'] })
+    .prefault({}),
 });
 
 export const configSchema = z

@@ -63,6 +63,8 @@ export class Metrics {
   private readonly tokenFetches: Counter<'upstream' | 'result'>;
   private readonly redirects: Counter<'upstream'>;
   private readonly signatureVerdicts: Counter<'upstream' | 'result'>;
+  private readonly fillSegments: Counter<'upstream'>;
+  private readonly fillResumes: Counter<'upstream'>;
   private readonly rateLimitRemaining: Gauge<'upstream'>;
   private readonly rateLimitLimit: Gauge<'upstream'>;
   private readonly upstreams = new Map<string, UpstreamMetrics>();
@@ -111,6 +113,18 @@ export class Metrics {
     this.redirects = new Counter({
       name: 'pullgate_upstream_redirects_total',
       help: 'Upstream redirects followed inside the mirror (CDN hops).',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.fillSegments = new Counter({
+      name: 'pullgate_fill_segments_total',
+      help: 'Segments of segmented fills (concurrent Range requests of one blob, docs/segmented-fills.md).',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.fillResumes = new Counter({
+      name: 'pullgate_fill_resumes_total',
+      help: 'Broken or stalled upstream connections of fills resumed at the first missing byte.',
       labelNames: ['upstream'],
       registers,
     });
@@ -251,6 +265,8 @@ export class Metrics {
         redirects: this.redirects.labels({ upstream: name }),
         rateLimitRemaining: this.rateLimitRemaining.labels({ upstream: name }),
         rateLimitLimit: this.rateLimitLimit.labels({ upstream: name }),
+        fillSegments: this.fillSegments.labels({ upstream: name }),
+        fillResumes: this.fillResumes.labels({ upstream: name }),
       }, this.state.fetched ? (bytes) => this.state.fetched?.(name, bytes) : undefined);
       this.upstreams.set(name, m);
     }

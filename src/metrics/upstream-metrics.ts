@@ -13,6 +13,8 @@ export interface UpstreamChildren {
   redirects: Counter.Internal;
   rateLimitRemaining: Gauge.Internal<'upstream'>;
   rateLimitLimit: Gauge.Internal<'upstream'>;
+  fillSegments: Counter.Internal;
+  fillResumes: Counter.Internal;
 }
 
 /** `20;w=21600` -> 20 (RateLimit header fields draft: the quota first, then parameters). */
@@ -44,6 +46,14 @@ export class UpstreamMetrics implements UpstreamObserver {
 
   redirected(): void {
     this.c.redirects.inc();
+  }
+
+  fillSegments(segments: number): void {
+    this.c.fillSegments.inc(segments);
+  }
+
+  fillResumed(): void {
+    this.c.fillResumes.inc();
   }
 
   rateLimited(rateLimit: RateLimit): void {

@@ -16,6 +16,7 @@ import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
 import { isNoRoomForBlob, NoRoomForBlob } from '../cache/disk-space.js';
 import { VerifyingStream } from './verifying-stream.js';
+import { attachFill, fillBody } from './segmented-fill.js';
 
 export interface BlobRequest {
   method: 'GET' | 'HEAD';
@@ -212,9 +213,10 @@ function reply(digest: Digest, size: number, span: ByteSpan, ranged: boolean): R
 /** The upstream request behind a fill: the whole blob, detached from the client that started it. */
 async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Digest) {
   const started = svc.clock();
+  const path = `/v2/${ctx.repository}/blobs/${digest}`;
   const res = await ctx.upstream.fetch({
     method: 'GET',
-    path: `/v2/${ctx.repository}/blobs/${digest}`,
+    path,
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   });
@@ -235,9 +237,11 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   res.body.once('close', release);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
+  const body = fillBody(ctx, digest, path, res, size);
   return {
     size,
-    body: res.body,
+    body,
+    attach: (fill: BlobFill) => attachFill(body, fill),
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
       // Only verified bytes get here: the upstream's 200 for this repository is a confirmation now, not before.

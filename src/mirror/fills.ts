@@ -14,6 +14,8 @@ export interface FillSource {
   received?: (bytes: number) => void;
   /** Told once the fill is over, committed or not (a cluster lease on the fill is released). */
   settled?: () => void;
+  /** Told the fill as soon as it exists (a segmented fill writes segments ahead of the prefix to its temp file). */
+  attach?: (fill: BlobFill) => void;
 }
 
 /** Where a fill's blob was first asked for: what the admin's live activity shows. */
@@ -79,6 +81,7 @@ export class Fills {
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs, this.releaseBeforeCommit);
       fill.onFailure = this.onFailure;
       fill.onReceived = source.received;
+      source.attach?.(fill);
       this.running.set(digest, { fill, origin });
       void fill.finished.then(() => {
         this.inflight.delete(digest);

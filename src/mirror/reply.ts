@@ -41,4 +41,6 @@ export interface PullLog {
   redirectedBytes?: number;
   /** Under a signature policy: the verdict and its signers or reason (docs/signatures.md). */
   signature?: string;
+  /** A segmented fill this request started: its segments and resumes so far (read when the line is written). */
+  fill?: { segments: number; resumes: number };
 }

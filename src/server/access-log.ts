@@ -45,6 +45,7 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     upstreamStatus: info.pull.upstreamStatus,
     upstreamMs: info.pull.upstreamMs,
     signature: info.pull.signature,
+    ...(info.pull.fill ? { segments: info.pull.fill.segments, resumes: info.pull.fill.resumes } : {}),
     ms: Math.round(ms),
   };
   if (err) {

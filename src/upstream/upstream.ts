@@ -58,6 +58,10 @@ export interface UpstreamObserver {
   redirected(): void;
   /** Manifest or blob body bytes received from this upstream (a fill reports per written batch, not per chunk). */
   received(bytes: number): void;
+  /** A segmented fill started with this many segments (docs/segmented-fills.md). */
+  fillSegments?(segments: number): void;
+  /** A fill's broken or stalled upstream connection was resumed. */
+  fillResumed?(): void;
 }
 
 export interface UpstreamOptions {
@@ -186,6 +190,20 @@ export class Upstream {
       ...(req.signal ? { signal: req.signal } : {}),
       onFailure: (url, message) => this.onFailure?.(this.name, url, message),
     });
+  }
+
+  /**
+   * One GET of a URL an earlier `fetch` was redirected to (a segmented fill's Range requests, docs/segmented-fills.md):
+   * one hop, no failover and no redirect followed, credentials only if it is the origin. The caller asks `fetch`
+   * again when the URL has expired.
+   */
+  async fetchResolved(url: URL, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const endpoint = this.endpoints.find((e) => e.origin === url.origin) ?? this.originEndpoint;
+    try {
+      return await this.sendAuthorized(endpoint, url, 'GET', req);
+    } catch (err) {
+      throw toUpstreamError(err, this.name);
+    }
   }
 
   /** One URL, following redirects inside the mirror so that clients never see a CDN URL. */

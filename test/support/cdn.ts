@@ -33,6 +33,12 @@ export interface Cdn {
   requests: CdnRequestRecord[];
   /** Sum of `bytesSent` over all recorded requests. */
   bytesSent(): number;
+  /** Answer Range requests with the whole file (200), as a store that ignores Range does. */
+  ignoreRange: boolean;
+  /** Answer the next this many Range GETs 403, as a store does once a signed URL has expired mid-download. */
+  expireNext: number;
+  /** Corrupt one byte of every answer whose range covers this offset (one bad segment). */
+  corruptAt: number | undefined;
   reset(): void;
   close(): Promise<void>;
 }
@@ -62,6 +68,7 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
   const rate = opts.bytesPerSecond;
   const requests: CdnRequestRecord[] = [];
 
+  const faults = { ignoreRange: false, expireNext: 0, corruptAt: undefined as number | undefined };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://cdn.invalid');
     const record: CdnRequestRecord = {
@@ -95,7 +102,11 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
       'last-modified': info.mtime.toUTCString(),
       etag: `"${match[2]}"`,
     };
-    const range = parseRange(req.headers.range, info.size);
+    if (req.method === 'GET' && req.headers.range !== undefined && faults.expireNext > 0) {
+      faults.expireNext--;
+      return void (send(403, { 'content-type': 'application/xml' }), res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>'));
+    }
+    const range = faults.ignoreRange ? undefined : parseRange(req.headers.range, info.size);
     if (range === 'unsatisfiable') {
       return void (send(416, { ...common, 'content-range': `bytes */${info.size}` }), res.end());
     }
@@ -109,8 +120,15 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
     if (req.method === 'HEAD' || length === 0) return void res.end();
 
     const started = performance.now();
+    let offset = start;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
+        const bad = faults.corruptAt;
+        if (bad !== undefined && bad >= offset && bad < offset + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[bad - offset] = (chunk[bad - offset] ?? 0) ^ 0xff;
+        }
+        offset += chunk.length;
         record.bytesSent += chunk.length;
         // Paced: a chunk ahead of the link's schedule waits for it.
         const ahead = rate ? (record.bytesSent / rate) * 1000 - (performance.now() - started) : 0;
@@ -128,6 +146,24 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
     hostPort: listener.hostPort,
     requests,
     bytesSent: () => requests.reduce((sum, r) => sum + r.bytesSent, 0),
+    get ignoreRange() {
+      return faults.ignoreRange;
+    },
+    set ignoreRange(v: boolean) {
+      faults.ignoreRange = v;
+    },
+    get expireNext() {
+      return faults.expireNext;
+    },
+    set expireNext(v: number) {
+      faults.expireNext = v;
+    },
+    get corruptAt() {
+      return faults.corruptAt;
+    },
+    set corruptAt(v: number | undefined) {
+      faults.corruptAt = v;
+    },
     reset: () => void (requests.length = 0),
     close: listener.close,
   };

@@ -60,7 +60,8 @@ async function assertServed(reg: RealRegistry, repository: string, digest: strin
     const where = `${repository}@${digest}`;
     if (reg.redirectBlobs) {
       const location = String(res.headers['location'] ?? '');
-      const expected = `${reg.cdn.url}/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
+      const base = reg.cdnLink ? `https://${reg.cdnLink.host}:${reg.cdnLink.port}` : reg.cdn.url;
+      const expected = `${base}/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
       if (res.statusCode !== 307 || location !== expected) {
         throw new Error(`registry did not redirect ${where} to the CDN: ${res.statusCode} ${location}`);
       }

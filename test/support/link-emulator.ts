@@ -25,6 +25,13 @@ export interface LinkOptions {
    * default); only the first `connections` connections are cut (default: every one).
    */
   cut?: { afterBytes: number; direction?: LinkDirection; connections?: number };
+  /**
+   * Where to cut connection number `n` (from 0) in the `down` direction, or undefined to leave it whole: a cut
+   * point per connection (random ones, say). Used instead of `cut` when given.
+   */
+  cutDownAfter?: (n: number) => number | undefined;
+  /** The loopback address the relay listens on; default 127.0.0.1 (another one for a host named in a certificate). */
+  listenHost?: string;
 }
 
 export interface LinkStats {
@@ -147,7 +154,9 @@ export async function startLinkEmulator(o: LinkOptions): Promise<LinkEmulator> {
     const target = connect({ port: o.targetPort, host: targetHost, allowHalfOpen: true });
     const cutting = o.cut !== undefined && (o.cut.connections === undefined || n < o.cut.connections);
     const cutDirection = o.cut?.direction ?? 'down';
-    const limit = (d: LinkDirection): number => (cutting && cutDirection === d ? (o.cut?.afterBytes ?? Infinity) : Infinity);
+    const cutDown = o.cutDownAfter?.(n);
+    const limit = (d: LinkDirection): number =>
+      o.cutDownAfter ? (d === 'down' ? (cutDown ?? Infinity) : Infinity) : cutting && cutDirection === d ? (o.cut?.afterBytes ?? Infinity) : Infinity;
     const pipes: Pipe[] = [];
     let reset = false;
     const resetBoth = (): void => {
@@ -188,7 +197,7 @@ export async function startLinkEmulator(o: LinkOptions): Promise<LinkEmulator> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, o.listenHost ?? '127.0.0.1', () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
   return {

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCdn, type Cdn } from './cdn.js';
+import { startLinkEmulator, type LinkEmulator, type LinkOptions } from './link-emulator.js';
 import { assertInstalled } from './installed-tools.js';
 import { createTestCa, type TestCa } from './pki.js';
 import { registryConfigYaml } from './registry-config.js';
@@ -25,6 +26,11 @@ export interface RealRegistryOptions {
   cdnHost?: string;
   /** Pace each CDN body to this many bytes per second (an upstream link's speed); default: as fast as it goes. */
   cdnBytesPerSecond?: number;
+  /**
+   * Put a link emulator between the registry's redirects and the CDN (a long or lossy path to the blob store):
+   * blob redirects point at the emulator, on the CDN's address.
+   */
+  cdnLink?: Omit<LinkOptions, 'targetPort' | 'targetHost' | 'listenHost'>;
   /** Leave the temp dir behind after stop(), for debugging. */
   keepDir?: boolean;
 }
@@ -42,6 +48,8 @@ export interface RealRegistry {
   caFile: string;
   tokenServer: TokenServer;
   cdn: Cdn;
+  /** The emulated path to the CDN, with `cdnLink`. */
+  cdnLink?: LinkEmulator;
   /** The token server's user map (the same object): add users at run time here. */
   users: Record<string, string>;
   /** The first configured user, used to push; undefined when no users are configured. */
@@ -94,6 +102,10 @@ export async function startRealRegistry(opts: RealRegistryOptions = {}): Promise
     cleanups.push(tokenServer.close);
     const cdn = await startCdn({ storageRoot, tls: cdnTls, host: cdnHost, ...(opts.cdnBytesPerSecond ? { bytesPerSecond: opts.cdnBytesPerSecond } : {}) });
     cleanups.push(cdn.close);
+    const cdnPort = Number(new URL(cdn.url).port);
+    const link = opts.cdnLink ? await startLinkEmulator({ ...opts.cdnLink, targetPort: cdnPort, targetHost: cdnHost, listenHost: cdnHost }) : undefined;
+    if (link) cleanups.push(link.close);
+    const redirectBase = link ? `https://${cdnHost}:${link.port}` : cdn.url;
     // The signer certificate is in the bundle as well as the CA, so both `x5c` and `kid` tokens verify.
     const rootCertBundle = join(dir, 'token-root-bundle.pem');
     await writeFile(rootCertBundle, ca.caCertPem + signer.certPem);
@@ -106,7 +118,7 @@ export async function startRealRegistry(opts: RealRegistryOptions = {}): Promise
           storageRoot,
           tls: registryTls,
           auth: auth ? { realm: tokenServer.realm, service, issuer, rootCertBundle } : undefined,
-          redirectBaseUrl: redirectBlobs ? cdn.url : undefined,
+          redirectBaseUrl: redirectBlobs ? redirectBase : undefined,
         }),
       caPem: ca.caCertPem,
       expectedStatus: auth ? 401 : 200,
@@ -124,6 +136,7 @@ export async function startRealRegistry(opts: RealRegistryOptions = {}): Promise
       caFile: ca.caCertPath,
       tokenServer,
       cdn,
+      ...(link ? { cdnLink: link } : {}),
       users: tokenServer.users,
       credentials: firstUser === undefined ? undefined : { user: firstUser[0], password: firstUser[1] },
       storageRoot,

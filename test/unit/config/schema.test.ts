@@ -54,8 +54,14 @@ describe('validateConfig defaults', () => {
         allowPrivateRedirects: false,
         retries: { attempts: 3, minDelay: 200, maxDelay: 2000 },
         circuit: { failures: 5, openFor: 30_000 },
+        segments: { connections: 4, maxConnections: 16, size: 8 * 2 ** 20, threshold: 32 * 2 ** 20, resumes: 5, stallTimeout: 15_000 },
       },
     ]);
+  });
+
+  it('segment settings take sizes and durations with units', () => {
+    const [u] = validateConfig({ upstreams: [up('hub', 'docker.io', { segments: { connections: 8, size: '4MiB', threshold: '1GB', stallTimeout: '1m' } })] }).upstreams ?? [];
+    assert.deepEqual(u?.segments, { connections: 8, maxConnections: 16, size: 4 * 2 ** 20, threshold: 1e9, resumes: 5, stallTimeout: 60_000 });
   });
 
   it('durations are read as seconds or with units', () => {
@@ -98,6 +104,10 @@ describe('validateConfig problems', () => {
       ['upstreams[0].mirrors: mirrors need auth mode mirror: client credentials belong to the origin only']],
     ['a retry minDelay above maxDelay is refused', { upstreams: [up('hub', 'docker.io', { retries: { minDelay: '5s', maxDelay: '1s' } })] },
       ['upstreams[0].retries.minDelay: minDelay must not exceed maxDelay']],
+    ['a segment is at least 64KiB', { upstreams: [up('hub', 'docker.io', { segments: { size: '1KiB' } })] },
+      ['upstreams[0].segments.size: size must be at least 64KiB']],
+    ['segment connections are at least one', { upstreams: [up('hub', 'docker.io', { segments: { connections: 0 } })] },
+      ['upstreams[0].segments.connections: Too small: expected number to be >=1']],
     ['a circuit needs at least one failure to open', { upstreams: [up('hub', 'docker.io', { circuit: { failures: 0 } })] },
       ['upstreams[0].circuit.failures: Too small: expected number to be >=1']],
     ['an unknown listen key is refused', { listen: { grpc: ':9000' } }, ['listen: Unrecognized key: "grpc"']],

@@ -177,6 +177,22 @@ describe('the link emulator', () => {
     assert.deepEqual({ connections: l.stats().connections, cut: l.stats().cut }, { connections: 2, cut: 1 });
   });
 
+  test('cuts each connection where cutDownAfter says: the second after its own count, the third not at all', async () => {
+    const payload = randomBytes(2 * MiB);
+    const source = await sourceServer(payload);
+    targets.push(source);
+    const points = [700_001, 12_345];
+    const l = await link({ targetPort: source.port, delayMs: 1, cutDownAfter: (n) => points[n] });
+    for (const afterBytes of points) {
+      const cut = await exchange(l.port);
+      assert.equal(cut.data.length, afterBytes);
+      assert.ok(cut.data.equals(payload.subarray(0, afterBytes)), 'the bytes before the cut differ');
+    }
+    const whole = await exchange(l.port);
+    assert.equal(sha(whole.data), sha(payload));
+    assert.deepEqual({ connections: l.stats().connections, cut: l.stats().cut }, { connections: 3, cut: 2 });
+  });
+
   test('cuts after N bytes toward the target (direction up): the target gets exactly N, the client a reset', async () => {
     const received: Buffer[] = [];
     const sink = await listen(createServer((s) => s.on('data', (c: Buffer) => received.push(c))));

@@ -1,0 +1,459 @@
+// A segmented fill's byte source (docs/segmented-fills.md): one blob fetched as several concurrent Range requests,
+// the segments ahead of the contiguous prefix written at their offsets in the fill's temp file, and handed on in
+// order, as one stream, so the fill hashes and writes the contiguous prefix as it grows and its followers read it
+// as before (ARCHITECTURE.md decision 4: stream, verify, then commit). The first connection is
+// the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
+// stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
+// resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { RegistryError } from '../registry/errors.js';
+
+/** One answer to a Range request: the status and headers that decide what its body is. */
+export interface RangeAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump?: () => Promise<void> };
+}
+
+/** Asks the upstream for bytes `start`-`end` (inclusive) of the blob. */
+export type RangeFetcher = (start: number, end: number, signal: AbortSignal) => Promise<RangeAnswer>;
+
+export interface SegmentPlan {
+  size: number;
+  segmentBytes: number;
+  /** Concurrent connections, the fill's own GET included. */
+  connections: number;
+  /** Tries per segment without progress after the first. */
+  resumes: number;
+  stallTimeoutMs: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Connections a fill may add beyond its own GET, shared by all fills of one upstream. */
+export interface ConnectionSlots {
+  tryAcquire(): boolean;
+  release(): void;
+}
+
+export type SegmentState = 'waiting' | 'fetching' | 'retrying' | 'done';
+
+export interface SegmentView {
+  start: number;
+  end: number;
+  received: number;
+  state: SegmentState;
+  tries: number;
+}
+
+interface Segment {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  /** Next byte to receive (absolute offset). */
+  next: number;
+  /** Received bytes not yet handed on and not in the temp file, in order after `diskEnd`. */
+  chunks: Buffer[];
+  /** Bytes from `start` up to here are in the temp file (ahead of the prefix when they arrived). */
+  diskEnd: number;
+  /** A write to the temp file is running: its bytes come before any later ones. */
+  writing: boolean;
+  state: SegmentState;
+  claimed: boolean;
+  tries: number;
+}
+
+/** Answers no retry can mend (a wrong range, too many bytes): the fill fails at once. */
+const fatal = new WeakSet<Error>();
+
+function fatalError(message: string, cause?: unknown): RegistryError {
+  const err = new RegistryError('UPSTREAM_INVALID', message, cause === undefined ? {} : { cause });
+  fatal.add(err);
+  return err;
+}
+
+/** Bytes read back from the temp file at a time, once the prefix reaches a segment written ahead of it. */
+const readBackBytes = 1024 * 1024;
+
+/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
+async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesWritten === 0) throw new Error('temp file write made no progress');
+    offset += bytesWritten;
+  }
+}
+
+/** In-order bytes the stream may hold unread before the front segment's connection waits for the reader. */
+const frontBufferBytes = 8 * 1024 * 1024;
+
+export class SegmentedSource extends Readable {
+  private readonly segments: Segment[] = [];
+  private emitted = 0;
+  private front = 0;
+  private readonly controller = new AbortController();
+  /** undefined until the first Range answer says whether Range is honoured. */
+  private rangeHonoured: boolean | undefined;
+  private rangeKnown: Promise<boolean>;
+  private settleRange!: (honoured: boolean) => void;
+  private wakeReader: (() => void) | undefined;
+  private readerWaiting: Promise<void> | undefined;
+  private wakeWorkers = new Set<() => void>();
+  private held = 0;
+  /** The fill's temp file, once the fill has opened it: segments ahead of the prefix go there. */
+  private file: FileHandle | undefined;
+  private readingBack = false;
+  /** Settles once the first bytes have been handed on (or the source is stopped). */
+  private readonly firstBytesOut: Promise<void>;
+  private settleFirstBytes!: () => void;
+  /** Bodies being read: destroyed with the source. */
+  private readonly reading = new Set<Readable>();
+  resumes = 0;
+  /** Range requests answered with the whole blob: the fill went on as one stream. */
+  fellBack = false;
+  /** Told about each resumed connection (metrics). */
+  onResume: (() => void) | undefined;
+
+  constructor(
+    head: Readable,
+    private readonly plan: SegmentPlan,
+    private readonly fetchRange: RangeFetcher,
+    private readonly slots: ConnectionSlots,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+    for (let start = 0; start < plan.size; start += plan.segmentBytes) {
+      const end = Math.min(plan.size, start + plan.segmentBytes);
+      this.segments.push({ start, end, next: start, chunks: [], diskEnd: start, writing: false, state: 'waiting', claimed: false, tries: 0 });
+    }
+    this.rangeKnown = new Promise((resolve) => (this.settleRange = resolve));
+    this.firstBytesOut = new Promise((resolve) => (this.settleFirstBytes = resolve));
+    void this.run(head);
+  }
+
+  /**
+   * The fill's temp file (the fill's own handle): from now on, bytes ahead of the prefix are written there at their
+   * offsets instead of held in memory; the fill writes the same bytes again when the prefix reaches them.
+   */
+  useFile(file: Promise<FileHandle>): void {
+    file.then(
+      (handle) => {
+        this.file = handle;
+        // Connections waiting for the prefix to catch up may go on: what they fetch now goes to the file.
+        for (const wake of this.wakeWorkers) wake();
+        this.wakeWorkers.clear();
+      },
+      () => undefined,
+    );
+  }
+
+  /** Segments in the plan (one once the fill fell back to one stream). */
+  get segmentCount(): number {
+    return this.fellBack ? 1 : this.segments.length;
+  }
+
+  view(): SegmentView[] {
+    return this.segments.map((s) => ({ start: s.start, end: s.end - 1, received: s.next - s.start, state: s.state, tries: s.tries }));
+  }
+
+  override _read(): void {
+    this.pump();
+    const wake = this.wakeReader;
+    this.wakeReader = undefined;
+    this.readerWaiting = undefined;
+    wake?.();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.controller.abort(err ?? new Error('segmented fetch stopped'));
+    for (const body of this.reading) body.destroy();
+    this.settleRange(false);
+    this.settleFirstBytes();
+    for (const wake of this.wakeWorkers) wake();
+    callback(err);
+  }
+
+  private async run(head: Readable): Promise<void> {
+    // The first segment rides on the fill's own GET; more connections as slots allow.
+    let slots = 0;
+    while (slots + 1 < this.plan.connections && slots + 1 < this.segments.length && this.slots.tryAcquire()) slots++;
+    const first = this.segments[0];
+    if (first) first.claimed = true;
+    // No connection to add: the fill's own GET carries the whole blob, as without segments.
+    if (slots === 0) this.oneStream();
+    const workers = [this.worker(first, head)];
+    // The other connections start once the first bytes are out: their handshakes never delay the first byte.
+    if (slots > 0) await Promise.race([this.firstBytesOut, workers[0]]);
+    for (let i = 0; i < slots; i++) workers.push(this.worker(undefined, undefined).finally(() => this.slots.release()));
+    await Promise.all(workers);
+  }
+
+  /** Fetches segments until none is left to claim; `segment` and `head` are the first one's, if given. */
+  private async worker(segment: Segment | undefined, head: Readable | undefined): Promise<void> {
+    try {
+      let current = segment ?? (await this.claim());
+      let body = head;
+      while (current && !this.destroyed) {
+        await this.fill(current, body);
+        body = undefined;
+        current = await this.claim();
+      }
+    } catch (err) {
+      head?.destroy();
+      if (!this.destroyed) this.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** The lowest unclaimed segment, once it is within the look-ahead (bounded memory); undefined when none is left. */
+  private async claim(): Promise<Segment | undefined> {
+    for (;;) {
+      if (this.destroyed || this.rangeHonoured === false) return undefined;
+      const next = this.segments.find((s) => !s.claimed);
+      if (!next) return undefined;
+      // In memory, segments wait ahead of the prefix: bounded. In the temp file they may run as far ahead as they go.
+      if (this.file || next.start - this.emitted < this.plan.segmentBytes * this.plan.connections * 2) {
+        next.claimed = true;
+        return next;
+      }
+      await new Promise<void>((resolve) => this.wakeWorkers.add(resolve));
+    }
+  }
+
+  /** One segment, resumed at its first missing byte until it is complete or out of tries. */
+  private async fill(segment: Segment, head: Readable | undefined): Promise<void> {
+    let body = head;
+    let skip = 0;
+    let failures = 0;
+    while (segment.next < segment.end) {
+      segment.tries++;
+      segment.state = 'fetching';
+      const before = segment.next;
+      try {
+        if (!body) {
+          const opened = await this.open(segment);
+          // Range ignored: the first segment's connection carries the blob.
+          if (!opened) return;
+          ({ body, skip } = opened);
+        }
+        await this.receive(segment, body, skip);
+      } catch (err) {
+        if (this.destroyed) return;
+        if (err instanceof Error && fatal.has(err)) throw err;
+        failures = segment.next > before ? 1 : failures + 1;
+        if (failures > this.plan.resumes) {
+          throw new RegistryError('UNAVAILABLE', `upstream kept failing at byte ${segment.next} of ${this.plan.size}`, { cause: err });
+        }
+        segment.state = 'retrying';
+        this.resumes++;
+        this.onResume?.();
+        await this.backoff(failures);
+      } finally {
+        body?.destroy();
+        body = undefined;
+      }
+    }
+    segment.state = 'done';
+  }
+
+  /**
+   * A Range request for the rest of `segment`. When the upstream ignores Range, the first segment's connection
+   * goes on with the whole blob (skipping what it already has) and every other one stops (undefined).
+   */
+  private async open(segment: Segment): Promise<{ body: Readable; skip: number } | undefined> {
+    const res = await this.fetchRange(segment.next, segment.end - 1, this.controller.signal);
+    if (res.status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
+      if (!range || Number(range[1]) !== segment.next || Number(range[2]) !== segment.end - 1 || (range[3] !== '*' && Number(range[3]) !== this.plan.size)) {
+        res.body.destroy();
+        throw fatalError(`upstream answered bytes ${segment.next}-${segment.end - 1} with ${String(res.headers['content-range'])}`);
+      }
+      if (this.rangeHonoured === undefined) {
+        this.rangeHonoured = true;
+        this.settleRange(true);
+        this.pump();
+      }
+      return { body: res.body, skip: 0 };
+    }
+    if (res.status === 200 && this.rangeHonoured !== true) {
+      this.ignoreRange();
+      if (segment === this.segments[0]) return { body: res.body, skip: segment.next };
+      res.body.destroy();
+      return undefined;
+    }
+    res.body.destroy();
+    throw new RegistryError('UNAVAILABLE', `upstream answered a Range request with ${res.status}`);
+  }
+
+  /** The upstream ignores Range: the first segment grows to the whole blob, carried by the fill's own GET. */
+  private ignoreRange(): void {
+    if (this.rangeHonoured === false) return;
+    this.fellBack = true;
+    this.oneStream();
+  }
+
+  /** The first segment's connection carries the whole blob. */
+  private oneStream(): void {
+    this.rangeHonoured = false;
+    const first = this.segments[0];
+    if (first) {
+      first.end = this.plan.size;
+      this.segments.length = 1;
+    }
+    this.settleRange(false);
+    for (const wake of this.wakeWorkers) wake();
+    this.pump();
+  }
+
+  private async receive(segment: Segment, body: Readable, skip: number): Promise<void> {
+    let stalled: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (stalled) stalled.refresh();
+      else stalled = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream segment stalled')), this.plan.stallTimeoutMs);
+    };
+    this.reading.add(body);
+    try {
+      arm();
+      for await (const chunk of body) {
+        arm();
+        let incoming = chunk as Buffer;
+        if (skip > 0) {
+          const dropped = Math.min(skip, incoming.length);
+          skip -= dropped;
+          incoming = incoming.subarray(dropped);
+        }
+        let buffer = incoming;
+        const room = segment.end - segment.next;
+        if (buffer.length > room) {
+          if (segment !== this.segments[0] || this.rangeHonoured === false) {
+            throw fatalError('upstream sent more than the range asked for');
+          }
+          // The fill's own GET has delivered the first segment: keep the rest only if Range turns out ignored.
+          buffer = buffer.subarray(0, room);
+        }
+        if (buffer.length > 0) await this.accept(segment, buffer);
+        if (segment.next === segment.end) {
+          if (segment === this.segments[0] && segment.end < this.plan.size && this.rangeHonoured === undefined) {
+            // Hold the whole-blob GET (TCP backpressure) until a Range answer says whether it must go on.
+            clearTimeout(stalled);
+            stalled = undefined;
+            const honoured = await this.rangeKnown;
+            arm();
+            if (!honoured) {
+              if (incoming.length > buffer.length) {
+                const tail = incoming.subarray(buffer.length);
+                segment.chunks.push(tail);
+                segment.next += tail.length;
+                this.held += tail.length;
+                this.pump();
+              }
+              continue;
+            }
+          }
+          return;
+        }
+        if (segment.start <= this.emitted && this.readableLength > frontBufferBytes) {
+          clearTimeout(stalled);
+          stalled = undefined;
+          await this.readerDrained();
+          arm();
+        }
+      }
+      if (segment.next < segment.end) throw new RegistryError('UPSTREAM_INVALID', `upstream ended a range at byte ${segment.next}`);
+    } finally {
+      clearTimeout(stalled);
+      this.reading.delete(body);
+    }
+  }
+
+  /** Received bytes: into the temp file when ahead of the prefix (and the file is open), else into memory. */
+  private async accept(segment: Segment, buffer: Buffer): Promise<void> {
+    const file = this.file;
+    if (file && segment !== this.segments[this.front] && segment.chunks.length === 0 && segment.diskEnd === segment.next) {
+      const at = segment.next;
+      segment.next += buffer.length;
+      segment.writing = true;
+      try {
+        await writeAll(file, buffer, at);
+      } catch (err) {
+        throw fatalError('segment could not be written to the temp file', err);
+      } finally {
+        segment.writing = false;
+      }
+      segment.diskEnd = at + buffer.length;
+    } else {
+      segment.chunks.push(buffer);
+      segment.next += buffer.length;
+      this.held += buffer.length;
+    }
+    this.pump();
+  }
+
+  /** Hands on the front segment's bytes that were written ahead of the prefix, reading them back in order. */
+  private async readBack(segment: Segment): Promise<void> {
+    if (this.readingBack) return;
+    this.readingBack = true;
+    try {
+      const file = this.file;
+      while (file && segment.diskEnd > this.emitted && !this.destroyed) {
+        const length = Math.min(readBackBytes, segment.diskEnd - this.emitted);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await file.read(buffer, 0, length, this.emitted);
+        if (bytesRead === 0) throw new Error('temp file read made no progress');
+        this.emitted += bytesRead;
+        if (!this.push(buffer.subarray(0, bytesRead))) await this.readerDrained();
+      }
+    } catch (err) {
+      if (!this.destroyed) this.destroy(fatalError('segment could not be read back from the temp file', err));
+      return;
+    } finally {
+      this.readingBack = false;
+    }
+    this.pump();
+  }
+
+  private readerDrained(): Promise<void> {
+    this.readerWaiting ??= new Promise((resolve) => (this.wakeReader = resolve));
+    return this.readerWaiting;
+  }
+
+  private async backoff(failures: number): Promise<void> {
+    const ceiling = Math.min(this.plan.maxDelayMs, this.plan.minDelayMs * 2 ** (failures - 1));
+    const ms = Math.round(this.plan.minDelayMs + Math.random() * Math.max(0, ceiling - this.plan.minDelayMs));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.controller.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
+
+  /** Hands the contiguous prefix on, in order, as far as the reader takes it. */
+  private pump(): void {
+    for (;;) {
+      const segment = this.segments[this.front];
+      if (!segment) {
+        if (this.emitted === this.plan.size && !this.readableEnded) this.push(null);
+        return;
+      }
+      if (this.readingBack) return;
+      if (segment.diskEnd > this.emitted) {
+        void this.readBack(segment);
+        return;
+      }
+      // A write ahead of the prefix still running: its bytes come before any in memory.
+      if (segment.writing) return;
+      const chunk = segment.chunks.shift();
+      if (chunk) {
+        this.emitted += chunk.length;
+        this.held -= chunk.length;
+        this.settleFirstBytes();
+        if (!this.push(chunk)) return;
+        continue;
+      }
+      if (segment.next < segment.end || segment.end > this.emitted) return;
+      // The first segment may yet grow to the whole blob (Range ignored): the front stays on it until that is known.
+      if (this.front === 0 && this.rangeHonoured === undefined) return;
+      this.front++;
+      for (const wake of this.wakeWorkers) wake();
+      this.wakeWorkers.clear();
+    }
+  }
+}
