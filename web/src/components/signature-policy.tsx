@@ -32,7 +32,14 @@ export function SignaturePolicy({ upstream }: { upstream: UpstreamView }) {
           </li>
         ))}
       </ul>
-      <p class="muted">{s.customTrustedRoot ? 'Keyless signatures against a private trusted root.' : "Keyless signatures against Sigstore's public-good root."} Set in the config file.</p>
+      <p class="muted">
+        {s.require.some((r) => r.identities.length > 0)
+          ? s.customTrustedRoot
+            ? 'Keyless signatures are checked against a private trusted root. '
+            : "Keyless signatures are checked against Sigstore's public-good root. "
+          : ''}
+        Set in the config file.
+      </p>
     </details>
   );
 }

@@ -184,7 +184,8 @@ function HeldBack({ u }: { u: UpstreamView }) {
   if (!heldBack.watch && !heldBack.live && pausedUntil === undefined) return null;
   return (
     <span class="small warn-text" data-testid={`strip-heldback-${u.name}`} title={`background work stops below ${u.quota.reserve} pulls left`}>
-      held back: {count(heldBack.watch, 'watch step')}, {count(heldBack.live, 'stale tag')}
+      held back:{' '}
+      {[heldBack.watch ? count(heldBack.watch, 'watch step') : '', heldBack.live ? `${count(heldBack.live, 'tag')} served stale` : ''].filter(Boolean).join(', ') || 'paused'}
       {pausedUntil !== undefined && pausedUntil > Date.now() ? <> · paused until {new Date(pausedUntil).toLocaleTimeString()}</> : null}
     </span>
   );

@@ -38,7 +38,7 @@ function Quotas({ quotas }: { quotas: WatchQuotaView[] }) {
               <span>{q.remaining !== undefined ? pullsLeft(q) : 'quota not announced'}</span>
               <span class="muted small">
                 {' '}
-                · {q.reserve} kept for clients · held back: {count(q.heldBack.watch, 'watch step')}, {count(q.heldBack.live, 'stale tag')}
+                · {q.reserve} kept for clients · held back: {count(q.heldBack.watch, 'watch step')}, {count(q.heldBack.live, 'tag')} served stale
                 {q.pausedUntil !== undefined ? (
                   <>
                     {' '}
@@ -64,11 +64,13 @@ function EntryCard({ entry, reload }: { entry: WatchEntryView; reload(): Promise
     setBusy(true);
     try {
       await run({
-        act: () => api.send<WatchRunResult>('POST', `/api/watch/${encodeURIComponent(entry.id)}/run`),
-        done: (r) =>
-          r.result === 'ok'
-            ? `${entry.id}: ${r.changed ? `${count(r.changed, 'tag')} moved, ${formatBytes(r.bytes)} fetched` : 'nothing moved'}.`
-            : `${entry.id}: ${r.result === 'held' ? 'held back' : 'failed'}: ${r.message ?? ''}`,
+        act: async () => {
+          const r = await api.send<WatchRunResult>('POST', `/api/watch/${encodeURIComponent(entry.id)}/run`);
+          // A run that failed or was held back is not a success to fade away: it stays up as an error until dismissed.
+          if (r.result !== 'ok') throw new Error(`${entry.id}: ${r.result === 'held' ? 'held back' : 'failed'}: ${r.message ?? ''}`);
+          return r;
+        },
+        done: (r) => `${entry.id}: ${r.changed ? `${count(r.changed, 'tag')} moved, ${formatBytes(r.bytes)} fetched` : 'nothing moved'}.`,
         reload,
         reveal: key,
       });
