@@ -37,6 +37,7 @@ import { QuotaGovernor } from './watch/quota-governor.js';
 import { createWatch, entriesOf, type Watch } from './watch/watch-service.js';
 import { AdminWatchEntries } from './admin/admin-watch-entries.js';
 import { WatchMetrics } from './metrics/watch-metrics.js';
+import { WatchWebhook } from './watch/watch-webhook.js';
 import type { Timer } from './watch/watch-scheduler.js';
 import { CertificateStore } from './server/certificates.js';
 import { Drain } from './server/drain.js';
@@ -262,6 +263,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     clock,
   );
   const watchMetrics = new WatchMetrics(metrics.registry, () => quota.all());
+  const webhook = new WatchWebhook((name) => router().named(name)?.config.watchWebhook, child('watch'), clock);
   const watch = createWatch({
     db: cache.db,
     services,
@@ -273,6 +275,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     onEvent: (e) => {
       if (e.type === 'tag-moved') watchMetrics.tagMoved(e.upstream);
       activity.watchEvent(e);
+      void webhook.deliver(e);
     },
     onRun: (entry, result) => watchMetrics.run(entry.upstream, result.result),
     ...(cluster ? { leases: cluster.leases } : {}),
