@@ -206,6 +206,23 @@ describe('watch lists through the admin API', () => {
     hub.faults = {};
   });
 
+  test('"run now" of an entry that is running is refused as a conflict; the first run finishes', async () => {
+    // Past the quota's window: the low figure of the test before no longer holds runs back.
+    now += 6 * hour + 60_000;
+    hub.faults = { headerDelayMs: 500 };
+    try {
+      const first = admin.call<RunAnswer>('POST', `${path(adminEntry)}/run`);
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await admin.call<{ error: string; message: string }>('POST', `${path(adminEntry)}/run`);
+      assert.equal(second.status, 409, second.text);
+      assert.equal(second.body.error, 'CONFLICT');
+      assert.match(second.body.message, /running now/);
+      assert.equal((await first).status, 200);
+    } finally {
+      hub.faults = {};
+    }
+  });
+
   test('removing an admin entry stops it; the audit log has each change', async () => {
     assert.equal((await admin.call('DELETE', path(adminEntry))).status, 204);
     assert.deepEqual((await list()).entries.map((e) => e.id), [configEntry]);

@@ -93,7 +93,8 @@ export function watchRoutes(ctx: AdminContext): AnyApiRoute[] {
       response: watchRunResult,
       async handler({ params }) {
         const id = String(params.id);
-        viewOf(id);
+        // One run of an entry at a time: a second would HEAD the same tags and fetch nothing new.
+        if (viewOf(id).running) throw new AdminError('CONFLICT', `${id} is running now; its result shows when it ends`);
         const result = await ctx.watch.scheduler.runNow(id);
         return { ...result, entry: viewOf(id) };
       },
