@@ -113,7 +113,7 @@ describe('watch lists and signature verdicts in the admin UI', () => {
       await card.waitFor();
       assert.match(await page.getByTestId('notice').innerText(), /Watching hub\/team\/app:1\.0,nightly/);
       assert.match(await card.innerText(), /admin/);
-      assert.match(await card.innerText(), /last 2 digests per tag/);
+      assert.match(await card.innerText(), /2 digests per tag/);
 
       await page.getByTestId(`watch-run-${id}`).click();
       await page.getByTestId(`watch-tags-${id}`).waitFor();
@@ -191,6 +191,7 @@ describe('watch lists and signature verdicts in the admin UI', () => {
       await page.getByTestId(`image-${signedDigest}`).getByTestId('image-digest').click();
       await page.getByTestId('image-signature').waitFor();
       assert.match(await page.getByTestId('image-signature').innerText(), /signed/);
+      await screenshot(page, 'verdict-image-desktop');
 
       await page.goto('/#/upstreams');
       const policy = page.getByTestId('upstream-signatures-hub');

@@ -149,7 +149,7 @@ function EntryCard({ entry, reload }: { entry: WatchEntryView; reload(): Promise
         </div>
         <div>
           <dt>Kept</dt>
-          <dd>last {count(entry.keep, 'digest')} per tag</dd>
+          <dd>{count(entry.keep, 'digest')} per tag</dd>
         </div>
       </dl>
       {last?.message && last.result !== 'ok' ? (
