@@ -34,7 +34,10 @@ import type { MirrorServices } from './mirror/services.js';
 import { SignatureGate } from './mirror/signature-gate.js';
 import { SignatureVerdicts } from './cache/signature-verdicts.js';
 import { QuotaGovernor } from './watch/quota-governor.js';
-import { createWatch, type Watch } from './watch/watch-service.js';
+import { createWatch, entriesOf, type Watch } from './watch/watch-service.js';
+import { AdminWatchEntries } from './admin/admin-watch-entries.js';
+import { WatchMetrics } from './metrics/watch-metrics.js';
+import { WatchWebhook } from './watch/watch-webhook.js';
 import type { Timer } from './watch/watch-scheduler.js';
 import { CertificateStore } from './server/certificates.js';
 import { Drain } from './server/drain.js';
@@ -183,6 +186,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       .evict()
       .then((r) => r && metrics.evicted(r))
       .catch((err: unknown) => log.error({ err }, 'eviction failed'));
+  const verdicts = new SignatureVerdicts(cache.db);
   const fillRoom = new FillRoom(() => config.cache.maxSize);
   const services: MirrorServices = {
     index: cache.index,
@@ -201,7 +205,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
-    signatures: new SignatureGate(new SignatureVerdicts(cache.db), clock, metrics),
+    signatures: new SignatureGate(verdicts, clock, metrics),
     quota,
   };
   const activity = new Activity(fills, traffic, clock);
@@ -251,7 +255,32 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const drain = new Drain();
   for (const server of servers) drain.track(server);
   const prefetcher = new Prefetcher(services, router, child('prefetch'), clock, (upstream, bytes) => traffic.prefetched(upstream, bytes));
-  const watch = createWatch({ db: cache.db, services, router, clock, log: child('watch'), governor: quota, ...(cluster ? { leases: cluster.leases } : {}), ...(options.watchTimer ? { timer: options.watchTimer } : {}) });
+  // Watch entries: the config file's and the admin's, both read by the scheduler at every tick (docs/watch.md).
+  const watchEntries = new AdminWatchEntries(
+    cache.db,
+    () => entriesOf(router().upstreams.map((u) => u.config)),
+    (name) => router().named(name) !== undefined,
+    clock,
+  );
+  const watchMetrics = new WatchMetrics(metrics.registry, () => quota.all());
+  const webhook = new WatchWebhook((name) => router().named(name)?.config.watchWebhook, child('watch'), clock);
+  const watch = createWatch({
+    db: cache.db,
+    services,
+    router,
+    clock,
+    log: child('watch'),
+    governor: quota,
+    adminEntries: () => watchEntries.list(),
+    onEvent: (e) => {
+      if (e.type === 'tag-moved') watchMetrics.tagMoved(e.upstream);
+      activity.watchEvent(e);
+      void webhook.deliver(e);
+    },
+    onRun: (entry, result) => watchMetrics.run(entry.upstream, result.result),
+    ...(cluster ? { leases: cluster.leases } : {}),
+    ...(options.watchTimer ? { timer: options.watchTimer } : {}),
+  });
   cache.policy.retained = () => watch.retained();
   const bound: Listening = {};
 
@@ -293,6 +322,9 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         sniStats: () => sni?.stats(),
         registryAddresses: () => bound,
         cluster: () => sharedView?.heartbeats.view(),
+        watch,
+        watchEntries,
+        verdicts,
       },
       options.webDir ? { webDir: options.webDir } : {},
     );

@@ -6,7 +6,11 @@ import type { PullLog } from '../mirror/reply.js';
 import { fillSegments } from '../mirror/segmented-fill.js';
 import type { SegmentView } from '../mirror/segmented-source.js';
 import type { AccessInfo } from '../server/access-log.js';
+import type { WatchEvent } from '../watch/watch-runner.js';
 import type { Traffic } from './traffic.js';
+
+/** A watch list event as the activity feed shows it (docs/watch.md): a tag moved, a run failed or was held back. */
+export type WatchActivity = WatchEvent & { at: number };
 
 export interface RequestEvent {
   at: number;
@@ -41,6 +45,7 @@ const hitMarks = new Set(['HIT', 'COALESCED', 'REVALIDATED', 'STALE', 'REDIRECT'
 
 export class Activity {
   private readonly recentRequests: RequestEvent[] = [];
+  private readonly recentWatch: WatchActivity[] = [];
   private readonly events = new EventEmitter();
   /** Last progress sample per fill, for its rate. */
   private readonly samples = new Map<string, { at: number; bytes: number; rate: number }>();
@@ -84,6 +89,24 @@ export class Activity {
       });
     }
     this.events.emit('request', view);
+  }
+
+  /** A watch list event (the watch runner's onEvent). */
+  watchEvent(e: WatchEvent): void {
+    const view: WatchActivity = { ...e, at: this.clock() };
+    this.recentWatch.push(view);
+    if (this.recentWatch.length > keepRecent) this.recentWatch.shift();
+    this.events.emit('watch', view);
+  }
+
+  onWatch(listener: (e: WatchActivity) => void): () => void {
+    this.events.on('watch', listener);
+    return () => this.events.off('watch', listener);
+  }
+
+  /** Watch list events, newest first. */
+  recentWatchEvents(): WatchActivity[] {
+    return [...this.recentWatch].reverse();
   }
 
   onRequest(listener: (e: RequestEvent) => void): () => void {

@@ -16,6 +16,9 @@ import type { CacheBrowser } from './cache-browser.js';
 import type { Prefetcher } from './prefetch.js';
 import type { Traffic } from './traffic.js';
 import type { UpstreamSources } from './upstream-sources.js';
+import type { AdminWatchEntries } from './admin-watch-entries.js';
+import type { SignatureVerdicts } from '../cache/signature-verdicts.js';
+import type { Watch } from '../watch/watch-service.js';
 
 export interface AdminContext {
   config: Config;
@@ -39,6 +42,12 @@ export interface AdminContext {
   sniStats: () => SniRouterStats | undefined;
   /** The registry listeners' addresses once bound (for the setup page's default mirror address). */
   registryAddresses: () => { http?: string; https?: string };
+  /** Watch lists and the quota governor (docs/watch.md). */
+  watch: Watch;
+  /** Watch entries added through the admin. */
+  watchEntries: AdminWatchEntries;
+  /** Signature verdicts per manifest digest (docs/signatures.md). */
+  verdicts: SignatureVerdicts;
   /** The replicas sharing the bucket and their figures (undefined with disk storage). */
   cluster: () => Promise<ClusterView> | undefined;
 }

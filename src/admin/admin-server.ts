@@ -26,6 +26,7 @@ import { setupRoutes } from './routes/setup-routes.js';
 import { upstreamRoutes } from './routes/upstream-routes.js';
 import { passthroughRoutes } from './routes/passthrough-routes.js';
 import { userRoutes } from './routes/user-routes.js';
+import { watchRoutes } from './routes/watch-routes.js';
 
 /** web/dist of this checkout or installation: found from this file upwards (src/admin or dist/src/admin). */
 export function webRoot(): string {
@@ -39,7 +40,7 @@ export function webRoot(): string {
 
 export function adminRoutes(ctx: AdminContext): AnyApiRoute[] {
   // Every state-changing route is recorded in the audit log (src/admin/audit-log.ts).
-  const routes: AnyApiRoute[] = audited(ctx.audit, [...auditRoutes(ctx, () => routes), ...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx), ...clusterRoutes(ctx)]);
+  const routes: AnyApiRoute[] = audited(ctx.audit, [...auditRoutes(ctx, () => routes), ...sessionRoutes(ctx), ...upstreamRoutes(ctx), ...cacheRoutes(ctx), ...prefetchRoutes(ctx), ...activityRoutes(ctx), ...setupRoutes(ctx), ...userRoutes(ctx), ...passthroughRoutes(ctx), ...clusterRoutes(ctx), ...watchRoutes(ctx)]);
   return routes;
 }
 

@@ -97,6 +97,29 @@ export const upstreamView = z.object({
   enabled: z.boolean(),
   access: z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional(), login: z.enum(['off', 'required']).optional() }).optional(),
   policy: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).optional(),
+  /** The signature policy (docs/signatures.md), read-only: set in the config file. */
+  signatures: z
+    .object({
+      customTrustedRoot: z.boolean(),
+      require: z.array(
+        z.object({
+          repositories: z.array(z.string()),
+          mode: z.enum(['enforce', 'audit']),
+          threshold: z.number(),
+          /** SHA-256 fingerprints of the public keys (`sha256:…`). */
+          keys: z.array(z.string()),
+          identities: z.array(z.object({ issuer: z.string(), subject: z.string() })),
+        }),
+      ),
+    })
+    .optional(),
+  /** The quota governor's view of this upstream (docs/watch.md). */
+  quota: z.object({
+    reserve: z.number(),
+    /** Background work is paused until then, after a 429. */
+    pausedUntil: z.number().optional(),
+    heldBack: z.object({ watch: z.number(), live: z.number() }),
+  }),
   /** `config`: declared in the config file, read-only here. `admin`: managed through this API. */
   source: z.enum(['config', 'builtin', 'admin']),
   health: upstreamHealth,
@@ -189,6 +212,18 @@ export const imageView = z.object({
   pulls: z.number(),
   pinned: z.boolean(),
   platforms: z.array(z.string()),
+  /** The newest signature verdict on the image under its upstream's policy (docs/signatures.md); absent when none. */
+  signature: z
+    .object({
+      result: z.enum(['pass', 'fail']),
+      mode: z.enum(['enforce', 'audit']),
+      requirement: z.string(),
+      /** Who vouched for it: `key sha256:…` or `subject (issuer)`. */
+      signers: z.array(z.string()),
+      reason: z.string().optional(),
+      at: z.number(),
+    })
+    .optional(),
 });
 export const imageList = z.object({ images: z.array(imageView) });
 
@@ -282,8 +317,21 @@ export const requestView = z.object({
   ms: z.number(),
   client: z.string(),
 });
-/** `recent`: the latest finished registry requests, newest first. */
-export const activitySnapshot = z.object({ fills: z.array(fillView), recent: z.array(requestView) });
+/** A watch list event (docs/watch.md): a watched tag moved, a run failed, a run was held back by the quota governor. */
+export const watchEventView = z.object({
+  at: z.number(),
+  type: z.enum(['tag-moved', 'run-failed', 'run-held']),
+  entry: z.string(),
+  upstream: z.string(),
+  repository: z.string().optional(),
+  tag: z.string().optional(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  bytes: z.number().optional(),
+  message: z.string().optional(),
+});
+/** `recent`: the latest finished registry requests, newest first; `watch`: the latest watch list events, newest first. */
+export const activitySnapshot = z.object({ fills: z.array(fillView), recent: z.array(requestView), watch: z.array(watchEventView) });
 export type ActivitySnapshot = z.infer<typeof activitySnapshot>;
 
 // ---- setup snippets --------------------------------------------------------------------------------------------
@@ -368,3 +416,53 @@ export const auditEntry = z.object({
   outcome: z.string(),
 });
 export const auditList = z.object({ entries: z.array(auditEntry) });
+
+// ---- watch lists -----------------------------------------------------------------------------------------------
+
+/** The entry as the config file's `upstreams[].watch` takes it (src/config/watch.ts checks it), plus its upstream. */
+export const watchEntryCreate = z.looseObject({ upstream: z.string().min(1).max(64) });
+export const watchedTagView = z.object({
+  tag: z.string(),
+  digest: z.string().nullable(),
+  changedAt: z.number().nullable(),
+  checkedAt: z.number(),
+  bytesFetched: z.number(),
+  error: z.string().nullable(),
+});
+export const watchRunView = z.object({
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
+  result: z.enum(['running', 'ok', 'failed', 'held']),
+  changed: z.number(),
+  bytes: z.number(),
+  message: z.string().nullable(),
+});
+export const watchEntryView = z.object({
+  id: z.string(),
+  upstream: z.string(),
+  repository: z.string(),
+  tags: z.array(z.string()),
+  newest: z.number().optional(),
+  platforms: z.array(z.string()),
+  everyMs: z.number().optional(),
+  cron: z.string().optional(),
+  jitterMs: z.number(),
+  keep: z.number(),
+  source: z.enum(['config', 'admin']),
+  running: z.boolean(),
+  nextRun: z.number(),
+  lastRun: watchRunView.nullable(),
+  tagStates: z.array(watchedTagView),
+});
+export type WatchEntryView = z.infer<typeof watchEntryView>;
+export const watchQuotaView = z.object({
+  upstream: z.string(),
+  limit: z.number().optional(),
+  remaining: z.number().optional(),
+  windowSeconds: z.number().optional(),
+  pausedUntil: z.number().optional(),
+  reserve: z.number(),
+  heldBack: z.object({ watch: z.number(), live: z.number() }),
+});
+export const watchList = z.object({ entries: z.array(watchEntryView), quotas: z.array(watchQuotaView) });
+export const watchRunResult = z.object({ result: z.enum(['ok', 'failed', 'held']), changed: z.number(), bytes: z.number(), message: z.string().optional(), entry: watchEntryView });

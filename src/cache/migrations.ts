@@ -219,6 +219,17 @@ CREATE TABLE watch_runs (
 CREATE INDEX watch_runs_by_entry ON watch_runs (entry, started_at);
 `;
 
+// Watch entries added through the admin (docs/watch.md), next to the config file's: the entry as given, checked
+// with the config file's schema when it is added and again when it is read.
+const adminWatchSchema = `
+CREATE TABLE watch_entries (
+  id         TEXT PRIMARY KEY,
+  upstream   TEXT NOT NULL,
+  entry      TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
@@ -228,4 +239,5 @@ export const migrations: readonly Migration[] = [
   { name: 'traffic minutes', sql: trafficMinutesSchema },
   { name: 'audit log', sql: auditLogSchema },
   { name: 'watch lists', sql: watchSchema },
+  { name: 'admin watch entries', sql: adminWatchSchema },
 ];

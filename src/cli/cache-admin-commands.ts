@@ -63,9 +63,17 @@ export async function cacheLs(upstream: string | undefined, repository: string |
   const list = await api.get<ImageList>('/api/cache/images', { upstream, repository });
   if (flags.json) return printJson(list);
   printTable(
-    ['TAGS', 'SIZE', 'PLATFORMS', 'LAST PULL', 'PULLS', 'PINNED', 'DIGEST'],
-    list.images.map((i) => [i.tags.join(',') || '-', humanSize(i.size), i.platforms.join(',') || '-', when(i.lastPulledAt), String(i.pulls), i.pinned ? 'yes' : 'no', i.digest]),
+    ['TAGS', 'SIZE', 'PLATFORMS', 'LAST PULL', 'PULLS', 'PINNED', 'SIGNATURE', 'DIGEST'],
+    list.images.map((i) => [i.tags.join(',') || '-', humanSize(i.size), i.platforms.join(',') || '-', when(i.lastPulledAt), String(i.pulls), i.pinned ? 'yes' : 'no', signatureText(i.signature), i.digest]),
   );
+}
+
+/** `pass: key sha256:0123… ` / `fail (audit): no signature found` / `-` when no policy judged the image. */
+export function signatureText(s: ImageList['images'][number]['signature']): string {
+  if (!s) return '-';
+  const mode = s.mode === 'audit' ? ' (audit)' : '';
+  if (s.result === 'pass') return `pass${mode}: ${s.signers.join(' + ') || s.reason || s.requirement}`;
+  return `fail${mode}: ${s.reason ?? 'no valid signature'}`;
 }
 
 async function changePin(method: 'POST' | 'DELETE', pin: string, flags: JsonFlags): Promise<void> {

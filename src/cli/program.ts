@@ -10,6 +10,7 @@ import { serve } from './serve.js';
 import { registerTokenCommands } from './token-commands.js';
 import { registerUpstreamCommands } from './upstream-commands.js';
 import { registerUserCommands } from './user-commands.js';
+import { registerWatchCommands } from './watch-commands.js';
 import { exitTwoOnUsageErrors } from './usage-exit.js';
 
 export function buildProgram(): Command {
@@ -66,5 +67,6 @@ export function buildProgram(): Command {
   registerPrefetchCommand(program);
   registerTokenCommands(program);
   registerUserCommands(program);
+  registerWatchCommands(program);
   return exitTwoOnUsageErrors(program);
 }

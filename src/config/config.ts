@@ -33,6 +33,8 @@ export interface UpstreamConfig {
   /** Images kept fresh on a schedule (docs/watch.md). */
   watch?: WatchEntryConfig[];
   quota?: QuotaConfig;
+  /** Receives a JSON event when a watched tag moves (docs/watch.md). */
+  watchWebhook?: string;
   /** Tried in order before `url` (the origin). */
   mirrors: URL[];
   allowPrivateRedirects: boolean;

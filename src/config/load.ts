@@ -162,6 +162,7 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     // Settings stored by an older version lack these keys: their defaults apply.
     ...(u.watch && u.watch.length > 0 ? { watch: u.watch } : {}),
     ...(u.quota ? { quota: u.quota } : {}),
+    ...(u.watchWebhook ? { watchWebhook: u.watchWebhook } : {}),
     mirrors: (u.mirrors ?? []).map((m) => new URL(m.replace(/\/+$/, ''))),
     allowPrivateRedirects: u.allowPrivateRedirects ?? false,
     retries: {

@@ -130,6 +130,8 @@ export const upstreamSchema = z.strictObject({
   watch: z.array(watchEntrySchema).max(200).default([]),
   /** How much of the upstream's pull quota background work may spend (docs/watch.md). */
   quota: quotaSchema.prefault({}),
+  /** Receives a JSON event (POST) when a watched tag of this upstream moves (docs/watch.md). */
+  watchWebhook: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
   allowPrivateRedirects: z.boolean().default(false),
   /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */

@@ -54,6 +54,8 @@ export class WatchRunner {
     private readonly log: Logger,
     private readonly clock: () => number,
     private readonly onEvent: (e: WatchEvent) => void = () => undefined,
+    /** Told every run's result (the metrics count them by result). */
+    private readonly onRun: (entry: WatchEntry, result: RunResult) => void = () => undefined,
   ) {}
 
   async run(entry: WatchEntry, signal: AbortSignal): Promise<RunResult> {
@@ -72,6 +74,7 @@ export class WatchRunner {
       }
     }
     this.state.finishRun(runId, entry.id, this.clock(), result.result, result.changed, result.bytes, result.message);
+    this.onRun(entry, result);
     if (result.result === 'failed') {
       this.log.warn({ entry: entry.id, reason: result.message }, 'watch run failed');
       this.onEvent({ type: 'run-failed', entry: entry.id, upstream: entry.upstream, message: result.message ?? '' });

@@ -66,6 +66,11 @@ export class WatchScheduler {
     this.arm();
   }
 
+  /** Reads the entries again now (after the admin added or removed one), instead of at the next tick. */
+  refresh(): void {
+    if (!this.closed) this.setEntries(this.source());
+  }
+
   list(): EntryView[] {
     return [...this.entries.values()].map((v) => ({ ...v }));
   }

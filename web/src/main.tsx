@@ -15,6 +15,7 @@ import { PrefetchPage } from './pages/prefetch.js';
 import { SetupPage } from './pages/setup.js';
 import { UpstreamsPage } from './pages/upstreams.js';
 import { UsersPage } from './pages/users.js';
+import { WatchPage } from './pages/watch.js';
 import { href, useRoute } from './router.js';
 import { revealRow } from './reveal.js';
 
@@ -29,6 +30,8 @@ function Page({ route }: { route: string[] }) {
       return <CachePage route={rest} />;
     case 'prefetch':
       return <PrefetchPage />;
+    case 'watch':
+      return <WatchPage />;
     case 'users':
       return <UsersPage />;
     case 'passthrough':
@@ -65,6 +68,7 @@ const titles: Record<PageId, string> = {
   upstreams: 'Upstreams',
   cache: 'Cache',
   prefetch: 'Prefetch',
+  watch: 'Watch lists',
   users: 'Registry users',
   passthrough: 'TLS passthrough',
   setup: 'Setup',

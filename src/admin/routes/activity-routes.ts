@@ -7,13 +7,13 @@ const busyEveryMs = 1_000;
 const idleEveryMs = 5_000;
 
 export function activityRoutes(ctx: AdminContext): AnyApiRoute[] {
-  const snapshot = () => ({ fills: ctx.activity.inflight(), recent: ctx.activity.recent().slice(0, 50) });
+  const snapshot = () => ({ fills: ctx.activity.inflight(), recent: ctx.activity.recent().slice(0, 50), watch: ctx.activity.recentWatchEvents().slice(0, 20) });
   return [
     route({ method: 'GET', url: '/api/activity', summary: 'Fills in flight and recent requests', tag: 'activity', response: activitySnapshot, handler: snapshot }),
     route({
       method: 'GET',
       url: '/api/activity/events',
-      summary: 'Server-sent events: `snapshot` (every second while fills run, else every 5 s) and `request` (each finished registry request)',
+      summary: 'Server-sent events: `snapshot` (every second while fills run, else every 5 s) `request` (each finished registry request) and `watch` (a watched tag moved, a watch run failed or was held back)',
       tag: 'activity',
       handler({ req, reply }) {
         reply.hijack();
@@ -34,9 +34,11 @@ export function activityRoutes(ctx: AdminContext): AnyApiRoute[] {
           timer = setTimeout(tick, s.fills.length ? busyEveryMs : idleEveryMs);
         };
         const off = ctx.activity.onRequest((e) => send('request', e));
+        const offWatch = ctx.activity.onWatch((e) => send('watch', e));
         tick();
         req.raw.on('close', () => {
           off();
+          offWatch();
           clearTimeout(timer);
         });
       },

@@ -4,6 +4,7 @@ import { statfs } from 'node:fs/promises';
 import { parseDigest } from '../../registry/digest.js';
 import type { PurgeTarget } from '../../cache/ports.js';
 import type { AdminContext } from '../admin-context.js';
+import { signatureOf, withSignatures } from '../signature-view.js';
 import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
 import {
@@ -112,7 +113,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
         knownUpstream(query.upstream);
-        return { images: ctx.browser.images(query.upstream, query.repository) };
+        return { images: withSignatures(ctx.verdicts, query.upstream, ctx.browser.images(query.upstream, query.repository)) };
       },
     }),
     route({
@@ -129,7 +130,8 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
         const found = ctx.browser.parts(query.upstream, query.repository, query.digest);
         if (!found) throw new AdminError('NOT_FOUND', `no image ${query.digest} cached in ${query.upstream}/${query.repository}`);
         const source = ctx.sources.list().find((s) => s.config.name === query.upstream);
-        return { ...found.image, upstream: query.upstream, repository: query.repository, registry: source?.config.registry ?? query.upstream, parts: found.parts };
+        const signature = signatureOf(ctx.verdicts, query.upstream, found.image.digest);
+        return { ...found.image, ...(signature ? { signature } : {}), upstream: query.upstream, repository: query.repository, registry: source?.config.registry ?? query.upstream, parts: found.parts };
       },
     }),
     route({

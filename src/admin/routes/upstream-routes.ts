@@ -6,6 +6,7 @@ import type { Upstream } from '../../upstream/upstream.js';
 import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type TestResult, type UpstreamView } from '../api-schemas.js';
 import { shownUrl } from '../secret-destination.js';
 import { testUpstream } from '../upstream-test.js';
+import { quotaOf, signaturesView } from '../upstream-policy-view.js';
 import type { UpstreamSource } from '../upstream-sources.js';
 
 export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
@@ -33,6 +34,8 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
       enabled: s.enabled,
       ...(s.config.access ? { access: s.config.access } : {}),
       ...(s.config.policy ? { policy: s.config.policy } : {}),
+      ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
+      quota: quotaOf(ctx, s.config.name),
       source: s.source,
       health: {
         ...health,

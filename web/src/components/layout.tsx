@@ -9,6 +9,7 @@ export const pages = [
   { id: 'upstreams', path: 'upstreams', label: 'Upstreams' },
   { id: 'cache', path: 'cache', label: 'Cache' },
   { id: 'prefetch', path: 'prefetch', label: 'Prefetch' },
+  { id: 'watch', path: 'watch', label: 'Watch' },
   { id: 'users', path: 'users', label: 'Users' },
   { id: 'passthrough', path: 'passthrough', label: 'Passthrough' },
   { id: 'setup', path: 'setup', label: 'Setup' },

@@ -11,6 +11,7 @@ import { count, formatBytes, formatPercent, shortDigest } from '../format.js';
 import { href } from '../router.js';
 import { useAction } from '../use-action.js';
 import { useResource } from '../use-resource.js';
+import { SignatureVerdict } from '../components/signature-verdict.js';
 import type { CacheSummary, EvictResult, ImageList, ImageView, PinList, PurgeRequest, PurgeResult, RepositoryList, RepositoryView } from '../types.js';
 import { PinsCard } from './cache-pins.js';
 import { ImagePage } from './image.js';
@@ -277,65 +278,74 @@ function Images({ upstream, repository }: { upstream: string; repository: string
         </button>
       </div>
       <ResourceView resource={images} isEmpty={(d) => d.images.length === 0} empty={<span data-testid="no-images">No image of {repository} is cached.</span>}>
-        {(d) => (
-          <section class="card flush" aria-label={`Images of ${repository}`}>
-            <div class="table-wrap">
-              <table class="responsive" data-testid="cache-images">
-                <thead>
-                  <tr>
-                    <th scope="col">Tags</th>
-                    <th scope="col">Digest</th>
-                    <th scope="col">Platforms</th>
-                    <th scope="col" class="num">Size</th>
-                    <th scope="col">Last pulled</th>
-                    <th scope="col" class="num">Pulls</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.images.map((image) => (
-                    <tr key={image.digest} data-testid={`image-${image.digest}`} data-row-key={`image-${image.digest}`}>
-                      <th scope="row" data-label="Tags">
-                        <span class="tags">
-                          {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
-                          {image.pinned ? <span class="badge pinned">pinned</span> : null}
-                        </span>
+        {(d) => {
+          const signed = d.images.some((i) => i.signature);
+          return (
+            <section class="card flush" aria-label={`Images of ${repository}`}>
+              <div class="table-wrap">
+                <table class="responsive" data-testid="cache-images">
+                  <thead>
+                    <tr>
+                      <th scope="col">Tags</th>
+                      <th scope="col">Digest</th>
+                      <th scope="col">Platforms</th>
+                      {signed ? <th scope="col">Signature</th> : null}
+                      <th scope="col" class="num">Size</th>
+                      <th scope="col">Last pulled</th>
+                      <th scope="col" class="num">Pulls</th>
+                      <th scope="col">
+                        <span class="visually-hidden">Actions</span>
                       </th>
-                      <td data-label="Digest" class="mono" title={image.digest}>
-                        <a href={href('cache', upstream, repository, image.digest)} class="digest" data-testid="image-digest" data-digest={image.digest}>
-                          {shortDigest(image.digest)}
-                        </a>
-                      </td>
-                      <td data-label="Platforms" class="small">
-                        {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
-                      </td>
-                      <td class="num" data-label="Size">{formatBytes(image.size)}</td>
-                      <td data-label="Last pulled">
-                        <TimeAgo at={image.lastPulledAt} />
-                      </td>
-                      <td class="num" data-label="Pulls">{image.pulls}</td>
-                      <td class="actions-cell" data-label="Actions">
-                        <button type="button" class="button small" onClick={() => void togglePin(image)} data-testid="image-pin">
-                          {image.pinned ? 'Unpin' : 'Pin'}
-                        </button>
-                        <button
-                          type="button"
-                          class="button small danger"
-                          onClick={() => void purge(imageName(upstream, repository, image), { digest: image.digest })}
-                          data-testid="image-purge"
-                        >
-                          Purge
-                        </button>
-                      </td>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </section>
-        )}
+                  </thead>
+                  <tbody>
+                    {d.images.map((image) => (
+                      <tr key={image.digest} data-testid={`image-${image.digest}`} data-row-key={`image-${image.digest}`}>
+                        <th scope="row" data-label="Tags">
+                          <span class="tags">
+                            {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
+                            {image.pinned ? <span class="badge pinned">pinned</span> : null}
+                          </span>
+                        </th>
+                        <td data-label="Digest" class="mono" title={image.digest}>
+                          <a href={href('cache', upstream, repository, image.digest)} class="digest" data-testid="image-digest" data-digest={image.digest}>
+                            {shortDigest(image.digest)}
+                          </a>
+                        </td>
+                        <td data-label="Platforms" class="small">
+                          {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
+                        </td>
+                        {signed ? (
+                          <td data-label="Signature">
+                            <SignatureVerdict signature={image.signature} />
+                          </td>
+                        ) : null}
+                        <td class="num" data-label="Size">{formatBytes(image.size)}</td>
+                        <td data-label="Last pulled">
+                          <TimeAgo at={image.lastPulledAt} />
+                        </td>
+                        <td class="num" data-label="Pulls">{image.pulls}</td>
+                        <td class="actions-cell" data-label="Actions">
+                          <button type="button" class="button small" onClick={() => void togglePin(image)} data-testid="image-pin">
+                            {image.pinned ? 'Unpin' : 'Pin'}
+                          </button>
+                          <button
+                            type="button"
+                            class="button small danger"
+                            onClick={() => void purge(imageName(upstream, repository, image), { digest: image.digest })}
+                            data-testid="image-purge"
+                          >
+                            Purge
+                          </button>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          );
+        }}
       </ResourceView>
     </>
   );

@@ -1,6 +1,7 @@
 // The dashboard: a strip with each upstream's status, hit ratio and pulls left; cache totals (Saved is what the cache
 // served itself, prefetched bytes are shown on their own); the cluster (with shared storage); traffic served vs
-// fetched over time; fills in flight and the latest requests.
+// fetched over time; watch list events; fills in flight and the latest requests. Each strip tile also says what the
+// quota governor held back (docs/watch.md).
 import { useState } from 'preact/hooks';
 import { ClusterCard } from '../components/cluster-card.js';
 import { statusOf } from '../components/health-dot.js';
@@ -11,7 +12,7 @@ import { count, formatBytes, formatDuration, formatPercent, formatRate, pullsLef
 import { useActivity } from '../use-activity.js';
 import { useResource } from '../use-resource.js';
 import { href } from '../router.js';
-import type { CacheSummary, FillView, RequestView, TrafficSeries, UpstreamList, UpstreamView } from '../types.js';
+import type { CacheSummary, FillView, RequestView, TrafficSeries, UpstreamList, UpstreamView, WatchEventView } from '../types.js';
 
 const periods = [
   { hours: 1, label: '1 h' },
@@ -177,6 +178,19 @@ function PullsLeft({ u }: { u: UpstreamView }) {
   );
 }
 
+/** What the quota governor held back for this upstream (docs/watch.md), once it held anything back. */
+function HeldBack({ u }: { u: UpstreamView }) {
+  const { heldBack, pausedUntil } = u.quota;
+  if (!heldBack.watch && !heldBack.live && pausedUntil === undefined) return null;
+  return (
+    <span class="small warn-text" data-testid={`strip-heldback-${u.name}`} title={`background work stops below ${u.quota.reserve} pulls left`}>
+      held back:{' '}
+      {[heldBack.watch ? count(heldBack.watch, 'watch step') : '', heldBack.live ? `${count(heldBack.live, 'tag')} served stale` : ''].filter(Boolean).join(', ') || 'paused'}
+      {pausedUntil !== undefined && pausedUntil > Date.now() ? <> · paused until {new Date(pausedUntil).toLocaleTimeString()}</> : null}
+    </span>
+  );
+}
+
 /** One compact tile per upstream: its status in words, hit ratio, bytes served and pulls left where it says. */
 function UpstreamStrip({ summary }: { summary: CacheSummary | undefined }) {
   const upstreams = useResource<UpstreamList>('/api/upstreams', 15_000);
@@ -199,9 +213,46 @@ function UpstreamStrip({ summary }: { summary: CacheSummary | undefined }) {
               hit ratio <span data-testid={`strip-hit-${u.name}`}>{formatPercent(traffic?.hitRatio ?? null)}</span> · {formatBytes(traffic?.bytesServed ?? 0)} served
             </span>
             <PullsLeft u={u} />
+            <HeldBack u={u} />
           </a>
         );
       })}
+    </section>
+  );
+}
+
+const watchWords: Record<WatchEventView['type'], string> = { 'tag-moved': 'moved', 'run-failed': 'run failed', 'run-held': 'run held back' };
+
+/** Watch list events as they happen: a watched tag moved, a run failed or the quota governor held one back. */
+function WatchEvents({ events }: { events: WatchEventView[] }) {
+  if (events.length === 0) return null;
+  return (
+    <section class="card" aria-labelledby="watch-events-title">
+      <div class="card-head">
+        <h2 id="watch-events-title">Watch lists</h2>
+        <a href={href('watch')} class="small">
+          All watch lists
+        </a>
+      </div>
+      <ul class="watch-events" data-testid="watch-events">
+        {events.map((e, i) => (
+          <li key={`${e.at}-${i}`} data-type={e.type}>
+            <span class={`badge ${e.type === 'tag-moved' ? 'good' : e.type === 'run-failed' ? 'bad' : 'warn'}`}>{watchWords[e.type]}</span>{' '}
+            <span class="mono break">{e.type === 'tag-moved' ? `${e.upstream}/${e.repository ?? ''}:${e.tag ?? ''}` : e.entry}</span>{' '}
+            <span class="muted small">
+              {e.type === 'tag-moved' ? (
+                <>
+                  {e.from ? `${shortDigest(e.from)} → ` : ''}
+                  {e.to ? shortDigest(e.to) : ''} · {formatBytes(e.bytes ?? 0)} fetched ·{' '}
+                </>
+              ) : (
+                <>{e.message} · </>
+              )}
+              <TimeAgo at={e.at} />
+            </span>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
@@ -217,6 +268,7 @@ export function DashboardPage() {
       {summary.data ? <Totals summary={summary.data} /> : <section class="card"><p class="empty">Loading…</p></section>}
       <ClusterCard />
       <Traffic />
+      <WatchEvents events={activity.watch} />
       <Fills fills={activity.snapshot?.fills} live={activity.live} />
       <Requests recent={activity.recent} />
     </div>

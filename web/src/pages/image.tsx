@@ -1,6 +1,7 @@
 // One cached image: its tags, digest (copyable), platforms, pulls and last pull, the command to pull it through this
 // mirror for each kind of client, and every stored part (index, manifests, config, layers) with its size; the
 // parts add up to the image's size.
+import { SignatureVerdict } from '../components/signature-verdict.js';
 import { useRef } from 'preact/hooks';
 import { CopyButton } from '../components/copy-button.js';
 import { ResourceView } from '../components/resource-view.js';
@@ -128,6 +129,14 @@ export function ImagePage({ upstream, repository, digest }: { upstream: string; 
                 </dd>
                 <dt>Type</dt>
                 <dd class="mono small break">{d.mediaType}</dd>
+                {d.signature ? (
+                  <>
+                    <dt>Signature</dt>
+                    <dd data-testid="image-signature">
+                      <SignatureVerdict signature={d.signature} />
+                    </dd>
+                  </>
+                ) : null}
                 {d.pinned ? (
                   <>
                     <dt>Eviction</dt>

@@ -7,6 +7,7 @@ import { useApp } from '../app-context.js';
 import { AccessSummary } from '../components/access-summary.js';
 import { HealthDot } from '../components/health-dot.js';
 import { ResourceView } from '../components/resource-view.js';
+import { SignaturePolicy } from '../components/signature-policy.js';
 import { TestSteps } from '../components/test-steps.js';
 import { UrlCircuits } from '../components/url-circuits.js';
 import { pullsLeft } from '../format.js';
@@ -101,6 +102,7 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
         </td>
         <td data-label="Access">
           <AccessSummary upstream={u} />
+          <SignaturePolicy upstream={u} />
         </td>
         <td data-label="Enabled">
           {readOnly ? (
