@@ -1,7 +1,7 @@
 // One upstream's signature policy, compiled from its config (docs/signatures.md): the requirements that apply to a
 // repository, the trust root keyless signatures are checked against, and a version that changes whenever either
 // changes (a cached verdict holds only for the version it was made under).
-import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { compileRequirement, policyVersion, type Requirement, type RequirementConfig } from './requirement.js';
 import { loadTrustedRoot } from './trusted-root.js';
 
@@ -22,9 +22,10 @@ export class SignaturePolicy {
     private readonly readRoot: (path: string | undefined) => TrustedRoot = loadTrustedRoot,
   ) {
     this.requirements = config.require.map((r, i) => compileRequirement(r, `signatures.require[${i}]`));
-    this.version = policyVersion(config.require, config.trustedRoot);
-    // Keyless requirements need the root: a bad root file is a start-up error, not a failing pull.
-    if (this.requirements.some((r) => r.identities.length > 0)) this.trustedRoot();
+    // Keyless requirements need the root: a bad root file is a start-up error, not a failing pull. Its content,
+    // not only its path, is part of the version: a root replaced in place is a policy change.
+    const root = this.requirements.some((r) => r.identities.length > 0) ? JSON.stringify(TrustedRoot.toJSON(this.trustedRoot())) : undefined;
+    this.version = policyVersion(config.require, config.trustedRoot, root);
   }
 
   /** The requirements whose repository globs match `repository` (every one must pass). */
