@@ -20,6 +20,9 @@ export interface SignatureObserver {
 
 const emptyRoot = TrustedRoot.fromJSON({});
 
+/** How long a failed verdict is reused before the upstream is asked for signatures again. */
+export const failedVerdictRecheckMs = 60_000;
+
 export class SignatureGate {
   /** Compiled once per upstream config object: a reload or an admin change brings a new one. */
   private readonly compiled = new WeakMap<SignaturePolicyConfig, SignaturePolicy>();
@@ -87,8 +90,11 @@ export class SignatureGate {
     const stored = this.verdicts.get(m.digest, key);
     if (stored?.result === 'pass') return this.pass(m.digest, key, JSON.parse(stored.json) as Verdict);
     const parentPassed = this.verdicts.parentPassed(m.digest, key);
-    // A failed verdict stands until an index that references the manifest passes.
-    if (stored && !parentPassed) return JSON.parse(stored.json) as Verdict;
+    // A failed verdict stands until an index that references the manifest passes, or for a while: cosign signs an
+    // image after it was pushed, so a pull in between must not leave it refused until the policy changes
+    // (docs/signatures.md).
+    const failed = stored ? (JSON.parse(stored.json) as Verdict) : undefined;
+    if (failed && !parentPassed && !(this.clock() - failed.at >= failedVerdictRecheckMs)) return failed;
     let verdict: Verdict;
     if (parentPassed) {
       // A platform manifest of an index that passed: the index's signature covers it (docs/signatures.md).
@@ -98,8 +104,8 @@ export class SignatureGate {
       try {
         found = await findSignatures(upstreamSignatureSource(ctx), m.digest);
       } catch {
-        // Unknown, not failed: nothing is stored, and the next pull asks again.
-        return undefined;
+        // Unknown, not failed: nothing is stored, and the next pull asks again. A failure judged before stands.
+        return failed;
       }
       const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyRoot;
       verdict = evaluate(requirement, m.digest, m.bytes, found, { root }, this.clock());

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
+import { registryPusher } from '../support/registry-push.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
 import { keylessSubject as subject, signaturesConfig, signFixtures } from '../support/signed-fixtures.js';
-import { mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
+import { cosignSignatureManifest, cosignSignatureTag, keyedCosignLayer, mockSigstore, testKey, type TestKey } from '../support/sigstore-fixtures.js';
 
 const accept = [
   'application/vnd.oci.image.index.v1+json',
@@ -29,6 +30,8 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
   let mirror: TestMirror;
   let work: string;
   let trusted: TestKey;
+  /** How far the mirror's clock runs ahead of the real one. */
+  let skew = 0;
 
   before(async () => {
     await assertInstalled('docker-registry', 'skopeo', 'openssl');
@@ -48,7 +51,7 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
         { name: 'hub', registry: 'docker.io', url: reg.url, ca: reg.caFile, default: true, signatures: signatures('enforce') },
         { name: 'audit', registry: 'audit.test', url: reg.url, ca: reg.caFile, signatures: signatures('audit') },
       ],
-    });
+    }, { clock: () => Date.now() + skew });
   });
 
   after(async () => {
@@ -128,6 +131,33 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
         assert.equal(sha256(b.body), layer.digest);
       }
     }
+  });
+
+  test('an image signed after a refused pull is judged again: a refusal is not kept for ever', async () => {
+    // What cosign does: push the image, then sign its digest. A pull (or a watch run) in between must not leave the
+    // image refused until the policy changes (docs/signatures.md).
+    const pusher = await registryPusher(reg);
+    let digest: string;
+    try {
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+      const configDigest = await pusher.blob('team/late', config);
+      const manifest = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [] }),
+      );
+      digest = await pusher.manifest('team/late', '1.0', manifest, 'application/vnd.oci.image.manifest.v1+json');
+      const first = await get('/v2/team/late/manifests/1.0');
+      assert.equal(first.status, 403);
+      assert.match(errorOf(first.body)?.message ?? '', /no signature found/);
+      const signature = cosignSignatureManifest([keyedCosignLayer(trusted, digest)]);
+      for (const bytes of signature.blobs.values()) await pusher.blob('team/late', bytes);
+      await pusher.manifest('team/late', cosignSignatureTag(digest), signature.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    } finally {
+      await pusher.close();
+    }
+    skew += 10 * 60_000;
+    const later = await get('/v2/team/late/manifests/1.0');
+    assert.equal(later.status, 200, later.body.toString());
+    assert.equal(sha256(later.body), digest);
   });
 
   test('with the upstream stopped, cached verdicts still hold and an unknown one fails closed', async () => {
