@@ -11,6 +11,12 @@ import type { SignerId } from './verdict.js';
 
 export const bundleMediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const inTotoPayloadType = 'application/vnd.in-toto+json';
+/**
+ * The predicate type of an image signature made by cosign 3. Attestations (SBOM, provenance, scan results) are
+ * referrers with the same artifact type and subject, but they are statements about an image, not signatures of it
+ * (docs/signatures.md, Limits).
+ */
+export const signaturePredicateType = 'https://sigstore.dev/cosign/sign/v1';
 
 export interface BundleTrust {
   root: TrustedRoot;
@@ -20,21 +26,28 @@ export interface BundleTrust {
 
 export type BundleCheck = { ok: true; signer: SignerId } | { ok: false; reason: string };
 
-/** Whether what the bundle signs names `digest` (`sha256:<hex>`); the manifest bytes serve a message signature. */
-function namesDigest(bundle: Bundle, digest: string, manifest: Buffer): boolean {
+/**
+ * Why the bundle is not a signature of `digest` (`sha256:<hex>`), or undefined when what it signs names exactly that
+ * digest; the manifest bytes serve a message signature.
+ */
+function notASignatureOf(bundle: Bundle, digest: string, manifest: Buffer): string | undefined {
   const [algorithm, hex] = digest.split(':');
   if (bundle.content.$case === 'dsseEnvelope') {
     const envelope = bundle.content.dsseEnvelope;
-    if (envelope.payloadType !== inTotoPayloadType) return false;
+    if (envelope.payloadType !== inTotoPayloadType) return 'the bundle signs another digest';
+    let statement: { predicateType?: unknown; subject?: { digest?: Record<string, unknown> }[] };
     try {
-      const statement = JSON.parse(Buffer.from(envelope.payload).toString('utf8')) as { subject?: { digest?: Record<string, unknown> }[] };
-      return (statement.subject ?? []).some((s) => algorithm !== undefined && s.digest?.[algorithm] === hex);
+      statement = JSON.parse(Buffer.from(envelope.payload).toString('utf8')) as typeof statement;
     } catch {
-      return false;
+      return 'the bundle signs another digest';
     }
+    if (!(statement.subject ?? []).some((s) => algorithm !== undefined && s.digest?.[algorithm] === hex)) return 'the bundle signs another digest';
+    if (statement.predicateType !== signaturePredicateType) return `an attestation (${String(statement.predicateType)}), not a signature`;
+    return undefined;
   }
   const signed = Buffer.from(bundle.content.messageSignature.messageDigest?.digest ?? []);
-  return signed.equals(createHash('sha256').update(manifest).digest()) && `sha256:${signed.toString('hex')}` === digest;
+  const names = signed.equals(createHash('sha256').update(manifest).digest()) && `sha256:${signed.toString('hex')}` === digest;
+  return names ? undefined : 'the bundle signs another digest';
 }
 
 function identityOf(signer: Signer): { issuer?: string; subject?: string } {
@@ -49,7 +62,8 @@ export function checkBundle(json: unknown, digest: string, manifest: Buffer, tru
   } catch (err) {
     return { ok: false, reason: `not a Sigstore bundle: ${(err as Error).message}` };
   }
-  if (!namesDigest(bundle, digest, manifest)) return { ok: false, reason: 'the bundle signs another digest' };
+  const notSignature = notASignatureOf(bundle, digest, manifest);
+  if (notSignature !== undefined) return { ok: false, reason: notSignature };
   const artifact = bundle.content.$case === 'messageSignature' ? manifest : undefined;
   if (bundle.verificationMaterial.content.$case === 'publicKey') return checkKeyedBundle(bundle, artifact, trust);
   const verifier = new Verifier(toTrustMaterial(trust.root), { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 });

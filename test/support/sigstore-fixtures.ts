@@ -89,7 +89,7 @@ export interface MockSigstore {
   trustedRoot: object;
   issuer: string;
   /** A keyless DSSE bundle for `digest`, signed as `subject` (a URI SAN). */
-  dsseBundle(digest: string, subject: string, options?: { issuer?: string; tamper?: boolean }): Promise<object>;
+  dsseBundle(digest: string, subject: string, options?: { issuer?: string; tamper?: boolean; predicateType?: string }): Promise<object>;
   /** A keyless cosign `.sig` layer (simple signing + certificate + Rekor entry) for `digest`. */
   cosignKeylessLayer(digest: string, subject: string): Promise<SignatureLayer>;
   /** A bundle signed with a plain key (cosign --key with the new bundle format, no transparency log). */
@@ -100,10 +100,10 @@ const b64 = (b: Buffer | Uint8Array): string => Buffer.from(b).toString('base64'
 const pae = (type: string, body: Buffer): Buffer =>
   Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${body.length} `), body]);
 
-function statement(digest: string): Buffer {
+function statement(digest: string, predicateType = 'https://sigstore.dev/cosign/sign/v1'): Buffer {
   const [alg, hex] = digest.split(':');
   return Buffer.from(
-    JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'registry.test/app', digest: { [alg ?? 'sha256']: hex } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} }),
+    JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'registry.test/app', digest: { [alg ?? 'sha256']: hex } }], predicateType, predicate: {} }),
   );
 }
 
@@ -178,7 +178,7 @@ export async function mockSigstore(): Promise<MockSigstore> {
     issuer,
     async dsseBundle(digest, subject, options = {}) {
       const cert = await certificate(subject, options.issuer ?? issuer);
-      const payload = statement(digest);
+      const payload = statement(digest, options.predicateType);
       const type = 'application/vnd.in-toto+json';
       const signature = sign('sha256', pae(type, payload), cert.keys.privateKey);
       const body = {

@@ -113,6 +113,14 @@ describe('keyless Sigstore bundles (cosign 3 referrers) against a trusted root',
     assert.match(v.reason ?? '', /another digest/);
   });
 
+  it('an attestation (SLSA provenance) by the configured identity for the served digest is not a signature', async () => {
+    const req = requirement({ identities: [{ issuer: sigstore.issuer, subject }] });
+    const provenance = await sigstore.dsseBundle(digest, subject, { predicateType: 'https://slsa.dev/provenance/v1' });
+    const v = evaluate(req, digest, manifest, { cosign: [], bundles: [provenance] }, { root }, 1);
+    assert.equal(v.result, 'fail');
+    assert.match(v.reason ?? '', /not a signature/);
+  });
+
   it('a tampered statement (signature no longer over it) fails verification', async () => {
     const req = requirement({ identities: [{ issuer: sigstore.issuer, subject }] });
     const tampered = await sigstore.dsseBundle(otherDigest, subject, { tamper: true });
