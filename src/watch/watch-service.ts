@@ -54,12 +54,15 @@ export function createWatch(o: {
     governor,
     scheduler,
     retained() {
+      // Per tag an entry follows now (its last run's selection): a tag no longer watched keeps nothing.
       const keep = new Map<string, number>();
       for (const e of entriesOf(upstreams())) {
-        const key = `${e.upstream}\n${e.config.repository}`;
-        keep.set(key, Math.max(keep.get(key) ?? 0, e.config.keep));
+        for (const t of state.tags(e.id)) {
+          const key = `${e.upstream}\n${e.config.repository}\n${t.tag}`;
+          keep.set(key, Math.max(keep.get(key) ?? 0, e.config.keep));
+        }
       }
-      return state.retainedDigests((upstream, repository) => keep.get(`${upstream}\n${repository}`));
+      return state.retainedDigests((upstream, repository, tag) => keep.get(`${upstream}\n${repository}\n${tag}`));
     },
     close: () => scheduler.close(),
   };
