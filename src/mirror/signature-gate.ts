@@ -29,6 +29,8 @@ export class SignatureGate {
   /** Passing verdicts and admitted blobs already read from the index, so a warm pull reads nothing. */
   private readonly passed = new Map<string, Verdict>();
   private readonly admitted = new Set<string>();
+  /** Judgments in progress: concurrent pulls of one new image look for its signatures once. */
+  private readonly judging = new Map<string, Promise<Verdict | undefined>>();
 
   constructor(
     private readonly verdicts: SignatureVerdicts,
@@ -95,6 +97,21 @@ export class SignatureGate {
     // (docs/signatures.md).
     const failed = stored ? (JSON.parse(stored.json) as Verdict) : undefined;
     if (failed && !parentPassed && !(this.clock() - failed.at >= failedVerdictRecheckMs)) return failed;
+    const judgment = `${m.digest} ${key}`;
+    const inProgress = this.judging.get(judgment);
+    if (inProgress) {
+      const shared = await inProgress;
+      // Unknown for another request (its client went away, say): this one asks on its own.
+      if (shared !== undefined || ctx.signal.aborted) return shared;
+    }
+    const judged = this.judge(ctx, policy, requirement, m, key, parentPassed, failed).finally(() => {
+      if (this.judging.get(judgment) === judged) this.judging.delete(judgment);
+    });
+    this.judging.set(judgment, judged);
+    return judged;
+  }
+
+  private async judge(ctx: PullContext, policy: SignaturePolicy, requirement: Requirement, m: { digest: string; bytes: Buffer }, key: string, parentPassed: boolean, failed: Verdict | undefined): Promise<Verdict | undefined> {
     let verdict: Verdict;
     if (parentPassed) {
       // A platform manifest of an index that passed: the index's signature covers it (docs/signatures.md).
