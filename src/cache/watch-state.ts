@@ -43,6 +43,7 @@ export class WatchState {
          ON CONFLICT (entry, tag) DO UPDATE SET digest = excluded.digest, changed_at = excluded.changed_at, checked_at = excluded.checked_at,
            bytes_fetched = excluded.bytes_fetched, error = excluded.error`,
       ),
+      keepOnly: db.prepare<[string, string]>(`DELETE FROM watch_tags WHERE entry = ? AND tag NOT IN (SELECT value FROM json_each(?))`),
       seen: db.prepare<[string, string, string, string, number]>(
         `INSERT INTO watch_history (upstream, repository, tag, digest, seen_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)`,
@@ -79,6 +80,11 @@ export class WatchState {
     this.q.putTag.run(row.entry, row.upstream, row.repository, row.tag, row.digest, row.changedAt, row.checkedAt, row.bytesFetched, row.error);
   }
 
+  /** Forgets the entry's tags other than `tags` (a tag that left a pattern's newest N is no longer watched). */
+  keepOnlyTags(entry: string, tags: readonly string[]): void {
+    this.q.keepOnly.run(entry, JSON.stringify(tags));
+  }
+
   /** Records that `tag` pointed at `digest` (the history the last K digests are kept from). */
   seen(upstream: string, repository: string, tag: string, digest: string, at: number): void {
     this.q.seen.run(upstream, repository, tag, digest, at);
@@ -89,13 +95,13 @@ export class WatchState {
     return this.q.history.all(upstream, repository, tag).slice(0, keep).map((r) => r.digest);
   }
 
-  /** Every digest within the last `keepOf(...)` of its watched tag: what eviction keeps. */
-  retainedDigests(keepOf: (upstream: string, repository: string) => number | undefined): Set<string> {
+  /** Every digest within the last `keepOf(...)` of its tag, for the tags watched now: what eviction keeps. */
+  retainedDigests(keepOf: (upstream: string, repository: string, tag: string) => number | undefined): Set<string> {
     const out = new Set<string>();
     const rows = this.q.allHistory.all();
     const seen = new Map<string, number>();
     for (const r of rows) {
-      const keep = keepOf(r.upstream, r.repository);
+      const keep = keepOf(r.upstream, r.repository, r.tag);
       if (keep === undefined) continue;
       const key = `${r.upstream}\n${r.repository}\n${r.tag}`;
       const n = seen.get(key) ?? 0;

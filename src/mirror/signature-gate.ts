@@ -20,12 +20,17 @@ export interface SignatureObserver {
 
 const emptyRoot = TrustedRoot.fromJSON({});
 
+/** How long a failed verdict is reused before the upstream is asked for signatures again. */
+export const failedVerdictRecheckMs = 60_000;
+
 export class SignatureGate {
   /** Compiled once per upstream config object: a reload or an admin change brings a new one. */
   private readonly compiled = new WeakMap<SignaturePolicyConfig, SignaturePolicy>();
   /** Passing verdicts and admitted blobs already read from the index, so a warm pull reads nothing. */
   private readonly passed = new Map<string, Verdict>();
   private readonly admitted = new Set<string>();
+  /** Judgments in progress: concurrent pulls of one new image look for its signatures once. */
+  private readonly judging = new Map<string, Promise<Verdict | undefined>>();
 
   constructor(
     private readonly verdicts: SignatureVerdicts,
@@ -87,13 +92,26 @@ export class SignatureGate {
     const stored = this.verdicts.get(m.digest, key);
     if (stored?.result === 'pass') return this.pass(m.digest, key, JSON.parse(stored.json) as Verdict);
     const parentPassed = this.verdicts.parentPassed(m.digest, key);
-    // A failed verdict stands until an index that references the manifest passes, or for a minute: then it is judged
-    // again, so an image signed after a first pull (a node racing the release job, or anyone who knew the digest
-    // first) is not refused for ever, and an unsigned image costs its signature lookups at most once a minute.
-    if (stored && !parentPassed) {
-      const failed = JSON.parse(stored.json) as Verdict;
-      if (this.clock() - failed.at < failedVerdictHoldMs) return failed;
+    // A failed verdict stands until an index that references the manifest passes, or for a while: cosign signs an
+    // image after it was pushed, so a pull in between must not leave it refused until the policy changes
+    // (docs/signatures.md).
+    const failed = stored ? (JSON.parse(stored.json) as Verdict) : undefined;
+    if (failed && !parentPassed && !(this.clock() - failed.at >= failedVerdictRecheckMs)) return failed;
+    const judgment = `${m.digest} ${key}`;
+    const inProgress = this.judging.get(judgment);
+    if (inProgress) {
+      const shared = await inProgress;
+      // Unknown for another request (its client went away, say): this one asks on its own.
+      if (shared !== undefined || ctx.signal.aborted) return shared;
     }
+    const judged = this.judge(ctx, policy, requirement, m, key, parentPassed, failed).finally(() => {
+      if (this.judging.get(judgment) === judged) this.judging.delete(judgment);
+    });
+    this.judging.set(judgment, judged);
+    return judged;
+  }
+
+  private async judge(ctx: PullContext, policy: SignaturePolicy, requirement: Requirement, m: { digest: string; bytes: Buffer }, key: string, parentPassed: boolean, failed: Verdict | undefined): Promise<Verdict | undefined> {
     let verdict: Verdict;
     if (parentPassed) {
       // A platform manifest of an index that passed: the index's signature covers it (docs/signatures.md).
@@ -103,8 +121,8 @@ export class SignatureGate {
       try {
         found = await findSignatures(upstreamSignatureSource(ctx), m.digest);
       } catch {
-        // Unknown, not failed: nothing is stored, and the next pull asks again.
-        return undefined;
+        // Unknown, not failed: nothing is stored, and the next pull asks again. A failure judged before stands.
+        return failed;
       }
       const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyRoot;
       verdict = evaluate(requirement, m.digest, m.bytes, found, { root }, this.clock());
@@ -120,8 +138,6 @@ export class SignatureGate {
 }
 
 const maxRemembered = 10_000;
-/** How long a failed verdict is served before the manifest's signatures are looked for again. */
-const failedVerdictHoldMs = 60_000;
 
 /** Adds to a bounded memo: past its bound the oldest entries go (they are still in the index). */
 function remember<V>(memo: Map<string, V> | Set<string>, key: string, value?: V): void {

@@ -93,8 +93,9 @@ export function matchesRule(value: string | undefined, exact: string | undefined
 }
 
 /** A stable fingerprint of the requirements: a cached verdict holds only for the policy version it was made under. */
-export function policyVersion(configs: readonly RequirementConfig[], trustedRoot: string | undefined): string {
+export function policyVersion(configs: readonly RequirementConfig[], trustedRoot: string | undefined, rootContent?: string): string {
   const h = createHash('sha256').update(JSON.stringify(configs));
   if (trustedRoot !== undefined) h.update(trustedRoot);
+  if (rootContent !== undefined) h.update('\n').update(rootContent);
   return h.digest('hex').slice(0, 16);
 }

@@ -1,7 +1,6 @@
 // One upstream's signature policy, compiled from its config (docs/signatures.md): the requirements that apply to a
 // repository, the trust root keyless signatures are checked against, and a version that changes whenever either
 // changes (a cached verdict holds only for the version it was made under).
-import { createHash } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { compileRequirement, policyVersion, type Requirement, type RequirementConfig } from './requirement.js';
 import { loadTrustedRoot } from './trusted-root.js';
@@ -23,16 +22,10 @@ export class SignaturePolicy {
     private readonly readRoot: (path: string | undefined) => TrustedRoot = loadTrustedRoot,
   ) {
     this.requirements = config.require.map((r, i) => compileRequirement(r, `signatures.require[${i}]`));
-    const version = policyVersion(config.require, config.trustedRoot);
-    // Keyless requirements need the root: a bad root file is a start-up error, not a failing pull. Their verdicts
-    // hold only under the root they were checked against, so its content is part of the version: a root file
-    // rewritten in place, or another release's public-good root, makes a new one (docs/signatures.md).
-    if (this.requirements.some((r) => r.identities.length > 0)) {
-      const root = JSON.stringify(TrustedRoot.toJSON(this.trustedRoot()));
-      this.version = createHash('sha256').update(version).update('\0').update(root).digest('hex').slice(0, 16);
-    } else {
-      this.version = version;
-    }
+    // Keyless requirements need the root: a bad root file is a start-up error, not a failing pull. Its content,
+    // not only its path, is part of the version: a root replaced in place is a policy change.
+    const root = this.requirements.some((r) => r.identities.length > 0) ? JSON.stringify(TrustedRoot.toJSON(this.trustedRoot())) : undefined;
+    this.version = policyVersion(config.require, config.trustedRoot, root);
   }
 
   /** The requirements whose repository globs match `repository` (every one must pass). */

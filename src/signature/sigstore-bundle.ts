@@ -11,6 +11,12 @@ import type { SignerId } from './verdict.js';
 
 export const bundleMediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const inTotoPayloadType = 'application/vnd.in-toto+json';
+/**
+ * The predicate type of an image signature made by cosign 3. Attestations (SBOM, provenance, scan results) are
+ * referrers with the same artifact type and subject, but they are statements about an image, not signatures of it
+ * (docs/signatures.md, Limits).
+ */
+export const signaturePredicateType = 'https://sigstore.dev/cosign/sign/v1';
 
 export interface BundleTrust {
   root: TrustedRoot;
@@ -19,9 +25,6 @@ export interface BundleTrust {
 }
 
 export type BundleCheck = { ok: true; signer: SignerId } | { ok: false; reason: string };
-
-/** What cosign states when it signs an image (an in-toto statement of this type); attestations state other types. */
-export const cosignSignPredicate = 'https://sigstore.dev/cosign/sign/v1';
 
 /**
  * Why what the bundle signs is not a signature of `digest` (`sha256:<hex>`), or undefined when it is: a DSSE bundle
@@ -39,7 +42,7 @@ function notSignatureOf(bundle: Bundle, digest: string, manifest: Buffer): strin
     } catch {
       return 'the bundle signs a statement that is not JSON';
     }
-    if (statement.predicateType !== cosignSignPredicate) return `the bundle is an attestation (${String(statement.predicateType)}), not a signature`;
+    if (statement.predicateType !== signaturePredicateType) return `the bundle is an attestation (${String(statement.predicateType)}), not a signature`;
     const named = (statement.subject ?? []).some((s) => algorithm !== undefined && s.digest?.[algorithm] === hex);
     return named ? undefined : 'the bundle signs another digest';
   }

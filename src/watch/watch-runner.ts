@@ -96,6 +96,8 @@ export class WatchRunner {
     if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed: 0, bytes: 0, message: this.heldBecause(entry.upstream) };
     const ctx = this.context(entry, signal);
     const tags = needsTagList(entry.config.tags) ? selectTags(entry.config.tags, await this.listTags(ctx()), entry.config.newest) : entry.config.tags;
+    // What the entry follows now: a tag that left the selection keeps no digest from eviction any more.
+    this.state.keepOnlyTags(entry.id, tags);
     let changed = 0;
     let bytes = 0;
     const errors: string[] = [];

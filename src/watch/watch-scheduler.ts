@@ -34,6 +34,8 @@ export interface EntryView {
 
 export class WatchScheduler {
   private entries = new Map<string, EntryView>();
+  /** The run in progress of each entry: a tick or "run now" meanwhile joins it. */
+  private readonly inflight = new Map<string, Promise<RunResult>>();
   private timer: unknown;
   private readonly aborts = new AbortController();
   private closed = false;
@@ -53,14 +55,25 @@ export class WatchScheduler {
     this.setEntries(this.source());
   }
 
-  /** Replaces the entries; an entry that stays keeps its schedule and its state. */
+  /**
+   * Replaces the entries; an entry that stays keeps its view (a run in progress updates that very object), its
+   * schedule unless its config changed, and its state. A next run further away than the schedule allows from now
+   * means the clock was set back: the schedule is read again from the new clock.
+   */
   private setEntries(entries: readonly WatchEntry[]): void {
     const now = this.clock();
     const next = new Map<string, EntryView>();
     for (const entry of entries) {
       const old = this.entries.get(entry.id);
-      const same = old && JSON.stringify(old.entry.config) === JSON.stringify(entry.config);
-      next.set(entry.id, same && old ? { ...old, entry } : { entry, nextRun: nextRun(entry.id, entry.config, now), running: old?.running ?? false });
+      const fresh = nextRun(entry.id, entry.config, now);
+      if (!old) {
+        next.set(entry.id, { entry, nextRun: fresh, running: false });
+        continue;
+      }
+      const same = JSON.stringify(old.entry.config) === JSON.stringify(entry.config);
+      old.entry = entry;
+      if (!same || old.nextRun > fresh) old.nextRun = fresh;
+      next.set(entry.id, old);
     }
     this.entries = next;
     this.arm();
@@ -79,7 +92,7 @@ export class WatchScheduler {
   async runNow(id: string): Promise<RunResult> {
     const view = this.entries.get(id);
     if (!view) throw new Error(`no watch entry ${id}`);
-    return this.runOne(view, this.clock());
+    return this.inflight.get(id) ?? this.runOne(view, this.clock());
   }
 
   /** Called by the timer, and by tests after they move the clock: runs whatever is due. */
@@ -102,7 +115,14 @@ export class WatchScheduler {
     if (this.timer !== undefined) this.timer_.clear(this.timer);
   }
 
-  private async runOne(view: EntryView, _tick: number): Promise<RunResult> {
+  private runOne(view: EntryView, tick: number): Promise<RunResult> {
+    const id = view.entry.id;
+    const run = this.runAndRecord(view, tick).finally(() => this.inflight.delete(id));
+    this.inflight.set(id, run);
+    return run;
+  }
+
+  private async runAndRecord(view: EntryView, _tick: number): Promise<RunResult> {
     view.running = true;
     try {
       const result = await this.runner.run(view.entry, this.aborts.signal);

@@ -68,12 +68,15 @@ export function createWatch(o: {
     scheduler,
     entries,
     retained() {
+      // Per tag an entry follows now (its last run's selection): a tag no longer watched keeps nothing.
       const keep = new Map<string, number>();
       for (const e of entries()) {
-        const key = `${e.upstream}\n${e.config.repository}`;
-        keep.set(key, Math.max(keep.get(key) ?? 0, e.config.keep));
+        for (const t of state.tags(e.id)) {
+          const key = `${e.upstream}\n${e.config.repository}\n${t.tag}`;
+          keep.set(key, Math.max(keep.get(key) ?? 0, e.config.keep));
+        }
       }
-      return state.retainedDigests((upstream, repository) => keep.get(`${upstream}\n${repository}`));
+      return state.retainedDigests((upstream, repository, tag) => keep.get(`${upstream}\n${repository}\n${tag}`));
     },
     close: () => scheduler.close(),
   };

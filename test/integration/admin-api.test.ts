@@ -3,6 +3,7 @@
 // registry request. Upstreams are in-process fake registries (test/support/fake); the real-client variant of live
 // apply is test/e2e/admin-live-upstream.test.ts.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +253,19 @@ describe('admin API', () => {
         assert.equal(res.body.error, 'VALIDATION');
         assert.ok(res.body.fields?.some((f) => f.path === field), `${field} in ${res.text}`);
       }
+      assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
+    });
+
+    test('a signature policy is refused on an admin upstream, naming the field, rather than saved and not enforced', async () => {
+      const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const res = await admin.call<{ error: string; fields?: Array<{ path: string; message: string }> }>('POST', '/api/upstreams', {
+        ...live(),
+        signatures: { require: [{ repositories: ['team/*'], keys: [pem] }] },
+      });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.body.error, 'VALIDATION');
+      const field = res.body.fields?.find((f) => f.path === 'signatures');
+      assert.match(field?.message ?? '', /config file/, res.text);
       assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
     });
 

@@ -169,6 +169,33 @@ describe('signature policy at the mirror, real docker-registry', { timeout: 300_
     assert.equal((await get(`/v2/team/late/blobs/${sha256(pushed.layer)}`)).status, 200);
   });
 
+  test('concurrent pulls of an image not yet judged look for its signatures once', async () => {
+    const pusher = await registryPusher(reg);
+    let digest: string;
+    let payloadDigest: string;
+    try {
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, created: 'busy' }));
+      const configDigest = await pusher.blob('team/busy', config);
+      const manifest = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [] }),
+      );
+      digest = await pusher.manifest('team/busy', '1.0', manifest, 'application/vnd.oci.image.manifest.v1+json');
+      const layer = keyedCosignLayer(trusted, digest);
+      payloadDigest = sha256(layer.payload);
+      const signature = cosignSignatureManifest([layer]);
+      for (const bytes of signature.blobs.values()) await pusher.blob('team/busy', bytes);
+      await pusher.manifest('team/busy', cosignSignatureTag(digest), signature.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    } finally {
+      await pusher.close();
+    }
+    reg.cdn.reset();
+    // A fleet of nodes pulls a new image at once: one look for its signatures, not one per node.
+    const pulls = await Promise.all(Array.from({ length: 6 }, () => get(`/v2/team/busy/manifests/${digest}`)));
+    assert.deepEqual(pulls.map((p) => p.status), [200, 200, 200, 200, 200, 200]);
+    const payloadFetches = reg.cdn.requests.filter((r) => r.method === 'GET' && r.path.includes(payloadDigest.slice('sha256:'.length)));
+    assert.equal(payloadFetches.length, 1);
+  });
+
   test('with the upstream stopped, cached verdicts still hold and an unknown one fails closed', async () => {
     await reg.stop();
     const signed = await get(`/v2/team/app/manifests/${fixtures.app.digest}`);
