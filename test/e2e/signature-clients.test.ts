@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ctrEnvWithoutSystemCa, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
+import { startDockerEngine, startDockerHubSentinel, trustCa, type DockerEngine, type DockerHubSentinel, type TrustedCa } from '../support/docker-engine.js';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';
 import { createPodman, type Podman } from '../support/podman.js';
 import { startPullThroughSetup, type PullThroughSetup } from '../support/pull-through-setup.js';
@@ -15,11 +16,11 @@ import { signaturesConfig, signFixtures } from '../support/signed-fixtures.js';
 import { mockSigstore, testKey } from '../support/sigstore-fixtures.js';
 import { skopeo } from '../support/skopeo.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl', 'podman', 'containerd', 'ctr'];
+const requiredPrograms = ['docker-registry', 'skopeo', 'openssl', 'podman', 'containerd', 'ctr', 'dockerd', 'docker'];
 const slow = { timeout: 180_000 };
 const refusal = /signature policy of upstream hub .*no signature found/;
 
-test('docker-registry, skopeo, openssl, podman, containerd and ctr are installed for the signature e2e tests', () => assertInstalled(...requiredPrograms));
+test('docker-registry, skopeo, openssl, podman, containerd, ctr and the Docker Engine are installed for the signature e2e tests', () => assertInstalled(...requiredPrograms));
 
 async function failure(run: Promise<unknown>): Promise<ToolError> {
   const err = await run.then(() => undefined, (e: unknown) => e);
@@ -33,6 +34,9 @@ describe('real clients through a mirror that enforces signatures', () => {
   let containerd: Containerd;
   let hostsDir: string;
   let keys: string;
+  let engine: DockerEngine;
+  let sentinel: DockerHubSentinel;
+  let trustedCa: TrustedCa;
 
   before(async () => {
     await assertInstalled(...requiredPrograms);
@@ -51,9 +55,16 @@ describe('real clients through a mirror that enforces signatures', () => {
     containerd = await startContainerd();
     hostsDir = join(s.work, 'certs.d');
     await writeHostsToml(hostsDir, 'docker.io', { server: 'https://registry-1.docker.io', mirror: `https://${s.at('root')}`, ca: s.reg.caFile });
-  });
+    // Docker Hub's names lead to a local sentinel: a fallback past the mirror is counted, never sent out.
+    sentinel = await startDockerHubSentinel();
+    trustedCa = await trustCa(s.at('root'), s.reg.caFile);
+    engine = await startDockerEngine({ registryMirrors: [`https://${s.at('root')}`] });
+  }, { timeout: 600_000 });
 
   after(async () => {
+    await engine?.stop();
+    await trustedCa?.remove();
+    await sentinel?.close();
     await podman?.stop();
     await containerd?.stop();
     await s?.stop();
@@ -78,6 +89,20 @@ describe('real clients through a mirror that enforces signatures', () => {
     const err = await failure(containerd.ctr(['images', 'pull', '--hosts-dir', hostsDir, 'docker.io/library/alpine:3.20'], { env: ctrEnvWithoutSystemCa() }));
     // ctr resolves with a HEAD, whose 403 has no body: the status is what it can show.
     assert.match(err.stderr, /403 Forbidden/);
+  });
+
+  test('the Docker Engine (registry-mirrors) pulls the signed team/app:1.0; library/alpine is refused at the mirror', slow, async () => {
+    await engine.docker(['pull', 'team/app:1.0']);
+    const stored = await engine.inspect('team/app:1.0');
+    assert.ok(stored.repoDigests.includes(`team/app@${s.fixtures.app.digest}`), stored.repoDigests.join(', '));
+    assert.equal(sentinel.connections(), 0, 'the signed image came through the mirror');
+    const from = s.mirror.logs.length;
+    await failure(engine.docker(['pull', 'alpine:3.20']));
+    // Docker tries the next endpoint after a mirror's refusal: Docker Hub, here the sentinel. The mirror's log says why.
+    const refused = s.mirror.logs.slice(from).map((l) => JSON.parse(l) as { msg?: string; upstream?: string; status?: number; error?: { message?: string } })
+      .filter((l) => l.msg === 'request' && l.upstream === 'hub' && l.status === 403);
+    assert.ok(refused.some((l) => refusal.test(l.error?.message ?? '')), 'the mirror refused alpine under the policy');
+    assert.ok(sentinel.connections() > 0, 'Docker fell back to Docker Hub after the refusal');
   });
 
   test('under audit skopeo pulls the unsigned image from corp, and the access log says it was unsigned', slow, async () => {

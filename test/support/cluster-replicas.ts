@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../src/cache/s3-client.js';
 import { freePort } from './loopback-listener.js';
-import { startMirror, type TestMirror } from './mirror-app.js';
+import { startMirror, type StartOptions, type TestMirror } from './mirror-app.js';
 import { rgwStorage, type Radosgw } from './radosgw.js';
 
 export interface BucketSetup {
@@ -45,6 +45,8 @@ export interface ClusterOptions {
   leaseTtl?: string;
   secret?: string;
   extra?: Record<string, unknown>;
+  /** Options of every replica's app (an injected clock, the watch timer). */
+  mirrorOptions?: StartOptions;
 }
 
 export interface Replicas {
@@ -65,7 +67,7 @@ export async function startReplicas(o: ClusterOptions): Promise<Replicas> {
           cache: { storage: o.bucket.storage },
           cluster: { listen: `127.0.0.1:${port}`, advertise: `http://127.0.0.1:${port}`, secret, leaseTtl: o.leaseTtl ?? '3s' },
           ...o.extra,
-        }),
+        }, o.mirrorOptions),
       );
     }
   } catch (err) {

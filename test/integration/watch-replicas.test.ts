@@ -1,0 +1,69 @@
+// Watch lists on replicas sharing one bucket (docs/watch.md): every replica schedules the same entries, and of the
+// replicas that reach a tick at once exactly one runs the entry (it wins the tick's lease in the bucket); every
+// replica sees what the run found, through the shared catalog. Real radosgw; the upstream is a fake that counts.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createBucket, startReplicas, type BucketSetup, type Replicas } from '../support/cluster-replicas.js';
+import { FakeUpstream } from '../support/fake/fake-upstream.js';
+import { get } from '../support/fake/mirror-over-fake.js';
+import { assertInstalled } from '../support/installed-tools.js';
+import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
+import type { Timer } from '../../src/watch/watch-scheduler.js';
+
+const hour = 3600_000;
+const manualTimer: Timer = { set: () => undefined, clear: () => undefined };
+const entry = 'hub/team/app:1.0';
+const accept = { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' };
+
+describe('watch lists on three replicas of one bucket', { timeout: 180_000 }, () => {
+  let rgw: Radosgw;
+  let bucket: BucketSetup;
+  let up: FakeUpstream;
+  let cluster: Replicas;
+  let now = Date.UTC(2026, 11, 7, 8, 30);
+  const runsOn = () => cluster.mirrors.map((m) => m.app.watch.state.runs(entry, 50).length);
+  const tagHeads = () => up.requests.filter((r) => r.method === 'HEAD' && r.path === '/v2/team/app/manifests/1.0').length;
+
+  before(async () => {
+    await assertInstalled(...radosgwPrograms);
+    rgw = await startRadosgw();
+    bucket = await createBucket(rgw, 'pullgate-watch');
+    up = await new FakeUpstream().start();
+    up.addImage('team/app', '1.0', [randomBytes(4096)]);
+    cluster = await startReplicas({
+      replicas: 3,
+      bucket,
+      upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, watch: [{ repository: 'team/app', tags: ['1.0'], every: '1h' }] }],
+      mirrorOptions: { clock: () => now, watchTimer: manualTimer },
+    });
+    for (const m of cluster.mirrors) m.app.watch.scheduler.start();
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await up?.stop();
+    await rgw?.stop();
+  });
+
+  test('at each tick the three replicas, ticking at once, run the entry exactly once between them', async () => {
+    for (const tick of [1, 2, 3]) {
+      now = Date.UTC(2026, 11, 7, 8 + tick, 0);
+      const heads = tagHeads();
+      await Promise.all(cluster.mirrors.map((m) => m.app.watch.scheduler.tick()));
+      assert.equal(runsOn().reduce((a, b) => a + b, 0), tick, `tick ${tick}: one run in all, got ${runsOn().join(', ')}`);
+      assert.equal(tagHeads() - heads, 1, 'one HEAD of the tag upstream per tick');
+    }
+  });
+
+  test('every replica sees what the run fetched: a pull of the watched tag on any replica asks the upstream nothing', async () => {
+    // The run records the tag in the bucket in the background; the other replicas read it from there.
+    await Promise.all(cluster.mirrors.map((m) => m.app.cache.catalog.settled()));
+    up.requests.length = 0;
+    for (const m of cluster.mirrors) {
+      const r = await get(m.url, '/v2/team/app/manifests/1.0', { headers: accept });
+      assert.equal(r.status, 200);
+    }
+    assert.deepEqual(up.requests.map((r) => `${r.method} ${r.path}`), []);
+  });
+});
