@@ -9,6 +9,7 @@ import type { AdminAuth, Principal } from './admin-auth.js';
 import { AdminError } from './admin-errors.js';
 import type { AdminHosts } from './admin-hosts.js';
 import { readSessionCookie } from './routes/session-routes.js';
+import { requestAuthority } from '../server/request-authority.js';
 
 const safeMethods = new Set(['GET', 'HEAD']);
 
@@ -29,7 +30,9 @@ export function installRouteGuard(app: FastifyInstance, o: RouteGuardOptions): v
       throw new AdminError('TARGET_REFUSED', 'the admin answers only origin-form request targets (a path starting with one /)');
     }
     const hosts = o.hosts();
-    const host = headerValue(req.headers.host);
+    // The one validated reader of the request's authority (src/server/request-authority.ts): a malformed Host, or
+    // more than one, names no host and is refused like a foreign one.
+    const host = requestAuthority(req.raw).authority?.value;
     if (!hosts.allows(host)) {
       throw new AdminError(
         'HOST_REFUSED',
