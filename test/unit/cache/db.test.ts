@@ -29,10 +29,16 @@ describe('openDatabase', () => {
         'pins',
         'registry_users',
         'settings',
+        'signature_verdicts',
+        // watch_runs ids are AUTOINCREMENT.
+        'sqlite_sequence',
         'tags',
         'traffic',
         'traffic_minutes',
         'upstream_sources',
+        'watch_history',
+        'watch_runs',
+        'watch_tags',
       ]);
     } finally {
       db.close();

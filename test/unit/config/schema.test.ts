@@ -52,6 +52,8 @@ describe('validateConfig defaults', () => {
         allowPrivateRedirects: false,
         retries: { attempts: 3, minDelay: 200, maxDelay: 2000 },
         circuit: { failures: 5, openFor: 30_000 },
+        quota: { reserve: 20 },
+        watch: [],
       },
     ]);
   });
