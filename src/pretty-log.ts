@@ -1,7 +1,8 @@
 // Log lines for a person (log.format: pretty): pino-pretty in the process and writing synchronously, so that lines
 // keep their order with the process's other output and none is lost when it exits. One line per entry: time, level,
-// `[component]`, message, then the other fields as one JSON object. An entry logged with `highlight: true` (the
-// generated admin password) stands between two rules, in bold on a terminal.
+// `[component]`, message, then the other fields as one JSON object (a thrown error's stack follows on its own
+// lines). An entry logged with `highlight: true` (the generated admin password) stands between two rules, in bold on
+// a terminal.
 import { Writable } from 'node:stream';
 import pretty from 'pino-pretty';
 import type { DestinationStream } from 'pino';
@@ -17,6 +18,9 @@ export function prettyDestination(destination?: DestinationStream): DestinationS
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,service,component,highlight',
     singleLine: true,
+    // pino-pretty prints `err` and `error` as blocks below the line. An access line's `error` ({code, message}) is
+    // a field like any other and stays on the line; a thrown error's `err` keeps its stack below it.
+    errorLikeObjectKeys: ['err'],
     messageFormat: (log, messageKey, _levelLabel, { colors }) => {
       const message = String(log[messageKey] ?? '').replace(controlCharacters, '');
       const line = typeof log['component'] === 'string' ? `[${log['component']}] ${message}` : message;

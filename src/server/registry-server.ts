@@ -63,13 +63,31 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
         certs.onReload(() => server.setSecureContext(certs.defaultPem));
         if (certs.answersAcmeTlsAlpn) offerAcmeTlsAlpn(server);
         server.on('checkExpectation', handler as unknown as (...args: unknown[]) => void);
-        // HTTP/1.1 connections on this server follow the same keep-alive rules as on the plain listener; idle
-        // h2 sessions close after the same time, and all of them close when the listener does.
+        // HTTP/1.1 connections on this server follow the same keep-alive rules as on the plain listener; an h2
+        // session without open streams closes after the same time, and all of them close when the listener does.
+        // The session's inactivity timer stays the server's (dropWhenIdle below): a stream stalled by a client that
+        // stops reading is cut after access.clientIdleTimeout, as a stalled HTTP/1.1 connection is.
         Object.assign(server, { keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requestTimeout: 0 });
         server.on('session', (session) => {
           sessions.add(session);
-          session.setTimeout(o.keepAliveMs, () => session.close());
-          session.on('close', () => sessions.delete(session));
+          let open = 0;
+          let idle: NodeJS.Timeout | undefined;
+          const keepAlive = () => {
+            idle = setTimeout(() => session.close(), o.keepAliveMs);
+            idle.unref();
+          };
+          keepAlive();
+          session.on('stream', (stream) => {
+            open++;
+            clearTimeout(idle);
+            stream.once('close', () => {
+              if (--open === 0 && !session.closed && !session.destroyed) keepAlive();
+            });
+          });
+          session.on('close', () => {
+            clearTimeout(idle);
+            sessions.delete(session);
+          });
         });
         if (o.clientIdleMs) dropWhenIdle(server, o.clientIdleMs);
         // The compat server has the request/response surface fastify uses.

@@ -3,6 +3,7 @@
 // client idle timeout, and the repository policy, all decided before any upstream request. The same rules with real
 // clients: test/e2e/access-control-clients.test.ts.
 import assert from 'node:assert/strict';
+import { connect as h2connect } from 'node:http2';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -10,7 +11,7 @@ import { hashPassword } from '../../src/admin/password.js';
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { errorCode, get } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
-import { httpsListener, protocols, registryClient, type Protocol, type RegistryClient } from '../support/registry-client.js';
+import { httpsListener, mirrorTls, protocols, registryClient, type Protocol, type RegistryClient } from '../support/registry-client.js';
 
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -281,6 +282,53 @@ describe('access control', () => {
           socket.resume();
           await ended;
           assert.ok(received < 48 * 1024 * 1024, `received ${received} bytes`);        });
+      } finally {
+        await big.stop();
+      }
+    });
+
+    test('over HTTP/2, a stream that stops reading is cut after the idle timeout, not after the keep-alive time', { timeout: 60_000 }, async () => {
+      const big = await new FakeUpstream().start();
+      const m1 = big.addImage('library/huge', '1', [Buffer.alloc(48 * 1024 * 1024, 7)]);
+      const layer = (JSON.parse(m1.bytes.toString()) as { layers: Array<{ digest: string }> }).layers[0]?.digest ?? '';
+      const ca = (await mirrorTls()).caPem;
+      // Once the stream's flow-control window is spent, no frame goes either way: the session is as quiet as a
+      // stalled HTTP/1.1 connection. Returns how long the mirror kept it (capped at 20 s).
+      const stalled = async (m: TestMirror): Promise<number> => {
+        const session = h2connect(m.httpsUrl ?? '', { ca });
+        session.on('error', () => undefined);
+        try {
+          const stream = session.request({ ':path': `/v2/huge/blobs/${layer}` });
+          stream.on('error', () => undefined);
+          await new Promise((r) => stream.once('response', r));
+          stream.pause();
+          const started = Date.now();
+          await Promise.race([new Promise((r) => session.once('close', r)), new Promise((r) => setTimeout(r, 20_000))]);
+          return Date.now() - started;
+        } finally {
+          session.destroy();
+        }
+      };
+      try {
+        await withMirror(big, { ...(await httpsListener()), timeouts: { keepAlive: '60s' }, access: { clientIdleTimeout: '1s' } }, async (m) => {
+          const kept = await stalled(m);
+          assert.ok(kept < 10_000, `a stalled stream kept ${kept} ms with a 1 s idle timeout`);
+        });
+        await withMirror(big, { ...(await httpsListener()), timeouts: { keepAlive: '1s' }, access: { clientIdleTimeout: '5s' } }, async (m) => {
+          const kept = await stalled(m);
+          assert.ok(kept >= 4_000, `a stalled stream cut after ${kept} ms with a 5 s idle timeout and a 1 s keep-alive`);
+          // Without open streams, the keep-alive time still ends a session (GOAWAY, then close).
+          const session = h2connect(m.httpsUrl ?? '', { ca });
+          session.on('error', () => undefined);
+          const closed = new Promise((r) => session.once('close', r));
+          const ping = session.request({ ':path': '/v2/' });
+          ping.resume();
+          await new Promise((r) => ping.once('close', r));
+          const idleFrom = Date.now();
+          await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+          session.destroy();
+          assert.ok(Date.now() - idleFrom < 4_000, `an idle session kept ${Date.now() - idleFrom} ms with a 1 s keep-alive`);
+        });
       } finally {
         await big.stop();
       }

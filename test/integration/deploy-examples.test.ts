@@ -130,6 +130,18 @@ describe('the deployment examples under deploy/', () => {
     }
   });
 
+  test('every compose service running Pullgate waits longer than the default shutdownGrace (30 s) before SIGKILL', async () => {
+    const rootCompose = await readYaml(join(repo, 'docker-compose.yml'));
+    const seconds = (d: unknown): number => {
+      const m = /^(\d+)(s|m)$/.exec(String(d));
+      return m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : 0;
+    };
+    const services = [rootCompose, compose].flatMap((c) => Object.entries(c['services'] as Record<string, Doc>));
+    const pullgates = services.filter(([, svc]) => /(^|\/)pullgate:/.test(String(svc['image'])));
+    assert.ok(pullgates.length >= 4, pullgates.map(([name]) => name).join(', '));
+    for (const [name, svc] of pullgates) assert.ok(seconds(svc['stop_grace_period']) > 30, `${name}: stop_grace_period ${String(svc['stop_grace_period'])}`);
+  });
+
   test('docker-compose validates compose.yaml', async () => {
     await assertInstalled('docker-compose');
     await runTool('docker-compose', ['--project-directory', clusterDir, '-f', join(clusterDir, 'compose.yaml'), 'config', '-q']);

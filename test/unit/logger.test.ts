@@ -35,6 +35,13 @@ describe('the log format', () => {
     assert.doesNotMatch(lines.join('\n'), /s3cr3t|"service"|"component"/);
   });
 
+  it('a failed request\'s line keeps its error field on the line, as every other field', () => {
+    const { log, lines } = prettyLines();
+    log.child({ component: 'registry' }).warn({ status: 503, error: { code: 'UNAVAILABLE', message: 'upstream gcr is unreachable' } }, 'request');
+    assert.deepEqual(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0] ?? '', /WARN: \[registry\] request \{"status":503,"error":\{"code":"UNAVAILABLE","message":"upstream gcr is unreachable"\}\}$/);
+  });
+
   it('a highlighted entry stands on its own line between two rules', () => {
     const { log, lines } = prettyLines();
     log.info('before');

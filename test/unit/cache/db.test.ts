@@ -34,6 +34,7 @@ describe('openDatabase', () => {
         'traffic',
         'traffic_minutes',
         'upstream_sources',
+        'watch_entries',
         'watch_history',
         'watch_runs',
         'watch_tags',
