@@ -160,6 +160,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
         quota.observed(upstream, rateLimit);
         upstreamLog.info({ upstream, ...rateLimit }, 'upstream rate limit');
       },
+      onRefused: (upstream, retryAfterMs) => quota.refused(upstream, retryAfterMs),
       onFailure: (upstream, url, message) => upstreamLog.warn({ upstream, url, reason: message }, 'upstream request failed'),
       onCircuit: (upstream, url, change) =>
         upstreamLog[change.to === 'open' ? 'warn' : 'info']({ upstream, url, circuit: change.to, from: change.from, failures: change.failures, reason: change.reason }, 'upstream circuit'),

@@ -9,7 +9,7 @@ import { bearerChallenge, parseChallenges, type Challenge } from './challenge.js
 import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
 import { fetchWithFailover } from './failover.js';
-import { sleep } from './retry-policy.js';
+import { parseRetryAfter, sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
 import { isMirrorToken } from './client-credentials.js';
 import { fetchToken, type Credentials } from './token-fetch.js';
@@ -71,6 +71,8 @@ export interface UpstreamOptions {
   userAgent?: string;
   /** Told when the upstream's rate-limit headers change (they are logged and, later, exported). */
   onRateLimit?: (upstream: string, rateLimit: RateLimit) => void;
+  /** Told when the upstream's origin answers 429 (with its Retry-After in ms, when it sent one). */
+  onRefused?: (upstream: string, retryAfterMs: number | undefined) => void;
   /** Told when the circuit of one of the upstream's URLs opens, half-opens or closes. */
   onCircuit?: (upstream: string, url: string, change: CircuitChange) => void;
   /** Told about every failed try of a URL: connection error, timeout, refused certificate or redirect, 5xx, 429. */
@@ -106,6 +108,7 @@ export class Upstream {
   private readonly userAgent: string;
   private readonly timeouts: DispatcherTimeouts;
   private readonly onRateLimit: UpstreamOptions['onRateLimit'];
+  private readonly onRefused: UpstreamOptions['onRefused'];
   readonly observer: UpstreamObserver | undefined;
   private readonly sleep: NonNullable<UpstreamOptions['sleep']>;
   private readonly random: () => number;
@@ -122,6 +125,7 @@ export class Upstream {
     this.origin = config.url.origin;
     this.userAgent = options.userAgent ?? 'pullgate';
     this.onRateLimit = options.onRateLimit;
+    this.onRefused = options.onRefused;
     this.observer = options.observer;
     this.sleep = options.sleep ?? sleep;
     this.random = options.random ?? Math.random;
@@ -222,7 +226,11 @@ export class Upstream {
         this.observer?.redirected();
         continue;
       }
-      if (endpoint === this.originEndpoint && url.origin === this.origin) this.recordRateLimit(res.headers);
+      if (endpoint === this.originEndpoint && url.origin === this.origin) {
+        this.recordRateLimit(res.headers);
+        // Over quota: whoever budgets background work hears it, whichever request met it (docs/watch.md).
+        if (res.status === 429) this.onRefused?.(this.name, parseRetryAfter(res.headers['retry-after'], this.clock()));
+      }
       return res;
     }
     throw new RegistryError('UPSTREAM_INVALID', `upstream ${this.name} redirected more than ${maxRedirects} times`);

@@ -66,8 +66,6 @@ export class QuotaGovernor {
     const s = this.state(upstream);
     const wait = retryAfterMs ?? (s.windowSeconds !== undefined ? s.windowSeconds * 1000 : defaultPauseMs);
     s.pausedUntil = Math.max(s.pausedUntil ?? 0, this.clock() + wait);
-    s.remaining = 0;
-    s.at = this.clock();
   }
 
   /**
@@ -100,7 +98,9 @@ export class QuotaGovernor {
     const s = this.state(upstream);
     const now = this.clock();
     const remaining = this.remainingNow(s, now);
-    const low = (s.pausedUntil !== undefined && s.pausedUntil > now) || (remaining !== undefined && remaining <= s.reserve);
+    // Only the announced figure: a pause after a 429 holds background work, while live requests keep asking (the
+    // upstream answers them itself, and a live 429 reaches the client).
+    const low = remaining !== undefined && remaining <= s.reserve;
     if (low) s.heldBack.live++;
     return low;
   }

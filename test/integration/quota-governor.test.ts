@@ -89,6 +89,19 @@ describe('the quota governor with Docker Hub rate-limit answers', () => {
     assert.equal(resumed.changed, 1, 'the tag moved while paused: the run after the pause fetched it');
   });
 
+  test("a live pull answered 429 pauses background work too, until the upstream's Retry-After", async () => {
+    up.faults.headerDelayMs = 0;
+    up.faults.rateLimitedTimes = 1;
+    up.faults.rateLimited = '300';
+    const refused = await get(mirror.url, '/v2/team/never-pulled/manifests/1.0', { headers: accept });
+    assert.equal(refused.status, 429);
+    assert.equal(mirror.app.watch.governor.view('hub').pausedUntil, now + 300_000);
+    const held = await mirror.app.watch.scheduler.runNow(entry);
+    assert.equal(held.result, 'held');
+    assert.match(held.message ?? '', /paused after a 429/);
+    now += 300_000;
+  });
+
   test('live pulls never wait on background work: a pull completes while a run is stuck on a slow upstream', async () => {
     up.addImage('team/app', '1.0', [randomBytes(1024)]);
     up.faults.headerDelayMs = 2_000;
