@@ -384,7 +384,7 @@ export const registryUserList = z.object({
   users: z.array(z.object({ username: z.string(), source: z.enum(['config', 'stored']), createdAt: z.number().nullable() })),
 });
 
-// ---- TLS passthrough routes (issue 7) ------------------------------------------------------------------------
+// ---- TLS passthrough routes ---------------------------------------------------------------------------------
 
 export const passthroughCreate = z.strictObject({ sni: z.string().max(253), to: z.string().max(300) });
 export const passthroughList = z.object({
@@ -397,80 +397,3 @@ export const passthroughList = z.object({
     }),
   ),
 });
-
-// ---- audit log -------------------------------------------------------------------------------------------------
-
-export const auditQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  /** Entries older than this id (the next page). */
-  before: z.coerce.number().int().min(1).optional(),
-});
-export const auditEntry = z.object({
-  id: z.number(),
-  at: z.number(),
-  /** session: the admin password's login session; token: an API token, named in `actor`. */
-  via: z.enum(['session', 'token', 'none']),
-  actor: z.string(),
-  client: z.string(),
-  /** `POST /api/upstreams` */
-  action: z.string(),
-  /** What the route does, in words. */
-  summary: z.string(),
-  /** What it acted on: an upstream, a user, a pin, a digest... */
-  target: z.string(),
-  /** The request body with secrets left out, as JSON. */
-  detail: z.string().nullable(),
-  /** `ok`, or the error code that refused it. */
-  outcome: z.string(),
-});
-export const auditList = z.object({ entries: z.array(auditEntry) });
-
-// ---- watch lists -----------------------------------------------------------------------------------------------
-
-/** The entry as the config file's `upstreams[].watch` takes it (src/config/watch.ts checks it), plus its upstream. */
-export const watchEntryCreate = z.looseObject({ upstream: z.string().min(1).max(64) });
-export const watchedTagView = z.object({
-  tag: z.string(),
-  digest: z.string().nullable(),
-  changedAt: z.number().nullable(),
-  checkedAt: z.number(),
-  bytesFetched: z.number(),
-  error: z.string().nullable(),
-});
-export const watchRunView = z.object({
-  startedAt: z.number(),
-  finishedAt: z.number().nullable(),
-  result: z.enum(['running', 'ok', 'failed', 'held']),
-  changed: z.number(),
-  bytes: z.number(),
-  message: z.string().nullable(),
-});
-export const watchEntryView = z.object({
-  id: z.string(),
-  upstream: z.string(),
-  repository: z.string(),
-  tags: z.array(z.string()),
-  newest: z.number().optional(),
-  platforms: z.array(z.string()),
-  everyMs: z.number().optional(),
-  cron: z.string().optional(),
-  jitterMs: z.number(),
-  keep: z.number(),
-  source: z.enum(['config', 'admin']),
-  running: z.boolean(),
-  nextRun: z.number(),
-  lastRun: watchRunView.nullable(),
-  tagStates: z.array(watchedTagView),
-});
-export type WatchEntryView = z.infer<typeof watchEntryView>;
-export const watchQuotaView = z.object({
-  upstream: z.string(),
-  limit: z.number().optional(),
-  remaining: z.number().optional(),
-  windowSeconds: z.number().optional(),
-  pausedUntil: z.number().optional(),
-  reserve: z.number(),
-  heldBack: z.object({ watch: z.number(), live: z.number() }),
-});
-export const watchList = z.object({ entries: z.array(watchEntryView), quotas: z.array(watchQuotaView) });
-export const watchRunResult = z.object({ result: z.enum(['ok', 'failed', 'held']), changed: z.number(), bytes: z.number(), message: z.string().optional(), entry: watchEntryView });

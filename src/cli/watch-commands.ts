@@ -2,7 +2,7 @@
 // from the config file are listed and run here but changed only in the file (the API says READ_ONLY).
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import type { watchEntryView, watchList, watchRunResult } from '../admin/api-schemas.js';
+import type { watchEntryView, watchList, watchRunResult } from '../admin/watch-schemas.js';
 import { adminAction, AdminClient, segment, withAdmin, type AdminFlags } from './admin-client.js';
 import { humanSize, printJson, printTable } from './output.js';
 

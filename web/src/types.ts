@@ -1,6 +1,8 @@
 // The admin API's shapes, taken from the server's schemas (types only: no schema code reaches the browser).
 import type { z } from 'zod';
 import type * as api from '../../src/admin/api-schemas.js';
+import type * as audit from '../../src/admin/audit-schemas.js';
+import type * as watch from '../../src/admin/watch-schemas.js';
 
 export type ApiErrorBody = z.infer<typeof api.apiError>;
 export type FieldError = z.infer<typeof api.fieldError>;
@@ -42,10 +44,10 @@ export type PassthroughRouteView = PassthroughList['routes'][number];
 export type PassthroughCreate = z.input<typeof api.passthroughCreate>;
 export type ImageDetail = z.infer<typeof api.imageDetail>;
 export type ImagePart = z.infer<typeof api.imagePart>;
-export type AuditEntry = z.infer<typeof api.auditEntry>;
-export type AuditList = z.infer<typeof api.auditList>;
-export type WatchList = z.infer<typeof api.watchList>;
-export type WatchEntryView = z.infer<typeof api.watchEntryView>;
-export type WatchQuotaView = z.infer<typeof api.watchQuotaView>;
-export type WatchRunResult = z.infer<typeof api.watchRunResult>;
+export type AuditEntry = z.infer<typeof audit.auditEntry>;
+export type AuditList = z.infer<typeof audit.auditList>;
+export type WatchList = z.infer<typeof watch.watchList>;
+export type WatchEntryView = z.infer<typeof watch.watchEntryView>;
+export type WatchQuotaView = z.infer<typeof watch.watchQuotaView>;
+export type WatchRunResult = z.infer<typeof watch.watchRunResult>;
 export type WatchEventView = z.infer<typeof api.watchEventView>;

@@ -1,7 +1,7 @@
 // The audit log of admin actions, newest first (src/admin/audit-log.ts says what is recorded).
 import type { AdminContext } from '../admin-context.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
-import { auditList, auditQuery } from '../api-schemas.js';
+import { auditList, auditQuery } from '../audit-schemas.js';
 
 /** `routes`: every admin route, for the summary of each recorded action. */
 export function auditRoutes(ctx: AdminContext, routes: () => readonly AnyApiRoute[]): AnyApiRoute[] {

@@ -4,7 +4,7 @@
 import type { AdminContext } from '../admin-context.js';
 import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
-import { watchEntryCreate, watchEntryView, watchList, watchRunResult, type WatchEntryView } from '../api-schemas.js';
+import { watchEntryCreate, watchEntryView, watchList, watchRunResult, type WatchEntryView } from '../watch-schemas.js';
 
 export function watchRoutes(ctx: AdminContext): AnyApiRoute[] {
   const views = (): WatchEntryView[] => {
