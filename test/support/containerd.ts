@@ -1,13 +1,13 @@
 // A private containerd for e2e tests (TESTBED.md "containerd without systemd or CRI"): its own root, state and
 // socket under a temp dir, the CRI plugin disabled, killed with the test process (setpriv's PDEATHSIG).
 // `ctr` talks to it by socket; pulls use `--hosts-dir` with hosts.toml files the test writes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { assertInstalled, runTool, type ToolResult } from './installed-tools.js';
+import { awaitDaemon, daemonStop } from './daemon-process.js';
 
 export interface Containerd {
   dir: string;
@@ -45,7 +45,6 @@ function configToml(dir: string, socket: string): string {
   ].join('\n');
 }
 
-const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 export async function startContainerd(namespace = 'pullgate-e2e'): Promise<Containerd> {
   await assertInstalled('containerd', 'ctr');
@@ -67,36 +66,13 @@ export async function startContainerd(namespace = 'pullgate-e2e'): Promise<Conta
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const ctr = (ctrArgs: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
     runTool('ctr', ['-a', socket, '-n', namespace, ...ctrArgs], opts);
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      if (running(child)) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await rm(dir, { recursive: true, force: true });
-    })());
-
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (!running(child)) throw new Error(`containerd exited during start-up:\n${logs.slice(-4000)}`);
-      const ready = await ctr(['version'], { timeoutMs: 5_000 }).then(() => true, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`containerd did not answer on ${socket} within 30 s:\n${logs.slice(-4000)}`);
-      await sleep(200);
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const daemon = { child, dir, name: 'containerd', logs: () => logs };
+  const stop = daemonStop(daemon, 5_000);
+  await awaitDaemon(daemon, () => ctr(['version'], { timeoutMs: 5_000 }).then(() => true, () => false), { timeoutMs: 30_000, everyMs: 200, what: socket, stop });
   return { dir, socket, ctr, logs: () => logs, stop };
 }
 

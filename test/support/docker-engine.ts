@@ -4,15 +4,15 @@
 // The docker CLI talks to it by socket with a client config dir of its own, so no credentials of the machine's
 // user are sent. Trust for a registry or mirror is a file under /etc/docker/certs.d/<host:port>/ (PROTOCOL.md §4,
 // "Validation & TLS"), added by `trustCa` and removed again by its `remove()`.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { addHostsBlock } from './etc-hosts.js';
 import { assertInstalled, runTool, type ToolResult } from './installed-tools.js';
+import { awaitDaemon, daemonStop } from './daemon-process.js';
 
 export interface DockerEngineOptions {
   /** `registry-mirrors` of daemon.json: URLs tried before Docker Hub for Docker Hub images. */
@@ -46,7 +46,6 @@ export const dockerCertsRoot = '/etc/docker/certs.d';
 export const dockerPrograms = ['dockerd', 'docker'];
 
 const maxLogChars = 2 * 1024 * 1024;
-const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 export interface TrustedCa {
   /** Removes the certs.d entry again (and its directory); idempotent. */
@@ -121,7 +120,6 @@ export async function startDockerEngine(o: DockerEngineOptions = {}): Promise<Do
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const clientEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: p('client') };
   delete clientEnv['DOCKER_CONTEXT'];
@@ -129,32 +127,11 @@ export async function startDockerEngine(o: DockerEngineOptions = {}): Promise<Do
   const docker = (dockerArgs: string[], opts: { timeoutMs?: number } = {}): Promise<ToolResult> =>
     runTool('docker', dockerArgs, { env: clientEnv, timeoutMs: opts.timeoutMs ?? 180_000 });
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      if (running(child)) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      // vfs layers may hold read-only files and mounts are none; a plain recursive remove does it.
-      await rm(dir, { recursive: true, force: true });
-    })());
-
-  try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (!running(child)) throw new Error(`dockerd exited during start-up:\n${logs.slice(-4000)}`);
-      const ready = await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5_000 }).then(() => true, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socket} within 60 s:\n${logs.slice(-4000)}`);
-      await sleep(250);
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  // vfs layers may hold read-only files and mounts are none: a plain recursive remove does it.
+  const daemon = { child, dir, name: 'dockerd', logs: () => logs };
+  const stop = daemonStop(daemon, 10_000);
+  const probe = () => docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5_000 }).then(() => true, () => false);
+  await awaitDaemon(daemon, probe, { timeoutMs: 60_000, everyMs: 250, what: socket, stop });
 
   return {
     dir,
