@@ -2,6 +2,7 @@
 // upstream's tag list, optionally only the newest N in version order. Docker tags are rarely strict semver
 // (`22`, `22.1-alpine`, `v1.2`), so versions are read with semver's coercion; a tag without a version sorts last.
 import semver from 'semver';
+import { isTag } from '../registry/names.js';
 
 const isPattern = (t: string): boolean => t.includes('*');
 
@@ -31,7 +32,8 @@ export function byVersionDescending(a: string, b: string): number {
 export function selectTags(patterns: readonly string[], available: readonly string[], newest: number | undefined): string[] {
   const exact = patterns.filter((p) => !isPattern(p));
   const regexes = patterns.filter(isPattern).map(glob);
-  let matched = [...new Set(available.filter((t) => regexes.some((re) => re.test(t)) && !exact.includes(t)))].sort(byVersionDescending);
+  // The list is the upstream's answer: only names of the tag grammar are followed (one is put into a request path).
+  let matched = [...new Set(available.filter((t) => isTag(t) && regexes.some((re) => re.test(t)) && !exact.includes(t)))].sort(byVersionDescending);
   if (newest !== undefined) matched = matched.slice(0, newest);
   return [...exact, ...matched];
 }

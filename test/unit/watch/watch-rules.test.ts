@@ -16,6 +16,11 @@ describe('tag selection', () => {
     assert.deepEqual(selectTags(['v*'], ['v1.9.0', 'v1.10.0', 'v1.2.0', 'v2.0.0-rc.1', 'v2.0.0'], 2), ['v2.0.0', 'v2.0.0-rc.1']);
   });
 
+  it("names in the upstream's list outside the tag grammar are never followed, however they match a pattern", () => {
+    const hostile = ['v1.0', 'v1/../../../v2/other/manifests/x', 'v2?ns=evil', 'v3 ', 'v' + 'x'.repeat(200), '.v4', 'v5'];
+    assert.deepEqual(selectTags(['v*'], hostile, undefined), ['v5', 'v1.0']);
+  });
+
   it('a tag without a version sorts after every versioned one', () => {
     assert.deepEqual(['nightly', 'v3', 'v10'].sort(byVersionDescending), ['v10', 'v3', 'nightly']);
   });
