@@ -1,19 +1,16 @@
-// The cache: SQLite index, blobs (under the data directory or in an S3 bucket), temp files for fills, the
-// disk-full gate, and eviction after fills (batched: at most one run at a time, low-water mark in the policy).
-import { join } from 'node:path';
+// The cache as the rest of the mirror sees it: SQLite index, blobs (under the data directory or in an S3 bucket),
+// temp files for fills, the disk-full gate, and eviction after fills (batched: at most one run at a time, low-water
+// mark in the policy). The parts are opened by the composition root (src/app/cache.ts), for the server and the CLI.
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
-import { openBucket, openSharedCatalog, type Bucket } from '../catalog/open-catalog.js';
+import type { Bucket } from '../catalog/open-catalog.js';
 import type { SharedCatalog } from '../catalog/shared-catalog.js';
-import { openDatabase, type CacheDatabase } from './db.js';
-import { openBlobStore } from './blob-storage.js';
-import { CachingGate } from './disk-space.js';
+import type { CacheDatabase } from './db.js';
+import type { CachingGate } from './disk-space.js';
 import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
 import { everyTurn, type EvictionTurn } from './eviction-turn.js';
-import { parsePin } from './pins.js';
 import type { BlobStore } from './ports.js';
-import { SqliteCacheIndex } from './sqlite-cache-index.js';
-import { DiskTempFiles } from './temp-files.js';
+import type { SqliteCacheIndex } from './sqlite-cache-index.js';
+import type { DiskTempFiles } from './temp-files.js';
 import { verifyCache, type VerifyReport } from './verify.js';
 
 export interface LocalCache {
@@ -39,31 +36,21 @@ export interface LocalCache {
   close(): void;
 }
 
-export interface OpenOptions {
-  /**
-   * Remove temp files left by an earlier process (the server at start). The CLI, which may run next to a live
-   * server, must not: those files are that server's fills in progress.
-   */
-  cleanTemp?: boolean;
+/** The parts the composition root opened (src/app/cache.ts), put together behind one face. */
+export interface LocalCacheParts {
+  db: CacheDatabase;
+  index: SqliteCacheIndex;
+  store: BlobStore;
+  temp: DiskTempFiles;
+  bucket?: Bucket;
+  catalog: SharedCatalog;
+  gate: CachingGate;
+  policy: EvictionPolicy;
+  log: Logger;
 }
 
-export async function openLocalCache(config: Config, log: Logger, clock: () => number, options: OpenOptions = {}): Promise<LocalCache> {
-  const db: CacheDatabase = openDatabase(join(config.dataDir, 'pullgate.db'));
-  const index = new SqliteCacheIndex(db, clock);
-  const store = await openBlobStore(config, log);
-  const bucket = await openBucket(config, log);
-  const catalog = openSharedCatalog(bucket, { db, index, store, log, clock });
-  const temp = new DiskTempFiles(config.dataDir);
-  if (options.cleanTemp ?? true) {
-    const removed = await temp.clean();
-    if (removed) log.info({ removed }, 'removed partial fills left by an earlier process');
-  }
-  const gate = new CachingGate({ clock, log });
-  const policy: EvictionPolicy = {
-    maxBytes: config.cache.maxSize,
-    lowWaterBytes: Math.floor(config.cache.maxSize * config.cache.lowWater),
-    pins: config.cache.pins.map(parsePin),
-  };
+export function localCache(parts: LocalCacheParts): LocalCache {
+  const { db, index, store, bucket, catalog, policy, log } = parts;
   const ping = db.prepare('SELECT 1');
   let running: Promise<EvictionResult | undefined> | undefined;
   let turn: EvictionTurn = everyTurn;
@@ -71,10 +58,10 @@ export async function openLocalCache(config: Config, log: Logger, clock: () => n
     db,
     index,
     store,
-    temp,
+    temp: parts.temp,
     ...(bucket ? { bucket } : {}),
     catalog,
-    gate,
+    gate: parts.gate,
     policy,
     async evict() {
       const totals = index.totals();

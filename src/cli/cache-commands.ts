@@ -1,6 +1,7 @@
 // `pullgate cache verify|purge|stats`: work on the cache in the data directory of a config, directly.
 import pino from 'pino';
-import { openLocalCache, type LocalCache } from '../cache/local-cache.js';
+import { openCache } from '../app/cache.js';
+import type { LocalCache } from '../cache/local-cache.js';
 import type { PurgeTarget } from '../cache/ports.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
@@ -16,7 +17,7 @@ async function withCache<T>(flags: CacheFlags, work: (cache: LocalCache) => Prom
   const config = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { dataDir: flags.dataDir } });
   // Logs go to stderr: stdout carries the command's JSON answer.
   // A server may be running on this data directory: its fills in progress are left alone.
-  const cache = await openLocalCache(config, createLogger('warn', pino.destination(2)), Date.now, { cleanTemp: false });
+  const cache = await openCache(config, createLogger('warn', pino.destination(2)), Date.now, { cleanTemp: false });
   try {
     return await work(cache);
   } finally {

@@ -1,6 +1,6 @@
 // `pullgate serve`: load the config, start the listeners, reload certificates and config on SIGHUP, stop gracefully
 // on SIGTERM/SIGINT.
-import { createApp } from '../app.js';
+import { createApp } from '../app/app.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { logUnhandledRejections } from './process-failures.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/app/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { fullManifestAccept } from '../../src/registry/media-types.js';

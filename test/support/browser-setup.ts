@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { hashPassword } from '../../src/admin/password.js';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App } from '../../src/app/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { buildWeb } from '../../web/build.js';

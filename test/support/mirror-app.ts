@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp, type App, type AppOptions } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 

@@ -10,7 +10,7 @@ const loadedPackages = (): string[] =>
 
 test('the CLI and the server modules load neither acme-client nor @peculiar/x509; the ACME wiring loads them when called', async () => {
   await import('../../src/cli/program.js');
-  await import('../../src/app.js');
+  await import('../../src/app/app.js');
   const packages = new Set(loadedPackages());
   assert.ok(packages.has('fastify') && packages.has('undici'), [...packages].join(', '));
   assert.ok(!packages.has('acme-client'), 'acme-client is loaded');

@@ -1,0 +1,25 @@
+// The access step: who may pull what (docs/security.md): registry users (the file's and the admin's), the
+// registry tokens they log in for (keys from the secret box), and per-client limits.
+import { AccessControl } from '../access/access-control.js';
+import { ClientLimits } from '../access/client-limits.js';
+import { RegistryTokens } from '../access/registry-tokens.js';
+import { RegistryUsers } from '../access/registry-users.js';
+import type { Base } from './base.js';
+import type { CacheWiring } from './cache.js';
+
+export interface AccessWiring {
+  access: AccessControl;
+  users: RegistryUsers;
+}
+
+export function wireAccess(base: Base, cache: CacheWiring): AccessWiring {
+  const { access: settings } = base.config();
+  const users = new RegistryUsers(cache.local.db, settings.users, base.clock);
+  const access = new AccessControl(
+    settings,
+    users,
+    new RegistryTokens(base.secrets.derive('registry-tokens'), 3600, base.clock),
+    new ClientLimits(settings.limits, base.clock),
+  );
+  return { access, users };
+}

@@ -1,0 +1,34 @@
+// The cluster step: with `cluster`, the peer endpoint, leases and fills
+// from peers, and eviction by one replica at a time; with a bucket, the view shared with the other replicas
+// (heartbeats with this replica's figures, the catalog kept in sync).
+import { createCluster, type Cluster } from '../cluster/cluster.js';
+import { createSharedView, type SharedView } from '../catalog/shared-view.js';
+import type { Base } from './base.js';
+import type { CacheWiring } from './cache.js';
+import type { Figures } from './figures.js';
+
+export interface ClusterWiring {
+  cluster?: Cluster;
+  sharedView?: SharedView;
+}
+
+export function wireCluster(base: Base, cache: CacheWiring, figures: Figures): ClusterWiring {
+  const config = base.config();
+  const { local, fills } = cache;
+  const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster')) : undefined;
+  if (cluster) local.setEvictionTurn(cluster.evictionTurn);
+  const sharedView = local.bucket
+    ? createSharedView({
+        config,
+        bucket: local.bucket,
+        catalog: local.catalog,
+        figures: () => {
+          const { bytesServed, bytesFetched, hits, misses } = figures.traffic.totals().overall;
+          return { bytesServed, bytesFetched, hits, misses, fillsInFlight: fills.size };
+        },
+        log: base.child('catalog'),
+        clock: base.clock,
+      })
+    : undefined;
+  return { ...(cluster ? { cluster } : {}), ...(sharedView ? { sharedView } : {}) };
+}

@@ -1,0 +1,31 @@
+// The figures step: traffic counters (stored, for the admin), the Prometheus metrics, the admin's live activity
+// feed, and eviction as the server runs it (counted, and logged when it fails).
+import { Activity } from '../admin/activity.js';
+import { Traffic } from '../admin/traffic.js';
+import { Metrics } from '../metrics/metrics.js';
+import type { Base } from './base.js';
+import type { CacheWiring } from './cache.js';
+
+export interface Figures {
+  traffic: Traffic;
+  metrics: Metrics;
+  activity: Activity;
+  /** Evicts if the cache is over its cap, in the background; after a fill's commit and a config reload. */
+  runEviction(): void;
+}
+
+export function wireFigures(base: Base, cache: CacheWiring): Figures {
+  const { local, fills } = cache;
+  const traffic = new Traffic(local.db, base.clock);
+  const metrics = new Metrics({
+    totals: () => local.index.totals(),
+    fillsInFlight: () => fills.size,
+    fetched: (upstream, bytes) => traffic.fetched(upstream, bytes),
+  });
+  const runEviction = () =>
+    void local
+      .evict()
+      .then((r) => r && metrics.evicted(r))
+      .catch((err: unknown) => base.log.error({ err }, 'eviction failed'));
+  return { traffic, metrics, activity: new Activity(fills, traffic, base.clock), runEviction };
+}
