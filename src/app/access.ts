@@ -12,9 +12,9 @@ export interface AccessWiring {
   users: RegistryUsers;
 }
 
-export function wireAccess(base: Base, cache: CacheWiring): AccessWiring {
+export function wireAccess(base: Base, parts: { cache: CacheWiring }): AccessWiring {
   const { access: settings } = base.config();
-  const users = new RegistryUsers(cache.local.db, settings.users, base.clock);
+  const users = new RegistryUsers(parts.cache.local.db, settings.users, base.clock);
   const access = new AccessControl(
     settings,
     users,

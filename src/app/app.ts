@@ -82,10 +82,10 @@ export interface App {
 export async function createApp(initialConfig: Config, options: AppOptions = {}): Promise<App> {
   const base = await wireBase(initialConfig, options);
   const cache = await wireCache(base);
-  const figures = wireFigures(base, cache);
-  const cluster = wireCluster(base, cache, figures);
-  const upstreams = await wireUpstreams(base, cache, figures);
-  const access = wireAccess(base, cache);
+  const figures = wireFigures(base, { cache });
+  const cluster = wireCluster(base, { cache, figures });
+  const upstreams = await wireUpstreams(base, { cache, figures });
+  const access = wireAccess(base, { cache });
   const mirror = wireMirror(base, { cache, figures, cluster, upstreams });
   const watch = wireWatch(base, { cache, figures, cluster, upstreams, mirror, timer: options.watchTimer });
   const tls = await wireTls(base, { cache, upstreams });

@@ -12,9 +12,9 @@ export interface ClusterWiring {
   sharedView?: SharedView;
 }
 
-export function wireCluster(base: Base, cache: CacheWiring, figures: Figures): ClusterWiring {
+export function wireCluster(base: Base, parts: { cache: CacheWiring; figures: Figures }): ClusterWiring {
   const config = base.config();
-  const { local, fills } = cache;
+  const { local, fills } = parts.cache;
   const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster')) : undefined;
   if (cluster) local.setEvictionTurn(cluster.evictionTurn);
   const sharedView = local.bucket
@@ -23,7 +23,7 @@ export function wireCluster(base: Base, cache: CacheWiring, figures: Figures): C
         bucket: local.bucket,
         catalog: local.catalog,
         figures: () => {
-          const { bytesServed, bytesFetched, hits, misses } = figures.traffic.totals().overall;
+          const { bytesServed, bytesFetched, hits, misses } = parts.figures.traffic.totals().overall;
           return { bytesServed, bytesFetched, hits, misses, fillsInFlight: fills.size };
         },
         log: base.child('catalog'),

@@ -14,8 +14,8 @@ export interface Figures {
   runEviction(): void;
 }
 
-export function wireFigures(base: Base, cache: CacheWiring): Figures {
-  const { local, fills } = cache;
+export function wireFigures(base: Base, parts: { cache: CacheWiring }): Figures {
+  const { local, fills } = parts.cache;
   const traffic = new Traffic(local.db, base.clock);
   const metrics = new Metrics({
     totals: () => local.index.totals(),

@@ -21,12 +21,12 @@ export interface Upstreams {
   router(): UpstreamRouter;
 }
 
-export async function wireUpstreams(base: Base, cache: CacheWiring, figures: Figures): Promise<Upstreams> {
+export async function wireUpstreams(base: Base, parts: { cache: CacheWiring; figures: Figures }): Promise<Upstreams> {
   const quota = new QuotaGovernor((name) => base.config().upstreams.find((u) => u.name === name)?.quota?.reserve ?? 20, base.clock);
-  const makeUpstream = upstreamMaker(base, figures, quota);
+  const makeUpstream = upstreamMaker(base, parts.figures, quota);
   // Empty until the sources have written the stored CA bundles out: then every later change is applied to it.
   const set = new UpstreamSet(makeUpstream, []);
-  const sources = new UpstreamSources(cache.local.db, base.secrets, base.config(), (effective, rebuild) => set.apply(effective, rebuild), base.clock);
+  const sources = new UpstreamSources(parts.cache.local.db, base.secrets, base.config(), (effective, rebuild) => set.apply(effective, rebuild), base.clock);
   set.apply(await sources.start());
   return { quota, makeUpstream, sources, set, router: () => set.router() };
 }
