@@ -50,6 +50,41 @@ export interface Exposition {
   body: string;
 }
 
+/** Gauges read from the cache's state when scraped: fills in flight, sizes and entry counts. */
+function cacheStateGauges(state: StateSources, registers: Registry[]): void {
+  new Gauge({
+    name: 'pullgate_fills_in_flight',
+    help: 'Blob fills from upstreams in progress.',
+    registers,
+    collect() {
+      this.set(state.fillsInFlight());
+    },
+  });
+  new Gauge({
+    name: 'pullgate_cache_size_bytes',
+    help: 'Bytes of blobs and manifests in the cache.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const t = state.totals();
+      this.set({ kind: 'blob' }, t.blobBytes);
+      this.set({ kind: 'manifest' }, t.manifestBytes);
+    },
+  });
+  new Gauge({
+    name: 'pullgate_cache_entries',
+    help: 'Blobs, manifests and tags in the cache index.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const t = state.totals();
+      this.set({ kind: 'blob' }, t.blobs);
+      this.set({ kind: 'manifest' }, t.manifests);
+      this.set({ kind: 'tag' }, t.tags);
+    },
+  });
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Tally<'upstream' | 'kind' | 'method' | 'status' | 'cache'>;
@@ -140,37 +175,7 @@ export class Metrics {
       labelNames: ['upstream'],
       registers,
     });
-    new Gauge({
-      name: 'pullgate_fills_in_flight',
-      help: 'Blob fills from upstreams in progress.',
-      registers,
-      collect() {
-        this.set(state.fillsInFlight());
-      },
-    });
-    new Gauge({
-      name: 'pullgate_cache_size_bytes',
-      help: 'Bytes of blobs and manifests in the cache.',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const t = state.totals();
-        this.set({ kind: 'blob' }, t.blobBytes);
-        this.set({ kind: 'manifest' }, t.manifestBytes);
-      },
-    });
-    new Gauge({
-      name: 'pullgate_cache_entries',
-      help: 'Blobs, manifests and tags in the cache index.',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const t = state.totals();
-        this.set({ kind: 'blob' }, t.blobs);
-        this.set({ kind: 'manifest' }, t.manifests);
-        this.set({ kind: 'tag' }, t.tags);
-      },
-    });
+    cacheStateGauges(state, registers);
     this.evictedRuns = new Counter({ name: 'pullgate_cache_eviction_runs_total', help: 'Eviction runs that removed something.', registers });
     this.evictedVictims = new Counter({
       name: 'pullgate_cache_evictions_total',

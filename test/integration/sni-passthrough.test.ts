@@ -1,72 +1,21 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { freePort } from '../support/loopback-listener.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startRawBackend, startTlsEcho, tricklingConnection, type Backend } from '../support/passthrough-backends.js';
 import { createTestCa, type TestCa } from '../support/pki.js';
 import { captureClientHello, inRecords } from '../support/tls-hello.js';
+import { ask, closedWithin, handshakeError, passthroughLines, portOf, tlsTo } from '../support/sni-clients.js';
 
 const hub = { name: 'hub', registry: 'docker.io', url: 'http://127.0.0.1:9', default: true };
-
-interface Connected {
-  socket: TLSSocket;
-  sans: string;
-  alpn: string | false | null;
-}
-
-/** A verified TLS connection to `port` asking for `servername`, trusting only `ca`. */
-function tlsTo(port: number, servername: string, ca: string, extra: { alpn?: string[]; socket?: Duplex } = {}): Promise<Connected> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect(
-      { host: '127.0.0.1', port, servername, ca, ...(extra.alpn ? { ALPNProtocols: extra.alpn } : {}), ...(extra.socket ? { socket: extra.socket } : {}) },
-      () => resolve({ socket, sans: (socket.getPeerX509Certificate() as X509Certificate).subjectAltName ?? '', alpn: socket.alpnProtocol }),
-    );
-    socket.once('error', reject);
-  });
-}
-
-/** One line through an echo backend. */
-function ask(socket: TLSSocket, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (chunk: Buffer): void => {
-      got += chunk.toString('utf8');
-      if (!got.includes('\n')) return;
-      socket.off('data', onData).off('error', reject);
-      resolve(got.trim());
-    };
-    socket.on('data', onData).once('error', reject);
-    socket.write(`${line}\n`);
-  });
-}
-
-/** The TLS error a refused handshake ends with. */
-function handshakeError(port: number, servername: string | undefined, ca: string): Promise<NodeJS.ErrnoException> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), ca }, () => reject(new Error('handshake succeeded')));
-    socket.once('error', resolve);
-  });
-}
-
-const closedWithin = async (socket: Socket, ms: number): Promise<number> => {
-  const started = Date.now();
-  if (!socket.destroyed) await Promise.race([once(socket, 'close'), sleep(ms).then(() => assert.fail(`socket still open after ${ms} ms`))]);
-  return Date.now() - started;
-};
-
-const portOf = (m: TestMirror): number => Number(new URL(m.httpsUrl!).port);
-const passthroughLines = (m: TestMirror): Array<Record<string, unknown>> =>
-  m.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'passthrough');
 
 describe('the HTTPS port routes by SNI', () => {
   let mirrorCertificates: Array<{ cert: string; key: string }> = [];
@@ -383,35 +332,3 @@ describe('the HTTPS port routes by SNI', () => {
     }
   });
 });
-
-describe('closing the mirror', () => {
-  test('ends open passthrough pipes and keep-alive HTTPS connections promptly', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pullgate-sni-close-'));
-    const ca = await createTestCa(join(dir, 'ca'));
-    const cert = await ca.issue('m', ['mirror.sni.test', 'registry.secure.test']);
-    const echo = await startTlsEcho('echo', cert);
-    const mirror = await startMirror({
-      listen: { https: '127.0.0.1:0' },
-      tls: { certificates: [{ cert: cert.certPath, key: cert.keyPath }], passthrough: [{ sni: 'registry.secure.test', to: echo.to }] },
-      upstreams: [hub],
-    });
-    try {
-      const piped = await tlsTo(portOf(mirror), 'registry.secure.test', ca.caCertPem);
-      assert.equal(await ask(piped.socket, 'x'), 'echo registry.secure.test x');
-      const h1 = await tlsTo(portOf(mirror), 'mirror.sni.test', ca.caCertPem, { alpn: ['http/1.1'] });
-      h1.socket.write('GET /v2/ HTTP/1.1\r\nHost: mirror.sni.test\r\n\r\n');
-      await once(h1.socket, 'data');
-      const started = Date.now();
-      await mirror.close();
-      assert.ok(Date.now() - started < 3_000, `close took ${Date.now() - started} ms`);
-      await closedWithin(piped.socket, 2_000);
-      await closedWithin(h1.socket, 2_000);
-      assert.equal(passthroughLines(mirror).at(-1)?.close, 'shutdown');
-    } finally {
-      await mirror.close();
-      await echo.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});
-

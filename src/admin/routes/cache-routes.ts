@@ -36,14 +36,50 @@ async function diskOf(ctx: AdminContext): Promise<{ total: number; used: number;
   }
 }
 
+/** The upstreams configured now (config file and admin). */
+const configured = (ctx: AdminContext): Set<string> => new Set(ctx.sources.list().map((s) => s.config.name));
+
+/** Refuses an upstream that is neither configured nor in the cache: a typo, not an empty list. */
+function knownUpstream(ctx: AdminContext, name: string): void {
+  if (configured(ctx).has(name) || ctx.browser.upstreamCounts().has(name)) return;
+  throw new AdminError('NOT_FOUND', `no upstream named ${name}`);
+}
+
 export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
-  const pins = () => ({ pins: ctx.pins.list() });
-  const configured = (): Set<string> => new Set(ctx.sources.list().map((s) => s.config.name));
-  /** Refuses an upstream that is neither configured nor in the cache: a typo, not an empty list. */
-  const knownUpstream = (name: string): void => {
-    if (configured().has(name) || ctx.browser.upstreamCounts().has(name)) return;
-    throw new AdminError('NOT_FOUND', `no upstream named ${name}`);
+  return [...browseRoutes(ctx), ...pinRoutes(ctx), ...maintenanceRoutes(ctx)];
+}
+
+/** The cache's totals and traffic, overall and per upstream (configured or still in the cache). */
+async function summaryOf(ctx: AdminContext) {
+  await ctx.cache.catalog.refresh();
+  const totals = ctx.cache.index.totals();
+  const traffic = ctx.traffic.totals();
+  const counts = ctx.browser.upstreamCounts();
+  const live = configured(ctx);
+  const sizes = ctx.browser.upstreamSizes();
+  const names = new Set([...live, ...counts.keys(), ...traffic.byUpstream.keys()]);
+  const empty = { bytesServed: 0, bytesFetched: 0, bytesSaved: 0, bytesPrefetched: 0, hits: 0, misses: 0, hitRatio: null };
+  return {
+    size: totals.blobBytes + totals.manifestBytes,
+    maxSize: ctx.cache.policy.maxBytes,
+    blobs: totals.blobs,
+    manifests: totals.manifests,
+    tags: totals.tags,
+    traffic: traffic.overall,
+    disk: await diskOf(ctx),
+    upstreams: [...names].sort().map((name) => ({
+      name,
+      configured: live.has(name),
+      repositories: counts.get(name)?.repositories ?? 0,
+      tags: counts.get(name)?.tags ?? 0,
+      size: sizes.get(name) ?? 0,
+      traffic: traffic.byUpstream.get(name) ?? empty,
+    })),
   };
+}
+
+/** Totals and traffic; upstream -> repositories -> images -> one image. */
+function browseRoutes(ctx: AdminContext): AnyApiRoute[] {
   return [
     route({
       method: 'GET',
@@ -51,33 +87,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       summary: 'Cache totals, hit ratio and bandwidth saved, overall and per upstream',
       tag: 'cache',
       response: cacheSummary,
-      async handler() {
-        await ctx.cache.catalog.refresh();
-        const totals = ctx.cache.index.totals();
-        const traffic = ctx.traffic.totals();
-        const counts = ctx.browser.upstreamCounts();
-        const live = configured();
-        const sizes = ctx.browser.upstreamSizes();
-        const names = new Set([...live, ...counts.keys(), ...traffic.byUpstream.keys()]);
-        const empty = { bytesServed: 0, bytesFetched: 0, bytesSaved: 0, bytesPrefetched: 0, hits: 0, misses: 0, hitRatio: null };
-        return {
-          size: totals.blobBytes + totals.manifestBytes,
-          maxSize: ctx.cache.policy.maxBytes,
-          blobs: totals.blobs,
-          manifests: totals.manifests,
-          tags: totals.tags,
-          traffic: traffic.overall,
-          disk: await diskOf(ctx),
-          upstreams: [...names].sort().map((name) => ({
-            name,
-            configured: live.has(name),
-            repositories: counts.get(name)?.repositories ?? 0,
-            tags: counts.get(name)?.tags ?? 0,
-            size: sizes.get(name) ?? 0,
-            traffic: traffic.byUpstream.get(name) ?? empty,
-          })),
-        };
-      },
+      handler: () => summaryOf(ctx),
     }),
     route({
       method: 'GET',
@@ -98,7 +108,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       handler: async ({ query }) => {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
-        knownUpstream(query.upstream);
+        knownUpstream(ctx, query.upstream);
         return { repositories: ctx.browser.repositories(query.upstream) };
       },
     }),
@@ -112,7 +122,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       handler: async ({ query }) => {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
-        knownUpstream(query.upstream);
+        knownUpstream(ctx, query.upstream);
         return { images: withSignatures(ctx.verdicts, query.upstream, ctx.browser.images(query.upstream, query.repository)) };
       },
     }),
@@ -126,7 +136,7 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
       handler: async ({ query }) => {
         await ctx.cache.catalog.refresh();
         ctx.cache.index.flush();
-        knownUpstream(query.upstream);
+        knownUpstream(ctx, query.upstream);
         const found = ctx.browser.parts(query.upstream, query.repository, query.digest);
         if (!found) throw new AdminError('NOT_FOUND', `no image ${query.digest} cached in ${query.upstream}/${query.repository}`);
         const source = ctx.sources.list().find((s) => s.config.name === query.upstream);
@@ -134,6 +144,49 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
         return { ...found.image, ...(signature ? { signature } : {}), upstream: query.upstream, repository: query.repository, registry: source?.config.registry ?? query.upstream, parts: found.parts };
       },
     }),
+  ];
+}
+
+/** Pins: never evicted. */
+function pinRoutes(ctx: AdminContext): AnyApiRoute[] {
+  const pins = () => ({ pins: ctx.pins.list() });
+  return [
+    route({ method: 'GET', url: '/api/cache/pins', summary: 'Pins (config file and admin)', tag: 'cache', response: pinList, handler: pins }),
+    route({
+      method: 'POST',
+      url: '/api/cache/pins',
+      summary: 'Pin `upstream/repository[:tag]` (wildcards `*`): never evicted',
+      tag: 'cache',
+      body: pinRequest,
+      response: pinList,
+      handler({ body }) {
+        // The upstream part of a pin without a wildcard must name an upstream: a typo would protect nothing.
+        const upstream = body.pin.split('/')[0] ?? '';
+        if (!upstream.includes('*') && !configured(ctx).has(upstream) && !ctx.browser.upstreamCounts().has(upstream)) {
+          throw new AdminError('VALIDATION', `pin: no upstream named ${upstream}`, { fields: [{ path: 'pin', message: `no upstream named ${upstream}` }] });
+        }
+        ctx.pins.add(body.pin);
+        return pins();
+      },
+    }),
+    route({
+      method: 'DELETE',
+      url: '/api/cache/pins',
+      summary: 'Unpin',
+      tag: 'cache',
+      body: pinRequest,
+      response: pinList,
+      handler({ body }) {
+        ctx.pins.remove(body.pin);
+        return pins();
+      },
+    }),
+  ];
+}
+
+/** Purge and eviction on demand. */
+function maintenanceRoutes(ctx: AdminContext): AnyApiRoute[] {
+  return [
     route({
       method: 'POST',
       url: '/api/cache/purge',
@@ -158,36 +211,6 @@ export function cacheRoutes(ctx: AdminContext): AnyApiRoute[] {
         });
         ctx.log.info({ target, ...counts }, 'cache purged from the admin');
         return counts;
-      },
-    }),
-    route({ method: 'GET', url: '/api/cache/pins', summary: 'Pins (config file and admin)', tag: 'cache', response: pinList, handler: pins }),
-    route({
-      method: 'POST',
-      url: '/api/cache/pins',
-      summary: 'Pin `upstream/repository[:tag]` (wildcards `*`): never evicted',
-      tag: 'cache',
-      body: pinRequest,
-      response: pinList,
-      handler({ body }) {
-        // The upstream part of a pin without a wildcard must name an upstream: a typo would protect nothing.
-        const upstream = body.pin.split('/')[0] ?? '';
-        if (!upstream.includes('*') && !configured().has(upstream) && !ctx.browser.upstreamCounts().has(upstream)) {
-          throw new AdminError('VALIDATION', `pin: no upstream named ${upstream}`, { fields: [{ path: 'pin', message: `no upstream named ${upstream}` }] });
-        }
-        ctx.pins.add(body.pin);
-        return pins();
-      },
-    }),
-    route({
-      method: 'DELETE',
-      url: '/api/cache/pins',
-      summary: 'Unpin',
-      tag: 'cache',
-      body: pinRequest,
-      response: pinList,
-      handler({ body }) {
-        ctx.pins.remove(body.pin);
-        return pins();
       },
     }),
     route({

@@ -262,6 +262,60 @@ export function usePinToggle(upstream: string, repository: string, reload: () =>
   };
 }
 
+interface ImageRowProps {
+  image: ImageList['images'][number];
+  upstream: string;
+  repository: string;
+  /** Some image of the repository has a signature verdict: the column is shown. */
+  signed: boolean;
+  purge: ReturnType<typeof usePurge>;
+  togglePin: ReturnType<typeof usePinToggle>;
+}
+
+function ImageRow({ image, upstream, repository, signed, purge, togglePin }: ImageRowProps) {
+  return (
+    <tr data-testid={`image-${image.digest}`} data-row-key={`image-${image.digest}`}>
+      <th scope="row" data-label="Tags">
+        <span class="tags">
+          {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
+          {image.pinned ? <span class="badge pinned">pinned</span> : null}
+        </span>
+      </th>
+      <td data-label="Digest" class="mono" title={image.digest}>
+        <a href={href('cache', upstream, repository, image.digest)} class="digest" data-testid="image-digest" data-digest={image.digest}>
+          {shortDigest(image.digest)}
+        </a>
+      </td>
+      <td data-label="Platforms" class="small">
+        {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
+      </td>
+      {signed ? (
+        <td data-label="Signature">
+          <SignatureVerdict signature={image.signature} />
+        </td>
+      ) : null}
+      <td class="num" data-label="Size">{formatBytes(image.size)}</td>
+      <td data-label="Last pulled">
+        <TimeAgo at={image.lastPulledAt} />
+      </td>
+      <td class="num" data-label="Pulls">{image.pulls}</td>
+      <td class="actions-cell" data-label="Actions">
+        <button type="button" class="button small" onClick={() => void togglePin(image)} data-testid="image-pin">
+          {image.pinned ? 'Unpin' : 'Pin'}
+        </button>
+        <button
+          type="button"
+          class="button small danger"
+          onClick={() => void purge(imageName(upstream, repository, image), { digest: image.digest })}
+          data-testid="image-purge"
+        >
+          Purge
+        </button>
+      </td>
+    </tr>
+  );
+}
+
 function Images({ upstream, repository }: { upstream: string; repository: string }) {
   const images = useResource<ImageList>(`/api/cache/images?upstream=${encodeURIComponent(upstream)}&repository=${encodeURIComponent(repository)}`);
   const purge = usePurge(images.reload);
@@ -300,45 +354,7 @@ function Images({ upstream, repository }: { upstream: string; repository: string
                   </thead>
                   <tbody>
                     {d.images.map((image) => (
-                      <tr key={image.digest} data-testid={`image-${image.digest}`} data-row-key={`image-${image.digest}`}>
-                        <th scope="row" data-label="Tags">
-                          <span class="tags">
-                            {image.tags.length ? image.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}
-                            {image.pinned ? <span class="badge pinned">pinned</span> : null}
-                          </span>
-                        </th>
-                        <td data-label="Digest" class="mono" title={image.digest}>
-                          <a href={href('cache', upstream, repository, image.digest)} class="digest" data-testid="image-digest" data-digest={image.digest}>
-                            {shortDigest(image.digest)}
-                          </a>
-                        </td>
-                        <td data-label="Platforms" class="small">
-                          {image.platforms.length ? image.platforms.join(', ') : <span class="muted">–</span>}
-                        </td>
-                        {signed ? (
-                          <td data-label="Signature">
-                            <SignatureVerdict signature={image.signature} />
-                          </td>
-                        ) : null}
-                        <td class="num" data-label="Size">{formatBytes(image.size)}</td>
-                        <td data-label="Last pulled">
-                          <TimeAgo at={image.lastPulledAt} />
-                        </td>
-                        <td class="num" data-label="Pulls">{image.pulls}</td>
-                        <td class="actions-cell" data-label="Actions">
-                          <button type="button" class="button small" onClick={() => void togglePin(image)} data-testid="image-pin">
-                            {image.pinned ? 'Unpin' : 'Pin'}
-                          </button>
-                          <button
-                            type="button"
-                            class="button small danger"
-                            onClick={() => void purge(imageName(upstream, repository, image), { digest: image.digest })}
-                            data-testid="image-purge"
-                          >
-                            Purge
-                          </button>
-                        </td>
-                      </tr>
+                      <ImageRow key={image.digest} image={image} upstream={upstream} repository={repository} signed={signed} purge={purge} togglePin={togglePin} />
                     ))}
                   </tbody>
                 </table>

@@ -77,6 +77,109 @@ function PullCommands({ image }: { image: ImageDetail }) {
 
 const kindWords: Record<ImageDetail['parts'][number]['kind'], string> = { index: 'index', manifest: 'manifest', config: 'config', layer: 'layer' };
 
+/** What the index knows of one image: digest, tags, platforms, size, pulls, signature, pin. */
+function ImageFacts({ image: d }: { image: ImageDetail }) {
+  return (
+    <section class="card" aria-labelledby="image-facts-title">
+      <h2 id="image-facts-title" class="visually-hidden">
+        About this image
+      </h2>
+      <dl class="facts">
+        <dt>Digest</dt>
+        <dd class="digest-line">
+          <code class="mono break" data-testid="image-full-digest">
+            {d.digest}
+          </code>
+          <CopyButton text={d.digest} testid="image-digest-copy" />
+        </dd>
+        <dt>Tags</dt>
+        <dd>{d.tags.length ? d.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}</dd>
+        <dt>Platforms</dt>
+        <dd>{d.platforms.length ? d.platforms.join(', ') : <span class="muted">a single-platform image</span>}</dd>
+        <dt>Size</dt>
+        <dd data-testid="image-size">{formatBytes(d.size)}</dd>
+        <dt>Pulls</dt>
+        <dd data-testid="image-pulls">{d.pulls}</dd>
+        <dt>Last pull</dt>
+        <dd>
+          <TimeAgo at={d.lastPulledAt} />
+        </dd>
+        <dt>Type</dt>
+        <dd class="mono small break">{d.mediaType}</dd>
+        {d.signature ? (
+          <>
+            <dt>Signature</dt>
+            <dd data-testid="image-signature">
+              <SignatureVerdict signature={d.signature} />
+            </dd>
+          </>
+        ) : null}
+        {d.pinned ? (
+          <>
+            <dt>Eviction</dt>
+            <dd>
+              <span class="badge pinned">pinned</span> never evicted
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    </section>
+  );
+}
+
+/** The stored parts of an image (index, manifests, config, layers), with their total. */
+function ImageParts({ image: d }: { image: ImageDetail }) {
+  return (
+    <section class="card flush" aria-labelledby="image-parts-title">
+      <h2 id="image-parts-title" class="card-intro">
+        Stored parts
+      </h2>
+      <div class="table-wrap">
+        <table class="responsive" data-testid="image-parts">
+          <thead>
+            <tr>
+              <th scope="col">Part</th>
+              <th scope="col">Platform</th>
+              <th scope="col">Digest</th>
+              <th scope="col" class="num">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {d.parts.map((p) => (
+              <tr key={`${p.kind}-${p.digest}`} data-testid="image-part" data-kind={p.kind} data-bytes={p.size ?? ''}>
+                <th scope="row" data-label="Part">
+                  {kindWords[p.kind]}
+                </th>
+                <td data-label="Platform" class="small">
+                  {p.platform ?? <span class="muted">–</span>}
+                </td>
+                <td data-label="Digest" class="mono small" title={`${p.digest} ${p.mediaType}`}>
+                  {shortDigest(p.digest)}
+                </td>
+                <td data-label="Size" class="num">
+                  {p.size === null ? <span class="muted">not stored</span> : formatBytes(p.size)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            <tr>
+              <th scope="row" data-label="Part">
+                Total
+              </th>
+              <td data-label="Platform" />
+              <td data-label="Digest" />
+              <td data-label="Size" class="num" data-testid="image-parts-total">
+                {formatBytes(d.size)}
+              </td>
+            </tr>
+          </tfoot>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function ImagePage({ upstream, repository, digest }: { upstream: string; repository: string; digest: string }) {
   const image = useResource<ImageDetail>(
     `/api/cache/image?upstream=${encodeURIComponent(upstream)}&repository=${encodeURIComponent(repository)}&digest=${encodeURIComponent(digest)}`,
@@ -103,101 +206,12 @@ export function ImagePage({ upstream, repository, digest }: { upstream: string; 
                 </button>
               </div>
             </div>
-            <section class="card" aria-labelledby="image-facts-title">
-              <h2 id="image-facts-title" class="visually-hidden">
-                About this image
-              </h2>
-              <dl class="facts">
-                <dt>Digest</dt>
-                <dd class="digest-line">
-                  <code class="mono break" data-testid="image-full-digest">
-                    {d.digest}
-                  </code>
-                  <CopyButton text={d.digest} testid="image-digest-copy" />
-                </dd>
-                <dt>Tags</dt>
-                <dd>{d.tags.length ? d.tags.map((t) => <span key={t} class="badge tag">{t}</span>) : <span class="muted">untagged</span>}</dd>
-                <dt>Platforms</dt>
-                <dd>{d.platforms.length ? d.platforms.join(', ') : <span class="muted">a single-platform image</span>}</dd>
-                <dt>Size</dt>
-                <dd data-testid="image-size">{formatBytes(d.size)}</dd>
-                <dt>Pulls</dt>
-                <dd data-testid="image-pulls">{d.pulls}</dd>
-                <dt>Last pull</dt>
-                <dd>
-                  <TimeAgo at={d.lastPulledAt} />
-                </dd>
-                <dt>Type</dt>
-                <dd class="mono small break">{d.mediaType}</dd>
-                {d.signature ? (
-                  <>
-                    <dt>Signature</dt>
-                    <dd data-testid="image-signature">
-                      <SignatureVerdict signature={d.signature} />
-                    </dd>
-                  </>
-                ) : null}
-                {d.pinned ? (
-                  <>
-                    <dt>Eviction</dt>
-                    <dd>
-                      <span class="badge pinned">pinned</span> never evicted
-                    </dd>
-                  </>
-                ) : null}
-              </dl>
-            </section>
+            <ImageFacts image={d} />
             <section class="card" aria-labelledby="image-pull-title">
               <h2 id="image-pull-title">Pull it through this mirror</h2>
               <PullCommands image={d} />
             </section>
-            <section class="card flush" aria-labelledby="image-parts-title">
-              <h2 id="image-parts-title" class="card-intro">
-                Stored parts
-              </h2>
-              <div class="table-wrap">
-                <table class="responsive" data-testid="image-parts">
-                  <thead>
-                    <tr>
-                      <th scope="col">Part</th>
-                      <th scope="col">Platform</th>
-                      <th scope="col">Digest</th>
-                      <th scope="col" class="num">Size</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.parts.map((p) => (
-                      <tr key={`${p.kind}-${p.digest}`} data-testid="image-part" data-kind={p.kind} data-bytes={p.size ?? ''}>
-                        <th scope="row" data-label="Part">
-                          {kindWords[p.kind]}
-                        </th>
-                        <td data-label="Platform" class="small">
-                          {p.platform ?? <span class="muted">–</span>}
-                        </td>
-                        <td data-label="Digest" class="mono small" title={`${p.digest} ${p.mediaType}`}>
-                          {shortDigest(p.digest)}
-                        </td>
-                        <td data-label="Size" class="num">
-                          {p.size === null ? <span class="muted">not stored</span> : formatBytes(p.size)}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                  <tfoot>
-                    <tr>
-                      <th scope="row" data-label="Part">
-                        Total
-                      </th>
-                      <td data-label="Platform" />
-                      <td data-label="Digest" />
-                      <td data-label="Size" class="num" data-testid="image-parts-total">
-                        {formatBytes(d.size)}
-                      </td>
-                    </tr>
-                  </tfoot>
-                </table>
-              </div>
-            </section>
+            <ImageParts image={d} />
           </div>
         )}
       </ResourceView>

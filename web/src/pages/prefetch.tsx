@@ -98,13 +98,10 @@ function Job({ job, onChanged }: { job: PrefetchJob; onChanged(job: PrefetchJob,
   );
 }
 
-export function PrefetchPage() {
-  const { api, notify, reveal } = useApp();
-  const [text, setText] = useState('');
-  const [chosen, setChosen] = useState<string[]>(['linux/amd64']);
-  const [error, setError] = useState<string | undefined>(undefined);
+/** The prefetch jobs, newest first; the running ones polled until they finish. */
+function usePrefetchJobs() {
+  const { api, notify } = useApp();
   const [jobs, setJobs] = useState<PrefetchJob[]>([]);
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     api.get<PrefetchJobList>('/api/prefetch').then(
@@ -127,7 +124,16 @@ export function PrefetchPage() {
     }, pollMs);
     return () => clearInterval(timer);
   }, [api, running]);
+  return [jobs, setJobs] as const;
+}
 
+export function PrefetchPage() {
+  const { api, notify, reveal } = useApp();
+  const [text, setText] = useState('');
+  const [chosen, setChosen] = useState<string[]>(['linux/amd64']);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [jobs, setJobs] = usePrefetchJobs();
+  const [busy, setBusy] = useState(false);
   const changed = (job: PrefetchJob, added?: PrefetchJob): void => {
     setJobs((list) => [...(added ? [added] : []), ...list.map((j) => (j.id === job.id ? job : j))]);
     if (added) reveal(`job-${added.id}`);

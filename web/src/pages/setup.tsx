@@ -43,7 +43,65 @@ const fromWords: Record<SetupView['mirrorFrom'], string> = {
   listener: 'the registry listener’s own address',
 };
 
-export function SetupPage() {
+interface ClientTabsProps {
+  shown: typeof clients;
+  current: Snippet['client'] | undefined;
+  choose: (id: Snippet['client']) => void;
+  byClient: (id: Snippet['client']) => Snippet[];
+}
+
+/** One tab per kind of client with snippets, arrow keys moving between them; one panel shown at a time. */
+function ClientTabs({ shown, current, choose: setClient, byClient }: ClientTabsProps) {
+  return (
+    <>
+    {/* One client at a time: the page shows what one kind of machine needs, not every file for every client. */}
+    <div class="tabs" role="tablist" aria-label="Clients">
+      {shown.map((c) => (
+        <button
+          key={c.id}
+          type="button"
+          role="tab"
+          id={`tab-${c.id}`}
+          aria-selected={c.id === current}
+          aria-controls={`client-${c.id}`}
+          tabIndex={c.id === current ? 0 : -1}
+          onClick={() => setClient(c.id)}
+          onKeyDown={(e) => {
+            const i = shown.findIndex((x) => x.id === current);
+            const next = e.key === 'ArrowRight' ? shown[(i + 1) % shown.length] : e.key === 'ArrowLeft' ? shown[(i - 1 + shown.length) % shown.length] : undefined;
+            if (!next) return;
+            e.preventDefault();
+            setClient(next.id);
+            document.getElementById(`tab-${next.id}`)?.focus();
+          }}
+          data-testid={`tab-${c.id}`}
+        >
+          {c.title} <span class="muted">({byClient(c.id).length})</span>
+        </button>
+      ))}
+    </div>
+    {shown.map((c) => (
+      <section
+        key={c.id}
+        id={`client-${c.id}`}
+        role="tabpanel"
+        aria-labelledby={`tab-${c.id}`}
+        hidden={c.id !== current}
+        class="snippet-group"
+        data-testid={`client-${c.id}`}
+      >
+        <p class="muted">{c.intro}</p>
+        {byClient(c.id).map((s) => (
+          <SnippetCard key={s.id} snippet={s} />
+        ))}
+      </section>
+    ))}
+    </>
+  );
+}
+
+/** The snippets for the mirror address (and CA file) the operator typed; proposed by the mirror until then. */
+function useSetupView() {
   const { api } = useApp();
   const [mirror, setMirror] = useState<string | undefined>(undefined);
   const [caFile, setCaFile] = useState<string | undefined>(undefined);
@@ -78,6 +136,11 @@ export function SetupPage() {
       setError('Expected the mirror address as clients reach it, e.g. https://mirror.example.com');
     }
   };
+  return { view, error, typed, setTyped, typedCa, setTypedCa, apply };
+}
+
+export function SetupPage() {
+  const { view, error, typed, setTyped, typedCa, setTypedCa, apply } = useSetupView();
 
   const [client, setClient] = useState<Snippet['client']>('docker');
   // Trusting the CA comes first: without it the client's first pull through the mirror fails.
@@ -133,48 +196,7 @@ export function SetupPage() {
       {view ? (
         <>
           {view.snippets.length === 0 ? <p class="empty card">No enabled upstream: add one first.</p> : null}
-          {/* One client at a time: the page shows what one kind of machine needs, not every file for every client. */}
-          <div class="tabs" role="tablist" aria-label="Clients">
-            {shown.map((c) => (
-              <button
-                key={c.id}
-                type="button"
-                role="tab"
-                id={`tab-${c.id}`}
-                aria-selected={c.id === current}
-                aria-controls={`client-${c.id}`}
-                tabIndex={c.id === current ? 0 : -1}
-                onClick={() => setClient(c.id)}
-                onKeyDown={(e) => {
-                  const i = shown.findIndex((x) => x.id === current);
-                  const next = e.key === 'ArrowRight' ? shown[(i + 1) % shown.length] : e.key === 'ArrowLeft' ? shown[(i - 1 + shown.length) % shown.length] : undefined;
-                  if (!next) return;
-                  e.preventDefault();
-                  setClient(next.id);
-                  document.getElementById(`tab-${next.id}`)?.focus();
-                }}
-                data-testid={`tab-${c.id}`}
-              >
-                {c.title} <span class="muted">({byClient(c.id).length})</span>
-              </button>
-            ))}
-          </div>
-          {shown.map((c) => (
-            <section
-              key={c.id}
-              id={`client-${c.id}`}
-              role="tabpanel"
-              aria-labelledby={`tab-${c.id}`}
-              hidden={c.id !== current}
-              class="snippet-group"
-              data-testid={`client-${c.id}`}
-            >
-              <p class="muted">{c.intro}</p>
-              {byClient(c.id).map((s) => (
-                <SnippetCard key={s.id} snippet={s} />
-              ))}
-            </section>
-          ))}
+          <ClientTabs shown={shown} current={current} choose={setClient} byClient={byClient} />
         </>
       ) : (
         <p class="empty card">Loading…</p>

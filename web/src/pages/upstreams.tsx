@@ -35,7 +35,28 @@ function RateLimit({ u }: { u: UpstreamView }) {
   );
 }
 
-function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; reload(): Promise<void>; onTest(u: UpstreamView): void; testing: boolean; result: TestResult | undefined }) {
+/** The registry's address, its URLs' circuits, and the host names clients use for it. */
+function RegistryCell({ u }: { u: UpstreamView }) {
+  return (
+    <td data-label="Registry">
+      <span class="mono block">{u.registry}</span>
+      <UrlCircuits upstream={u} />
+      {u.hosts.length ? (
+        <span class="small block hosts-line" data-testid={`upstream-hosts-${u.name}`}>
+          <span class="muted">clients use </span>
+          {u.hosts.map((h) => (
+            <span key={h} class="mono entry">
+              {h}
+            </span>
+          ))}
+        </span>
+      ) : null}
+    </td>
+  );
+}
+
+/** The enabled switch; an upstream from the config file or built in shows its state in words instead. */
+function EnabledCell({ u, reload }: { u: UpstreamView; reload(): Promise<void> }) {
   const { api } = useApp();
   const run = useAction();
   const [busy, setBusy] = useState(false);
@@ -51,6 +72,36 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
     });
     setBusy(false);
   };
+
+  return (
+    <td data-label="Enabled">
+      {readOnly ? (
+        // Not a switch that only refuses: the state in words, and where to change it.
+        <span class="readonly-state small" data-testid={`upstream-enabled-${u.name}`} title={sourceText[u.source]}>
+          {u.enabled ? 'on' : 'off'} <span class="muted">({u.source === 'config' ? 'config file' : 'built in'})</span>
+        </span>
+      ) : (
+        <button
+          type="button"
+          class="switch"
+          role="switch"
+          aria-checked={u.enabled}
+          aria-label={`${u.name} enabled`}
+          disabled={busy}
+          onClick={() => void toggle()}
+          data-testid={`upstream-toggle-${u.name}`}
+        >
+          <span class="switch-knob" aria-hidden="true" />
+        </button>
+      )}
+    </td>
+  );
+}
+
+function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; reload(): Promise<void>; onTest(u: UpstreamView): void; testing: boolean; result: TestResult | undefined }) {
+  const { api } = useApp();
+  const run = useAction();
+  const readOnly = u.source !== 'admin';
 
   const remove = (): Promise<unknown> =>
     run({
@@ -82,20 +133,7 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
             {u.offline ? <span class="badge warn">offline</span> : null}
           </span>
         </th>
-        <td data-label="Registry">
-          <span class="mono block">{u.registry}</span>
-          <UrlCircuits upstream={u} />
-          {u.hosts.length ? (
-            <span class="small block hosts-line" data-testid={`upstream-hosts-${u.name}`}>
-              <span class="muted">clients use </span>
-              {u.hosts.map((h) => (
-                <span key={h} class="mono entry">
-                  {h}
-                </span>
-              ))}
-            </span>
-          ) : null}
-        </td>
+        <RegistryCell u={u} />
         <td data-label="Status" class="status-cell">
           <HealthDot health={u.health} enabled={u.enabled} testid={`upstream-status-${u.name}`} />
           <RateLimit u={u} />
@@ -104,27 +142,7 @@ function UpstreamRow({ u, reload, onTest, testing, result }: { u: UpstreamView; 
           <AccessSummary upstream={u} />
           <SignaturePolicy upstream={u} />
         </td>
-        <td data-label="Enabled">
-          {readOnly ? (
-            // Not a switch that only refuses: the state in words, and where to change it.
-            <span class="readonly-state small" data-testid={`upstream-enabled-${u.name}`} title={sourceText[u.source]}>
-              {u.enabled ? 'on' : 'off'} <span class="muted">({u.source === 'config' ? 'config file' : 'built in'})</span>
-            </span>
-          ) : (
-            <button
-              type="button"
-              class="switch"
-              role="switch"
-              aria-checked={u.enabled}
-              aria-label={`${u.name} enabled`}
-              disabled={busy}
-              onClick={() => void toggle()}
-              data-testid={`upstream-toggle-${u.name}`}
-            >
-              <span class="switch-knob" aria-hidden="true" />
-            </button>
-          )}
-        </td>
+        <EnabledCell u={u} reload={reload} />
         <td data-label="Actions" class="actions-cell">
           <button type="button" class="button small" onClick={() => onTest(u)} disabled={testing} data-testid={`upstream-test-${u.name}`}>
             {testing ? 'Testing…' : 'Test'}
