@@ -60,8 +60,9 @@ async function answer(o: DispatchOptions, req: FastifyRequest, reply: FastifyRep
   switch (route.kind) {
     case 'base': {
       const upstream = router.forBase(exchange.host, target.ns);
-      await o.admission.base(req, upstream, o.origin(req), exchange);
-      return serveBase({ upstream, authorization: req.headers.authorization, origin: o.origin(req), signal: exchange.signal });
+      const origin = o.origin(req);
+      await o.admission.base(req, upstream, origin, exchange);
+      return serveBase({ upstream, authorization: req.headers.authorization, origin, signal: exchange.signal });
     }
     case 'catalog':
       throw new RegistryError('NOT_FOUND', 'this mirror does not list its repositories');
