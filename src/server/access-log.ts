@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { PullLog } from '../mirror/reply.js';
 import { toRegistryError } from './error-reply.js';
+import { requestAuthority, type AnyRequest } from './request-authority.js';
 import { redactedUrl } from './request-target.js';
 
 export interface AccessInfo {
@@ -54,4 +55,10 @@ export function accessLog(log: Logger, info: AccessInfo, status: number, bytes: 
     if (e.code === 'UNKNOWN') line.err = err;
   }
   (status >= 500 || (err && status < 400) ? log.warn : log.info).call(log, line, 'request');
+}
+
+/** Where a request was sent and over which HTTP version, for the log lines of requests outside `/v2/`. */
+export function requestLogFields(req: AnyRequest): { host: string | undefined; http: string } {
+  const { authority, httpVersion } = requestAuthority(req);
+  return { host: authority?.value, http: httpVersion };
 }
