@@ -7,7 +7,7 @@ import { fillSegments } from '../mirror/segmented-fill.js';
 import type { SegmentView } from '../mirror/segmented-source.js';
 import type { AccessInfo } from '../server/access-log.js';
 import type { WatchEvent } from '../watch/watch-runner.js';
-import type { Traffic } from './traffic.js';
+import type { Traffic } from '../metrics/traffic.js';
 
 /** A watch list event as the activity feed shows it (docs/watch.md): a tag moved, a run failed or was held back. */
 export type WatchActivity = WatchEvent & { at: number };

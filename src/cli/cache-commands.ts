@@ -1,6 +1,6 @@
 // `pullgate cache verify|purge|stats`: work on the cache in the data directory of a config, directly.
 import pino from 'pino';
-import { openLocalCache, type LocalCache } from '../cache/local-cache.js';
+import { openLocalCache, type LocalCache } from '../catalog/local-cache.js';
 import type { PurgeTarget } from '../cache/ports.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Activity } from '../../../src/admin/activity.js';
-import { Traffic } from '../../../src/admin/traffic.js';
+import { Traffic } from '../../../src/metrics/traffic.js';
 import { openDatabase, type CacheDatabase } from '../../../src/cache/db.js';
 import { Fills } from '../../../src/mirror/fills.js';
 

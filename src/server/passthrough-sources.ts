@@ -3,7 +3,7 @@
 // is an upstream's mirror hostname is refused, naming the field.
 import type { CacheDatabase } from '../cache/db.js';
 import { passthroughConflicts, passthroughRouteSchema, type PassthroughRoute } from '../config/passthrough.js';
-import { AdminError, validationError } from './admin-errors.js';
+import { AdminError, validationError } from '../admin/admin-errors.js';
 
 export interface PassthroughSource extends PassthroughRoute {
   source: 'config' | 'admin';

@@ -8,9 +8,9 @@ import type { CacheDatabase } from '../cache/db.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import { upstreamConfigOf } from '../config/load.js';
 import { upstreamConflicts } from '../config/schema.js';
-import { AdminError, validationError } from './admin-errors.js';
-import { upstreamInput } from './api-schemas.js';
-import type { SecretBox } from './secret-box.js';
+import { AdminError, validationError } from '../admin/admin-errors.js';
+import { upstreamInput } from '../admin/api-schemas.js';
+import type { SecretBox } from '../cache/secret-box.js';
 import { newSecretDestination } from './secret-destination.js';
 
 export type UpstreamSourceKind = 'config' | 'builtin' | 'admin';

@@ -3,18 +3,18 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { openBucket, openSharedCatalog, type Bucket } from '../catalog/open-catalog.js';
-import type { SharedCatalog } from '../catalog/shared-catalog.js';
-import { openDatabase, type CacheDatabase } from './db.js';
-import { openBlobStore } from './blob-storage.js';
-import { CachingGate } from './disk-space.js';
-import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
-import { everyTurn, type EvictionTurn } from './eviction-turn.js';
-import { parsePin } from './pins.js';
-import type { BlobStore } from './ports.js';
-import { SqliteCacheIndex } from './sqlite-cache-index.js';
-import { DiskTempFiles } from './temp-files.js';
-import { verifyCache, type VerifyReport } from './verify.js';
+import { openBucket, openSharedCatalog, type Bucket } from './open-catalog.js';
+import type { SharedCatalog } from './shared-catalog.js';
+import { openDatabase, type CacheDatabase } from '../cache/db.js';
+import { openBlobStore } from '../cache/blob-storage.js';
+import { CachingGate } from '../cache/disk-space.js';
+import { evict, type EvictionPolicy, type EvictionResult } from '../cache/eviction.js';
+import { everyTurn, type EvictionTurn } from '../cache/eviction-turn.js';
+import { parsePin } from '../cache/pins.js';
+import type { BlobStore } from '../cache/ports.js';
+import { SqliteCacheIndex } from '../cache/sqlite-cache-index.js';
+import { DiskTempFiles } from '../cache/temp-files.js';
+import { verifyCache, type VerifyReport } from '../cache/verify.js';
 
 export interface LocalCache {
   /** The database the index lives in; the admin keeps its own tables there too. */
