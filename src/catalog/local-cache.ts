@@ -1,5 +1,7 @@
 // The cache: SQLite index, blobs (under the data directory or in an S3 bucket), temp files for fills, the
 // disk-full gate, and eviction after fills (batched: at most one run at a time, low-water mark in the policy).
+// Opened here, above cache/, because it joins the cache with the catalog shared through the bucket
+// (docs/architecture-layers.md).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
