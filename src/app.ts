@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { Activity } from './admin/activity.js';
+import { Activity } from './server/activity.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { AdminPins } from './admin/admin-pins.js';
 import { AuditLog } from './admin/audit-log.js';

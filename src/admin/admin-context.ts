@@ -6,7 +6,7 @@ import type { ClusterView } from '../catalog/replica-heartbeats.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import type { UpstreamSet } from '../upstream/upstream-set.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { Activity } from './activity.js';
+import type { Activity } from '../server/activity.js';
 import type { AdminAuth } from './admin-auth.js';
 import type { AdminPins } from './admin-pins.js';
 import type { AuditLog } from './audit-log.js';
