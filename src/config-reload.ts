@@ -2,7 +2,7 @@
 // read again, validated, compared (live-config.ts) and applied where it can change live. A configuration that does
 // not load is refused and logged; the running one stays.
 import type { Logger } from 'pino';
-import type { LocalCache } from './cache/local-cache.js';
+import type { LocalCache } from './catalog/local-cache.js';
 import type { Config } from './config/config.js';
 import { compareConfigs } from './live-config.js';
 import type { UpstreamSet } from './upstream/upstream-set.js';

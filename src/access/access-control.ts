@@ -5,13 +5,13 @@
 import type { AccessConfig, UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { formatChallenge } from '../upstream/challenge.js';
-import { LoginLimiter } from '../admin/login-limiter.js';
-import { AddressList, unmapped } from './address-list.js';
+import { LoginLimiter } from './login-limiter.js';
+import { AddressList, unmapped } from '../config/address-list.js';
 import { clientAddress } from './client-address.js';
 import type { ClientLimits } from './client-limits.js';
 import type { RegistryTokens } from './registry-tokens.js';
 import type { RegistryUsers } from './registry-users.js';
-import { RepositoryPolicy } from './repository-policy.js';
+import { RepositoryPolicy } from '../config/repository-policy.js';
 
 /** The service name in the mirror's own challenges and tokens. */
 export const tokenService = 'pullgate';

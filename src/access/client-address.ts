@@ -2,7 +2,7 @@
 // X-Forwarded-For that is not itself a trusted proxy (the header is client-controlled beyond the first hop we
 // trust, so it is read from the right).
 import { isIP } from 'node:net';
-import { unmapped, type AddressList } from './address-list.js';
+import { unmapped, type AddressList } from '../config/address-list.js';
 
 export function clientAddress(peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: AddressList): string {
   const socketAddress = unmapped(peer ?? '');

@@ -5,7 +5,7 @@
 // an answer does not tell which usernames exist (docs/security.md).
 import { createHash, randomBytes } from 'node:crypto';
 import type { CacheDatabase } from '../cache/db.js';
-import { hashPassword, verifyPassword } from '../admin/password.js';
+import { hashPassword, verifyPassword } from './password.js';
 
 const rememberMs = 60_000;
 

@@ -5,8 +5,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Logger } from 'pino';
 import type { CacheDatabase } from '../cache/db.js';
 import { AdminError } from './admin-errors.js';
-import { LoginLimiter } from './login-limiter.js';
-import { generatePassword, hashPassword, verifyPassword } from './password.js';
+import { LoginLimiter } from '../access/login-limiter.js';
+import { generatePassword, hashPassword, verifyPassword } from '../access/password.js';
 
 export interface AdminAuthOptions {
   /** The admin password from the environment or a file; absent: the stored one, or a generated one. */

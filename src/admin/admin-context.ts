@@ -1,21 +1,21 @@
 // What the admin routes work with: the app's live parts, gathered once by the composition root.
 import type { Logger } from 'pino';
 import type { RegistryUsers } from '../access/registry-users.js';
-import type { LocalCache } from '../cache/local-cache.js';
+import type { LocalCache } from '../catalog/local-cache.js';
 import type { ClusterView } from '../catalog/replica-heartbeats.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import type { UpstreamSet } from '../upstream/upstream-set.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { Activity } from './activity.js';
+import type { Activity } from '../server/activity.js';
 import type { AdminAuth } from './admin-auth.js';
 import type { AdminPins } from './admin-pins.js';
 import type { AuditLog } from './audit-log.js';
-import type { PassthroughSources } from './passthrough-sources.js';
+import type { PassthroughSources } from '../server/passthrough-sources.js';
 import type { SniRouterStats } from '../server/sni-router.js';
 import type { CacheBrowser } from './cache-browser.js';
-import type { Prefetcher } from './prefetch.js';
-import type { Traffic } from './traffic.js';
-import type { UpstreamSources } from './upstream-sources.js';
+import type { Prefetcher } from '../mirror/prefetch.js';
+import type { Traffic } from '../metrics/traffic.js';
+import type { UpstreamSources } from '../upstream/upstream-sources.js';
 import type { AdminWatchEntries } from './admin-watch-entries.js';
 import type { SignatureVerdicts } from '../cache/signature-verdicts.js';
 import type { Watch } from '../watch/watch-service.js';

@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { AdminContext } from './admin-context.js';
 import { AdminError, validationError } from './admin-errors.js';
+import { SourceEditError } from '../config/source-errors.js';
 import { AdminHosts } from './admin-hosts.js';
 import { openApiDocument, registerApiRoutes, type AnyApiRoute } from './api-kit.js';
 import { apiError } from './api-schemas.js';
@@ -51,6 +52,7 @@ export async function buildAdminServer(ctx: AdminContext, options: { webDir?: st
   app.setErrorHandler(async (err, req, reply) => {
     let e: AdminError;
     if (err instanceof AdminError) e = err;
+    else if (err instanceof SourceEditError) e = new AdminError(err.code, err.message, err.fields ? { fields: err.fields } : {});
     else if (err instanceof ZodError) e = validationError(err.issues);
     else if ((err as { validation?: unknown }).validation || (err as { statusCode?: number }).statusCode === 400) {
       e = new AdminError('VALIDATION', (err as Error).message);

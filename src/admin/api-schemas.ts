@@ -29,31 +29,8 @@ export const tokenList = z.object({ tokens: z.array(tokenView) });
 
 // ---- upstream sources ------------------------------------------------------------------------------------------
 
-/** What the API accepts: the config file's upstream fields, a CA as PEM text instead of a path, and `enabled`. */
-export const upstreamInput = upstreamSchema
-  .omit({ ca: true, auth: true, signatures: true })
-  .extend({
-    /**
-     * Signature policies name key files and a trusted root read at start (docs/signatures.md): set in the config
-     * file only. Refused here rather than saved and never enforced.
-     */
-    signatures: z
-      .unknown()
-      .refine((v) => v === undefined, { message: 'a signature policy is set in the config file (docs/signatures.md), not through the admin' })
-      .optional(),
-    auth: z
-      .strictObject({
-        mode: z.enum(['mirror', 'passthrough']).default('mirror'),
-        username: z.string().min(1).optional(),
-        /** Write-only. Omitted on an edit: the stored password is kept. `null` removes it. */
-        password: z.string().min(1).nullable().optional(),
-      })
-      .prefault({}),
-    /** PEM text of an extra CA bundle for this upstream. */
-    caPem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM certificates' }).max(1_000_000).nullable().optional(),
-    enabled: z.boolean().default(true),
-  });
-export type UpstreamInput = z.input<typeof upstreamInput>;
+export { upstreamInput, type UpstreamInput } from '../upstream/upstream-input.js';
+import { upstreamInput } from '../upstream/upstream-input.js';
 
 export const rateLimitView = z.object({
   limit: z.number().optional(),

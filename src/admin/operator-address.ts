@@ -2,7 +2,7 @@
 // `access.trustedProxies` the client that proxy reports in X-Forwarded-For (src/access/client-address.ts), so that
 // the login limit counts each real client on its own (docs/security.md, "Operator and admin").
 import type { FastifyRequest } from 'fastify';
-import { AddressList } from '../access/address-list.js';
+import { AddressList } from '../config/address-list.js';
 import { clientAddress } from '../access/client-address.js';
 
 const lists = new WeakMap<readonly string[], AddressList>();

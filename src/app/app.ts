@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Acme } from '../acme/acme.js';
-import type { UpstreamSources } from '../admin/upstream-sources.js';
-import type { LocalCache } from '../cache/local-cache.js';
+import type { UpstreamSources } from '../upstream/upstream-sources.js';
+import type { LocalCache } from '../catalog/local-cache.js';
 import type { Config } from '../config/config.js';
 import type { ReloadResult } from '../config-reload.js';
 import type { Metrics } from '../metrics/metrics.js';

@@ -3,7 +3,7 @@
 // data directory with its secret box (upstream credentials, registry token keys: docs/security.md).
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { SecretBox } from '../admin/secret-box.js';
+import { SecretBox } from '../cache/secret-box.js';
 import type { Config } from '../config/config.js';
 import { createLogger, logFormat } from '../logger.js';
 

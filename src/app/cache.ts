@@ -9,7 +9,7 @@ import { openBlobStore } from '../cache/blob-storage.js';
 import { openDatabase } from '../cache/db.js';
 import { CachingGate, FillRoom } from '../cache/disk-space.js';
 import type { EvictionPolicy } from '../cache/eviction.js';
-import { localCache, type LocalCache } from '../cache/local-cache.js';
+import { localCache, type LocalCache } from '../catalog/local-cache.js';
 import { parsePin } from '../cache/pins.js';
 import { SqliteCacheIndex } from '../cache/sqlite-cache-index.js';
 import { DiskTempFiles } from '../cache/temp-files.js';

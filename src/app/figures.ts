@@ -1,7 +1,7 @@
 // The figures step: traffic counters (stored, for the admin), the Prometheus metrics, the admin's live activity
 // feed, and eviction as the server runs it (counted, and logged when it fails).
-import { Activity } from '../admin/activity.js';
-import { Traffic } from '../admin/traffic.js';
+import { Activity } from '../server/activity.js';
+import { Traffic } from '../metrics/traffic.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';

@@ -1,6 +1,6 @@
 // The TLS step: with an HTTPS listener, the certificates it serves and, with `tls.acme`, automatic ones; and the
 // TLS passthrough routes (the config file's and the admin's), editable while the HTTPS port runs.
-import { PassthroughSources } from '../admin/passthrough-sources.js';
+import { PassthroughSources } from '../server/passthrough-sources.js';
 import { createAcme, type Acme } from '../acme/acme.js';
 import { CertificateStore } from '../server/certificates.js';
 import { SniRoutes } from '../server/sni-routes.js';

@@ -1,7 +1,7 @@
 // The upstreams step: the config file's upstreams plus those added through the admin (stored in the cache
 // database), applied live to the set the router is made from; and the pull quota the upstreams announce, budgeted
 // between clients and background work (docs/watch.md).
-import { UpstreamSources } from '../admin/upstream-sources.js';
+import { UpstreamSources } from '../upstream/upstream-sources.js';
 import type { UpstreamConfig } from '../config/config.js';
 import { UpstreamSet } from '../upstream/upstream-set.js';
 import type { UpstreamRouter } from '../upstream/router.js';

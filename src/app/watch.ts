@@ -1,7 +1,7 @@
 // The background pulls step: watch lists (docs/watch.md), whose entries are the config file's and the admin's,
 // both read by the scheduler at every tick, with their metrics and webhook; and the admin's prefetch jobs.
 import { AdminWatchEntries } from '../admin/admin-watch-entries.js';
-import { Prefetcher } from '../admin/prefetch.js';
+import { Prefetcher } from '../mirror/prefetch.js';
 import { WatchMetrics } from '../metrics/watch-metrics.js';
 import type { Timer } from '../watch/watch-scheduler.js';
 import { createWatch, entriesOf, type Watch } from '../watch/watch-service.js';

@@ -11,7 +11,7 @@ import type { CatalogRows } from '../cache/catalog-rows.js';
 import type { BlobStore, CacheIndex } from '../cache/ports.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { bareMediaType } from '../registry/media-types.js';
-import { manifestReferences } from '../mirror/manifest-references.js';
+import { manifestReferences } from '../cache/manifest-references.js';
 import type { BucketObjects } from './bucket-objects.js';
 import { syncCatalog } from './catalog-sync.js';
 import type { CatalogKeys, TagKey } from './catalog-keys.js';

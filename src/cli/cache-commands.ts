@@ -1,7 +1,7 @@
 // `pullgate cache verify|purge|stats`: work on the cache in the data directory of a config, directly.
 import pino from 'pino';
 import { openCache } from '../app/cache.js';
-import type { LocalCache } from '../cache/local-cache.js';
+import type { LocalCache } from '../catalog/local-cache.js';
 import type { PurgeTarget } from '../cache/ports.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RegistryUsers } from '../access/registry-users.js';
-import { hashPassword } from '../admin/password.js';
+import { hashPassword } from '../access/password.js';
 import { registryUserCreate } from '../admin/api-schemas.js';
 import { openDatabase } from '../cache/db.js';
 import { loadConfig } from '../config/load.js';

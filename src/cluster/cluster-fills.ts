@@ -7,13 +7,9 @@ import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { digestAlgorithm, digestHex, type Digest } from '../registry/digest.js';
 import type { FillSource } from '../mirror/fills.js';
+import { StoredMeanwhile, type ClusterFillSource, type ClusterSource } from '../mirror/cluster-fill-source.js';
 import type { LeaseRecord, LeaseStore } from './leases.js';
 import type { PeerClient } from './peer-client.js';
-
-/** The blob was committed by another replica while this one waited: serve it from the store. */
-export class StoredMeanwhile extends Error {
-  readonly code = 'BLOB_STORED_MEANWHILE';
-}
 
 export interface ClusterFillsOptions {
   leases: LeaseStore;
@@ -25,16 +21,9 @@ export interface ClusterFillsOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface ClusterSource extends FillSource {
-  /** The replica whose fill this one follows; absent when this replica fetches from upstream. */
-  peer?: string;
-  /** What the followed replica's lease says its fill was fetched for (its upstream and repository). */
-  fetchedFor?: Record<string, string>;
-}
-
 const pollMs = 500;
 
-export class ClusterFills {
+export class ClusterFills implements ClusterFillSource {
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -106,5 +95,3 @@ export class ClusterFills {
     }
   }
 }
-
-export const isStoredMeanwhile = (err: unknown): boolean => err instanceof StoredMeanwhile;

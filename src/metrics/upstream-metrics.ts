@@ -2,7 +2,7 @@
 // report to (through the UpstreamObserver and byte-count callbacks, so upstream/ and mirror/ never import
 // prom-client).
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import type { RateLimit, UpstreamObserver } from '../upstream/upstream.js';
+import type { RateLimit, UpstreamObserver } from '../upstream/exchange.js';
 import type { TallyRow } from './tally.js';
 
 export interface UpstreamChildren {

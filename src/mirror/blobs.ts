@@ -13,7 +13,7 @@ import type { PullContext, RegistryReply } from './reply.js';
 import type { InflightFill } from './fills.js';
 import type { MirrorServices } from './services.js';
 import { upstreamFailure } from './upstream-failure.js';
-import { isStoredMeanwhile } from '../cluster/cluster-fills.js';
+import { isStoredMeanwhile } from './cluster-fill-source.js';
 import { isNoRoomForBlob, NoRoomForBlob } from '../cache/disk-space.js';
 import { VerifyingStream } from './verifying-stream.js';
 import { attachFill, fillBody } from './segmented-fill.js';

@@ -12,7 +12,7 @@ import {
 import { referenceString, type Reference } from '../registry/names.js';
 import type { ManifestRow } from '../cache/ports.js';
 import { isUpstreamTrouble, tagFreshness } from './freshness.js';
-import { manifestReferences } from './manifest-references.js';
+import { manifestReferences } from '../cache/manifest-references.js';
 import type { PullContext, RegistryReply } from './reply.js';
 import type { MirrorServices } from './services.js';
 import { readCapped } from '../upstream/capped-body.js';

@@ -1,7 +1,7 @@
 // What a mirror use case answers: status, headers and a body the edge writes as is. Edge-neutral, so the
 // use cases never touch fastify.
 import type { Readable } from 'node:stream';
-import type { Upstream } from '../upstream/upstream.js';
+import type { RemoteRegistry } from './remote-registry.js';
 import type { RepositoryName } from '../registry/names.js';
 import type { TransferHold } from '../access/transfer-slot.js';
 
@@ -14,7 +14,7 @@ export interface RegistryReply {
 
 /** Everything a pull use case needs to know about the request, resolved by the edge. */
 export interface PullContext {
-  upstream: Upstream;
+  upstream: RemoteRegistry;
   repository: RepositoryName;
   /** The repository path as the client sent it (with any registry prefix), for mirror-relative links. */
   clientPath: string;

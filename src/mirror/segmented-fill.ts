@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { defaultSegmentSettings } from '../config/config.js';
 import type { Digest } from '../registry/digest.js';
 import type { BlobFill } from './blob-fill.js';
-import type { Upstream, UpstreamResponse } from '../upstream/upstream.js';
+import type { UpstreamResponse } from '../upstream/exchange.js';
+import type { RemoteRegistry } from './remote-registry.js';
 import type { PullContext } from './reply.js';
 import { SegmentedSource, type ConnectionSlots, type RangeAnswer, type SegmentView } from './segmented-source.js';
 
@@ -26,7 +27,7 @@ class Slots implements ConnectionSlots {
   }
 }
 
-const slotsByUpstream = new WeakMap<Upstream, Slots>();
+const slotsByUpstream = new WeakMap<RemoteRegistry, Slots>();
 const inflight = new Map<Digest, SegmentedSource>();
 
 /** A segmented body writes the segments ahead of its prefix to the fill's temp file; any other body: nothing to do. */
@@ -39,7 +40,7 @@ export function fillSegments(digest: Digest): SegmentView[] | undefined {
   return inflight.get(digest)?.view();
 }
 
-function slotsOf(upstream: Upstream): Slots {
+function slotsOf(upstream: RemoteRegistry): Slots {
   let slots = slotsByUpstream.get(upstream);
   if (!slots) {
     slots = new Slots(() => (upstream.config.segments ?? defaultSegmentSettings).maxConnections);

@@ -1,7 +1,7 @@
 // What the pull use cases share: the cache (index, blob store), the in-flight fills, access confirmations.
 import type { BlobStore, CacheIndex } from '../cache/ports.js';
-import type { ClusterFills } from '../cluster/cluster-fills.js';
 import type { SharedCatalog } from '../catalog/shared-catalog.js';
+import type { ClusterFillSource } from './cluster-fill-source.js';
 import type { Fills } from './fills.js';
 import type { RepositoryAccess } from './repository-access.js';
 import type { SignatureGate } from './signature-gate.js';
@@ -19,14 +19,14 @@ export interface CachingSwitch {
 export interface MirrorServices {
   index: CacheIndex;
   store: BlobStore;
-  /** Manifests and tags other replicas stored (issue 8); a no-op with disk storage. */
+  /** Manifests and tags other replicas stored; a no-op with disk storage. */
   catalog: SharedCatalog;
   fills: Fills;
   access: RepositoryAccess;
   caching: CachingSwitch;
   clock: () => number;
   /** Several replicas: fills claimed in the bucket, followed across replicas (absent on one machine). */
-  cluster?: ClusterFills;
+  cluster?: ClusterFillSource;
   /** Upstreams with a signature policy (docs/signatures.md); absent when none has one. */
   signatures?: SignatureGate;
   /** Under a low upstream quota, a moved tag is served from the cache (docs/watch.md). */

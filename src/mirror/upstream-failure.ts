@@ -1,7 +1,7 @@
 // An upstream answer that is not a success, turned into the registry error the client gets.
 import { RegistryError, toErrorCode, type ErrorCode } from '../registry/errors.js';
 import { rewriteChallenge } from '../upstream/realm-rewrite.js';
-import type { UpstreamResponse } from '../upstream/upstream.js';
+import type { UpstreamResponse } from '../upstream/exchange.js';
 import type { PullContext } from './reply.js';
 
 const maxErrorBody = 64 * 1024;

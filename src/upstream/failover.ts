@@ -8,7 +8,7 @@ import { parseRetryAfter, retryDelay, type RetrySettings } from './retry-policy.
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 import { isTransientUpstreamError, toUpstreamError } from './upstream-errors.js';
 import type { UpstreamHealth } from './upstream-health.js';
-import type { UpstreamResponse } from './upstream.js';
+import type { UpstreamResponse } from './exchange.js';
 
 export interface FailoverOptions {
   upstream: string;

@@ -6,6 +6,7 @@ import { request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { bearerChallenge, parseChallenges, type Challenge } from './challenge.js';
+import type { RateLimit, UpstreamObserver, UpstreamRequest, UpstreamResponse } from './exchange.js';
 import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
 import { fetchWithFailover } from './failover.js';
@@ -18,51 +19,8 @@ import { UpstreamEndpoint } from './upstream-endpoint.js';
 import { toUpstreamError } from './upstream-errors.js';
 import { UpstreamHealth } from './upstream-health.js';
 
-export interface UpstreamRequest {
-  method: 'GET' | 'HEAD';
-  /** Path on the upstream, starting with /v2/. */
-  path: string;
-  query?: URLSearchParams;
-  headers?: Record<string, string>;
-  /** Upstream repository name: the pull scope of the token the mirror fetches. */
-  repository?: string;
-  /** passthrough mode: the client's own Authorization, sent to the upstream's origin only. */
-  clientAuthorization?: string;
-  signal?: AbortSignal;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
-  /** The URL that finally answered (after redirects). */
-  url: URL;
-  /** On a 401: the bearer challenge, for passthrough mode's realm rewrite. */
-  challenge?: Challenge;
-}
-
-export interface RateLimit {
-  limit?: string;
-  remaining?: string;
-  at: number;
-}
-
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const maxRedirects = 5;
-
-/** Told about each upstream request, token fetch and redirect (metrics); every method is cheap and synchronous. */
-export interface UpstreamObserver {
-  /** Response headers arrived `seconds` after the request was sent (one hop). */
-  requested(method: 'GET' | 'HEAD', seconds: number): void;
-  tokenFetched(ok: boolean): void;
-  redirected(): void;
-  /** Manifest or blob body bytes received from this upstream (a fill reports per written batch, not per chunk). */
-  received(bytes: number): void;
-  /** A segmented fill started with this many segments (docs/segmented-fills.md). */
-  fillSegments?(segments: number): void;
-  /** A fill's broken or stalled upstream connection was resumed. */
-  fillResumed?(): void;
-}
 
 export interface UpstreamOptions {
   timeouts: DispatcherTimeouts;

@@ -2,7 +2,7 @@
 // (`ratelimit-remaining: 76;w=21600`). Background work (watch runs) spends pulls only above a reserve kept for
 // live clients, and stops altogether after a 429 until the upstream's reset; live tag revalidation under a low
 // quota serves the cached tag rather than spend a pull on a manifest GET.
-import type { RateLimit } from '../upstream/upstream.js';
+import type { RateLimit } from '../upstream/exchange.js';
 
 export interface QuotaView {
   upstream: string;

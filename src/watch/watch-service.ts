@@ -1,7 +1,7 @@
 // The watch lists' parts wired together (docs/watch.md): state in the cache index, the quota governor fed by the
 // upstreams' rate-limit headers, the runner, and the scheduler with one run per entry per tick across replicas.
 import { createHash } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
+import type { CacheDatabase } from '../cache/db.js';
 import type { Logger } from 'pino';
 import { WatchState } from '../cache/watch-state.js';
 import type { UpstreamConfig } from '../config/config.js';
@@ -31,7 +31,7 @@ export function entriesOf(upstreams: readonly UpstreamConfig[]): WatchEntry[] {
 }
 
 export function createWatch(o: {
-  db: Database;
+  db: CacheDatabase;
   services: MirrorServices;
   router: () => UpstreamRouter;
   clock: () => number;

@@ -2,7 +2,7 @@
 // `upstreams[].watchWebhook`. Delivery is best effort: one try with a timeout, a failure logged, never retried, and
 // never in the way of the run that found the move.
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { postJson } from '../upstream/post-json.js';
 import type { WatchEvent } from './watch-runner.js';
 
 const timeoutMs = 10_000;
@@ -37,15 +37,8 @@ export class WatchWebhook {
     const url = this.urlOf(e.upstream);
     if (!url) return;
     try {
-      const res = await request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'pullgate/0.1' },
-        body: JSON.stringify(webhookBody(e, this.clock())),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      await res.body.dump();
-      if (res.statusCode >= 300) this.log.warn({ upstream: e.upstream, entry: e.entry, status: res.statusCode }, 'watch webhook refused the event');
+      const status = await postJson(url, webhookBody(e, this.clock()), { timeoutMs, userAgent: 'pullgate/0.1' });
+      if (status >= 300) this.log.warn({ upstream: e.upstream, entry: e.entry, status }, 'watch webhook refused the event');
     } catch (err) {
       this.log.warn({ upstream: e.upstream, entry: e.entry, reason: (err as Error).message }, 'watch webhook failed');
     }

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/admin/password.js';
+import { hashPassword } from '../../src/access/password.js';
 import { ctrEnvWithoutSystemCa, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
 import { pushFixtures, type Fixtures } from '../support/fixture-images.js';
 import { assertInstalled, ToolError } from '../support/installed-tools.js';

@@ -8,7 +8,7 @@
 // without any; refused, it falls back to Docker Hub.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/admin/password.js';
+import { hashPassword } from '../../src/access/password.js';
 import {
   startDockerEngine,
   startDockerHubSentinel,

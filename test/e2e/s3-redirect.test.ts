@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { hashPassword } from '../../src/admin/password.js';
+import { hashPassword } from '../../src/access/password.js';
 import { createS3Client } from '../../src/cache/s3-client.js';
 import { contentDigests, ctrEnvWithoutSystemCa, startContainerd, writeHostsToml, type Containerd } from '../support/containerd.js';
 import { pushFixtures, type FixtureImage, type Fixtures } from '../support/fixture-images.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseDigest, type Digest } from '../../src/registry/digest.js';
-import { manifestReferences } from '../../src/mirror/manifest-references.js';
+import { manifestReferences } from '../../src/cache/manifest-references.js';
 import { FakeUpstream, sha256, type FakeManifest } from '../support/fake/fake-upstream.js';
 import { get, type Fetched } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect as h2connect } from 'node:http2';
 import { connect } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { hashPassword } from '../../src/admin/password.js';
+import { hashPassword } from '../../src/access/password.js';
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { errorCode, get, mirrorOverFake, type Setup } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';

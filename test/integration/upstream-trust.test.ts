@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { testUpstream } from '../../src/admin/upstream-test.js';
+import { testUpstream } from '../../src/upstream/upstream-test.js';
 import { Upstream } from '../../src/upstream/upstream.js';
 import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy.js';
 import { HostileUpstream, sha256, type HostileRequest } from '../support/fake/hostile-upstream.js';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { hashPassword } from '../../src/admin/password.js';
+import { hashPassword } from '../../src/access/password.js';
 import { createApp, type App } from '../../src/app/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';

@@ -4,10 +4,10 @@ import { AdminError } from '../admin-errors.js';
 import { route, type AnyApiRoute } from '../api-kit.js';
 import type { Upstream } from '../../upstream/upstream.js';
 import { testRequest, testResult, upstreamInput, upstreamList, upstreamPatch, upstreamView, type TestResult, type UpstreamView } from '../api-schemas.js';
-import { shownUrl } from '../secret-destination.js';
-import { testUpstream } from '../upstream-test.js';
+import { shownUrl } from '../../upstream/secret-destination.js';
+import { testUpstream } from '../../upstream/upstream-test.js';
 import { quotaOf, signaturesView } from '../upstream-policy-view.js';
-import type { UpstreamSource } from '../upstream-sources.js';
+import type { UpstreamSource } from '../../upstream/upstream-sources.js';
 
 export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
   /** Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). */

@@ -2,11 +2,11 @@
 // proxies, repository policy rules, per-client limits and the mirror's own tokens.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressList, isCidr, parseCidr } from '../../../src/access/address-list.js';
+import { AddressList, isCidr, parseCidr } from '../../../src/config/address-list.js';
 import { clientAddress } from '../../../src/access/client-address.js';
 import { ClientLimits } from '../../../src/access/client-limits.js';
 import { RegistryTokens } from '../../../src/access/registry-tokens.js';
-import { RepositoryPolicy } from '../../../src/access/repository-policy.js';
+import { RepositoryPolicy } from '../../../src/config/repository-policy.js';
 
 describe('address lists', () => {
   it('read IPv4 and IPv6 addresses and blocks, and refuse anything else', () => {

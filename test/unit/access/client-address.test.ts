@@ -1,7 +1,7 @@
 // X-Forwarded-For hops as proxies write them: an address, or an address with the port the client connected from.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressList } from '../../../src/access/address-list.js';
+import { AddressList } from '../../../src/config/address-list.js';
 import { clientAddress } from '../../../src/access/client-address.js';
 
 describe('an X-Forwarded-For hop with a port', () => {

@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { generatePassword, hashPassword, verifyPassword } from '../../../src/admin/password.js';
-import { SecretBox } from '../../../src/admin/secret-box.js';
+import { generatePassword, hashPassword, verifyPassword } from '../../../src/access/password.js';
+import { SecretBox } from '../../../src/cache/secret-box.js';
 
 describe('the admin password hash', () => {
   it('verifies the password it was made from and nothing else, with a fresh salt each time', async () => {

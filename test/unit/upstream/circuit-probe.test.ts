@@ -9,7 +9,7 @@ import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.js';
 import { fetchWithFailover } from '../../../src/upstream/failover.js';
 import type { UpstreamEndpoint } from '../../../src/upstream/upstream-endpoint.js';
 import { UpstreamHealth } from '../../../src/upstream/upstream-health.js';
-import type { UpstreamResponse } from '../../../src/upstream/upstream.js';
+import type { UpstreamResponse } from '../../../src/upstream/exchange.js';
 import { until } from '../../support/until.js';
 
 const reaching = (count: () => number, n: number) => until(async () => (count() >= n ? true : undefined), 5_000, 5);

@@ -4,7 +4,7 @@
 // operator at another. A success clears the client's count. An IPv6 client is its /64: one subscriber usually
 // holds a whole /64, and counting its addresses one by one would give it 2^64 times the attempts.
 import { isIP } from 'node:net';
-import { unmapped } from '../access/address-list.js';
+import { unmapped } from '../config/address-list.js';
 
 export interface LoginLimits {
   perClient: number;

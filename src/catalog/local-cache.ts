@@ -2,16 +2,16 @@
 // temp files for fills, the disk-full gate, and eviction after fills (batched: at most one run at a time, low-water
 // mark in the policy). The parts are opened by the composition root (src/app/cache.ts), for the server and the CLI.
 import type { Logger } from 'pino';
-import type { Bucket } from '../catalog/open-catalog.js';
-import type { SharedCatalog } from '../catalog/shared-catalog.js';
-import type { CacheDatabase } from './db.js';
-import type { CachingGate } from './disk-space.js';
-import { evict, type EvictionPolicy, type EvictionResult } from './eviction.js';
-import { everyTurn, type EvictionTurn } from './eviction-turn.js';
-import type { BlobStore } from './ports.js';
-import type { SqliteCacheIndex } from './sqlite-cache-index.js';
-import type { DiskTempFiles } from './temp-files.js';
-import { verifyCache, type VerifyReport } from './verify.js';
+import type { Bucket } from './open-catalog.js';
+import type { SharedCatalog } from './shared-catalog.js';
+import type { CacheDatabase } from '../cache/db.js';
+import type { CachingGate } from '../cache/disk-space.js';
+import { evict, type EvictionPolicy, type EvictionResult } from '../cache/eviction.js';
+import { everyTurn, type EvictionTurn } from '../cache/eviction-turn.js';
+import type { BlobStore } from '../cache/ports.js';
+import type { SqliteCacheIndex } from '../cache/sqlite-cache-index.js';
+import type { DiskTempFiles } from '../cache/temp-files.js';
+import { verifyCache, type VerifyReport } from '../cache/verify.js';
 
 export interface LocalCache {
   /** The database the index lives in; the admin keeps its own tables there too. */

@@ -1,7 +1,7 @@
 // What a manifest points at (image-spec manifest.md, image-index.md): config and layers are blobs, index
 // entries are manifests. A `subject` is not followed: it is another image's manifest, not part of this one.
 import { isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
-import type { ManifestReferences } from '../cache/ports.js';
+import type { ManifestReferences } from './ports.js';
 
 interface Descriptor {
   digest?: unknown;

@@ -2,7 +2,7 @@
 // cancelled when none is, running while any image waits or is fetched.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jobOutcome, type PrefetchImageState } from '../../../src/admin/prefetch.js';
+import { jobOutcome, type PrefetchImageState } from '../../../src/mirror/prefetch.js';
 
 const images = (...states: PrefetchImageState['state'][]): PrefetchImageState[] =>
   states.map((state, i) => ({ image: `img-${i}`, state, bytesDone: 0, bytesTotal: 0, blobsDone: 0, blobsTotal: 0 }));

@@ -3,7 +3,7 @@
 // is an upstream's mirror hostname is refused, naming the field.
 import type { CacheDatabase } from '../cache/db.js';
 import { passthroughConflicts, passthroughRouteSchema, type PassthroughRoute } from '../config/passthrough.js';
-import { AdminError, validationError } from './admin-errors.js';
+import { invalidFields, SourceEditError } from '../config/source-errors.js';
 
 export interface PassthroughSource extends PassthroughRoute {
   source: 'config' | 'admin';
@@ -31,24 +31,24 @@ export class PassthroughSources {
 
   add(input: unknown): void {
     const parsed = passthroughRouteSchema.safeParse(input);
-    if (!parsed.success) throw validationError(parsed.error.issues);
+    if (!parsed.success) throw invalidFields(parsed.error.issues);
     const route = parsed.data;
     const all = [...this.routes(), route];
     if (passthroughConflicts(all).length > 0) {
-      throw new AdminError('CONFLICT', `sni: ${route.sni} is routed already`, { fields: [{ path: 'sni', message: `${route.sni} is routed already` }] });
+      throw new SourceEditError('CONFLICT', `sni: ${route.sni} is routed already`, [{ path: 'sni', message: `${route.sni} is routed already` }]);
     }
     if (this.mirrorHosts().has(route.sni)) {
       const message = `${route.sni} is a mirror hostname of an upstream`;
-      throw new AdminError('VALIDATION', `sni: ${message}`, { fields: [{ path: 'sni', message }] });
+      throw new SourceEditError('VALIDATION', `sni: ${message}`, [{ path: 'sni', message }]);
     }
     this.db.prepare('INSERT INTO passthrough_routes (sni, target, created_at) VALUES (?, ?, ?)').run(route.sni, route.to, this.clock());
     this.apply(this.routes());
   }
 
   remove(sni: string): void {
-    if (this.fromConfig.some((r) => r.sni === sni)) throw new AdminError('READ_ONLY', `the route for ${sni} is declared in the config file; change it there`);
+    if (this.fromConfig.some((r) => r.sni === sni)) throw new SourceEditError('READ_ONLY', `the route for ${sni} is declared in the config file; change it there`);
     const { changes } = this.db.prepare('DELETE FROM passthrough_routes WHERE sni = ?').run(sni);
-    if (!changes) throw new AdminError('NOT_FOUND', `no passthrough route for ${sni}`);
+    if (!changes) throw new SourceEditError('NOT_FOUND', `no passthrough route for ${sni}`);
     this.apply(this.routes());
   }
 }

@@ -5,9 +5,9 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import { fullManifestAccept } from '../registry/media-types.js';
 import { isTag } from '../registry/names.js';
-import { bearerChallenge, parseChallenges } from '../upstream/challenge.js';
-import { upstreamRepository } from '../upstream/router.js';
-import type { Upstream } from '../upstream/upstream.js';
+import { bearerChallenge, parseChallenges } from './challenge.js';
+import { upstreamRepository } from './router.js';
+import type { Upstream } from './upstream.js';
 
 export interface TestStep {
   step: 'resolve' | 'connect' | 'token' | 'manifest';

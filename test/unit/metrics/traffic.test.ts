@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bucketFor, Traffic } from '../../../src/admin/traffic.js';
+import { bucketFor, Traffic } from '../../../src/metrics/traffic.js';
 import { openDatabase, type CacheDatabase } from '../../../src/cache/db.js';
 
 const minute = 60_000;

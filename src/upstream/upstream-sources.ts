@@ -8,9 +8,9 @@ import type { CacheDatabase } from '../cache/db.js';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import { upstreamConfigOf } from '../config/load.js';
 import { upstreamConflicts } from '../config/schema.js';
-import { AdminError, validationError } from './admin-errors.js';
-import { upstreamInput } from './api-schemas.js';
-import type { SecretBox } from './secret-box.js';
+import { invalidFields, SourceEditError } from '../config/source-errors.js';
+import { upstreamInput } from './upstream-input.js';
+import type { SecretBox } from '../cache/secret-box.js';
 import { newSecretDestination } from './secret-destination.js';
 
 export type UpstreamSourceKind = 'config' | 'builtin' | 'admin';
@@ -70,7 +70,7 @@ export class UpstreamSources {
 
   get(name: string): UpstreamSource {
     const found = this.list().find((s) => s.config.name === name);
-    if (!found) throw new AdminError('NOT_FOUND', `no upstream named ${name}`);
+    if (!found) throw new SourceEditError('NOT_FOUND', `no upstream named ${name}`);
     return found;
   }
 
@@ -81,36 +81,36 @@ export class UpstreamSources {
   /** Validates `input` as a new (or edited, when `name` is given) admin upstream, without saving anything. */
   parse(input: unknown, editing?: string): { settings: Settings; password: string | null | undefined; caPem: string | null | undefined; enabled: boolean } {
     const parsed = upstreamInput.safeParse(input);
-    if (!parsed.success) throw validationError(parsed.error.issues);
+    if (!parsed.success) throw invalidFields(parsed.error.issues);
     const { caPem, enabled, auth, ...rest } = parsed.data;
     if (editing !== undefined && rest.name !== editing) {
-      throw new AdminError('VALIDATION', 'name: an upstream cannot be renamed; delete it and add a new one', {
-        fields: [{ path: 'name', message: 'an upstream cannot be renamed' }],
-      });
+      throw new SourceEditError('VALIDATION', 'name: an upstream cannot be renamed; delete it and add a new one', [
+        { path: 'name', message: 'an upstream cannot be renamed' },
+      ]);
     }
     const settings: Settings = { ...rest, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
     if (auth.mode === 'passthrough' && (auth.username || auth.password)) {
-      throw new AdminError('VALIDATION', "auth.username: passthrough mode uses the client's own credentials", {
-        fields: [{ path: 'auth.username', message: "passthrough mode uses the client's own credentials; remove username/password" }],
-      });
+      throw new SourceEditError('VALIDATION', "auth.username: passthrough mode uses the client's own credentials", [
+        { path: 'auth.username', message: "passthrough mode uses the client's own credentials; remove username/password" },
+      ]);
     }
     if (auth.password && !auth.username) {
-      throw new AdminError('VALIDATION', 'auth.username: a password needs a username', { fields: [{ path: 'auth.username', message: 'a password needs a username' }] });
+      throw new SourceEditError('VALIDATION', 'auth.username: a password needs a username', [{ path: 'auth.username', message: 'a password needs a username' }]);
     }
     if (auth.mode === 'passthrough' && (rest.access?.login ?? this.config.access.login) === 'required') {
       const message = "a passthrough upstream gets the client's own upstream credentials; it cannot also require a Pullgate login";
-      throw new AdminError('VALIDATION', `access.login: ${message}`, { fields: [{ path: 'access.login', message }] });
+      throw new SourceEditError('VALIDATION', `access.login: ${message}`, [{ path: 'access.login', message }]);
     }
     // The same ambiguity rules as the config file, against every other enabled upstream (and every name).
     const others = this.list().filter((s) => s.config.name !== editing);
     const nameTaken = others.some((s) => s.config.name === settings.name);
     if (nameTaken) {
-      throw new AdminError('CONFLICT', `name: an upstream named ${settings.name} exists`, { fields: [{ path: 'name', message: `an upstream named ${settings.name} exists` }] });
+      throw new SourceEditError('CONFLICT', `name: an upstream named ${settings.name} exists`, [{ path: 'name', message: `an upstream named ${settings.name} exists` }]);
     }
     if (enabled) {
       const set = [...others.filter((s) => s.enabled).map((s) => s.config), settings];
       const mine = upstreamConflicts(set).filter((i) => i.path[0] === set.length - 1 || i.path.length === 0);
-      if (mine.length) throw validationError(mine.map((i) => ({ path: i.path.slice(1), message: i.message })));
+      if (mine.length) throw invalidFields(mine.map((i) => ({ path: i.path.slice(1), message: i.message })));
     }
     return { settings, password: auth.password, caPem, enabled };
   }
@@ -137,7 +137,7 @@ export class UpstreamSources {
     const passwordEnc = p.password === undefined ? row.password_enc : p.password === null ? null : this.box.seal(p.password);
     const caPem = p.caPem === undefined ? row.ca_pem : p.caPem;
     if (passwordEnc && !p.settings.auth.username) {
-      throw new AdminError('VALIDATION', 'auth.username: a password needs a username', { fields: [{ path: 'auth.username', message: 'a password needs a username' }] });
+      throw new SourceEditError('VALIDATION', 'auth.username: a password needs a username', [{ path: 'auth.username', message: 'a password needs a username' }]);
     }
     this.db
       .prepare('UPDATE upstream_sources SET settings = ?, password_enc = ?, ca_pem = ?, enabled = ?, updated_at = ? WHERE name = ?')
@@ -157,7 +157,7 @@ export class UpstreamSources {
       // Enabling must not make routing ambiguous.
       const set = [...this.list().filter((s) => s.enabled && s.config.name !== name).map((s) => s.config), settings];
       const mine = upstreamConflicts(set).filter((i) => i.path[0] === set.length - 1 || i.path.length === 0);
-      if (mine.length) throw new AdminError('CONFLICT', `cannot enable ${name}: ${mine.map((i) => i.message).join('; ')}`);
+      if (mine.length) throw new SourceEditError('CONFLICT', `cannot enable ${name}: ${mine.map((i) => i.message).join('; ')}`);
     }
     this.db.prepare('UPDATE upstream_sources SET settings = ?, enabled = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(settings), enabled ? 1 : 0, this.clock(), name);
     this.changed();
@@ -174,7 +174,7 @@ export class UpstreamSources {
   /** An UpstreamConfig for settings being tried (the admin's test action): never stored. */
   async trial(input: unknown): Promise<{ config: UpstreamConfig; cleanup: () => Promise<void> }> {
     const parsed = upstreamInput.safeParse(input);
-    if (!parsed.success) throw validationError(parsed.error.issues, ['upstream']);
+    if (!parsed.success) throw invalidFields(parsed.error.issues, ['upstream']);
     const { caPem, enabled: _enabled, auth, ...rest } = parsed.data;
     // An edit that leaves the password out is tried with the stored one, only where the stored one went before.
     let password = auth.password ?? undefined;
@@ -218,9 +218,9 @@ export class UpstreamSources {
     const row = this.db.prepare('SELECT name, settings, password_enc, ca_pem, enabled FROM upstream_sources WHERE name = ?').get(name) as Row | undefined;
     if (row) return row;
     if (this.fromFile.some((s) => s.config.name === name)) {
-      throw new AdminError('READ_ONLY', `upstream ${name} is declared in the config file; change it there`);
+      throw new SourceEditError('READ_ONLY', `upstream ${name} is declared in the config file; change it there`);
     }
-    throw new AdminError('NOT_FOUND', `no upstream named ${name}`);
+    throw new SourceEditError('NOT_FOUND', `no upstream named ${name}`);
   }
 
   private sourceOf(row: Row): UpstreamSource {
@@ -250,9 +250,9 @@ export class UpstreamSources {
   }
 }
 
-function passwordAgain(path: string, reason: string): AdminError {
+function passwordAgain(path: string, reason: string): SourceEditError {
   const message = `${reason}: give the password again (a stored password is sent only where it was saved for)`;
-  return new AdminError('VALIDATION', `${path}: ${message}`, { fields: [{ path, message }] });
+  return new SourceEditError('VALIDATION', `${path}: ${message}`, [{ path, message }]);
 }
 
 function fileSources(config: Pick<Config, 'upstreams' | 'builtinUpstreams'>): UpstreamSource[] {

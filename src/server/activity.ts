@@ -1,13 +1,14 @@
-// Live activity for the admin: registry requests as they finish (the last few kept), and the fills in flight
-// with their progress and rate. Also where each finished request is turned into traffic figures.
+// Live activity of the registry: requests as they finish (the last few kept), the fills in flight with their
+// progress and rate, and watch events; the admin shows it. Also where each finished request is turned into
+// traffic figures (metrics/traffic.ts), so it is fed by the core whether or not the admin listens.
 import { EventEmitter } from 'node:events';
 import type { Fills } from '../mirror/fills.js';
 import type { PullLog } from '../mirror/reply.js';
 import { fillSegments } from '../mirror/segmented-fill.js';
 import type { SegmentView } from '../mirror/segmented-source.js';
-import type { AccessInfo } from '../server/access-log.js';
+import type { AccessInfo } from './access-log.js';
 import type { WatchEvent } from '../watch/watch-runner.js';
-import type { Traffic } from './traffic.js';
+import type { Traffic } from '../metrics/traffic.js';
 
 /** A watch list event as the activity feed shows it (docs/watch.md): a tag moved, a run failed or was held back. */
 export type WatchActivity = WatchEvent & { at: number };

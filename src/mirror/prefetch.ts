@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { getBlob } from '../mirror/blobs.js';
-import { getManifest } from '../mirror/manifests.js';
-import type { PullContext } from '../mirror/reply.js';
-import type { MirrorServices } from '../mirror/services.js';
+import { getBlob } from './blobs.js';
+import { getManifest } from './manifests.js';
+import type { PullContext } from './reply.js';
+import type { MirrorServices } from './services.js';
 import { isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
 import { fullManifestAccept, isIndexType } from '../registry/media-types.js';
 import { parseReference, type Reference } from '../registry/names.js';

@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Activity } from '../../../src/admin/activity.js';
-import { Traffic } from '../../../src/admin/traffic.js';
+import { Activity } from '../../../src/server/activity.js';
+import { Traffic } from '../../../src/metrics/traffic.js';
 import { openDatabase, type CacheDatabase } from '../../../src/cache/db.js';
 import { Fills } from '../../../src/mirror/fills.js';
 

@@ -1,0 +1,49 @@
+// One exchange with an upstream: the request the mirror asks for, the response it gets back (headers read, body
+// not yet), the rate limit the origin announces, and the observer told about each hop (metrics). Shared by the
+// client (upstream.ts), its failover loop (failover.ts) and what uses an upstream (mirror/remote-registry.ts).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Challenge } from './challenge.js';
+
+export interface UpstreamRequest {
+  method: 'GET' | 'HEAD';
+  /** Path on the upstream, starting with /v2/. */
+  path: string;
+  query?: URLSearchParams;
+  headers?: Record<string, string>;
+  /** Upstream repository name: the pull scope of the token the mirror fetches. */
+  repository?: string;
+  /** passthrough mode: the client's own Authorization, sent to the upstream's origin only. */
+  clientAuthorization?: string;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that finally answered (after redirects). */
+  url: URL;
+  /** On a 401: the bearer challenge, for passthrough mode's realm rewrite. */
+  challenge?: Challenge;
+}
+
+export interface RateLimit {
+  limit?: string;
+  remaining?: string;
+  at: number;
+}
+
+/** Told about each upstream request, token fetch and redirect (metrics); every method is cheap and synchronous. */
+export interface UpstreamObserver {
+  /** Response headers arrived `seconds` after the request was sent (one hop). */
+  requested(method: 'GET' | 'HEAD', seconds: number): void;
+  tokenFetched(ok: boolean): void;
+  redirected(): void;
+  /** Manifest or blob body bytes received from this upstream (a fill reports per written batch, not per chunk). */
+  received(bytes: number): void;
+  /** A segmented fill started with this many segments (docs/segmented-fills.md). */
+  fillSegments?(segments: number): void;
+  /** A fill's broken or stalled upstream connection was resumed. */
+  fillResumed?(): void;
+}
