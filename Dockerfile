@@ -1,5 +1,5 @@
-# Pullgate image: build the server and the admin UI with the Node.js image, then run on Debian slim with only the
-# node binary, the production dependencies, the compiled server and the built UI (README "Running it in a container").
+# Pullgate image: build the server and the admin UI with the Node.js image, then run on Debian slim with only the node
+# binary, the production dependencies, the compiled server and the built UI (docs/operating.md, "The container image").
 # NODE_IMAGE and RUNTIME_IMAGE let a build without Docker Hub use locally assembled bases (scripts/verify-image.sh).
 # Keep both on the same Debian release; the Node.js version is the one CI tests (scripts/node-env.sh).
 ARG NODE_IMAGE=node:24.21.0-trixie-slim

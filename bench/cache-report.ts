@@ -1,5 +1,5 @@
 // The cache scenario's tables: single pulls (cold/warm), concurrent cold pulls, cached-tag HEAD load, and
-// issue 3's goals with MET/MISSED. Medians over runs throughout.
+// the goals of bench/README.md with MET/MISSED. Medians over runs throughout.
 import type { CacheResults, Peer } from './cache-scenario.js';
 import type { PathName, PathRun } from './measure.js';
 import { labels } from './report.js';
@@ -99,7 +99,7 @@ export function cacheReport(r: CacheResults, runs: number, howMeasured: string[]
   const p99 = [med(pgHead, (h) => h.load.p99Ms), med(pxHead, (h) => h.load.p99Ms)];
   const both = <T>(a: T | undefined, b: T | undefined): boolean => a !== undefined && b !== undefined;
   const goals: string[][] = [
-    ['goal (issue 3)', 'Pullgate', 'target', 'verdict'],
+    ['goal (bench/README.md)', 'Pullgate', 'target', 'verdict'],
     ['warm CPU-s/GB <= 1.2x nginx', fixed(pgWarm, 3), ngWarm === undefined ? '-' : `<= ${fixed(ngWarm * 1.2, 3)}`, verdict(both(pgWarm, ngWarm) ? (pgWarm ?? 0) <= (ngWarm ?? 0) * 1.2 : undefined)],
     ['warm CPU-s/GB < docker-registry proxy', fixed(pgWarm, 3), pxWarm === undefined ? '-' : `< ${fixed(pxWarm, 3)}`, verdict(both(pgWarm, pxWarm) ? (pgWarm ?? 0) < (pxWarm ?? 0) : undefined)],
     ['cold wall / direct <= 1.10', fixed(coldRatio, 2), '<= 1.10', verdict(coldRatio === undefined ? undefined : coldRatio <= 1.1)],

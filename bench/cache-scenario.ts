@@ -1,7 +1,8 @@
-// BENCH_SCENARIO=cache: issue 3's figures. One upstream WITHOUT auth for every path (nginx cannot do the token
-// dance), three servers in front of it (Pullgate, nginx proxy_cache, docker-registry proxy), per run and server:
-// a cold and a warm single pull of the big blob, cached-tag HEAD load, and on a fresh instance N concurrent
-// cold pulls of a second blob. Direct pulls give the baseline. Alternating order, medians in cache-report.ts.
+// BENCH_SCENARIO=cache (bench/README.md, "npm run bench: pull and cache"). One upstream WITHOUT auth for every path
+// (nginx cannot do the token dance), three servers in front of it (Pullgate, nginx proxy_cache, docker-registry proxy),
+// per run and server: a cold and a warm single pull of the big blob, cached-tag HEAD load, and on a fresh instance N
+// concurrent cold pulls of a second blob. Direct pulls give the baseline. Alternating order, medians in
+// cache-report.ts.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pushFixtures } from '../test/support/fixture-images.js';

@@ -17,8 +17,8 @@ export interface BenchConfig {
   /** A pull during which other programs kept more than `disturbedCores` busy is repeated up to this many times. */
   retryDisturbed: number;
   disturbedCores: number;
-  /** BENCH_SCENARIO: `pull` (the existing direct/mirror/proxy pull), `cache` (issue 3's figures), default both;
-   * `sni` (issue 7's passthrough pipe against a direct connection) runs only when named. */
+  /** BENCH_SCENARIO: `pull` (the direct/mirror/proxy pull), `cache` (the cache figures), default both; `sni` (the TLS
+   * passthrough pipe against a direct connection) runs only when named. What each measures: bench/README.md. */
   scenarios: ('pull' | 'cache' | 'sni')[];
   /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, curl for `cache`. */
   client?: 'undici' | 'curl';

@@ -20,8 +20,9 @@ const log = (msg: string): void => void process.stderr.write(`[bench s3] ${msg}\
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /**
- * The read cache scenario (issue 8): the same bucket under a prefix of its own, with `readCache`, so that its hits
- * come from the replica's disk. The figures show what a local copy saves over a GET from the bucket.
+ * The read cache scenario (docs/storage.md, "The read cache"): the same bucket under a prefix of its own, with
+ * `readCache`, so that its hits come from the replica's disk. The figures show what a local copy saves over a GET from
+ * the bucket.
  */
 function readCacheStorage(rgw: Radosgw, bucket: string): Record<string, unknown> {
   const { endpoint, region, accessKeyId, secretAccessKey } = rgw;

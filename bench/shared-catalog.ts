@@ -1,8 +1,9 @@
-// `node --import tsx bench/shared-catalog.ts`: what the shared catalog (issue 8) costs, on a real radosgw and a real
-// docker-registry on this machine. Replica A pulls every fixture image; then replica B, which never saw them, pulls
-// them too: its object store requests per image (radosgw's access log) and its manifest-by-tag latency against A's
-// warm hit. Then BENCH_TAGS (default 1000) synthetic tags with their manifests are put in the bucket and fresh
-// replicas import them: the first import's time, and an import that finds nothing new. Medians of BENCH_RUNS (3).
+// `node --import tsx bench/shared-catalog.ts`: what the shared catalog (docs/storage.md, "The shared catalog") costs,
+// on a real radosgw and a real docker-registry on this machine. Replica A pulls every fixture image; then replica B,
+// which never saw them, pulls them too: its object store requests per image (radosgw's access log) and its
+// manifest-by-tag latency against A's warm hit. Then BENCH_TAGS (default 1000) synthetic tags with their manifests are
+// put in the bucket and fresh replicas import them: the first import's time, and an import that finds nothing new.
+// Medians of BENCH_RUNS (3).
 import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Descriptor } from '../test/support/oci-layout.js';

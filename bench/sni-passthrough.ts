@@ -1,7 +1,8 @@
-// BENCH_SCENARIO=sni: what a TLS passthrough route (issue 7) costs. A docker-registry serving its own TLS sits behind
-// Pullgate's HTTPS port (the built dist/ as a child process); the same client reaches it directly and through the
-// pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl (throughput). The
-// same through nginx's `stream` proxy with ssl_preread (a relay in C, no TLS termination) shows what any user-space relay costs here.
+// BENCH_SCENARIO=sni: what a TLS passthrough route (docs/clients.md, "TLS") costs. A docker-registry serving its own
+// TLS sits behind Pullgate's HTTPS port (the built dist/ as a child process); the same client reaches it directly and
+// through the pipe, alternating: many TLS handshakes (added connection latency) and a large blob over curl
+// (throughput). The same through nginx's `stream` proxy with ssl_preread (a relay in C, no TLS termination) shows what
+// any user-space relay costs here.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Proves the Dockerfile without Docker Hub or a Docker engine (README "Running it in a container"): assembles local
-# stand-ins for the Dockerfile's two bases (Debian minbase, and that plus Node.js from the npm registry), builds the
-# image with buildah, runs it with podman on loopback and checks
+# Proves the Dockerfile without Docker Hub or a Docker engine (docs/operating.md, "The container image"): assembles
+# local stand-ins for the Dockerfile's two bases (Debian minbase, and that plus Node.js from the npm registry), builds
+# the image with buildah, runs it with podman on loopback and checks
 #   - as `docker run IMAGE` starts it (no config, own network namespace): /v2/ on 5000, the HEALTHCHECK, the
 #     non-root uid, the admin UI's HTML and assets on the admin port (from inside the container), the generated
 #     admin password in the log, no compilers, npm, dev dependencies, tests or sources in the image, and a clean

@@ -1,7 +1,7 @@
-// Who may pull what (issue 5): the client's address against allow/deny lists (per upstream, else global), a login
-// with Pullgate's own users where required, a request rate per client, and the repository policy, all decided
-// before any upstream request. Denials are OCI errors: DENIED for addresses and policy, UNAUTHORIZED with a
-// challenge naming the mirror's own token endpoint, TOOMANYREQUESTS with Retry-After.
+// Who may pull what (docs/clients.md, "Who may pull what"): the client's address against allow/deny lists (per
+// upstream, else global), a login with Pullgate's own users where required, a request rate per client, and the
+// repository policy, all decided before any upstream request. Denials are OCI errors: DENIED for addresses and policy,
+// UNAUTHORIZED with a challenge naming the mirror's own token endpoint, TOOMANYREQUESTS with Retry-After.
 import type { AccessConfig, UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { formatChallenge } from '../upstream/challenge.js';

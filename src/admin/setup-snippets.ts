@@ -1,6 +1,7 @@
 // The client configuration of the admin's setup page (GET /api/setup): exact files built from the live upstreams,
-// one function per client. How each client uses a mirror: ../shared/PROTOCOL.md §4 (Docker), §5.1 (containerd
-// hosts.toml and `?ns=`), §5.3 (registries.conf); README "Pointing clients at it" shows the same forms.
+// one function per client. How each client uses a mirror: docs/protocol.md, "Docker registry-mirrors",
+// "containerd hosts.toml and ns" and "podman, CRI-O, skopeo, buildah: registries.conf"; docs/clients.md shows the
+// same forms.
 import type { Snippet } from './api-schemas.js';
 import { canonicalRegistry } from '../registry/registry-names.js';
 
@@ -95,7 +96,7 @@ function clientOf(id: string): Snippet['client'] {
   return 'any';
 }
 
-/** Docker mirrors Docker Hub only, and only at a mirror's root (PROTOCOL.md §4). */
+/** Docker mirrors Docker Hub only, and only at a mirror's root (docs/protocol.md, "Docker registry-mirrors"). */
 function dockerDaemon(m: Mirror, routes: Route[]): Draft | undefined {
   const hub = routes.find(isHub);
   const fallback = routes.find((r) => r.upstream.default);
@@ -297,9 +298,9 @@ function imageRewrite(m: Mirror, r: Route): Draft {
 }
 
 /**
- * The lines that make each client trust the mirror's private CA, as `pullgate cert selfsigned` prints them: the
- * system store (Debian, Ubuntu), Docker and containers/image by host directory (PROTOCOL.md §4), containerd by the
- * `ca` of its hosts.toml.
+ * The lines that make each client trust the mirror's private CA, as `pullgate cert selfsigned` prints them: the system
+ * store (Debian, Ubuntu), Docker and containers/image by host directory (docs/protocol.md, "Docker registry-mirrors"),
+ * containerd by the `ca` of its hosts.toml.
  */
 function trustCa(m: Mirror, routes: Route[]): Snippet[] {
   if (m.caFile === undefined) return [];

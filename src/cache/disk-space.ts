@@ -1,4 +1,5 @@
-// Disk full (issue 3, 6): stop caching, keep serving pass-through, log it once, recover when space returns.
+// Disk full (docs/storage.md, "The cache"): stop caching, keep serving pass-through, log it once, recover when space
+// returns.
 import type { Logger } from 'pino';
 import { errnoCode } from './fs-errors.js';
 

@@ -1,8 +1,8 @@
-// Eviction by size cap (decision 6): when blobs + manifests exceed maxBytes, remove whole images and stray blobs,
-// least recently used first, until the total is at or under lowWaterBytes (so eviction runs in batches, not on
-// every fill). Each victim is removed as a purge by digest (retention.ts): the image's manifest, its child
-// manifests and the blobs only they reference, so a blob that a kept manifest references is never removed and no
-// kept manifest loses a blob. Pinned images and blobs are skipped.
+// Eviction by size cap (docs/architecture.md, "Decision: SQLite is the index, the blob store holds the content"): when
+// blobs + manifests exceed maxBytes, remove whole images and stray blobs, least recently used first, until the total is
+// at or under lowWaterBytes (so eviction runs in batches, not on every fill). Each victim is removed as a purge by
+// digest (retention.ts): the image's manifest, its child manifests and the blobs only they reference, so a blob that a
+// kept manifest references is never removed and no kept manifest loses a blob. Pinned images and blobs are skipped.
 import type { Logger } from 'pino';
 import type { Digest } from '../registry/digest.js';
 import { matchesPin, type Pin } from './pins.js';

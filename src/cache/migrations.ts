@@ -48,8 +48,9 @@ CREATE TABLE tags (
 ) WITHOUT ROWID;
 CREATE INDEX tags_by_digest ON tags (digest);
 
--- Which repositories each digest was pulled under: access in passthrough mode follows the repository (issue 3, 7),
--- and a link keeps what was pulled by digest without a tag (see retention.ts).
+-- Which repositories each digest was pulled under: access in passthrough mode follows the repository
+-- (docs/architecture.md, "Decision: access follows the repository"), and a link keeps what was pulled by digest without
+-- a tag (see retention.ts).
 CREATE TABLE links (
   kind       TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
   digest     TEXT NOT NULL,

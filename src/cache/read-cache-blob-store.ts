@@ -1,5 +1,6 @@
-// The local read cache in front of a bucket (issue 8, `cache.storage.readCache`): a size-capped copy of blobs on
-// the replica's own disk, under <dataDir>/read-cache, so that a hot blob costs no object store request.
+// The local read cache in front of a bucket (`cache.storage.readCache`, docs/storage.md, "The read cache"): a
+// size-capped copy of blobs on the replica's own disk, under <dataDir>/read-cache, so that a hot blob costs no object
+// store request.
 // - A hit (stat and open, Range included) is answered from the local copy alone.
 // - A whole-blob miss streams from the bucket to the client and, on the side, into a temp file hashed as it
 //   grows; the copy is kept only once its length and digest match. One local fill per digest; the client never

@@ -1,7 +1,8 @@
-// Committed blobs in an S3-compatible bucket shared by several replicas (issue 8), under content-addressed keys
-// `<prefix>blobs/<algorithm>/<first two hex>/<hex>`. An object is only ever written from a temp file whose digest
-// the fill has verified, in one PutObject or a multipart upload: S3 makes either visible whole or not at all, so
-// nothing partial is ever servable. Same key, same bytes: concurrent commits of one digest cannot disagree.
+// Committed blobs in an S3-compatible bucket shared by several replicas (docs/storage.md, "Blobs in an S3 bucket"),
+// under content-addressed keys `<prefix>blobs/<algorithm>/<first two hex>/<hex>`. An object is only ever written from a
+// temp file whose digest the fill has verified, in one PutObject or a multipart upload: S3 makes either visible whole
+// or not at all, so nothing partial is ever servable. Same key, same bytes: concurrent commits of one digest cannot
+// disagree.
 import { createReadStream } from 'node:fs';
 import { stat as statFile, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';

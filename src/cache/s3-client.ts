@@ -1,7 +1,7 @@
-// The AWS SDK v3 client for `cache.storage: s3`, set up for S3-compatible servers as well as AWS (TESTBED.md,
-// RGW 16 quirks): checksums only when an operation requires them (RGW 16 answers a streamed PutObject under the
-// SDK's newer default with 411 MissingContentLength), path-style addressing when configured, and enough sockets
-// for every blob being served from the bucket at once.
+// The AWS SDK v3 client for `cache.storage: s3`, set up for S3-compatible servers as well as AWS (docs/testing.md,
+// "A real S3 server: Ceph radosgw"): checksums only when an operation requires them (RGW 16 answers a streamed
+// PutObject under the SDK's newer default with 411 MissingContentLength), path-style addressing when configured, and
+// enough sockets for every blob being served from the bucket at once.
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config/storage.js';
 

@@ -1,4 +1,5 @@
-// Where the shared catalog lives in the bucket (issue 8), next to the blobs (`<prefix>blobs/...`, s3-blob-store.ts):
+// Where the shared catalog lives in the bucket (docs/storage.md, "The shared catalog"), next to the blobs
+// (`<prefix>blobs/...`, s3-blob-store.ts):
 //
 //   <prefix>manifests/<algorithm>/<first two hex>/<hex>          the manifest's exact bytes; Content-Type = its media type
 //   <prefix>tags/<upstream>/<repository>/_tags/<tag>             JSON {digest, validatedAt, replica}

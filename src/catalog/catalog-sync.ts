@@ -1,5 +1,5 @@
-// Importing the bucket into the local index (issue 8, the shared view): the admin's cache explorer, totals and
-// eviction candidates on any replica then show the cluster's cache. Objects new to this replica are added; rows
+// Importing the bucket into the local index (docs/storage.md, "The shared catalog"): the admin's cache explorer, totals
+// and eviction candidates on any replica then show the cluster's cache. Objects new to this replica are added; rows
 // whose object is gone (another replica purged or evicted it) are removed, as a purge would (retention.ts).
 //
 // A row is removed only when the listing cannot have missed its object: a blob row is written after its object

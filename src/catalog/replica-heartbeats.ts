@@ -1,7 +1,7 @@
-// Replica heartbeats in the bucket (issue 8, the shared view): every replica writes `<prefix>replicas/<id>` every
-// `periodMs` with its figures; the admin of any replica lists them and shows those seen within three periods as
-// the cluster. No coordination service: a replica that dies simply stops appearing (its object is deleted after a
-// day). A clean shutdown removes its own object at once.
+// Replica heartbeats in the bucket (docs/storage.md, "The shared catalog"): every replica writes
+// `<prefix>replicas/<id>` every `periodMs` with its figures; the admin of any replica lists them and shows those seen
+// within three periods as the cluster. No coordination service: a replica that dies simply stops appearing (its object
+// is deleted after a day). A clean shutdown removes its own object at once.
 import type { Logger } from 'pino';
 import type { BucketObjects } from './bucket-objects.js';
 import type { CatalogKeys } from './catalog-keys.js';

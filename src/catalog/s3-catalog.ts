@@ -1,5 +1,6 @@
-// The shared catalog in an S3 bucket (issue 8): manifests and tags as objects (layout in catalog-keys.ts), read
-// through when the local index lacks them, written when this replica learns them, imported whole periodically.
+// The shared catalog in an S3 bucket (docs/storage.md, "The shared catalog"): manifests and tags as objects (layout in
+// catalog-keys.ts), read through when the local index lacks them, written when this replica learns them, imported whole
+// periodically.
 //
 // Writes never hold up a pull: they run in the background, a manifest before any tag that points at it (a tag
 // object never names a manifest the bucket lacks because of this replica). A manifest is only written from bytes

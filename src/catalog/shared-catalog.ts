@@ -1,8 +1,8 @@
-// What the mirror asks of the cluster's shared catalog (issue 8): manifests and tags kept in the bucket next to the
-// blobs, so that what any replica fetched every replica serves, by tag too, with the upstream down. The local SQLite
-// index stays the one the mirror reads; this catalog writes what the replica learns to the bucket and records what
-// it finds there in the local index. With disk storage there is nothing shared: `localOnly` does nothing and makes
-// no call, so the default path is unchanged.
+// What the mirror asks of the cluster's shared catalog (docs/storage.md, "The shared catalog"): manifests and tags kept
+// in the bucket next to the blobs, so that what any replica fetched every replica serves, by tag too, with the upstream
+// down. The local SQLite index stays the one the mirror reads; this catalog writes what the replica learns to the
+// bucket and records what it finds there in the local index. With disk storage there is nothing shared: `localOnly`
+// does nothing and makes no call, so the default path is unchanged.
 import type { Digest } from '../registry/digest.js';
 
 export interface CatalogManifest {

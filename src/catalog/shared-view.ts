@@ -1,5 +1,6 @@
-// Keeps a replica's view of the cluster current (issue 8): imports the bucket's catalog every `syncEveryMs` and
-// writes this replica's heartbeat. Started by the composition root with `cache.storage: s3` only.
+// Keeps a replica's view of the cluster current (docs/storage.md, "The shared catalog"): imports the bucket's catalog
+// every `syncEveryMs` and writes this replica's heartbeat. Started by the composition root with `cache.storage: s3`
+// only.
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,4 @@
-// `pullgate config check FILE`: validate and print what the mirror would serve; exit 1 with every problem.
+// `pullgate config check FILE`: validate and print what the mirror would serve; exit 2 with every problem.
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 

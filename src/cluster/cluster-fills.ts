@@ -1,8 +1,8 @@
-// One upstream fetch per blob for the whole cluster (issue 8): before a replica fetches a blob it claims the blob's
-// fill lease in the bucket. The winner fetches from upstream (renewing the lease) and releases it when the fill is
-// over; a loser streams the winner's growing fill over the internal endpoint, so its own clients and local
-// followers get bytes as they arrive. A winner that dies stops answering: its lease expires and a loser takes
-// the fill over. Nothing here ever writes the blob: only a fill that verified the digest commits it.
+// One upstream fetch per blob for the whole cluster (docs/storage.md, "One fetch per cluster"): before a replica
+// fetches a blob it claims the blob's fill lease in the bucket. The winner fetches from upstream (renewing the lease)
+// and releases it when the fill is over; a loser streams the winner's growing fill over the internal endpoint, so its
+// own clients and local followers get bytes as they arrive. A winner that dies stops answering: its lease expires and a
+// loser takes the fill over. Nothing here ever writes the blob: only a fill that verified the digest commits it.
 import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { digestAlgorithm, digestHex, type Digest } from '../registry/digest.js';

@@ -1,8 +1,9 @@
 // Claims that replicas take on shared work (a blob's fill, the eviction run) through the bucket itself, with no
-// coordination service (issue 8): a lease is a small object created with `If-None-Match: *` (of racing replicas
-// exactly one succeeds), naming its holder and an expiry. The holder renews it with `If-Match` on the ETag it
-// wrote; a lease past its expiry (its holder died) is taken over the same way, so of two replicas taking over one
-// wins. Expiry is wall-clock time: replicas' clocks must agree within a small part of the TTL (NTP).
+// coordination service (docs/architecture.md, "Decision: replicas coordinate through the bucket"): a lease is a small
+// object created with `If-None-Match: *` (of racing replicas exactly one succeeds), naming its holder and an expiry.
+// The holder renews it with `If-Match` on the ETag it wrote; a lease past its expiry (its holder died) is taken over
+// the same way, so of two replicas taking over one wins. Expiry is wall-clock time: replicas' clocks must agree within
+// a small part of the TTL (NTP).
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import { isNotStored, isPreconditionFailed, toObjectStoreError } from '../cache/object-store-errors.js';

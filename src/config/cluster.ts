@@ -1,6 +1,6 @@
-// Several replicas sharing one bucket (issue 8): where this replica's internal endpoint listens, how the others
-// reach it, the secret they share, and how long a claim on a fill lives without renewal. The secret comes from a
-// file or the value (or PULLGATE_CLUSTER_SECRET), is read once at load and never logged.
+// Several replicas sharing one bucket (docs/storage.md, "Several replicas"): where this replica's internal endpoint
+// listens, how the others reach it, the secret they share, and how long a claim on a fill lives without renewal. The
+// secret comes from a file or the value (or PULLGATE_CLUSTER_SECRET), is read once at load and never logged.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';

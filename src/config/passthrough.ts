@@ -1,5 +1,5 @@
-// TLS passthrough routes (issue 7): a server name, or `*.` and a domain, whose connections are piped still encrypted
-// to `to`. One validation for the config file and for routes edited at run time.
+// TLS passthrough routes (docs/clients.md, "TLS"): a server name, or `*.` and a domain, whose connections are piped
+// still encrypted to `to`. One validation for the config file and for routes edited at run time.
 import { z } from 'zod';
 import { isHostname } from './hosts.js';
 

@@ -1,5 +1,6 @@
-// `cache.storage.readCache` (issue 8): a size-capped copy, on the replica's own disk, of blobs read from the bucket,
-// so that a hot blob is served without an object store request. Only meaningful in front of a bucket.
+// `cache.storage.readCache` (docs/storage.md, "The read cache"): a size-capped copy, on the replica's own disk, of
+// blobs read from the bucket, so that a hot blob is served without an object store request. Only meaningful in front of
+// a bucket.
 import { z } from 'zod';
 import { parseSizeBytes } from './size.js';
 

@@ -172,7 +172,7 @@ export const configSchema = z
       .strictObject({
         /** PEM files; each certificate's SANs say which hostnames it serves (SNI). */
         certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default([]),
-        /** Server names whose TLS connections are piped, still encrypted, to their own backend (issue 7). */
+        /** Server names whose TLS connections are piped, still encrypted, to a backend (docs/clients.md, "TLS"). */
         passthrough: z.array(passthroughRouteSchema).default([]),
         /** A name no certificate or passthrough route serves, or no SNI: the first certificate, or a TLS alert. */
         unknownSni: z.enum(['default', 'refuse']).default('default'),
@@ -212,7 +212,7 @@ export const configSchema = z
         maxSize: size('20GiB'),
         /** Eviction stops once the cache is this fraction of maxSize, so that it runs in batches. */
         lowWater: z.number().gt(0).lt(1).default(0.9),
-        /** Images never evicted: `upstream/repository[:tag]`, `*` matches within a component. */
+        /** Images never evicted: `upstream/repository[:tag]`, `*` matching any run of characters, `/` included. */
         pins: z.array(z.string().min(1)).default([]),
         /** A fill whose upstream sends nothing for this long fails (its followers are aborted). */
         fillIdleTimeout: duration('60s', '1h'),

@@ -1,6 +1,7 @@
-// `cache.storage.redirect` (S3 only, issue 8): blob GETs that hit the bucket are answered with 307 to a presigned
-// URL, so clients download from the object store (or its CDN) instead of through a replica, as distribution's
-// storage redirect does. A presigned URL lives `redirectTtl`; SigV4 allows at most 7 days.
+// `cache.storage.redirect` (S3 only, docs/storage.md, "Redirecting blob downloads to the bucket"): blob GETs that hit
+// the bucket are answered with 307 to a presigned URL, so clients download from the object store (or its CDN) instead
+// of through a replica, as distribution's storage redirect does. A presigned URL lives `redirectTtl`; SigV4 allows at
+// most 7 days.
 import { z } from 'zod';
 import { formatDuration, parseDurationMs } from './duration.js';
 

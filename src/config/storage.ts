@@ -1,5 +1,5 @@
-// Where committed blobs live: the local disk (the default, one machine) or an S3-compatible bucket shared by
-// several replicas (issue 8). The secret key comes from a file or the value, is read once at load and never logged.
+// Where committed blobs live: the local disk (the default, one machine) or an S3-compatible bucket shared by several
+// replicas (docs/storage.md). The secret key comes from a file or the value, is read once at load and never logged.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';

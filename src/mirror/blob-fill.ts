@@ -1,7 +1,7 @@
 // One upstream fetch of one blob into a temp file, hashed as it is written and committed to the blob store only
 // when length and digest match. Any number of readers follow the growing file (FillReader). The fill does not
 // belong to the request that started it: it keeps going when that client leaves, until the upstream goes quiet
-// for the idle timeout (ARCHITECTURE.md decision 4).
+// for the idle timeout (docs/architecture.md, "Decision: blobs stream, verify, then commit").
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { open, unlink, type FileHandle } from 'node:fs/promises';

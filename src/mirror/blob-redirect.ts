@@ -1,8 +1,9 @@
 // A blob GET that hits the bucket, answered with 307 to a presigned URL when the store hands them out
-// (`cache.storage.redirect`, issue 8): the client downloads from the object store itself, as with distribution's
-// storage redirect. Only after the access checks of a streamed hit (the caller's), never for HEAD (the mirror knows
-// the size), and never for a fill in flight (nothing is in the bucket before its commit). A Range is resolved here
-// first, so an unsatisfiable one gets the mirror's 416; the client sends the same Range to the object store.
+// (`cache.storage.redirect`, docs/storage.md, "Redirecting blob downloads to the bucket"): the client downloads from
+// the object store itself, as with distribution's storage redirect. Only after the access checks of a streamed hit (the
+// caller's), never for HEAD (the mirror knows the size), and never for a fill in flight (nothing is in the bucket
+// before its commit). A Range is resolved here first, so an unsatisfiable one gets the mirror's 416; the client sends
+// the same Range to the object store.
 import type { ByteSpan } from '../cache/ports.js';
 import type { Digest } from '../registry/digest.js';
 import { resolveRange, type RangeSpec } from './range.js';

@@ -1,6 +1,6 @@
 // Blobs: served from the store when cached; otherwise one fill per digest that every concurrent request follows
 // (Range requests included), with headers sent as soon as the upstream answers. Without room to cache, the
-// upstream stream passes through, verified (ARCHITECTURE.md decision 4).
+// upstream stream passes through, verified (docs/architecture.md, "Decision: blobs stream, verify, then commit").
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';

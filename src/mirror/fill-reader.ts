@@ -1,6 +1,7 @@
-// Reads a blob from a fill's growing temp file: bytes flow as soon as the fill has written them, except the
-// blob's last byte, which waits until the fill has verified length and digest. If the fill fails, the reader
-// errors, so its client's transfer is aborted rather than ended short (ARCHITECTURE.md decision 4).
+// Reads a blob from a fill's growing temp file: bytes flow as soon as the fill has written them, except the blob's last
+// byte, which waits until the fill has verified length and digest. If the fill fails, the reader errors, so its
+// client's transfer is aborted rather than ended short (docs/architecture.md,
+// "Decision: blobs stream, verify, then commit").
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';

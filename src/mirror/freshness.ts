@@ -1,5 +1,6 @@
-// When a cached tag may be served without asking the upstream (ARCHITECTURE.md decision 5): within tagTtl of
-// the last confirmation; after it the tag is revalidated with a HEAD; an offline upstream is never asked.
+// When a cached tag may be served without asking the upstream (docs/architecture.md,
+// "Decision: tags are cheap to revalidate"): within tagTtl of the last confirmation; after it the tag is revalidated
+// with a HEAD; an offline upstream is never asked.
 import { RegistryError } from '../registry/errors.js';
 
 export type TagFreshness = 'fresh' | 'revalidate' | 'unknown';

@@ -1,5 +1,6 @@
-// tags/list and referrers: passed through, with `Link` rewritten to a mirror-relative URL (PROTOCOL.md 1.4, 1.5),
-// always as JSON with nosniff whatever the upstream claimed (docs/security.md, "Mirror and upstream").
+// tags/list and referrers: passed through, with `Link` rewritten to a mirror-relative URL (docs/protocol.md,
+// "Tags, catalog and referrers"), always as JSON with nosniff whatever the upstream claimed (docs/security.md,
+// "Mirror and upstream").
 import { RegistryError } from '../registry/errors.js';
 import type { Digest } from '../registry/digest.js';
 import { isTag } from '../registry/names.js';

@@ -1,4 +1,4 @@
-// Manifests: bytes exact, digest computed from the bytes served (ARCHITECTURE.md decision 3).
+// Manifests: bytes exact, digest computed from the bytes served (docs/architecture.md, "Decision: bytes are exact").
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../registry/errors.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
@@ -37,7 +37,7 @@ export interface FetchedManifest {
 export async function getManifest(svc: MirrorServices, ctx: PullContext, req: ManifestRequest): Promise<RegistryReply> {
   const accepted = parseAccept(req.accept);
   // A client that does not accept every manifest type gets the upstream's answer to its own Accept, and that
-  // narrowed answer is never cached as the tag's (PROTOCOL.md 1.2).
+  // narrowed answer is never cached as the tag's (docs/protocol.md, "Manifests").
   if (req.reference.kind === 'tag' && !coversAllManifestTypes(accepted)) return passThrough(svc, ctx, req, accepted);
   const m = req.reference.kind === 'digest' ? await byDigest(svc, ctx, req.reference.digest) : await byTag(svc, ctx, req.reference.tag);
   if (!acceptsMediaType(accepted, m.mediaType)) {
@@ -70,7 +70,8 @@ async function byTag(svc: MirrorServices, ctx: PullContext, tag: string): Promis
   let known = svc.index.tag(upstream, ctx.repository, tag);
   let row = known ? svc.index.manifest(known.digest) : undefined;
   let freshness = row ? tagFreshness(known?.validatedAt, ctx.upstream.config.tagTtlMs, svc.clock()) : 'unknown';
-  // Another replica may know the tag, or have confirmed it since: the bucket before the upstream (issue 8).
+  // Another replica may know the tag, or have confirmed it since: the bucket before the upstream (docs/storage.md,
+  // "The shared catalog").
   if (freshness !== 'fresh' && (await svc.catalog.adoptTag(upstream, ctx.repository, tag))) {
     known = svc.index.tag(upstream, ctx.repository, tag);
     row = known ? svc.index.manifest(known.digest) : undefined;

@@ -1,4 +1,4 @@
-// Single byte ranges (RFC 9110 §14.1.2): the only form registry clients send (PROTOCOL.md 1.3).
+// Single byte ranges (RFC 9110 §14.1.2): the only form registry clients send (docs/protocol.md, "Blobs").
 import { RegistryError } from '../registry/errors.js';
 
 export interface ByteRange {

@@ -1,7 +1,7 @@
 // A segmented fill's byte source (docs/segmented-fills.md): one blob fetched as several concurrent Range requests,
 // the segments ahead of the contiguous prefix written at their offsets in the fill's temp file, and handed on in
 // order, as one stream, so the fill hashes and writes the contiguous prefix as it grows and its followers read it
-// as before (ARCHITECTURE.md decision 4: stream, verify, then commit). The first connection is
+// as before (docs/architecture.md, "Decision: blobs stream, verify, then commit"). The first connection is
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.

@@ -19,7 +19,7 @@ export interface CachingSwitch {
 export interface MirrorServices {
   index: CacheIndex;
   store: BlobStore;
-  /** Manifests and tags other replicas stored; a no-op with disk storage. */
+  /** Manifests and tags other replicas stored (docs/storage.md, "The shared catalog"); a no-op with disk storage. */
   catalog: SharedCatalog;
   fills: Fills;
   access: RepositoryAccess;

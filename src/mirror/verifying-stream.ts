@@ -1,5 +1,6 @@
-// Hashes a blob while it streams and holds back the last chunk until length and digest match: a corrupt or
-// truncated body then errors instead of ending cleanly (ARCHITECTURE.md decision 4, PROTOCOL.md 6.1).
+// Hashes a blob while it streams and holds back the last chunk until length and digest match: a corrupt or truncated
+// body then errors instead of ending cleanly (docs/architecture.md, "Decision: blobs stream, verify, then commit";
+// docs/protocol.md, "Digest verification").
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';

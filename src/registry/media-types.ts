@@ -1,4 +1,4 @@
-// Manifest media types (PROTOCOL.md 1.2). Tags are always resolved upstream with all four in Accept.
+// Manifest media types (docs/protocol.md, "Manifests"). Tags are always resolved upstream with all four in Accept.
 export const mediaTypes = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',

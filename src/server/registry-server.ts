@@ -45,7 +45,8 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     exposeHeadRoutes: false,
     return503OnClosing: false,
     forceCloseConnections: true,
-    // Above the 90 s idle timeout of containers/image (PROTOCOL.md 6.6); headersTimeout must exceed it.
+    // Above the 90 s idle timeout of containers/image (docs/protocol.md, "HTTP versions, keep-alive and timeouts");
+    // headersTimeout must exceed it.
     keepAliveTimeout: o.keepAliveMs,
     requestTimeout: 0,
     // Set on the servers (registry-listeners.ts): inactivity, not a deadline.

@@ -1,5 +1,5 @@
-// The HTTPS port's front door (issue 7): reads each connection's ClientHello without consuming it, then pipes the
-// still-encrypted bytes to a passthrough backend, hands the socket to the mirror's TLS server, or refuses it.
+// The HTTPS port's front door (docs/clients.md, "TLS"): reads each connection's ClientHello without consuming it, then
+// pipes the still-encrypted bytes to a passthrough backend, hands the socket to the mirror's TLS server, or refuses it.
 // A hello that is malformed, too large or too slow costs a bounded buffer and a bounded wait, then the socket.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -18,7 +18,7 @@ export interface SniRouterOptions {
   terminate(socket: Socket): void;
   /** Whether one of the mirror's certificates names this host. */
   servesName(sni: string): boolean;
-  /** A name nobody serves, or no name at all: the first certificate (as before issue 7), or a TLS alert. */
+  /** A name nobody serves, or no name at all: the first certificate, or a TLS alert. */
   unknownSni: UnknownSni;
   helloTimeoutMs: number;
   connectTimeoutMs: number;

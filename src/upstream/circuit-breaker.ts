@@ -1,7 +1,7 @@
-// A circuit breaker for one upstream URL (ARCHITECTURE.md: "uplink with a small circuit breaker"): closed until
-// `failures` consecutive failures, then open for `openForMs` (requests skip the URL at once, so cached content is
-// served without waiting on a dead host), then half-open: exactly one probe goes through and its outcome closes
-// or re-opens the circuit.
+// A circuit breaker for one upstream URL (docs/architecture.md, "Decision: one circuit breaker per upstream URL"):
+// closed until `failures` consecutive failures, then open for `openForMs` (requests skip the URL at once, so cached
+// content is served without waiting on a dead host), then half-open: exactly one probe goes through and its outcome
+// closes or re-opens the circuit.
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitSettings {

@@ -1,8 +1,8 @@
-// Failover, retries and circuit breakers for one upstream request (issue 5, item 4). The URLs are tried in order
-// (mirrors, then the origin); a URL whose circuit is open is skipped at once. A connection error, timeout, 5xx or
-// 429 moves the request to the next URL; when every URL failed and the failure is transient, the whole round is
-// tried again after a backoff. A mirror's 404 moves on without counting as a failure: a regional mirror may
-// legitimately lack a tag or an image pushed since its last sync, while the origin's 404 is the answer.
+// Failover, retries and circuit breakers for one upstream request (docs/configuration.md, "Upstream resilience"). The
+// URLs are tried in order (mirrors, then the origin); a URL whose circuit is open is skipped at once. A connection
+// error, timeout, 5xx or 429 moves the request to the next URL; when every URL failed and the failure is transient, the
+// whole round is tried again after a backoff. A mirror's 404 moves on without counting as a failure: a regional mirror
+// may legitimately lack a tag or an image pushed since its last sync, while the origin's 404 is the answer.
 import { RegistryError } from '../registry/errors.js';
 import { parseRetryAfter, retryDelay, type RetrySettings } from './retry-policy.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';

@@ -1,5 +1,5 @@
 // passthrough mode: every upstream 401 reaches the client with its realm pointing at the mirror's token
-// endpoint for that upstream (ARCHITECTURE.md decision 2), service and scope kept.
+// endpoint for that upstream (docs/architecture.md, "Decision: two auth modes per upstream"), service and scope kept.
 import { formatChallenge, type Challenge } from './challenge.js';
 
 export function rewriteChallenge(challenge: Challenge, tokenRealm: string): string {

@@ -1,6 +1,6 @@
-// Which upstream a request is for (ARCHITECTURE.md decision 1): `?ns=` first, then a mapped Host, then (on the
-// mirror root and unmapped hosts only) a path prefix naming a configured registry, then the default upstream.
-// Every way is a lookup into the configured upstreams: nothing else is ever dialled.
+// Which upstream a request is for (docs/architecture.md, "Decision: four ways in, one cache"): `?ns=` first, then a
+// mapped Host, then (on the mirror root and unmapped hosts only) a path prefix naming a configured registry, then the
+// default upstream. Every way is a lookup into the configured upstreams: nothing else is ever dialled.
 import { hostWithoutPort } from '../config/hosts.js';
 import { isDockerHub } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';

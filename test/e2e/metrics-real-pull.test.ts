@@ -1,7 +1,7 @@
-// The metrics endpoint shows the counters moving after a real pull (issue 6, item 1): real skopeo copies an image
-// through the mirror from a real docker-registry (token auth, blobs redirected to a CDN host). /metrics is scraped
-// from the mirror's admin listener. Figures are compared with the ground
-// truth the upstream side records: the CDN's bytes sent, the token server's requests.
+// The metrics endpoint shows the counters moving after a real pull (docs/operating.md, "Metrics"): real skopeo copies
+// an image through the mirror from a real docker-registry (token auth, blobs redirected to a CDN host). /metrics is
+// scraped from the mirror's admin listener. Figures are compared with the ground truth the upstream side records: the
+// CDN's bytes sent, the token server's requests.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -1,7 +1,7 @@
-// skopeo as the client of two replicas sharing one cache in a real S3 bucket (radosgw), issue 8: an image skopeo
-// pulled through replica A is pulled again through replica B after the upstream (docker-registry, its token server
-// and its CDN) is stopped. B has never seen it: it finds the tag, the manifests and the blobs in the bucket, and
-// skopeo gets every layer byte for byte.
+// skopeo as the client of two replicas sharing one cache in a real S3 bucket (radosgw), docs/storage.md,
+// "The shared catalog": an image skopeo pulled through replica A is pulled again through replica B after the upstream
+// (docker-registry, its token server and its CDN) is stopped. B has never seen it: it finds the tag, the manifests and
+// the blobs in the bucket, and skopeo gets every layer byte for byte.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

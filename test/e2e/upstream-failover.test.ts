@@ -1,6 +1,6 @@
-// Upstream resilience against real software (issue 5, item 4): an upstream whose regional mirror is stopped or
-// lacks the image still serves skopeo from the origin, a real docker-registry; and an origin whose TLS
-// certificate has expired or names another host is refused with a reason, while what is cached keeps being served.
+// Upstream resilience against real software (docs/configuration.md, "Upstream resilience"): an upstream whose regional
+// mirror is stopped or lacks the image still serves skopeo from the origin, a real docker-registry; and an origin whose
+// TLS certificate has expired or names another host is refused with a reason, while what is cached keeps being served.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';

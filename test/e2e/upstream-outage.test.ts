@@ -1,7 +1,7 @@
 // With the real upstream (Debian docker-registry, its token server and its CDN) stopped, skopeo and ctr still pull
-// every image that was pulled before, by tag and by digest (issue 3, "Serving through trouble"). Within tagTtl (the
-// default 5m) every manifest and blob is a cache HIT; a second mirror on the same cache with tagTtl 1ms serves the
-// tags STALE. An image that was never pulled fails cleanly with 503 UNAVAILABLE instead of hanging.
+// every image that was pulled before, by tag and by digest (docs/storage.md, "The cache": through trouble). Within
+// tagTtl (the default 5m) every manifest and blob is a cache HIT; a second mirror on the same cache with tagTtl 1ms
+// serves the tags STALE. An image that was never pulled fails cleanly with 503 UNAVAILABLE instead of hanging.
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';

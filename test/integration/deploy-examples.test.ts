@@ -1,4 +1,4 @@
-// The deployment examples under deploy/ (README "Running several replicas", "Kubernetes") without a container
+// The deployment examples under deploy/ (docs/storage.md, "Several replicas", "Kubernetes") without a container
 // engine: every YAML parses; every Pullgate config in them passes `pullgate config check` with its environment and
 // secrets stubbed; docker-compose validates the compose file and nginx accepts its load balancer config; the
 // compose services, ports, volumes and secrets fit the Pullgate config they mount; the Kubernetes manifests refer
@@ -45,7 +45,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-/** Whether this build knows the `cluster:` block (src/config/cluster.ts, issue 8's cluster core). */
+/** Whether this build knows the `cluster:` block (src/config/cluster.ts; docs/storage.md, "Several replicas"). */
 /**
  * A copy of a deployed config as its replica would load it: secret files at stub paths under `dir`, the data
  * directory in `dir`, and `cluster.advertise` as the replica's environment gives it.

@@ -1,6 +1,6 @@
-// Disk full (issue 3, item 6): stop caching, keep serving pass-through, log it once, recover when space returns.
-// The mirror's temp and blob directories live on an 8 MiB tmpfs (same filesystem, so commits stay a rename); the
-// SQLite index stays on the ordinary disk. Mounting needs root: elsewhere the suite is skipped, saying why.
+// Disk full (docs/storage.md, "The cache"): stop caching, keep serving pass-through, log it once, recover when space
+// returns. The mirror's temp and blob directories live on an 8 MiB tmpfs (same filesystem, so commits stay a rename);
+// the SQLite index stays on the ordinary disk. Mounting needs root: elsewhere the suite is skipped, saying why.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

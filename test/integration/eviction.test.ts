@@ -1,5 +1,6 @@
-// Eviction and purge through the mirror (issue 3, item 6): whole images go, least recently used first, down to the
-// low-water mark; shared and pinned content stays; purges by repository, tag and digest leave nothing half-kept.
+// Eviction and purge through the mirror (docs/storage.md, "The cache"): whole images go, least recently used first,
+// down to the low-water mark; shared and pinned content stays; purges by repository, tag and digest leave nothing
+// half-kept.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';

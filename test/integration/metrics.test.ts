@@ -1,6 +1,6 @@
-// Prometheus metrics (issue 6, item 1): counters move where the facts are born. A mirror over the fake upstream
-// (bearer auth, CDN redirects, rate-limit headers) is scraped through a loopback listener that registers /metrics
-// the way the admin listener will; the registry listener itself never serves /metrics.
+// Prometheus metrics (docs/operating.md, "Metrics"): counters move where the facts are born. A mirror over the fake
+// upstream (bearer auth, CDN redirects, rate-limit headers) is scraped through a loopback listener that registers
+// /metrics the way the admin listener will; the registry listener itself never serves /metrics.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

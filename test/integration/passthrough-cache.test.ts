@@ -1,7 +1,8 @@
-// Access follows the repository in passthrough mode (issue 3, item 7; ARCHITECTURE.md decision 2): content that
-// one client's pull put in the cache is served to another client only once the upstream has accepted that client's
-// own token for that repository, an answer remembered for the token's lifetime; and a digest cached under one
-// repository is served under another only if the upstream says that repository holds it.
+// Access follows the repository in passthrough mode (docs/architecture.md, "Decision: access follows the repository"
+// and "Decision: two auth modes per upstream"): content that one client's pull put in the cache is served to another
+// client only once the upstream has accepted that client's own token for that repository, an answer remembered for the
+// token's lifetime; and a digest cached under one repository is served under another only if the upstream says that
+// repository holds it.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';

@@ -1,6 +1,6 @@
-// Readiness (issue 6, item 2): /readyz turns 503 when the data directory cannot take a file, says why, keeps its
-// answer for a few seconds (a load balancer's probes do not hit the disk each time), and recovers. Root ignores
-// file modes, so the directory fills write into lives on a tmpfs that the test remounts read-only, as
+// Readiness (docs/operating.md, "Health and readiness"): /readyz turns 503 when the data directory cannot take a file,
+// says why, keeps its answer for a few seconds (a load balancer's probes do not hit the disk each time), and recovers.
+// Root ignores file modes, so the directory fills write into lives on a tmpfs that the test remounts read-only, as
 // disk-full.test.ts mounts its tmpfs; the SQLite index stays on the ordinary disk.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

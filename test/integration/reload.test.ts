@@ -1,5 +1,5 @@
-// SIGHUP (issue 6, item 2) to the real process: the next TLS handshake presents the renewed certificate, a new
-// upstream in the config file is routed to, a broken file is refused (the running config stays, the log says why),
+// SIGHUP (docs/operating.md, "Signals") to the real process: the next TLS handshake presents the renewed certificate, a
+// new upstream in the config file is routed to, a broken file is refused (the running config stays, the log says why),
 // and a changed listen address is reported as needing a restart.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';

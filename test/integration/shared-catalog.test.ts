@@ -1,7 +1,8 @@
-// Two replicas sharing one cache in a real S3 bucket (radosgw) in front of a real docker-registry (issue 8): what A
-// pulled is in the bucket (manifests byte-exact with their media type, tag objects), B serves it with the upstream
-// stopped (by tag under the stale rules, by digest, blobs), B's admin shows it after an import, a purge on B removes
-// the bucket objects and A stops serving after its next import, and both admins list both replicas.
+// Two replicas sharing one cache in a real S3 bucket (radosgw) in front of a real docker-registry (docs/storage.md,
+// "The shared catalog"): what A pulled is in the bucket (manifests byte-exact with their media type, tag objects), B
+// serves it with the upstream stopped (by tag under the stale rules, by digest, blobs), B's admin shows it after an
+// import, a purge on B removes the bucket objects and A stops serving after its next import, and both admins list both
+// replicas.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';

@@ -1,6 +1,6 @@
-// Graceful shutdown (issue 6, item 2): SIGTERM to the real process stops new connections, lets a blob transfer in
-// progress finish with every byte, closes the database and exits 0; a transfer longer than shutdownGrace is cut
-// (never ended cleanly short) and the process still exits.
+// Graceful shutdown (docs/operating.md, "Signals"): SIGTERM to the real process stops new connections, lets a blob
+// transfer in progress finish with every byte, closes the database and exits 0; a transfer longer than shutdownGrace is
+// cut (never ended cleanly short) and the process still exits.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
-// The upstream-facing half of issue 5's fault suite, against the in-process fake upstream: whatever the upstream
-// does, a client gets the right bytes or a clean OCI error / aborted transfer (never a clean short body), nothing
-// corrupt is cached, and cached content is served while the upstream is in trouble.
+// The upstream-facing half of the fault suite (docs/configuration.md, "Upstream resilience"), against the in-process
+// fake upstream: whatever the upstream does, a client gets the right bytes or a clean OCI error / aborted transfer
+// (never a clean short body), nothing corrupt is cached, and cached content is served while the upstream is in trouble.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';

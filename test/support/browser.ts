@@ -15,7 +15,7 @@ export async function assertChromium(): Promise<void> {
   if (!found) throw new Error(`chromium is not installed at ${chromiumPath}; install with: apt-get install -y chromium`);
 }
 
-// TESTBED.md "CI and browsers": no sandbox as root, and nothing that reaches for the internet by itself.
+// docs/testing.md, "CI and browsers": no sandbox as root, and nothing that reaches for the internet by itself.
 const chromiumArgs = [
   '--no-sandbox',
   '--disable-gpu',

@@ -1,4 +1,4 @@
-// A private containerd for e2e tests (TESTBED.md "containerd without systemd or CRI"): its own root, state and
+// A private containerd for e2e tests (docs/testing.md, "containerd without systemd or CRI"): its own root, state and
 // socket under a temp dir, the CRI plugin disabled, killed with the test process (setpriv's PDEATHSIG).
 // `ctr` talks to it by socket; pulls use `--hosts-dir` with hosts.toml files the test writes.
 import { spawn } from 'node:child_process';

@@ -1,9 +1,9 @@
-// A private Docker Engine for e2e tests (TESTBED.md "A real Docker Engine"): Debian's dockerd with its own
+// A private Docker Engine for e2e tests (docs/testing.md, "A real Docker Engine"): Debian's dockerd with its own
 // data-root, exec-root, pidfile and unix socket under a temp dir, no iptables, no bridge, the vfs storage driver,
 // killed with the test process (setpriv's PDEATHSIG). It only pulls: without a bridge it runs no containers.
 // The docker CLI talks to it by socket with a client config dir of its own, so no credentials of the machine's
-// user are sent. Trust for a registry or mirror is a file under /etc/docker/certs.d/<host:port>/ (PROTOCOL.md §4,
-// "Validation & TLS"), added by `trustCa` and removed again by its `remove()`.
+// user are sent. Trust for a registry or mirror is a file under /etc/docker/certs.d/<host:port>/ (docs/protocol.md,
+// "Docker registry-mirrors"), added by `trustCa` and removed again by its `remove()`.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -39,7 +39,7 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-/** Where Docker's classic puller reads a registry's CA, per host:port (PROTOCOL.md §4). */
+/** Where Docker's classic puller reads a registry's CA, per host:port (docs/protocol.md, "Docker registry-mirrors"). */
 export const dockerCertsRoot = '/etc/docker/certs.d';
 
 /** What the engine needs on PATH (installed-tools.ts names their Debian package). */

@@ -1,4 +1,4 @@
-// Test hostnames for real clients, which resolve names through /etc/hosts (TESTBED.md "Real clients"): a block
+// Test hostnames for real clients, which resolve names through /etc/hosts (docs/testing.md, "Real clients"): a block
 // tagged with the owning process id, removed by `remove()`; blocks of processes that no longer run (a killed
 // earlier run) are removed before a new one is added. The file is rewritten in place, never renamed, because
 // /etc/hosts is often a bind mount.

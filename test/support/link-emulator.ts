@@ -1,11 +1,11 @@
-// A long, slow or breaking network path in user space (TESTBED.md "Slow and lossy links": this kernel has no netem):
-// a TCP relay on a loopback port in front of a target. Each direction holds every chunk for the one-way delay
-// before passing it on, and a sender may have at most `windowBytes` unacknowledged: bytes count as in flight from
-// the moment they are read until the delay after their delivery (the acknowledgement's way back), so one
-// connection moves about window/RTT, as a TCP connection with that window does on a path with that RTT. A rate cap
-// serialises each direction's bytes as a link of that speed would. A connection can be cut after a number of bytes,
-// to test resumption: the receiving end gets exactly those bytes and then an end of stream, the sending end a reset.
-// (A reset both ways could not promise the byte count: a reset discards what the kernel has not yet delivered.)
+// A long, slow or breaking network path in user space (docs/testing.md, "Slow and lossy links": this kernel has no
+// netem): a TCP relay on a loopback port in front of a target. Each direction holds every chunk for the one-way delay
+// before passing it on, and a sender may have at most `windowBytes` unacknowledged: bytes count as in flight from the
+// moment they are read until the delay after their delivery (the acknowledgement's way back), so one connection moves
+// about window/RTT, as a TCP connection with that window does on a path with that RTT. A rate cap serialises each
+// direction's bytes as a link of that speed would. A connection can be cut after a number of bytes, to test resumption:
+// the receiving end gets exactly those bytes and then an end of stream, the sending end a reset. (A reset both ways
+// could not promise the byte count: a reset discards what the kernel has not yet delivered.)
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 export type LinkDirection = 'down' | 'up';

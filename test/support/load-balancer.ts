@@ -1,9 +1,9 @@
-// A real load balancer in front of several mirror replicas (issue 8): Debian's nginx, round-robin over N backends
-// on a free loopback port, set up the way README "Running several replicas" asks of a production one: no
-// buffering (a blob streams while the replica fills it), a connect refusal moves on to the next backend but a
-// response that has started is never retried elsewhere (a client must see an aborted body, not bytes of two
-// replicas glued together), HTTP/1.1 keep-alive to the backends, long read timeouts. Its access log records
-// which backend served each request: the ground truth for "spread over the replicas".
+// A real load balancer in front of several mirror replicas (docs/storage.md, "Several replicas"): Debian's nginx,
+// round-robin over N backends on a free loopback port, set up the way docs/storage.md, "The load balancer", asks of a
+// production one: no buffering (a blob streams while the replica fills it), a connect refusal moves on to the next
+// backend but a response that has started is never retried elsewhere (a client must see an aborted body, not bytes of
+// two replicas glued together), HTTP/1.1 keep-alive to the backends, long read timeouts. Its access log records which
+// backend served each request: the ground truth for "spread over the replicas".
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// podman as root without systemd (TESTBED.md "Real clients"): a private storage root (vfs), run root, network
+// podman as root without systemd (docs/testing.md, "Real clients"): a private storage root (vfs), run root, network
 // config dir, containers.conf, storage.conf, registries.conf and signature policy under one temp dir, so the
 // machine's own podman state is never touched. Images are only pulled, never run.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
-// A real S3 server for tests: Debian's Ceph radosgw on a single-node cluster bootstrapped by hand (TESTBED.md "A real
-// S3-compatible object store"): one mon, one memstore OSD and radosgw, all on free loopback ports under a temp dir,
-// killed with the test process (setpriv's PDEATHSIG). No systemd, no cephadm, no mgr (plain I/O needs none).
+// A real S3 server for tests: Debian's Ceph radosgw on a single-node cluster bootstrapped by hand (docs/testing.md,
+// "A real S3 server: Ceph radosgw"): one mon, one memstore OSD and radosgw, all on free loopback ports under a temp
+// dir, killed with the test process (setpriv's PDEATHSIG). No systemd, no cephadm, no mgr (plain I/O needs none).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -1,8 +1,8 @@
-// Two Pullgate replicas sharing one cache in a real S3 bucket (issue 8): a real radosgw, a real docker-registry
-// upstream (token auth, CDN redirects) with the fixtures pushed, and replicas A and B in this process, each with its
-// own data directory (its own SQLite index), an HTTP, an HTTPS and an admin listener. Two upstream entries point at
-// the one registry: `hub` (the default, tagTtl 5m) and `quick` (`quick.pullgate.test` by path prefix, tagTtl 2s),
-// so a tag another replica validated is fresh on one and due for revalidation on the other.
+// Two Pullgate replicas sharing one cache in a real S3 bucket (docs/storage.md, "The shared catalog"): a real radosgw,
+// a real docker-registry upstream (token auth, CDN redirects) with the fixtures pushed, and replicas A and B in this
+// process, each with its own data directory (its own SQLite index), an HTTP, an HTTPS and an admin listener. Two
+// upstream entries point at the one registry: `hub` (the default, tagTtl 5m) and `quick` (`quick.pullgate.test` by path
+// prefix, tagTtl 2s), so a tag another replica validated is fresh on one and due for revalidation on the other.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';

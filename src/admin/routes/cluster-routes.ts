@@ -1,5 +1,6 @@
-// The cluster's view (issue 8): the replicas sharing this cache's bucket, seen through their heartbeats, with their
-// figures and the sum. With disk storage there is no cluster: `shared: false` and no replica.
+// The cluster's view (docs/storage.md, "The shared catalog"): the replicas sharing this cache's bucket, seen through
+// their heartbeats, with their figures and the sum. With disk storage there is no cluster: `shared: false` and no
+// replica.
 import { z } from 'zod';
 import type { AdminContext } from '../admin-context.js';
 import { route, type AnyApiRoute } from '../api-kit.js';

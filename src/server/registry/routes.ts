@@ -36,7 +36,7 @@ export function registerRegistryRoutes(app: FastifyInstance, o: RegistryRoutesOp
   const admission = new Admission(o.access);
   const origin = clientOrigin(o.names, o.scheme);
 
-  // Pushes never reach a pull mirror; answered before any body is read (PROTOCOL.md 7).
+  // Pushes never reach a pull mirror; answered before any body is read (docs/protocol.md, "Pushes").
   app.addHook('onRequest', async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
     if (writeMethods.has(req.method) && (req.url === '/v2' || req.url.startsWith('/v2/'))) {

@@ -242,7 +242,7 @@ export class FakeUpstream {
   private manifest(repo: string, ref: string, req: IncomingMessage, res: ServerResponse): void {
     const m = this.manifests.get(repo)?.get(ref);
     if (!m) return error(res, 404, this.manifests.has(repo) ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN', 'manifest unknown');
-    // distribution's narrowing (PROTOCOL.md 1.2): an index the client does not accept is refused.
+    // distribution's narrowing (docs/protocol.md, "Manifests"): an index the client does not accept is refused.
     const accept = String(req.headers.accept ?? '');
     if (m.mediaType.includes('index') && accept && !accept.includes(m.mediaType) && !ref.includes(':')) {
       return error(res, 404, 'MANIFEST_UNKNOWN', 'OCI index found, but accept header does not support OCI indexes');

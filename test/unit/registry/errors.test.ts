@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { errorCodes, isRegistryError, RegistryError, toErrorCode, type ErrorCode } from '../../../src/registry/errors.js';
 
 describe('RegistryError status', () => {
-  // PROTOCOL.md 1.6 (distribution errcode/register.go) plus Pullgate's own upstream codes.
+  // docs/protocol.md, "Errors" (distribution errcode/register.go) plus Pullgate's own upstream codes.
   const table: [ErrorCode, number][] = [
     ['BLOB_UNKNOWN', 404],
     ['BLOB_UPLOAD_INVALID', 400],

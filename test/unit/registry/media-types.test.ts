@@ -13,7 +13,7 @@ import {
 
 const { dockerManifest, dockerManifestList, ociManifest, ociIndex, dockerSchema1Signed } = mediaTypes;
 
-// containerd's one Accept line (PROTOCOL.md 1.2).
+// containerd's one Accept line (docs/protocol.md, "Manifests").
 const containerdAccept = `${dockerManifest}, ${dockerManifestList}, ${ociManifest}, ${ociIndex}, */*`;
 
 describe('parseAccept', () => {

@@ -5,7 +5,7 @@ import { bearerChallenge, formatChallenge, parseChallenges, type Challenge } fro
 const bearer = (params: Record<string, string>): Challenge => ({ scheme: 'bearer', params });
 const basic = (params: Record<string, string>): Challenge => ({ scheme: 'basic', params });
 
-// Challenges observed from real upstreams (PROTOCOL.md §2.1 and §3).
+// Challenges observed from real upstreams (docs/protocol.md, "Challenges" and "Upstream registries").
 const upstreams: [string, string, Challenge][] = [
   ['Docker Hub /v2/', 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"',
     bearer({ realm: 'https://auth.docker.io/token', service: 'registry.docker.io' })],
