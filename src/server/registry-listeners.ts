@@ -1,6 +1,7 @@
 // The node servers under the registry's fastify instances: HTTPS with h2 and http/1.1 by ALPN and the certificate
 // by SNI, or plain HTTP (behind a load balancer). Both keep connections alive past containers/image's 90 s idle
-// timeout (docs/protocol.md, "HTTP versions, keep-alive and timeouts"), cap request heads at the same size, and drop clients idle for access.clientIdleTimeout.
+// timeout (docs/protocol.md, "HTTP versions, keep-alive and timeouts"), cap request heads at the same size, and
+// drop clients idle for access.clientIdleTimeout.
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify';
