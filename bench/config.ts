@@ -21,7 +21,7 @@ export interface BenchConfig {
    * passthrough pipe against a direct connection) runs only when named. What each measures: bench/README.md. */
   scenarios: ('pull' | 'cache' | 'sni')[];
   /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, curl for `cache`. */
-  client?: 'undici' | 'curl';
+  client?: 'undici' | 'curl' | undefined;
   /** Cache scenario: the concurrency run's blob, client count, HEAD requests and connections, peers. */
   concBytes: number;
   concClients: number;

@@ -30,9 +30,9 @@ function expandIPv6(address: string): string[] {
 }
 
 export interface LimitSettings {
-  requestsPerSecond?: number;
-  burst?: number;
-  concurrentTransfers?: number;
+  requestsPerSecond?: number | undefined;
+  burst?: number | undefined;
+  concurrentTransfers?: number | undefined;
 }
 
 interface Bucket {

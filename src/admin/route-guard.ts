@@ -43,7 +43,7 @@ export function installRouteGuard(app: FastifyInstance, o: RouteGuardOptions): v
     // No route matched: the not-found handler answers 404 and touches nothing.
     if (req.routeOptions.url === undefined) return;
     const principal = o.auth.authenticate(readSessionCookie(req), headerValue(req.headers.authorization));
-    (req as FastifyRequest & { principal?: Principal }).principal = principal;
+    (req as FastifyRequest & { principal?: Principal | undefined }).principal = principal;
     if (isPublicRoute(req)) return;
     if (!principal) throw new AdminError('UNAUTHORIZED', 'log in first (or send an API token)');
     if (!safeMethods.has(req.method)) o.auth.checkCsrf(principal, headerValue(req.headers['x-csrf-token']));

@@ -27,9 +27,9 @@ export interface AdminParts {
   watch: WatchWiring;
   tls: TlsWiring;
   servers: RegistryServers;
-  password?: string;
+  password?: string | undefined;
   /** Where the admin serves the web UI from (tests); default web/dist of this installation. */
-  webDir?: string;
+  webDir?: string | undefined;
 }
 
 export async function wireAdmin(base: Base, parts: AdminParts): Promise<FastifyInstance | undefined> {

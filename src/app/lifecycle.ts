@@ -32,9 +32,9 @@ export interface LifecycleParts {
   watch: WatchWiring;
   tls: TlsWiring;
   servers: RegistryServers;
-  admin?: FastifyInstance;
+  admin?: FastifyInstance | undefined;
   /** Reads the configuration again (the file it came from, the environment, the flags): enables reloadConfig(). */
-  loadConfig?: () => Promise<Config>;
+  loadConfig?: (() => Promise<Config>) | undefined;
 }
 
 export function wireLifecycle(base: Base, parts: LifecycleParts): Lifecycle {

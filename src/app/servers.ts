@@ -42,7 +42,7 @@ export interface ServerParts {
   mirror: MirrorWiring;
   tls: TlsWiring;
   /** Who may use a TLS passthrough route (default: the address rules of `access`). */
-  admitPassthrough?: AdmitPassthrough;
+  admitPassthrough?: AdmitPassthrough | undefined;
 }
 
 export function wireRegistryServers(base: Base, parts: ServerParts): RegistryServers {

@@ -27,7 +27,7 @@ export interface WatchParts {
   upstreams: Upstreams;
   mirror: MirrorWiring;
   /** The scheduler's timer (tests drive it with their clock instead). */
-  timer?: Timer;
+  timer?: Timer | undefined;
 }
 
 export function wireWatch(base: Base, parts: WatchParts): WatchWiring {

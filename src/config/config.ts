@@ -25,7 +25,7 @@ export interface UpstreamConfig {
   tagTtlMs: number;
   offline: boolean;
   /** This upstream's own access rules (each key replaces the global one). */
-  access?: { allow?: string[]; deny?: string[]; login?: 'off' | 'required' };
+  access?: { allow?: string[] | undefined; deny?: string[] | undefined; login?: 'off' | 'required' | undefined };
   /** What may be pulled from this upstream. */
   policy?: { allow: string[]; deny: string[] };
   /** Signatures images must carry, keys read and paths absolute (docs/signatures.md). */
@@ -71,7 +71,7 @@ export interface AccessConfig {
   login: 'off' | 'required';
   trustedProxies: string[];
   users: Array<{ username: string; passwordHash: string }>;
-  limits: { requestsPerSecond?: number; burst?: number; concurrentTransfers?: number };
+  limits: { requestsPerSecond?: number | undefined; burst?: number | undefined; concurrentTransfers?: number | undefined };
   clientIdleTimeout: number;
 }
 
@@ -87,7 +87,7 @@ export interface AcmeConfig {
 }
 
 export interface Config {
-  listen: { http?: string; https?: string; admin?: string };
+  listen: { http?: string | undefined; https?: string | undefined; admin?: string | undefined };
   tls: {
     certificates: Array<{ cert: string; key: string }>;
     passthrough: PassthroughRoute[];

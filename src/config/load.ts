@@ -24,16 +24,16 @@ export class ConfigError extends Error {
 
 /** Overrides from the command line; the same keys exist as PULLGATE_* environment variables. */
 export interface ConfigOverrides {
-  listenHttp?: string;
-  listenHttps?: string;
-  listenAdmin?: string;
-  dataDir?: string;
-  logLevel?: string;
-  logFormat?: string;
-  proxy?: string;
-  clusterListen?: string;
-  clusterAdvertise?: string;
-  clusterSecret?: string;
+  listenHttp?: string | undefined;
+  listenHttps?: string | undefined;
+  listenAdmin?: string | undefined;
+  dataDir?: string | undefined;
+  logLevel?: string | undefined;
+  logFormat?: string | undefined;
+  proxy?: string | undefined;
+  clusterListen?: string | undefined;
+  clusterAdvertise?: string | undefined;
+  clusterSecret?: string | undefined;
 }
 
 const envNames: Record<keyof ConfigOverrides, string> = {

@@ -9,7 +9,7 @@ export interface TrafficSample {
   upstream: string;
   bytesServed: number;
   /** true: answered from the cache; false: went upstream; undefined: neither (errors, listings, /v2/). */
-  hit?: boolean;
+  hit?: boolean | undefined;
 }
 
 export interface TrafficTotals {

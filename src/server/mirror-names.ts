@@ -7,13 +7,13 @@ import { requestAuthority, type AnyRequest } from './request-authority.js';
 
 export interface MirrorNamesOptions {
   /** When set, every realm names it. */
-  publicUrl?: string;
+  publicUrl?: string | undefined;
   /** The hostnames mapped to upstreams now, in configuration order (upstreams change while running). */
   upstreamHosts: () => readonly string[];
   /** The names the mirror requests ACME certificates for. */
-  acmeHosts?: readonly string[];
+  acmeHosts?: readonly string[] | undefined;
   /** The HTTPS listener's certificates: the names on them (wildcards included). */
-  certificates?: CertificateStore;
+  certificates?: CertificateStore | undefined;
 }
 
 export class MirrorNames {

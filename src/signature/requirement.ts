@@ -6,10 +6,10 @@ export type SignatureMode = 'enforce' | 'audit';
 
 /** A keyless signer: the certificate's OIDC issuer and subject (SAN), each exact or a regular expression. */
 export interface IdentityRule {
-  issuer?: string;
-  issuerRegExp?: string;
-  subject?: string;
-  subjectRegExp?: string;
+  issuer?: string | undefined;
+  issuerRegExp?: string | undefined;
+  subject?: string | undefined;
+  subjectRegExp?: string | undefined;
 }
 
 export interface RequirementConfig {

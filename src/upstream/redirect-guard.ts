@@ -31,7 +31,7 @@ export function checkRedirectHost(hostname: string): void {
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** A `lookup` for net/tls.connect that fails when any address of the name is private. */
-export function privateRefusingLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void {
+export function privateRefusingLookup(hostname: string, options: { all?: boolean | undefined; family?: number | string | undefined }, callback: LookupCallback): void {
   const all: LookupAllOptions = { all: true, ...(typeof options.family === 'number' && options.family ? { family: options.family } : {}) };
   dnsLookup(hostname, all, (err, addresses) => {
     if (err) return callback(err, []);

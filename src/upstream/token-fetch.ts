@@ -51,7 +51,7 @@ export async function fetchToken(o: FetchTokenOptions): Promise<Token> {
     url.searchParams.set('account', o.credentials.username);
     headers.authorization = `Basic ${Buffer.from(`${o.credentials.username}:${o.credentials.password}`).toString('base64')}`;
   }
-  const res = await request(url, { dispatcher: o.dispatcher, method: 'GET', headers, signal: o.signal });
+  const res = await request(url, { dispatcher: o.dispatcher, method: 'GET', headers, signal: o.signal ?? null });
   // A refusal's body is not needed: dumped (undici caps that); an answer is read with a cap (capped-body.ts).
   if (res.statusCode !== 200) await res.body.dump();
   if (res.statusCode === 401 || res.statusCode === 403) {

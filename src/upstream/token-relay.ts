@@ -76,7 +76,7 @@ export async function relayToken(upstream: Upstream, req: TokenRelayRequest): Pr
     method: req.method,
     headers,
     ...(body !== undefined ? { body } : {}),
-    signal: req.signal,
+    signal: req.signal ?? null,
   }).catch((err: unknown) => {
     const e = toUpstreamError(err, upstream.name);
     if (e instanceof RegistryError && e.code === 'UPSTREAM_INVALID') throw e;

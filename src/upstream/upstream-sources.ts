@@ -148,7 +148,7 @@ export class UpstreamSources {
     return this.get(name);
   }
 
-  patch(name: string, patch: { enabled?: boolean; offline?: boolean }): UpstreamSource {
+  patch(name: string, patch: { enabled?: boolean | undefined; offline?: boolean | undefined }): UpstreamSource {
     const row = this.adminRow(name);
     const settings = JSON.parse(row.settings) as Settings;
     if (patch.offline !== undefined) settings.offline = patch.offline;

@@ -55,7 +55,7 @@ export async function testUpstream(upstream: Upstream, image: string | undefined
 
   let challenged = false;
   const connected = await run('connect', async () => {
-    const res = await request(upstream.urlFor('/v2/'), { dispatcher: upstream.dispatcher, method: 'GET', headers: { 'user-agent': 'pullgate' }, signal });
+    const res = await request(upstream.urlFor('/v2/'), { dispatcher: upstream.dispatcher, method: 'GET', headers: { 'user-agent': 'pullgate' }, signal: signal ?? null });
     await res.body.dump();
     const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));
     challenged = res.statusCode === 401;

@@ -305,7 +305,7 @@ export class Upstream {
       dispatcher,
       method,
       headers,
-      signal: req.signal,
+      signal: req.signal ?? null,
       headersTimeout: this.timeouts.headers,
       bodyTimeout: this.timeouts.idle,
     });

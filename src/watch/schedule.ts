@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { Cron } from 'croner';
 
 export interface Schedule {
-  every?: number;
-  cron?: string;
-  jitter?: number;
+  every?: number | undefined;
+  cron?: string | undefined;
+  jitter?: number | undefined;
 }
 
 /** A stable offset in [0, jitter) for `id`. */

@@ -17,7 +17,7 @@ export interface CdnRequestRecord {
   headers: IncomingHttpHeaders;
   hasAuthorization: boolean;
   /** The Range header as sent, if any. */
-  range?: string;
+  range?: string | undefined;
   /** 0 until the answer has been sent. */
   status: number;
   /** Body bytes handed to the socket so far (grows while a download runs). */

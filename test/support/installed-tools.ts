@@ -77,7 +77,7 @@ function redactCredentials(args: string[]): string[] {
 export async function runTool(
   file: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv | undefined; timeoutMs?: number | undefined } = {},
 ): Promise<ToolResult> {
   try {
     const { stdout, stderr } = await runFile(file, args, {

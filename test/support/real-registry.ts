@@ -53,7 +53,7 @@ export interface RealRegistry {
   /** The token server's user map (the same object): add users at run time here. */
   users: Record<string, string>;
   /** The first configured user, used to push; undefined when no users are configured. */
-  credentials?: { user: string; password: string };
+  credentials?: { user: string; password: string } | undefined;
   /** distribution's `rootdirectory`: blobs live at `<root>/docker/registry/v2/blobs/...`. */
   storageRoot: string;
   auth: boolean;

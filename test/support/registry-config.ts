@@ -8,9 +8,9 @@ export interface RegistryConfigInput {
   storageRoot: string;
   tls: { certPath: string; keyPath: string };
   /** Token auth; omitted means an open registry. */
-  auth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  auth?: { realm: string; service: string; issuer: string; rootCertBundle: string } | undefined;
   /** Base URL of the CDN host; when set, every blob GET and HEAD answers 307 to `<base><storage path>`. */
-  redirectBaseUrl?: string;
+  redirectBaseUrl?: string | undefined;
 }
 
 export function registryConfigYaml(input: RegistryConfigInput): string {

@@ -32,7 +32,7 @@ export async function registryPusher(reg: RealRegistry): Promise<RegistryPusher>
   async function send(repository: string, method: 'POST' | 'PUT', url: string, body: Buffer | undefined, headers: Record<string, string>) {
     for (let attempt = 0; attempt < 2; attempt++) {
       const auth = tokens.get(repository);
-      const res = await request(url, { method, dispatcher, body, headers: { ...headers, ...(auth ? { authorization: `Bearer ${auth}` } : {}) } });
+      const res = await request(url, { method, dispatcher, body: body ?? null, headers: { ...headers, ...(auth ? { authorization: `Bearer ${auth}` } : {}) } });
       if (res.statusCode === 401 && attempt === 0) {
         await res.body.dump();
         tokens.set(repository, await token(String(res.headers['www-authenticate'] ?? '')));

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { runTool, type ToolResult } from './installed-tools.js';
 
 export interface SkopeoOptions {
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv | undefined;
+  timeoutMs?: number | undefined;
 }
 
 export function skopeo(args: string[], opts: SkopeoOptions = {}): Promise<ToolResult> {
@@ -20,7 +20,7 @@ export interface Credentials {
 /** `skopeo inspect --raw`: the manifest bytes exactly as the registry serves them, and their digest. */
 export async function inspectRaw(
   reference: string,
-  opts: { certDir: string; credentials?: Credentials; env?: NodeJS.ProcessEnv },
+  opts: { certDir: string; credentials?: Credentials | undefined; env?: NodeJS.ProcessEnv | undefined },
 ): Promise<{ raw: Buffer; digest: string }> {
   const creds = opts.credentials === undefined ? ['--no-creds'] : ['--creds', `${opts.credentials.user}:${opts.credentials.password}`];
   const { stdout } = await skopeo(['inspect', '--raw', '--cert-dir', opts.certDir, ...creds, `docker://${reference}`], { env: opts.env });

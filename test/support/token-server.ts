@@ -21,11 +21,11 @@ export interface TokenServerOptions {
   signer: IssuedCert;
   service: string;
   issuer: string;
-  users?: Record<string, string>;
+  users?: Record<string, string> | undefined;
   /** Seconds; default 300. Can be changed later through `expiresIn`. */
-  expiresIn?: number;
+  expiresIn?: number | undefined;
   host?: string;
-  keyIdMode?: KeyIdMode;
+  keyIdMode?: KeyIdMode | undefined;
   policy?: AccessPolicy;
 }
 

@@ -63,7 +63,7 @@ export function libtrustKeyId(publicKey: KeyObject): string {
 
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
-export function createTokenSigner(opts: { certPem: string; keyPem: string; issuer: string; mode?: KeyIdMode }): TokenSigner {
+export function createTokenSigner(opts: { certPem: string; keyPem: string; issuer: string; mode?: KeyIdMode | undefined }): TokenSigner {
   const cert = new X509Certificate(opts.certPem);
   const key = createPrivateKey(opts.keyPem);
   if (key.asymmetricKeyType !== 'ec') throw new Error('the token signer expects an EC P-256 key (ES256)');

@@ -3,7 +3,7 @@
 // field with an error takes the focus.
 import { ApiError, errorMessage } from './api.js';
 
-export type FormErrors<K extends string> = Partial<Record<K | 'form', string>>;
+export type FormErrors<K extends string> = Partial<Record<K | 'form', string | undefined>>;
 
 /**
  * The errors of `err` keyed by the form's fields: a path's last segment names the field when it is one of `keys`;

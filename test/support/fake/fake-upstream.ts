@@ -46,7 +46,7 @@ export interface Faults {
   /** Blob GETs send this many bytes, then nothing more, with the connection held open (a stalled upstream). */
   stallBlobAt?: number;
   /** Blob GETs announce a Content-Length this many bytes off the real length (the body is sent whole). */
-  contentLengthDelta?: number;
+  contentLengthDelta?: number | undefined;
   /** A 5xx storm that ends: the next N requests (ping and token included) answer serverError (default 503). */
   serverErrorTimes?: number;
   /** A 429 storm that ends: the next N /v2/ requests answer 429 with `rateLimited` (if set) as Retry-After; then none. */
