@@ -38,6 +38,7 @@ import { createWatch, entriesOf, type Watch } from './watch/watch-service.js';
 import { AdminWatchEntries } from './admin/admin-watch-entries.js';
 import { WatchMetrics } from './metrics/watch-metrics.js';
 import { WatchWebhook } from './watch/watch-webhook.js';
+import { IndexHousekeeping } from './cache/index-housekeeping.js';
 import type { Timer } from './watch/watch-scheduler.js';
 import { CertificateStore } from './server/certificates.js';
 import { Drain } from './server/drain.js';
@@ -94,6 +95,8 @@ export interface App {
   readonly metrics: Metrics;
   /** Watch lists and the quota governor (docs/watch.md). */
   readonly watch: Watch;
+  /** Prunes signature verdicts and watch history nothing reads again (runs on a timer once listening). */
+  readonly housekeeping: IndexHousekeeping;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   readonly admin?: FastifyInstance;
@@ -189,6 +192,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       .catch((err: unknown) => log.error({ err }, 'eviction failed'));
   const verdicts = new SignatureVerdicts(cache.db);
   const fillRoom = new FillRoom(() => config.cache.maxSize);
+  const signatureGate = new SignatureGate(verdicts, clock, metrics);
   const services: MirrorServices = {
     index: cache.index,
     store: cache.store,
@@ -206,7 +210,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
-    signatures: new SignatureGate(verdicts, clock, metrics),
+    signatures: signatureGate,
     quota,
   };
   const activity = new Activity(fills, traffic, clock);
@@ -283,6 +287,14 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     ...(options.watchTimer ? { timer: options.watchTimer } : {}),
   });
   cache.policy.retained = () => watch.retained();
+  const housekeeping = new IndexHousekeeping({
+    verdicts,
+    watch: watch.state,
+    policyKeys: () => signatureGate.verdictKeys(router().upstreams),
+    watchEntries: () => watch.entries().map((e) => e.id),
+    clock,
+    log: child('cache'),
+  });
   const bound: Listening = {};
 
   // TLS passthrough routes: the config file's and the admin's, editable while the HTTPS port runs.
@@ -385,6 +397,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     await acme?.close();
     prefetcher.close();
     watch.close();
+    housekeeping.stop();
     await sni?.close();
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
@@ -408,6 +421,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     services,
     metrics,
     watch,
+    housekeeping,
     ...(http ? { http } : {}),
     ...(https ? { https } : {}),
     ...(admin ? { admin } : {}),
@@ -427,6 +441,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
       await sharedView?.start();
       watch.scheduler.start();
+      housekeeping.start();
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');

@@ -39,14 +39,27 @@ export class SignatureGate {
   ) {}
 
   private policy(ctx: PullContext): SignaturePolicy | undefined {
-    const config = ctx.upstream.config.signatures;
+    return this.compiledFor(ctx.upstream.name, ctx.upstream.config.signatures);
+  }
+
+  private compiledFor(upstream: string, config: SignaturePolicyConfig | undefined): SignaturePolicy | undefined {
     if (!config) return undefined;
     let policy = this.compiled.get(config);
     if (!policy) {
-      policy = new SignaturePolicy(ctx.upstream.name, config);
+      policy = new SignaturePolicy(upstream, config);
       this.compiled.set(config, policy);
     }
     return policy;
+  }
+
+  /** The verdict keys of every requirement in force on these upstreams now (older keys are never read again). */
+  verdictKeys(upstreams: readonly { name: string; config: { signatures?: SignaturePolicyConfig | undefined } }[]): Set<string> {
+    const keys = new Set<string>();
+    for (const u of upstreams) {
+      const policy = this.compiledFor(u.name, u.config.signatures);
+      if (policy) for (const r of policy.requirements) keys.add(policy.verdictKey(r));
+    }
+    return keys;
   }
 
   /** Whether any requirement applies to this request's repository. */
