@@ -31,6 +31,11 @@ export class SignatureVerdicts {
         `DELETE FROM signature_verdicts WHERE decided_at < ? AND digest NOT IN (SELECT digest FROM manifests)`,
       ),
       pruneOtherPolicies: db.prepare<[string]>(`DELETE FROM signature_verdicts WHERE policy NOT IN (SELECT value FROM json_each(?))`),
+      linkedParents: db.prepare<[string, string, string], { mediaType: string; bytes: Buffer }>(
+        `SELECT m.media_type AS mediaType, m.bytes FROM manifest_refs r JOIN manifests m ON m.digest = r.manifest
+         JOIN links l ON l.kind = 'manifest' AND l.digest = r.manifest AND l.upstream = ? AND l.repository = ?
+         WHERE r.kind = 'blob' AND r.child = ? LIMIT 16`,
+      ),
       latest: db.prepare<[string], { policy: string; result: string; json: string }>(
         `SELECT policy, result, json FROM signature_verdicts WHERE digest = ? ORDER BY decided_at DESC`,
       ),
@@ -53,6 +58,11 @@ export class SignatureVerdicts {
   /** Whether blob `digest` belongs to a manifest that passed under `policy`. */
   blobOfPassedManifest(digest: string, policy: string): boolean {
     return this.q.blobOfPassed.get(policy, digest) !== undefined;
+  }
+
+  /** Cached manifests linked to this upstream and repository that name blob `digest` (at most a few). */
+  linkedParents(digest: string, upstream: string, repository: string): { mediaType: string; bytes: Buffer }[] {
+    return this.q.linkedParents.all(upstream, repository, digest);
   }
 
   /**
