@@ -31,16 +31,10 @@ export const tokenList = z.object({ tokens: z.array(tokenView) });
 
 /** What the API accepts: the config file's upstream fields, a CA as PEM text instead of a path, and `enabled`. */
 export const upstreamInput = upstreamSchema
-  .omit({ ca: true, auth: true, signatures: true })
+  .omit({ ca: true, auth: true })
   .extend({
-    /**
-     * Signature policies name key files and a trusted root read at start (docs/signatures.md): set in the config
-     * file only. Refused here rather than saved and never enforced.
-     */
-    signatures: z
-      .unknown()
-      .refine((v) => v === undefined, { message: 'a signature policy is set in the config file (docs/signatures.md), not through the admin' })
-      .optional(),
+    // `signatures` as in the config file (docs/signatures.md); keys as PEM text, or on an edit the fingerprint
+    // (`sha256:…`) of a key the upstream has: admin/admin-signatures.ts.
     auth: z
       .strictObject({
         mode: z.enum(['mirror', 'passthrough']).default('mirror'),
@@ -105,7 +99,7 @@ export const upstreamView = z.object({
   enabled: z.boolean(),
   access: z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional(), login: z.enum(['off', 'required']).optional() }).optional(),
   policy: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).optional(),
-  /** The signature policy (docs/signatures.md), read-only: set in the config file. */
+  /** The signature policy (docs/signatures.md): from the config file (read-only), or set here for an admin upstream. */
   signatures: z
     .object({
       customTrustedRoot: z.boolean(),
@@ -117,6 +111,8 @@ export const upstreamView = z.object({
           /** SHA-256 fingerprints of the public keys (`sha256:…`). */
           keys: z.array(z.string()),
           identities: z.array(z.object({ issuer: z.string(), subject: z.string() })),
+          /** The identities as configured (exact or regular expression), for an edit. */
+          identityRules: z.array(z.object({ issuer: z.string().optional(), issuerRegExp: z.string().optional(), subject: z.string().optional(), subjectRegExp: z.string().optional() })),
         }),
       ),
     })

@@ -9,6 +9,7 @@ import type { Config, UpstreamConfig } from '../config/config.js';
 import { upstreamConfigOf } from '../config/load.js';
 import { upstreamConflicts } from '../config/schema.js';
 import { AdminError, validationError } from './admin-errors.js';
+import { checkedSignatures, signaturesOf } from './admin-signatures.js';
 import { upstreamInput } from './api-schemas.js';
 import type { SecretBox } from './secret-box.js';
 import { newSecretDestination } from './secret-destination.js';
@@ -88,7 +89,9 @@ export class UpstreamSources {
         fields: [{ path: 'name', message: 'an upstream cannot be renamed' }],
       });
     }
-    const settings: Settings = { ...rest, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
+    const stored = editing === undefined ? undefined : this.rows().find((r) => r.name === editing);
+    const signatures = checkedSignatures(rest.signatures, stored ? (JSON.parse(stored.settings) as Settings).signatures : undefined);
+    const settings: Settings = { ...rest, signatures, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
     if (auth.mode === 'passthrough' && (auth.username || auth.password)) {
       throw new AdminError('VALIDATION', "auth.username: passthrough mode uses the client's own credentials", {
         fields: [{ path: 'auth.username', message: "passthrough mode uses the client's own credentials; remove username/password" }],
@@ -230,6 +233,7 @@ export class UpstreamSources {
       ...(password ? { password } : {}),
       ...(row.ca_pem ? { caPath: this.caPath(row.name, row.ca_pem) } : {}),
       ...(this.config.proxy ? { globalProxy: this.config.proxy } : {}),
+      ...signaturesOf(settings),
     });
     return { config, source: 'admin', enabled: row.enabled === 1, hasPassword: row.password_enc !== null, hasCa: row.ca_pem !== null };
   }
