@@ -82,7 +82,7 @@ export const upstreamView = z.object({
   enabled: z.boolean(),
   access: z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional(), login: z.enum(['off', 'required']).optional() }).optional(),
   policy: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).optional(),
-  /** The signature policy (docs/signatures.md), read-only: set in the config file. */
+  /** The signature policy (docs/signatures.md): from the config file (read-only), or set here for an admin upstream. */
   signatures: z
     .object({
       customTrustedRoot: z.boolean(),
@@ -94,6 +94,8 @@ export const upstreamView = z.object({
           /** SHA-256 fingerprints of the public keys (`sha256:…`). */
           keys: z.array(z.string()),
           identities: z.array(z.object({ issuer: z.string(), subject: z.string() })),
+          /** The identities as configured (exact or regular expression), for an edit. */
+          identityRules: z.array(z.object({ issuer: z.string().optional(), issuerRegExp: z.string().optional(), subject: z.string().optional(), subjectRegExp: z.string().optional() })),
         }),
       ),
     })

@@ -22,6 +22,7 @@ export function signaturesView(s: SignaturePolicyConfig) {
       mode: r.mode ?? 'enforce',
       threshold: r.threshold ?? 1,
       keys: (r.keys ?? []).map(fingerprint),
+      identityRules: r.identities ?? [],
       identities: (r.identities ?? []).map((i: IdentityRule) => ({ issuer: ruleText(i.issuer, i.issuerRegExp), subject: ruleText(i.subject, i.subjectRegExp) })),
     })),
   };

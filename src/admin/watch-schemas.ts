@@ -18,6 +18,8 @@ export const watchRunView = z.object({
   result: z.enum(['running', 'ok', 'failed', 'held']),
   changed: z.number(),
   bytes: z.number(),
+  /** Tags matching the entry's patterns that the run left out (its maxTags cap). */
+  skipped: z.number(),
   message: z.string().nullable(),
 });
 export const watchEntryView = z.object({
@@ -26,6 +28,7 @@ export const watchEntryView = z.object({
   repository: z.string(),
   tags: z.array(z.string()),
   newest: z.number().optional(),
+  maxTags: z.number(),
   platforms: z.array(z.string()),
   everyMs: z.number().optional(),
   cron: z.string().optional(),
@@ -48,4 +51,4 @@ export const watchQuotaView = z.object({
   heldBack: z.object({ watch: z.number(), live: z.number() }),
 });
 export const watchList = z.object({ entries: z.array(watchEntryView), quotas: z.array(watchQuotaView) });
-export const watchRunResult = z.object({ result: z.enum(['ok', 'failed', 'held']), changed: z.number(), bytes: z.number(), message: z.string().optional(), entry: watchEntryView });
+export const watchRunResult = z.object({ result: z.enum(['ok', 'failed', 'held']), changed: z.number(), bytes: z.number(), skipped: z.number().optional(), message: z.string().optional(), entry: watchEntryView });

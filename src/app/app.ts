@@ -17,6 +17,7 @@ import type { UpstreamRouter } from '../upstream/router.js';
 import type { UpstreamSet } from '../upstream/upstream-set.js';
 import type { Timer } from '../watch/watch-scheduler.js';
 import type { Watch } from '../watch/watch-service.js';
+import type { IndexHousekeeping } from '../cache/index-housekeeping.js';
 import { wireAccess } from './access.js';
 import { wireAdmin } from './admin.js';
 import { wireBase } from './base.js';
@@ -61,6 +62,8 @@ export interface App {
   readonly metrics: Metrics;
   /** Watch lists and the quota governor (docs/watch.md). */
   readonly watch: Watch;
+  /** Prunes signature verdicts and watch history nothing reads again (runs on a timer once listening). */
+  readonly housekeeping: IndexHousekeeping;
   readonly http?: FastifyInstance;
   readonly https?: FastifyInstance;
   readonly admin?: FastifyInstance;
@@ -104,6 +107,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     services: mirror.services,
     metrics: figures.metrics,
     watch: watch.watch,
+    housekeeping: watch.housekeeping,
     ...(servers.http ? { http: servers.http } : {}),
     ...(servers.https ? { https: servers.https } : {}),
     ...(admin ? { admin } : {}),

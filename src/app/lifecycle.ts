@@ -114,6 +114,7 @@ async function listenAll(base: Base, parts: LifecycleParts): Promise<Listening> 
   if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
   await sharedView?.start();
   parts.watch.watch.scheduler.start();
+  parts.watch.housekeeping.start();
   const acmeChallenges = await parts.tls.acme?.start();
   if (acmeChallenges) out.acmeChallenges = acmeChallenges;
   base.log.info({ ...out, upstreams: parts.upstreams.set.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
@@ -130,6 +131,7 @@ async function closeAll(base: Base, parts: LifecycleParts): Promise<void> {
   await parts.tls.acme?.close();
   parts.watch.prefetcher.close();
   parts.watch.watch.close();
+  parts.watch.housekeeping.stop();
   await sni?.close();
   await Promise.all([http?.close(), https?.close(), parts.admin?.close()]);
   await parts.cache.fills.abortAll();

@@ -14,6 +14,7 @@ import type { Upstreams } from './upstreams.js';
 export interface MirrorWiring {
   services: MirrorServices;
   verdicts: SignatureVerdicts;
+  signatureGate: SignatureGate;
 }
 
 export function wireMirror(base: Base, parts: { cache: CacheWiring; figures: Figures; cluster: ClusterWiring; upstreams: Upstreams }): MirrorWiring {
@@ -21,6 +22,7 @@ export function wireMirror(base: Base, parts: { cache: CacheWiring; figures: Fig
   const { local, fills, fillRoom } = parts.cache;
   const { cluster } = parts.cluster;
   const verdicts = new SignatureVerdicts(local.db);
+  const signatureGate = new SignatureGate(verdicts, clock, parts.figures.metrics);
   const services: MirrorServices = {
     index: local.index,
     store: local.store,
@@ -38,8 +40,8 @@ export function wireMirror(base: Base, parts: { cache: CacheWiring; figures: Fig
     },
     clock,
     ...(cluster ? { cluster: cluster.fills } : {}),
-    signatures: new SignatureGate(verdicts, clock, parts.figures.metrics),
+    signatures: signatureGate,
     quota: parts.upstreams.quota,
   };
-  return { services, verdicts };
+  return { services, verdicts, signatureGate };
 }

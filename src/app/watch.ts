@@ -1,6 +1,7 @@
 // The background pulls step: watch lists (docs/watch.md), whose entries are the config file's and the admin's,
 // both read by the scheduler at every tick, with their metrics and webhook; and the admin's prefetch jobs.
 import { AdminWatchEntries } from '../admin/admin-watch-entries.js';
+import { IndexHousekeeping } from '../cache/index-housekeeping.js';
 import { Prefetcher } from '../mirror/prefetch.js';
 import { WatchMetrics } from '../metrics/watch-metrics.js';
 import type { Timer } from '../watch/watch-scheduler.js';
@@ -18,6 +19,8 @@ export interface WatchWiring {
   /** Watch entries added through the admin. */
   entries: AdminWatchEntries;
   prefetcher: Prefetcher;
+  /** Prunes signature verdicts and watch history nothing reads again (runs on a timer once listening). */
+  housekeeping: IndexHousekeeping;
 }
 
 export interface WatchParts {
@@ -65,5 +68,13 @@ export function wireWatch(base: Base, parts: WatchParts): WatchWiring {
   });
   // Eviction keeps the last images of every watched tag.
   local.policy.retained = () => watch.retained();
-  return { watch, entries, prefetcher };
+  const housekeeping = new IndexHousekeeping({
+    verdicts: parts.mirror.verdicts,
+    watch: watch.state,
+    policyKeys: () => parts.mirror.signatureGate.verdictKeys(router().upstreams),
+    watchEntries: () => watch.entries().map((e) => e.id),
+    clock,
+    log: base.child('cache'),
+  });
+  return { watch, entries, prefetcher, housekeeping };
 }

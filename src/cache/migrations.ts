@@ -231,6 +231,9 @@ CREATE TABLE watch_entries (
 );
 `;
 
+// How many tags matching an entry's patterns a run left out (its `maxTags` cap, docs/watch.md).
+const watchRunSkippedSchema = `ALTER TABLE watch_runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;`;
+
 export const migrations: readonly Migration[] = [
   { name: 'initial schema', sql: initialSchema },
   { name: 'admin state', sql: adminSchema },
@@ -241,4 +244,5 @@ export const migrations: readonly Migration[] = [
   { name: 'audit log', sql: auditLogSchema },
   { name: 'watch lists', sql: watchSchema },
   { name: 'admin watch entries', sql: adminWatchSchema },
+  { name: 'watch run skipped tags', sql: watchRunSkippedSchema },
 ];

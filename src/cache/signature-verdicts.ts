@@ -11,7 +11,7 @@ export interface StoredVerdict {
 export class SignatureVerdicts {
   private readonly q;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.q = {
       get: db.prepare<[string, string], StoredVerdict>(`SELECT result, json FROM signature_verdicts WHERE digest = ? AND policy = ?`),
       put: db.prepare<[string, string, string, string, number]>(
@@ -25,6 +25,16 @@ export class SignatureVerdicts {
       blobOfPassed: db.prepare<[string, string]>(
         `SELECT 1 FROM manifest_refs r JOIN signature_verdicts v ON v.digest = r.manifest AND v.policy = ? AND v.result = 'pass'
          WHERE r.kind = 'blob' AND r.child = ? LIMIT 1`,
+      ),
+      // A verdict is stored just before its manifest row: only verdicts older than the grace go with their digest.
+      pruneUncached: db.prepare<[number]>(
+        `DELETE FROM signature_verdicts WHERE decided_at < ? AND digest NOT IN (SELECT digest FROM manifests)`,
+      ),
+      pruneOtherPolicies: db.prepare<[string]>(`DELETE FROM signature_verdicts WHERE policy NOT IN (SELECT value FROM json_each(?))`),
+      linkedParents: db.prepare<[string, string, string], { mediaType: string; bytes: Buffer }>(
+        `SELECT m.media_type AS mediaType, m.bytes FROM manifest_refs r JOIN manifests m ON m.digest = r.manifest
+         JOIN links l ON l.kind = 'manifest' AND l.digest = r.manifest AND l.upstream = ? AND l.repository = ?
+         WHERE r.kind = 'blob' AND r.child = ? LIMIT 16`,
       ),
       latest: db.prepare<[string], { policy: string; result: string; json: string }>(
         `SELECT policy, result, json FROM signature_verdicts WHERE digest = ? ORDER BY decided_at DESC`,
@@ -48,6 +58,22 @@ export class SignatureVerdicts {
   /** Whether blob `digest` belongs to a manifest that passed under `policy`. */
   blobOfPassedManifest(digest: string, policy: string): boolean {
     return this.q.blobOfPassed.get(policy, digest) !== undefined;
+  }
+
+  /** Cached manifests linked to this upstream and repository that name blob `digest` (at most a few). */
+  linkedParents(digest: string, upstream: string, repository: string): { mediaType: string; bytes: Buffer }[] {
+    return this.q.linkedParents.all(upstream, repository, digest);
+  }
+
+  /**
+   * Drops verdicts nothing will read again: those of digests no longer cached (decided before `decidedBefore`), and
+   * those under a policy key not in `current` (an older policy version, a requirement or an upstream gone).
+   */
+  prune(current: ReadonlySet<string>, decidedBefore: number): { uncached: number; otherPolicies: number } {
+    return this.db.transaction(() => ({
+      uncached: this.q.pruneUncached.run(decidedBefore).changes,
+      otherPolicies: this.q.pruneOtherPolicies.run(JSON.stringify([...current])).changes,
+    }))();
   }
 
   /** Every verdict on `digest`, newest first (the admin's cache explorer and the CLI show them). */

@@ -22,8 +22,15 @@ export interface WatchRunRow {
   result: 'running' | 'ok' | 'failed' | 'held';
   changed: number;
   bytes: number;
+  /** Tags matching the entry's patterns that the run left out (its `maxTags` cap). */
+  skipped: number;
   message: string | null;
 }
+
+/** Runs kept per entry (the admin shows the last; the rest are history). */
+export const runsPerEntry = 100;
+/** Digests kept per watched tag in its history: more than the largest `keep` (100). */
+export const historyPerTag = 100;
 
 export class WatchState {
   private readonly q;
@@ -55,12 +62,21 @@ export class WatchState {
         `SELECT upstream, repository, tag, digest FROM watch_history ORDER BY upstream, repository, tag, seen_at DESC`,
       ),
       startRun: db.prepare<[string, number]>(`INSERT INTO watch_runs (entry, started_at, result) VALUES (?, ?, 'running')`),
-      finishRun: db.prepare<[number, string, number, number, string | null, number]>(
-        `UPDATE watch_runs SET finished_at = ?, result = ?, changed = ?, bytes = ?, message = ? WHERE id = ?`,
+      finishRun: db.prepare<[number, string, number, number, number, string | null, number]>(
+        `UPDATE watch_runs SET finished_at = ?, result = ?, changed = ?, bytes = ?, skipped = ?, message = ? WHERE id = ?`,
       ),
       runs: db.prepare<[string, number], WatchRunRow>(
-        `SELECT id, entry, started_at AS startedAt, finished_at AS finishedAt, result, changed, bytes, message FROM watch_runs
+        `SELECT id, entry, started_at AS startedAt, finished_at AS finishedAt, result, changed, bytes, skipped, message FROM watch_runs
          WHERE entry = ? ORDER BY started_at DESC, id DESC LIMIT ?`,
+      ),
+      forgetEntries: db.prepare<[string]>(`DELETE FROM watch_runs WHERE entry NOT IN (SELECT value FROM json_each(?))`),
+      forgetEntryTags: db.prepare<[string]>(`DELETE FROM watch_tags WHERE entry NOT IN (SELECT value FROM json_each(?))`),
+      // History of tags no entry follows now (they keep nothing from eviction), and beyond the last N of each tag.
+      forgetHistory: db.prepare<[number]>(
+        `DELETE FROM watch_history WHERE NOT EXISTS (SELECT 1 FROM watch_tags t WHERE t.upstream = watch_history.upstream
+           AND t.repository = watch_history.repository AND t.tag = watch_history.tag)
+         OR (SELECT count(*) FROM watch_history h WHERE h.upstream = watch_history.upstream AND h.repository = watch_history.repository
+           AND h.tag = watch_history.tag AND h.seen_at > watch_history.seen_at) >= ?`,
       ),
       pruneRuns: db.prepare<[string, string, number]>(
         `DELETE FROM watch_runs WHERE entry = ? AND id NOT IN (SELECT id FROM watch_runs WHERE entry = ? ORDER BY id DESC LIMIT ?)`,
@@ -115,11 +131,24 @@ export class WatchState {
     return Number(this.q.startRun.run(entry, at).lastInsertRowid);
   }
 
-  finishRun(id: number, entry: string, at: number, result: WatchRunRow['result'], changed: number, bytes: number, message: string | undefined): void {
+  finishRun(id: number, entry: string, at: number, r: Pick<WatchRunRow, 'result' | 'changed' | 'bytes' | 'skipped'> & { message?: string | undefined }): void {
     this.db.transaction(() => {
-      this.q.finishRun.run(at, result, changed, bytes, message ?? null, id);
-      this.q.pruneRuns.run(entry, entry, 50);
+      this.q.finishRun.run(at, r.result, r.changed, r.bytes, r.skipped, r.message ?? null, id);
+      this.q.pruneRuns.run(entry, entry, runsPerEntry);
     })();
+  }
+
+  /**
+   * Forgets what belongs to no current entry (runs, tag states, the history of tags none follows) and each tag's
+   * history beyond its last `historyPerTag` digests (more than any entry's `keep`).
+   */
+  prune(entries: readonly string[], historyPerTag: number): { runs: number; tags: number; history: number } {
+    const ids = JSON.stringify(entries);
+    return this.db.transaction(() => ({
+      runs: this.q.forgetEntries.run(ids).changes,
+      tags: this.q.forgetEntryTags.run(ids).changes,
+      history: this.q.forgetHistory.run(historyPerTag).changes,
+    }))();
   }
 
   runs(entry: string, limit = 10): WatchRunRow[] {

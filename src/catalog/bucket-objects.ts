@@ -54,6 +54,20 @@ export class BucketObjects {
     }
   }
 
+  /**
+   * Writes the object only while it is still the version `etag` names (If-Match); false when it changed since.
+   * The ETag goes without its quotes: radosgw compares the bare value (a quoted one never matches there).
+   */
+  async putIfMatch(key: string, bytes: Buffer, contentType: string, etag: string): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length, ContentType: contentType, IfMatch: etag.replace(/"/g, '') }));
+      return true;
+    } catch (err) {
+      if (isPreconditionFailed(err)) return false;
+      throw this.logged(toObjectStoreError(err, 'PutObject', key));
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));

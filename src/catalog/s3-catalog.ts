@@ -58,6 +58,8 @@ export class S3Catalog implements SharedCatalog {
   private readonly recentWrites = new Map<string, number>();
   /** Link keys written or read by this replica: in the bucket already. */
   private readonly knownLinks = new Set<string>();
+  /** Tag writes in flight, by key: the next write of a key waits for the one before. */
+  private readonly tagWrites = new Map<string, Promise<void>>();
   private lock: Promise<unknown> = Promise.resolve();
   private syncing: Promise<void> | undefined;
   private lastSync = 0;
@@ -183,14 +185,38 @@ export class S3Catalog implements SharedCatalog {
     this.manifestStored(row);
     this.known.set(key, { digest, validatedAt });
     const record = encodeTagRecord({ digest, validatedAt, replica: this.o.replica });
-    const chain = (this.manifestWrites.get(digest) ?? Promise.resolve(true)).then(async (manifestThere) => {
+    const manifest = this.manifestWrites.get(digest) ?? Promise.resolve(true);
+    // After this replica's previous write of the same tag: two writes in flight may reach the bucket in any order.
+    const chain = Promise.all([manifest, this.tagWrites.get(key)?.catch(() => undefined)]).then(async ([manifestThere]) => {
       if (!manifestThere) throw new Error('manifest not in the bucket');
-      await this.o.objects.put(key, record, 'application/json');
+      await this.writeNewer(key, record, validatedAt);
+    });
+    this.tagWrites.set(key, chain);
+    void chain.catch(() => undefined).then(() => {
+      if (this.tagWrites.get(key) === chain) this.tagWrites.delete(key);
     });
     const write = this.written(key, chain);
     this.track(write.catch(() => {
       if (this.known.get(key)?.validatedAt === validatedAt) this.known.delete(key);
     }));
+  }
+
+  /**
+   * Writes a tag record unless the bucket holds a validation at least as recent (the newest confirmation wins, from
+   * whichever replica, however late an older write arrives): read, then a write conditional on what was read.
+   */
+  private async writeNewer(key: string, record: Buffer, validatedAt: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.o.objects.get(key, maxTagBytes);
+      const there = current ? decodeTagRecord(current.bytes) : undefined;
+      if (there && there.validatedAt >= validatedAt) return;
+      // A store that never honours the condition gets a plain write after a few refusals.
+      if (attempt === 3) return void (await this.o.objects.put(key, record, 'application/json'));
+      const written = current?.etag
+        ? await this.o.objects.putIfMatch(key, record, 'application/json', current.etag)
+        : await this.o.objects.put(key, record, 'application/json', current === undefined);
+      if (written) return;
+    }
   }
 
   sync(): Promise<void> {

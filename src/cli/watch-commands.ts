@@ -17,6 +17,7 @@ interface JsonFlags extends AdminFlags {
 export interface WatchAddFlags extends JsonFlags {
   tag: string[];
   newest?: string;
+  maxTags?: string;
   platform: string[];
   every?: string;
   cron?: string;
@@ -40,6 +41,7 @@ export function registerWatchCommands(program: Command): void {
   )
     .option('--tag <tag>', 'a tag or a pattern with * (repeatable; default latest)', collect, [])
     .option('--newest <n>', 'with patterns: only the newest N tags by version')
+    .option('--max-tags <n>', 'with patterns: at most N tags per run (default 50)')
     .option('--platform <os/arch>', 'a platform to fetch (repeatable; default: what clients pulled, else all)', collect, [])
     .option('--every <duration>', 'run every interval, e.g. 6h')
     .option('--cron <expression>', 'run at the times of a cron expression (UTC), e.g. "0 6 * * 1-5"')
@@ -65,7 +67,11 @@ export const scheduleText = (e: Pick<WatchEntryView, 'everyMs' | 'cron' | 'jitte
   `${e.everyMs !== undefined ? `every ${duration(e.everyMs)}` : `cron ${e.cron ?? '?'}`}${e.jitterMs ? ` +${duration(e.jitterMs)}` : ''}`;
 
 const lastRunText = (e: WatchEntryView): string =>
-  e.running ? 'running' : e.lastRun ? `${e.lastRun.result} ${when(e.lastRun.finishedAt ?? e.lastRun.startedAt)}` : 'never';
+  e.running
+    ? 'running'
+    : e.lastRun
+      ? `${e.lastRun.result} ${when(e.lastRun.finishedAt ?? e.lastRun.startedAt)}${e.lastRun.skipped > 0 ? ` (${e.lastRun.skipped} tags over maxTags skipped)` : ''}`
+      : 'never';
 
 export async function watchLs(flags: JsonFlags): Promise<void> {
   const list = await new AdminClient(flags).get<WatchList>('/api/watch');
@@ -101,6 +107,7 @@ export async function watchAdd(upstream: string, repository: string, flags: Watc
     repository,
     ...(flags.tag.length ? { tags: flags.tag } : {}),
     ...(flags.newest !== undefined ? { newest: num(flags.newest) } : {}),
+    ...(flags.maxTags !== undefined ? { maxTags: num(flags.maxTags) } : {}),
     ...(flags.platform.length ? { platforms: flags.platform } : {}),
     ...(flags.every !== undefined ? { every: flags.every } : {}),
     ...(flags.cron !== undefined ? { cron: flags.cron } : {}),

@@ -91,6 +91,32 @@ export async function resolveSignatures(s: ParsedSignatures, baseDir: string, fi
   return { ...(trustedRoot !== undefined ? { trustedRoot } : {}), require };
 }
 
+/**
+ * A policy given through the admin API (docs/signatures.md): the config file's schema, with every key as PEM text
+ * (a file path would have the admin read the server's files) and no `trustedRoot` file (keyless signatures are then
+ * checked against Sigstore's public-good root). Every problem names its field (`signatures.require.0.keys.1`).
+ */
+export function inlineSignatures(s: ParsedSignatures, field = 'signatures'): { policy: SignaturePolicyConfig; problems: { path: string; message: string }[] } {
+  const problems: { path: string; message: string }[] = [];
+  if (s.trustedRoot !== undefined) {
+    problems.push({ path: `${field}.trustedRoot`, message: 'a private trusted root is a file: set it in the config file (keyless signatures are checked against the public-good root here)' });
+  }
+  s.require.forEach((r, i) =>
+    r.keys.forEach((k, j) => {
+      const path = `${field}.require.${i}.keys.${j}`;
+      if (!isPem(k)) return void problems.push({ path, message: 'expected a public key as PEM text (-----BEGIN PUBLIC KEY-----)' });
+      try {
+        loadPublicKey(k);
+      } catch (err) {
+        if (!(err instanceof SignaturePolicyError)) throw err;
+        problems.push({ path, message: err.message });
+      }
+    }),
+  );
+  const require = s.require.map((r) => ({ repositories: r.repositories, keys: r.keys, identities: r.identities, threshold: r.threshold, mode: r.mode }));
+  return { policy: { require }, problems };
+}
+
 export class SignatureConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
   constructor(readonly problems: string[]) {

@@ -39,6 +39,11 @@ export const watchEntrySchema = z
     tags: z.array(tagPattern).min(1).default(['latest']),
     /** With patterns: only the newest N matching tags by version order. */
     newest: z.int().min(1).max(50).optional(),
+    /**
+     * With patterns: at most this many matching tags per run (the newest by version with `newest`, else the first in
+     * the upstream's order); the rest are skipped and counted in the run's record.
+     */
+    maxTags: z.int().min(1).max(1000).default(50),
     /** Default: the platforms the fleet pulled of this tag, else every platform. */
     platforms: z.array(platform).default([]),
     /** Run every interval ("6h")... */

@@ -17,6 +17,7 @@ import { isStoredMeanwhile } from './cluster-fill-source.js';
 import { isNoRoomForBlob, NoRoomForBlob } from '../cache/disk-space.js';
 import { VerifyingStream } from './verifying-stream.js';
 import { attachFill, fillBody } from './segmented-fill.js';
+import { artifactBlob } from './signature-artifacts.js';
 
 export interface BlobRequest {
   method: 'GET' | 'HEAD';
@@ -32,7 +33,7 @@ const maxRefusedFollows = 2;
 
 export async function getBlob(svc: MirrorServices, ctx: PullContext, req: BlobRequest): Promise<RegistryReply> {
   // Under a signature policy, only blobs of images that passed it (docs/signatures.md).
-  svc.signatures?.admitBlob(ctx, req.digest);
+  if (svc.signatures?.admitBlob(ctx, req.digest) === 'artifact') return artifactBlob(svc, ctx, req.method, req.digest);
   const range = parseRange(req.range);
   for (let refused = 0; ; refused++) {
     try {

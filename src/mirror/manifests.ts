@@ -17,6 +17,7 @@ import type { PullContext, RegistryReply } from './reply.js';
 import type { MirrorServices } from './services.js';
 import { readCapped } from '../upstream/capped-body.js';
 import { upstreamFailure } from './upstream-failure.js';
+import { admitUnderPolicy } from './signature-artifacts.js';
 
 /** containerd refuses manifests over ~4.2 MB; we allow some headroom and no more. */
 export const maxManifestBytes = 8 * 1024 * 1024;
@@ -45,7 +46,7 @@ export async function getManifest(svc: MirrorServices, ctx: PullContext, req: Ma
   }
   // Before any byte reaches the client, HEAD and GET alike (docs/signatures.md).
   if (svc.signatures?.applies(ctx)) {
-    await svc.signatures.admitManifest(ctx, m);
+    await admitUnderPolicy(svc, ctx, req.reference, m);
     // Stored by digest (never as the tag's) so that its blobs are known to belong to an image that passed.
     save(svc, ctx, m);
   }
@@ -178,7 +179,7 @@ async function passThrough(svc: MirrorServices, ctx: PullContext, req: ManifestR
     throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the request does not accept`);
   }
   if (svc.signatures?.applies(ctx)) {
-    await svc.signatures.admitManifest(ctx, m);
+    await admitUnderPolicy(svc, ctx, req.reference, m);
     // Stored by digest (never as the tag's) so that its blobs are known to belong to an image that passed.
     save(svc, ctx, m);
   }

@@ -6,6 +6,7 @@ import { RegistryError } from '../registry/errors.js';
 import { evaluate } from '../signature/evaluate.js';
 import type { Requirement } from '../signature/requirement.js';
 import { findSignatures } from '../signature/signature-discovery.js';
+import { isArtifactManifest } from '../signature/signature-artifact.js';
 import { SignaturePolicy, type SignaturePolicyConfig } from '../signature/signature-policy.js';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { signerName, type Verdict } from '../signature/verdict.js';
@@ -39,14 +40,27 @@ export class SignatureGate {
   ) {}
 
   private policy(ctx: PullContext): SignaturePolicy | undefined {
-    const config = ctx.upstream.config.signatures;
+    return this.compiledFor(ctx.upstream.name, ctx.upstream.config.signatures);
+  }
+
+  private compiledFor(upstream: string, config: SignaturePolicyConfig | undefined): SignaturePolicy | undefined {
     if (!config) return undefined;
     let policy = this.compiled.get(config);
     if (!policy) {
-      policy = new SignaturePolicy(ctx.upstream.name, config);
+      policy = new SignaturePolicy(upstream, config);
       this.compiled.set(config, policy);
     }
     return policy;
+  }
+
+  /** The verdict keys of every requirement in force on these upstreams now (older keys are never read again). */
+  verdictKeys(upstreams: readonly { name: string; config: { signatures?: SignaturePolicyConfig | undefined } }[]): Set<string> {
+    const keys = new Set<string>();
+    for (const u of upstreams) {
+      const policy = this.compiledFor(u.name, u.config.signatures);
+      if (policy) for (const r of policy.requirements) keys.add(policy.verdictKey(r));
+    }
+    return keys;
   }
 
   /** Whether any requirement applies to this request's repository. */
@@ -70,19 +84,25 @@ export class SignatureGate {
     }
   }
 
-  /** Throws DENIED when blob `digest` is not part of a manifest that passed every enforced requirement. */
-  admitBlob(ctx: PullContext, digest: string): void {
+  /**
+   * Whether blob `digest` may be served: `image` when it is part of a manifest that passed every enforced
+   * requirement (or none applies); `artifact` when it is not, but a signature artifact cached for this repository
+   * names it (the caller serves it only as a signature document, signature-artifacts.ts). Throws DENIED otherwise.
+   */
+  admitBlob(ctx: PullContext, digest: string): 'image' | 'artifact' {
     const policy = this.policy(ctx);
-    if (!policy) return;
+    if (!policy) return 'image';
     for (const requirement of policy.matching(ctx.repository)) {
       if (requirement.mode !== 'enforce') continue;
       const key = `${digest} ${policy.verdictKey(requirement)}`;
       if (this.admitted.has(key)) continue;
       if (this.verdicts.blobOfPassedManifest(digest, policy.verdictKey(requirement))) remember(this.admitted, key);
+      else if (this.verdicts.linkedParents(digest, ctx.upstream.name, ctx.repository).some((m) => isArtifactManifest(m.mediaType, m.bytes))) return 'artifact';
       else {
         throw new RegistryError('DENIED', `${ctx.repository}: blob ${digest} is not part of an image that passed the signature policy of upstream ${ctx.upstream.name} (${requirement.name})`);
       }
     }
+    return 'image';
   }
 
   private async verdict(ctx: PullContext, policy: SignaturePolicy, requirement: Requirement, m: { digest: string; bytes: Buffer }): Promise<Verdict | undefined> {

@@ -5,16 +5,10 @@ import { upstreamSchema } from '../config/schema.js';
 
 /** What the API accepts: the config file's upstream fields, a CA as PEM text instead of a path, and `enabled`. */
 export const upstreamInput = upstreamSchema
-  .omit({ ca: true, auth: true, signatures: true })
+  .omit({ ca: true, auth: true })
   .extend({
-    /**
-     * Signature policies name key files and a trusted root read at start (docs/signatures.md): set in the config
-     * file only. Refused here rather than saved and never enforced.
-     */
-    signatures: z
-      .unknown()
-      .refine((v) => v === undefined, { message: 'a signature policy is set in the config file (docs/signatures.md), not through the admin' })
-      .optional(),
+    // `signatures` as in the config file (docs/signatures.md); keys as PEM text, or on an edit the fingerprint
+    // (`sha256:…`) of a key the upstream has: upstream/upstream-signatures.ts.
     auth: z
       .strictObject({
         mode: z.enum(['mirror', 'passthrough']).default('mirror'),

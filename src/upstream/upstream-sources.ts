@@ -11,6 +11,7 @@ import { upstreamConflicts } from '../config/schema.js';
 import { invalidFields, SourceEditError } from '../config/source-errors.js';
 import { upstreamInput } from './upstream-input.js';
 import type { SecretBox } from '../cache/secret-box.js';
+import { checkedSignatures, signaturesOf } from './upstream-signatures.js';
 import { newSecretDestination } from './secret-destination.js';
 
 export type UpstreamSourceKind = 'config' | 'builtin' | 'admin';
@@ -88,7 +89,9 @@ export class UpstreamSources {
         { path: 'name', message: 'an upstream cannot be renamed' },
       ]);
     }
-    const settings: Settings = { ...rest, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
+    const stored = editing === undefined ? undefined : this.rows().find((r) => r.name === editing);
+    const signatures = checkedSignatures(rest.signatures, stored ? (JSON.parse(stored.settings) as Settings).signatures : undefined);
+    const settings: Settings = { ...rest, signatures, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
     if (auth.mode === 'passthrough' && (auth.username || auth.password)) {
       throw new SourceEditError('VALIDATION', "auth.username: passthrough mode uses the client's own credentials", [
         { path: 'auth.username', message: "passthrough mode uses the client's own credentials; remove username/password" },
@@ -230,6 +233,7 @@ export class UpstreamSources {
       ...(password ? { password } : {}),
       ...(row.ca_pem ? { caPath: this.caPath(row.name, row.ca_pem) } : {}),
       ...(this.config.proxy ? { globalProxy: this.config.proxy } : {}),
+      ...signaturesOf(settings),
     });
     return { config, source: 'admin', enabled: row.enabled === 1, hasPassword: row.password_enc !== null, hasCa: row.ca_pem !== null };
   }

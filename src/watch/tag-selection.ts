@@ -28,12 +28,23 @@ export function byVersionDescending(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The tags to follow: exact ones, plus those of `available` matching a pattern (newest `newest` of them). */
-export function selectTags(patterns: readonly string[], available: readonly string[], newest: number | undefined): string[] {
+export interface TagSelection {
+  /** Exact tags first, then the chosen pattern matches (newest version first). */
+  tags: string[];
+  /** Pattern matches left out by the cap (`maxTags`), not by `newest`. */
+  skipped: number;
+}
+
+/**
+ * The tags to follow: exact ones, plus those of `available` matching a pattern: the newest `newest` of them, at most
+ * `maxTags`; without `newest`, the first `maxTags` in the upstream's order (docs/watch.md).
+ */
+export function selectTags(patterns: readonly string[], available: readonly string[], newest: number | undefined, maxTags = Infinity): TagSelection {
   const exact = patterns.filter((p) => !isPattern(p));
   const regexes = patterns.filter(isPattern).map(glob);
   // The list is the upstream's answer: only names of the tag grammar are followed (one is put into a request path).
-  let matched = [...new Set(available.filter((t) => isTag(t) && regexes.some((re) => re.test(t)) && !exact.includes(t)))].sort(byVersionDescending);
-  if (newest !== undefined) matched = matched.slice(0, newest);
-  return [...exact, ...matched];
+  let matched = [...new Set(available.filter((t) => isTag(t) && regexes.some((re) => re.test(t)) && !exact.includes(t)))];
+  if (newest !== undefined) matched = matched.sort(byVersionDescending).slice(0, newest);
+  const chosen = matched.slice(0, maxTags).sort(byVersionDescending);
+  return { tags: [...exact, ...chosen], skipped: matched.length - chosen.length };
 }

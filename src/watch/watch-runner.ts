@@ -36,6 +36,8 @@ export interface RunResult {
   result: 'ok' | 'failed' | 'held';
   changed: number;
   bytes: number;
+  /** Tags matching the entry's patterns left out by its `maxTags` cap. */
+  skipped?: number;
   message?: string;
 }
 
@@ -73,7 +75,7 @@ export class WatchRunner {
         result = { result: 'failed', changed: 0, bytes: 0, message };
       }
     }
-    this.state.finishRun(runId, entry.id, this.clock(), result.result, result.changed, result.bytes, result.message);
+    this.state.finishRun(runId, entry.id, this.clock(), { ...result, skipped: result.skipped ?? 0 });
     this.onRun(entry, result);
     if (result.result === 'failed') {
       this.log.warn({ entry: entry.id, reason: result.message }, 'watch run failed');
@@ -95,9 +97,17 @@ export class WatchRunner {
   private async runTags(entry: WatchEntry, signal: AbortSignal): Promise<RunResult> {
     if (!this.governor.mayRunBackground(entry.upstream)) return { result: 'held', changed: 0, bytes: 0, message: this.heldBecause(entry.upstream) };
     const ctx = this.context(entry, signal);
-    const tags = needsTagList(entry.config.tags) ? selectTags(entry.config.tags, await this.listTags(ctx()), entry.config.newest) : entry.config.tags;
+    const { tags, skipped } = needsTagList(entry.config.tags)
+      ? selectTags(entry.config.tags, await this.listTags(ctx()), entry.config.newest, entry.config.maxTags)
+      : { tags: entry.config.tags, skipped: 0 };
+    if (skipped > 0) this.log.warn({ entry: entry.id, following: tags.length, skipped, maxTags: entry.config.maxTags }, 'watch entry matches more tags than its maxTags');
     // What the entry follows now: a tag that left the selection keeps no digest from eviction any more.
     this.state.keepOnlyTags(entry.id, tags);
+    const result = await this.followTags(entry, ctx, tags, signal);
+    return skipped > 0 ? { ...result, skipped } : result;
+  }
+
+  private async followTags(entry: WatchEntry, ctx: () => PullContext, tags: readonly string[], signal: AbortSignal): Promise<RunResult> {
     let changed = 0;
     let bytes = 0;
     const errors: string[] = [];

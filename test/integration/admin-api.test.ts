@@ -256,16 +256,27 @@ describe('admin API', () => {
       assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
     });
 
-    test('a signature policy is refused on an admin upstream, naming the field, rather than saved and not enforced', async () => {
+    test('a signature policy with wrong fields is refused naming each field (the config file\'s schema), and nothing is saved', async () => {
       const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      const res = await admin.call<{ error: string; fields?: Array<{ path: string; message: string }> }>('POST', '/api/upstreams', {
-        ...live(),
-        signatures: { require: [{ repositories: ['team/*'], keys: [pem] }] },
-      });
-      assert.equal(res.status, 400, res.text);
-      assert.equal(res.body.error, 'VALIDATION');
-      const field = res.body.fields?.find((f) => f.path === 'signatures');
-      assert.match(field?.message ?? '', /config file/, res.text);
+      const cases: Array<[unknown, string, RegExp]> = [
+        [{ require: [{ repositories: ['Team/*'], keys: [pem] }] }, 'signatures.require.0.repositories.0', /repository glob/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem], mode: 'block' }] }, 'signatures.require.0.mode', /enforce|audit/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem], threshold: 0 }] }, 'signatures.require.0.threshold', /./],
+        [{ require: [{ repositories: ['team/*'] }] }, 'signatures.require.0', /keys or identities/],
+        [{ require: [{ repositories: ['team/*'], identities: [{ issuer: 'https://issuer.test', subjectRegExp: '(' }] }] }, 'signatures.require.0.identities.0.subjectRegExp', /regular expression/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem, '/etc/passwd'] }] }, 'signatures.require.0.keys.1', /PEM/],
+        [{ require: [{ repositories: ['team/*'], keys: ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'] }] }, 'signatures.require.0.keys.0', /./],
+        [{ require: [{ repositories: ['team/*'], keys: [`sha256:${'a'.repeat(64)}`] }] }, 'signatures.require.0.keys.0', /fingerprint/],
+        [{ trustedRoot: '/etc/pullgate/root.json', require: [{ repositories: ['team/*'], keys: [pem] }] }, 'signatures.trustedRoot', /config file/],
+        [{ require: [] }, 'signatures.require', /./],
+      ];
+      for (const [signatures, path, message] of cases) {
+        const res = await admin.call<{ error: string; fields?: Array<{ path: string; message: string }> }>('POST', '/api/upstreams', { ...live(), signatures });
+        assert.equal(res.status, 400, `${JSON.stringify(signatures)} -> ${res.text}`);
+        assert.equal(res.body.error, 'VALIDATION');
+        const field = res.body.fields?.find((f) => f.path === path);
+        assert.match(field?.message ?? '', message, `${path} in ${res.text}`);
+      }
       assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
     });
 

@@ -111,7 +111,7 @@ describe('signature verdicts in the admin and the CLI', () => {
     const hubView = res.body.upstreams.find((u) => u.name === 'hub');
     assert.deepEqual(hubView?.signatures, {
       customTrustedRoot: false,
-      require: [{ repositories: ['team/*'], mode: 'audit', threshold: 1, keys: [loadPublicKey(trusted.publicPem).id], identities: [] }],
+      require: [{ repositories: ['team/*'], mode: 'audit', threshold: 1, keys: [loadPublicKey(trusted.publicPem).id], identities: [], identityRules: [] }],
     });
     assert.ok(!res.text.includes('BEGIN PUBLIC KEY'));
   });

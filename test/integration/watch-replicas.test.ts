@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { createBucket, startReplicas, type BucketSetup, type Replicas } from '../support/cluster-replicas.js';
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { get } from '../support/fake/mirror-over-fake.js';
+import type { BucketObjects } from '../../src/catalog/bucket-objects.js';
+import type { TestMirror } from '../support/mirror-app.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import type { Timer } from '../../src/watch/watch-scheduler.js';
@@ -64,8 +66,61 @@ describe('watch lists on three replicas of one bucket', { timeout: 180_000 }, ()
       const r = await get(m.url, '/v2/team/app/manifests/1.0', { headers: accept });
       assert.equal(r.status, 200);
     }
-    // No manifest or blob GET: the image came from the bucket. A replica that never ran the entry may still confirm
-    // the tag with a HEAD (free on Docker Hub's pull limit) before it serves it.
-    assert.deepEqual(up.requests.filter((q) => q.method !== 'HEAD').map((q) => `${q.method} ${q.path}`), []);
+    // Nothing at all: the image and the tag's confirmation came from the bucket, within the tag's TTL of the run.
+    assert.deepEqual(up.requests.map((q) => `${q.method} ${q.path}`), []);
+  });
+});
+
+describe('a replica that never ran the entry serves its freshly watched tag from the bucket', { timeout: 180_000 }, () => {
+  let rgw: Radosgw;
+  let up: FakeUpstream;
+  let cluster: Replicas;
+  let now = Date.UTC(2026, 11, 7, 8, 30);
+
+  before(async () => {
+    await assertInstalled(...radosgwPrograms);
+    rgw = await startRadosgw();
+    const bucket = await createBucket(rgw, 'pullgate-watch-fresh');
+    up = await new FakeUpstream().start();
+    up.addImage('team/app', '1.0', [randomBytes(4096)]);
+    cluster = await startReplicas({
+      replicas: 2,
+      bucket,
+      upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, watch: [{ repository: 'team/app', tags: ['1.0'], every: '1h' }] }],
+      mirrorOptions: { clock: () => now, watchTimer: manualTimer },
+    });
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await up?.stop();
+    await rgw?.stop();
+  });
+
+  test('two runs back to back on one replica, the older write answered last by the bucket: the other replica pulls the tag with no upstream request', async () => {
+    const [runner, other] = cluster.mirrors as [TestMirror, TestMirror];
+    // Fault injection: the bucket answers the first write of the tag object only once the second run is over.
+    const objects = (runner.app.cache.catalog as unknown as { o: { objects: BucketObjects } }).o.objects;
+    const put = objects.put.bind(objects);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let tagPuts = 0;
+    objects.put = async (key, bytes, contentType, ifAbsent) => {
+      if (key.includes('/tags/') && tagPuts++ === 0) await held;
+      return put(key, bytes, contentType, ifAbsent);
+    };
+    await runner.app.watch.scheduler.tick();
+    for (const hour of [9, 10]) {
+      now = Date.UTC(2026, 11, 7, hour, 0);
+      await runner.app.watch.scheduler.tick();
+    }
+    release();
+    await runner.app.cache.catalog.settled();
+    assert.equal(runner.app.watch.state.runs(entry, 50).length, 2, 'the first replica ran the entry at 09:00 and 10:00');
+    assert.equal(other.app.watch.state.runs(entry, 50).length, 0, 'the second replica never ran the entry');
+    up.requests.length = 0;
+    const r = await get(other.url, '/v2/team/app/manifests/1.0', { headers: accept });
+    assert.equal(r.status, 200);
+    assert.deepEqual(up.requests.map((q) => `${q.method} ${q.path}`), [], 'served from the bucket within the tag TTL of the 10:00 run');
   });
 });

@@ -20,6 +20,7 @@ export function watchRoutes(ctx: AdminContext): AnyApiRoute[] {
         repository: c.repository,
         tags: c.tags,
         ...(c.newest !== undefined ? { newest: c.newest } : {}),
+        maxTags: c.maxTags,
         platforms: c.platforms,
         ...(c.every !== undefined ? { everyMs: c.every } : {}),
         ...(c.cron !== undefined ? { cron: c.cron } : {}),
@@ -28,7 +29,7 @@ export function watchRoutes(ctx: AdminContext): AnyApiRoute[] {
         source: e.source,
         running: s?.running ?? false,
         nextRun: s?.nextRun ?? 0,
-        lastRun: last ? { startedAt: last.startedAt, finishedAt: last.finishedAt, result: last.result, changed: last.changed, bytes: last.bytes, message: last.message } : null,
+        lastRun: last ? { startedAt: last.startedAt, finishedAt: last.finishedAt, result: last.result, changed: last.changed, bytes: last.bytes, skipped: last.skipped, message: last.message } : null,
         tagStates: ctx.watch.state.tags(e.id).map((t) => ({ tag: t.tag, digest: t.digest, changedAt: t.changedAt, checkedAt: t.checkedAt, bytesFetched: t.bytesFetched, error: t.error })),
       };
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { watchEntrySchema } from '../../../src/config/watch.js';
 import { QuotaGovernor, parseQuotaHeader } from '../../../src/watch/quota-governor.js';
 import { jitterOffset, nextRun } from '../../../src/watch/schedule.js';
 import { byVersionDescending, selectTags } from '../../../src/watch/tag-selection.js';
@@ -9,16 +10,37 @@ const hour = 3600_000;
 describe('tag selection', () => {
   it('keeps exact tags and adds the pattern matches, newest version first', () => {
     const available = ['22', '22.1', '22.11.0', '22.2.0', '22.11.0-alpine', '20.1', 'latest', '22-rc1'];
-    assert.deepEqual(selectTags(['latest', '22*'], available, undefined), ['latest', '22.11.0', '22.11.0-alpine', '22.2.0', '22.1', '22', '22-rc1']);
+    assert.deepEqual(selectTags(['latest', '22*'], available, undefined).tags, ['latest', '22.11.0', '22.11.0-alpine', '22.2.0', '22.1', '22', '22-rc1']);
   });
 
   it('newest N takes that many matches by version, not by name', () => {
-    assert.deepEqual(selectTags(['v*'], ['v1.9.0', 'v1.10.0', 'v1.2.0', 'v2.0.0-rc.1', 'v2.0.0'], 2), ['v2.0.0', 'v2.0.0-rc.1']);
+    assert.deepEqual(selectTags(['v*'], ['v1.9.0', 'v1.10.0', 'v1.2.0', 'v2.0.0-rc.1', 'v2.0.0'], 2).tags, ['v2.0.0', 'v2.0.0-rc.1']);
   });
 
   it("names in the upstream's list outside the tag grammar are never followed, however they match a pattern", () => {
     const hostile = ['v1.0', 'v1/../../../v2/other/manifests/x', 'v2?ns=evil', 'v3 ', 'v' + 'x'.repeat(200), '.v4', 'v5'];
-    assert.deepEqual(selectTags(['v*'], hostile, undefined), ['v5', 'v1.0']);
+    assert.deepEqual(selectTags(['v*'], hostile, undefined).tags, ['v5', 'v1.0']);
+  });
+
+  it('maxTags caps the pattern matches of a run: without newest the first N in the upstream\'s order, the rest counted as skipped', () => {
+    const available = Array.from({ length: 3000 }, (_, i) => `v${i}.0.0`);
+    const picked = selectTags(['latest', 'v*'], available, undefined, 50);
+    assert.equal(picked.tags.length, 51);
+    assert.equal(picked.tags[0], 'latest', 'an exact tag is always followed, outside the cap');
+    assert.deepEqual(new Set(picked.tags.slice(1)), new Set(available.slice(0, 50)));
+    assert.equal(picked.skipped, 2950);
+  });
+
+  it('maxTags defaults to 50 and takes 1 to 1000', () => {
+    assert.equal(watchEntrySchema.parse({ repository: 'team/app', tags: ['v*'], every: '1h' }).maxTags, 50);
+    assert.equal(watchEntrySchema.safeParse({ repository: 'team/app', tags: ['v*'], every: '1h', maxTags: 0 }).success, false);
+    assert.equal(watchEntrySchema.safeParse({ repository: 'team/app', tags: ['v*'], every: '1h', maxTags: 1001 }).success, false);
+  });
+
+  it('maxTags with newest: the newest N by version, capped; what newest leaves out is not counted as skipped', () => {
+    const available = ['v1.9.0', 'v1.10.0', 'v1.2.0', 'v2.0.0-rc.1', 'v2.0.0', 'v0.1.0'];
+    assert.deepEqual(selectTags(['v*'], available, 4, 2), { tags: ['v2.0.0', 'v2.0.0-rc.1'], skipped: 2 });
+    assert.deepEqual(selectTags(['v*'], available, 2, 50), { tags: ['v2.0.0', 'v2.0.0-rc.1'], skipped: 0 });
   });
 
   it('a tag without a version sorts after every versioned one', () => {

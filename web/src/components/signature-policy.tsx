@@ -1,4 +1,5 @@
-// An upstream's signature policy, read-only (docs/signatures.md: it is set in the config file): which repositories
+// An upstream's signature policy, read-only here (docs/signatures.md: set in the config file, or in the form of an
+// upstream added in the admin): which repositories
 // must be signed, in which mode, by which keys (by fingerprint) or keyless identities.
 import { shortDigest } from '../format.js';
 import type { UpstreamView } from '../types.js';
@@ -38,7 +39,7 @@ export function SignaturePolicy({ upstream }: { upstream: UpstreamView }) {
             ? 'Keyless signatures are checked against a private trusted root. '
             : "Keyless signatures are checked against Sigstore's public-good root. "
           : ''}
-        Set in the config file.
+        {upstream.source === 'admin' ? 'Edit it in the upstream’s form.' : 'Set in the config file.'}
       </p>
     </details>
   );

@@ -4,6 +4,7 @@
 // the global `access` setting only when they are absent).
 import { durationText } from '../format.js';
 import type { FieldError, UpstreamInput, UpstreamView } from '../types.js';
+import { draftsOf, signaturesInput, signaturesPlace, signaturesProblem, type RequirementDraft } from './signature-policy-model.js';
 
 export interface FormState {
   name: string;
@@ -36,6 +37,8 @@ export interface FormState {
   circuitFailures: string;
   circuitOpenFor: string;
   testImage: string;
+  /** The signature policy's requirements (signature-policy-model.ts); none: no policy. */
+  signatures: RequirementDraft[];
 }
 
 export type FieldKey =
@@ -59,7 +62,8 @@ export type FieldKey =
   | 'retryMinDelay'
   | 'retryMaxDelay'
   | 'circuitFailures'
-  | 'circuitOpenFor';
+  | 'circuitOpenFor'
+  | 'signatures';
 export type Errors = Partial<Record<FieldKey | 'form', string>>;
 
 /** The fields inside the "Retries and circuit breaker" disclosure: an error there opens it. */
@@ -112,6 +116,7 @@ export function initialState(existing: UpstreamView | undefined): FormState {
     circuitFailures: String(extra?.circuit?.failures ?? 5),
     circuitOpenFor: durationText(extra?.circuit?.openForMs ?? 30_000),
     testImage: '',
+    signatures: draftsOf(existing?.signatures),
   };
 }
 
@@ -149,6 +154,7 @@ export const checks: Partial<Record<FieldKey, (s: FormState) => string | undefin
   retryMaxDelay: (s) => duration(s.retryMaxDelay),
   circuitFailures: (s) => integer(s.circuitFailures, 1, 1000),
   circuitOpenFor: (s) => duration(s.circuitOpenFor),
+  signatures: (s) => signaturesProblem(s.signatures),
 };
 
 export function clientErrors(s: FormState): Errors {
@@ -191,6 +197,7 @@ const scalarFields: Record<string, FieldKey> = {
 
 /** The form field a server path belongs to, and the index of the list entry it names (`access.allow.2` -> 2). */
 export function fieldFor(path: string): { key: FieldKey | 'form'; index?: number } {
+  if (path === 'signatures' || path.startsWith('signatures.')) return { key: 'signatures' };
   const m = /^(.*)\.(\d+)$/.exec(path);
   if (m?.[1] !== undefined && listFields[m[1]]) return { key: listFields[m[1]] as FieldKey, index: Number(m[2]) };
   return { key: listFields[path] ?? scalarFields[path] ?? 'form' };
@@ -209,7 +216,8 @@ export function serverErrors(fields: FieldError[], fallback: string, s: FormStat
     const { key, index } = fieldFor(f.path);
     // A list entry is named by its value, which is what the operator sees in the textarea (not its index).
     const entry = index !== undefined ? listOf(s, key as FieldKey)?.[index] : undefined;
-    const message = key === 'form' && f.path ? `${f.path}: ${f.message}` : entry !== undefined ? `${entry}: ${f.message}` : f.message;
+    const message =
+      key === 'signatures' ? `${signaturesPlace(f.path)}: ${f.message}` : key === 'form' && f.path ? `${f.path}: ${f.message}` : entry !== undefined ? `${entry}: ${f.message}` : f.message;
     out[key] = out[key] ? `${out[key]}; ${message}` : message;
   }
   if (Object.keys(out).length === 0) out.form = fallback;
@@ -250,5 +258,7 @@ export function toInput(s: FormState, existing: UpstreamView | undefined): Upstr
   if (Object.keys(access).length) input.access = access;
   const policy = { allow: entries(s.policyAllow), deny: entries(s.policyDeny) };
   if (policy.allow.length || policy.deny.length) input.policy = policy;
+  const signatures = signaturesInput(s.signatures);
+  if (signatures) input.signatures = signatures;
   return input;
 }

@@ -7,6 +7,7 @@ import { ApiError, errorMessage } from '../api.js';
 import { useApp } from '../app-context.js';
 import { describedBy, Field } from '../components/field.js';
 import { TestSteps } from '../components/test-steps.js';
+import { SignaturePolicyEditor } from '../components/signature-policy-editor.js';
 import { href } from '../router.js';
 import type { TestResult, UpstreamInput, UpstreamView } from '../types.js';
 import { advancedKeys, checks, clientErrors, initialState, serverErrors, toInput, type Errors, type FieldKey, type FormState } from './upstream-form-model.js';
@@ -221,6 +222,14 @@ export function UpstreamForm({ existing, onSaved }: { existing?: UpstreamView; o
             <textarea {...aria('policyDeny', true)} class="mono" rows={3} value={state.policyDeny} spellcheck={false} onInput={(e) => set('policyDeny', e.currentTarget.value)} />
           </Field>
         </div>
+      </fieldset>
+
+      <fieldset data-testid="upstream-signatures">
+        <legend>Signature policy</legend>
+        <p class="hint fieldset-hint">
+          Images of these repositories are served only with valid signatures by these keys or identities (cosign). A change applies from the next pull.
+        </p>
+        <SignaturePolicyEditor value={state.signatures} onChange={(next) => set('signatures', next)} error={errors.signatures} />
       </fieldset>
 
       <fieldset>

@@ -120,6 +120,7 @@ function EntryCard({ entry, reload }: { entry: WatchEntryView; reload(): Promise
           <dd class="mono">
             {entry.tags.join(', ')}
             {entry.newest !== undefined ? <span class="muted"> (newest {entry.newest})</span> : null}
+            <span class="muted"> · at most {entry.maxTags} per run</span>
           </dd>
         </div>
         <div>
@@ -137,6 +138,12 @@ function EntryCard({ entry, reload }: { entry: WatchEntryView; reload(): Promise
               <>
                 <span class={`badge ${resultClass[last.result] ?? ''}`}>{last.result}</span> <TimeAgo at={last.finishedAt ?? last.startedAt} />
                 {last.result === 'ok' ? <span class="muted small"> · {count(last.changed, 'tag')} moved, {formatBytes(last.bytes)}</span> : null}
+                {last.skipped > 0 ? (
+                  <span class="warn-text small" data-testid={`watch-skipped-${entry.id}`}>
+                    {' '}
+                    · {count(last.skipped, 'matching tag')} skipped (over maxTags)
+                  </span>
+                ) : null}
               </>
             ) : (
               <span class="muted">never</span>
