@@ -9,7 +9,6 @@ import { Activity } from './admin/activity.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { AdminPins } from './admin/admin-pins.js';
 import { AuditLog } from './admin/audit-log.js';
-import { buildAdminServer } from './admin/admin-server.js';
 import { CacheBrowser } from './admin/cache-browser.js';
 import { Prefetcher } from './admin/prefetch.js';
 import { SecretBox } from './admin/secret-box.js';
@@ -52,7 +51,6 @@ import { SniRouter, type AdmitPassthrough } from './server/sni-router.js';
 import { SniRoutes } from './server/sni-routes.js';
 import type { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
-import { createCluster } from './cluster/cluster.js';
 
 export interface AppOptions {
   log?: Logger;
@@ -136,7 +134,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     config.cache.storage.type === 's3',
   );
-  const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, cache.store, fills, config.timeouts, child('cluster')) : undefined;
+  // Loaded only for a cluster (its leases live in a bucket: the AWS SDK).
+  const cluster = config.cluster ? (await import('./cluster/cluster.js')).createCluster(config.cluster, config.cache.storage, cache.store, fills, config.timeouts, child('cluster')) : undefined;
   if (cluster) cache.setEvictionTurn(cluster.evictionTurn);
   const traffic = new Traffic(cache.db, clock);
   const metrics = new Metrics({
@@ -301,6 +300,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     const password = options.adminPassword ?? process.env.PULLGATE_ADMIN_PASSWORD ?? (config.admin.passwordFile ? await readPasswordFile(config.admin.passwordFile) : undefined);
     const auth = new AdminAuth(cache.db, adminLog, { ...(password !== undefined ? { password } : {}), sessionTtlMs: config.admin.sessionTtlMs, clock });
     await auth.init();
+    // Loaded only when the admin is configured (@fastify/static and the UI's serving).
+    const { buildAdminServer } = await import('./admin/admin-server.js');
     admin = await buildAdminServer(
       {
         get config() {

@@ -7,8 +7,8 @@ import { evaluate } from '../signature/evaluate.js';
 import type { Requirement } from '../signature/requirement.js';
 import { findSignatures } from '../signature/signature-discovery.js';
 import { SignaturePolicy, type SignaturePolicyConfig } from '../signature/signature-policy.js';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { signerName, type Verdict } from '../signature/verdict.js';
+import { emptyTrustedRoot } from '../signature/trusted-root.js';
 import type { PullContext } from './reply.js';
 import { upstreamSignatureSource } from './upstream-signature-source.js';
 
@@ -17,8 +17,6 @@ export type VerdictOutcome = 'pass' | 'fail' | 'audit_fail' | 'unknown';
 export interface SignatureObserver {
   verdict(upstream: string, outcome: VerdictOutcome): void;
 }
-
-const emptyRoot = TrustedRoot.fromJSON({});
 
 /** How long a failed verdict is reused before the upstream is asked for signatures again. */
 export const failedVerdictRecheckMs = 60_000;
@@ -124,7 +122,7 @@ export class SignatureGate {
         // Unknown, not failed: nothing is stored, and the next pull asks again. A failure judged before stands.
         return failed;
       }
-      const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyRoot;
+      const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyTrustedRoot();
       verdict = evaluate(requirement, m.digest, m.bytes, found, { root }, this.clock());
     }
     this.verdicts.put(m.digest, key, verdict.result, JSON.stringify(verdict), verdict.at);
