@@ -167,8 +167,10 @@ export class BlobFill implements FillProgress {
       const flush = () => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        // One contiguous copy per batch: written at once, then handed to readers as one large chunk.
+        // One contiguous copy per batch: hashed, written at once and handed to readers as one large chunk (one
+        // call into the hash per batch instead of per TLS record).
         const entry: Batch = { start: this.received, buffer: Buffer.concat(batch, batchBytes), onDisk: false };
+        this.hash.update(entry.buffer);
         batch = [];
         batchBytes = 0;
         this.onReceived?.(entry.buffer.length);
@@ -194,7 +196,6 @@ export class BlobFill implements FillProgress {
         if (this.received + batchBytes + buffer.length > this.size) {
           throw new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced');
         }
-        this.hash.update(buffer);
         batch.push(buffer);
         batchBytes += buffer.length;
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
