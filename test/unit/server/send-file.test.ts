@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { createServer, get, type Server } from 'node:http';
+import { createServer, get, type Server, type ServerResponse } from 'node:http';
+import { connect, createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,38 @@ test('a read that fails mid-file aborts the transfer: the client never sees a cl
     assert.equal(s.err?.message, 'EIO');
     await s.closed;
   } finally {
+    server.close();
+  }
+});
+
+test('over HTTP/2 (the compatibility response the h2 listener hands out) the file arrives whole and is closed', async () => {
+  let outcome: Promise<Sent> | undefined;
+  const server = createH2Server((_req, res) => {
+    void (async () => {
+      const file = new FileBody(await open(path, 'r'), 0, undefined);
+      const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+      res.setHeader('content-length', content.length);
+      outcome = new Promise((resolve) => sendFileBody(res as unknown as ServerResponse, file, (err, bytes) => resolve({ err, bytes, closed })));
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const session = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      const req = session.request({ ':path': '/' });
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => resolve(Buffer.concat(parts)));
+      req.on('error', reject);
+    });
+    assert.ok(body.equals(content));
+    assert.ok(outcome);
+    const s = await outcome;
+    assert.equal(s.err, undefined);
+    assert.equal(s.bytes, content.length);
+    await s.closed;
+  } finally {
+    session.close();
     server.close();
   }
 });
