@@ -17,15 +17,9 @@ const writeBatchMs = 50;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
 
-/**
- * Chunks as they came from the upstream, not copied into one buffer: no allocation per batch keeps the garbage
- * collector (which each megabyte of new buffers wakes) off the byte path. The file gets them in one writev; a reader
- * gets them one by one, and the HTTP response, corked per tick, hands the TLS socket several at once.
- */
 interface Batch {
   start: number;
-  chunks: Buffer[];
-  length: number;
+  buffer: Buffer;
   onDisk: boolean;
 }
 
@@ -102,13 +96,9 @@ export class BlobFill implements FillProgress {
 
   /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: they are in the file. */
   recentBytes(position: number, length: number): Buffer | undefined {
-    for (const batch of this.recent) {
-      let offset = position - batch.start;
-      if (offset < 0 || offset >= batch.length) continue;
-      for (const chunk of batch.chunks) {
-        if (offset < chunk.length) return chunk.subarray(offset, Math.min(chunk.length, offset + length));
-        offset -= chunk.length;
-      }
+    for (const { start, buffer } of this.recent) {
+      const offset = position - start;
+      if (offset >= 0 && offset < buffer.length) return buffer.subarray(offset, Math.min(buffer.length, offset + length));
     }
     return undefined;
   }
@@ -152,8 +142,8 @@ export class BlobFill implements FillProgress {
 
   /**
    * Reads the upstream body to its end: chunks are hashed, written and handed to readers in batches (one file
-   * write and one wake-up of the readers per batch instead of per 16 KiB TLS record keeps the fill's CPU cost near
-   * that of hashing). Data events, not an async iterator: no promise per chunk
+   * write, one hash call and one wake-up of the readers per batch instead of per 16 KiB TLS record keeps the
+   * fill's CPU cost near that of hashing and copying). Data events, not an async iterator: no promise per chunk
    * on the byte path. Rejects on an upstream error, a stall of `idleTimeoutMs`, a body longer than announced or a
    * failed write.
    */
@@ -176,7 +166,7 @@ export class BlobFill implements FillProgress {
       const flush = (): void => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        this.take(batch, batchBytes, writer);
+        this.take(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes), writer);
         batch = [];
         batchBytes = 0;
       };
@@ -205,13 +195,13 @@ export class BlobFill implements FillProgress {
   }
 
   /** A batch received: hashed, handed to readers (in memory until it is on disk) and queued for the temp file. */
-  private take(chunks: Buffer[], length: number, writer: FillWriter): void {
-    const entry: Batch = { start: this.received, chunks, length, onDisk: false };
-    for (const chunk of chunks) this.hash.update(chunk);
-    this.onReceived?.(length);
+  private take(buffer: Buffer, writer: FillWriter): void {
+    const entry: Batch = { start: this.received, buffer, onDisk: false };
+    this.hash.update(buffer);
+    this.onReceived?.(buffer.length);
     this.recent.push(entry);
-    this.received += length;
-    writer.write(chunks, entry.start, () => {
+    this.received += buffer.length;
+    writer.write(buffer, entry.start, () => {
       entry.onDisk = true;
       while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
     });

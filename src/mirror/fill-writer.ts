@@ -11,30 +11,13 @@ import type { FileHandle } from 'node:fs/promises';
 export const maxUnwrittenBytes = 8 * 1024 * 1024;
 const syncEveryBytes = 32 * 1024 * 1024;
 
-/** Writes all of `chunks` at `position` (one pwritev): a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, chunks: Buffer[], position: number): Promise<void> {
-  let rest = chunks;
-  for (let at = position; rest.length > 0; ) {
-    const { bytesWritten } = await handle.writev(rest, at);
+/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
+async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
     if (bytesWritten === 0) throw new Error('temp file write made no progress');
-    at += bytesWritten;
-    rest = unwritten(rest, bytesWritten);
+    offset += bytesWritten;
   }
-}
-
-/** What is left of `chunks` once their first `written` bytes are on disk. */
-export function unwritten(chunks: Buffer[], written: number): Buffer[] {
-  const left: Buffer[] = [];
-  let skip = written;
-  for (const chunk of chunks) {
-    if (skip >= chunk.length) {
-      skip -= chunk.length;
-      continue;
-    }
-    left.push(skip > 0 ? chunk.subarray(skip) : chunk);
-    skip = 0;
-  }
-  return left;
 }
 
 export class FillWriter {
@@ -48,14 +31,13 @@ export class FillWriter {
 
   constructor(private readonly handle: FileHandle) {}
 
-  /** Queues `chunks` (in order) for `position`; `written` runs once they are on disk. */
-  write(chunks: Buffer[], position: number, written: () => void): void {
-    const length = chunks.reduce((n, c) => n + c.length, 0);
-    this.unwritten += length;
+  /** Queues `buffer` for `position`; `written` runs once it is on disk. */
+  write(buffer: Buffer, position: number, written: () => void): void {
+    this.unwritten += buffer.length;
     this.writes = this.writes.then(async () => {
-      await writeAll(this.handle, chunks, position);
-      this.unwritten -= length;
-      this.unsynced += length;
+      await writeAll(this.handle, buffer, position);
+      this.unwritten -= buffer.length;
+      this.unsynced += buffer.length;
       this.syncInBackground();
       written();
     });
