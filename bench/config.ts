@@ -17,11 +17,12 @@ export interface BenchConfig {
   /** A pull during which other programs kept more than `disturbedCores` busy is repeated up to this many times. */
   retryDisturbed: number;
   disturbedCores: number;
-  /** BENCH_SCENARIO: `pull` (the direct/mirror/proxy pull), `cache` (the cache figures), default both; `sni` (the TLS
-   * passthrough pipe against a direct connection) runs only when named. What each measures: bench/README.md. */
+  /** BENCH_SCENARIO: `cache` (every server side by side: direct, Pullgate, nginx proxy_cache, docker-registry proxy;
+   * the default), `pull` (direct/mirror/proxy with the token dance) and `sni` (the passthrough pipe against a direct
+   * connection) run only when named. */
   scenarios: ('pull' | 'cache' | 'sni')[];
-  /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, curl for `cache`. */
-  client?: 'undici' | 'curl' | undefined;
+  /** BENCH_CLIENT: the client of single pulls; default undici for `pull`, both (undici, then curl) for `cache`. */
+  client?: 'undici' | 'curl' | 'both' | undefined;
   /** Cache scenario: the concurrency run's blob, client count, HEAD requests and connections, peers. */
   concBytes: number;
   concClients: number;
@@ -60,22 +61,22 @@ function list<T extends string>(name: string, all: readonly T[], byDefault: read
   return all.filter((p) => wanted.includes(p));
 }
 
-function clientChoice(): 'undici' | 'curl' | undefined {
+function clientChoice(): 'undici' | 'curl' | 'both' | undefined {
   const raw = process.env['BENCH_CLIENT'];
   if (raw === undefined || raw === '') return undefined;
-  if (raw !== 'undici' && raw !== 'curl') throw new Error(`BENCH_CLIENT must be undici or curl, got ${raw}`);
+  if (raw !== 'undici' && raw !== 'curl' && raw !== 'both') throw new Error(`BENCH_CLIENT must be undici, curl or both, got ${raw}`);
   return raw;
 }
 
 export function benchConfig(): BenchConfig {
-  const sizeBytes = positiveInt('BENCH_SIZE_MB', 1024) * MiB;
+  const sizeBytes = positiveInt('BENCH_SIZE_MB', 200) * MiB;
   const runs = positiveInt('BENCH_RUNS', 3);
   const paths = (process.env['BENCH_PATHS'] ?? allPaths.join(','))
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
   for (const p of paths) if (!(allPaths as readonly string[]).includes(p)) throw new Error(`BENCH_PATHS: unknown path ${p} (use ${allPaths.join(',')})`);
-  // 64 MiB against the default 1 GiB; a quarter of smaller sizes, so "small" stays smaller than "large".
+  // 64 MiB against 256 MiB and more; a quarter of smaller sizes, so "small" stays smaller than "large".
   const smallBytes = sizeBytes >= 256 * MiB ? 64 * MiB : Math.max(MiB, Math.floor(sizeBytes / 4 / MiB) * MiB);
   return {
     sizeBytes,
@@ -86,14 +87,14 @@ export function benchConfig(): BenchConfig {
     retryDisturbed: nonNegativeInt('BENCH_RETRY_DISTURBED', 2),
     disturbedCores: 0.15,
     mirrorNodeArgs: (process.env['BENCH_MIRROR_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== ''),
-    scenarios: list('BENCH_SCENARIO', ['pull', 'cache', 'sni'] as const, ['pull', 'cache']),
+    scenarios: list('BENCH_SCENARIO', ['pull', 'cache', 'sni'] as const, ['cache']),
     ...(clientChoice() ? { client: clientChoice() } : {}),
-    concBytes: positiveInt('BENCH_CONC_SIZE_MB', 512) * MiB,
+    concBytes: positiveInt('BENCH_CONC_SIZE_MB', 128) * MiB,
     concClients: positiveInt('BENCH_CONC_CLIENTS', 16),
     headRequests: positiveInt('BENCH_HEAD_N', 2000),
     headConnections: positiveInt('BENCH_HEAD_CONNECTIONS', 4),
     cachePeers: list('BENCH_CACHE_PEERS', allPeers),
-    quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 30) * 1000,
+    quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 5) * 1000,
     upstreamBytesPerSecond: nonNegativeInt('BENCH_UPSTREAM_MBPS', 0) * 1e6,
     ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };

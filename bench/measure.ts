@@ -32,6 +32,10 @@ export interface PathRun {
   /** Mirror only: RSS at idle, and peak RSS after the small pull that preceded this one. */
   mirrorIdleRss?: number;
   mirrorHwmSmall?: number;
+  /** The client that pulled (cache scenario: both kinds in one run). */
+  client?: 'undici' | 'curl';
+  /** RSS of the server process at idle, before its first pull, bytes. */
+  serverIdleRss?: number;
   /** How often this pull was repeated because the machine was busy with other programs. */
   retries?: number;
 }

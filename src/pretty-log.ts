@@ -3,15 +3,19 @@
 // `[component]`, message, then the other fields as one JSON object (a thrown error's stack follows on its own
 // lines). An entry logged with `highlight: true` (the generated admin password) stands between two rules, in bold on
 // a terminal.
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import pretty from 'pino-pretty';
 import type { DestinationStream } from 'pino';
+
+// Loaded only when a pretty log is asked for: a JSON-logging server never needs it (its RSS included).
+const load = createRequire(import.meta.url);
 
 // Messages can carry text from the network (paths, upstream errors): no terminal control sequences get through.
 const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** A pino destination that writes pretty lines to `destination` (default stdout, coloured when it is a terminal). */
 export function prettyDestination(destination?: DestinationStream): DestinationStream {
+  const pretty = load('pino-pretty') as typeof import('pino-pretty');
   return pretty({
     ...(destination === undefined ? { destination: 1 } : { destination: asStream(destination), colorize: false }),
     sync: true,

@@ -3,7 +3,6 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { AdminAuth } from '../admin/admin-auth.js';
-import { buildAdminServer } from '../admin/admin-server.js';
 import { AuditLog } from '../admin/audit-log.js';
 import { CacheBrowser } from '../admin/cache-browser.js';
 import type { AccessWiring } from './access.js';
@@ -44,6 +43,8 @@ export async function wireAdmin(base: Base, parts: AdminParts): Promise<FastifyI
   const password = parts.password ?? process.env.PULLGATE_ADMIN_PASSWORD ?? (config.admin.passwordFile ? await readPasswordFile(config.admin.passwordFile) : undefined);
   const auth = new AdminAuth(local.db, log, { ...(password !== undefined ? { password } : {}), sessionTtlMs: config.admin.sessionTtlMs, clock: base.clock });
   await auth.init();
+  // Loaded only when the admin is configured (@fastify/static and the UI's serving).
+  const { buildAdminServer } = await import('../admin/admin-server.js');
   return buildAdminServer(
     {
       get config() {

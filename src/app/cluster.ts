@@ -1,7 +1,7 @@
 // The cluster step: with `cluster`, the peer endpoint, leases and fills
 // from peers, and eviction by one replica at a time; with a bucket, the view shared with the other replicas
 // (heartbeats with this replica's figures, the catalog kept in sync).
-import { createCluster, type Cluster } from '../cluster/cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { createSharedView, type SharedView } from '../catalog/shared-view.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
@@ -12,10 +12,13 @@ export interface ClusterWiring {
   sharedView?: SharedView;
 }
 
-export function wireCluster(base: Base, parts: { cache: CacheWiring; figures: Figures }): ClusterWiring {
+export async function wireCluster(base: Base, parts: { cache: CacheWiring; figures: Figures }): Promise<ClusterWiring> {
   const config = base.config();
   const { local, fills } = parts.cache;
-  const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster')) : undefined;
+  // Loaded only for a cluster (its leases live in a bucket: the AWS SDK).
+  const cluster = config.cluster
+    ? (await import('../cluster/cluster.js')).createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster'))
+    : undefined;
   if (cluster) local.setEvictionTurn(cluster.evictionTurn);
   const sharedView = local.bucket
     ? createSharedView({

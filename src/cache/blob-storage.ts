@@ -1,48 +1,14 @@
 // Chooses where committed blobs live from `cache.storage`: the data directory (the default) or an S3-compatible
 // bucket, checked before the mirror serves anyone so that a wrong bucket or key fails the start, not a pull.
+// The S3 modules (the AWS SDK: tens of MB of RSS) load only when a bucket is configured.
 import type { Logger } from 'pino';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/config.js';
-import { formatDuration } from '../config/duration.js';
 import { DiskBlobStore } from './disk-blob-store.js';
 import type { BlobStore } from './ports.js';
-import { readCacheDir, ReadCacheBlobStore } from './read-cache-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
-import { S3BlobRedirects } from './s3-blob-redirects.js';
-import { createS3Client, type S3ClientTimeouts, type S3StorageConfig } from './s3-client.js';
-import { DiskTempFiles } from './temp-files.js';
 
 export async function openBlobStore(config: Config, log: Logger): Promise<BlobStore> {
   const storage = config.cache.storage;
   if (storage.type === 'disk') return new DiskBlobStore(config.dataDir);
-  const timeouts = { connectMs: config.timeouts.connect, idleMs: config.timeouts.idle };
-  const client = createS3Client(storage, timeouts);
-  const store = new S3BlobStore({
-    client,
-    bucket: storage.bucket,
-    prefix: storage.prefix,
-    multipartThreshold: storage.multipartThreshold,
-    partSize: storage.partSize,
-    log: log.child({ component: 'object-store' }),
-    ...(storage.redirect ? { redirects: blobRedirects(storage, client, timeouts) } : {}),
-  });
-  await store.check();
-  const redirect = storage.redirect ? { redirect: storage.redirectEndpoint ?? 'endpoint', redirectTtl: formatDuration(storage.redirectTtl) } : {};
-  log.info({ endpoint: storage.endpoint ?? `aws:${storage.region}`, bucket: storage.bucket, prefix: storage.prefix, ...redirect }, 'blobs live in an S3 bucket');
-  if (!storage.readCache) return store;
-  const { maxSize } = storage.readCache;
-  return ReadCacheBlobStore.open({
-    inner: store,
-    dir: readCacheDir(config.dataDir),
-    temp: new DiskTempFiles(config.dataDir),
-    maxBytes: maxSize,
-    lowWaterBytes: Math.floor(maxSize * config.cache.lowWater),
-    log: log.child({ component: 'read-cache' }),
-  });
-}
-
-/** URLs are signed for the host clients will send: `redirectEndpoint` when clients reach the store elsewhere. */
-function blobRedirects(storage: S3StorageConfig, client: S3Client, timeouts: S3ClientTimeouts): S3BlobRedirects {
-  const signer = storage.redirectEndpoint ? createS3Client({ ...storage, endpoint: storage.redirectEndpoint }, timeouts) : client;
-  return new S3BlobRedirects({ client: signer, bucket: storage.bucket, ttlMs: storage.redirectTtl });
+  const { openS3BlobStore } = await import('./s3-blob-storage.js');
+  return openS3BlobStore(config, storage, log);
 }

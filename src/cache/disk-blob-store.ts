@@ -5,6 +5,7 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestAlgorithm, digestHex, isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
+import { FileBody } from './file-body.js';
 import { isNotFound } from './fs-errors.js';
 import type { BlobStore, ByteSpan } from './ports.js';
 
@@ -19,8 +20,6 @@ export class BlobSpanError extends RangeError {
 
 const isValidSpan = ({ start, end }: ByteSpan): boolean =>
   Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end;
-
-const readChunkBytes = 1024 * 1024;
 
 export class DiskBlobStore implements BlobStore {
   readonly root: string;
@@ -56,8 +55,7 @@ export class DiskBlobStore implements BlobStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    // Large reads: each chunk becomes one socket write, and TLS costs per write, not only per byte.
-    return handle.createReadStream({ highWaterMark: readChunkBytes, ...(span ? { start: span.start, end: span.end } : {}) });
+    return new FileBody(handle, span?.start ?? 0, span?.end);
   }
 
   async commit(digest: Digest, tempPath: string): Promise<void> {

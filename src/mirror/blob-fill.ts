@@ -5,42 +5,22 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';
 import { RegistryError } from '../registry/errors.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { FillReader, type FillProgress } from './fill-reader.js';
+import { FillWriter, maxUnwrittenBytes } from './fill-writer.js';
 
 const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
-/**
- * Received bytes still on their way to the temp file, at most. Writes run beside the download (a thread-pool
- * round trip per batch would otherwise stall the upstream and every reader); past this bound the fill stops
- * reading the upstream until the disk catches up.
- */
-const maxUnwrittenBytes = 8 * 1024 * 1024;
-/**
- * Written bytes are flushed to the disk (fdatasync) in the background every so often: the commit's fsync then finds
- * little left to write, instead of the whole blob, and the client's last byte (held for the commit) is not kept
- * waiting for it.
- */
-const syncEveryBytes = 32 * 1024 * 1024;
 
 interface Batch {
   start: number;
   buffer: Buffer;
   onDisk: boolean;
-}
-
-/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  for (let offset = 0; offset < buffer.length; ) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
-    if (bytesWritten === 0) throw new Error('temp file write made no progress');
-    offset += bytesWritten;
-  }
 }
 
 export class BlobFill implements FillProgress {
@@ -137,98 +117,19 @@ export class BlobFill implements FillProgress {
   }
 
   private async run(body: Readable, commit: (tempPath: string) => Promise<void>, idleTimeoutMs: number): Promise<void> {
-    // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
-    let idle: NodeJS.Timeout | undefined;
-    const armIdle = () => {
-      if (idle) idle.refresh();
-      else idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
-    };
-    // The writes, in order, one at a time; readers get each batch from memory before it reaches the disk.
-    let writes: Promise<void> = Promise.resolve();
+    let writer: FillWriter | undefined;
     try {
-      const handle = await this.file;
-      // Chunks are written in batches: one file write (and one wake-up of the readers) per batch instead of per
-      // 16 KiB TLS record keeps the fill's CPU cost near that of hashing and copying.
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      let flushedAt = performance.now();
-      let unwritten = 0;
-      let writeError: unknown;
-      let unsynced = 0;
-      let syncing: Promise<void> | undefined;
-      const syncInBackground = () => {
-        if (syncing || unsynced < syncEveryBytes) return;
-        unsynced = 0;
-        syncing = handle.datasync().then(
-          () => void (syncing = undefined),
-          (err: unknown) => void ((writeError ??= err), (syncing = undefined)),
-        );
-      };
-      const flush = () => {
-        flushedAt = performance.now();
-        if (batchBytes === 0) return;
-        // One contiguous copy per batch: written at once, then handed to readers as one large chunk.
-        const entry: Batch = { start: this.received, buffer: Buffer.concat(batch, batchBytes), onDisk: false };
-        batch = [];
-        batchBytes = 0;
-        this.onReceived?.(entry.buffer.length);
-        this.recent.push(entry);
-        this.received += entry.buffer.length;
-        unwritten += entry.buffer.length;
-        writes = writes.then(async () => {
-          await writeAll(handle, entry.buffer, entry.start);
-          entry.onDisk = true;
-          unwritten -= entry.buffer.length;
-          unsynced += entry.buffer.length;
-          syncInBackground();
-          while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
-        });
-        writes.catch((err: unknown) => (writeError ??= err));
-        this.events.emit('progress');
-      };
-      armIdle();
-      for await (const chunk of body) {
-        armIdle();
-        if (writeError !== undefined) throw writeError;
-        const buffer = chunk as Buffer;
-        if (this.received + batchBytes + buffer.length > this.size) {
-          throw new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced');
-        }
-        this.hash.update(buffer);
-        batch.push(buffer);
-        batchBytes += buffer.length;
-        // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
-        // The first bytes go out at once (time to first byte); then batches.
-        if (batchBytes >= writeBatchBytes || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
-        if (unwritten > maxUnwrittenBytes) await writes;
-      }
-      flush();
-      clearTimeout(idle);
-      await writes;
-      await syncing;
-      if (writeError !== undefined) throw writeError;
-      if (this.received !== this.size) {
-        throw new RegistryError('UPSTREAM_INVALID', `upstream blob ended after ${this.received} of ${this.size} bytes`);
-      }
-      const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest('hex')}`;
-      if (actual !== this.digest) {
-        throw new RegistryError('UPSTREAM_INVALID', 'upstream blob does not match its digest', { detail: { expected: this.digest, got: actual } });
-      }
+      writer = new FillWriter(await this.file);
+      await this.receive(body, writer, idleTimeoutMs);
+      await writer.finish();
+      this.verify();
       this.state = 'verified';
       if (this.releaseBeforeCommit) this.events.emit('progress');
-      try {
-        await commit(this.tempPath);
-      } catch (err) {
-        // Readers may already have ended with the verified bytes: the blob is just not cached.
-        if (!this.releaseBeforeCommit) throw err;
-        this.onFailure?.(err instanceof Error ? err : new Error(String(err)));
-        await unlink(this.tempPath).catch(() => undefined);
-      }
+      await this.commitVerified(commit);
       this.state = 'done';
     } catch (err) {
-      clearTimeout(idle);
       body.destroy();
-      await writes.catch(() => undefined);
+      await writer?.drained();
       this.state = 'failed';
       this.error = err instanceof Error ? err : new Error(String(err));
       this.onFailure?.(this.error);
@@ -236,6 +137,96 @@ export class BlobFill implements FillProgress {
     } finally {
       this.events.emit('progress');
       this.closeIfUnused();
+    }
+  }
+
+  /**
+   * Reads the upstream body to its end: chunks are hashed, written and handed to readers in batches (one file
+   * write, one hash call and one wake-up of the readers per batch instead of per 16 KiB TLS record keeps the
+   * fill's CPU cost near that of hashing and copying). Data events, not an async iterator: no promise per chunk
+   * on the byte path. Rejects on an upstream error, a stall of `idleTimeoutMs`, a body longer than announced or a
+   * failed write.
+   */
+  private receive(body: Readable, writer: FillWriter, idleTimeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      let flushedAt = performance.now();
+      let settled = false;
+      // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
+      const idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
+      const settle = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        body.off('data', onData);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const flush = (): void => {
+        flushedAt = performance.now();
+        if (batchBytes === 0) return;
+        this.take(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes), writer);
+        batch = [];
+        batchBytes = 0;
+      };
+      const onData = (buffer: Buffer): void => {
+        idle.refresh();
+        if (writer.error !== undefined) return settle(writer.error);
+        if (this.received + batchBytes + buffer.length > this.size) {
+          return settle(new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced'));
+        }
+        batch.push(buffer);
+        batchBytes += buffer.length;
+        // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
+        // The first bytes go out at once (time to first byte); then batches.
+        if (batchBytes >= writeBatchBytes || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
+        if (writer.unwritten > maxUnwrittenBytes && !body.isPaused()) {
+          body.pause();
+          void writer.drained().then(() => settled || body.resume());
+        }
+      };
+      body.on('data', onData);
+      finished(body, (err) => {
+        if (err === undefined || err === null) flush();
+        settle(err ?? undefined);
+      });
+    });
+  }
+
+  /** A batch received: hashed, handed to readers (in memory until it is on disk) and queued for the temp file. */
+  private take(buffer: Buffer, writer: FillWriter): void {
+    const entry: Batch = { start: this.received, buffer, onDisk: false };
+    this.hash.update(buffer);
+    this.onReceived?.(buffer.length);
+    this.recent.push(entry);
+    this.received += buffer.length;
+    writer.write(buffer, entry.start, () => {
+      entry.onDisk = true;
+      while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
+    });
+    this.events.emit('progress');
+  }
+
+  /** Length and digest against what was announced and asked for. */
+  private verify(): void {
+    if (this.received !== this.size) {
+      throw new RegistryError('UPSTREAM_INVALID', `upstream blob ended after ${this.received} of ${this.size} bytes`);
+    }
+    const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest('hex')}`;
+    if (actual !== this.digest) {
+      throw new RegistryError('UPSTREAM_INVALID', 'upstream blob does not match its digest', { detail: { expected: this.digest, got: actual } });
+    }
+  }
+
+  private async commitVerified(commit: (tempPath: string) => Promise<void>): Promise<void> {
+    try {
+      await commit(this.tempPath);
+    } catch (err) {
+      // Readers may already have ended with the verified bytes: the blob is just not cached.
+      if (!this.releaseBeforeCommit) throw err;
+      this.onFailure?.(err instanceof Error ? err : new Error(String(err)));
+      await unlink(this.tempPath).catch(() => undefined);
     }
   }
 }

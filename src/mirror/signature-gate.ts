@@ -8,8 +8,8 @@ import type { Requirement } from '../signature/requirement.js';
 import { findSignatures } from '../signature/signature-discovery.js';
 import { isArtifactManifest } from '../signature/signature-artifact.js';
 import { SignaturePolicy, type SignaturePolicyConfig } from '../signature/signature-policy.js';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { signerName, type Verdict } from '../signature/verdict.js';
+import { emptyTrustedRoot } from '../signature/trusted-root.js';
 import type { PullContext } from './reply.js';
 import { upstreamSignatureSource } from './upstream-signature-source.js';
 
@@ -18,8 +18,6 @@ export type VerdictOutcome = 'pass' | 'fail' | 'audit_fail' | 'unknown';
 export interface SignatureObserver {
   verdict(upstream: string, outcome: VerdictOutcome): void;
 }
-
-const emptyRoot = TrustedRoot.fromJSON({});
 
 /** How long a failed verdict is reused before the upstream is asked for signatures again. */
 export const failedVerdictRecheckMs = 60_000;
@@ -144,7 +142,7 @@ export class SignatureGate {
         // Unknown, not failed: nothing is stored, and the next pull asks again. A failure judged before stands.
         return failed;
       }
-      const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyRoot;
+      const root = requirement.identities.length > 0 ? policy.trustedRoot() : emptyTrustedRoot();
       verdict = evaluate(requirement, m.digest, m.bytes, found, { root }, this.clock());
     }
     this.verdicts.put(m.digest, key, verdict.result, JSON.stringify(verdict), verdict.at);

@@ -3,7 +3,9 @@
 // clean short end.
 import { Readable, pipeline } from 'node:stream';
 import type { ServerResponse } from 'node:http';
+import { FileBody } from '../cache/file-body.js';
 import type { RegistryReply } from '../mirror/reply.js';
+import { sendFileBody } from './send-file.js';
 
 export interface SendResult {
   /** Body bytes handed to the socket. */
@@ -27,6 +29,10 @@ export function sendReply(res: ServerResponse, reply: RegistryReply, head: boole
   }
   // Headers go out now, not with the first body byte (containerd gives up after 30 s without headers).
   res.flushHeaders();
+  if (body instanceof FileBody) {
+    sendFileBody(res, body, onDone);
+    return;
+  }
   let bytes = 0;
   body.on('data', (chunk: Buffer) => {
     bytes += chunk.length;

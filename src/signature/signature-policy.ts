@@ -1,9 +1,9 @@
 // One upstream's signature policy, compiled from its config (docs/signatures.md): the requirements that apply to a
 // repository, the trust root keyless signatures are checked against, and a version that changes whenever either
 // changes (a cached verdict holds only for the version it was made under).
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { compileRequirement, policyVersion, type Requirement, type RequirementConfig } from './requirement.js';
-import { loadTrustedRoot } from './trusted-root.js';
+import { loadTrustedRoot, trustedRootCodec } from './trusted-root.js';
 
 export interface SignaturePolicyConfig {
   /** A Sigstore trusted root JSON file; Sigstore's public-good root when absent. */
@@ -24,7 +24,7 @@ export class SignaturePolicy {
     this.requirements = config.require.map((r, i) => compileRequirement(r, `signatures.require[${i}]`));
     // Keyless requirements need the root: a bad root file is a start-up error, not a failing pull. Its content,
     // not only its path, is part of the version: a root replaced in place is a policy change.
-    const root = this.requirements.some((r) => r.identities.length > 0) ? JSON.stringify(TrustedRoot.toJSON(this.trustedRoot())) : undefined;
+    const root = this.requirements.some((r) => r.identities.length > 0) ? JSON.stringify(trustedRootCodec().toJSON(this.trustedRoot())) : undefined;
     this.version = policyVersion(config.require, config.trustedRoot, root);
   }
 

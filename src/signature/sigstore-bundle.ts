@@ -3,11 +3,17 @@
 // decided here: that the bundle vouches for exactly the manifest digest served, and which configured signer made
 // it. Never hand-rolled X.509 or transparency-log checks (docs/signatures.md).
 import { createHash } from 'node:crypto';
-import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { createRequire } from 'node:module';
+import type { Bundle } from '@sigstore/bundle';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier, type Signer } from '@sigstore/verify';
+import type { Signer } from '@sigstore/verify';
 import { matchesRule, type IdentityRule, type PublicKeyEntry } from './requirement.js';
 import type { SignerId } from './verdict.js';
+
+// Loaded on the first bundle checked: a mirror without signature requirements never needs them (a few MB of RSS).
+const load = createRequire(import.meta.url);
+let sigstore: { bundle: typeof import('@sigstore/bundle'); verify: typeof import('@sigstore/verify') } | undefined;
+const lib = () => (sigstore ??= { bundle: load('@sigstore/bundle') as typeof import('@sigstore/bundle'), verify: load('@sigstore/verify') as typeof import('@sigstore/verify') });
 
 export const bundleMediaType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const inTotoPayloadType = 'application/vnd.in-toto+json';
@@ -59,7 +65,7 @@ function identityOf(signer: Signer): { issuer?: string; subject?: string } {
 export function checkBundle(json: unknown, digest: string, manifest: Buffer, trust: BundleTrust): BundleCheck {
   let bundle: Bundle;
   try {
-    bundle = bundleFromJSON(json);
+    bundle = lib().bundle.bundleFromJSON(json);
   } catch (err) {
     return { ok: false, reason: `not a Sigstore bundle: ${(err as Error).message}` };
   }
@@ -67,6 +73,7 @@ export function checkBundle(json: unknown, digest: string, manifest: Buffer, tru
   if (mismatch !== undefined) return { ok: false, reason: mismatch };
   const artifact = bundle.content.$case === 'messageSignature' ? manifest : undefined;
   if (bundle.verificationMaterial.content.$case === 'publicKey') return checkKeyedBundle(bundle, artifact, trust);
+  const { Verifier, toSignedEntity, toTrustMaterial } = lib().verify;
   const verifier = new Verifier(toTrustMaterial(trust.root), { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 });
   let signer: Signer;
   try {
@@ -82,6 +89,7 @@ export function checkBundle(json: unknown, digest: string, manifest: Buffer, tru
 
 /** A bundle signed by a key (cosign --key with the new bundle format): one of the configured keys must verify it. */
 function checkKeyedBundle(bundle: Bundle, artifact: Buffer | undefined, trust: BundleTrust): BundleCheck {
+  const { Verifier, toSignedEntity, toTrustMaterial } = lib().verify;
   for (const entry of trust.keys) {
     const material = toTrustMaterial(trust.root, () => ({ publicKey: entry.key, validFor: () => true }));
     // A keyed signature may have been made without the transparency log (cosign --tlog-upload=false).

@@ -3,7 +3,17 @@
 // Rekor and timestamp authority). Read once at start; the root is data, the checks are @sigstore/verify's.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
+
+// The protobuf codec loads on first use: a mirror without signature requirements never needs it.
+type Codec = typeof import('@sigstore/protobuf-specs').TrustedRoot;
+let codec: Codec | undefined;
+/** `TrustedRoot.fromJSON` / `toJSON` of @sigstore/protobuf-specs. */
+export const trustedRootCodec = (): Codec =>
+  (codec ??= (createRequire(import.meta.url)('@sigstore/protobuf-specs') as typeof import('@sigstore/protobuf-specs')).TrustedRoot);
+let empty: TrustedRoot | undefined;
+/** A root that trusts nothing: the material for keyed checks, which need none. */
+export const emptyTrustedRoot = (): TrustedRoot => (empty ??= trustedRootCodec().fromJSON({}));
 
 const publicGoodRepository = 'https://tuf-repo-cdn.sigstore.dev';
 
@@ -13,7 +23,7 @@ export class TrustedRootError extends Error {
 
 export function parseTrustedRoot(json: string, source: string): TrustedRoot {
   try {
-    const root = TrustedRoot.fromJSON(JSON.parse(json));
+    const root = trustedRootCodec().fromJSON(JSON.parse(json));
     if (root.certificateAuthorities.length === 0 && root.tlogs.length === 0 && root.timestampAuthorities.length === 0) {
       throw new Error('it names no certificate authority, transparency log or timestamp authority');
     }

@@ -1,7 +1,9 @@
 // Which tags a watch entry follows (docs/watch.md): exact tags as they are; patterns (`22*`, `v*`) against the
 // upstream's tag list, optionally only the newest N in version order. Docker tags are rarely strict semver
 // (`22`, `22.1-alpine`, `v1.2`), so versions are read with semver's coercion; a tag without a version sorts last.
-import semver from 'semver';
+// The two functions, not the whole package: a mirror loads this module whether or not it watches anything.
+import coerce from 'semver/functions/coerce.js';
+import rcompare from 'semver/functions/rcompare.js';
 import { isTag } from '../registry/names.js';
 
 const isPattern = (t: string): boolean => t.includes('*');
@@ -15,10 +17,10 @@ export const needsTagList = (tags: readonly string[]): boolean => tags.some(isPa
 
 /** Newest first: by coerced version (a pre-release after its release), then by name for a stable order. */
 export function byVersionDescending(a: string, b: string): number {
-  const va = semver.coerce(a, { includePrerelease: true });
-  const vb = semver.coerce(b, { includePrerelease: true });
+  const va = coerce(a, { includePrerelease: true });
+  const vb = coerce(b, { includePrerelease: true });
   if (va && vb) {
-    const c = semver.rcompare(va, vb);
+    const c = rcompare(va, vb);
     if (c !== 0) return c;
     // 22.1 before 22.1-alpine: the shorter, plainer tag first.
     return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);

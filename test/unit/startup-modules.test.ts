@@ -20,3 +20,15 @@ test('the CLI and the server modules load neither acme-client nor @peculiar/x509
   const after = new Set(loadedPackages());
   assert.ok(after.has('acme-client') && after.has('@peculiar/x509'), 'the probe sees what a use loads');
 });
+
+test('a server without a bucket, signature requirements, a pretty log or an admin loads neither the AWS SDK, Sigstore, pino-pretty nor the admin UI server', async () => {
+  await import('../../src/cli/program.js');
+  await import('../../src/app/app.js');
+  const packages = new Set(loadedPackages());
+  const lazy = ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner', '@smithy/core', '@sigstore/verify', '@sigstore/bundle', '@sigstore/protobuf-specs', 'pino-pretty', '@fastify/static'];
+  for (const name of lazy) assert.ok(!packages.has(name), `${name} is loaded`);
+  await import('../../src/cache/s3-blob-storage.js');
+  await import('../../src/admin/admin-server.js');
+  const after = new Set(loadedPackages());
+  assert.ok(after.has('@smithy/core') && after.has('@fastify/static'), `the probe sees what a use loads: ${[...after].join(', ')}`);
+});
