@@ -1,5 +1,5 @@
 // Folder rules of src/, checked by `npm run lint:deps` (part of `npm test`). The layering and the reason for each
-// rule: docs/architecture-layers.md. Type-only imports count like any other: a type ties its importer to its
+// rule: docs/architecture.md, "Layers". Type-only imports count like any other: a type ties its importer to its
 // folder as much as a value does.
 
 /**
@@ -102,7 +102,7 @@ const layerRules = layers.slice(0, -1).map((layer, i) => {
   return {
     name: `layer-${layer.name.replace(/ /g, '-')}`,
     severity: 'error',
-    comment: `Layering (docs/architecture-layers.md): ${layer.why}. It may not import ${above.map((l) => l.name).join(', ')}.`,
+    comment: `Layering (docs/architecture.md, "Layers"): ${layer.why}. It may not import ${above.map((l) => l.name).join(', ')}.`,
     from: { path: pattern(layer.paths) },
     to: { path: pattern(above.flatMap((l) => l.paths)) },
   };
@@ -117,7 +117,7 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment:
-        'No import cycles between files (type-only imports count): a cycle has no reading order, and a change on either side reaches the other. Move the shared part to a file of its own (docs/architecture-layers.md).',
+        'No import cycles between files (type-only imports count): a cycle has no reading order, and a change on either side reaches the other. Move the shared part to a file of its own (docs/architecture.md, "Layers").',
       from: {},
       to: { circular: true },
     },
@@ -125,7 +125,7 @@ module.exports = {
       name: 'no-circular-folders',
       severity: 'error',
       comment:
-        'No import cycles between folders (type-only imports count): the folders form layers read bottom-up (docs/architecture-layers.md). Move the type down, add a port interface in the lower folder, or move the file to where it belongs.',
+        'No import cycles between folders (type-only imports count): the folders form layers read bottom-up (docs/architecture.md, "Layers"). Move the type down, add a port interface in the lower folder, or move the file to where it belongs.',
       scope: 'folder',
       from: { path: '^src/' },
       to: { circular: true },
@@ -134,7 +134,7 @@ module.exports = {
       name: 'in-a-layer',
       severity: 'error',
       comment:
-        'Every file under src/ belongs to a layer of .dependency-cruiser.cjs, so that the layering rules see it: place a new top-level folder or file in the list of layers (docs/architecture-layers.md).',
+        'Every file under src/ belongs to a layer of .dependency-cruiser.cjs, so that the layering rules see it: place a new top-level folder or file in the list of layers (docs/architecture.md, "Layers").',
       from: { path: '^src/', pathNot: everyPath },
       to: {},
     },
@@ -143,7 +143,7 @@ module.exports = {
       name: 'core-without-admin',
       severity: 'error',
       comment:
-        'The core (everything but admin/, the app composition, cli/ and main.ts) does not import admin/: the mirror runs and is tested without its admin, and admin changes never reach a pull. Put what the core needs in the folder of its concept (docs/architecture-layers.md).',
+        'The core (everything but admin/, the app composition, cli/ and main.ts) does not import admin/: the mirror runs and is tested without its admin, and admin changes never reach a pull. Put what the core needs in the folder of its concept (docs/architecture.md, "Layers").',
       from: { path: '^src/', pathNot: pattern(['admin/', 'app/', 'app.ts', 'config-reload.ts', 'live-config.ts', 'cli/', 'main.ts']) },
       to: { path: '^src/admin/' },
     },
@@ -151,7 +151,7 @@ module.exports = {
       name: 'mirror-through-remote-registry',
       severity: 'error',
       comment:
-        'The mirror uses an upstream through its RemoteRegistry interface (mirror/remote-registry.ts), never the client classes of upstream/, so the pull logic is read and tested without HTTP details (docs/architecture-layers.md).',
+        'The mirror uses an upstream through its RemoteRegistry interface (mirror/remote-registry.ts), never the client classes of upstream/, so the pull logic is read and tested without HTTP details (docs/architecture.md, "Layers").',
       from: { path: '^src/mirror/' },
       to: { path: '^src/upstream/(upstream|failover|upstream-endpoint|upstream-set|dispatcher|upstream-health|circuit-breaker)\\.ts$' },
     },
@@ -159,7 +159,7 @@ module.exports = {
       name: 'undici-only-in-upstream',
       severity: 'error',
       comment:
-        'Only upstream/ speaks HTTP outward with undici: one place holds connection policy (dispatchers, timeouts, TLS, the redirect and private-address guards). The exception is cluster/peer-client.ts, which talks to this cluster\'s own replicas on their private peer port with its own agent and signed requests, where the upstream policy (refusing private addresses) must not apply (docs/architecture-layers.md).',
+        'Only upstream/ speaks HTTP outward with undici: one place holds connection policy (dispatchers, timeouts, TLS, the redirect and private-address guards). The exception is cluster/peer-client.ts, which talks to this cluster\'s own replicas on their private peer port with its own agent and signed requests, where the upstream policy (refusing private addresses) must not apply (docs/architecture.md, "Layers").',
       from: { path: '^src/', pathNot: '^src/(upstream/|cluster/peer-client\\.ts$)' },
       to: { path: '(^|/)node_modules/undici/' },
     },
@@ -167,7 +167,7 @@ module.exports = {
       name: 'sqlite-only-in-cache',
       severity: 'error',
       comment:
-        'Only cache/ imports better-sqlite3: the database, its migrations and its type (cache/db.ts CacheDatabase) have one home, so a schema change is made in one folder (docs/architecture-layers.md).',
+        'Only cache/ imports better-sqlite3: the database, its migrations and its type (cache/db.ts CacheDatabase) have one home, so a schema change is made in one folder (docs/architecture.md, "Layers").',
       from: { path: '^src/', pathNot: '^src/cache/' },
       to: { path: '(^|/)node_modules/(better-sqlite3|@types/better-sqlite3)/' },
     },

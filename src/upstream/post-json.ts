@@ -1,6 +1,6 @@
 // One JSON POST to a URL the operator configured (a watch list's webhook, docs/watch.md): one try with a timeout,
 // the answer's body read and dropped. Here, next to the upstream client, because upstream/ is the one place that
-// speaks HTTP to the outside (docs/architecture-layers.md).
+// speaks HTTP to the outside (docs/architecture.md, "Layers").
 import { request } from 'undici';
 
 export interface PostOptions {
