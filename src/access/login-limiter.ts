@@ -1,23 +1,34 @@
-// Admin login attempts, counted per client in a sliding window (docs/security.md, "Operator and admin"). An attempt
-// is counted when it starts, before the password is checked, so N logins sent at once get no more checks than N
-// sent one after another. There is no count across clients: failures from one address (or many) never lock out an
-// operator at another. A success clears the client's count. An IPv6 client is its /64: one subscriber usually
-// holds a whole /64, and counting its addresses one by one would give it 2^64 times the attempts.
+// Admin and registry login attempts, counted per client in a sliding window (docs/security.md, "Registry login"
+// and "Operator and admin"). An attempt is counted when it starts, before the password is checked, so N logins sent
+// at once get no more checks than N sent one after another. There is no count across clients: failures from one
+// address (or many) never lock out an operator at another. A success clears the client's count. An IPv6 client is
+// its /64: one subscriber usually holds a whole /64, and counting its addresses one by one would give it 2^64 times
+// the attempts. A site is often given a /48 (65536 /64s), so a second, larger count per /48 keeps guesses spread
+// over its /64s from multiplying the budget; an attempt that succeeds is taken back from it, so the honest logins
+// of a site's many hosts never use it up.
 import { isIP } from 'node:net';
 import { unmapped } from '../config/address-list.js';
 
 export interface LoginLimits {
   perClient: number;
+  /** Attempts from all the /64s of one IPv6 /48 together. */
+  perNetwork: number;
   windowMs: number;
 }
 
-export const defaultLoginLimits: LoginLimits = { perClient: 5, windowMs: 5 * 60_000 };
+export const defaultLoginLimits: LoginLimits = { perClient: 5, perNetwork: 25, windowMs: 5 * 60_000 };
 
-/** Clients remembered at most; beyond it, those without a recent attempt are forgotten first. */
+/** Counts remembered at most; beyond it, those without a recent attempt are forgotten first. */
 const maxClients = 10_000;
 
+interface Count {
+  key: string;
+  limit: number;
+}
+
 export class LoginLimiter {
-  private readonly byClient = new Map<string, number[]>();
+  /** Attempt times per key (a client or an IPv6 /48), least recently counted first. */
+  private readonly byKey = new Map<string, number[]>();
 
   constructor(
     private readonly limits: LoginLimits = defaultLoginLimits,
@@ -27,10 +38,7 @@ export class LoginLimiter {
   /** Seconds `client` must wait before its next attempt, or 0; counts nothing. */
   retryAfter(client: string): number {
     const now = this.clock();
-    const mine = this.recent(this.byClient.get(limitKey(client)) ?? [], now);
-    if (mine.length < this.limits.perClient) return 0;
-    const oldest = mine[mine.length - this.limits.perClient] ?? now;
-    return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
+    return Math.max(0, ...this.counts(client).map((c) => this.wait(c, now)));
   }
 
   /** Counts an attempt by `client` and returns 0, or, when it has used its attempts, the seconds to wait. */
@@ -38,17 +46,36 @@ export class LoginLimiter {
     const wait = this.retryAfter(client);
     if (wait > 0) return wait;
     const now = this.clock();
-    const key = limitKey(client);
-    const mine = this.recent(this.byClient.get(key) ?? [], now);
-    mine.push(now);
-    this.byClient.set(key, mine);
-    if (this.byClient.size > maxClients) this.prune(now);
+    for (const { key } of this.counts(client)) {
+      const list = this.recent(this.byKey.get(key) ?? [], now);
+      list.push(now);
+      this.byKey.delete(key);
+      this.byKey.set(key, list);
+    }
+    if (this.byKey.size > maxClients) this.prune(now);
     return 0;
   }
 
-  /** The attempt succeeded: the client starts afresh. */
+  /** The attempt succeeded: the client starts afresh, and its /48 gets the attempt back. */
   succeeded(client: string): void {
-    this.byClient.delete(limitKey(client));
+    const [own, network] = this.counts(client);
+    if (own) this.byKey.delete(own.key);
+    if (network) this.byKey.get(network.key)?.pop();
+  }
+
+  private counts(client: string): Count[] {
+    const network = networkKey(client);
+    return [
+      { key: limitKey(client), limit: this.limits.perClient },
+      ...(network ? [{ key: network, limit: this.limits.perNetwork }] : []),
+    ];
+  }
+
+  private wait({ key, limit }: Count, now: number): number {
+    const list = this.recent(this.byKey.get(key) ?? [], now);
+    if (list.length < limit) return 0;
+    const oldest = list[list.length - limit] ?? now;
+    return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
   }
 
   private recent(list: number[], now: number): number[] {
@@ -59,21 +86,33 @@ export class LoginLimiter {
   }
 
   private prune(now: number): void {
-    for (const [client, list] of this.byClient) {
-      if (this.recent(list, now).length === 0) this.byClient.delete(client);
+    for (const [key, list] of this.byKey) {
+      if (this.recent(list, now).length === 0) this.byKey.delete(key);
     }
-    // Still full (a scan from many addresses within the window): drop the oldest entries, insertion order.
-    for (const client of this.byClient.keys()) {
-      if (this.byClient.size <= maxClients) break;
-      this.byClient.delete(client);
+    // Still full (a scan from many addresses within the window): drop the least recently counted.
+    for (const key of this.byKey.keys()) {
+      if (this.byKey.size <= maxClients) break;
+      this.byKey.delete(key);
     }
   }
 }
 
 /** What an attempt counts against: an IPv4 address (also IPv4-mapped) as it is, an IPv6 address as its /64. */
 export function limitKey(address: string): string {
+  const groups = ipv6Groups(address);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : unmapped(address);
+}
+
+/** The IPv6 /48 an address belongs to (`2001:db8:5::/48`), or undefined for an IPv4 (or IPv4-mapped) address. */
+export function networkKey(address: string): string | undefined {
+  const groups = ipv6Groups(address);
+  return groups ? `${groups.slice(0, 3).join(':')}::/48` : undefined;
+}
+
+/** The first four groups of an IPv6 address, lower case without leading zeros; undefined for IPv4 or mapped. */
+function ipv6Groups(address: string): string[] | undefined {
   const client = unmapped(address);
-  if (isIP(client) !== 6) return client;
+  if (isIP(client) !== 6) return undefined;
   const [head = '', tail] = client.toLowerCase().split('::');
   const groups = (part: string | undefined): string[] => (part ? part.split(':') : []);
   const h = groups(head);
@@ -81,5 +120,5 @@ export function limitKey(address: string): string {
   // An embedded IPv4 tail (`::1.2.3.4`) is two groups; only the first four groups matter here.
   const count = [...h, ...t].reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
   const all = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - count)).fill('0'), ...t];
-  return `${all.slice(0, 4).map((g) => (g.includes('.') ? g : parseInt(g || '0', 16).toString(16))).join(':')}::/64`;
+  return all.slice(0, 4).map((g) => (g.includes('.') ? g : parseInt(g || '0', 16).toString(16)));
 }

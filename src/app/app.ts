@@ -116,8 +116,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     ...(tls.acme ? { acme: tls.acme } : {}),
     ...lifecycle,
   };
-  // The probes on every listener; `/metrics` only on the admin's.
-  for (const server of [servers.http, servers.https]) if (server) registerOperationsRoutes(server, app, { metrics: false });
-  if (admin) registerOperationsRoutes(admin, app, { metrics: true });
+  // The probes on every listener; `/metrics` and the reasons of failing checks only on the admin's.
+  for (const server of [servers.http, servers.https]) if (server) registerOperationsRoutes(server, app, { operator: false });
+  if (admin) registerOperationsRoutes(admin, app, { operator: true });
   return app;
 }

@@ -86,6 +86,8 @@ function readinessOf(base: Base, parts: LifecycleParts, draining: () => boolean)
     ],
     draining,
     clock: base.clock,
+    changed: (report) =>
+      report.ready ? base.log.info({ checks: report.checks }, 'ready') : base.log.warn({ checks: report.checks }, 'not ready'),
   });
 }
 

@@ -3,7 +3,7 @@
 // serves `/metrics`. These are plain routes next to `/v2/`, never routed to an upstream.
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ReadinessReport } from './readiness.js';
+import { statesOnly, type ReadinessReport } from './readiness.js';
 
 export interface Operations {
   readonly metrics: Metrics;
@@ -11,8 +11,11 @@ export interface Operations {
 }
 
 export interface OperationsRoutesOptions {
-  /** Serve `/metrics` here (the admin listener); the registry listeners do not. */
-  metrics: boolean;
+  /**
+   * Serve `/metrics` and the reasons of failing readiness checks here (the admin listener); the registry listeners
+   * answer `/readyz` with each check's state only, as a reason can name local paths (docs/security.md).
+   */
+  operator: boolean;
 }
 
 export function registerOperationsRoutes(app: FastifyInstance, ops: Operations, options: OperationsRoutesOptions): void {
@@ -21,13 +24,13 @@ export function registerOperationsRoutes(app: FastifyInstance, ops: Operations, 
   const open = { config: { public: true } };
   app.get('/healthz', open, async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
   app.get('/readyz', open, async (_req, reply) => {
-    const report = await ops.ready();
+    const report = options.operator ? await ops.ready() : statesOnly(await ops.ready());
     return reply
       .code(report.ready ? 200 : 503)
       .header('cache-control', 'no-store')
       .send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
   });
-  if (options.metrics) {
+  if (options.operator) {
     app.get('/metrics', open, async (_req, reply) => {
       const { contentType, body } = await ops.metrics.exposition();
       return reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);

@@ -1,6 +1,8 @@
 // Readiness (`/readyz`): the database answers, the data directory takes a file, the listeners are bound, and the
 // process is not draining for shutdown. The disk probe's answer is kept for a few seconds, so a load balancer
-// polling every second costs one create+remove per interval, not one per probe.
+// polling every second costs one create+remove per interval, not one per probe. A failing check's reason can name
+// local paths: it goes to the log and the admin listener; the registry listeners answer with `statesOnly`
+// (docs/security.md, "Operations probes").
 import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,10 +27,19 @@ export interface ReadinessSources {
   unboundListeners: () => string[];
   draining: () => boolean;
   clock: () => number;
+  /** Told each report whose checks differ from the previous one's (to log the reasons once, not per probe). */
+  changed: (report: ReadinessReport) => void;
+}
+
+/** The report as a client of a registry listener sees it: each check `ok` or `failing`, no reason. */
+export function statesOnly(report: ReadinessReport): ReadinessReport {
+  const checks = Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c === 'ok' ? 'ok' : 'failing']));
+  return { ready: report.ready, checks: checks as ReadinessReport['checks'] };
 }
 
 export class Readiness {
   private disk: { at: number; answer: Promise<string> } | undefined;
+  private last = '';
 
   constructor(private readonly s: ReadinessSources) {}
 
@@ -39,7 +50,13 @@ export class Readiness {
       listeners: this.listeners(),
       shutdown: this.s.draining() ? 'draining' : 'ok',
     };
-    return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+    const report = { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+    const seen = JSON.stringify(checks);
+    if (seen !== this.last) {
+      this.last = seen;
+      this.s.changed(report);
+    }
+    return report;
   }
 
   private database(): string {

@@ -72,7 +72,8 @@ function read(req: AnyRequest): RequestAuthority {
     const authority = parseAuthority(value);
     if (!authority) return { authority, httpVersion, malformed: 'malformed :authority' };
     // RFC 9113 §8.3.1: a Host naming another entity than :authority makes the request malformed.
-    if (typeof pseudo === 'string' && typeof host === 'string' && parseAuthority(host)?.value !== authority.value) {
+    const scheme = typeof headers[':scheme'] === 'string' ? headers[':scheme'] : undefined;
+    if (typeof pseudo === 'string' && typeof host === 'string' && !sameEntity(authority, parseAuthority(host), scheme)) {
       return { authority: undefined, httpVersion, malformed: 'Host and :authority disagree' };
     }
     return { authority, httpVersion };
@@ -89,6 +90,17 @@ function read(req: AnyRequest): RequestAuthority {
   if (value === '' && absolute === undefined) return { authority: undefined, httpVersion };
   const authority = parseAuthority(value);
   return authority ? { authority, httpVersion } : { authority, httpVersion, malformed: 'malformed Host header' };
+}
+
+const defaultPorts: Record<string, number> = { http: 80, https: 443 };
+
+/**
+ * Whether two authorities name the same entity: the same host and port, a port left out being the scheme's default
+ * (RFC 9110 §4.2.3), so `name` and `name:443` are one over https. Without a known scheme, ports match as written.
+ */
+function sameEntity(a: Authority, b: Authority | undefined, scheme: string | undefined): boolean {
+  const fallback = scheme === undefined ? undefined : defaultPorts[scheme.toLowerCase()];
+  return b !== undefined && a.host === b.host && (a.port ?? fallback) === (b.port ?? fallback);
 }
 
 /** `GET http://host:port/path HTTP/1.1`: the target's authority, or undefined for the usual origin form. */

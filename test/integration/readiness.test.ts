@@ -1,6 +1,7 @@
-// Readiness (docs/operating.md, "Health and readiness"): /readyz turns 503 when the data directory cannot take a file,
-// says why, keeps its answer for a few seconds (a load balancer's probes do not hit the disk each time), and recovers.
-// Root ignores file modes, so the directory fills write into lives on a tmpfs that the test remounts read-only, as
+// Readiness (docs/operating.md, "Health and readiness"): /readyz turns 503 when the data directory cannot take a file, says why on the admin listener and in
+// the log (the registry listener names only the failing check: docs/security.md, "Operations probes"), keeps its
+// answer for a few seconds (a load balancer's probes do not hit the disk each time), and recovers. Root ignores
+// file modes, so the directory fills write into lives on a tmpfs that the test remounts read-only, as
 // disk-full.test.ts mounts its tmpfs; the SQLite index stays on the ordinary disk.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -41,9 +42,9 @@ describe('readiness of the data directory', { skip: unmountable }, () => {
   let mountPoint: string;
   let dataDir: string;
   let now = Date.parse('2025-01-01T00:00:00Z');
-  const readyz = async () => {
-    const r = await get(mirror.url, '/readyz');
-    return { status: r.status, body: JSON.parse(r.body.toString()) as ReadyBody };
+  const readyz = async (base = mirror.url) => {
+    const r = await get(base, '/readyz');
+    return { status: r.status, body: JSON.parse(r.body.toString()) as ReadyBody, text: r.body.toString() };
   };
 
   before(async () => {
@@ -52,7 +53,10 @@ describe('readiness of the data directory', { skip: unmountable }, () => {
     await mkdir(join(mountPoint, 'tmp'));
     dataDir = await mkdtemp(join(tmpdir(), 'pullgate-readiness-'));
     await symlink(join(mountPoint, 'tmp'), join(dataDir, 'tmp'));
-    mirror = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: 'http://127.0.0.1:9', default: true }] }, { dataDir, clock: () => now });
+    mirror = await startMirror(
+      { listen: { admin: '127.0.0.1:0' }, upstreams: [{ name: 'hub', registry: 'docker.io', url: 'http://127.0.0.1:9', default: true }] },
+      { dataDir, clock: () => now, adminPassword: 'readiness-admin-password' },
+    );
   });
   after(async () => {
     await mirror?.close();
@@ -71,18 +75,28 @@ describe('readiness of the data directory', { skip: unmountable }, () => {
     assert.deepEqual((await readdir(dataDir)).filter((n) => n.startsWith('.readyz')), []);
   });
 
-  test('a read-only data directory turns /readyz to 503 naming the directory, once the cached answer expires', async () => {
+  test('a read-only data directory turns /readyz to 503 once the cached answer expires; the admin listener and the log name the directory', async () => {
     mount('-o', 'remount,ro', mountPoint);
     const cached = await readyz();
     assert.equal(cached.status, 200, 'within the probe interval the previous answer stands');
     now += diskProbeTtlMs;
-    const r = await readyz();
-    assert.equal(r.status, 503);
-    assert.equal(r.body.status, 'not ready');
-    assert.match(r.body.checks.dataDir ?? '', /tmp is not writable \(EROFS\)/);
-    assert.equal(r.body.checks.database, 'ok');
+    const admin = await readyz(mirror.adminUrl);
+    assert.equal(admin.status, 503);
+    assert.equal(admin.body.status, 'not ready');
+    assert.match(admin.body.checks.dataDir ?? '', /tmp is not writable \(EROFS\)/);
+    assert.equal(admin.body.checks.database, 'ok');
+    const logged = mirror.logs.filter((l) => l.includes('not ready')).join('\n');
+    assert.match(logged, /tmp is not writable \(EROFS\)/, 'the log names the directory');
     const health = await get(mirror.url, '/healthz');
     assert.equal(health.status, 200, 'the process is still up: /healthz stays 200');
+  });
+
+  test('the registry listener answers the check names and states only, never a local path', async () => {
+    const r = await readyz();
+    assert.equal(r.status, 503);
+    assert.deepEqual(r.body, { status: 'not ready', checks: { database: 'ok', dataDir: 'failing', listeners: 'ok', shutdown: 'ok' } });
+    assert.ok(!r.text.includes(dataDir) && !r.text.includes(mountPoint) && !r.text.includes(tmpdir()), r.text);
+    assert.doesNotMatch(r.text, /EROFS|writable|\//);
   });
 
   test('the mirror is ready again once the directory is writable and the probe interval has passed', async () => {

@@ -93,6 +93,16 @@ describe('registry login', () => {
     assert.ok(answers.filter((s) => s === 401).length <= 5, answers.join(' '));
   });
 
+  test('guesses spread over the /64s of one IPv6 /48 get 25 checks in all; another /48 is not limited', async () => {
+    const in48 = (n: number) => `2001:db8:48:${n.toString(16)}::7`;
+    for (let n = 0; n < 25; n++) assert.equal((await token(in48(n), basic('bob', `wrong-${n}`))).status, 401, in48(n));
+    const spread = await token(in48(25), basic('bob', 'wrong-25'));
+    assert.equal(spread.status, 429, 'a fresh /64 of the same /48');
+    assert.ok(Number(spread.retryAfter) > 0);
+    assert.equal((await token(in48(0xffff), basic('bob', 'bob-password'))).status, 429, 'even the right password waits');
+    assert.equal((await token('2001:db8:49::7', basic('bob', 'bob-password'))).status, 200, 'another /48 is not limited');
+  });
+
   test('an unknown user costs the time of a wrong password', async () => {
     const time = async (user: string): Promise<number> => {
       const started = performance.now();

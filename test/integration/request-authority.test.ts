@@ -55,6 +55,32 @@ for (const protocol of protocols) {
       assert.equal(accessLine(s.mirror.logs, '/v2/alpine/manifests/1').upstream, 'gcr');
     });
 
+    test("the scheme's default port spelled out names the same host; over HTTP/2 a Host naming another is refused", async () => {
+      const defaultPort = c.scheme === 'https' ? 443 : 80;
+      // Some h2 clients send Host beside :authority with the default port spelled out in one of them; over HTTP/1.1
+      // the one Host header carries it.
+      const same =
+        protocol === 'h2'
+          ? [
+              { ':authority': 'gcr.mirror.test', host: `gcr.mirror.test:${defaultPort}` },
+              { ':authority': `gcr.mirror.test:${defaultPort}`, host: 'GCR.mirror.test' },
+            ]
+          : [{ host: `gcr.mirror.test:${defaultPort}` }];
+      for (const headers of same) {
+        const r = await get(c, '/v2/alpine/manifests/1', { headers });
+        assert.equal(r.status, 200, JSON.stringify(headers));
+        assert.equal(accessLine(s.mirror.logs, '/v2/alpine/manifests/1').upstream, 'gcr', JSON.stringify(headers));
+      }
+      if (protocol !== 'h2') return;
+      const before = s.up.requests.length;
+      for (const host of [`pass.mirror.test:${defaultPort}`, 'pass.mirror.test', 'gcr.mirror.test:8443', `gcr.mirror.test:${defaultPort === 443 ? 80 : 443}`]) {
+        const r = await get(c, '/v2/alpine/manifests/1', { headers: { ':authority': 'gcr.mirror.test', host } });
+        assert.equal(r.status, 400, host);
+        assert.equal(errorCode(r), 'REQUEST_INVALID', host);
+      }
+      assert.equal(s.up.requests.length, before, 'no refused request reached the upstream');
+    });
+
     test('a passthrough hostname answers /v2/ with a challenge whose realm is on that hostname', async () => {
       const r = await get(c, '/v2/', { headers: { host: `pass.mirror.test:${port}` } });
       assert.equal(r.status, 401);

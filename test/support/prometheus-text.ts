@@ -54,7 +54,7 @@ export function adminMetrics(adminUrl: string): MetricsEndpoint {
 /** A loopback listener serving /metrics (and the probes) for `ops`, as the admin listener does. */
 export async function serveMetrics(ops: Operations): Promise<MetricsEndpoint> {
   const app: FastifyInstance = Fastify();
-  registerOperationsRoutes(app, ops, { metrics: true });
+  registerOperationsRoutes(app, ops, { operator: true });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,

@@ -1,6 +1,7 @@
 // One client API over the three ways a registry client reaches the mirror: plain HTTP/1.1, HTTP/1.1 over TLS and
 // HTTP/2 over TLS. A `host` header becomes HTTP/2's `:authority`, as real h2 clients send it (RFC 9113 §8.3.1), so
-// one test body runs over every protocol (see `protocols`).
+// one test body runs over every protocol (see `protocols`); over h2 a request that names `:authority` itself sends
+// `host` as a Host header beside it.
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,9 +150,11 @@ function h2Client(origin: string, ca: string): RegistryClient {
   const send = (path: string, options: RequestOptions): ClientHttp2Stream => {
     const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
     const headers: OutgoingHttpHeaders = { [constants.HTTP2_HEADER_METHOD]: method, [constants.HTTP2_HEADER_PATH]: path };
+    // A request that sets `:authority` itself sends its `host` as a Host header beside it, as some h2 clients do.
+    const both = Object.keys(options.headers ?? {}).includes(constants.HTTP2_HEADER_AUTHORITY);
     for (const [name, value] of Object.entries(options.headers ?? {})) {
       const lower = name.toLowerCase();
-      headers[lower === 'host' ? constants.HTTP2_HEADER_AUTHORITY : lower] = value;
+      headers[lower === 'host' && !both ? constants.HTTP2_HEADER_AUTHORITY : lower] = value;
     }
     const stream = open().request(headers, { endStream: options.body === undefined });
     if (options.body !== undefined) stream.end(options.body);

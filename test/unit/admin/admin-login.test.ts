@@ -73,4 +73,22 @@ describe('admin login over IPv6', () => {
       assert.equal(await code(auth.login(password, '::ffff:192.0.2.51')), 'OK');
     });
   });
+
+  it('guesses spread over the /64s of one /48 get 25 checks in all; another /48 is not limited', async () => {
+    await withAuth(async (auth) => {
+      const in48 = (n: number) => `2001:db8:5:${n.toString(16)}::1`;
+      for (let n = 0; n < 25; n++) assert.equal(await code(auth.login('wrong', in48(n))), 'UNAUTHORIZED', in48(n));
+      assert.equal(await code(auth.login('wrong', in48(25))), 'TOO_MANY_ATTEMPTS', 'a fresh /64 of the same /48');
+      assert.equal(await code(auth.login(password, in48(0xffff))), 'TOO_MANY_ATTEMPTS', 'even the right password waits');
+      assert.equal(await code(auth.login(password, '2001:db8:6::1')), 'OK');
+    });
+  });
+
+  it('logins that succeed use up none of the /48 budget', async () => {
+    await withAuth(async (auth) => {
+      for (let n = 0; n < 30; n++) assert.equal(await code(auth.login(password, `2001:db8:7:${n}::1`)), 'OK');
+      for (let n = 0; n < 25; n++) assert.equal(await code(auth.login('wrong', `2001:db8:7:${100 + n}::1`)), 'UNAUTHORIZED');
+      assert.equal(await code(auth.login(password, '2001:db8:7:ffff::1')), 'TOO_MANY_ATTEMPTS');
+    });
+  });
 });

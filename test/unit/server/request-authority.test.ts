@@ -51,6 +51,20 @@ describe('requestAuthority', () => {
     assert.equal(requestAuthority(fakeRequest('2.0', { ':authority': 'a.test', host: 'A.test' })).malformed, undefined);
   });
 
+  it("HTTP/2: the scheme's default port spelled out in :authority or Host names the same entity; another port does not", () => {
+    const h2 = (scheme: string, authority: string, host: string) => requestAuthority(fakeRequest('2.0', { ':scheme': scheme, ':authority': authority, host }));
+    assert.equal(h2('https', 'a.test', 'a.test:443').malformed, undefined);
+    assert.equal(h2('https', 'a.test', 'a.test:443').authority?.value, 'a.test');
+    assert.equal(h2('https', 'a.test:443', 'A.test').malformed, undefined);
+    assert.equal(h2('http', 'a.test', 'a.test:80').malformed, undefined);
+    assert.equal(h2('https', '[::1]', '[::1]:443').malformed, undefined);
+    assert.match(h2('https', 'a.test', 'a.test:80').malformed ?? '', /disagree/);
+    assert.match(h2('http', 'a.test', 'a.test:443').malformed ?? '', /disagree/);
+    assert.match(h2('https', 'a.test', 'a.test:8443').malformed ?? '', /disagree/);
+    assert.match(h2('https', 'a.test', 'b.test:443').malformed ?? '', /disagree/);
+    assert.match(requestAuthority(fakeRequest('2.0', { ':authority': 'a.test', host: 'a.test:443' })).malformed ?? '', /disagree/, 'no scheme: no default port');
+  });
+
   it('HTTP/1.1 reads Host, needs exactly one, and HTTP/1.0 may send none', () => {
     assert.equal(requestAuthority(fakeRequest('1.1', { host: 'gcr.mirror.test' })).authority?.host, 'gcr.mirror.test');
     assert.match(requestAuthority(fakeRequest('1.1', {})).malformed ?? '', /needs a Host/);

@@ -52,10 +52,21 @@ interface ClientTabsProps {
 
 /** One tab per kind of client with snippets, arrow keys moving between them; one panel shown at a time. */
 function ClientTabs({ shown, current, choose: setClient, byClient }: ClientTabsProps) {
+  const row = useRef<HTMLDivElement>(null);
+  // On a narrow screen the row scrolls sideways: the chosen tab, once drawn (bold, so wider), is brought fully into
+  // view by scrolling the row alone, never the page.
+  useEffect(() => {
+    const tab = row.current?.querySelector<HTMLElement>('[aria-selected="true"]');
+    if (!row.current || !tab) return;
+    const box = row.current.getBoundingClientRect();
+    const at = tab.getBoundingClientRect();
+    if (at.left < box.left) row.current.scrollLeft -= box.left - at.left;
+    else if (at.right > box.right) row.current.scrollLeft += at.right - box.right;
+  }, [current]);
   return (
     <>
     {/* One client at a time: the page shows what one kind of machine needs, not every file for every client. */}
-    <div class="tabs" role="tablist" aria-label="Clients">
+    <div class="tabs" role="tablist" aria-label="Clients" ref={row}>
       {shown.map((c) => (
         <button
           key={c.id}
