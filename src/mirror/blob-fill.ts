@@ -10,6 +10,7 @@ import type { ByteSpan } from '../cache/ports.js';
 import { RegistryError } from '../registry/errors.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { FillReader, type FillProgress } from './fill-reader.js';
+import { writeAll } from './temp-file-writes.js';
 
 const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
@@ -34,18 +35,11 @@ interface Batch {
   onDisk: boolean;
 }
 
-/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  for (let offset = 0; offset < buffer.length; ) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
-    if (bytesWritten === 0) throw new Error('temp file write made no progress');
-    offset += bytesWritten;
-  }
-}
-
 export class BlobFill implements FillProgress {
   /** Bytes received, checked against the announced size and handed to readers (in memory or in the temp file). */
   received = 0;
+  /** Bytes from the start written to the temp file (in order); past them the file is not the fill's to read. */
+  written = 0;
   /** `verified`: length and digest checked, the commit (an upload, for a bucket) still running. */
   state: 'filling' | 'verified' | 'done' | 'failed' = 'filling';
   error: Error | undefined;
@@ -177,6 +171,7 @@ export class BlobFill implements FillProgress {
         unwritten += entry.buffer.length;
         writes = writes.then(async () => {
           await writeAll(handle, entry.buffer, entry.start);
+          this.written = entry.start + entry.buffer.length;
           entry.onDisk = true;
           unwritten -= entry.buffer.length;
           unsynced += entry.buffer.length;
