@@ -5,6 +5,7 @@
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
+// With one connection in the plan (a blob below the threshold) the source is that GET alone, resumed the same way.
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
