@@ -144,8 +144,8 @@ export const upstreamSchema = z.strictObject({
   /** Segmented fills (docs/segmented-fills.md): a cold blob of at least `threshold` is fetched as concurrent Range requests. */
   segments: z
     .strictObject({
-      /** Concurrent Range requests per fill; 1 (the default, for now: docs/segmented-fills.md) is one stream. */
-      connections: z.int().min(1).max(32).default(1),
+      /** Concurrent Range requests per fill, its own GET included; 1 is one stream (docs/segmented-fills.md). */
+      connections: z.int().min(1).max(32).default(4),
       /** Segment connections this upstream's fills may hold at once, all fills together. */
       maxConnections: z.int().min(1).max(256).default(16),
       size: size('8MiB'),

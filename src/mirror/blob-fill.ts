@@ -26,6 +26,8 @@ interface Batch {
 export class BlobFill implements FillProgress {
   /** Bytes received, checked against the announced size and handed to readers (in memory or in the temp file). */
   received = 0;
+  /** Bytes from the start written to the temp file (in order); past them the file is not the fill's to read. */
+  written = 0;
   /** `verified`: length and digest checked, the commit (an upload, for a bucket) still running. */
   state: 'filling' | 'verified' | 'done' | 'failed' = 'filling';
   error: Error | undefined;
@@ -202,6 +204,7 @@ export class BlobFill implements FillProgress {
     this.recent.push(entry);
     this.received += buffer.length;
     writer.write(buffer, entry.start, () => {
+      this.written = entry.start + buffer.length;
       entry.onDisk = true;
       while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
     });

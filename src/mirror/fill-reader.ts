@@ -11,6 +11,11 @@ export interface FillProgress {
   readonly size: number;
   /** Bytes received so far: in memory (recentBytes) or in the temp file. */
   readonly received: number;
+  /**
+   * Bytes from the start of the blob that the fill has written to the temp file. Past them the file may hold holes
+   * and bytes not yet verified: a segmented fill writes segments ahead of its prefix there (docs/segmented-fills.md).
+   */
+  readonly written: number;
   readonly state: 'filling' | 'verified' | 'done' | 'failed';
   /** The whole blob is verified and may be read to its end. */
   readonly readable: boolean;
@@ -83,7 +88,7 @@ export class FillReader extends Readable {
           return;
         }
         const length = Math.min(chunkSize, limit - this.position);
-        const chunk = this.fill.recentBytes(this.position, length) ?? (await this.readFile(length));
+        const chunk = this.fill.recentBytes(this.position, length) ?? (await this.readFile(Math.min(length, this.fill.written - this.position)));
         if (!chunk) return;
         this.position += chunk.length;
         if (!this.push(chunk)) return;
@@ -95,9 +100,16 @@ export class FillReader extends Readable {
     }
   }
 
-  /** A reader that fell behind the in-memory window reads the file; undefined when it was destroyed. */
+  /**
+   * A reader that fell behind the in-memory window reads the file, only as far as the fill has written it (a byte
+   * not yet written is still in memory); undefined when it was destroyed.
+   */
   private async readFile(length: number): Promise<Buffer | undefined> {
     if (!this.handle) return undefined;
+    if (length <= 0) {
+      this.destroy(new Error('fill reader found a byte neither in memory nor written'));
+      return undefined;
+    }
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await this.handle.read(buffer, 0, length, this.position);
     if (bytesRead === 0) {

@@ -2,6 +2,7 @@
 // written bytes flushed to the disk (fdatasync) in the background every so often, so that the commit's fsync finds
 // little left to write and the client's last byte (held for the commit) is not kept waiting for it.
 import type { FileHandle } from 'node:fs/promises';
+import { writeAll } from './temp-file-writes.js';
 
 /**
  * Received bytes still on their way to the temp file, at most. Writes run beside the download (a thread-pool
@@ -10,15 +11,6 @@ import type { FileHandle } from 'node:fs/promises';
  */
 export const maxUnwrittenBytes = 8 * 1024 * 1024;
 const syncEveryBytes = 32 * 1024 * 1024;
-
-/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  for (let offset = 0; offset < buffer.length; ) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
-    if (bytesWritten === 0) throw new Error('temp file write made no progress');
-    offset += bytesWritten;
-  }
-}
 
 export class FillWriter {
   /** The first write or sync error; every later step fails with it. */

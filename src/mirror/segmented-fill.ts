@@ -1,7 +1,8 @@
 // Whether and how a fill's upstream GET becomes a segmented fetch (docs/segmented-fills.md): a blob of at least
 // the upstream's threshold is fetched as concurrent Range requests to the URL the GET was redirected to (resolved
 // once per fill; asked again through the registry when it has expired), with the segment connections of all
-// fills of one upstream bounded together. Segmented fills in flight are listed by digest for the admin.
+// fills of one upstream bounded together; a smaller blob is one stream, resumed with a Range request when its
+// connection breaks. Segmented fills in flight are listed by digest for the admin.
 import type { Readable } from 'node:stream';
 import { defaultSegmentSettings } from '../config/config.js';
 import type { Digest } from '../registry/digest.js';
@@ -9,7 +10,7 @@ import type { BlobFill } from './blob-fill.js';
 import type { UpstreamResponse } from '../upstream/exchange.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import type { PullContext } from './reply.js';
-import { SegmentedSource, type ConnectionSlots, type RangeAnswer, type SegmentView } from './segmented-source.js';
+import { SegmentedSource, type ConnectionSlots, type RangeFetcher, type SegmentView } from './segmented-source.js';
 
 /** A resolved URL that answers these has expired (a signed CDN URL) or moved: resolve it again through the registry. */
 const expiredStatuses = new Set([301, 302, 303, 307, 308, 400, 401, 403, 404, 410]);
@@ -49,13 +50,8 @@ function slotsOf(upstream: RemoteRegistry): Slots {
   return slots;
 }
 
-/**
- * The body a fill reads: the upstream answer itself, or, for a blob big enough, a segmented source that starts
- * with it. `res` is the 200 answer to the fill's GET of `path`.
- */
-export function fillBody(ctx: PullContext, digest: Digest, path: string, res: UpstreamResponse, size: number): Readable {
-  const settings = ctx.upstream.config.segments ?? defaultSegmentSettings;
-  if (settings.connections < 2 || size < settings.thresholdBytes || size <= settings.sizeBytes) return res.body;
+/** The Range requests of one fill: to the URL its GET was redirected to, through the registry again once that expired. */
+function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse): RangeFetcher {
   const upstream = ctx.upstream;
   const base = {
     method: 'GET' as const,
@@ -64,7 +60,7 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   };
   let resolved: URL | undefined = res.url;
-  const fetchRange = async (start: number, end: number, signal: AbortSignal): Promise<RangeAnswer> => {
+  return async (start, end, signal) => {
     const req = { ...base, headers: { range: `bytes=${start}-${end}` }, signal };
     const url = resolved;
     if (url) {
@@ -78,28 +74,35 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
     if (answer.status === 200 || answer.status === 206) resolved = answer.url;
     return answer;
   };
+}
+
+/**
+ * The body a fill reads: for a blob big enough, a segmented source that starts with the upstream answer; for any
+ * other, a one-stream source that resumes a broken connection with a Range request (docs/segmented-fills.md,
+ * "Resume instead of abort"). `res` is the 200 answer to the fill's GET of `path`.
+ */
+export function fillBody(ctx: PullContext, digest: Digest, path: string, res: UpstreamResponse, size: number): Readable {
+  const settings = ctx.upstream.config.segments ?? defaultSegmentSettings;
+  const segmented = settings.connections >= 2 && size >= settings.thresholdBytes && size > settings.sizeBytes;
+  if (size === 0 || (!segmented && settings.resumes === 0)) return res.body;
+  const upstream = ctx.upstream;
   const { retries } = upstream.config;
   const source = new SegmentedSource(
     res.body,
     {
       size,
-      segmentBytes: settings.sizeBytes,
-      connections: settings.connections,
+      segmentBytes: segmented ? settings.sizeBytes : size,
+      connections: segmented ? settings.connections : 1,
       resumes: settings.resumes,
       stallTimeoutMs: settings.stallTimeoutMs,
       minDelayMs: retries.minDelayMs,
       maxDelayMs: retries.maxDelayMs,
     },
-    fetchRange,
+    rangeFetcher(ctx, path, res),
     slotsOf(upstream),
   );
   const observer = upstream.observer;
   source.onResume = () => observer?.fillResumed?.();
-  inflight.set(digest, source);
-  source.once('close', () => {
-    if (inflight.get(digest) === source) inflight.delete(digest);
-    observer?.fillSegments?.(source.segmentCount);
-  });
   ctx.log.fill = {
     get segments() {
       return source.segmentCount;
@@ -108,5 +111,11 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
       return source.resumes;
     },
   };
+  if (!segmented) return source;
+  inflight.set(digest, source);
+  source.once('close', () => {
+    if (inflight.get(digest) === source) inflight.delete(digest);
+    observer?.fillSegments?.(source.segmentCount);
+  });
   return source;
 }

@@ -5,91 +5,25 @@
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
+// With one connection in the plan (a blob below the threshold) the source is that GET alone, resumed the same way.
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
+import { retryDelay, sleep } from '../upstream/retry-policy.js';
+import { classifyRangeAnswer } from './range-answer.js';
+import { cutSegments, fatalError, isFatal, viewOf, type ConnectionSlots, type RangeFetcher, type Segment, type SegmentPlan, type SegmentView } from './segment-plan.js';
+import { writeAll } from './temp-file-writes.js';
 
-/** One answer to a Range request: the status and headers that decide what its body is. */
-export interface RangeAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable & { dump?: () => Promise<void> };
-}
-
-/** Asks the upstream for bytes `start`-`end` (inclusive) of the blob. */
-export type RangeFetcher = (start: number, end: number, signal: AbortSignal) => Promise<RangeAnswer>;
-
-export interface SegmentPlan {
-  size: number;
-  segmentBytes: number;
-  /** Concurrent connections, the fill's own GET included. */
-  connections: number;
-  /** Tries per segment without progress after the first. */
-  resumes: number;
-  stallTimeoutMs: number;
-  minDelayMs: number;
-  maxDelayMs: number;
-}
-
-/** Connections a fill may add beyond its own GET, shared by all fills of one upstream. */
-export interface ConnectionSlots {
-  tryAcquire(): boolean;
-  release(): void;
-}
-
-export type SegmentState = 'waiting' | 'fetching' | 'retrying' | 'done';
-
-export interface SegmentView {
-  start: number;
-  end: number;
-  received: number;
-  state: SegmentState;
-  tries: number;
-}
-
-interface Segment {
-  start: number;
-  /** Exclusive. */
-  end: number;
-  /** Next byte to receive (absolute offset). */
-  next: number;
-  /** Received bytes not yet handed on and not in the temp file, in order after `diskEnd`. */
-  chunks: Buffer[];
-  /** Bytes from `start` up to here are in the temp file (ahead of the prefix when they arrived). */
-  diskEnd: number;
-  /** A write to the temp file is running: its bytes come before any later ones. */
-  writing: boolean;
-  state: SegmentState;
-  claimed: boolean;
-  tries: number;
-}
-
-/** Answers no retry can mend (a wrong range, too many bytes): the fill fails at once. */
-const fatal = new WeakSet<Error>();
-
-function fatalError(message: string, cause?: unknown): RegistryError {
-  const err = new RegistryError('UPSTREAM_INVALID', message, cause === undefined ? {} : { cause });
-  fatal.add(err);
-  return err;
-}
+export type { ConnectionSlots, RangeAnswer, RangeFetcher, SegmentPlan, SegmentState, SegmentView } from './segment-plan.js';
 
 /** Bytes read back from the temp file at a time, once the prefix reaches a segment written ahead of it. */
 const readBackBytes = 1024 * 1024;
-
-/** Writes all of `buffer` at `position`: a nearly full disk may take part of a write; never leave a hole. */
-async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  for (let offset = 0; offset < buffer.length; ) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
-    if (bytesWritten === 0) throw new Error('temp file write made no progress');
-    offset += bytesWritten;
-  }
-}
 
 /** In-order bytes the stream may hold unread before the front segment's connection waits for the reader. */
 const frontBufferBytes = 8 * 1024 * 1024;
 
 export class SegmentedSource extends Readable {
-  private readonly segments: Segment[] = [];
+  private readonly segments: Segment[];
   private emitted = 0;
   private front = 0;
   private readonly controller = new AbortController();
@@ -100,7 +34,6 @@ export class SegmentedSource extends Readable {
   private wakeReader: (() => void) | undefined;
   private readerWaiting: Promise<void> | undefined;
   private wakeWorkers = new Set<() => void>();
-  private held = 0;
   /** The fill's temp file, once the fill has opened it: segments ahead of the prefix go there. */
   private file: FileHandle | undefined;
   private readingBack = false;
@@ -122,10 +55,7 @@ export class SegmentedSource extends Readable {
     private readonly slots: ConnectionSlots,
   ) {
     super({ highWaterMark: 1024 * 1024 });
-    for (let start = 0; start < plan.size; start += plan.segmentBytes) {
-      const end = Math.min(plan.size, start + plan.segmentBytes);
-      this.segments.push({ start, end, next: start, chunks: [], diskEnd: start, writing: false, state: 'waiting', claimed: false, tries: 0 });
-    }
+    this.segments = cutSegments(plan);
     this.rangeKnown = new Promise((resolve) => (this.settleRange = resolve));
     this.firstBytesOut = new Promise((resolve) => (this.settleFirstBytes = resolve));
     void this.run(head);
@@ -153,7 +83,7 @@ export class SegmentedSource extends Readable {
   }
 
   view(): SegmentView[] {
-    return this.segments.map((s) => ({ start: s.start, end: s.end - 1, received: s.next - s.start, state: s.state, tries: s.tries }));
+    return this.segments.map(viewOf);
   }
 
   override _read(): void {
@@ -238,7 +168,7 @@ export class SegmentedSource extends Readable {
         await this.receive(segment, body, skip);
       } catch (err) {
         if (this.destroyed) return;
-        if (err instanceof Error && fatal.has(err)) throw err;
+        if (isFatal(err)) throw err;
         failures = segment.next > before ? 1 : failures + 1;
         if (failures > this.plan.resumes) {
           throw new RegistryError('UNAVAILABLE', `upstream kept failing at byte ${segment.next} of ${this.plan.size}`, { cause: err });
@@ -261,12 +191,7 @@ export class SegmentedSource extends Readable {
    */
   private async open(segment: Segment): Promise<{ body: Readable; skip: number } | undefined> {
     const res = await this.fetchRange(segment.next, segment.end - 1, this.controller.signal);
-    if (res.status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-      if (!range || Number(range[1]) !== segment.next || Number(range[2]) !== segment.end - 1 || (range[3] !== '*' && Number(range[3]) !== this.plan.size)) {
-        res.body.destroy();
-        throw fatalError(`upstream answered bytes ${segment.next}-${segment.end - 1} with ${String(res.headers['content-range'])}`);
-      }
+    if (classifyRangeAnswer(res, segment.next, segment.end - 1, this.plan.size) === 'partial') {
       if (this.rangeHonoured === undefined) {
         this.rangeHonoured = true;
         this.settleRange(true);
@@ -274,14 +199,14 @@ export class SegmentedSource extends Readable {
       }
       return { body: res.body, skip: 0 };
     }
-    if (res.status === 200 && this.rangeHonoured !== true) {
-      this.ignoreRange();
-      if (segment === this.segments[0]) return { body: res.body, skip: segment.next };
+    if (this.rangeHonoured === true) {
       res.body.destroy();
-      return undefined;
+      throw new RegistryError('UNAVAILABLE', 'upstream answered a Range request with the whole blob');
     }
+    this.ignoreRange();
+    if (segment === this.segments[0]) return { body: res.body, skip: segment.next };
     res.body.destroy();
-    throw new RegistryError('UNAVAILABLE', `upstream answered a Range request with ${res.status}`);
+    return undefined;
   }
 
   /** The upstream ignores Range: the first segment grows to the whole blob, carried by the fill's own GET. */
@@ -343,7 +268,7 @@ export class SegmentedSource extends Readable {
                 const tail = incoming.subarray(buffer.length);
                 segment.chunks.push(tail);
                 segment.next += tail.length;
-                this.held += tail.length;
+                segment.heldBytes += tail.length;
                 this.pump();
               }
               continue;
@@ -351,7 +276,8 @@ export class SegmentedSource extends Readable {
           }
           return;
         }
-        if (segment.start <= this.emitted && this.readableLength > frontBufferBytes) {
+        // The front segment's bytes wait in memory for the reader: past a bound, the connection waits for it too.
+        if (segment === this.segments[this.front] && segment.heldBytes > frontBufferBytes) {
           clearTimeout(stalled);
           stalled = undefined;
           await this.readerDrained();
@@ -383,7 +309,7 @@ export class SegmentedSource extends Readable {
     } else {
       segment.chunks.push(buffer);
       segment.next += buffer.length;
-      this.held += buffer.length;
+      segment.heldBytes += buffer.length;
     }
     this.pump();
   }
@@ -417,12 +343,9 @@ export class SegmentedSource extends Readable {
   }
 
   private async backoff(failures: number): Promise<void> {
-    const ceiling = Math.min(this.plan.maxDelayMs, this.plan.minDelayMs * 2 ** (failures - 1));
-    const ms = Math.round(this.plan.minDelayMs + Math.random() * Math.max(0, ceiling - this.plan.minDelayMs));
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.controller.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    const { minDelayMs, maxDelayMs } = this.plan;
+    const ms = retryDelay({ attempts: Infinity, minDelayMs, maxDelayMs }, failures, undefined) ?? maxDelayMs;
+    await sleep(ms, this.controller.signal).catch(() => undefined);
   }
 
   /** Hands the contiguous prefix on, in order, as far as the reader takes it. */
@@ -443,7 +366,7 @@ export class SegmentedSource extends Readable {
       const chunk = segment.chunks.shift();
       if (chunk) {
         this.emitted += chunk.length;
-        this.held -= chunk.length;
+        segment.heldBytes -= chunk.length;
         this.settleFirstBytes();
         if (!this.push(chunk)) return;
         continue;

@@ -181,6 +181,42 @@ describe('segmented fills', () => {
     assert.equal(parseAccessLines(mirror.logs).filter((l) => l.url.includes(blob.digest)).at(-1)?.cache, 'HIT');
   });
 
+  test('a blob below the threshold, fetched as one stream, whose connection is cut mid-blob is resumed with a Range request; the client sees no error', async () => {
+    await startWith({});
+    const size = segment + 1000;
+    const blob = await coldBlob(size);
+    // The fill's one connection to the CDN (a new mirror: a new connection) breaks 100 000 bytes in.
+    cuts.set(reg.cdnLink?.stats().connections ?? 0, 100_000);
+    const got = await pull(mirror, `segments/b${blobs - 1}`, blob.digest);
+    assert.deepEqual(got, { status: 200, digest: blob.digest, bytes: size });
+    assert.ok((reg.cdnLink?.stats().cut ?? 0) >= 1, 'the link cut the connection');
+    const asked = cdnRequests(reg, blob);
+    assert.equal(asked.length, 2, 'the GET, then one Range request');
+    assert.equal(asked[0]?.range, undefined);
+    const [start, end] = rangeOf(asked[1]?.range);
+    // The cut counts bytes on the wire (TLS records included): the fill had fewer of the blob's.
+    assert.ok(start > 0 && start < 100_000, `resumed at ${start}`);
+    assert.equal(end, size - 1);
+    await settled(mirror);
+    const line = parseAccessLines(mirror.logs).find((l) => l.url.includes(blob.digest)) as unknown as { segments: number; resumes: number };
+    assert.equal(line.segments, 1);
+    assert.equal(line.resumes, 1);
+  });
+
+  test('a CDN that ignores Range: a one-stream fill cut mid-blob reads the blob again from its start, skipping what it had; the client sees no error', async () => {
+    await startWith({});
+    reg.cdn.ignoreRange = true;
+    const size = segment + 1000;
+    const blob = await coldBlob(size);
+    cuts.set(reg.cdnLink?.stats().connections ?? 0, 100_000);
+    const got = await pull(mirror, `segments/b${blobs - 1}`, blob.digest);
+    assert.deepEqual(got, { status: 200, digest: blob.digest, bytes: size });
+    const asked = cdnRequests(reg, blob);
+    assert.equal(asked.length, 2, 'the GET, then one Range request');
+    assert.ok(asked[1]?.range !== undefined);
+    assert.equal(asked[1]?.status, 200, 'answered with the whole blob');
+  });
+
   test('a CDN that ignores Range: the fill goes on as one stream, byte-exact', async () => {
     await startWith({});
     reg.cdn.ignoreRange = true;

@@ -100,7 +100,7 @@ for (const protocol of protocols) describe(`blobs through the mirror (${protocol
     });
   }
 
-  test('a truncated upstream body makes the client\'s transfer fail, never end cleanly', async () => {
+  test('an upstream body truncated at the same byte on every resume makes the client\'s transfer fail, never end cleanly', async () => {
     s.up.faults.truncateBlobAt = 1024 * 1024;
     await assert.rejects(download(path));
   });

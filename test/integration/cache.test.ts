@@ -103,7 +103,7 @@ for (const protocol of protocols) describe(`the blob cache (${protocol})`, () =>
   });
 
   for (const fault of ['corrupt', 'truncate'] as const) {
-    test(`a ${fault === 'corrupt' ? 'corrupted' : 'truncated'} upstream body fails every follower and caches nothing`, async () => {
+    test(`a ${fault === 'corrupt' ? 'corrupted upstream body' : 'upstream body truncated at the same byte on every resume'} fails every follower and caches nothing`, async () => {
       const b = fresh();
       up.faults.blobChunkDelayMs = 2;
       if (fault === 'corrupt') up.faults.corruptBlob = true;

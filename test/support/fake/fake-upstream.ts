@@ -21,7 +21,7 @@ export interface SeenRequest {
 }
 
 export interface Faults {
-  /** Blob GETs end after this many bytes (the connection is destroyed). */
+  /** Blob GETs end at this byte of the blob (the connection is destroyed): a Range request from past it gets nothing. */
   truncateBlobAt?: number;
   /** Blob GETs carry one flipped byte. */
   corruptBlob?: boolean;
@@ -41,9 +41,11 @@ export interface Faults {
   noHeadDigest?: boolean;
   /** Blob bodies are sent in 64 KiB chunks with this pause between them (a slow upstream). */
   blobChunkDelayMs?: number;
-  /** Blob GETs send this many bytes, then the connection is reset (TCP RST, not a clean close). */
+  /** Blob GETs send the blob up to this byte, then the connection is reset (TCP RST, not a clean close). */
   resetBlobAt?: number;
-  /** Blob GETs send this many bytes, then nothing more, with the connection held open (a stalled upstream). */
+  /** Only the next this many blob GETs are reset at `resetBlobAt` (default: every one). */
+  resetBlobTimes?: number;
+  /** Blob GETs send the blob up to this byte, then nothing more, with the connection held open (a stalled upstream). */
   stallBlobAt?: number;
   /** Blob GETs announce a Content-Length this many bytes off the real length (the body is sent whole). */
   contentLengthDelta?: number | undefined;
@@ -313,16 +315,19 @@ export class FakeUpstream {
     res.setHeader('content-type', 'application/octet-stream');
     res.setHeader('content-length', end - start + 1);
     if (req.method === 'HEAD') return void res.end();
-    if (this.faults.resetBlobAt !== undefined || this.faults.stallBlobAt !== undefined) {
-      const reset = this.faults.resetBlobAt !== undefined;
+    const resetNow = this.faults.resetBlobAt !== undefined && (this.faults.resetBlobTimes === undefined || this.faults.resetBlobTimes-- > 0);
+    if (resetNow || this.faults.stallBlobAt !== undefined) {
+      const reset = resetNow;
       const at = (reset ? this.faults.resetBlobAt : this.faults.stallBlobAt) ?? 0;
       res.flushHeaders();
-      res.write(body.subarray(0, at), () => {
+      // The fault is at a byte of the blob: a Range request from past it gets nothing before the reset or stall.
+      res.write(body.subarray(0, Math.max(0, at - start)), () => {
         if (reset) setTimeout(() => res.socket?.resetAndDestroy(), 20);
       });
       return;
     }
-    const cut = this.faults.truncateBlobAt;
+    // At a byte of the blob, like the reset: a Range request from past it gets an empty body.
+    const cut = this.faults.truncateBlobAt === undefined ? undefined : Math.max(0, this.faults.truncateBlobAt - start);
     const sent = cut !== undefined && cut < body.length ? body.subarray(0, cut) : body;
     const finish = () => (sent === body ? res.end() : setTimeout(() => res.destroy(), 20));
     const delay = this.faults.blobChunkDelayMs;
