@@ -53,6 +53,9 @@ import { SniRoutes } from './server/sni-routes.js';
 import type { UpstreamRouter } from './upstream/router.js';
 import { Upstream } from './upstream/upstream.js';
 import { createCluster } from './cluster/cluster.js';
+import { createWorkerCluster } from './workers/worker-cluster.js';
+import { shareWorkerMetrics } from './workers/machine-metrics.js';
+import type { WorkerContext } from './workers/worker-context.js';
 
 export interface AppOptions {
   log?: Logger;
@@ -67,6 +70,8 @@ export interface AppOptions {
   loadConfig?: () => Promise<Config>;
   /** The watch scheduler's timer (tests drive it with their clock instead). */
   watchTimer?: Timer;
+  /** One of several worker processes of this machine (docs/workers.md); absent in a server of one process. */
+  worker?: WorkerContext;
 }
 
 export type { ReloadResult } from './config-reload.js';
@@ -125,7 +130,10 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   await mkdir(config.dataDir, { recursive: true });
   const clock = options.clock ?? Date.now;
   const upstreamLog = child('upstream');
-  const cache = await openLocalCache(config, child('cache'), clock);
+  // A worker's siblings have fills in progress: the supervisor cleaned the temp files before they started.
+  const cache = await openLocalCache(config, child('cache'), clock, { cleanTemp: !options.worker });
+  // The work done once per machine (admin, watch scheduler, ACME, heartbeats) runs in the lead worker only.
+  const lead = options.worker?.lead ?? true;
   await mkdir(cache.temp.dir, { recursive: true });
   // A bucket's commit is an upload: clients get the verified bytes without waiting for it.
   const fills = new Fills(
@@ -136,7 +144,11 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     },
     config.cache.storage.type === 's3',
   );
-  const cluster = config.cluster ? createCluster(config.cluster, config.cache.storage, cache.store, fills, config.timeouts, child('cluster')) : undefined;
+  const cluster = config.cluster
+    ? createCluster(config.cluster, config.cache.storage, cache.store, fills, config.timeouts, child('cluster'))
+    : options.worker
+      ? await createWorkerCluster(options.worker, config.dataDir, cache.store, fills, config.timeouts, child('workers'))
+      : undefined;
   if (cluster) cache.setEvictionTurn(cluster.evictionTurn);
   const traffic = new Traffic(cache.db, clock);
   const metrics = new Metrics({
@@ -144,6 +156,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     fillsInFlight: () => fills.size,
     fetched: (upstream, bytes) => traffic.fetched(upstream, bytes),
   });
+  if (options.worker) metrics.exposition = shareWorkerMetrics(metrics.registry);
   // The pull quota the upstreams announce, budgeted between clients and background work (docs/watch.md).
   const quota = new QuotaGovernor((name) => config.upstreams.find((u) => u.name === name)?.quota?.reserve ?? 20, clock);
   // Timeouts are read when an Upstream is built: a reload that changes them rebuilds every upstream.
@@ -247,7 +260,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) => activity.accessFinished(info, status, bytes, ms),
   };
 
-  const acme = certificates && config.tls.acme
+  const acme = certificates && config.tls.acme && lead
     ? await createAcme(config.tls.acme, config.dataDir, certificates, child('acme'), clock)
     : undefined;
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
@@ -296,7 +309,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const passthroughRoutes = new SniRoutes(passthroughSources.routes());
 
   let admin: FastifyInstance | undefined;
-  if (config.listen.admin) {
+  if (config.listen.admin && lead) {
     const adminLog = child('admin');
     const password = options.adminPassword ?? process.env.PULLGATE_ADMIN_PASSWORD ?? (config.admin.passwordFile ? await readPasswordFile(config.admin.passwordFile) : undefined);
     const auth = new AdminAuth(cache.db, adminLog, { ...(password !== undefined ? { password } : {}), sessionTtlMs: config.admin.sessionTtlMs, clock });
@@ -425,8 +438,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       }
       if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
       if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
-      await sharedView?.start();
-      watch.scheduler.start();
+      if (lead) await sharedView?.start();
+      if (lead) watch.scheduler.start();
       const acmeChallenges = await acme?.start();
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');

@@ -16,7 +16,8 @@ export class StoredMeanwhile extends Error {
 }
 
 export interface ClusterFillsOptions {
-  leases: LeaseStore;
+  /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts). */
+  leases: Pick<LeaseStore, 'hold' | 'ttlMs'>;
   peers: PeerClient;
   /** Size of a committed blob in the shared store. */
   stat: (digest: Digest) => Promise<number | undefined>;
