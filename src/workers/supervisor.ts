@@ -60,7 +60,8 @@ export async function superviseWorkers(config: Config, workers: number, log: Log
     if (m.slot === 0) lead = m.listening;
     if (!listeningLogged && announced.size === workers) {
       listeningLogged = true;
-      log.info({ ...lead, workers, pid: process.pid }, 'pullgate workers listening');
+      const pids = [...slots.values()].map((s) => s.worker.process.pid);
+      log.info({ ...lead, workers, pids, pid: process.pid }, 'pullgate workers listening');
     }
   };
 

@@ -82,8 +82,12 @@ describe('several workers on one data directory', () => {
       assert.ok(p.firstByteWhileFilling, 'the client got bytes while the upstream transfer was still running');
     }
     assert.equal(blobGets(blob.digest).length, 1, 'exactly one upstream fetch for the machine');
-    const servedBy = new Set(server.lines().filter((l) => l.msg === 'request' && String(l.url ?? l.path ?? '').includes(blob.digest) && l.status === 200).map((l) => l.pid));
+    // Access lines come through the workers' stdout pipes, each at its own pace.
+    const accessLines = () => server!.lines().filter((l) => l.msg === 'request' && String(l.url).includes(blob.digest) && l.status === 200);
+    for (const deadline = Date.now() + 5000; accessLines().length < clients && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    const servedBy = new Set(accessLines().map((l) => l.pid));
     assert.ok(servedBy.size >= 2, `the clients were served by several workers (${[...servedBy].join(', ')})`);
+    assert.ok(accessLines().some((l) => l.cache === 'PEER'), 'a worker followed another worker\'s fill');
 
     // The admin (in the lead worker) shows the whole machine: the bytes every worker served.
     const res = await request(`${server.admin}/metrics`);
@@ -106,7 +110,9 @@ describe('several workers on one data directory', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     process.kill(owner, 'SIGKILL');
-    for (const p of await pulls) {
+    const outcomes = await pulls;
+    assert.ok(outcomes.some((p) => p.error !== undefined || p.status !== 200), 'the killed worker\'s own clients saw their transfer fail');
+    for (const p of outcomes) {
       if (p.sha256 !== undefined && p.error === undefined && p.bytes === size) assert.equal(p.sha256, blob.digest, 'a completed stream has the right bytes');
       else assert.ok(p.bytes < size || p.status !== 200, 'an interrupted stream is visibly short');
     }
@@ -115,6 +121,7 @@ describe('several workers on one data directory', () => {
       assert.ok(Date.now() < deadline, 'a replacement worker listens');
       await new Promise((r) => setTimeout(r, 50));
     }
+    assert.ok(server.lines().some((l) => l.msg === 'worker died; starting a replacement' && l.pid === owner), 'the supervisor saw the worker die');
     const left = await readdir(join(dir, 'data', 'tmp'));
     assert.deepEqual(left.filter((n) => n.startsWith(`${owner}-`)), [], 'the killed worker left no temp file');
     assert.equal(existsSync(join(dir, 'data', 'blobs', 'sha256', hex.slice(0, 2), hex)), false, 'nothing partial committed');

@@ -67,7 +67,13 @@ export async function spawnWorkers(dir: string, config: Record<string, unknown>)
     ...(ready.admin ? { admin: ready.admin } : {}),
     logs,
     lines,
-    workerPids: () => lines().filter((l) => l.msg === 'pullgate listening' && typeof l.pid === 'number').map((l) => l.pid as number),
+    workerPids: () => [
+      ...new Set(
+        lines().flatMap((l) =>
+          l.msg === 'pullgate workers listening' ? (l.pids as number[]) : l.msg === 'pullgate listening' && typeof l.pid === 'number' ? [l.pid] : [],
+        ),
+      ),
+    ],
     leaseHolder(name) {
       const db = new Database(join(dataDir, 'workers.db'), { readonly: true, fileMustExist: true });
       try {
