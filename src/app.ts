@@ -55,6 +55,7 @@ import { Upstream } from './upstream/upstream.js';
 import { createCluster } from './cluster/cluster.js';
 import { createWorkerCluster } from './workers/worker-cluster.js';
 import { shareWorkerMetrics } from './workers/machine-metrics.js';
+import { followStoredCertificates } from './workers/stored-certificates.js';
 import type { WorkerContext } from './workers/worker-context.js';
 
 export interface AppOptions {
@@ -260,7 +261,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     onFinished: (info: AccessInfo, status: number, bytes: number, ms: number) => activity.accessFinished(info, status, bytes, ms),
   };
 
-  const acme = certificates && config.tls.acme && lead
+  const acme = certificates && config.tls.acme
     ? await createAcme(config.tls.acme, config.dataDir, certificates, child('acme'), clock)
     : undefined;
   const http = config.listen.http ? buildRegistryServer(common) : undefined;
@@ -440,7 +441,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
       if (lead) await sharedView?.start();
       if (lead) watch.scheduler.start();
-      const acmeChallenges = await acme?.start();
+      // Renewals and the HTTP-01 listener run in the lead worker; the others read what it stores (docs/workers.md).
+      const acmeChallenges = lead ? await acme?.start() : acme && followStoredCertificates(acme, child('acme'));
       if (acmeChallenges) out.acmeChallenges = acmeChallenges;
       log.info({ ...out, upstreams: liveUpstreams.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
       return { ...out };
