@@ -56,6 +56,7 @@ import { createCluster } from './cluster/cluster.js';
 import { createWorkerCluster } from './workers/worker-cluster.js';
 import { shareWorkerMetrics } from './workers/machine-metrics.js';
 import { followStoredCertificates } from './workers/stored-certificates.js';
+import { announceAdminChanges, onAdminChanges } from './workers/admin-changes.js';
 import type { WorkerContext } from './workers/worker-context.js';
 
 export interface AppOptions {
@@ -308,6 +309,14 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     clock,
   );
   const passthroughRoutes = new SniRoutes(passthroughSources.routes());
+  // With several workers, what the lead's admin stores is read again by the others (docs/workers.md).
+  if (options.worker && !lead) {
+    onAdminChanges(() => {
+      liveUpstreams.apply(sources.effective());
+      cache.policy.pins = pins.parsed();
+      passthroughRoutes.replace(passthroughSources.routes());
+    });
+  }
 
   let admin: FastifyInstance | undefined;
   if (config.listen.admin && lead) {
@@ -344,6 +353,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
       options.webDir ? { webDir: options.webDir } : {},
     );
   }
+  if (admin && options.worker) announceAdminChanges(admin);
   // The HTTPS port belongs to the SNI router; the TLS server only gets the connections it should terminate.
   const sni =
     https && certificates

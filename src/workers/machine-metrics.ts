@@ -2,7 +2,7 @@
 // supervisor, which gathers every worker's registry through prom-client's AggregatorRegistry (counters and
 // gauges summed over the workers) and answers with the text.
 import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { isSupervisorMessage, type SupervisorMessage, type WorkerMessage } from './worker-context.js';
+import { isMetricsAnswer, type SupervisorMessage, type WorkerMessage } from './worker-context.js';
 
 export interface Exposition {
   contentType: string;
@@ -47,9 +47,9 @@ export function shareWorkerMetrics(registry: Registry): () => Promise<Exposition
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([new WorkerView(registry)]);
   let next = 0;
-  const pending = new Map<number, (m: SupervisorMessage) => void>();
+  const pending = new Map<number, (m: Extract<SupervisorMessage, { type: 'pullgate:metrics' }>) => void>();
   process.on('message', (m: unknown) => {
-    if (isSupervisorMessage(m)) pending.get(m.id)?.(m);
+    if (isMetricsAnswer(m)) pending.get(m.id)?.(m);
   });
   return () =>
     new Promise<Exposition>((resolve, reject) => {

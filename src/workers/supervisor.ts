@@ -56,6 +56,7 @@ export async function superviseWorkers(config: Config, workers: number, log: Log
   const onMessage = (worker: Worker, m: unknown): void => {
     if (!isWorkerMessage(m)) return;
     if (m.type === 'pullgate:metrics-request') return void answerMetrics(worker, m.id);
+    if (m.type === 'pullgate:admin-changed') return refreshOthers(worker);
     announced.add(m.slot);
     if (m.slot === 0) lead = m.listening;
     if (!listeningLogged && announced.size === workers) {
@@ -63,6 +64,11 @@ export async function superviseWorkers(config: Config, workers: number, log: Log
       const pids = [...slots.values()].map((s) => s.worker.process.pid);
       log.info({ ...lead, workers, pids, pid: process.pid }, 'pullgate workers listening');
     }
+  };
+
+  const refreshOthers = (from: Worker): void => {
+    const refresh: SupervisorMessage = { type: 'pullgate:refresh' };
+    for (const { worker } of slots.values()) if (worker !== from && worker.isConnected()) worker.send(refresh);
   };
 
   const answerMetrics = (worker: Worker, id: number): void => {

@@ -41,18 +41,20 @@ export function workerContext(env: NodeJS.ProcessEnv = process.env): WorkerConte
 /** Messages from a worker to the supervisor. */
 export type WorkerMessage =
   | { type: 'pullgate:listening'; slot: number; listening: Record<string, string | undefined> }
-  | { type: 'pullgate:metrics-request'; id: number };
+  | { type: 'pullgate:metrics-request'; id: number }
+  /** The lead worker's admin changed stored state (workers/admin-changes.ts). */
+  | { type: 'pullgate:admin-changed' };
 
 /** Messages from the supervisor to a worker. */
-export type SupervisorMessage = { type: 'pullgate:metrics'; id: number; body?: string; error?: string };
+export type SupervisorMessage = { type: 'pullgate:metrics'; id: number; body?: string; error?: string } | { type: 'pullgate:refresh' };
 
-export function isSupervisorMessage(m: unknown): m is SupervisorMessage {
+export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { type: 'pullgate:metrics' }> {
   return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'pullgate:metrics';
 }
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
-  return type === 'pullgate:listening' || type === 'pullgate:metrics-request';
+  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed';
 }
 
 /** Tells the supervisor this worker's listeners are bound. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, request } from 'undici';
+import { AdminClient } from '../support/admin-client.js';
 import { writeLargeBlob, type LargeBlob } from '../support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
 import { isAlive, spawnWorkers, type WorkersProcess } from '../support/workers-process.js';
@@ -17,6 +18,7 @@ import { isAlive, spawnWorkers, type WorkersProcess } from '../support/workers-p
 const workers = 3;
 const clients = 12;
 const size = 6 << 20;
+const adminPassword = 'workers-admin-password';
 
 interface Pulled {
   status: number;
@@ -70,7 +72,7 @@ describe('several workers on one data directory', () => {
   });
 
   test(`${clients} clients on ${workers} workers pulling one cold blob: one upstream fetch, every stream byte-exact and live`, { timeout: 60_000 }, async () => {
-    server = await spawnWorkers(dir, config());
+    server = await spawnWorkers(dir, config(), { PULLGATE_ADMIN_PASSWORD: adminPassword });
     assert.equal(new Set(server.workerPids()).size, workers);
     const blob = await writeLargeBlob(reg, 'team/shared', size, 'workers-one-fetch');
     const path = `/v2/team/shared/blobs/${blob.digest}`;
@@ -95,6 +97,33 @@ describe('several workers on one data directory', () => {
     const served = text.split('\n').filter((l) => l.startsWith('pullgate_served_bytes_total{')).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     assert.equal(served, clients * size, 'served bytes summed over the workers');
     assert.match(text, new RegExp(`^pullgate_cache_size_bytes\\S* ${size}$`, 'm'), 'the cache size is counted once, not once per worker');
+  });
+
+  test('an upstream added through the admin (in the lead worker) is served by every worker', { timeout: 60_000 }, async () => {
+    assert.ok(server?.admin);
+    const admin = new AdminClient(server.admin);
+    assert.equal((await admin.login(adminPassword)).status, 200);
+    const created = await admin.call('POST', '/api/upstreams', { name: 'extra', registry: 'extra.example', url: reg.url, caPem: reg.ca.caCertPem, hosts: ['extra.mirror.test'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const blob = await writeLargeBlob(reg, 'team/extra', 64 * 1024, 'workers-admin');
+    // Connections of their own, so that every worker answers some of them.
+    const answers = await Promise.all(
+      Array.from({ length: workers * 3 }, async () => {
+        const client = new Client(server!.url);
+        try {
+          const res = await client.request({ method: 'HEAD', path: `/v2/team/extra/blobs/${blob.digest}`, headers: { host: 'extra.mirror.test' } });
+          await res.body.dump();
+          return res.statusCode;
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+    assert.deepEqual(answers, answers.map(() => 200));
+    const heads = () => server!.lines().filter((l) => l.msg === 'request' && String(l.url).includes(blob.digest));
+    for (const deadline = Date.now() + 5000; heads().length < answers.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(heads().map((l) => l.upstream), answers.map(() => 'extra'), 'every worker routed the host to the new upstream');
+    assert.ok(new Set(heads().map((l) => l.pid)).size >= 2, 'answered by several workers');
   });
 
   test('a worker killed mid-fill: its followers get an error or the right bytes, nothing partial is kept, a later pull succeeds', { timeout: 90_000 }, async () => {
@@ -139,7 +168,7 @@ describe('several workers on one data directory', () => {
     const cached = (await readdir(join(dir, 'data', 'tmp'))).length;
     assert.equal(cached, 0, 'no temp file after a clean stop');
 
-    server = await spawnWorkers(dir, config());
+    server = await spawnWorkers(dir, config(), { PULLGATE_ADMIN_PASSWORD: adminPassword });
     const before = reg.cdn.requests.length;
     const blob = await writeLargeBlob(reg, 'team/shared', size, 'workers-one-fetch');
     const pulls = await Promise.all(Array.from({ length: workers * 2 }, () => pull(server!.url, `/v2/team/shared/blobs/${blob.digest}`, () => false)));

@@ -32,11 +32,11 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function spawnWorkers(dir: string, config: Record<string, unknown>): Promise<WorkersProcess> {
+export async function spawnWorkers(dir: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<WorkersProcess> {
   const file = join(dir, 'pullgate.yaml');
   const dataDir = join(dir, 'data');
   await writeFile(file, stringify({ listen: { http: '127.0.0.1:0' }, dataDir, log: { level: 'info' }, ...config }));
-  const child = spawn(process.execPath, ['--import', 'tsx', mainScript, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', mainScript, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const logs: string[] = [];
   let buffered = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
