@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,8 +15,10 @@ import { Client, request } from 'undici';
 import { AdminClient } from '../support/admin-client.js';
 import { writeLargeBlob, type LargeBlob } from '../support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
+import { mainScript } from '../support/mirror-process.js';
 import { isAlive, spawnWorkers, type WorkersProcess } from '../support/workers-process.js';
 
+const execFileAsync = promisify(execFile);
 const workers = 3;
 const clients = 12;
 const size = 6 << 20;
@@ -174,5 +178,31 @@ describe('several workers on one data directory', () => {
     const pulls = await Promise.all(Array.from({ length: workers * 2 }, () => pull(server!.url, `/v2/team/shared/blobs/${blob.digest}`, () => false)));
     for (const p of pulls) assert.equal(p.sha256, blob.digest);
     assert.equal(reg.cdn.requests.length, before, 'served from the cache the first run filled');
+  });
+
+  test('the HTTPS port (the SNI router) is served by every worker', { timeout: 60_000 }, async () => {
+    await server?.stop('SIGTERM');
+    const tls = join(dir, 'tls');
+    await execFileAsync(process.execPath, ['--import', 'tsx', mainScript, 'cert', 'selfsigned', '--hosts', '127.0.0.1,localhost', '--out', tls]);
+    server = await spawnWorkers(dir, { ...config(), listen: { http: '127.0.0.1:0', https: '127.0.0.1:0' }, tls: { certificates: [{ cert: join(tls, 'cert.pem'), key: join(tls, 'key.pem') }] } });
+    assert.ok(server.https);
+    const ca = await readFile(join(tls, 'ca.pem'), 'utf8');
+    const blob = await writeLargeBlob(reg, 'team/shared', size, 'workers-one-fetch');
+    const statuses = await Promise.all(
+      Array.from({ length: workers * 3 }, async () => {
+        const client = new Client(server!.https!, { connect: { ca } });
+        try {
+          const res = await client.request({ method: 'HEAD', path: `/v2/team/shared/blobs/${blob.digest}` });
+          await res.body.dump();
+          return res.statusCode;
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+    assert.deepEqual(statuses, statuses.map(() => 200));
+    const heads = () => server!.lines().filter((l) => l.msg === 'request' && l.method === 'HEAD' && String(l.url).includes(blob.digest));
+    for (const deadline = Date.now() + 5000; heads().length < statuses.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(new Set(heads().map((l) => l.pid)).size >= 2, 'TLS connections terminated by several workers');
   });
 });

@@ -13,6 +13,8 @@ export interface WorkersProcess {
   url: string;
   /** The admin listener of the lead worker, when configured. */
   admin?: string;
+  /** The HTTPS port (the SNI router of every worker), when configured. */
+  https?: string;
   logs: string[];
   /** JSON log lines, parsed. */
   lines(): Array<Record<string, unknown>>;
@@ -41,14 +43,14 @@ export async function spawnWorkers(dir: string, config: Record<string, unknown>,
   let buffered = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
-  const ready = await new Promise<{ http: string; admin?: string }>((resolve, reject) => {
+  const ready = await new Promise<{ http: string; admin?: string; https?: string }>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         logs.push(line);
-        if (line.includes('"pullgate workers listening"')) resolve(JSON.parse(line) as { http: string; admin?: string });
+        if (line.includes('"pullgate workers listening"')) resolve(JSON.parse(line) as { http: string; admin?: string; https?: string });
       }
     });
     void exited.then((code) => reject(new Error(`pullgate exited with ${code} before listening:\n${logs.join('\n')}`)));
@@ -65,6 +67,7 @@ export async function spawnWorkers(dir: string, config: Record<string, unknown>,
     child,
     url: ready.http,
     ...(ready.admin ? { admin: ready.admin } : {}),
+    ...(ready.https ? { https: ready.https } : {}),
     logs,
     lines,
     workerPids: () => [
