@@ -37,86 +37,100 @@ async function removeTempOf(dataDir: string, pid: number): Promise<number> {
 
 export async function superviseWorkers(config: Config, workers: number, log: Logger): Promise<void> {
   await prepareDataDir(config, log);
-  const secret = randomBytes(32).toString('hex');
-  const collect = machineMetricsCollector();
-  const slots = new Map<number, { worker: Worker; startedAt: number }>();
-  const announced = new Set<number>();
-  let stopping = false;
-  let listeningLogged = false;
-  let lead: Record<string, string | undefined> = {};
-  let exitCode = 0;
+  new Supervisor(config, workers, log).start();
+}
 
-  const fork = (slot: number): void => {
-    const worker = cluster.fork({ [workerEnv.slot]: String(slot), [workerEnv.workers]: String(workers), [workerEnv.secret]: secret });
-    slots.set(slot, { worker, startedAt: Date.now() });
-    worker.on('message', (m: unknown) => onMessage(worker, m));
-    worker.on('exit', (code, signal) => void onExit(slot, worker, code, signal));
-  };
+class Supervisor {
+  private readonly secret = randomBytes(32).toString('hex');
+  private readonly collect = machineMetricsCollector();
+  private readonly slots = new Map<number, { worker: Worker; startedAt: number }>();
+  private readonly announced = new Set<number>();
+  private lead: Record<string, string | undefined> = {};
+  private listeningLogged = false;
+  private stopping = false;
+  private exitCode = 0;
 
-  const onMessage = (worker: Worker, m: unknown): void => {
+  constructor(
+    private readonly config: Config,
+    private readonly workers: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    process.on('SIGTERM', () => this.stop('SIGTERM'));
+    process.on('SIGINT', () => this.stop('SIGINT'));
+    // SIGHUP (certificates, the config file) is for every worker.
+    process.on('SIGHUP', () => this.each((w) => w.process.kill('SIGHUP')));
+    for (let slot = 0; slot < this.workers; slot++) this.fork(slot);
+  }
+
+  private each(f: (w: Worker) => void): void {
+    for (const { worker } of this.slots.values()) f(worker);
+  }
+
+  private fork(slot: number): void {
+    const worker = cluster.fork({ [workerEnv.slot]: String(slot), [workerEnv.workers]: String(this.workers), [workerEnv.secret]: this.secret });
+    this.slots.set(slot, { worker, startedAt: Date.now() });
+    worker.on('message', (m: unknown) => this.onMessage(worker, m));
+    worker.on('exit', (code, signal) => void this.onExit(slot, worker, code, signal));
+  }
+
+  private onMessage(worker: Worker, m: unknown): void {
     if (!isWorkerMessage(m)) return;
-    if (m.type === 'pullgate:metrics-request') return void answerMetrics(worker, m.id);
-    if (m.type === 'pullgate:admin-changed') return refreshOthers(worker);
-    announced.add(m.slot);
-    if (m.slot === 0) lead = m.listening;
-    if (!listeningLogged && announced.size === workers) {
-      listeningLogged = true;
-      const pids = [...slots.values()].map((s) => s.worker.process.pid);
-      log.info({ ...lead, workers, pids, pid: process.pid }, 'pullgate workers listening');
+    if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
+    if (m.type === 'pullgate:admin-changed') return this.refreshOthers(worker);
+    this.announced.add(m.slot);
+    if (m.slot === 0) this.lead = m.listening;
+    if (this.announced.size === this.workers && !this.listeningLogged) {
+      this.listeningLogged = true;
+      const pids = [...this.slots.values()].map((s) => s.worker.process.pid);
+      this.log.info({ ...this.lead, workers: this.workers, pids, pid: process.pid }, 'pullgate workers listening');
     }
-  };
+  }
 
-  const refreshOthers = (from: Worker): void => {
+  private refreshOthers(from: Worker): void {
     const refresh: SupervisorMessage = { type: 'pullgate:refresh' };
-    for (const { worker } of slots.values()) if (worker !== from && worker.isConnected()) worker.send(refresh);
-  };
+    this.each((w) => w !== from && w.isConnected() && w.send(refresh));
+  }
 
-  const answerMetrics = (worker: Worker, id: number): void => {
-    const send = (m: SupervisorMessage): void => {
-      if (worker.isConnected()) worker.send(m);
-    };
-    collect().then(
+  private answerMetrics(worker: Worker, id: number): void {
+    const send = (m: SupervisorMessage): void => void (worker.isConnected() && worker.send(m));
+    this.collect().then(
       (body) => send({ type: 'pullgate:metrics', id, body }),
       (err: unknown) => send({ type: 'pullgate:metrics', id, error: (err as Error).message }),
     );
-  };
+  }
 
-  const onExit = async (slot: number, worker: Worker, code: number | null, signal: string | null): Promise<void> => {
+  private async onExit(slot: number, worker: Worker, code: number | null, signal: string | null): Promise<void> {
     const pid = worker.process.pid ?? 0;
-    const started = slots.get(slot)?.startedAt ?? 0;
-    if (slots.get(slot)?.worker === worker) slots.delete(slot);
-    const removed = pid ? await removeTempOf(config.dataDir, pid) : 0;
-    if (stopping) {
-      if (code !== 0) exitCode = 1;
-      if (slots.size === 0) finish();
+    const started = this.slots.get(slot)?.startedAt ?? 0;
+    if (this.slots.get(slot)?.worker === worker) this.slots.delete(slot);
+    const removed = pid ? await removeTempOf(this.config.dataDir, pid) : 0;
+    if (this.stopping) {
+      if (code !== 0) this.exitCode = 1;
+      if (this.slots.size === 0) this.finish();
       return;
     }
-    log.error({ slot, pid, code, signal, removedTempFiles: removed }, 'worker died; starting a replacement');
+    this.log.error({ slot, pid, code, signal, removedTempFiles: removed }, 'worker died; starting a replacement');
     const pause = Date.now() - started < quickDeathMs ? respawnPauseMs : 0;
-    setTimeout(() => !stopping && fork(slot), pause);
-  };
+    setTimeout(() => !this.stopping && this.fork(slot), pause);
+  }
 
-  const finish = (): void => {
-    log.info('stopped');
-    process.exit(exitCode);
-  };
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, workers: slots.size }, 'stopping every worker');
-    for (const { worker } of slots.values()) worker.process.kill('SIGTERM');
-    if (slots.size === 0) finish();
+  private stop(signal: NodeJS.Signals): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ signal, workers: this.slots.size }, 'stopping every worker');
+    this.each((w) => w.process.kill('SIGTERM'));
+    if (this.slots.size === 0) this.finish();
     // Each worker bounds its own shutdown; this is the net under them.
     setTimeout(() => {
-      for (const { worker } of slots.values()) worker.process.kill('SIGKILL');
-      exitCode = 1;
-    }, config.shutdownGrace + 20_000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP (certificates, the config file) is for every worker.
-  process.on('SIGHUP', () => {
-    for (const { worker } of slots.values()) worker.process.kill('SIGHUP');
-  });
-  for (let slot = 0; slot < workers; slot++) fork(slot);
+      this.exitCode = 1;
+      this.each((w) => w.process.kill('SIGKILL'));
+    }, this.config.shutdownGrace + 20_000).unref();
+  }
+
+  private finish(): void {
+    this.log.info('stopped');
+    process.exit(this.exitCode);
+  }
 }
