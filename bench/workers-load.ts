@@ -1,15 +1,17 @@
 // The load generator of `npm run bench:workers`, a process of its own so that its CPU is measured apart from the
 // server's: CONNECTIONS keep-alive connections (each a TCP connection of its own, so the kernel and node:cluster
-// spread them over the workers) GET one cached blob back to back for SECONDS, counting the bytes without keeping
+// spread them over the workers), over TLS when given a CA file, GET one cached blob back to back for SECONDS, counting the bytes without keeping
 // or hashing them (the cheapest client there is). Prints one JSON line: requests, bytes, errors, wall and own CPU.
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
-const [url = '', path = '', connectionsArg = '32', secondsArg = '10'] = process.argv.slice(2);
+const [url = '', path = '', connectionsArg = '32', secondsArg = '10', caFile] = process.argv.slice(2);
 const connections = Number(connectionsArg);
 const seconds = Number(secondsArg);
 
 async function main(): Promise<void> {
-  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
+  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000, ...(ca ? { connect: { ca } } : {}) });
   const until = Date.now() + seconds * 1000;
   let requests = 0;
   let bytes = 0;
