@@ -31,6 +31,8 @@ interface Row {
 }
 
 const busyTimeoutMs = 5000;
+/** Leases expired this long ago are deleted (a watch tick's lease is never released: it expires), at most this often. */
+const pruneAfterMs = 3_600_000;
 
 export function processAlive(pid: number): boolean {
   try {
@@ -49,6 +51,7 @@ export class LocalLeases {
   private readonly alive: (pid: number) => boolean;
   private readonly incarnation = randomUUID();
   private readonly q;
+  private prunedAt = 0;
 
   constructor(private readonly o: LocalLeasesOptions) {
     this.ttlMs = o.ttlMs;
@@ -69,12 +72,17 @@ export class LocalLeases {
       ),
       renew: this.db.prepare<[number, string, string]>('UPDATE leases SET expires_at = ? WHERE name = ? AND token = ?'),
       release: this.db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND token = ?'),
+      prune: this.db.prepare<[number]>('DELETE FROM leases WHERE expires_at < ?'),
     };
   }
 
   /** Takes the lease `name` unless a live holder has it; then says who. */
   async claim(name: string, about?: Record<string, string>): Promise<Claim> {
     const now = this.clock();
+    if (now - this.prunedAt > pruneAfterMs) {
+      this.prunedAt = now;
+      this.q.prune.run(now - pruneAfterMs);
+    }
     const record: LeaseRecord = { ...this.o.self, incarnation: this.incarnation, expiresAt: now + this.ttlMs, ...(about ? { about } : {}) };
     const token = randomUUID();
     const outcome = this.db

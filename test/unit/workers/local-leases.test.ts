@@ -72,3 +72,24 @@ describe('local leases', () => {
     assert.equal(processAlive(2 ** 22 + 12345), false);
   });
 });
+
+describe('local leases left to expire', () => {
+  it('are deleted an hour after their expiry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pullgate-local-leases-prune-'));
+    let now = 1_000_000;
+    const l = new LocalLeases({ dataDir: dir, ttlMs: 1000, self: { owner: 'http://127.0.0.1/a', replica: 'a' }, log, clock: () => now });
+    try {
+      assert.equal((await l.claim('watch-tick-1')).won, true);
+      now += 2 * 3_600_000;
+      await l.claim('watch-tick-2');
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(join(dir, 'workers.db'), { readonly: true });
+      const names = (db.prepare('SELECT name FROM leases ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+      db.close();
+      assert.deepEqual(names, ['watch-tick-2']);
+    } finally {
+      l.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
