@@ -413,7 +413,8 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
     await Promise.all([http?.close(), https?.close(), admin?.close()]);
     await fills.abortAll();
     await cluster?.close();
-    await sharedView?.stop();
+    // Only the lead worker beats for the machine; another's stop would delete its heartbeat (docs/workers.md).
+    if (lead) await sharedView?.stop();
     await cache.catalog.close();
     await liveUpstreams.close();
     traffic.close();
