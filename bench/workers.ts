@@ -107,7 +107,7 @@ async function generate(url: string, path: string, seconds: number, ca?: string)
 async function measure(workers: number, up: FakeUpstream, digest: string): Promise<Row> {
   const dir = await mkdtemp(join(tmpdir(), 'pullgate-bench-workers-'));
   const tls = cfg.tls ? await certificate(dir) : undefined;
-  const { child, url, https } = await startServer(dir, workers, up.url, tls);
+  const { child, url, https } = await startServer(dir, workers, up.url, tls && { cert: tls.cert, key: tls.key });
   try {
     const path = `/v2/library/bench/blobs/${digest}`;
     const fill = await request(`${url}${path}`);
