@@ -68,9 +68,9 @@ const layers = [
     why: 'server/ is the registry\'s HTTP edge: it maps requests onto mirror use cases and errors onto HTTP once; nothing below it knows a request object',
   },
   {
-    name: 'cluster and acme',
-    paths: ['cluster/', 'acme/'],
-    why: 'cluster/ (replicas sharing fills) and acme/ (certificates) plug into the mirror and the server from above, wired by the app: the server never imports them',
+    name: 'cluster, workers and acme',
+    paths: ['cluster/', 'workers/', 'acme/'],
+    why: 'cluster/ (replicas sharing fills), workers/ (several processes of one machine sharing fills the way replicas do, docs/workers.md) and acme/ (certificates) plug into the mirror and the server from above, wired by the app: the server never imports them',
   },
   {
     name: 'admin',

@@ -10,6 +10,8 @@ export interface Acme {
   readonly responder: Http01Responder;
   /** Obtains or renews what needs it now (also runs on its own timer). */
   check(): Promise<void>;
+  /** Reads the stored certificates again (a worker that does not renew picks up the lead worker's renewals). */
+  reload(): Promise<void>;
   /** Starts the renewal loop, and the HTTP-01 challenge listener whose URL it returns. */
   start(): Promise<string | undefined>;
   close(): Promise<void>;
@@ -33,6 +35,7 @@ export async function createAcme(config: AcmeConfig, dataDir: string, certificat
   return {
     responder,
     check: () => managed.check(),
+    reload: () => managed.load(),
     async start() {
       const url = tlsAlpn ? undefined : await responder.listen(config.httpListen);
       managed.start();

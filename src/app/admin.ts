@@ -33,7 +33,8 @@ export interface AdminParts {
 
 export async function wireAdmin(base: Base, parts: AdminParts): Promise<FastifyInstance | undefined> {
   const config = base.config();
-  if (!config.listen.admin) return undefined;
+  // The admin runs once per machine: in the lead worker (docs/workers.md).
+  if (!config.listen.admin || !base.lead) return undefined;
   const { local, pins } = parts.cache;
   const { traffic, activity } = parts.figures;
   const { sources, set, makeUpstream } = parts.upstreams;

@@ -30,6 +30,8 @@ import { wireRegistryServers, type Listening } from './servers.js';
 import { wireTls } from './tls.js';
 import { wireUpstreams } from './upstreams.js';
 import { wireWatch } from './watch.js';
+import { wireWorkers } from './workers.js';
+import type { WorkerContext } from '../workers/worker-context.js';
 
 export interface AppOptions {
   log?: Logger;
@@ -44,6 +46,8 @@ export interface AppOptions {
   loadConfig?: () => Promise<Config>;
   /** The watch scheduler's timer (tests drive it with their clock instead). */
   watchTimer?: Timer;
+  /** One of several worker processes of this machine (docs/workers.md); absent in a server of one process. */
+  worker?: WorkerContext;
 }
 
 export type { ReloadResult } from '../config-reload.js';
@@ -94,6 +98,7 @@ export async function createApp(initialConfig: Config, options: AppOptions = {})
   const tls = await wireTls(base, { cache, upstreams });
   const servers = wireRegistryServers(base, { figures, upstreams, access, mirror, tls, admitPassthrough: options.admitPassthrough });
   const admin = await wireAdmin(base, { cache, figures, cluster, upstreams, access, mirror, watch, tls, servers, password: options.adminPassword, webDir: options.webDir });
+  wireWorkers(base, { cache, upstreams, tls, admin });
   const lifecycle = wireLifecycle(base, { cache, figures, cluster, upstreams, watch, tls, servers, admin, loadConfig: options.loadConfig });
   const app: App = {
     get config() {

@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import { SecretBox } from '../cache/secret-box.js';
 import type { Config } from '../config/config.js';
 import { createLogger, logFormat } from '../logger.js';
+import type { WorkerContext } from '../workers/worker-context.js';
 
 export interface BaseOptions {
   log?: Logger;
   clock?: () => number;
+  worker?: WorkerContext | undefined;
 }
 
 export interface Base {
@@ -26,6 +28,10 @@ export interface Base {
   /** The clock the caller passed (tests), if any: upstreams keep their own default otherwise. */
   givenClock?: () => number;
   secrets: SecretBox;
+  /** One of several worker processes of this machine (docs/workers.md); absent in a server of one process. */
+  worker?: WorkerContext;
+  /** Runs the work done once per machine (admin, watch scheduler, housekeeping, ACME, heartbeats): the lead worker, or the one process. */
+  lead: boolean;
 }
 
 export async function wireBase(initial: Config, options: BaseOptions): Promise<Base> {
@@ -48,5 +54,7 @@ export async function wireBase(initial: Config, options: BaseOptions): Promise<B
     clock: options.clock ?? Date.now,
     ...(options.clock ? { givenClock: options.clock } : {}),
     secrets: await SecretBox.open(config.dataDir),
+    ...(options.worker ? { worker: options.worker } : {}),
+    lead: options.worker?.lead ?? true,
   };
 }

@@ -59,7 +59,8 @@ export interface CacheWiring {
 export async function wireCache(base: Base): Promise<CacheWiring> {
   const { clock } = base;
   const config = base.config();
-  const local = await openCache(config, base.child('cache'), clock);
+  // A worker's siblings have fills in progress: the supervisor cleaned the temp files before they started.
+  const local = await openCache(config, base.child('cache'), clock, { cleanTemp: !base.worker });
   await mkdir(local.temp.dir, { recursive: true });
   // A bucket's commit is an upload: clients get the verified bytes without waiting for it.
   const fills = new Fills(

@@ -3,6 +3,7 @@
 // (heartbeats with this replica's figures, the catalog kept in sync).
 import type { Cluster } from '../cluster/cluster.js';
 import { createSharedView, type SharedView } from '../catalog/shared-view.js';
+import { createWorkerCluster } from '../workers/worker-cluster.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 import type { Figures } from './figures.js';
@@ -16,9 +17,12 @@ export async function wireCluster(base: Base, parts: { cache: CacheWiring; figur
   const config = base.config();
   const { local, fills } = parts.cache;
   // Loaded only for a cluster (its leases live in a bucket: the AWS SDK).
+  // Several workers of one machine share fills as replicas do, with leases in the data directory (docs/workers.md).
   const cluster = config.cluster
     ? (await import('../cluster/cluster.js')).createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster'))
-    : undefined;
+    : base.worker
+      ? await createWorkerCluster(base.worker, config.dataDir, local.store, fills, config.timeouts, base.child('workers'))
+      : undefined;
   if (cluster) local.setEvictionTurn(cluster.evictionTurn);
   const sharedView = local.bucket
     ? createSharedView({

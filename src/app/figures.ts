@@ -3,6 +3,7 @@
 import { Activity } from '../server/activity.js';
 import { Traffic } from '../metrics/traffic.js';
 import { Metrics } from '../metrics/metrics.js';
+import { shareWorkerMetrics } from '../workers/machine-metrics.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 
@@ -22,6 +23,8 @@ export function wireFigures(base: Base, parts: { cache: CacheWiring }): Figures 
     fillsInFlight: () => fills.size,
     fetched: (upstream, bytes) => traffic.fetched(upstream, bytes),
   });
+  // With several workers, the admin's /metrics sums every worker's (docs/workers.md).
+  if (base.worker) metrics.exposition = shareWorkerMetrics(metrics.registry);
   const runEviction = () =>
     void local
       .evict()

@@ -7,6 +7,7 @@ import { reloadConfig, type ReloadResult } from '../config-reload.js';
 import type { Config } from '../config/config.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { Readiness, type ReadinessReport } from '../server/readiness.js';
+import { followStoredCertificates } from '../workers/stored-certificates.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 import type { ClusterWiring } from './cluster.js';
@@ -114,10 +115,13 @@ async function listenAll(base: Base, parts: LifecycleParts): Promise<Listening> 
   }
   if (admin && config.listen.admin) out.admin = await listenOne(admin, config.listen.admin, 'http');
   if (cluster && config.cluster) out.cluster = shown(await cluster.server.listen(config.cluster.listen), 'http');
-  await sharedView?.start();
-  parts.watch.watch.scheduler.start();
-  parts.watch.housekeeping.start();
-  const acmeChallenges = await parts.tls.acme?.start();
+  // The work done once per machine runs in the lead worker; the others read what it stores (docs/workers.md).
+  if (base.lead) {
+    await sharedView?.start();
+    parts.watch.watch.scheduler.start();
+    parts.watch.housekeeping.start();
+  }
+  const acmeChallenges = base.lead ? await parts.tls.acme?.start() : parts.tls.acme && followStoredCertificates(parts.tls.acme, base.child('acme'));
   if (acmeChallenges) out.acmeChallenges = acmeChallenges;
   base.log.info({ ...out, upstreams: parts.upstreams.set.all().map((u) => `${u.name}=${u.config.registry}`) }, 'pullgate listening');
   return { ...out };
@@ -138,7 +142,8 @@ async function closeAll(base: Base, parts: LifecycleParts): Promise<void> {
   await Promise.all([http?.close(), https?.close(), parts.admin?.close()]);
   await parts.cache.fills.abortAll();
   await parts.cluster.cluster?.close();
-  await parts.cluster.sharedView?.stop();
+  // Only the lead worker beats for the machine; another's stop would delete its heartbeat (docs/workers.md).
+  if (base.lead) await parts.cluster.sharedView?.stop();
   await parts.cache.local.catalog.close();
   await parts.upstreams.set.close();
   parts.figures.traffic.close();

@@ -14,7 +14,8 @@ export class DiskTempFiles implements TempFiles {
 
   async create(): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    const path = join(this.dir, `${randomUUID()}.part`);
+    // Named after the process: the supervisor removes a dead worker's files (docs/workers.md).
+    const path = join(this.dir, `${process.pid}-${randomUUID()}.part`);
     // 'wx': a name collision fails loudly instead of two fills sharing one file.
     const handle = await open(path, 'wx');
     await handle.close();

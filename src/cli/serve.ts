@@ -4,6 +4,9 @@ import { createApp } from '../app/app.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { logUnhandledRejections } from './process-failures.js';
+import { createLogger, logFormat } from '../logger.js';
+import { announceListening, isSupervisor, workerContext } from '../workers/worker-context.js';
+import { superviseWorkers } from '../workers/supervisor.js';
 
 export interface ServeFlags {
   config?: string;
@@ -34,9 +37,19 @@ export async function serve(flags: ServeFlags): Promise<void> {
     return c;
   };
   const config = await load();
-  const app = await createApp(config, { loadConfig: load });
+  // Several workers (docs/workers.md): this process supervises them, each of them runs the rest of this function.
+  if (isSupervisor(config)) {
+    const log = createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ component: 'supervisor' });
+    logUnhandledRejections(process, log);
+    return superviseWorkers(config, config.workers ?? 1, log);
+  }
+  const worker = workerContext();
+  // A worker's lines say which worker wrote them.
+  const log = worker ? createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ worker: worker.slot, pid: process.pid }) : undefined;
+  const app = await createApp(config, { loadConfig: load, ...(worker && log ? { worker, log } : {}) });
   logUnhandledRejections(process, app.log);
-  await app.listen();
+  const listening = await app.listen();
+  if (worker) announceListening(worker.slot, { ...listening });
   // SIGHUP: certificates and the config file again; a broken file is logged and the running config kept.
   process.on('SIGHUP', () => void app.reloadConfig());
   let stopping = false;

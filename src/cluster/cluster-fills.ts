@@ -12,7 +12,8 @@ import type { LeaseRecord, LeaseStore } from './leases.js';
 import type { PeerClient } from './peer-client.js';
 
 export interface ClusterFillsOptions {
-  leases: LeaseStore;
+  /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts). */
+  leases: Pick<LeaseStore, 'hold' | 'ttlMs'>;
   peers: PeerClient;
   /** Size of a committed blob in the shared store. */
   stat: (digest: Digest) => Promise<number | undefined>;

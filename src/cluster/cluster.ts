@@ -17,7 +17,8 @@ import { PeerServer } from './peer-server.js';
 export interface Cluster {
   /** This replica's name among its peers (its advertised host:port). */
   replica: string;
-  leases: LeaseStore;
+  /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts). */
+  leases: Pick<LeaseStore, 'claim' | 'hold' | 'ttlMs'>;
   fills: ClusterFills;
   server: PeerServer;
   /** Eviction by one replica at a time: it runs only while this replica holds the eviction lease. */

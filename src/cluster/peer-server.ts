@@ -12,7 +12,8 @@ import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
 
 export interface PeerServerOptions {
   fills: { get(digest: Digest): { fill: Promise<BlobFill> } | undefined };
-  auth: PeerAuth;
+  /** Only checks signatures (a worker's endpoint gets its verifier once its port is bound). */
+  auth: Pick<PeerAuth, 'verify'>;
   log: Logger;
 }
 

@@ -104,6 +104,8 @@ export interface Config {
   shutdownGrace: number;
   /** Set when several replicas share the bucket. */
   cluster?: ClusterConfig;
+  /** Processes serving the data directory (docs/workers.md); absent or 1: this one. */
+  workers?: number;
   upstreams: UpstreamConfig[];
   /** True when the file lists no upstreams and the built-in set is used. */
   builtinUpstreams: boolean;

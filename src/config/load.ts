@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { builtinUpstreams } from './builtin-upstreams.js';
 import { defaultSegmentSettings, type AcmeConfig, type Config, type UpstreamConfig } from './config.js';
 import { configSchema, defaultListen, upstreamSchema, type ParsedConfig } from './schema.js';
+import { resolveWorkers } from './workers.js';
 import { ClusterSecretError, resolveCluster, type ClusterConfig, type ParsedCluster } from './cluster.js';
 import { resolveStorage, StorageSecretError, type ParsedStorage, type StorageConfig } from './storage.js';
 import { resolveSignatures, SignatureConfigError, type ParsedSignatures } from './signatures.js';
@@ -222,6 +223,7 @@ async function resolveConfig(c: ParsedConfig, baseDir: string): Promise<Config> 
     cache: { ...c.cache, storage: await resolveStorageOrFail(c.cache.storage, baseDir) },
     shutdownGrace: c.shutdownGrace,
     ...(c.cluster ? { cluster: await resolveClusterOrFail(c.cluster, baseDir) } : {}),
+    workers: resolveWorkers(c.workers),
     upstreams,
     builtinUpstreams: c.upstreams === undefined,
     ...(c.proxy ? { proxy: c.proxy } : {}),

@@ -10,6 +10,7 @@ import { signaturesSchema } from './signatures.js';
 import { passthroughConflicts, passthroughRouteSchema } from './passthrough.js';
 import { storageSchema } from './storage.js';
 import { clusterSchema } from './cluster.js';
+import { workersSchema } from './workers.js';
 import { quotaSchema, watchEntrySchema } from './watch.js';
 
 /** A number or a string read by `parse` (durations to ms, sizes to bytes), with a default and a hint on error. */
@@ -224,6 +225,8 @@ export const configSchema = z
     shutdownGrace: duration('30s', '1h'),
     /** Several replicas sharing one bucket: fills claimed and streamed between them (src/config/cluster.ts). */
     cluster: clusterSchema.optional(),
+    /** Processes serving the data directory on this machine: a number, or `auto` for one per core (docs/workers.md). */
+    workers: workersSchema,
     upstreams: z.array(upstreamSchema).optional(),
     access: z
       .strictObject({
@@ -279,6 +282,10 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'mirrors'], message: 'mirrors need auth mode mirror: client credentials belong to the origin only' });
       }
     });
+    if (c.workers !== 1 && c.tls.acme?.challenge === 'tls-alpn-01') {
+      ctx.addIssue({ code: 'custom', path: ['workers'], message: 'tls-alpn-01 challenges are answered by the process that asked for them: use http-01 with several workers' });
+    }
+    if (c.cluster && c.workers !== 1) ctx.addIssue({ code: 'custom', path: ['workers'], message: 'workers and cluster together are not supported yet: one process per replica' });
     if (c.cluster && c.cache.storage.type !== 's3') {
       ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their cache through a bucket: set cache.storage.type to s3' });
     }

@@ -129,8 +129,9 @@ describe('pullgate config print and schema', () => {
     assert.equal(schema.title, 'Pullgate configuration');
     assert.equal(schema.additionalProperties, false);
     assert.deepEqual(Object.keys(schema.properties).sort(), [
-      'access', 'admin', 'cache', 'cluster', 'dataDir', 'listen', 'log', 'proxy', 'publicUrl', 'shutdownGrace', 'timeouts', 'tls', 'upstreams',
+      'access', 'admin', 'cache', 'cluster', 'dataDir', 'listen', 'log', 'proxy', 'publicUrl', 'shutdownGrace', 'timeouts', 'tls', 'upstreams', 'workers',
     ]);
+    assert.equal(schema.properties.workers?.default, 1);
     assert.equal(schema.properties.shutdownGrace?.default, '30s');
     assert.deepEqual(schema.properties.upstreams?.items?.required, ['name', 'registry', 'url']);
     assert.equal(schema.properties.upstreams?.items?.additionalProperties, false);

@@ -23,6 +23,7 @@ describe('validateConfig defaults', () => {
       access: { allow: [], deny: [], login: 'off', trustedProxies: [], users: [], limits: {}, clientIdleTimeout: 300_000 },
       admin: { sessionTtl: 12 * 3_600_000, hosts: [] },
       shutdownGrace: 30_000,
+      workers: 1,
     });
   });
 

@@ -1,0 +1,64 @@
+// What a worker process knows about its place on the machine (docs/workers.md), handed down by the supervisor
+// in its environment: its slot, whether it leads (runs the once-per-machine work), and the secret that signs
+// requests between the workers' internal endpoints. Messages between a worker and the supervisor are here too.
+import cluster from 'node:cluster';
+
+export interface WorkerContext {
+  /** 0..n-1; a replaced worker keeps its predecessor's slot. */
+  slot: number;
+  /** The lead worker (slot 0) runs the admin, the watch scheduler, ACME and the replica heartbeats. */
+  lead: boolean;
+  workers: number;
+  /** Signs requests between the workers' internal endpoints (PeerAuth), fresh for every start of the machine. */
+  secret: string;
+  /** How long a worker that is gone keeps its claims (a killed process's claims are taken over at once). */
+  leaseTtlMs: number;
+}
+
+export const workerEnv = {
+  slot: 'PULLGATE_WORKER_SLOT',
+  workers: 'PULLGATE_WORKERS',
+  secret: 'PULLGATE_WORKER_SECRET',
+} as const;
+
+export const defaultLeaseTtlMs = 10_000;
+
+/** Whether this process is to supervise workers rather than serve. */
+export function isSupervisor(config: { workers?: number }): boolean {
+  return (config.workers ?? 1) > 1 && cluster.isPrimary;
+}
+
+/** This process's context when the supervisor started it; undefined in a server of one process. */
+export function workerContext(env: NodeJS.ProcessEnv = process.env): WorkerContext | undefined {
+  if (!cluster.isWorker) return undefined;
+  const slot = Number(env[workerEnv.slot]);
+  const workers = Number(env[workerEnv.workers]);
+  const secret = env[workerEnv.secret];
+  if (!Number.isInteger(slot) || !Number.isInteger(workers) || !secret) throw new Error('a worker started without its slot and secret');
+  return { slot, lead: slot === 0, workers, secret, leaseTtlMs: defaultLeaseTtlMs };
+}
+
+/** Messages from a worker to the supervisor. */
+export type WorkerMessage =
+  | { type: 'pullgate:listening'; slot: number; listening: Record<string, string | undefined> }
+  | { type: 'pullgate:metrics-request'; id: number }
+  /** The lead worker's admin changed stored state (workers/admin-changes.ts). */
+  | { type: 'pullgate:admin-changed' };
+
+/** Messages from the supervisor to a worker. */
+export type SupervisorMessage = { type: 'pullgate:metrics'; id: number; body?: string; error?: string } | { type: 'pullgate:refresh' };
+
+export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { type: 'pullgate:metrics' }> {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'pullgate:metrics';
+}
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
+  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed';
+}
+
+/** Tells the supervisor this worker's listeners are bound. */
+export function announceListening(slot: number, listening: Record<string, string | undefined>): void {
+  const message: WorkerMessage = { type: 'pullgate:listening', slot, listening };
+  process.send?.(message);
+}

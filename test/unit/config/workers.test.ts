@@ -1,0 +1,34 @@
+// `workers`: 1 unless configured, `auto` for one per core, and refused with what one process must do alone
+// (replicas' leases in a bucket, tls-alpn-01 challenges answered by the process that asked).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { configFromObject, validateConfig } from '../../../src/config/load.js';
+import { problemsOf } from './config-problems.js';
+
+describe('workers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-workers-config-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('is one process unless configured', async () => assert.equal((await configFromObject({}, dir)).workers, 1));
+
+  it('takes a number, or auto for one per core', async () => {
+    assert.equal((await configFromObject({ workers: 3 }, dir)).workers, 3);
+    assert.equal((await configFromObject({ workers: 'auto' }, dir)).workers, availableParallelism());
+  });
+
+  it('refuses zero, fractions and words other than auto', () => {
+    for (const workers of [0, 1.5, 'all', -2]) assert.ok(problemsOf({ workers }).some((p) => p.startsWith('workers')), String(workers));
+  });
+
+  it('refuses tls-alpn-01 challenges with several workers', () => {
+    const acme = { listen: { https: ':443' }, tls: { acme: { email: 'ops@example.com', termsAgreed: true, challenge: 'tls-alpn-01', hosts: ['mirror.example.com'] } } };
+    assert.deepEqual(problemsOf({ ...acme, workers: 2 }), ['workers: tls-alpn-01 challenges are answered by the process that asked for them: use http-01 with several workers']);
+    assert.equal(validateConfig({ ...acme, workers: 1 }).workers, 1);
+  });
+});
