@@ -2,6 +2,7 @@
 // streams this replica's fills, and the client that follows another replica's.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { evictionByLease } from './eviction-lease.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { EvictionTurn } from '../cache/eviction-turn.js';
 import type { BlobStore } from '../cache/ports.js';
@@ -54,18 +55,7 @@ export function createCluster(
     leases,
     fills: new ClusterFills({ leases, peers, stat: (d) => store.stat(d), log }),
     server,
-    async evictionTurn(run) {
-      const held = await leases.hold('eviction');
-      if (!held.won) {
-        log.info({ holder: held.holder.replica }, 'eviction skipped: another replica is evicting');
-        return undefined;
-      }
-      try {
-        return await run();
-      } finally {
-        await held.release();
-      }
-    },
+    evictionTurn: evictionByLease(leases, log, 'replica'),
     async close() {
       await server.close();
       await peers.close();

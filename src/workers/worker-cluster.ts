@@ -4,6 +4,7 @@
 // follows another; eviction runs while a worker holds the eviction lease.
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { evictionByLease } from '../cluster/eviction-lease.js';
 import type { BlobStore } from '../cache/ports.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { ClusterFills } from '../cluster/cluster-fills.js';
@@ -49,18 +50,7 @@ export async function createWorkerCluster(
     leases,
     fills: new ClusterFills({ leases, peers, stat: (d) => store.stat(d), log }),
     server,
-    async evictionTurn(run) {
-      const held = await leases.hold('eviction');
-      if (!held.won) {
-        log.info({ holder: held.holder.replica }, 'eviction skipped: another worker is evicting');
-        return undefined;
-      }
-      try {
-        return await run();
-      } finally {
-        await held.release();
-      }
-    },
+    evictionTurn: evictionByLease(leases, log, 'worker'),
     async close() {
       await server.close();
       await peers.close();
