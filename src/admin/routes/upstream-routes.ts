@@ -10,58 +10,55 @@ import { quotaOf, signaturesView } from '../upstream-policy-view.js';
 import type { UpstreamSource } from '../../upstream/upstream-sources.js';
 
 export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
-  /** Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). */
-  const view = (s: UpstreamSource): UpstreamView => {
-    const live = ctx.upstreams.router().named(s.config.name);
-    const health = live && s.enabled ? live.health.snapshot() : { reachable: null, lastOkAt: null, lastError: null };
-    const rl = live?.rateLimit;
-    return {
-      name: s.config.name,
-      registry: s.config.registry,
-      url: shownUrl(s.config.url),
-      mirrors: s.config.mirrors.map(shownUrl),
-      allowPrivateRedirects: s.config.allowPrivateRedirects,
-      retries: s.config.retries,
-      circuit: s.config.circuit,
-      hosts: s.config.hosts,
-      default: s.config.default,
-      auth: { mode: s.config.auth.mode, ...(s.config.auth.username ? { username: s.config.auth.username } : {}), hasPassword: s.hasPassword },
-      hasCa: s.hasCa,
-      insecureSkipVerify: s.config.insecureSkipVerify,
-      ...(s.config.proxy ? { proxy: redactProxy(s.config.proxy) } : {}),
-      tagTtlMs: s.config.tagTtlMs,
-      offline: s.config.offline,
-      enabled: s.enabled,
-      ...(s.config.access ? { access: s.config.access } : {}),
-      ...(s.config.policy ? { policy: s.config.policy } : {}),
-      ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
-      quota: quotaOf(ctx, s.config.name),
-      source: s.source,
-      health: {
-        ...health,
-        circuit: live && s.enabled ? live.circuit : 'closed',
-        ...(live && s.enabled ? { urls: live.endpointViews() } : {}),
-        rateLimit: rl
-          ? {
-              ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}),
-              ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}),
-              ...windowOf(rl.remaining ?? rl.limit),
-              at: rl.at,
-            }
-          : null,
-      },
-    };
-  };
+  return [...editRoutes(ctx), ...testRoutes(ctx)];
+}
 
-  const runTest = async (config: Parameters<AdminContext['makeUpstream']>[0], image: string | undefined) => {
-    const upstream = ctx.makeUpstream(config);
-    try {
-      return await testUpstream(upstream, image, AbortSignal.timeout(30_000));
-    } finally {
-      void upstream.close().catch(() => undefined);
-    }
+/** Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). */
+function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
+  const live = ctx.upstreams.router().named(s.config.name);
+  const health = live && s.enabled ? live.health.snapshot() : { reachable: null, lastOkAt: null, lastError: null };
+  const rl = live?.rateLimit;
+  return {
+    name: s.config.name,
+    registry: s.config.registry,
+    url: shownUrl(s.config.url),
+    mirrors: s.config.mirrors.map(shownUrl),
+    allowPrivateRedirects: s.config.allowPrivateRedirects,
+    retries: s.config.retries,
+    circuit: s.config.circuit,
+    hosts: s.config.hosts,
+    default: s.config.default,
+    auth: { mode: s.config.auth.mode, ...(s.config.auth.username ? { username: s.config.auth.username } : {}), hasPassword: s.hasPassword },
+    hasCa: s.hasCa,
+    insecureSkipVerify: s.config.insecureSkipVerify,
+    ...(s.config.proxy ? { proxy: redactProxy(s.config.proxy) } : {}),
+    tagTtlMs: s.config.tagTtlMs,
+    offline: s.config.offline,
+    enabled: s.enabled,
+    ...(s.config.access ? { access: s.config.access } : {}),
+    ...(s.config.policy ? { policy: s.config.policy } : {}),
+    ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
+    quota: quotaOf(ctx, s.config.name),
+    source: s.source,
+    health: {
+      ...health,
+      circuit: live && s.enabled ? live.circuit : 'closed',
+      ...(live && s.enabled ? { urls: live.endpointViews() } : {}),
+      rateLimit: rl
+        ? {
+            ...(rl.limit !== undefined ? { limit: leadingNumber(rl.limit) } : {}),
+            ...(rl.remaining !== undefined ? { remaining: leadingNumber(rl.remaining) } : {}),
+            ...windowOf(rl.remaining ?? rl.limit),
+            at: rl.at,
+          }
+        : null,
+    },
   };
+}
 
+/** List, add, replace, enable/disable and delete. */
+function editRoutes(ctx: AdminContext): AnyApiRoute[] {
+  const view = (s: UpstreamSource): UpstreamView => viewOf(ctx, s);
   return [
     route({
       method: 'GET',
@@ -108,6 +105,21 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
         await ctx.sources.remove(String(params.name));
       },
     }),
+  ];
+}
+
+/** The step-by-step test of unsaved settings or of a saved upstream; what it learns is the upstream's health. */
+function testRoutes(ctx: AdminContext): AnyApiRoute[] {
+  const runTest = async (config: Parameters<AdminContext['makeUpstream']>[0], image: string | undefined) => {
+    const upstream = ctx.makeUpstream(config);
+    try {
+      return await testUpstream(upstream, image, AbortSignal.timeout(30_000));
+    } finally {
+      void upstream.close().catch(() => undefined);
+    }
+  };
+
+  return [
     route({
       method: 'POST',
       url: '/api/upstreams/test',
@@ -159,7 +171,6 @@ function redactProxy(proxy: string): string {
   return url.href.replace(/\/$/, '');
 }
 
-/** `ratelimit-remaining: 76;w=21600` -> 76. */
 /** A test's outcome as the upstream's health: an answer, or the first failed step's detail as its last error. */
 function noteTested(live: Upstream, result: TestResult): void {
   if (result.ok) live.health.answered(200);
@@ -172,6 +183,7 @@ function windowOf(value: string | undefined): { windowSeconds?: number } {
   return Number.isFinite(w) && w > 0 ? { windowSeconds: w } : {};
 }
 
+/** `ratelimit-remaining: 76;w=21600` -> 76. */
 function leadingNumber(value: string): number | undefined {
   const n = Number(/^\s*(\d+)/.exec(value)?.[1]);
   return Number.isFinite(n) ? n : undefined;

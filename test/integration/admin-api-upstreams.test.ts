@@ -1,0 +1,198 @@
+// Upstream sources through the admin API: validation errors name the field, credentials never come back, and
+// changes apply to the very next registry request. Upstreams are in-process fake registries (test/support/fake);
+// the real-client variant of live apply is test/e2e/admin-live-upstream.test.ts.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { AdminClient } from '../support/admin-client.js';
+import { type AdminApiMirror, otherUpstream, startAdminApiMirror, stopAdminApiMirror, upstreamSecret } from '../support/admin-api-mirror.js';
+import type { FakeUpstream } from '../support/fake/fake-upstream.js';
+import { get } from '../support/fake/mirror-over-fake.js';
+import type { TestMirror } from '../support/mirror-app.js';
+
+describe('admin API', () => {
+  let hub: FakeUpstream;
+  let other: FakeUpstream;
+  let mirror: TestMirror;
+  let admin: AdminClient;
+  let fixture: AdminApiMirror | undefined;
+
+  before(async () => {
+    fixture = await startAdminApiMirror();
+    ({ hub, other, mirror, admin } = fixture);
+  });
+
+  after(() => stopAdminApiMirror(fixture ?? {}));
+
+  describe('upstream sources', () => {
+    const live = () => otherUpstream(other);
+
+    test('the config file upstream is listed read-only, with its health', async () => {
+      const res = await admin.call<{ upstreams: Array<Record<string, unknown>> }>('GET', '/api/upstreams');
+      assert.equal(res.status, 200);
+      const hubView = res.body.upstreams.find((u) => u.name === 'hub');
+      assert.equal(hubView?.source, 'config');
+      assert.equal(hubView?.enabled, true);
+      assert.deepEqual(Object.keys(hubView?.health as object).sort(), ['circuit', 'lastError', 'lastOkAt', 'rateLimit', 'reachable', 'urls']);
+      // One URL (no mirrors configured): the origin, its circuit closed.
+      assert.deepEqual((hubView?.health as { urls: unknown }).urls, [{ url: hub.url, role: 'origin', circuit: 'closed', failures: 0 }]);
+      const edit = await admin.call('PUT', '/api/upstreams/hub', { name: 'hub', registry: 'docker.io', url: hub.url });
+      assert.equal(edit.status, 409);
+      assert.equal((edit.body as { error: string }).error, 'READ_ONLY');
+      assert.equal((await admin.call('DELETE', '/api/upstreams/hub')).status, 409);
+    });
+
+    test('validation errors name the field', async () => {
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ ...live(), url: 'ftp://nope' }, 'url'],
+        [{ ...live(), name: 'Bad Name' }, 'name'],
+        [{ ...live(), hosts: ['not a host'] }, 'hosts.0'],
+        [{ ...live(), auth: { mode: 'mirror', password: 'x' } }, 'auth.username'],
+        [{ ...live(), registry: 'docker.io' }, 'registry'],
+        [{ ...live(), default: true }, ''],
+        [{ ...live(), caPem: 'not pem' }, 'caPem'],
+        [{ ...live(), tagTtl: 'soon' }, 'tagTtl'],
+        [{ ...live(), surprise: 1 }, ''],
+      ];
+      for (const [body, field] of cases) {
+        const res = await admin.call<{ error: string; fields?: Array<{ path: string; message: string }> }>('POST', '/api/upstreams', body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)} -> ${res.text}`);
+        assert.equal(res.body.error, 'VALIDATION');
+        assert.ok(res.body.fields?.some((f) => f.path === field), `${field} in ${res.text}`);
+      }
+      assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
+    });
+
+    test('a signature policy with wrong fields is refused naming each field (the config file\'s schema), and nothing is saved', async () => {
+      const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const cases: Array<[unknown, string, RegExp]> = [
+        [{ require: [{ repositories: ['Team/*'], keys: [pem] }] }, 'signatures.require.0.repositories.0', /repository glob/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem], mode: 'block' }] }, 'signatures.require.0.mode', /enforce|audit/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem], threshold: 0 }] }, 'signatures.require.0.threshold', /./],
+        [{ require: [{ repositories: ['team/*'] }] }, 'signatures.require.0', /keys or identities/],
+        [{ require: [{ repositories: ['team/*'], identities: [{ issuer: 'https://issuer.test', subjectRegExp: '(' }] }] }, 'signatures.require.0.identities.0.subjectRegExp', /regular expression/],
+        [{ require: [{ repositories: ['team/*'], keys: [pem, '/etc/passwd'] }] }, 'signatures.require.0.keys.1', /PEM/],
+        [{ require: [{ repositories: ['team/*'], keys: ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'] }] }, 'signatures.require.0.keys.0', /./],
+        [{ require: [{ repositories: ['team/*'], keys: [`sha256:${'a'.repeat(64)}`] }] }, 'signatures.require.0.keys.0', /fingerprint/],
+        [{ trustedRoot: '/etc/pullgate/root.json', require: [{ repositories: ['team/*'], keys: [pem] }] }, 'signatures.trustedRoot', /config file/],
+        [{ require: [] }, 'signatures.require', /./],
+      ];
+      for (const [signatures, path, message] of cases) {
+        const res = await admin.call<{ error: string; fields?: Array<{ path: string; message: string }> }>('POST', '/api/upstreams', { ...live(), signatures });
+        assert.equal(res.status, 400, `${JSON.stringify(signatures)} -> ${res.text}`);
+        assert.equal(res.body.error, 'VALIDATION');
+        const field = res.body.fields?.find((f) => f.path === path);
+        assert.match(field?.message ?? '', message, `${path} in ${res.text}`);
+      }
+      assert.equal((await admin.call<{ upstreams: unknown[] }>('GET', '/api/upstreams')).body.upstreams.length, 1, 'nothing was saved');
+    });
+
+    test('an added upstream is routed by the very next request; its password is never returned nor stored in clear', async () => {
+      const before = await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other.mirror.test' } });
+      assert.equal(before.status, 404, 'not routed before it is added');
+
+      const created = await admin.call<Record<string, unknown>>('POST', '/api/upstreams', live());
+      assert.equal(created.status, 201, created.text);
+      assert.equal(created.body.source, 'admin');
+      assert.deepEqual(created.body.auth, { mode: 'mirror', username: 'robot', hasPassword: true });
+      assert.ok(!created.text.includes(upstreamSecret));
+      assert.ok(!(await admin.call('GET', '/api/upstreams')).text.includes(upstreamSecret));
+
+      const pulled = await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other.mirror.test' } });
+      assert.equal(pulled.status, 200, pulled.body.toString());
+      assert.ok(other.count((r) => r.path === '/v2/private/app/manifests/1.0') > 0, 'the added upstream was asked');
+
+      const db = await readFile(join(mirror.dataDir, 'pullgate.db'));
+      const wal = await readFile(join(mirror.dataDir, 'pullgate.db-wal')).catch(() => Buffer.alloc(0));
+      assert.ok(!db.includes(upstreamSecret) && !wal.includes(upstreamSecret), 'the password is stored sealed');
+      assert.ok(!mirror.logs.some((l) => l.includes(upstreamSecret)), 'the password never reaches the log');
+    });
+
+    test('disable stops routing at once; enable brings it back; offline serves only the cache', async () => {
+      const path = '/v2/private/app/manifests/1.0';
+      const off = await admin.call<Record<string, unknown>>('PATCH', '/api/upstreams/other', { enabled: false });
+      assert.equal(off.status, 200);
+      assert.equal(off.body.enabled, false);
+      assert.equal((await get(mirror.url, path, { headers: { host: 'other.mirror.test' } })).status, 404);
+      assert.equal((await admin.call('PATCH', '/api/upstreams/other', { enabled: true })).status, 200);
+      assert.equal((await get(mirror.url, path, { headers: { host: 'other.mirror.test' } })).status, 200);
+
+      assert.equal((await admin.call('PATCH', '/api/upstreams/other', { offline: true })).status, 200);
+      const asked = other.count();
+      const cached = await get(mirror.url, path, { headers: { host: 'other.mirror.test' } });
+      assert.equal(cached.status, 200, 'a cached tag is served offline');
+      const missing = await get(mirror.url, '/v2/private/app/manifests/2.0', { headers: { host: 'other.mirror.test' } });
+      assert.equal(missing.status, 404);
+      assert.equal(other.count(), asked, 'offline: the upstream is not contacted');
+      assert.equal((await admin.call('PATCH', '/api/upstreams/other', { offline: false })).status, 200);
+    });
+
+    test('an edit applies live and keeps the stored password when it is left out', async () => {
+      const edited = await admin.call<Record<string, unknown>>('PUT', '/api/upstreams/other', {
+        ...live(),
+        hosts: ['other2.mirror.test'],
+        auth: { mode: 'mirror', username: 'robot' },
+      });
+      assert.equal(edited.status, 200, edited.text);
+      assert.deepEqual(edited.body.hosts, ['other2.mirror.test']);
+      assert.deepEqual(edited.body.auth, { mode: 'mirror', username: 'robot', hasPassword: true });
+      assert.deepEqual(
+        { allowPrivateRedirects: edited.body.allowPrivateRedirects, retries: edited.body.retries, circuit: edited.body.circuit },
+        { allowPrivateRedirects: false, retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 }, circuit: { failures: 5, openForMs: 30_000 } },
+        'the view carries every setting an edit sends back',
+      );
+      assert.equal((await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other.mirror.test' } })).status, 404);
+      // A fresh tag needs the upstream, with the kept password.
+      other.addImage('private/app', '1.1', [Buffer.alloc(100, 4)]);
+      const res = await get(mirror.url, '/v2/private/app/manifests/1.1', { headers: { host: 'other2.mirror.test' } });
+      assert.equal(res.status, 200, res.body.toString());
+      const renamed = await admin.call('PUT', '/api/upstreams/other', { ...live(), name: 'renamed' });
+      assert.equal(renamed.status, 400);
+    });
+
+    test('the test action reports each step: unsaved settings, a saved upstream, and where a wrong one fails', async () => {
+      type Result = { ok: boolean; steps: Array<{ step: string; ok: boolean; detail: string }> };
+      const trial = await admin.call<Result>('POST', '/api/upstreams/test', { upstream: { ...live(), name: 'trial' }, image: 'private/app:1.0' });
+      assert.equal(trial.status, 200, trial.text);
+      assert.deepEqual(trial.body.steps.map((s) => [s.step, s.ok]), [['resolve', true], ['connect', true], ['token', true], ['manifest', true]]);
+      assert.match(trial.body.steps[3]?.detail ?? '', /sha256:/);
+
+      // What a test of a saved upstream learns is its health too: from its form (at its own URL) or from the list.
+      type Health = { reachable: boolean | null; lastOkAt: number | null; lastError: { message: string } | null };
+      const otherHealth = async (): Promise<Health | undefined> =>
+        (await admin.call<{ upstreams: Array<{ name: string; health: Health }> }>('GET', '/api/upstreams')).body.upstreams.find((u) => u.name === 'other')?.health;
+      const missing = await admin.call<Result>('POST', '/api/upstreams/test', { upstream: live(), image: 'private/app:no-such-tag' });
+      assert.equal(missing.body.ok, false, missing.text);
+      const afterMissing = await otherHealth();
+      assert.equal(afterMissing?.reachable, false);
+      assert.equal(afterMissing?.lastError?.message, missing.body.steps.find((s) => !s.ok)?.detail);
+      const saved = await admin.call<Result>('POST', '/api/upstreams/other/test', { image: 'private/app:1.0' });
+      assert.equal(saved.body.ok, true, saved.text);
+      assert.equal((await otherHealth())?.reachable, true);
+
+      const wrongPassword = await admin.call<Result>('POST', '/api/upstreams/test', {
+        upstream: { ...live(), name: 'trial', auth: { mode: 'mirror', username: 'robot', password: 'wrong' } },
+        image: 'private/app:1.0',
+      });
+      assert.equal(wrongPassword.body.ok, false);
+      assert.deepEqual(wrongPassword.body.steps.at(-1)?.step, 'token');
+
+      const refused = await admin.call<Result>('POST', '/api/upstreams/test', { upstream: { ...live(), name: 'trial', url: 'http://127.0.0.1:1' } });
+      assert.equal(refused.body.ok, false);
+      assert.equal(refused.body.steps.at(-1)?.step, 'connect');
+      assert.match(refused.body.steps.at(-1)?.detail ?? '', /ECONNREFUSED/);
+
+      const invalid = await admin.call<{ fields: Array<{ path: string }> }>('POST', '/api/upstreams/test', { upstream: { ...live(), url: 'nope' } });
+      assert.equal(invalid.status, 400);
+      assert.deepEqual(invalid.body.fields.map((f) => f.path), ['upstream.url']);
+    });
+
+    test('delete removes the upstream from routing at once', async () => {
+      assert.equal((await admin.call('DELETE', '/api/upstreams/other')).status, 204);
+      assert.equal((await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other2.mirror.test' } })).status, 404);
+      assert.equal((await admin.call('DELETE', '/api/upstreams/other')).status, 404);
+    });
+  });
+});
