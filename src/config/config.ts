@@ -57,7 +57,8 @@ export interface SegmentSettings {
 }
 
 export const defaultSegmentSettings: SegmentSettings = {
-  connections: 4,
+  // One stream unless configured: on a short, fast path segments cost more than they save (docs/segmented-fills.md).
+  connections: 1,
   maxConnections: 16,
   sizeBytes: 8 * 1024 * 1024,
   thresholdBytes: 32 * 1024 * 1024,

@@ -146,7 +146,7 @@ export const upstreamSchema = z.strictObject({
   segments: z
     .strictObject({
       /** Concurrent Range requests per fill, its own GET included; 1 is one stream (docs/segmented-fills.md). */
-      connections: z.int().min(1).max(32).default(4),
+      connections: z.int().min(1).max(32).default(1),
       /** Segment connections this upstream's fills may hold at once, all fills together. */
       maxConnections: z.int().min(1).max(256).default(16),
       size: size('8MiB'),

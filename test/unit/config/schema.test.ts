@@ -55,7 +55,7 @@ describe('validateConfig defaults', () => {
         allowPrivateRedirects: false,
         retries: { attempts: 3, minDelay: 200, maxDelay: 2000 },
         circuit: { failures: 5, openFor: 30_000 },
-        segments: { connections: 4, maxConnections: 16, size: 8 * 2 ** 20, threshold: 32 * 2 ** 20, resumes: 5, stallTimeout: 15_000 },
+        segments: { connections: 1, maxConnections: 16, size: 8 * 2 ** 20, threshold: 32 * 2 ** 20, resumes: 5, stallTimeout: 15_000 },
       },
     ]);
   });
