@@ -1,8 +1,8 @@
 // The admin UI in a real browser (Debian's chromium through playwright-core) against a real mirror and a real
 // upstream: the whole path of an operator who adds an upstream, pulls through it with skopeo, finds and purges
-// the image, copies a client snippet and logs out; who may pull (registry users, address and repository rules) and
-// TLS passthrough routes, used by a real TLS client; then the same pages at a phone width and in dark mode.
-// Screenshots of every page land in test-artifacts/screenshots/.
+// the image, copies a client snippet and logs out; an upstream whose regional mirror is down; then the pages at a
+// phone width and in dark mode. Who may pull is in admin-ui-access.test.ts, TLS passthrough routes in
+// admin-ui-passthrough.test.ts. Screenshots of every page land in test-artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,13 +10,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
 import type { Browser, Page } from 'playwright-core';
+import { AdminClient } from '../support/admin-client.js';
 import { assertChromium, horizontalOverflow, launchBrowser, openUi, screenshot } from '../support/browser.js';
-import { configRoute, configUser, failoverMirrorHost, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
+import { failoverMirrorHost, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
 import { assertInstalled } from '../support/installed-tools.js';
-import { startTlsEcho } from '../support/passthrough-backends.js';
 import { skopeo } from '../support/skopeo.js';
+import { logIn } from '../support/ui-login.js';
 import type { UpstreamView } from '../../src/admin/api-schemas.js';
 
 const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
@@ -28,9 +28,24 @@ test('chromium, docker-registry, skopeo and openssl are installed for the browse
   await assertInstalled(...requiredPrograms);
 });
 
-async function logIn(page: Page, password: string): Promise<void> {
-  await page.getByLabel('Admin password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+/**
+ * What the who-may-pull test (admin-ui-access.test.ts) leaves behind, made through the admin API instead of the
+ * form: the registry user alice and the upstream guarded, with its regional mirror, address and repository rules.
+ */
+async function addGuardedUpstreamAndUser(s: BrowserSetup): Promise<void> {
+  const admin = new AdminClient(s.adminUrl);
+  assert.equal((await admin.login(adminPassword)).status, 200);
+  const user = await admin.call('POST', '/api/users', { username: 'alice', password: 'a long enough password' });
+  assert.equal(user.status, 201, user.text);
+  const guarded = await admin.call('POST', '/api/upstreams', {
+    name: 'guarded',
+    registry: 'guarded.pullgate.test',
+    url: 'https://origin.guarded.pullgate.test',
+    mirrors: ['https://eu.guarded.pullgate.test'],
+    access: { allow: ['10.0.0.0/8', '127.0.0.0/8'], login: 'required' },
+    policy: { allow: [], deny: ['team/secret*', 'library/*:latest'] },
+  });
+  assert.equal(guarded.status, 201, guarded.text);
 }
 
 describe('the admin UI', () => {
@@ -43,6 +58,9 @@ describe('the admin UI', () => {
     await assertInstalled(...requiredPrograms);
     s = await startBrowserSetup(adminPassword);
     browser = await launchBrowser();
+    // The dark-mode and phone tests look at the pages with every kind of upstream and a stored user listed; the
+    // user and the upstream with access rules come from the who-may-pull test, which lives in its own file.
+    await addGuardedUpstreamAndUser(s);
     work = await mkdtemp(join(tmpdir(), 'pullgate-ui-work-'));
   }, { timeout: 240_000 });
 
@@ -179,138 +197,6 @@ describe('the admin UI', () => {
     }
   });
 
-  test('who may pull: a registry user is added (config users stay read-only), a bad CIDR and a bad repository rule are refused next to their fields, and the rules saved show in the table', slow, async () => {
-    const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport: { width: 1280, height: 860 } });
-    try {
-      await page.goto('/#/users');
-      await logIn(page, adminPassword);
-      await page.getByTestId('page-users').waitFor();
-
-      // The login command names the mirror address the server knows, without its scheme (what docker login takes).
-      const setup = (await (await page.request.get('/api/setup')).json()) as { mirror: string };
-      const command = page.getByTestId('users-login-command');
-      await page.waitForFunction(() => !document.querySelector('[data-testid="users-login-command"]')?.textContent?.includes('Loading'));
-      assert.equal((await command.innerText()).trim(), `docker login ${new URL(setup.mirror).host}`);
-
-      // The config file's user is listed read-only: no remove button, and saving it is refused next to the username.
-      const configRow = page.getByTestId(`user-row-${configUser}`);
-      await configRow.waitFor();
-      assert.match(await configRow.innerText(), /config/);
-      assert.equal(await page.getByTestId(`user-delete-${configUser}`).count(), 0);
-      await page.getByLabel('Username').fill(configUser);
-      await page.getByLabel('Password', { exact: true }).fill('short');
-      await page.getByTestId('user-save').click();
-      assert.match(await page.getByTestId('error-user-password').innerText(), /at least 8 characters/);
-      await page.getByLabel('Password', { exact: true }).fill('a long enough password');
-      const refused = page.waitForResponse((r) => r.url().endsWith('/api/users') && r.request().method() === 'POST');
-      await page.getByTestId('user-save').click();
-      assert.equal((await refused).status(), 409);
-      assert.match(await page.getByTestId('error-user-username').innerText(), /config file/);
-
-      // A new user: listed as stored, and the API has it.
-      await page.getByLabel('Username').fill('alice');
-      await page.getByTestId('user-save').click();
-      const alice = page.getByTestId('user-row-alice');
-      await alice.waitFor();
-      assert.match(await alice.innerText(), /stored/);
-      assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '', 'the password field is cleared after saving');
-      const users = (await (await page.request.get('/api/users')).json()) as { users: { username: string; source: string }[] };
-      assert.deepEqual(
-        users.users.map((u) => [u.username, u.source]).sort(),
-        [['alice', 'stored'], [configUser, 'config']],
-      );
-      await screenshot(page, 'desktop-users');
-
-      // An upstream with a regional mirror, who may pull and what: the server refuses the bad CIDR (access.allow.1)
-      // and the bad repository rule (policy.deny.0), each named next to its own field.
-      await page.goto('/#/upstreams/new');
-      await page.getByTestId('page-upstream-form').waitFor();
-      await page.getByLabel('Name', { exact: true }).fill('guarded');
-      await page.getByLabel('Registry name').fill('guarded.pullgate.test');
-      await page.getByLabel('URL', { exact: true }).fill('https://origin.guarded.pullgate.test');
-      await page.getByLabel('Regional mirrors').fill('https://eu.guarded.pullgate.test');
-      await page.getByLabel('Allowed client addresses').fill('10.0.0.0/8\n10.0.0.300/8');
-      await page.getByLabel('Refused repositories').fill('Team/App');
-      const answer = page.waitForResponse((r) => r.url().endsWith('/api/upstreams') && r.request().method() === 'POST');
-      await page.getByTestId('upstream-save').click();
-      const refusal = await answer;
-      assert.equal(refusal.status(), 400);
-      const paths = ((await refusal.json()) as { fields: { path: string }[] }).fields.map((f) => f.path).sort();
-      assert.deepEqual(paths, ['access.allow.1', 'policy.deny.0']);
-      const cidrError = page.getByTestId('error-upstream-accessAllow');
-      assert.match(await cidrError.innerText(), /^⚠?\s*10\.0\.0\.300\/8: expected an address or a CIDR block/);
-      assert.equal(await page.getByLabel('Allowed client addresses').getAttribute('aria-invalid'), 'true');
-      assert.match(await page.getByTestId('error-upstream-policyDeny').innerText(), /Team\/App: expected repository\[:tag\]/);
-      assert.equal(await page.getByTestId('form-error').count(), 0, 'no error is left without its field');
-      await screenshot(page, 'desktop-upstream-form-access-error');
-
-      // A client-side check inside the closed "Retries and circuit breaker" section opens it and shows its error.
-      const advanced = page.getByTestId('upstream-advanced');
-      assert.equal(await advanced.evaluate((d) => (d as HTMLDetailsElement).open), false);
-      await advanced.locator('summary').click();
-      await page.getByLabel('Failures to open').fill('0');
-      await advanced.locator('summary').click();
-      await page.getByTestId('upstream-save').click();
-      assert.equal(await advanced.evaluate((d) => (d as HTMLDetailsElement).open), true);
-      assert.match(await page.getByTestId('error-upstream-circuitFailures').innerText(), /from 1 to 1000/);
-      await page.getByLabel('Failures to open').fill('3');
-
-      // Fixed: saved, and the table shows the mirror before the origin, each with its circuit, and the rules.
-      await page.getByLabel('Allowed client addresses').fill('10.0.0.0/8\n127.0.0.0/8');
-      await page.getByLabel('Refused repositories').fill('team/secret*\nlibrary/*:latest');
-      await page.getByLabel('Login', { exact: true }).selectOption('required');
-      await page.getByTestId('upstream-save').click();
-      const row = page.getByTestId('upstream-row-guarded');
-      await row.waitFor();
-      const urls = page.getByTestId('upstream-urls-guarded').locator('li');
-      assert.deepEqual(
-        await urls.evaluateAll((els) => els.map((e) => [e.querySelector('.mono')?.textContent, e.querySelector('.badge')?.textContent, e.getAttribute('data-circuit')])),
-        [
-          ['https://eu.guarded.pullgate.test', 'mirror', 'closed'],
-          ['https://origin.guarded.pullgate.test', 'origin', 'closed'],
-        ],
-      );
-      // One status in words: nothing has talked to it yet.
-      assert.equal((await page.getByTestId('upstream-status-guarded').innerText()).trim(), 'not contacted yet');
-      const summary = page.getByTestId('upstream-access-guarded');
-      assert.match(await summary.innerText(), /login required/);
-      // One line per rule list (its full text in the tooltip): addresses allowed, repositories blocked; nothing else.
-      assert.deepEqual(
-        await summary
-          .locator('.access-line')
-          .evaluateAll((els) => els.map((e) => [e.querySelector('.muted')?.textContent, [...e.querySelectorAll('.entry')].map((x) => x.textContent), e.getAttribute('title')])),
-        [
-          ['allow', ['10.0.0.0/8', '127.0.0.0/8'], 'allow: 10.0.0.0/8, 127.0.0.0/8'],
-          ['block', ['team/secret*', 'library/*:latest'], 'block: team/secret*, library/*:latest'],
-        ],
-      );
-      await screenshot(page, 'desktop-upstreams-access');
-
-      // What was stored is what was typed; the keys left empty are absent, so the global settings apply to them.
-      const list = (await (await page.request.get('/api/upstreams')).json()) as {
-        upstreams: { name: string; mirrors: string[]; access?: Record<string, unknown>; policy?: Record<string, unknown> }[];
-      };
-      const saved = list.upstreams.find((u) => u.name === 'guarded');
-      assert.deepEqual(saved?.mirrors, ['https://eu.guarded.pullgate.test']);
-      assert.deepEqual(saved?.access, { allow: ['10.0.0.0/8', '127.0.0.0/8'], login: 'required' });
-      assert.deepEqual(saved?.policy, { allow: [], deny: ['team/secret*', 'library/*:latest'] });
-
-      // Editing it starts from what is saved.
-      await page.getByTestId('upstream-edit-guarded').click();
-      await page.getByTestId('page-upstream-form').waitFor();
-      assert.equal(await page.getByLabel('Allowed client addresses').inputValue(), '10.0.0.0/8\n127.0.0.0/8');
-      assert.equal(await page.getByLabel('Refused client addresses').inputValue(), '');
-      assert.equal(await page.getByLabel('Refused repositories').inputValue(), 'team/secret*\nlibrary/*:latest');
-      assert.equal(await page.getByLabel('Login', { exact: true }).inputValue(), 'required');
-      assert.equal(await page.getByLabel('Regional mirrors').inputValue(), 'https://eu.guarded.pullgate.test');
-      await advanced.locator('summary').click();
-      await screenshot(page, 'desktop-upstream-form-edit-access');
-      assert.deepEqual(problems, []);
-    } finally {
-      await context.close();
-    }
-  });
-
   test('an upstream whose regional mirror is down (set up in the form, with its retries and circuit): skopeo pulls through the origin, and the table shows that mirror skipped with its failure', slow, async () => {
     const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport: { width: 1280, height: 860 } });
     // A regional mirror that is stopped: a loopback port nothing listens on any more.
@@ -369,73 +255,6 @@ describe('the admin UI', () => {
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
-    }
-  });
-
-  test('a passthrough route is added (mistakes named next to their field), carries a real TLS connection whose counters the page shows, and is deleted', slow, async () => {
-    const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport: { width: 1280, height: 860 } });
-    const cert = await s.reg.ca.issue('ui-passthrough-backend', ['git.secure.pullgate.test']);
-    const backend = await startTlsEcho('git', cert);
-    try {
-      await page.goto('/#/passthrough');
-      await logIn(page, adminPassword);
-      await page.getByTestId('page-passthrough').waitFor();
-
-      // The config file's route: listed, read-only.
-      const configRow = page.getByTestId(`route-row-${configRoute.sni}`);
-      await configRow.waitFor();
-      assert.match(await configRow.innerText(), new RegExp(`config[\\s\\S]*${configRoute.to.replace(/\./g, '\\.')}`));
-      assert.equal(await page.getByTestId(`route-delete-${configRoute.sni}`).count(), 0);
-
-      // A name routed already is refused by the server next to the server name; a port above 65535 next to the backend.
-      await page.getByLabel('Server name (SNI)').fill(configRoute.sni);
-      await page.getByLabel('Backend').fill(backend.to);
-      await page.getByTestId('route-save').click();
-      assert.match(await page.getByTestId('error-route-sni').innerText(), /routed already/);
-      await page.getByLabel('Server name (SNI)').fill('git.secure.pullgate.test');
-      await page.getByLabel('Backend').fill('127.0.0.1:70000');
-      await page.getByTestId('route-save').click();
-      assert.match(await page.getByTestId('error-route-to').innerText(), /port from 1 to 65535/);
-      assert.equal(await page.getByTestId('error-route-sni').count(), 0);
-      await screenshot(page, 'desktop-passthrough-error');
-
-      await page.getByLabel('Backend').fill(backend.to);
-      await page.getByTestId('route-save').click();
-      const row = page.getByTestId('route-row-git.secure.pullgate.test');
-      await row.waitFor();
-      assert.match(await row.innerText(), /admin/);
-
-      // A real TLS client reaches the backend through the mirror's HTTPS port, still encrypted end to end (the
-      // backend's own certificate), and the page's counters show the connection and its bytes.
-      const socket = tlsConnect({ host: '127.0.0.1', port: s.httpsPort, servername: 'git.secure.pullgate.test', ca: s.reg.ca.caCertPem });
-      await once(socket, 'secureConnect');
-      socket.write('ping\n');
-      const [reply] = (await once(socket, 'data')) as [Buffer];
-      assert.equal(reply.toString(), 'git git.secure.pullgate.test ping\n');
-      socket.end();
-      await once(socket, 'close');
-      const connections = row.locator('td[data-label="Connections"]');
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="route-row-git.secure.pullgate.test"] td[data-label="Connections"]')?.textContent?.trim() === '1',
-        undefined,
-        { timeout: 15_000 },
-      );
-      assert.equal((await connections.innerText()).trim(), '1');
-      assert.notEqual((await row.locator('td[data-label="To backend"]').innerText()).trim(), '0 B');
-      assert.notEqual((await row.locator('td[data-label="To clients"]').innerText()).trim(), '0 B');
-      await screenshot(page, 'desktop-passthrough');
-
-      // Deleted after confirming: gone from the page and from the API.
-      await page.getByTestId('route-delete-git.secure.pullgate.test').click();
-      await page.getByTestId('confirm-dialog').waitFor();
-      await page.getByTestId('confirm-ok').click();
-      await row.waitFor({ state: 'detached' });
-      const routes = (await (await page.request.get('/api/passthrough')).json()) as { routes: { sni: string }[] };
-      assert.deepEqual(routes.routes.map((r) => r.sni), [configRoute.sni]);
-      assert.deepEqual(problems, []);
-    } finally {
-      await context.close();
-      await backend.close();
     }
   });
 

@@ -1,11 +1,11 @@
 // The admin UI walked through as an operator would, in a real browser (Debian's chromium through playwright-core)
 // against a real mirror and a real upstream (test/support/browser-setup.ts): every change shows at once with its row
-// in view; dialogs are centred and readable at 1280x800 and 390x844; Saved counts cache hits and a prefetch does
-// not move it; the traffic chart's short ranges are per minute, with a unit and two colours; each upstream has one
-// status in words; prefetch jobs say partial, can be cancelled and retried; the setup page proposes a real name,
-// warns on loopback and has CA lines per client; the cache explorer refuses what does not exist, searches, sorts
-// and opens an image whose parts add up; the dashboard strip; the audit log. Screenshots of every page at both
-// sizes land in test-artifacts/screenshots/walk-*.png.
+// in view; Saved counts cache hits and a prefetch does not move it; the traffic chart's short ranges are per minute,
+// with a unit and two colours; each upstream has one status in words; prefetch jobs say partial, can be cancelled
+// and retried; the cache explorer refuses what does not exist, searches, sorts and opens an image whose parts add
+// up; the dashboard strip; the audit log. The setup page is walked in operator-walk-setup.test.ts, the confirm
+// dialogs in operator-walk-dialogs.test.ts. Screenshots of every page at both sizes land in
+// test-artifacts/screenshots/walk-*.png.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,10 +16,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { formatBytes } from '../../web/src/format.js';
-import { assertChromium, horizontalOverflow, launchBrowser, openUi, screenshot, type UiContext } from '../support/browser.js';
-import { configUpstream, rootMirrorHost, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
+import { assertChromium, launchBrowser, openUi, screenshot, type UiContext } from '../support/browser.js';
+import { configUpstream, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { skopeo } from '../support/skopeo.js';
+import { dialogReadable, inView, shoot } from '../support/ui-layout-checks.js';
+import { logInToDashboard } from '../support/ui-login.js';
 
 const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'walk through every page';
@@ -27,58 +29,14 @@ const slow = { timeout: 240_000 };
 const desktop = { width: 1280, height: 800 };
 const phone = { width: 390, height: 844 };
 
-async function logIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('Admin password').fill(adminPassword);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('page-dashboard').waitFor();
-}
-
-/** Every element of the open dialog shows its whole text: nothing cut off sideways. */
-async function dialogReadable(page: Page, where: string): Promise<void> {
-  const dialog = page.getByTestId('confirm-dialog');
-  await dialog.waitFor();
-  const facts = await dialog.evaluate((d) => {
-    const r = d.getBoundingClientRect();
-    const clipped = [d, ...d.querySelectorAll('*')]
-      .filter((e) => e.scrollWidth > e.clientWidth && e.clientWidth > 0)
-      .map((e) => `${e.tagName}: ${e.textContent?.slice(0, 40)}`);
-    return {
-      clipped,
-      left: r.left,
-      right: innerWidth - r.right,
-      top: r.top,
-      bottom: innerHeight - r.bottom,
-      titleAlign: getComputedStyle(d.querySelector('h2') as Element).textAlign,
-      whiteSpace: getComputedStyle(d.querySelector('.confirm-body p') ?? d).whiteSpace,
-    };
-  });
-  assert.deepEqual(facts.clipped, [], `${where}: text cut off in the dialog`);
-  assert.ok(Math.abs(facts.left - facts.right) <= 2, `${where}: not centred sideways (${facts.left} vs ${facts.right})`);
-  assert.ok(Math.abs(facts.top - facts.bottom) <= 2, `${where}: not centred vertically (${facts.top} vs ${facts.bottom})`);
-  assert.ok(facts.left >= 0 && facts.top >= 0, `${where}: the dialog leaves the screen`);
-  assert.match(facts.titleAlign, /^(start|left)$/, `${where}: the title is aligned ${facts.titleAlign}`);
-  assert.equal(facts.whiteSpace, 'normal', `${where}: the text does not wrap`);
-}
-
-/** The element is on screen now (the page scrolled to it). */
-async function inView(page: Page, testid: string): Promise<void> {
-  const box = await page.getByTestId(testid).boundingBox();
-  const height = page.viewportSize()?.height ?? 0;
-  assert.ok(box && box.y >= 0 && box.y + Math.min(box.height, 60) <= height, `${testid} is not in view: ${JSON.stringify(box)}`);
-}
+/** Signs in on the page and waits for the dashboard. */
+const logIn = (page: Page): Promise<void> => logInToDashboard(page, adminPassword);
 
 /** Starts the prefetch typed in the form and waits for its job to be listed (first, newest). */
 async function startPrefetch(page: Page): Promise<void> {
   const before = await page.getByTestId('prefetch-job').count();
   await page.getByTestId('prefetch-start').click();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="prefetch-job"]').length === n + 1, before);
-}
-
-async function shoot(page: Page, name: string, size: 'desktop' | 'phone'): Promise<void> {
-  await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
-  await screenshot(page, `walk-${size}-${name}`);
-  assert.equal(await horizontalOverflow(page), 0, `${name} scrolls sideways at the ${size} size`);
 }
 
 describe('an operator walks through every page', () => {
@@ -104,41 +62,6 @@ describe('an operator walks through every page', () => {
     await browser?.close();
     await s?.stop();
     if (work) await rm(work, { recursive: true, force: true });
-  });
-
-  test('setup proposes the name on the certificate, warns on a loopback address, and has CA-trust lines for each client', slow, async () => {
-    await page.goto('/#/setup');
-    await page.getByTestId('page-setup').waitFor();
-    const address = page.getByLabel('Mirror address');
-    await page.waitForFunction(() => (document.getElementById('setup-mirror') as HTMLInputElement | null)?.value !== '');
-    // No publicUrl: the certificate's own name (not an upstream's mapped host), on the HTTPS port.
-    assert.equal(await address.inputValue(), `https://${rootMirrorHost}:${s.httpsPort}`);
-    assert.match(await page.getByTestId('page-setup').innerText(), /Proposed from a name the mirror’s TLS certificate covers/);
-    // The listener itself binds loopback: said in words.
-    assert.match(await page.getByTestId('setup-warnings').innerText(), /listener binds 127\.0\.0\.1:\d+, a loopback address/);
-    await shoot(page, 'setup', 'desktop');
-
-    // Organised by client, one at a time, each with its CA lines (the mirror's certificate is from a private CA).
-    assert.equal(await page.getByTestId('tab-docker').getAttribute('aria-selected'), 'true');
-    assert.equal(await page.getByTestId('client-podman').isVisible(), false, 'one client at a time');
-    const docker = await page.getByTestId('client-docker').getByTestId('snippet-trust-ca-docker').locator('pre').innerText();
-    assert.ok(docker.includes(`/etc/docker/certs.d/${rootMirrorHost}:${s.httpsPort}/ca.crt`), docker);
-    await page.getByTestId('tab-podman').click();
-    const podman = await page.getByTestId('client-podman').getByTestId('snippet-trust-ca-podman').locator('pre').innerText();
-    assert.ok(podman.includes(`/etc/containers/certs.d/${rootMirrorHost}:${s.httpsPort}/ca.crt`), podman);
-    await page.getByTestId('tab-any').click();
-    assert.match(await page.getByTestId('client-any').getByTestId('snippet-trust-ca-system').innerText(), /update-ca-certificates/);
-    await page.getByTestId('tab-containerd').click();
-    const hostsToml = await page.getByTestId('client-containerd').locator('[data-file$="hosts.toml"]').first().locator('pre').innerText();
-    assert.match(hostsToml, /ca = "\/usr\/local\/share\/ca-certificates\/pullgate-ca\.crt"/);
-    const height = await page.evaluate(() => document.documentElement.scrollHeight);
-    assert.ok(height < 2600, `the setup page is ${height}px tall`);
-
-    // A loopback address typed in: warned, in words, before anyone copies it.
-    await address.fill(`https://127.0.0.1:${s.httpsPort}`);
-    await page.getByRole('button', { name: 'Update snippets' }).click();
-    await page.waitForFunction(() => document.querySelector('[data-testid="setup-warnings"]')?.textContent?.includes('127.0.0.1 is a loopback address'));
-    await shoot(page, 'setup-loopback', 'desktop');
   });
 
   test('a new upstream is in the list right after saving, in view, and its edit page opens at once; a test result sits next to its row', slow, async () => {
@@ -180,34 +103,6 @@ describe('an operator walks through every page', () => {
     });
     assert.deepEqual(hidden, []);
     await shoot(page, 'upstreams-test', 'desktop');
-  });
-
-  test('confirm dialogs are centred and fully readable at 1280x800 and on a 390x844 phone', slow, async () => {
-    const phoneUi = await openUi(browser, s.adminUrl, { viewport: phone, isMobile: true, hasTouch: true });
-    try {
-      await logIn(phoneUi.page);
-      for (const [size, p] of [['desktop', page], ['phone', phoneUi.page]] as const) {
-        await p.goto('/#/upstreams');
-        await p.getByTestId('upstream-delete-lab').click();
-        await dialogReadable(p, `delete upstream (${size})`);
-        await screenshot(p, `walk-${size}-dialog-delete-upstream`);
-        await p.getByRole('button', { name: 'Cancel' }).click();
-        await p.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
-        assert.equal(await p.getByTestId('upstream-row-lab').count(), 1, 'cancel deletes nothing');
-
-        await p.goto('/#/users');
-        await p.getByTestId('page-users').waitFor();
-        await p.getByLabel('Username').fill(`${size}-user`);
-        await p.getByLabel('Password', { exact: true }).fill('a long enough password');
-        await p.getByTestId('user-save').click();
-        await p.getByTestId(`user-delete-${size}-user`).click();
-        await dialogReadable(p, `remove user (${size})`);
-        await p.getByTestId('confirm-ok').click();
-        await p.getByTestId(`user-row-${size}-user`).waitFor({ state: 'detached' });
-      }
-    } finally {
-      await phoneUi.context.close();
-    }
   });
 
   test('Saved counts the bytes served from the cache; a prefetch leaves it alone and is shown on its own; the chart is per minute in two colours', slow, async () => {
