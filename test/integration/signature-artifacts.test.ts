@@ -153,6 +153,24 @@ describe('signature artifacts under enforce, real docker-registry', { timeout: 3
     assert.equal((await get(`/v2/library/alpine/blobs/${sha256(polyglot)}`)).status, 403);
   });
 
+  test('an artifact whose "Layers" (read by Go clients) name a signed image\'s layers beside its "layers" is refused, with its config', async () => {
+    assert.equal((await get(`/v2/team/app/manifests/${fixtures.app.digest}`)).status, 200, 'the signed image passes: its layers are admitted');
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sh', '-c', 'echo unsigned'] } }));
+    const payload = Buffer.from(JSON.stringify({ critical: {} }));
+    const doc = {
+      schemaVersion: 2,
+      mediaType: oci,
+      config: descriptor('application/vnd.oci.image.config.v1+json', config),
+      layers: [descriptor(simpleSigning, payload)],
+      Layers: fixtures.app.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+    };
+    const tag = `sha256-${'5'.repeat(64)}.sig`;
+    await push('team/app', tag, doc, [config, payload]);
+    assert.equal((await get(`/v2/team/app/manifests/${tag}`)).status, 403);
+    assert.equal((await get(`/v2/team/app/manifests/${tag}`, 'HEAD')).status, 403);
+    assert.equal((await get(`/v2/team/app/blobs/${sha256(config)}`)).status, 403);
+  });
+
   test('a referrer (subject set) whose layers are image layers is refused; an index under a .sig tag is refused', async () => {
     const layer = fixtures.alpine.layers[0];
     assert.ok(layer);
