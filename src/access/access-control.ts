@@ -97,12 +97,12 @@ export class AccessControl {
     // A client out of attempts is refused before any comparison, remembered pairs included (no free guesses).
     const blocked = this.loginAttempts.retryAfter(address);
     if (blocked === 0 && this.users.remembered(username, password)) return username;
-    const wait = blocked || this.loginAttempts.attempt(address);
+    const wait = blocked || this.loginAttempts.attempt(address, username);
     if (wait > 0) {
       throw new RegistryError('TOOMANYREQUESTS', `too many failed logins from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
     }
     if (!(await this.users.verify(username, password))) return undefined;
-    this.loginAttempts.succeeded(address);
+    this.loginAttempts.succeeded(address, username);
     return username;
   }
 

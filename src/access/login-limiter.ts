@@ -1,8 +1,9 @@
 // Admin and registry login attempts, counted per client in a sliding window (docs/security.md, "Registry login"
 // and "Operator and admin"). An attempt is counted when it starts, before the password is checked, so N logins sent
 // at once get no more checks than N sent one after another. There is no count across clients: failures from one
-// address (or many) never lock out an operator at another. A success clears the client's count. An IPv6 client is
-// its /64: one subscriber usually holds a whole /64, and counting its addresses one by one would give it 2^64 times
+// address (or many) never lock out an operator at another. A success takes back the client's attempts at the user
+// that logged in (a client holding one user's password gains no guesses at another's by logging in). An IPv6 client
+// is its /64: one subscriber usually holds a whole /64, and counting its addresses one by one would give it 2^64 times
 // the attempts. A site is often given a /48 (65536 /64s), so a second, larger count per /48 keeps guesses spread
 // over its /64s from multiplying the budget; an attempt that succeeds is taken back from it, so the honest logins
 // of a site's many hosts never use it up.
@@ -21,14 +22,20 @@ export const defaultLoginLimits: LoginLimits = { perClient: 5, perNetwork: 25, w
 /** Counts remembered at most; beyond it, those without a recent attempt are forgotten first. */
 const maxClients = 10_000;
 
+interface Attempt {
+  at: number;
+  /** The user the attempt named. */
+  user: string;
+}
+
 interface Count {
   key: string;
   limit: number;
 }
 
 export class LoginLimiter {
-  /** Attempt times per key (a client or an IPv6 /48), least recently counted first. */
-  private readonly byKey = new Map<string, number[]>();
+  /** Attempts per key (a client or an IPv6 /48), least recently counted first. */
+  private readonly byKey = new Map<string, Attempt[]>();
 
   constructor(
     private readonly limits: LoginLimits = defaultLoginLimits,
@@ -41,14 +48,17 @@ export class LoginLimiter {
     return Math.max(0, ...this.counts(client).map((c) => this.wait(c, now)));
   }
 
-  /** Counts an attempt by `client` and returns 0, or, when it has used its attempts, the seconds to wait. */
-  attempt(client: string): number {
+  /**
+   * Counts an attempt by `client` at `user` (empty for the admin's one password) and returns 0, or, when it has used
+   * its attempts, the seconds to wait.
+   */
+  attempt(client: string, user = ''): number {
     const wait = this.retryAfter(client);
     if (wait > 0) return wait;
     const now = this.clock();
     for (const { key } of this.counts(client)) {
       const list = this.recent(this.byKey.get(key) ?? [], now);
-      list.push(now);
+      list.push({ at: now, user });
       this.byKey.delete(key);
       this.byKey.set(key, list);
     }
@@ -56,11 +66,16 @@ export class LoginLimiter {
     return 0;
   }
 
-  /** The attempt succeeded: the client starts afresh, and its /48 gets the attempt back. */
-  succeeded(client: string): void {
+  /** The attempt at `user` succeeded: the client's attempts at that user are taken back, and the /48 gets this one back. */
+  succeeded(client: string, user = ''): void {
     const [own, network] = this.counts(client);
-    if (own) this.byKey.delete(own.key);
-    if (network) this.byKey.get(network.key)?.pop();
+    const list = own && this.byKey.get(own.key);
+    if (own && list) this.byKey.set(own.key, list.filter((a) => a.user !== user));
+    const shared = network && this.byKey.get(network.key);
+    if (shared) {
+      const last = shared.map((a) => a.user).lastIndexOf(user);
+      if (last >= 0) shared.splice(last, 1);
+    }
   }
 
   private counts(client: string): Count[] {
@@ -74,14 +89,14 @@ export class LoginLimiter {
   private wait({ key, limit }: Count, now: number): number {
     const list = this.recent(this.byKey.get(key) ?? [], now);
     if (list.length < limit) return 0;
-    const oldest = list[list.length - limit] ?? now;
+    const oldest = list[list.length - limit]?.at ?? now;
     return Math.max(1, Math.ceil((oldest + this.limits.windowMs - now) / 1000));
   }
 
-  private recent(list: number[], now: number): number[] {
+  private recent(list: Attempt[], now: number): Attempt[] {
     const from = now - this.limits.windowMs;
     let i = 0;
-    while (i < list.length && (list[i] ?? 0) <= from) i++;
+    while (i < list.length && (list[i]?.at ?? 0) <= from) i++;
     return i ? list.slice(i) : list;
   }
 

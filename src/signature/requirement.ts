@@ -1,6 +1,6 @@
 // What a signature policy asks of the images of some repositories of one upstream (docs/signatures.md): who must
 // have signed, how many distinct signers, and whether a failure refuses the pull or is only recorded.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 
 export type SignatureMode = 'enforce' | 'audit';
 
@@ -48,6 +48,8 @@ function glob(pattern: string): RegExp {
 }
 
 export function loadPublicKey(pem: string): PublicKeyEntry {
+  // Node derives a public key from a private one: refused, so that a signing key pasted by mistake is not kept.
+  if (isPrivateKey(pem)) throw new SignaturePolicyError('a private key: give the public key (cosign.pub), and keep the private key out of the mirror');
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -60,6 +62,15 @@ export function loadPublicKey(pem: string): PublicKeyEntry {
   if (!supported) throw new SignaturePolicyError(`unsupported key type ${type}${curve ? ` (${curve})` : ''}`);
   const der = key.export({ type: 'spki', format: 'der' });
   return { id: `sha256:${createHash('sha256').update(der).digest('hex')}`, key };
+}
+
+function isPrivateKey(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function compileRequirement(config: RequirementConfig, name: string): Requirement {

@@ -61,10 +61,31 @@ export type ArtifactShape = { kind: 'manifest'; blobs: ArtifactBlob[] } | { kind
 function parse(bytes: Buffer): ManifestDoc | undefined {
   try {
     const doc: unknown = JSON.parse(bytes.toString('utf8'));
-    return typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as ManifestDoc) : undefined;
+    return typeof doc === 'object' && doc !== null && !Array.isArray(doc) && !hasFoldedField(doc) ? (doc as ManifestDoc) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The fields this rule reads. */
+const readFields = new Set(['mediaType', 'config', 'layers', 'manifests', 'subject', 'digest', 'size', 'artifactType']);
+/** Go's case folding for ASCII letters (`ſ` is an `s` and the Kelvin sign a `k` there). */
+const fold = (key: string): string => key.toUpperCase().toLowerCase();
+const foldedFields = new Map([...readFields].map((f) => [fold(f), f]));
+
+/**
+ * Whether any object in the document has a key that is not one of the fields read here but that a Go client (Docker,
+ * containerd, podman, skopeo: encoding/json matches keys case-insensitively, the last one winning) reads as one:
+ * `"layers"` judged here beside a `"Layers"` the client pulls would let an image past the policy.
+ */
+function hasFoldedField(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasFoldedField);
+  for (const [key, v] of Object.entries(value)) {
+    const field = foldedFields.get(fold(key));
+    if ((field !== undefined && field !== key) || hasFoldedField(v)) return true;
+  }
+  return false;
 }
 
 const smallDescriptor = (d: Descriptor): d is { mediaType: string; digest: string; size: number } =>

@@ -5,10 +5,12 @@
 // a `.sig` tag, and an unsigned image listed in a referrers index are all refused, with their blobs.
 // A real docker-registry (2.8, no referrers API) holds the images, signed the ways cosign does.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { findSignatures } from '../../src/signature/signature-discovery.js';
@@ -31,6 +33,7 @@ const accept = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
+const execFileAsync = promisify(execFile);
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const oci = 'application/vnd.oci.image.manifest.v1+json';
 const simpleSigning = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -151,6 +154,30 @@ describe('signature artifacts under enforce, real docker-registry', { timeout: 3
     await push('library/alpine', tag, doc, [emptyConfig, polyglot]);
     assert.equal((await get(`/v2/library/alpine/manifests/${tag}`)).status, 403);
     assert.equal((await get(`/v2/library/alpine/blobs/${sha256(polyglot)}`)).status, 403);
+  });
+
+  test('an artifact whose "Layers" (read by Go clients) name a signed image\'s layers beside its "layers" is refused, with its config', async () => {
+    assert.equal((await get(`/v2/team/app/manifests/${fixtures.app.digest}`)).status, 200, 'the signed image passes: its layers are admitted');
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sh', '-c', 'echo unsigned'] } }));
+    const payload = Buffer.from(JSON.stringify({ critical: {} }));
+    const doc = {
+      schemaVersion: 2,
+      mediaType: oci,
+      config: descriptor('application/vnd.oci.image.config.v1+json', config),
+      layers: [descriptor(simpleSigning, payload)],
+      Layers: fixtures.app.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+    };
+    const tag = `sha256-${'5'.repeat(64)}.sig`;
+    await push('team/app', tag, doc, [config, payload]);
+    // skopeo decodes the manifest as every Go client does: it would copy the signed layers under this config.
+    const copied = await execFileAsync('skopeo', ['copy', '--src-tls-verify=false', `docker://${mirror.url.replace(/^https?:\/\//, '')}/team/app:${tag}`, `dir:${join(work, 'layers-case')}`]).then(
+      () => 'copied',
+      (err: { stderr?: string }) => String(err.stderr),
+    );
+    assert.match(copied, /denied|403/i);
+    assert.equal((await get(`/v2/team/app/manifests/${tag}`)).status, 403);
+    assert.equal((await get(`/v2/team/app/manifests/${tag}`, 'HEAD')).status, 403);
+    assert.equal((await get(`/v2/team/app/blobs/${sha256(config)}`)).status, 403);
   });
 
   test('a referrer (subject set) whose layers are image layers is refused; an index under a .sig tag is refused', async () => {

@@ -161,3 +161,52 @@ test('over HTTP/2 (the compatibility response the h2 listener hands out) the fil
     server.close();
   }
 });
+
+test('responses of different spans at once, some clients slow and some leaving, each get exactly their own bytes', async () => {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const start = Number(q.get('start'));
+      const end = Number(q.get('end'));
+      const file = new FileBody(await open(path, 'r'), start, end);
+      res.setHeader('content-length', end - start + 1);
+      res.flushHeaders();
+      sendFileBody(res, file, () => undefined);
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  /** Reads a span; a slow client pauses between chunks, a leaving one goes after its first chunk. */
+  const read = (start: number, end: number, how: 'fast' | 'slow' | 'leave') =>
+    new Promise<Buffer | undefined>((resolve, reject) => {
+      const req = get(`${base}?start=${start}&end=${end}`, (res) => {
+        const parts: Buffer[] = [];
+        // A slow client reads nothing for a while: the server's writes queue up behind a full socket.
+        if (how === 'slow') {
+          res.pause();
+          setTimeout(() => res.resume(), 300);
+        }
+        res.on('data', (c: Buffer) => {
+          parts.push(c);
+          if (how === 'leave') return (req.destroy(), resolve(undefined));
+        });
+        res.on('end', () => resolve(Buffer.concat(parts)));
+        res.on('error', (err) => (how === 'leave' ? resolve(undefined) : reject(err)));
+      });
+      req.on('error', (err) => (how === 'leave' ? resolve(undefined) : reject(err)));
+    });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const spans = Array.from({ length: 12 }, (_, i) => {
+        const start = (i * 57_131 + round * 4099) % 1_000_000;
+        return { start, end: content.length - 1, how: (['fast', 'slow', 'leave'] as const)[i % 3] as 'fast' | 'slow' | 'leave' };
+      });
+      const got = await Promise.all(spans.map((s) => read(s.start, s.end, s.how)));
+      spans.forEach((s, i) => {
+        if (s.how !== 'leave') assert.ok(got[i]?.equals(content.subarray(s.start, s.end + 1)), `round ${round}, span ${s.start}-${s.end} (${s.how})`);
+      });
+    }
+  } finally {
+    server.close();
+  }
+});

@@ -49,6 +49,21 @@ describe('signature artifacts', () => {
     assert.equal(signatureArtifact(sigTag, 'application/vnd.docker.distribution.manifest.list.v2+json', sig([simple])), undefined);
   });
 
+  it('a field a Go client reads case-insensitively beside the one judged here makes no artifact (layers, config, digest, ſ for s)', () => {
+    const tarLayer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d(6), size: 1000 };
+    const twice = (extra: string) => Buffer.from(sig([simple]).toString().replace(/}$/, `,${extra}}`));
+    assert.equal(signatureArtifact(sigTag, oci, twice(`"Layers":${JSON.stringify([tarLayer])}`)), undefined);
+    assert.equal(signatureArtifact(sigTag, oci, twice(`"layer\u017f":${JSON.stringify([tarLayer])}`)), undefined);
+    assert.equal(signatureArtifact(sigTag, oci, twice(`"CONFIG":${JSON.stringify(tarLayer)}`)), undefined);
+    assert.equal(signatureArtifact(sigTag, oci, sig([{ ...simple, Digest: d(6) }])), undefined);
+    assert.equal(signatureArtifact(sigTag, oci, sig([{ ...simple, '\u017fize': 1 }])), undefined);
+    assert.equal(isArtifactManifest(oci, twice(`"Layers":${JSON.stringify([tarLayer])}`)), false);
+    const tag = `sha256-${'ab'.repeat(32)}`;
+    const entry = { mediaType: oci, digest: d(7), size: 9, artifactType: 'x/y' };
+    assert.equal(signatureArtifact(tag, index, json({ schemaVersion: 2, mediaType: index, manifests: [entry], Manifests: [{ mediaType: oci, digest: image, size: 1 }] })), undefined);
+    assert.equal(signatureArtifact(sigTag, oci, sig([simple], undefined, { annotations: { layers: 'a value, not a field' } }))?.kind, 'manifest');
+  });
+
   it('the referrers tag schema: an index whose every entry carries an artifact type; nothing else under that tag', () => {
     const tag = `sha256-${'ab'.repeat(32)}`;
     const listed = (entries: object[]) => json({ schemaVersion: 2, mediaType: index, manifests: entries });
