@@ -21,14 +21,14 @@ export const defaultLoginLimits: LoginLimits = { perClient: 5, perNetwork: 25, w
 /** Counts remembered at most; beyond it, those without a recent attempt are forgotten first. */
 const maxClients = 10_000;
 
-interface Count {
+export interface Count {
   key: string;
   limit: number;
 }
 
 export class LoginLimiter {
   /** Attempt times per key (a client or an IPv6 /48), least recently counted first. */
-  private readonly byKey = new Map<string, number[]>();
+  protected readonly byKey = new Map<string, number[]>();
 
   constructor(
     private readonly limits: LoginLimits = defaultLoginLimits,
@@ -63,7 +63,7 @@ export class LoginLimiter {
     if (network) this.byKey.get(network.key)?.pop();
   }
 
-  private counts(client: string): Count[] {
+  protected counts(client: string): Count[] {
     const network = networkKey(client);
     return [
       { key: limitKey(client), limit: this.limits.perClient },
