@@ -11,14 +11,17 @@ import { ClientLimits, limitKey, type Bucket, type LimitSettings } from '../acce
 import { LoginLimiter, defaultLoginLimits, type LoginLimits } from '../access/login-limiter.js';
 
 const busyTimeoutMs = 5000;
-/** Rows not written for this long are deleted (a bucket refilled, a login window passed), at most this often. */
-const forgetAfterMs = 3_600_000;
+/** How often rows that no longer count are deleted. */
+const pruneEveryMs = 60_000;
+/** Rows kept at most, as the limiters keep in memory with one process: the least recently written go first. */
+const maxRows = 100_000;
 
 /** Rows of per-client state (`kind`: the rule, `key`: the client), as JSON, in workers.db. */
 export class ClientCountTable {
   private readonly db: Database.Database;
   private readonly q;
-  private prunedAt = 0;
+  /** When each kind's old rows were last deleted. */
+  private readonly prunedAt = new Map<string, number>();
 
   constructor(
     dataDir: string,
@@ -32,12 +35,18 @@ export class ClientCountTable {
       get: this.db.prepare<[string, string], { value: string }>('SELECT value FROM client_counts WHERE kind = ? AND key = ?'),
       put: this.db.prepare<[string, string, string, number]>('INSERT INTO client_counts (kind, key, value, at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, at = excluded.at'),
       delete: this.db.prepare<[string, string]>('DELETE FROM client_counts WHERE kind = ? AND key = ?'),
-      prune: this.db.prepare<[number]>('DELETE FROM client_counts WHERE at < ?'),
+      prune: this.db.prepare<[string, number]>('DELETE FROM client_counts WHERE kind = ? AND at < ?'),
+      cap: this.db.prepare<[number]>(
+        'DELETE FROM client_counts WHERE rowid IN (SELECT rowid FROM client_counts ORDER BY at LIMIT max(0, (SELECT count(*) FROM client_counts) - ?))',
+      ),
     };
   }
 
-  /** Runs `rule` on `map` holding the stored state of `keys`, and stores what it left for them, in one transaction. */
-  around<T, R>(kind: string, keys: string[], map: Map<string, T>, rule: () => R): R {
+  /**
+   * Runs `rule` on `map` holding the stored state of `keys`, and stores what it left for them, in one transaction.
+   * Rows of `kind` not written for `forgetAfterMs` count no more (a bucket refilled, a login window passed).
+   */
+  around<T, R>(kind: string, forgetAfterMs: number, keys: string[], map: Map<string, T>, rule: () => R): R {
     return this.db
       .transaction((): R => {
         for (const key of keys) {
@@ -52,13 +61,19 @@ export class ClientCountTable {
           if (value === undefined) this.q.delete.run(kind, key);
           else this.q.put.run(kind, key, JSON.stringify(value), now);
         }
-        if (now - this.prunedAt > forgetAfterMs) {
-          this.prunedAt = now;
-          this.q.prune.run(now - forgetAfterMs);
+        if (now - (this.prunedAt.get(kind) ?? 0) > pruneEveryMs) {
+          this.prunedAt.set(kind, now);
+          this.q.prune.run(kind, now - forgetAfterMs);
+          this.q.cap.run(maxRows);
         }
         return result;
       })
       .immediate();
+  }
+
+  /** Rows stored now (tests). */
+  get rows(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM client_counts').get() as { n: number }).n;
   }
 
   close(): void {
@@ -70,10 +85,10 @@ export class ClientCountTable {
 export class SharedLoginLimiter extends LoginLimiter {
   constructor(
     private readonly table: ClientCountTable,
-    limits: LoginLimits = defaultLoginLimits,
+    private readonly settings: LoginLimits = defaultLoginLimits,
     clock: () => number = Date.now,
   ) {
-    super(limits, clock);
+    super(settings, clock);
   }
 
   override retryAfter(client: string): number {
@@ -89,7 +104,7 @@ export class SharedLoginLimiter extends LoginLimiter {
   }
 
   private shared<R>(client: string, rule: () => R): R {
-    return this.table.around('login', this.counts(client).map((c) => c.key), this.byKey, rule);
+    return this.table.around('login', this.settings.windowMs, this.counts(client).map((c) => c.key), this.byKey, rule);
   }
 }
 
@@ -104,7 +119,10 @@ export class SharedClientLimits extends ClientLimits {
   }
 
   override take(client: string): number {
-    if (!this.settings.requestsPerSecond) return 0;
-    return this.table.around<Bucket, number>('rate', [limitKey(client)], this.buckets, () => super.take(client));
+    const rate = this.settings.requestsPerSecond;
+    if (!rate) return 0;
+    // A bucket untouched for as long as it takes to refill is full: as good as no row.
+    const refillMs = ((this.settings.burst ?? Math.max(1, Math.ceil(rate))) / rate) * 1000;
+    return this.table.around<Bucket, number>('rate', refillMs, [limitKey(client)], this.buckets, () => super.take(client));
   }
 }
