@@ -1,7 +1,7 @@
 // What a config reload (SIGHUP, or the admin) can apply to a running mirror, and what needs a restart. Upstreams,
 // the log level, cache pins and size cap and the shutdown grace apply live; listeners, the data directory, the
 // certificate list, the public URL, the keep-alive and fill idle timeouts are fixed when the listeners are built,
-// the log format when the process starts.
+// the log format and the number of workers when the process starts.
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, UpstreamConfig } from './config/config.js';
 
@@ -45,6 +45,10 @@ export function compareConfigs(running: Config, next: Config): ConfigChanges {
   // The log stream is made once, at start: its format stays.
   const logFormat = fixed('log.format', running.log.format, next.log.format);
   effective.log = { level: next.log.level, ...(logFormat !== undefined ? { format: logFormat } : {}) };
+  // The supervisor forks its workers at start (docs/workers.md): their number stays.
+  const workers = fixed('workers', running.workers, next.workers);
+  if (workers === undefined) delete effective.workers;
+  else effective.workers = workers;
   const publicUrl = fixed('publicUrl', running.publicUrl, next.publicUrl);
   if (publicUrl === undefined) delete effective.publicUrl;
   else effective.publicUrl = publicUrl;

@@ -35,18 +35,18 @@ export interface LimitSettings {
   concurrentTransfers?: number | undefined;
 }
 
-interface Bucket {
+export interface Bucket {
   tokens: number;
   at: number;
 }
 
 export class ClientLimits {
-  private readonly buckets = new Map<string, Bucket>();
+  protected readonly buckets = new Map<string, Bucket>();
   private readonly transfers = new Map<string, number>();
   private lastSweep = 0;
 
   constructor(
-    private readonly settings: LimitSettings,
+    protected readonly settings: LimitSettings,
     private readonly clock: () => number = Date.now,
   ) {}
 

@@ -22,20 +22,20 @@ export const defaultLoginLimits: LoginLimits = { perClient: 5, perNetwork: 25, w
 /** Counts remembered at most; beyond it, those without a recent attempt are forgotten first. */
 const maxClients = 10_000;
 
-interface Attempt {
+export interface Attempt {
   at: number;
   /** The user the attempt named. */
   user: string;
 }
 
-interface Count {
+export interface Count {
   key: string;
   limit: number;
 }
 
 export class LoginLimiter {
   /** Attempts per key (a client or an IPv6 /48), least recently counted first. */
-  private readonly byKey = new Map<string, Attempt[]>();
+  protected readonly byKey = new Map<string, Attempt[]>();
 
   constructor(
     private readonly limits: LoginLimits = defaultLoginLimits,
@@ -78,7 +78,7 @@ export class LoginLimiter {
     }
   }
 
-  private counts(client: string): Count[] {
+  protected counts(client: string): Count[] {
     const network = networkKey(client);
     return [
       { key: limitKey(client), limit: this.limits.perClient },

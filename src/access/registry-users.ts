@@ -1,7 +1,9 @@
 // Pullgate's own users for the registry face (`docker login mirror.example.com`): from the config file
 // (`access.users`, scrypt hashes) and from `pullgate user add` (SQLite). Password checks are scrypt, which is slow
 // on purpose; a verified username/password pair is remembered for a minute so a pull's many requests with Basic
-// credentials cost one check. An unknown user costs a full check too, against a stand-in hash, so that the time of
+// credentials cost one check. A remembered pair holds only while the user's stored hash is the one it was verified
+// against: a user removed or given another password, by this process or by another worker sharing the database
+// (docs/workers.md), is refused at once. An unknown user costs a full check too, against a stand-in hash, so that the time of
 // an answer does not tell which usernames exist (docs/security.md).
 import { createHash, randomBytes } from 'node:crypto';
 import type { CacheDatabase } from '../cache/db.js';
@@ -10,7 +12,8 @@ import { hashPassword, verifyPassword } from './password.js';
 const rememberMs = 60_000;
 
 export class RegistryUsers {
-  private readonly verified = new Map<string, number>();
+  /** Remembered pairs: until when, and the stored hash they were verified against. */
+  private readonly verified = new Map<string, { until: number; hash: string }>();
   private standIn: Promise<string> | undefined;
 
   constructor(
@@ -41,8 +44,8 @@ export class RegistryUsers {
 
   /** Whether this pair was verified within the last minute (no check needed, no attempt to count). */
   remembered(username: string, password: string): boolean {
-    const until = this.verified.get(rememberKey(username, password));
-    return until !== undefined && until > this.clock();
+    const entry = this.verified.get(rememberKey(username, password));
+    return entry !== undefined && entry.until > this.clock() && entry.hash === this.hashOf(username);
   }
 
   async verify(username: string, password: string): Promise<boolean> {
@@ -52,7 +55,7 @@ export class RegistryUsers {
     const ok = (await verifyPassword(password, hash ?? (await this.standInHash()))) && hash !== undefined;
     if (!ok) return false;
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(rememberKey(username, password), this.clock() + rememberMs);
+    this.verified.set(rememberKey(username, password), { until: this.clock() + rememberMs, hash });
     return true;
   }
 

@@ -1,9 +1,11 @@
 // The access step: who may pull what (docs/security.md): registry users (the file's and the admin's), the
-// registry tokens they log in for (keys from the secret box), and per-client limits.
+// registry tokens they log in for (keys from the secret box), and per-client limits (the machine's with several workers).
 import { AccessControl } from '../access/access-control.js';
 import { ClientLimits } from '../access/client-limits.js';
 import { RegistryTokens } from '../access/registry-tokens.js';
 import { RegistryUsers } from '../access/registry-users.js';
+import { ClientCountTable } from '../cache/client-count-table.js';
+import { SharedClientLimits, SharedLoginLimiter } from '../workers/shared-client-counts.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 
@@ -15,11 +17,15 @@ export interface AccessWiring {
 export function wireAccess(base: Base, parts: { cache: CacheWiring }): AccessWiring {
   const { access: settings } = base.config();
   const users = new RegistryUsers(parts.cache.local.db, settings.users, base.clock);
+  // With several workers a client's connections land on any of them: its counts are the machine's
+  // (docs/security.md, "Worker processes").
+  const shared = base.worker ? new ClientCountTable(base.config().dataDir, base.clock) : undefined;
   const access = new AccessControl(
     settings,
     users,
     new RegistryTokens(base.secrets.derive('registry-tokens'), 3600, base.clock),
-    new ClientLimits(settings.limits, base.clock),
+    shared ? new SharedClientLimits(shared, settings.limits, base.clock) : new ClientLimits(settings.limits, base.clock),
+    ...(shared ? [new SharedLoginLimiter(shared, undefined, base.clock)] : []),
   );
   return { access, users };
 }

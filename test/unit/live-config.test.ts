@@ -74,4 +74,10 @@ describe('compareConfigs', () => {
     assert.deepEqual(c.effective.log, { level: 'debug', format: 'json' });
     assert.deepEqual(compareConfigs(await load(), await load()).effective.log, { level: 'info' }, 'an unset format stays unset');
   });
+
+  it('a changed number of workers waits for a restart and keeps its running value', async () => {
+    const c = compareConfigs(await load({ workers: 2 }), await load({ workers: 3 }));
+    assert.deepEqual(c.restartNeeded, ['workers']);
+    assert.equal(c.effective.workers, 2);
+  });
 });
