@@ -38,7 +38,8 @@ export async function wireBase(initial: Config, options: BaseOptions): Promise<B
   let config = initial;
   const log = options.log ?? createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true));
   const loggers = [log];
-  await mkdir(config.dataDir, { recursive: true });
+  // The index, the secret key and the workers' counts are the mirror's user's only (docs/security.md, "Secrets the admin keeps").
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   return {
     config: () => config,
     adopt: (next) => {
