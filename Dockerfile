@@ -44,7 +44,7 @@ ENV NODE_ENV=production \
 RUN groupadd --system --gid 10001 pullgate \
  && useradd --system --uid 10001 --gid pullgate --home-dir /var/lib/pullgate --no-create-home --shell /usr/sbin/nologin pullgate \
  && mkdir -p /var/lib/pullgate /etc/pullgate \
- && chown pullgate:pullgate /var/lib/pullgate
+ && chown pullgate:pullgate /var/lib/pullgate && chmod 0700 /var/lib/pullgate
 # The node binary alone: npm, yarn, corepack and the C headers of the Node.js image are for building.
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
