@@ -3,8 +3,8 @@
 // on purpose; a verified username/password pair is remembered for a minute so a pull's many requests with Basic
 // credentials cost one check. A remembered pair holds only while the user's stored hash is the one it was verified
 // against: a user removed or given another password, by this process or by another worker sharing the database
-// (docs/workers.md), is refused at once. An unknown user costs a full check too, against a stand-in hash, so that the time of
-// an answer does not tell which usernames exist (docs/security.md).
+// (docs/workers.md), is refused at once. An unknown user costs a full check too, against a stand-in hash, so that
+// the time of an answer does not tell which usernames exist (docs/security.md).
 import { createHash, randomBytes } from 'node:crypto';
 import type { CacheDatabase } from '../cache/db.js';
 import { hashPassword, verifyPassword } from './password.js';
@@ -15,12 +15,16 @@ export class RegistryUsers {
   /** Remembered pairs: until when, and the stored hash they were verified against. */
   private readonly verified = new Map<string, { until: number; hash: string }>();
   private standIn: Promise<string> | undefined;
+  /** Read on every request with Basic credentials (a remembered pair is checked against it): prepared once. */
+  private readonly storedHash;
 
   constructor(
     private readonly db: CacheDatabase,
     private readonly fromConfig: ReadonlyArray<{ username: string; passwordHash: string }>,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.storedHash = db.prepare<[string], { password_hash: string }>('SELECT password_hash FROM registry_users WHERE username = ?');
+  }
 
   list(): Array<{ username: string; source: 'config' | 'stored'; createdAt: number | null }> {
     const stored = this.db.prepare('SELECT username, created_at FROM registry_users ORDER BY username').all() as Array<{ username: string; created_at: number }>;
@@ -67,7 +71,7 @@ export class RegistryUsers {
   private hashOf(username: string): string | undefined {
     return (
       this.fromConfig.find((u) => u.username === username)?.passwordHash ??
-      (this.db.prepare('SELECT password_hash FROM registry_users WHERE username = ?').get(username) as { password_hash: string } | undefined)?.password_hash
+      this.storedHash.get(username)?.password_hash
     );
   }
 

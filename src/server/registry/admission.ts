@@ -26,7 +26,7 @@ export class Admission {
   constructor(private readonly access: AccessControl | undefined) {}
 
   /** Whether a user name is one of the mirror's own users (their credentials never reach a passthrough upstream). */
-  readonly isMirrorUser = (name: string): boolean => this.access?.users.list().some((u) => u.username === name) ?? false;
+  readonly isMirrorUser = (name: string): boolean => this.access?.users.exists(name) ?? false;
 
   /** `/v2/`: the rules of the upstream answering it, else the global ones. */
   async base(req: FastifyRequest, upstream: Upstream | undefined, origin: string, record: AdmissionRecord): Promise<void> {
