@@ -100,17 +100,25 @@ export class BlobFill implements FillProgress {
     });
   }
 
-  /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: they are in the file. */
-  recentBytes(position: number, length: number): Buffer | undefined {
-    for (const { start, chunks, length: batchLength } of this.recent) {
-      let offset = position - start;
-      if (offset < 0 || offset >= batchLength) continue;
-      for (const chunk of chunks) {
-        if (offset < chunk.length) return chunk.subarray(offset, Math.min(chunk.length, offset + length));
-        offset -= chunk.length;
+  /** Copies received bytes still in memory from `position` (at most `length`) into `target`; 0: they are in the file. */
+  copyRecent(target: Buffer, position: number, length: number): number {
+    let copied = 0;
+    for (const batch of this.recent) {
+      let offset = position + copied - batch.start;
+      if (offset < 0) break;
+      if (offset >= batch.length) continue;
+      for (const chunk of batch.chunks) {
+        if (offset >= chunk.length) {
+          offset -= chunk.length;
+          continue;
+        }
+        const n = chunk.copy(target, copied, offset, Math.min(chunk.length, offset + length - copied));
+        copied += n;
+        offset = 0;
+        if (copied === length) return copied;
       }
     }
-    return undefined;
+    return copied;
   }
 
   /** Whether the whole blob may be read: verified (and committed, unless readers need not wait for that). */
