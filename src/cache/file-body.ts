@@ -9,7 +9,22 @@ import { Readable } from 'node:stream';
 /** Large reads: each chunk becomes one socket write, and TLS costs per write, not only per byte. */
 export const fileChunkBytes = 1024 * 1024;
 
-export class FileBody extends Readable {
+/**
+ * A body the server copies into its own reused buffers instead of reading it as a stream (src/server/send-file.ts):
+ * a stored blob, or a fill in progress (src/mirror/fill-reader.ts).
+ */
+export interface PositionalBody extends Readable {
+  /** The first byte. */
+  readonly start: number;
+  /** Bytes from `position` into `buffer` (at most its length): 0 at the end. */
+  readInto(buffer: Buffer, position: number): Promise<number>;
+}
+
+export function isPositionalBody(body: Readable): body is PositionalBody {
+  return typeof (body as Partial<PositionalBody>).readInto === 'function';
+}
+
+export class FileBody extends Readable implements PositionalBody {
   /** The next byte to read. */
   private position: number;
 

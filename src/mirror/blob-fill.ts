@@ -14,12 +14,16 @@ import { FillWriter, maxUnwrittenBytes } from './fill-writer.js';
 
 const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
+/** A batch of many tiny chunks is written early: one system call and hash call per chunk would add up. */
+const writeBatchChunks = 256;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
 
+/** Chunks as the upstream socket delivered them: never copied into one buffer (a copy and an allocation per batch). */
 interface Batch {
   start: number;
-  buffer: Buffer;
+  chunks: Buffer[];
+  length: number;
   onDisk: boolean;
 }
 
@@ -96,13 +100,25 @@ export class BlobFill implements FillProgress {
     });
   }
 
-  /** Bytes from `position` (at most `length`) if they are still in memory; undefined means: they are in the file. */
-  recentBytes(position: number, length: number): Buffer | undefined {
-    for (const { start, buffer } of this.recent) {
-      const offset = position - start;
-      if (offset >= 0 && offset < buffer.length) return buffer.subarray(offset, Math.min(buffer.length, offset + length));
+  /** Copies received bytes still in memory from `position` (at most `length`) into `target`; 0: they are in the file. */
+  copyRecent(target: Buffer, position: number, length: number): number {
+    let copied = 0;
+    for (const batch of this.recent) {
+      let offset = position + copied - batch.start;
+      if (offset < 0) break;
+      if (offset >= batch.length) continue;
+      for (const chunk of batch.chunks) {
+        if (offset >= chunk.length) {
+          offset -= chunk.length;
+          continue;
+        }
+        const n = chunk.copy(target, copied, offset, Math.min(chunk.length, offset + length - copied));
+        copied += n;
+        offset = 0;
+        if (copied === length) return copied;
+      }
     }
-    return undefined;
+    return copied;
   }
 
   /** Whether the whole blob may be read: verified (and committed, unless readers need not wait for that). */
@@ -168,7 +184,7 @@ export class BlobFill implements FillProgress {
       const flush = (): void => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        this.take(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes), writer);
+        this.take(batch, batchBytes, writer);
         batch = [];
         batchBytes = 0;
       };
@@ -182,7 +198,7 @@ export class BlobFill implements FillProgress {
         batchBytes += buffer.length;
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
         // The first bytes go out at once (time to first byte); then batches.
-        if (batchBytes >= writeBatchBytes || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
+        if (batchBytes >= writeBatchBytes || batch.length >= writeBatchChunks || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
         if (writer.unwritten > maxUnwrittenBytes && !body.isPaused()) {
           body.pause();
           void writer.drained().then(() => settled || body.resume());
@@ -197,14 +213,14 @@ export class BlobFill implements FillProgress {
   }
 
   /** A batch received: hashed, handed to readers (in memory until it is on disk) and queued for the temp file. */
-  private take(buffer: Buffer, writer: FillWriter): void {
-    const entry: Batch = { start: this.received, buffer, onDisk: false };
-    this.hash.update(buffer);
-    this.onReceived?.(buffer.length);
+  private take(chunks: Buffer[], length: number, writer: FillWriter): void {
+    const entry: Batch = { start: this.received, chunks, length, onDisk: false };
+    for (const chunk of chunks) this.hash.update(chunk);
+    this.onReceived?.(length);
     this.recent.push(entry);
-    this.received += buffer.length;
-    writer.write(buffer, entry.start, () => {
-      this.written = entry.start + buffer.length;
+    this.received += length;
+    writer.write(chunks, length, entry.start, () => {
+      this.written = entry.start + length;
       entry.onDisk = true;
       while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
     });

@@ -2,7 +2,7 @@
 // written bytes flushed to the disk (fdatasync) in the background every so often, so that the commit's fsync finds
 // little left to write and the client's last byte (held for the commit) is not kept waiting for it.
 import type { FileHandle } from 'node:fs/promises';
-import { writeAll } from './temp-file-writes.js';
+import { writeAllv } from './temp-file-writes.js';
 
 /**
  * Received bytes still on their way to the temp file, at most. Writes run beside the download (a thread-pool
@@ -23,13 +23,13 @@ export class FillWriter {
 
   constructor(private readonly handle: FileHandle) {}
 
-  /** Queues `buffer` for `position`; `written` runs once it is on disk. */
-  write(buffer: Buffer, position: number, written: () => void): void {
-    this.unwritten += buffer.length;
+  /** Queues `buffers` (`length` bytes in all) for `position`; `written` runs once it is on disk. */
+  write(buffers: Buffer[], length: number, position: number, written: () => void): void {
+    this.unwritten += length;
     this.writes = this.writes.then(async () => {
-      await writeAll(this.handle, buffer, position);
-      this.unwritten -= buffer.length;
-      this.unsynced += buffer.length;
+      await writeAllv(this.handle, buffers, length, position);
+      this.unwritten -= length;
+      this.unsynced += length;
       this.syncInBackground();
       written();
     });

@@ -1,11 +1,12 @@
-// A stored blob to the client without a stream in between: two buffers taken turns (one read from the file while
-// the other is written to the socket), each reused once the socket has taken its bytes, from a small pool shared
-// by all responses. A cache hit then allocates no buffer per chunk, which keeps the garbage collector off the byte
-// path (with a fresh buffer per read it cost more CPU than the TLS encryption). Hand-written because this is the
-// hot byte path; it keeps pipeline()'s rules: a read error or a client that leaves destroys the response (the
-// client sees an aborted transfer, never a clean short end) and the file is closed either way.
+// A stored blob, or a fill in progress (src/mirror/fill-reader.ts), to the client without a stream in between: two
+// buffers taken turns (one read while the other is written to the socket), each reused once the socket has taken
+// its bytes, from a small pool shared by all responses. A cache hit, or a client following a fill, then allocates
+// no buffer per chunk, which keeps the garbage collector off the byte path (with a fresh buffer per read it cost
+// more CPU than the TLS encryption). Hand-written because this is the hot byte path; it keeps pipeline()'s rules: a
+// read error or a client that leaves destroys the response (the client sees an aborted transfer, never a clean
+// short end) and the body is destroyed (its file closed, its fill let go) either way.
 import type { ServerResponse } from 'node:http';
-import type { FileBody } from '../cache/file-body.js';
+import type { PositionalBody } from '../cache/file-body.js';
 
 const slotBytes = 512 * 1024;
 /** Buffers kept for reuse between responses, at most (idle memory stays bounded). */
@@ -32,7 +33,7 @@ function written(res: ServerResponse, chunk: Buffer, gone: Promise<never>): Prom
 }
 
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
-export function sendFileBody(res: ServerResponse, body: FileBody, onDone: (err: Error | undefined, bytes: number) => void): void {
+export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
   let closed = false;
   const gone = new Promise<never>((_, reject) => res.once('close', () => ((closed = true), reject(new ClientGone()))));
@@ -45,7 +46,8 @@ export function sendFileBody(res: ServerResponse, body: FileBody, onDone: (err: 
       await pending[slot];
       if (closed) throw new ClientGone();
       const buffer = buffers[slot] as Buffer;
-      const n = await body.readInto(buffer, position);
+      // Raced with the client leaving: a body waiting for a fill in progress may wait long.
+      const n = await Promise.race([body.readInto(buffer, position), gone]);
       if (n === 0) break;
       position += n;
       bytes += n;

@@ -3,7 +3,7 @@
 // clean short end.
 import { Readable, pipeline } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import { FileBody } from '../cache/file-body.js';
+import { isPositionalBody } from '../cache/file-body.js';
 import type { RegistryReply } from '../mirror/reply.js';
 import { sendFileBody } from './send-file.js';
 
@@ -29,7 +29,7 @@ export function sendReply(res: ServerResponse, reply: RegistryReply, head: boole
   }
   // Headers go out now, not with the first body byte (containerd gives up after 30 s without headers).
   res.flushHeaders();
-  if (body instanceof FileBody) {
+  if (isPositionalBody(body)) {
     sendFileBody(res, body, onDone);
     return;
   }

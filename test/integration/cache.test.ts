@@ -102,6 +102,26 @@ for (const protocol of protocols) describe(`the blob cache (${protocol})`, () =>
     assert.equal(blobFetches(b.digest), 1);
   });
 
+  test('a client that leaves while its fill waits on a stalled upstream stops following it at once', async () => {
+    const b = fresh(4 * 1024 * 1024);
+    up.faults.stallBlobAt = 1024 * 1024;
+    const res = await c.stream(b.url());
+    let got = 0;
+    for await (const chunk of res.body) {
+      got += (chunk as Buffer).length;
+      if (got >= 512 * 1024) break;
+    }
+    const inflight = mirror.app.services.fills.get(parseDigest(b.digest));
+    assert.ok(inflight, 'the fill is in flight');
+    const fill = await inflight.fill;
+    assert.equal(fill.followers, 1);
+    res.body.destroy();
+    for (let i = 0; i < 100 && fill.followers > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(fill.state, 'filling', 'the upstream is still stalled');
+    assert.equal(fill.followers, 0, 'the reader let the fill go when its client left, not at the next byte');
+    fill.abort(new Error('test over'));
+  });
+
   for (const fault of ['corrupt', 'truncate'] as const) {
     test(`a ${fault === 'corrupt' ? 'corrupted upstream body' : 'upstream body truncated at the same byte on every resume'} fails every follower and caches nothing`, async () => {
       const b = fresh();

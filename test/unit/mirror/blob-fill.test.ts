@@ -46,6 +46,34 @@ describe('a blob fill and its readers', () => {
     assert.deepEqual(committed, [sha(bytes)]);
   });
 
+  test('readers following a live fill get exact bytes for ranges that start and end inside upstream chunks of any size', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 777);
+    // Upstream chunks of odd sizes, tiny ones among them, delivered over time so readers follow in memory.
+    const sizes = [1, 7, 16 * 1024 + 3, 1000, 64 * 1024, 3, 200_000];
+    async function* upstream(): AsyncGenerator<Buffer> {
+      for (let at = 0, k = 0; at < bytes.length; k++) {
+        const n = sizes[k % sizes.length] as number;
+        yield bytes.subarray(at, at + n);
+        at += n;
+        if (k % 40 === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+    const temp = join(dir, 'live.part');
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, Readable.from(upstream()), async () => undefined, 10_000);
+    const spans = [
+      { start: 0, end: bytes.length - 1 },
+      { start: 5, end: 16 * 1024 + 9 },
+      { start: 1_234_567, end: 2_345_678 },
+      { start: bytes.length - 10, end: bytes.length - 1 },
+    ];
+    const reads = spans.map((span) => collect(fill.reader(span)!));
+    const got = await Promise.all(reads);
+    await fill.finished;
+    assert.equal(fill.state, 'done');
+    for (const [k, span] of spans.entries()) assert.ok(got[k]?.equals(bytes.subarray(span.start, span.end + 1)), `span ${span.start}-${span.end}`);
+    assert.ok((await readFile(temp)).equals(bytes));
+  });
+
   test('a fill whose bytes do not match fails its readers and commits nothing', async () => {
     const bytes = randomBytes(2 * 1024 * 1024);
     const temp = join(dir, 'b.part');

@@ -1,0 +1,35 @@
+// Starts bench/node-floor-server.mjs, the platform's floor for a cold pull: what a bare Node.js pass-through costs for
+// the work of a cold Pullgate pull (TLS in, SHA-256, temp file, TLS out), so that the report can tell the share of
+// Pullgate's cold cost that is the runtime's from the share that is Pullgate's own.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { IssuedCert } from '../test/support/pki.js';
+import type { RealRegistry } from '../test/support/real-registry.js';
+import { spawnChild, type Child } from './child.js';
+
+export interface NodeFloor {
+  child: Child;
+  url: string;
+}
+
+export async function startNodeFloor(o: { dir: string; reg: RealRegistry; cert: IssuedCert; startTimeoutMs?: number }): Promise<NodeFloor> {
+  await mkdir(o.dir, { recursive: true });
+  const portFile = join(o.dir, 'port');
+  const child = spawnChild({
+    name: 'node floor',
+    command: process.execPath,
+    args: [join(import.meta.dirname, 'node-floor-server.mjs'), portFile, o.reg.url, o.reg.caFile, o.cert.certPath, o.cert.keyPath, o.dir],
+    // undici resolves from the project's node_modules.
+    cwd: join(import.meta.dirname, '..'),
+  });
+  const deadline = Date.now() + (o.startTimeoutMs ?? 10_000);
+  for (;;) {
+    const port = await readFile(portFile, 'utf8').catch(() => '');
+    if (port !== '') return { child, url: `https://127.0.0.1:${port}` };
+    if (child.exited() || Date.now() > deadline) {
+      await child.stop(1_000);
+      throw new Error(`node floor did not start\n${child.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
