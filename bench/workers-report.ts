@@ -49,14 +49,16 @@ function ratioLines(r: WorkersResults, n: number): string[] {
 }
 
 /** How much of the machine the servers had: the generator shares it (and on 2 cores takes most of one). */
-function shareLine(r: WorkersResults): string {
+function shareLine(r: WorkersResults, threads: number): string {
   const all = r.hits.map((h) => hitFigures(h.hit));
   if (all.length === 0) return '';
   const cores = r.hits[0]?.hit.cores ?? 0;
   const gen = median(all.map((f) => f.generatorCores));
   const other = median(all.map((f) => f.otherCores));
   const left = cores - gen - other;
-  return `machine: ${cores} cores; the generator kept a median ${fixed(gen, 2)} cores busy and other programs ${fixed(other, 2)}, leaving the servers at most ${fixed(left, 2)} cores (${fixed((left / cores) * 100, 0)} % of the machine); "server share" is the share of all ${cores} cores the server used. Read N workers against 1 with that limit in mind: more workers than free cores only add switching.`;
+  // A generator thread near a full core cannot ask for more: the servers were not the limit.
+  const limit = gen >= 0.85 * threads ? ` The generator kept its ${threads} thread${threads === 1 ? '' : 's'} busy: it, not the servers, set the pace (BENCH_HIT_THREADS).` : '';
+  return `machine: ${cores} cores; the generator kept a median ${fixed(gen, 2)} cores busy and other programs ${fixed(other, 2)}, leaving the servers at most ${fixed(left, 2)} cores (${fixed((left / cores) * 100, 0)} % of the machine); "server share" is the share of all ${cores} cores the server used. Read N workers against 1 with that limit in mind: more workers than free cores only add switching.${limit}`;
 }
 
 function coldTable(r: WorkersResults): string {
@@ -90,7 +92,7 @@ export function workersSection(r: WorkersResults, runs: number, o: { connections
     `6. Workers: cache hits of one ${r.hitBlob.size / MiB} MiB blob over TLS (HTTP/1.1) from ${o.connections} keep-alive connections of a load generator (${o.threads} thread${o.threads === 1 ? '' : 's'}, a process of its own), ${o.seconds} s counted, with ${counts.join(' and ')} worker ${unit(r.n)}; per server and count the run with the median MB/s of ${runs}`,
     hitTable(r, counts),
     ...ratioLines(r, r.n),
-    shareLine(r),
+    shareLine(r, o.threads),
     'Per run:',
     perRunTable(r),
     '',
