@@ -9,27 +9,30 @@ const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' :
 const finite = (v: number | undefined): number | undefined => (v !== undefined && Number.isFinite(v) ? v : undefined);
 const unit = (workers: number): string => (workers === 1 ? 'process' : 'processes');
 
-/** The run with the median throughput of one server and worker count (its figures belong together). */
-function medianRow(r: WorkersResults, server: WorkersServer, workers: number): HitRow | undefined {
-  const own = r.hits.filter((h) => h.server === server && h.workers === workers).sort((a, b) => hitFigures(a.hit).mbPerSecond - hitFigures(b.hit).mbPerSecond);
-  return own[Math.floor(own.length / 2)];
+type Figures = ReturnType<typeof hitFigures>;
+const rowsOf = (r: WorkersResults, server: WorkersServer, workers: number): HitRow[] => r.hits.filter((h) => h.server === server && h.workers === workers);
+
+/** The median over the runs of one figure of one server and worker count, as in the rest of the cache report. */
+function figure(r: WorkersResults, server: WorkersServer, workers: number, f: (x: Figures) => number): number | undefined {
+  const own = rowsOf(r, server, workers);
+  return own.length ? finite(median(own.map((h) => f(hitFigures(h.hit))))) : undefined;
 }
 
-const figure = (row: HitRow | undefined, f: (x: ReturnType<typeof hitFigures>) => number): number | undefined => (row ? finite(f(hitFigures(row.hit))) : undefined);
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : finite(a / b));
 
 function hitTable(r: WorkersResults, counts: number[]): string {
-  const rows: string[][] = [['server', 'workers', 'MB/s', 'req/s', 'server CPU-s/GB', 'CPU/GB / nginx', 'server cores', 'server share', 'generator cores', 'generator CPU-s/GB', 'other cores', 'peak RSS MB (largest)', 'served by', 'upstream GETs']];
+  const rows: string[][] = [['server', 'workers', 'MB/s', 'req/s', 'server CPU-s/GB', 'CPU/GB / nginx', 'server cores', 'server share', 'generator cores', 'generator CPU-s/GB', 'other cores', 'peak RSS MB (largest, worst)', 'served by (fewest)', 'upstream GETs (most)']];
   for (const server of ['mirror', 'nginx'] as const) {
     for (const workers of counts) {
-      const row = medianRow(r, server, workers);
-      if (!row) continue;
-      const f = hitFigures(row.hit);
-      const nginxCpu = figure(medianRow(r, 'nginx', workers), (x) => x.serverCpuPerGb);
+      const own = rowsOf(r, server, workers);
+      if (own.length === 0) continue;
+      const m = (f: (x: Figures) => number, digits: number): string => fixed(figure(r, server, workers, f), digits);
+      const cpu = figure(r, server, workers, (x) => x.serverCpuPerGb);
+      const servedBy = own.map((h) => h.servedBy).filter((v): v is number => v !== undefined);
       rows.push([
-        serverName[server], String(workers), fixed(f.mbPerSecond, 0), fixed(f.requestsPerSecond, 0), fixed(f.serverCpuPerGb, 2), fixed(ratio(f.serverCpuPerGb, nginxCpu), 2),
-        fixed(f.serverCores, 2), `${fixed(f.serverShare * 100, 0)} %`, fixed(f.generatorCores, 2), fixed(f.generatorCpuPerGb, 2), fixed(f.otherCores, 2),
-        fixed(row.hit.hwm / MB, 1), row.servedBy === undefined ? '-' : `${row.servedBy} of ${workers}`, String(row.upstreamGets),
+        serverName[server], String(workers), m((x) => x.mbPerSecond, 0), m((x) => x.requestsPerSecond, 0), fixed(cpu, 2), fixed(ratio(cpu, figure(r, 'nginx', workers, (x) => x.serverCpuPerGb)), 2),
+        m((x) => x.serverCores, 2), `${m((x) => x.serverShare * 100, 0)} %`, m((x) => x.generatorCores, 2), m((x) => x.generatorCpuPerGb, 2), m((x) => x.otherCores, 2),
+        fixed(Math.max(...own.map((h) => h.hit.hwm)) / MB, 1), servedBy.length ? `${Math.min(...servedBy)} of ${workers}` : '-', String(Math.max(...own.map((h) => h.upstreamGets))),
       ]);
     }
   }
@@ -37,9 +40,9 @@ function hitTable(r: WorkersResults, counts: number[]): string {
 }
 
 function ratioLines(r: WorkersResults, n: number): string[] {
-  const mbs = (server: WorkersServer, workers: number) => figure(medianRow(r, server, workers), (x) => x.mbPerSecond);
-  const cpu = (server: WorkersServer, workers: number) => figure(medianRow(r, server, workers), (x) => x.serverCpuPerGb);
-  const cores = (server: WorkersServer, workers: number) => figure(medianRow(r, server, workers), (x) => x.serverCores);
+  const mbs = (server: WorkersServer, workers: number) => figure(r, server, workers, (x) => x.mbPerSecond);
+  const cpu = (server: WorkersServer, workers: number) => figure(r, server, workers, (x) => x.serverCpuPerGb);
+  const cores = (server: WorkersServer, workers: number) => figure(r, server, workers, (x) => x.serverCores);
   return [
     `throughput with ${n} workers / 1: Pullgate ${fixed(ratio(mbs('mirror', n), mbs('mirror', 1)), 2)}, nginx ${fixed(ratio(mbs('nginx', n), mbs('nginx', 1)), 2)}` +
       ` (server cores busy: Pullgate ${fixed(cores('mirror', 1), 2)} -> ${fixed(cores('mirror', n), 2)}, nginx ${fixed(cores('nginx', 1), 2)} -> ${fixed(cores('nginx', n), 2)})`,
@@ -89,7 +92,7 @@ export function workersSection(r: WorkersResults, runs: number, o: { connections
   if (r.hits.length === 0 && r.cold.length === 0) return [];
   const counts = [...new Set([1, r.n])];
   return [
-    `6. Workers: cache hits of one ${r.hitBlob.size / MiB} MiB blob over TLS (HTTP/1.1) from ${o.connections} keep-alive connections of a load generator (${o.threads} thread${o.threads === 1 ? '' : 's'}, a process of its own), ${o.seconds} s counted, with ${counts.join(' and ')} worker ${unit(r.n)}; per server and count the run with the median MB/s of ${runs}`,
+    `6. Workers: cache hits of one ${r.hitBlob.size / MiB} MiB blob over TLS (HTTP/1.1) from ${o.connections} keep-alive connections of a load generator (${o.threads} thread${o.threads === 1 ? '' : 's'}, a process of its own), ${o.seconds} s counted, with ${counts.join(' and ')} worker ${unit(r.n)}; per server and count medians of ${runs} runs`,
     hitTable(r, counts),
     ...ratioLines(r, r.n),
     shareLine(r, o.threads),
@@ -105,7 +108,7 @@ export function workersSection(r: WorkersResults, runs: number, o: { connections
 /** Goal rows for the cache report's Goals table. */
 export function workersGoals(r: WorkersResults): string[][] {
   if (r.hits.length === 0 && r.cold.length === 0) return [];
-  const cpu = (server: WorkersServer, workers: number): number | undefined => figure(medianRow(r, server, workers), (x) => x.serverCpuPerGb);
+  const cpu = (server: WorkersServer, workers: number): number | undefined => figure(r, server, workers, (x) => x.serverCpuPerGb);
   const hitGoal = (workers: number): string[] => {
     const v = ratio(cpu('mirror', workers), cpu('nginx', workers));
     return [`[load, ${workers} worker ${unit(workers)}] cache-hit CPU-s/GB / nginx <= 1.2`, fixed(v, 2), '<= 1.20', verdict(v === undefined ? undefined : v <= 1.2)];
