@@ -1,9 +1,11 @@
 // The cache scenario's tables: single pulls (cold/warm) per client with ratios against nginx, concurrent cold
 // pulls, cached-tag HEAD load, and the goals with MET/MISSED. Medians over runs throughout.
-import type { CacheResults, Client, Peer } from './cache-scenario.js';
+import type { Client, Peer } from './cache-context.js';
+import type { CacheResults } from './cache-scenario.js';
 import type { PathName, PathRun } from './measure.js';
 import { labels } from './report.js';
 import { fixed, GB, MB, median, MiB, table } from './stats.js';
+import { workersGoals, workersSection } from './workers-report.js';
 
 const med = <T>(items: T[], f: (x: T) => number | undefined): number => {
   const values = items.map(f).filter((v): v is number => v !== undefined && !Number.isNaN(v));
@@ -77,12 +79,12 @@ function perByteGoals(r: CacheResults, client: Client): string[][] {
   ];
 }
 
-export function cacheReport(r: CacheResults, runs: number, howMeasured: string[]): string {
+export function cacheReport(r: CacheResults, runs: number, howMeasured: string[], hitOptions: { connections: number; threads: number; seconds: number }): string {
   const size = r.big.size;
   const lines: string[] = [];
   lines.push(`CACHE SCENARIO: medians over ${runs} runs; upstream docker-registry WITHOUT auth for every path (nginx cannot fetch tokens); clients ${r.clients.join(', ')}`);
   lines.push('');
-  for (const client of r.clients) {
+  for (const client of r.singles.length ? r.clients : []) {
     lines.push(`1+2. Single pulls of a ${size / MiB} MiB blob over TLS with ${client === 'curl' ? 'curl' : 'a Node client (undici, hashing)'} (cold = fresh server, warm = the same blob again from it)`);
     lines.push(singleTable(r, client));
     lines.push('');
@@ -126,6 +128,8 @@ export function cacheReport(r: CacheResults, runs: number, howMeasured: string[]
   lines.push(table(heads));
   lines.push('');
 
+  lines.push(...workersSection(r.workers, runs, hitOptions));
+
   const pgConc = concOf('mirror');
   const fetches = worst(pgConc.map((x) => x.fetches.gets));
   const slowest = finite(med(pgConc, (x) => x.timing.ttfbMs));
@@ -145,6 +149,7 @@ export function cacheReport(r: CacheResults, runs: number, howMeasured: string[]
     [`${n} concurrent cold: slowest TTFB < 1 s`, fixed(slowest === undefined ? undefined : slowest / 1000, 2), '< 1.00 s', verdict(slowest === undefined ? undefined : slowest < 1000)],
     ['HEAD req/s > docker-registry proxy', fixed(rps[0], 0), `> ${fixed(rps[1], 0)}`, verdict(pgHead.length && pxHead.length ? (rps[0] ?? 0) > (rps[1] ?? 0) : undefined)],
     ['HEAD p99 < docker-registry proxy', fixed(p99[0], 2), `< ${fixed(p99[1], 2)} ms`, verdict(pgHead.length && pxHead.length ? (p99[0] ?? 0) < (p99[1] ?? 0) : undefined)],
+    ...workersGoals(r.workers),
   ];
   lines.push('Goals:');
   lines.push(table(goals));

@@ -1,4 +1,5 @@
 // Bench settings from the environment.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { MiB } from './stats.js';
 
@@ -33,6 +34,24 @@ export interface BenchConfig {
   upstreamBytesPerSecond: number;
   /** BENCH_QUIET_S: how long the cache scenario waits for a quiet machine before each measurement. */
   quietTimeoutMs: number;
+  /** BENCH_CACHE_PARTS: the parts of the cache scenario to run (default all). */
+  cacheParts: CachePart[];
+  /** The workers part (bench/workers-scenario.ts): N, and the cache-hit load. */
+  workers: WorkersConfig;
+}
+
+export type CachePart = 'singles' | 'conc' | 'heads' | 'workers';
+
+export interface WorkersConfig {
+  /** BENCH_WORKERS: N, the worker processes compared with one (default: the machine's cores). */
+  n: number;
+  /** BENCH_HIT_SIZE_MB: the cached blob the load generator GETs. */
+  hitBytes: number;
+  /** BENCH_HIT_CONNECTIONS, BENCH_HIT_THREADS (of the generator), BENCH_HIT_SECONDS, BENCH_HIT_WARMUP_S. */
+  connections: number;
+  threads: number;
+  seconds: number;
+  warmupSeconds: number;
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -68,6 +87,19 @@ function clientChoice(): 'undici' | 'curl' | 'both' | undefined {
   return raw;
 }
 
+function workersConfig(): WorkersConfig {
+  const cores = availableParallelism();
+  return {
+    n: positiveInt('BENCH_WORKERS', cores),
+    hitBytes: positiveInt('BENCH_HIT_SIZE_MB', 16) * MiB,
+    connections: positiveInt('BENCH_HIT_CONNECTIONS', 32),
+    // One generator thread per 4 cores: on 2 cores one thread already takes a core from the servers.
+    threads: positiveInt('BENCH_HIT_THREADS', Math.max(1, Math.floor(cores / 4))),
+    seconds: positiveInt('BENCH_HIT_SECONDS', 8),
+    warmupSeconds: nonNegativeInt('BENCH_HIT_WARMUP_S', 2),
+  };
+}
+
 export function benchConfig(): BenchConfig {
   const sizeBytes = positiveInt('BENCH_SIZE_MB', 200) * MiB;
   const runs = positiveInt('BENCH_RUNS', 3);
@@ -95,6 +127,8 @@ export function benchConfig(): BenchConfig {
     headConnections: positiveInt('BENCH_HEAD_CONNECTIONS', 4),
     cachePeers: list('BENCH_CACHE_PEERS', allPeers),
     quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 5) * 1000,
+    cacheParts: list('BENCH_CACHE_PARTS', ['singles', 'conc', 'heads', 'workers'] as const),
+    workers: workersConfig(),
     upstreamBytesPerSecond: nonNegativeInt('BENCH_UPSTREAM_MBPS', 0) * 1e6,
     ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };

@@ -3,12 +3,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cdn } from '../test/support/cdn.js';
 import type { PullTiming } from './light-client.js';
-import { cpuDelta, cpuSeconds, memory, snapshot } from './proc-stats.js';
+import { cpuDelta, snapshot, treeCpuSeconds, treeMemory } from './proc-stats.js';
 
 /** `mirror-warm`: the same blob again from the same mirror right after its cold pull (served from its cache). */
 export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy' | CachePathName;
-/** The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run. */
-export type CachePathName = 'proxy-warm' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc';
+/** The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run (`*-workers-conc` through N workers). */
+export type CachePathName = 'proxy-warm' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc' | 'mirror-workers-conc' | 'nginx-workers-conc';
 
 export interface UpstreamFetches {
   /** Blob GETs that reached the CDN. */
@@ -27,7 +27,7 @@ export interface PathRun {
   /** The same from request start until the upstream transfers and the server's CPU have settled. */
   cpuSettled: Record<string, number>;
   fetches: UpstreamFetches;
-  /** Peak RSS of the server process after this pull, bytes. */
+  /** Peak RSS of the server process after this pull (of its largest process, with workers), bytes. */
   serverHwm?: number;
   /** Mirror only: RSS at idle, and peak RSS after the small pull that preceded this one. */
   mirrorIdleRss?: number;
@@ -62,13 +62,13 @@ async function settleCdn(cdn: Cdn, from: number, timeoutMs: number): Promise<voi
   }
 }
 
-/** Waits until a process has used no more CPU for a moment (its background work is done). */
+/** Waits until a process (with its worker processes) has used no more CPU for a moment (its background work is done). */
 async function settleCpu(pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = await cpuSeconds(pid);
+  let last = await treeCpuSeconds(pid);
   while (Date.now() < deadline) {
     await sleep(300);
-    const now = await cpuSeconds(pid);
+    const now = await treeCpuSeconds(pid);
     if (now - last < 0.015) return;
     last = now;
   }
@@ -100,6 +100,6 @@ export async function measurePull(o: MeasureOptions): Promise<PathRun> {
     bytes: records.reduce((sum, r) => sum + r.bytesSent, 0),
   };
   const run: PathRun = { path: o.path, run: o.run, timing, cpu: cpuDelta(before, atEnd), cpuSettled: cpuDelta(before, settled), fetches };
-  if (server !== undefined) run.serverHwm = (await memory(server)).hwm;
+  if (server !== undefined) run.serverHwm = (await treeMemory(server)).hwm;
   return run;
 }

@@ -1,6 +1,6 @@
 // The third peer: Debian's nginx with proxy_cache in front of the same upstream, keyed by the blob digest,
 // following the registry's 307 to the CDN through a named location. One process (master_process off), so its
-// CPU is that one pid's. No token dance: it is only run against an upstream without auth.
+// CPU is that one pid's; or a master and `worker_processes` workers (the bench sums the process tree). No token dance: it is only run against an upstream without auth.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +16,8 @@ export interface NginxOptions {
   dir: string;
   reg: RealRegistry;
   cert: IssuedCert;
+  /** `worker_processes` under a master process; absent: one process (`master_process off`). */
+  workers?: number;
 }
 
 function conf(o: NginxOptions, port: number): string {
@@ -24,8 +26,12 @@ function conf(o: NginxOptions, port: number): string {
   const blobCache = 'proxy_cache reg; proxy_cache_key $blob_digest; proxy_cache_valid 200 1h; ' +
     'proxy_cache_lock on; proxy_cache_lock_timeout 600s; proxy_cache_lock_age 600s;';
   const upstreamTls = `proxy_ssl_trusted_certificate ${o.reg.caFile};\n      proxy_ssl_verify on;\n      proxy_ssl_server_name on;`;
+  // Workers run as root like the master (the bench's files are root's); a listener per worker (reuseport), as a
+  // multi-core nginx is tuned, so the kernel spreads connections over the workers.
+  const multi = o.workers !== undefined;
   return `pid ${d}/nginx.pid;
 error_log stderr warn;
+${multi ? `user root;\nworker_processes ${o.workers};` : ''}
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -42,7 +48,7 @@ http {
   proxy_buffering on;
   sendfile on;
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl${multi ? ' reuseport' : ''};
     ssl_certificate ${o.cert.certPath};
     ssl_certificate_key ${o.cert.keyPath};
     keepalive_requests 100000;
@@ -81,7 +87,7 @@ http {
 `;
 }
 
-/** `nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off; master_process off;'` on a free port. */
+/** `nginx -p DIR -c DIR/nginx.conf -e stderr -g 'daemon off; master_process off;'` on a free port (`on` with workers). */
 export async function startNginx(o: NginxOptions): Promise<Server> {
   for (const sub of ['tmp', 'cache']) await mkdir(join(o.dir, sub), { recursive: true });
   const port = await freePort('127.0.0.1');
@@ -90,7 +96,7 @@ export async function startNginx(o: NginxOptions): Promise<Server> {
   const child = spawnChild({
     name: 'nginx proxy_cache',
     command: 'nginx',
-    args: ['-p', o.dir, '-c', configPath, '-e', 'stderr', '-g', 'daemon off; master_process off;'],
+    args: ['-p', o.dir, '-c', configPath, '-e', 'stderr', '-g', `daemon off; master_process ${o.workers === undefined ? 'off' : 'on'};`],
   });
   const url = `https://127.0.0.1:${port}`;
   const agent = new Agent({ connect: { ca: o.reg.ca.caCertPem } });

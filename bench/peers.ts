@@ -20,6 +20,8 @@ export interface Server {
 /** One access line of the mirror (src/server/access-log.ts), the fields the bench checks. */
 export interface MirrorAccessLine {
   url: string;
+  /** The worker's slot that served it (with several workers). */
+  worker?: number;
   status: number;
   bytes: number;
   upstreamStatus?: number;
@@ -39,6 +41,8 @@ export interface MirrorOptions {
   cert: IssuedCert;
   /** Extra node flags, e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
   nodeArgs?: string[];
+  /** `workers:` (docs/workers.md); absent: one process. */
+  workers?: number;
   startTimeoutMs?: number;
 }
 
@@ -58,11 +62,15 @@ async function raceStart<T>(child: Child, what: Promise<T>, timeoutMs: number): 
   }
 }
 
-/** `node dist/src/main.js serve --config DIR/pullgate.yaml` on port 0; the URL comes from its listening log line. */
+/**
+ * `node dist/src/main.js serve --config DIR/pullgate.yaml` on port 0; the URL comes from its listening log line
+ * (with several workers, the supervisor's, once every worker listens).
+ */
 export async function startMirror(o: MirrorOptions): Promise<MirrorServer> {
   await mkdir(o.dir, { recursive: true });
   const configPath = join(o.dir, 'pullgate.yaml');
   const config = {
+    ...(o.workers === undefined ? {} : { workers: o.workers }),
     listen: { https: '127.0.0.1:0' },
     tls: { certificates: [{ cert: o.cert.certPath, key: o.cert.keyPath }] },
     log: { level: 'info' },
@@ -87,7 +95,9 @@ export async function startMirror(o: MirrorOptions): Promise<MirrorServer> {
       } catch {
         return;
       }
-      if (entry['msg'] === 'pullgate listening' && typeof entry['https'] === 'string') listening(entry['https']);
+      // With several workers, every worker logs its own listening line; the supervisor's says all are.
+      const ready = (o.workers ?? 1) > 1 ? 'pullgate workers listening' : 'pullgate listening';
+      if (entry['msg'] === ready && typeof entry['https'] === 'string') listening(entry['https']);
       if (entry['msg'] === 'request' && typeof entry['url'] === 'string') accessLines.push(entry as unknown as MirrorAccessLine);
     },
   });

@@ -43,6 +43,31 @@ export async function memory(pid: number): Promise<Memory> {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+/**
+ * A process and its descendants (a supervisor and its workers; nginx's master and workers), from the `children`
+ * lists of every thread (a child forked from any thread is listed there).
+ */
+export async function processTree(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const lists = await Promise.all(tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')));
+  const children = [...new Set(lists.join(' ').split(/\s+/).filter(Boolean).map(Number))];
+  const below = await Promise.all(children.map(processTree));
+  return [pid, ...below.flat()];
+}
+
+/** utime + stime summed over a process and its descendants that are alive now, in seconds. */
+export async function treeCpuSeconds(pid: number): Promise<number> {
+  const each = await Promise.all((await processTree(pid)).map((p) => cpuSeconds(p).catch(() => 0)));
+  return each.reduce((a, b) => a + b, 0);
+}
+
+/** Memory of a process tree: RSS summed, and the highest peak RSS of any one of its processes. */
+export async function treeMemory(pid: number): Promise<Memory & { processes: number }> {
+  const pids = await processTree(pid);
+  const each = await Promise.all(pids.map((p) => memory(p).catch(() => ({ rss: 0, hwm: 0 }))));
+  return { rss: each.reduce((a, m) => a + m.rss, 0), hwm: Math.max(...each.map((m) => m.hwm)), processes: pids.length };
+}
+
 /** The bench process itself (light client + the in-process CDN and token server), all threads. */
 export function ownCpuSeconds(): number {
   const { user, system } = process.cpuUsage();
@@ -86,7 +111,8 @@ export type CpuSnapshot = Map<string, number>;
 
 export async function snapshot(pids: ReadonlyMap<string, number>): Promise<CpuSnapshot> {
   const out: CpuSnapshot = new Map();
-  for (const [name, pid] of pids) out.set(name, await cpuSeconds(pid));
+  // Whole process trees: a server with worker processes is charged for all of them.
+  for (const [name, pid] of pids) out.set(name, await treeCpuSeconds(pid));
   out.set('bench', ownCpuSeconds());
   out.set('client', await childrenCpuSeconds());
   out.set('system', await systemBusySeconds());

@@ -32,6 +32,8 @@ export const labels: Record<PathName, string> = {
   'mirror-conc': 'Pullgate, concurrent cold',
   'nginx-conc': 'nginx proxy_cache, concurrent cold',
   'proxy-conc': 'docker-registry proxy, concurrent cold',
+  'mirror-workers-conc': 'Pullgate, N workers, concurrent cold',
+  'nginx-workers-conc': 'nginx proxy_cache, N workers, concurrent cold',
 };
 
 const perGb = (cpu: number, bytes: number): number => cpu / (bytes / GB);

@@ -22,6 +22,7 @@ import { startMirror, startProxy } from './peers.js';
 import { findPid, memory, waitForQuiet } from './proc-stats.js';
 import { report } from './report.js';
 import { MiB } from './stats.js';
+import { workersHowMeasured } from './workers-report.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -206,9 +207,10 @@ async function main(cleanup: Cleanup): Promise<void> {
       'peak RSS: VmHWM of the server process after the pull (fresh instance per client: cold then warm); idle RSS: VmRSS before its first request',
       'client CPU-s: reaped child processes (cutime+cstime of the bench process: curl, dd, cat, sha256sum); peak RSS: VmHWM of the server process, fresh per concurrency run',
       'upstream GETs / bytes: blob GETs and body bytes the CDN served (the ground truth for upstream fetches)',
+      ...(cfg.cacheParts.includes('workers') ? workersHowMeasured(cfg.workers) : []),
       `machine: ${cpus().length} cores; cache scenario time ${((Date.now() - cacheStarted) / 1000).toFixed(0)} s; total bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
     ];
-    process.stdout.write(`\n${cacheReport(results, cfg.runs, howMeasured)}\n`);
+    process.stdout.write(`\n${cacheReport(results, cfg.runs, howMeasured, cfg.workers)}\n`);
   }
 }
 
