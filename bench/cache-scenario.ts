@@ -3,6 +3,7 @@
 // per run, client (undici in this process, curl) and server: a fresh instance, a cold and a warm single pull of
 // the big blob; then cached-tag HEAD load, and on a fresh instance N concurrent cold pulls of a second blob.
 // Direct pulls give the baseline. Alternating order, medians in cache-report.ts.
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pushFixtures } from '../test/support/fixture-images.js';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
@@ -16,6 +17,7 @@ import { headLoad, type HeadLoad } from './head-load.js';
 import type { ClientOptions } from './light-client.js';
 import type { PathName, PathRun } from './measure.js';
 import { cpuSeconds, findPid, memory } from './proc-stats.js';
+import { startNodeFloor } from './node-floor.js';
 import { MiB } from './stats.js';
 import { hitRepo, runWorkersPart, type WorkersResults } from './workers-scenario.js';
 
@@ -52,6 +54,23 @@ async function headsOn(c: Ctx, s: Running, peer: Peer, runNo: number, out: Cache
   c.log(`  ${peer} HEAD: ${load.perSecond.toFixed(0)} req/s, p99 ${load.p99Ms.toFixed(1)} ms, ${load.errors} errors`);
   const [serverCpu, upstreamCpu] = [(await cpuSeconds(s.pid)) - server0, (await cpuSeconds(c.upstreamPid)) - upstream0];
   out.heads.push({ peer, run: runNo, load, serverCpu, upstreamCpu });
+}
+
+/** A cold pull through the bare Node.js pass-through (bench/node-floor.ts): the runtime's share of a cold pull's cost. */
+async function floorPull(c: Ctx, runNo: number, client: Client, big: LargeBlob): Promise<PathRun> {
+  const dir = join(c.tmp, `floor-${runNo}-${client}`);
+  const f = await startNodeFloor({ dir, reg: c.reg, cert: c.certs.mirror });
+  try {
+    const idle = (await memory(f.child.pid)).rss;
+    const r = await measured(c, 'floor', runNo, f.child.pid, pullWith(c, client, f.url, bigRepo, big), client);
+    r.serverIdleRss = idle;
+    return r;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- node floor output (tail) ---\n${f.child.output().slice(-4000)}`);
+  } finally {
+    await f.child.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Per client a fresh instance (so every cold pull is cold): cold and warm pulls; HEAD load on the last one. */
@@ -98,6 +117,7 @@ export async function runCacheScenario(o: { cfg: BenchConfig; tmp: string; mirro
     const peers = cfg.cachePeers.map((_, k) => cfg.cachePeers[(k + i) % cfg.cachePeers.length] as Peer);
     log(`cache run ${runNo}/${cfg.runs}: ${parts.includes('singles') ? 'direct, then ' : ''}${peers.join(', ')} (${parts.join(', ')})`);
     if (parts.includes('singles')) for (const cl of c.clients) out.singles.push(await measured(c, 'direct', runNo, undefined, pullWith(c, cl, 'direct', bigRepo, big), cl));
+    if (parts.includes('singles') && c.cfg.floor) for (const cl of c.clients) out.singles.push(await floorPull(c, runNo, cl, big));
     for (const peer of peers) await singleAndHeads(c, peer, runNo, out, big);
     if (parts.includes('conc')) {
       for (const peer of peers) out.conc.push(await withPeer(c, peer, join(c.tmp, `${peer}-conc-${runNo}`), undefined, (s) => concurrency(c, s, `${peer}-conc`, runNo, conc)));

@@ -36,6 +36,8 @@ export interface BenchConfig {
   quietTimeoutMs: number;
   /** BENCH_CACHE_PARTS: the parts of the cache scenario to run (default all). */
   cacheParts: CachePart[];
+  /** With the single pulls, cold pulls through the bare Node.js pass-through (BENCH_FLOOR=0 leaves them out). */
+  floor: boolean;
   /** The workers part (bench/workers-scenario.ts): N, and the cache-hit load. */
   workers: WorkersConfig;
 }
@@ -127,6 +129,7 @@ export function benchConfig(): BenchConfig {
     headConnections: positiveInt('BENCH_HEAD_CONNECTIONS', 4),
     cachePeers: list('BENCH_CACHE_PEERS', allPeers),
     quietTimeoutMs: nonNegativeInt('BENCH_QUIET_S', 5) * 1000,
+    floor: process.env['BENCH_FLOOR'] !== '0',
     cacheParts: list('BENCH_CACHE_PARTS', ['singles', 'conc', 'heads', 'workers'] as const),
     workers: workersConfig(),
     upstreamBytesPerSecond: nonNegativeInt('BENCH_UPSTREAM_MBPS', 0) * 1e6,

@@ -7,8 +7,11 @@ import { cpuDelta, snapshot, treeCpuSeconds, treeMemory } from './proc-stats.js'
 
 /** `mirror-warm`: the same blob again from the same mirror right after its cold pull (served from its cache). */
 export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy' | CachePathName;
-/** The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run (`*-workers-conc` through N workers). */
-export type CachePathName = 'proxy-warm' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc' | 'mirror-workers-conc' | 'nginx-workers-conc';
+/**
+ * The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run (`*-workers-conc` through N
+ * workers); `floor` is a bare Node.js pass-through doing a cold pull's work (bench/node-floor.ts).
+ */
+export type CachePathName = 'proxy-warm' | 'floor' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc' | 'mirror-workers-conc' | 'nginx-workers-conc';
 
 export interface UpstreamFetches {
   /** Blob GETs that reached the CDN. */

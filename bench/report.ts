@@ -25,6 +25,7 @@ export const labels: Record<PathName, string> = {
   direct: 'direct (upstream+CDN)',
   mirror: 'via Pullgate mirror (cold)',
   'mirror-warm': 'via Pullgate mirror (warm)',
+  floor: 'bare Node.js pass-through (the floor)',
   proxy: 'via docker-registry proxy (cold)',
   'proxy-warm': 'via docker-registry proxy (warm)',
   nginx: 'via nginx proxy_cache (cold)',
