@@ -1,33 +1,15 @@
 // Per-client limits: a request rate (token bucket: `requestsPerSecond` refilled continuously, up to `burst`) and a
 // number of blob transfers at once. A client is its user when it logged in, else its address; an IPv6 address
-// counts as its /64, the block one host is given and picks addresses from at will (RFC 4291 2.5.4, RFC 8981).
+// counts as its /64 (address-blocks.ts).
 // Idle buckets are dropped, and the map holds at most `maxTrackedClients` (the least recently seen go first), so a
 // scan from many addresses cannot grow it without bound.
-import { isIPv6 } from 'node:net';
+import { subscriberBlock } from './address-blocks.js';
 
 /** Buckets kept at most: about 100 bytes each, some 10 MB in all. */
 export const maxTrackedClients = 100_000;
 
-/** What a client is counted under: an IPv6 address's /64 (`2001:db8:1:2::/64`), anything else as it is. */
-export function limitKey(client: string): string {
-  if (!isIPv6(client)) return client;
-  return `${expandIPv6(client).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight groups of an IPv6 address, lower case without leading zeros (an IPv4 tail becomes two groups). */
-function expandIPv6(address: string): string[] {
-  let text = address.toLowerCase();
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...zeros, ...right].map((g) => parseInt(g, 16).toString(16));
-}
+/** What a client is counted under: an IPv6 address's /64 (address-blocks.ts), anything else as it is. */
+export const limitKey = subscriberBlock;
 
 export interface LimitSettings {
   requestsPerSecond?: number | undefined;

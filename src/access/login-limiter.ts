@@ -7,8 +7,7 @@
 // the attempts. A site is often given a /48 (65536 /64s), so a second, larger count per /48 keeps guesses spread
 // over its /64s from multiplying the budget; an attempt that succeeds is taken back from it, so the honest logins
 // of a site's many hosts never use it up.
-import { isIP } from 'node:net';
-import { unmapped } from '../config/address-list.js';
+import { siteBlock, subscriberBlock } from './address-blocks.js';
 
 export interface LoginLimits {
   perClient: number;
@@ -113,27 +112,7 @@ export class LoginLimiter {
 }
 
 /** What an attempt counts against: an IPv4 address (also IPv4-mapped) as it is, an IPv6 address as its /64. */
-export function limitKey(address: string): string {
-  const groups = ipv6Groups(address);
-  return groups ? `${groups.slice(0, 4).join(':')}::/64` : unmapped(address);
-}
+export const limitKey = subscriberBlock;
 
-/** The IPv6 /48 an address belongs to (`2001:db8:5::/48`), or undefined for an IPv4 (or IPv4-mapped) address. */
-export function networkKey(address: string): string | undefined {
-  const groups = ipv6Groups(address);
-  return groups ? `${groups.slice(0, 3).join(':')}::/48` : undefined;
-}
-
-/** The first four groups of an IPv6 address, lower case without leading zeros; undefined for IPv4 or mapped. */
-function ipv6Groups(address: string): string[] | undefined {
-  const client = unmapped(address);
-  if (isIP(client) !== 6) return undefined;
-  const [head = '', tail] = client.toLowerCase().split('::');
-  const groups = (part: string | undefined): string[] => (part ? part.split(':') : []);
-  const h = groups(head);
-  const t = groups(tail);
-  // An embedded IPv4 tail (`::1.2.3.4`) is two groups; only the first four groups matter here.
-  const count = [...h, ...t].reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
-  const all = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - count)).fill('0'), ...t];
-  return all.slice(0, 4).map((g) => (g.includes('.') ? g : parseInt(g || '0', 16).toString(16)));
-}
+/** The IPv6 /48 an address belongs to, or undefined for an IPv4 (or IPv4-mapped) address. */
+export const networkKey = siteBlock;

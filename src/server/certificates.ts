@@ -68,10 +68,18 @@ export class CertificateStore {
     this.publish();
   }
 
+  /** What was last logged as loaded. */
+  private logged: string | undefined;
+
   private publish(): void {
     this.loaded = [...this.fromFiles, ...this.managed];
     for (const listener of this.listeners) listener();
-    this.log.info({ certificates: this.loaded.map((c) => ({ names: c.names, notAfter: c.notAfter })) }, 'TLS certificates loaded');
+    // Once per change: at start the files and the stored managed certificates each publish.
+    const certificates = this.loaded.map((c) => ({ names: c.names, notAfter: c.notAfter }));
+    const summary = JSON.stringify(certificates);
+    if (summary === this.logged) return;
+    this.logged = summary;
+    this.log.info({ certificates }, 'TLS certificates loaded');
   }
 
   /** Reload, keeping the previous certificates if the new files are broken (a half-written renewal). */
