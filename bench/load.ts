@@ -15,6 +15,7 @@ import { spawnChild } from './child.js';
 import { FlappingProxy } from './flapping-proxy.js';
 import { addImage, kinds, LoadDriver, type KnownImage } from './load-driver.js';
 import { formatCounts, seriesSummary, total, type Series } from './load-stats.js';
+import { memoryLines, memoryProbeArgs, MemorySamples } from './memory-report.js';
 import { cpuSeconds, memory } from './proc-stats.js';
 
 const env = (name: string, fallback: number): number => {
@@ -80,14 +81,16 @@ async function main(): Promise<void> {
       }),
     );
     const errorLines: string[] = [];
+    const probe = new MemorySamples();
     let listening: (url: string) => void = () => undefined;
     const ready = new Promise<string>((resolve) => (listening = resolve));
     const mirror = spawnChild({
       name: 'pullgate mirror',
       command: process.execPath,
-      args: [join(root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+      args: [...memoryProbeArgs(), join(root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
       cwd: dir,
       onLine: (line) => {
+        if (probe.onLine(line)) return;
         if (line.includes('"pullgate listening"')) listening((JSON.parse(line) as { http: string }).http);
         else if (/"level":(50|60)/.test(line)) errorLines.push(line);
       },
@@ -99,6 +102,8 @@ async function main(): Promise<void> {
       sleep(30_000).then(() => Promise.reject(new Error(`mirror not listening after 30 s:\n${mirror.output()}`))),
     ]);
     log(`mirror pid ${mirror.pid} at ${url}; upstream behind a flapping proxy at ${proxy.url}`);
+    await sleep(2_000);
+    const idleMemory = probe.latest();
 
     const driver = new LoadDriver(url, up, warm, cfg.mix, () => [sizes[Math.floor(Math.random() * 3)]!], cfg.clients);
     cleanup.unshift(async () => {
@@ -137,6 +142,7 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const cpu0 = await cpuSeconds(mirror.pid);
     measuring = true;
+    probe.mark();
     await sample();
     await sleep(cfg.seconds * 1000);
     const measuredSeconds = (performance.now() - t0) / 1000;
@@ -144,6 +150,7 @@ async function main(): Promise<void> {
     driver.stats = LoadDriver.freshStats(); // requests still in flight finish outside the figures
     const cpu = (await cpuSeconds(mirror.pid)) - cpu0;
     await sample();
+    const endMemory = probe.latest();
     measuring = false;
     clearInterval(flapper);
     clearInterval(sampler);
@@ -154,7 +161,7 @@ async function main(): Promise<void> {
     driver.headAgent.destroy();
     await sleep(2_000);
     const idleFds = await openDescriptors(mirror.pid);
-    const idleRss = (await memory(mirror.pid)).rss;
+    const { rss: idleRss, hwm: peakRss } = await memory(mirror.pid);
     const alive = !mirror.exited();
 
     const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
@@ -179,7 +186,8 @@ async function main(): Promise<void> {
     lines.push('');
     const r = seriesSummary(rss);
     const f = seriesSummary(fds);
-    lines.push(`mirror RSS (every ${cfg.sampleSeconds} s): first ${mib(r.first)}, last ${mib(r.last)}, max ${mib(r.max)}, min ${mib(r.min)}; idle after the load ${mib(idleRss)}`);
+    lines.push(`mirror RSS (every ${cfg.sampleSeconds} s): first ${mib(r.first)}, last ${mib(r.last)}, max ${mib(r.max)}, min ${mib(r.min)}; idle after the load ${mib(idleRss)}; high-water mark (VmHWM, start to end) ${mib(peakRss)}`);
+    lines.push(...memoryLines(probe, idleMemory, endMemory));
     lines.push(`mirror open descriptors: first ${f.first}, last ${f.last}, max ${f.max}, min ${f.min}; idle after the clients disconnected ${idleFds}`);
     lines.push(`mirror CPU: ${cpu.toFixed(1)} s over ${measuredSeconds.toFixed(0)} s (${(cpu / measuredSeconds).toFixed(2)} cores); process alive at the end: ${alive}`);
     lines.push(`mirror log lines at error level or above: ${errorLines.length}`);
