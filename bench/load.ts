@@ -35,6 +35,8 @@ const cfg = {
   mix: { head: env('BENCH_MIX_HEAD', 45), cachedBlob: env('BENCH_MIX_CACHED_BLOB', 45), cold: env('BENCH_MIX_COLD', 10) },
 };
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The Pullgate tree whose built dist/ is measured (BENCH_MIRROR_ROOT: another revision, for an A/B). */
+const mirrorRoot = process.env.BENCH_MIRROR_ROOT ?? root;
 const kib = 1024;
 const log = (text: string): void => void process.stderr.write(`[bench:load] ${text}\n`);
 
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
     const mirror = spawnChild({
       name: 'pullgate mirror',
       command: process.execPath,
-      args: [...cfg.mirrorNodeArgs, ...memoryProbeArgs(), join(root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+      args: [...cfg.mirrorNodeArgs, ...memoryProbeArgs(), join(mirrorRoot, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
       cwd: dir,
       onLine: (line) => {
         if (probe.onLine(line)) return;
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     lines.push(`## Load: ${cfg.clients} clients, ${measuredSeconds.toFixed(0)} s measured (after ${cfg.warmupSeconds} s warm-up), upstream flapping every ${cfg.flapSeconds} s`);
     if (cfg.mirrorNodeArgs.length > 0) lines.push(`mirror node arguments: ${cfg.mirrorNodeArgs.join(' ')}`);
+    if (mirrorRoot !== root) lines.push(`mirror built from ${mirrorRoot}`);
     lines.push('');
     lines.push('| request kind | requests | req/s | p50 ms | p99 ms | ok | OCI errors | non-OCI errors | connection errors | corrupt bodies |');
     lines.push('|---|---:|---:|---:|---:|---:|---|---:|---|---:|');

@@ -1,4 +1,4 @@
-// What bench/memory-probe.ts prints from inside a server process, collected and explained: RSS split into the JS
+// What bench/memory-probe.mjs prints from inside a server process, collected and explained: RSS split into the JS
 // heap V8 holds, buffers outside it (external, of which arrayBuffers are Buffers and ArrayBuffers), and the rest
 // (native: code, TLS and HTTP/2 sessions, SQLite's page cache, the allocator's free lists).
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ export interface MemorySample {
 
 /** `node` arguments that load the probe into a process. */
 export function memoryProbeArgs(): string[] {
-  return ['--import', fileURLToPath(new URL('./memory-probe.ts', import.meta.url))];
+  return ['--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url))];
 }
 
 export class MemorySamples {
