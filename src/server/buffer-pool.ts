@@ -1,7 +1,8 @@
 // A fixed number of equal buffers lent out and given back: what the cache-hit send path writes from
 // (src/server/send-file.ts). Buffers are made on first need and kept, so a busy process holds at most
-// `slots * slotBytes` here whatever the number of clients, and an idle one only what it once needed.
-// Hand-written because it sits on the hot byte path and is a dozen lines (docs/architecture.md#memory).
+// `slots * slotBytes` here whatever the number of clients, and an idle one only what it once needed
+// (docs/architecture.md, "Decision: memory is flat in clients and blob size"). Hand-written: it sits on the hot
+// byte path and is a dozen lines.
 
 export class BufferPool {
   private readonly free: Buffer[] = [];

@@ -1,7 +1,7 @@
 // fastify makes its schema compilers (ajv for validation, fast-json-stringify for replies) when an instance is
 // created. The registry routes declare no schemas, so a serving process would hold them (about 1.5 MiB of heap and
-// their code) without ever calling them (docs/architecture.md#decision-memory-is-flat-in-clients-and-blob-size).
-// These factories load fastify's own compilers on their first use instead: a route with a schema still works.
+// their code) without ever calling them (docs/architecture.md, "Decision: memory is flat in clients and blob
+// size"). These factories load fastify's own compilers on their first use instead: a route with a schema still works.
 import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
 

@@ -6,10 +6,11 @@
 // short end) and the file is closed either way.
 //
 // The buffers come from two pools shared by every response, fixed in size, so memory stays flat in the number of
-// clients (docs/architecture.md#memory): a response's first read uses a small buffer (most manifests, configs and
-// small layers fit in it); a body that goes on moves to large buffers (fewer, larger writes: TLS costs per write).
-// When a pool is empty a response does not wait (a client that stops reading would hold the others up): it goes
-// on with a small buffer, from the small pool or, beyond it, one of its own that is collected afterwards.
+// clients (docs/architecture.md, "Decision: memory is flat in clients and blob size"): a response's first read uses
+// a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to large buffers
+// (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
+// reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
+// own that is collected afterwards.
 import type { ServerResponse } from 'node:http';
 import type { FileBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
