@@ -16,7 +16,7 @@ import { FlappingProxy } from './flapping-proxy.js';
 import { addImage, kinds, LoadDriver, type KnownImage } from './load-driver.js';
 import { formatCounts, seriesSummary, total, type Series } from './load-stats.js';
 import { memoryLines, memoryProbeArgs, MemorySamples } from './memory-report.js';
-import { cpuSeconds, memory } from './proc-stats.js';
+import { cpuSeconds, memory, type Memory } from './proc-stats.js';
 
 const env = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -117,6 +117,9 @@ async function main(): Promise<void> {
     await driver.prime();
 
     const rss: Series = { at: [], values: [] };
+    /** /proc's split of RSS at its highest sample and at the last. */
+    let procPeak: Memory | undefined;
+    let procLast: Memory | undefined;
     const fds: Series = { at: [], values: [] };
     let measuring = false;
     let t0 = performance.now();
@@ -124,7 +127,10 @@ async function main(): Promise<void> {
       if (!measuring || mirror.exited()) return;
       const at = (performance.now() - t0) / 1000;
       rss.at.push(at);
-      rss.values.push((await memory(mirror.pid)).rss);
+      const m = await memory(mirror.pid);
+      rss.values.push(m.rss);
+      procLast = m;
+      if (procPeak === undefined || m.rss > procPeak.rss) procPeak = m;
       fds.at.push(at);
       fds.values.push(await openDescriptors(mirror.pid));
     };
@@ -194,6 +200,8 @@ async function main(): Promise<void> {
     const f = seriesSummary(fds);
     lines.push(`mirror RSS (every ${cfg.sampleSeconds} s): first ${mib(r.first)}, last ${mib(r.last)}, max ${mib(r.max)}, min ${mib(r.min)}; idle after the load ${mib(idleRss)}; high-water mark (VmHWM, start to end) ${mib(peakRss)}`);
     lines.push(...memoryLines(probe, idleMemory, endMemory));
+    const split = (m: Memory | undefined): string => (m ? `anonymous ${mib(m.anon)}, files ${mib(m.file)}, shared ${mib(m.shmem)}` : 'no sample');
+    lines.push(`mirror RSS by kind (/proc): at the highest sample ${split(procPeak)}; at the last ${split(procLast)}`);
     lines.push(`mirror open descriptors: first ${f.first}, last ${f.last}, max ${f.max}, min ${f.min}; idle after the clients disconnected ${idleFds}`);
     lines.push(`mirror CPU: ${cpu.toFixed(1)} s over ${measuredSeconds.toFixed(0)} s (${(cpu / measuredSeconds).toFixed(2)} cores); process alive at the end: ${alive}`);
     lines.push(`mirror log lines at error level or above: ${errorLines.length}`);

@@ -31,6 +31,10 @@ export interface Memory {
   rss: number;
   /** Peak resident set size (high-water mark) since the process started, bytes. */
   hwm: number;
+  /** RSS split: anonymous memory (heaps, buffers), mapped files (the binary, libraries, SQLite's mappings), shared. */
+  anon: number;
+  file: number;
+  shmem: number;
 }
 
 export async function memory(pid: number): Promise<Memory> {
@@ -40,7 +44,7 @@ export async function memory(pid: number): Promise<Memory> {
     if (match?.[1] === undefined) throw new Error(`no ${name} in /proc/${pid}/status`);
     return Number(match[1]) * 1024;
   };
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
 }
 
 /** The bench process itself (light client + the in-process CDN and token server), all threads. */
