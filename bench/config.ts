@@ -120,7 +120,7 @@ export function benchConfig(): BenchConfig {
     h2: process.env['BENCH_H2'] === '1',
     retryDisturbed: nonNegativeInt('BENCH_RETRY_DISTURBED', 2),
     disturbedCores: 0.15,
-    mirrorNodeArgs: (process.env['BENCH_MIRROR_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== ''),
+    mirrorNodeArgs: mirrorNodeArgs(),
     scenarios: list('BENCH_SCENARIO', ['pull', 'cache', 'sni'] as const, ['cache']),
     ...(clientChoice() ? { client: clientChoice() } : {}),
     concBytes: positiveInt('BENCH_CONC_SIZE_MB', 128) * MiB,
@@ -135,4 +135,13 @@ export function benchConfig(): BenchConfig {
     upstreamBytesPerSecond: nonNegativeInt('BENCH_UPSTREAM_MBPS', 0) * 1e6,
     ...(process.env['BENCH_MIRROR_ROOT'] ? { mirrorRoot: resolve(process.env['BENCH_MIRROR_ROOT']) } : {}),
   };
+}
+
+/** How the image runs the mirror (the Dockerfile's ENTRYPOINT, docs/operating.md#memory): the benches measure that. */
+export const imageNodeArgs = ['--max-semi-space-size=16'];
+
+/** BENCH_MIRROR_NODE_ARGS: node arguments for the mirror; unset, the image's; set but empty, none. */
+export function mirrorNodeArgs(): string[] {
+  const raw = process.env['BENCH_MIRROR_NODE_ARGS'];
+  return raw === undefined ? imageNodeArgs : raw.split(/\s+/).filter((a) => a !== '');
 }

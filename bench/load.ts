@@ -12,10 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { FakeUpstream } from '../test/support/fake/fake-upstream.js';
 import { spawnChild } from './child.js';
+import { mirrorNodeArgs } from './config.js';
 import { FlappingProxy } from './flapping-proxy.js';
 import { addImage, kinds, LoadDriver, type KnownImage } from './load-driver.js';
 import { formatCounts, seriesSummary, total, type Series } from './load-stats.js';
-import { cpuSeconds, memory } from './proc-stats.js';
+import { memoryLines, memoryProbeArgs, MemorySamples } from './memory-report.js';
+import { cpuSeconds, memory, type Memory } from './proc-stats.js';
 
 const env = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -29,9 +31,13 @@ const cfg = {
   clients: env('BENCH_LOAD_CLIENTS', 200),
   flapSeconds: env('BENCH_FLAP_SECONDS', 10),
   sampleSeconds: env('BENCH_SAMPLE_SECONDS', 5),
+  /** Node arguments for the mirror: the image's unless BENCH_MIRROR_NODE_ARGS says otherwise. */
+  mirrorNodeArgs: mirrorNodeArgs(),
   mix: { head: env('BENCH_MIX_HEAD', 45), cachedBlob: env('BENCH_MIX_CACHED_BLOB', 45), cold: env('BENCH_MIX_COLD', 10) },
 };
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The Pullgate tree whose built dist/ is measured (BENCH_MIRROR_ROOT: another revision, for an A/B). */
+const mirrorRoot = process.env.BENCH_MIRROR_ROOT ?? root;
 const kib = 1024;
 const log = (text: string): void => void process.stderr.write(`[bench:load] ${text}\n`);
 
@@ -80,14 +86,16 @@ async function main(): Promise<void> {
       }),
     );
     const errorLines: string[] = [];
+    const probe = new MemorySamples();
     let listening: (url: string) => void = () => undefined;
     const ready = new Promise<string>((resolve) => (listening = resolve));
     const mirror = spawnChild({
       name: 'pullgate mirror',
       command: process.execPath,
-      args: [join(root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+      args: [...cfg.mirrorNodeArgs, ...memoryProbeArgs(), join(mirrorRoot, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
       cwd: dir,
       onLine: (line) => {
+        if (probe.onLine(line)) return;
         if (line.includes('"pullgate listening"')) listening((JSON.parse(line) as { http: string }).http);
         else if (/"level":(50|60)/.test(line)) errorLines.push(line);
       },
@@ -99,6 +107,8 @@ async function main(): Promise<void> {
       sleep(30_000).then(() => Promise.reject(new Error(`mirror not listening after 30 s:\n${mirror.output()}`))),
     ]);
     log(`mirror pid ${mirror.pid} at ${url}; upstream behind a flapping proxy at ${proxy.url}`);
+    await sleep(2_000);
+    const idleMemory = probe.latest();
 
     const driver = new LoadDriver(url, up, warm, cfg.mix, () => [sizes[Math.floor(Math.random() * 3)]!], cfg.clients);
     cleanup.unshift(async () => {
@@ -108,6 +118,9 @@ async function main(): Promise<void> {
     await driver.prime();
 
     const rss: Series = { at: [], values: [] };
+    /** /proc's split of RSS at its highest sample and at the last. */
+    let procPeak: Memory | undefined;
+    let procLast: Memory | undefined;
     const fds: Series = { at: [], values: [] };
     let measuring = false;
     let t0 = performance.now();
@@ -115,7 +128,10 @@ async function main(): Promise<void> {
       if (!measuring || mirror.exited()) return;
       const at = (performance.now() - t0) / 1000;
       rss.at.push(at);
-      rss.values.push((await memory(mirror.pid)).rss);
+      const m = await memory(mirror.pid);
+      rss.values.push(m.rss);
+      procLast = m;
+      if (procPeak === undefined || m.rss > procPeak.rss) procPeak = m;
       fds.at.push(at);
       fds.values.push(await openDescriptors(mirror.pid));
     };
@@ -137,6 +153,7 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const cpu0 = await cpuSeconds(mirror.pid);
     measuring = true;
+    probe.mark();
     await sample();
     await sleep(cfg.seconds * 1000);
     const measuredSeconds = (performance.now() - t0) / 1000;
@@ -144,6 +161,7 @@ async function main(): Promise<void> {
     driver.stats = LoadDriver.freshStats(); // requests still in flight finish outside the figures
     const cpu = (await cpuSeconds(mirror.pid)) - cpu0;
     await sample();
+    const endMemory = probe.latest();
     measuring = false;
     clearInterval(flapper);
     clearInterval(sampler);
@@ -154,12 +172,14 @@ async function main(): Promise<void> {
     driver.headAgent.destroy();
     await sleep(2_000);
     const idleFds = await openDescriptors(mirror.pid);
-    const idleRss = (await memory(mirror.pid)).rss;
+    const { rss: idleRss, hwm: peakRss } = await memory(mirror.pid);
     const alive = !mirror.exited();
 
     const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
     const lines: string[] = [];
     lines.push(`## Load: ${cfg.clients} clients, ${measuredSeconds.toFixed(0)} s measured (after ${cfg.warmupSeconds} s warm-up), upstream flapping every ${cfg.flapSeconds} s`);
+    lines.push(`mirror node arguments: ${cfg.mirrorNodeArgs.join(' ') || 'none'}`);
+    if (mirrorRoot !== root) lines.push(`mirror built from ${mirrorRoot}`);
     lines.push('');
     lines.push('| request kind | requests | req/s | p50 ms | p99 ms | ok | OCI errors | non-OCI errors | connection errors | corrupt bodies |');
     lines.push('|---|---:|---:|---:|---:|---:|---|---:|---|---:|');
@@ -179,7 +199,10 @@ async function main(): Promise<void> {
     lines.push('');
     const r = seriesSummary(rss);
     const f = seriesSummary(fds);
-    lines.push(`mirror RSS (every ${cfg.sampleSeconds} s): first ${mib(r.first)}, last ${mib(r.last)}, max ${mib(r.max)}, min ${mib(r.min)}; idle after the load ${mib(idleRss)}`);
+    lines.push(`mirror RSS (every ${cfg.sampleSeconds} s): first ${mib(r.first)}, last ${mib(r.last)}, max ${mib(r.max)}, min ${mib(r.min)}; idle after the load ${mib(idleRss)}; high-water mark (VmHWM, start to end) ${mib(peakRss)}`);
+    lines.push(...memoryLines(probe, idleMemory, endMemory));
+    const split = (m: Memory | undefined): string => (m ? `anonymous ${mib(m.anon)}, files ${mib(m.file)}, shared ${mib(m.shmem)}` : 'no sample');
+    lines.push(`mirror RSS by kind (/proc): at the highest sample ${split(procPeak)}; at the last ${split(procLast)}`);
     lines.push(`mirror open descriptors: first ${f.first}, last ${f.last}, max ${f.max}, min ${f.min}; idle after the clients disconnected ${idleFds}`);
     lines.push(`mirror CPU: ${cpu.toFixed(1)} s over ${measuredSeconds.toFixed(0)} s (${(cpu / measuredSeconds).toFixed(2)} cores); process alive at the end: ${alive}`);
     lines.push(`mirror log lines at error level or above: ${errorLines.length}`);

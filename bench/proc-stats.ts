@@ -31,6 +31,10 @@ export interface Memory {
   rss: number;
   /** Peak resident set size (high-water mark) since the process started, bytes. */
   hwm: number;
+  /** RSS split: anonymous memory (heaps, buffers), mapped files (the binary, libraries, SQLite's mappings), shared. */
+  anon: number;
+  file: number;
+  shmem: number;
 }
 
 export async function memory(pid: number): Promise<Memory> {
@@ -40,7 +44,7 @@ export async function memory(pid: number): Promise<Memory> {
     if (match?.[1] === undefined) throw new Error(`no ${name} in /proc/${pid}/status`);
     return Number(match[1]) * 1024;
   };
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
 }
 
 /**
@@ -64,8 +68,10 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
 /** Memory of a process tree: RSS summed, and the highest peak RSS of any one of its processes. */
 export async function treeMemory(pid: number): Promise<Memory & { processes: number }> {
   const pids = await processTree(pid);
-  const each = await Promise.all(pids.map((p) => memory(p).catch(() => ({ rss: 0, hwm: 0 }))));
-  return { rss: each.reduce((a, m) => a + m.rss, 0), hwm: Math.max(...each.map((m) => m.hwm)), processes: pids.length };
+  const gone: Memory = { rss: 0, hwm: 0, anon: 0, file: 0, shmem: 0 };
+  const each = await Promise.all(pids.map((p) => memory(p).catch(() => gone)));
+  const sum = (k: 'rss' | 'anon' | 'file' | 'shmem'): number => each.reduce((a, m) => a + m[k], 0);
+  return { rss: sum('rss'), hwm: Math.max(...each.map((m) => m.hwm)), anon: sum('anon'), file: sum('file'), shmem: sum('shmem'), processes: pids.length };
 }
 
 /** The bench process itself (light client + the in-process CDN and token server), all threads. */

@@ -14,6 +14,7 @@ import type { RequestObserver } from './access-log.js';
 import { H2Sessions } from './h2-sessions.js';
 import { clientErrorReply, frameworkErrorReply } from './malformed-requests.js';
 import type { MirrorNames } from './mirror-names.js';
+import { lazySchemaCompilers } from './lazy-schema-compilers.js';
 import { listenerFactory } from './registry-listeners.js';
 import { registerRegistryRoutes } from './registry/routes.js';
 import { requestAuthority } from './request-authority.js';
@@ -56,6 +57,7 @@ export function buildRegistryServer(o: RegistryServerOptions): FastifyInstance {
     serverFactory: listenerFactory(o, sessions),
     frameworkErrors: (err, _req, reply) => frameworkErrorReply(err, reply as FastifyReply),
     clientErrorHandler: clientErrorReply,
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   });
   // Like forceCloseConnections for HTTP/1.1: closing the listener ends open h2 sessions too.
   app.addHook('preClose', async () => sessions.destroyAll());

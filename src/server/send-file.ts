@@ -1,35 +1,54 @@
 // A stored blob, or a fill in progress (src/mirror/fill-reader.ts), to the client without a stream in between: two
 // buffers taken turns (one read while the other is written to the socket), each reused once the socket has taken
-// its bytes, from a small pool shared by all responses. A cache hit, or a client following a fill, then allocates
-// no buffer per chunk, which keeps the garbage collector off the byte path (with a fresh buffer per read it cost
-// more CPU than the TLS encryption). Hand-written because this is the hot byte path; it keeps pipeline()'s rules: a
-// read error or a client that leaves destroys the response (the client sees an aborted transfer, never a clean
-// short end) and the body is destroyed (its file closed, its fill let go) either way.
+// its bytes. A cache hit, or a client following a fill, then allocates no buffer per chunk, which keeps the garbage
+// collector off the byte path (with a fresh buffer per read it cost more CPU than the TLS encryption). Hand-written
+// because this is the hot byte path; it keeps pipeline()'s rules: a read error or a client that leaves destroys the
+// response (the client sees an aborted transfer, never a clean short end) and the body is destroyed (its file
+// closed, its fill let go) either way.
+//
+// The buffers come from two pools shared by every response, fixed in size, so memory stays flat in the number of
+// clients (docs/architecture.md, "Decision: memory is flat in clients and blob size"): a response's first read uses
+// a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to large buffers
+// (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
+// reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
+// own that is collected afterwards.
 import type { ServerResponse } from 'node:http';
 import type { PositionalBody } from '../cache/file-body.js';
+import { BufferPool } from './buffer-pool.js';
 
-const slotBytes = 512 * 1024;
-/** Buffers kept for reuse between responses, at most (idle memory stays bounded). */
-const poolLimit = 16;
-const pool: Buffer[] = [];
+const smallBytes = 64 * 1024;
+/** 8 MiB of small and 16 MiB of large buffers at most, whatever the number of clients. */
+export const sendPools = { small: new BufferPool(smallBytes, 128), large: new BufferPool(512 * 1024, 32) };
 
-const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(slotBytes);
-const giveBack = (buffers: Buffer[]): void => {
-  for (const b of buffers) if (pool.length < poolLimit) pool.push(b);
-};
+interface Lent {
+  buffer: Buffer;
+  /** Where it goes back; undefined: a buffer of its own, beyond the pools. */
+  pool: BufferPool | undefined;
+}
+
+function lend(large: boolean): Lent {
+  const fromLarge = large ? sendPools.large.take() : undefined;
+  if (fromLarge) return { buffer: fromLarge, pool: sendPools.large };
+  const fromSmall = sendPools.small.take();
+  if (fromSmall) return { buffer: fromSmall, pool: sendPools.small };
+  return { buffer: Buffer.allocUnsafeSlow(smallBytes), pool: undefined };
+}
+
+const giveBack = (lent: Lent | undefined): void => lent?.pool?.giveBack(lent.buffer);
+
+/** A small buffer swapped for a large one when the body goes on and a large one is free (the small one is idle). */
+function grown(lent: Lent): Lent {
+  if (lent.pool === sendPools.large) return lent;
+  const large = sendPools.large.take();
+  if (!large) return lent;
+  giveBack(lent);
+  return { buffer: large, pool: sendPools.large };
+}
 
 class ClientGone extends Error {
   constructor() {
     super('client closed the connection');
   }
-}
-
-/** Writes `chunk` and resolves once the socket has taken it (the buffer may then be reused). */
-function written(res: ServerResponse, chunk: Buffer, gone: Promise<never>): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => {
-    res.write(chunk, (err) => (err ? reject(err) : resolve()));
-  });
-  return Promise.race([done, gone]);
 }
 
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
@@ -38,36 +57,52 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
   let closed = false;
   const gone = new Promise<never>((_, reject) => res.once('close', () => ((closed = true), reject(new ClientGone()))));
   gone.catch(() => undefined);
-  const buffers = [take(), take()];
-  const pending: (Promise<void> | undefined)[] = [undefined, undefined];
+  const lent: (Lent | undefined)[] = [undefined, undefined];
+  /** Each slot's last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
+  const writes: Promise<Error | undefined>[] = [Promise.resolve(undefined), Promise.resolve(undefined)];
+  /** Each slot's last read into its buffer: settles (never rejects) when the body no longer writes into it. */
+  const pendingReads: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
   const run = async (): Promise<void> => {
     let position = body.start;
-    for (let slot = 0; ; slot ^= 1) {
-      await pending[slot];
+    for (let slot = 0, reads = 0; ; slot ^= 1, reads++) {
+      const err = await Promise.race([writes[slot], gone]);
+      if (err) throw err;
       if (closed) throw new ClientGone();
-      const buffer = buffers[slot] as Buffer;
-      // Raced with the client leaving: a body waiting for a fill in progress may wait long.
-      const n = await Promise.race([body.readInto(buffer, position), gone]);
+      const held = lent[slot];
+      const current = held ? grown(held) : lend(reads > 0);
+      lent[slot] = current;
+      const buffer = current.buffer;
+      // Raced with the client leaving: a body waiting for a fill in progress may wait long. The read itself may
+      // still fill the buffer after that, so the buffer goes back to its pool only once the read has settled too.
+      const read = body.readInto(buffer, position);
+      pendingReads[slot] = read.catch(() => undefined);
+      const n = await Promise.race([read, gone]);
       if (n === 0) break;
       position += n;
       bytes += n;
-      pending[slot] = written(res, n === buffer.length ? buffer : buffer.subarray(0, n), gone);
       // Not awaited here: the next read fills the other buffer while this one goes out.
-      pending[slot]?.catch(() => undefined);
+      writes[slot] = new Promise((resolve) => res.write(n === buffer.length ? buffer : buffer.subarray(0, n), (e) => resolve(e ?? undefined)));
+      // A short read is the end of the file or of the span: no buffer is taken for a read of nothing.
+      if (n < buffer.length) break;
     }
-    await Promise.all(pending);
+    for (const err of await Promise.race([Promise.all(writes), gone])) if (err) throw err;
+  };
+  const returnBuffers = (): void => {
+    // Only once the socket and the body are done with them: a write still queued on a slow (or aborted) socket, or a
+    // read the client's leaving cut short, refers to its buffer, which must not be handed to another response meanwhile.
+    void Promise.all([...writes, ...pendingReads]).then(() => lent.forEach(giveBack));
   };
   run().then(
     () => {
-      giveBack(buffers);
+      returnBuffers();
       body.destroy();
       res.end();
       onDone(undefined, bytes);
     },
     (err: Error) => {
-      // A write may still hold a buffer: these two are not reused.
       body.destroy();
       if (!res.destroyed) res.destroy(err);
+      returnBuffers();
       onDone(err, bytes);
     },
   );

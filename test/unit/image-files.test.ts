@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
+import { imageNodeArgs } from '../../bench/config.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -64,5 +65,12 @@ describe('the Dockerfile and its build context', () => {
     assert.match(runtime, /^COPY --from=build \/app\/package\.json \.\/$/m);
     assert.match(runtime, /^COPY --from=build \/app\/web\/dist \.\/web\/dist$/m);
     assert.doesNotMatch(runtime, /^RUN .*apt-get/m, 'no packages installed in the runtime stage');
+  });
+
+  it('runs node with the bounded young generation the benchmarks measure (docs/operating.md#memory)', () => {
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+    assert.ok(entrypoint, 'an exec-form ENTRYPOINT');
+    assert.deepEqual(JSON.parse(entrypoint), ['node', ...imageNodeArgs, '/app/dist/src/main.js']);
+    assert.deepEqual(imageNodeArgs, ['--max-semi-space-size=16']);
   });
 });

@@ -32,3 +32,28 @@ test('a server without a bucket, signature requirements, a pretty log or an admi
   const after = new Set(loadedPackages());
   assert.ok(after.has('@smithy/core') && after.has('@fastify/static'), `the probe sees what a use loads: ${[...after].join(', ')}`);
 });
+
+test('a started mirror serving requests loads neither ajv nor the schema compilers (its routes have no schemas); a route with a schema still compiles them', async () => {
+  const { startMirror } = await import('../support/mirror-app.js');
+  const { lazySchemaCompilers } = await import('../../src/server/lazy-schema-compilers.js');
+  const mirror = await startMirror({ upstreams: [{ name: 'up', registry: 'docker.io', url: 'http://127.0.0.1:9', default: true }] });
+  try {
+    const res = await fetch(`${mirror.url}/v2/`);
+    assert.equal(res.status, 200);
+    const notFound = await fetch(`${mirror.url}/nothing-here`);
+    assert.equal(notFound.status, 404);
+    assert.match(await notFound.text(), /"errors"/);
+  } finally {
+    await mirror.close();
+  }
+  const packages = new Set(loadedPackages());
+  // fast-json-stringify's small runtime serializer is fastify's own error serializer: not a compiler.
+  for (const name of ['ajv', 'ajv-formats', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler']) assert.ok(!packages.has(name), `${name} is loaded`);
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ schemaController: { compilersFactory: lazySchemaCompilers() } });
+  app.get('/n', { schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } } }, async (req) => ({ n: (req.query as { n: number }).n }));
+  assert.equal((await app.inject('/n?n=3')).json<{ n: number }>().n, 3);
+  assert.equal((await app.inject('/n?n=x')).statusCode, 400);
+  await app.close();
+  assert.ok(new Set(loadedPackages()).has('ajv'), 'the probe sees what a schema loads');
+});

@@ -1,0 +1,21 @@
+// Loaded into a server process the bench starts (`node --import <this file> dist/src/main.js ...`). Plain
+// JavaScript: a TypeScript file would make Node load its type stripper, megabytes the figures would count. Every BENCH_PROBE_MS (1000) it prints one
+// line `{"memoryProbe":{...}}` to stderr with process.memoryUsage() and V8's heap spaces, so a bench can tell the JS
+// heap from buffers outside it (external, arrayBuffers) and from native memory (the rest of RSS: TLS and HTTP/2
+// sessions, SQLite, the code). Sent with a synchronous write: the line must not itself sit in a stream's buffer.
+import { writeSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
+
+const everyMs = Number(process.env.BENCH_PROBE_MS ?? 1000);
+
+function probe() {
+  const m = process.memoryUsage();
+  // Each V8 space's committed size (what RSS sees) and the live bytes in it.
+  /** @type {Record<string, { size: number; used: number }>} */
+  const spaces = {};
+  for (const s of getHeapSpaceStatistics()) if (s.space_size > 0) spaces[s.space_name] = { size: s.space_size, used: s.space_used_size };
+  const line = { memoryProbe: { at: Date.now(), rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, spaces } };
+  writeSync(2, `${JSON.stringify(line)}\n`);
+}
+
+setInterval(probe, everyMs).unref();
