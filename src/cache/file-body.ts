@@ -18,6 +18,8 @@ export interface PositionalBody extends Readable {
   readonly start: number;
   /** Bytes from `position` into `buffer` (at most its length): 0 at the end. */
   readInto(buffer: Buffer, position: number): Promise<number>;
+  /** Whether fewer bytes than asked for means the end (a file), or only that no more are there yet (a fill). */
+  readonly shortReadIsEnd: boolean;
 }
 
 export function isPositionalBody(body: Readable): body is PositionalBody {
@@ -25,6 +27,7 @@ export function isPositionalBody(body: Readable): body is PositionalBody {
 }
 
 export class FileBody extends Readable implements PositionalBody {
+  readonly shortReadIsEnd = true;
   /** The next byte to read. */
   private position: number;
 

@@ -42,6 +42,8 @@ class ReaderGone extends Error {
 
 export class FillReader extends Readable implements PositionalBody {
   readonly start: number;
+  /** A fill gives what it has so far: a short read is not the end. */
+  readonly shortReadIsEnd = false;
   private readonly end: number;
   /** The next byte for stream reads. */
   private position: number;

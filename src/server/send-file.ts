@@ -82,8 +82,8 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
       bytes += n;
       // Not awaited here: the next read fills the other buffer while this one goes out.
       writes[slot] = new Promise((resolve) => res.write(n === buffer.length ? buffer : buffer.subarray(0, n), (e) => resolve(e ?? undefined)));
-      // A short read is the end of the file or of the span: no buffer is taken for a read of nothing.
-      if (n < buffer.length) break;
+      // For a file, a short read is the end of the file or of the span: no buffer is taken for a read of nothing.
+      if (n < buffer.length && body.shortReadIsEnd) break;
     }
     for (const err of await Promise.race([Promise.all(writes), gone])) if (err) throw err;
   };
