@@ -16,6 +16,12 @@ const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
 /** A batch of many tiny chunks is written early: one system call and hash call per chunk would add up. */
 const writeBatchChunks = 256;
+/**
+ * Chunks smaller than this on average are copied into one buffer per batch: a buffer per tiny chunk (a hostile
+ * upstream's 1-byte records) costs hundreds of bytes of memory each, which the bytes-only bound on what waits for
+ * the disk (maxUnwrittenBytes) does not see. Copying them costs little; chunks of normal size stay as they came.
+ */
+const smallChunkBytes = 4 * 1024;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
 
@@ -184,7 +190,7 @@ export class BlobFill implements FillProgress {
       const flush = (): void => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        this.take(batch, batchBytes, writer);
+        this.take(batch.length > 1 && batchBytes < batch.length * smallChunkBytes ? [Buffer.concat(batch, batchBytes)] : batch, batchBytes, writer);
         batch = [];
         batchBytes = 0;
       };
