@@ -2,6 +2,7 @@
 // the fill holds what it has not written yet, bounded by bytes (src/mirror/fill-writer.ts, maxUnwrittenBytes). Kept
 // one buffer per chunk, each byte would cost hundreds of bytes of memory and the bound would be worth gigabytes.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, mkdtemp, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,44 @@ test('a fill of 1-byte upstream chunks, its disk stalled, holds memory in propor
     go();
     fill.abort(new Error('test over'));
     await fill.finished;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('followers of an upstream of 1-byte chunks are woken per batch of bytes or time, not per few hundred chunks', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pullgate-tiny-'));
+  const bytes = randomBytes(512 * 1024);
+  async function* tiny(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < bytes.length; i++) {
+      yield bytes.subarray(i, i + 1);
+      if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+    }
+  }
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+  const fill = new BlobFill(digest, bytes.length, join(dir, 't.part'), Readable.from(tiny()), async () => undefined, 60_000);
+  try {
+    // Each wake-up of a follower that keeps up is one read and one socket write of what has arrived since.
+    const reads = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const reader = fill.reader({ start: 0, end: bytes.length - 1 })!;
+        const buffer = Buffer.alloc(512 * 1024);
+        const got: Buffer[] = [];
+        let count = 0;
+        for (let position = 0; ; count++) {
+          const n = await reader.readInto(buffer, position);
+          if (n === 0) break;
+          got.push(Buffer.from(buffer.subarray(0, n)));
+          position += n;
+        }
+        reader.destroy();
+        assert.ok(Buffer.concat(got).equals(bytes));
+        return count;
+      }),
+    );
+    await fill.finished;
+    assert.equal(fill.state, 'done');
+    for (const count of reads) assert.ok(count < 500, `${count} reads for ${bytes.length} bytes`);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
