@@ -14,8 +14,18 @@ import { FillWriter, maxUnwrittenBytes } from './fill-writer.js';
 
 const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
-/** A batch of many tiny chunks is written early: one system call and hash call per chunk would add up. */
-const writeBatchChunks = 256;
+/**
+ * Chunks smaller than this on average are copied into one buffer per batch: a buffer per tiny chunk (a hostile
+ * upstream's 1-byte records) costs hundreds of bytes of memory each, which the bytes-only bound on what waits for
+ * the disk (maxUnwrittenBytes) does not see, and one hash call each. Copying them costs little; chunks of normal
+ * size stay as they came.
+ */
+const smallChunkBytes = 4 * 1024;
+/**
+ * A batch is written early past this many chunks, which bounds the tiny chunks held before the copy. Not much
+ * lower: every batch wakes every follower for one read and one socket write.
+ */
+const writeBatchChunks = 4096;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
 
@@ -184,7 +194,7 @@ export class BlobFill implements FillProgress {
       const flush = (): void => {
         flushedAt = performance.now();
         if (batchBytes === 0) return;
-        this.take(batch, batchBytes, writer);
+        this.take(batch.length > 1 && batchBytes < batch.length * smallChunkBytes ? [Buffer.concat(batch, batchBytes)] : batch, batchBytes, writer);
         batch = [];
         batchBytes = 0;
       };

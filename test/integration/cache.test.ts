@@ -122,6 +122,40 @@ for (const protocol of protocols) describe(`the blob cache (${protocol})`, () =>
     fill.abort(new Error('test over'));
   });
 
+  test('followers that read slowly (behind the in-memory window) and ranged followers get every byte exact', async () => {
+    const b = fresh(16 * 1024 * 1024 + 3);
+    up.faults.blobChunkDelayMs = 1;
+    const leader = download(b.url());
+    while (!mirror.app.services.fills.get(parseDigest(b.digest))) await new Promise((r) => setTimeout(r, 2));
+    /** A client that takes its time over every chunk for the first megabytes, then reads on at full speed. */
+    const slow = async (range?: string): Promise<{ status: number; body: Buffer; range: string | undefined }> => {
+      const res = await c.stream(b.url(), range ? { headers: { range } } : {});
+      const parts: Buffer[] = [];
+      let got = 0;
+      for await (const chunk of res.body) {
+        parts.push(chunk as Buffer);
+        got += (chunk as Buffer).length;
+        if (got < 12 * 1024 * 1024) await new Promise((r) => setTimeout(r, 10));
+      }
+      return { status: res.status, body: Buffer.concat(parts), range };
+    };
+    const ranges = [undefined, 'bytes=1-', `bytes=${512 * 1024 - 1}-${4 * 1024 * 1024}`, `bytes=${b.bytes.length - 1}-`, 'bytes=-3', 'bytes=0-0'];
+    const results = await Promise.all([...ranges.map((r) => slow(r)), ...ranges.map((r) => download(b.url(), r ? { range: r } : {}).then((x) => ({ ...x, range: r })))]);
+    assert.ok((await leader).body.equals(b.bytes));
+    for (const r of results) {
+      if (!r.range) {
+        assert.equal(r.status, 200);
+        assert.ok(r.body.equals(b.bytes), 'whole blob');
+        continue;
+      }
+      assert.equal(r.status, 206, r.range);
+      const from = r.range === 'bytes=-3' ? b.bytes.length - 3 : Number(/bytes=(\d+)-/.exec(r.range)![1]);
+      const to = /-(\d+)$/.exec(r.range) && r.range !== 'bytes=-3' ? Number(/-(\d+)$/.exec(r.range)![1]) : b.bytes.length - 1;
+      assert.ok(r.body.equals(b.bytes.subarray(from, to + 1)), `${r.range}: ${r.body.length} bytes`);
+    }
+    assert.equal(blobFetches(b.digest), 1);
+  });
+
   for (const fault of ['corrupt', 'truncate'] as const) {
     test(`a ${fault === 'corrupt' ? 'corrupted upstream body' : 'upstream body truncated at the same byte on every resume'} fails every follower and caches nothing`, async () => {
       const b = fresh();

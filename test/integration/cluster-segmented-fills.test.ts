@@ -36,6 +36,7 @@ describe('a segmented fill across replicas while the disks lag', () => {
   const agent = new Agent({ headersTimeout: 120_000, bodyTimeout: 120_000 });
   let proto: FileHandle;
   let write: FileHandle['write'];
+  let writev: FileHandle['writev'];
 
   before(async () => {
     await assertInstalled(...radosgwPrograms);
@@ -51,15 +52,19 @@ describe('a segmented fill across replicas while the disks lag', () => {
     const probe = await open(tmpdir(), 'r');
     proto = Object.getPrototypeOf(probe) as FileHandle;
     await probe.close();
-    write = proto.write;
-    const slowWrite = async function (this: FileHandle, ...args: unknown[]) {
-      await new Promise((r) => setTimeout(r, Math.random() * 300));
-      return (write as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-    };
-    (proto as unknown as { write: unknown }).write = slowWrite;
+    ({ write, writev } = proto);
+    // A fill writes a batch of several chunks with one vectored write: both kinds lag.
+    const lagging = (original: unknown) =>
+      async function (this: FileHandle, ...args: unknown[]) {
+        await new Promise((r) => setTimeout(r, Math.random() * 300));
+        return (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+      };
+    (proto as unknown as { write: unknown }).write = lagging(write);
+    (proto as unknown as { writev: unknown }).writev = lagging(writev);
   }, slow);
   after(async () => {
     if (write) (proto as unknown as { write: unknown }).write = write;
+    if (writev) (proto as unknown as { writev: unknown }).writev = writev;
     await agent.close();
     await cluster?.close();
     await up?.stop();

@@ -29,16 +29,19 @@ async function slowDisk(): Promise<{ hold(from: number, to: number): void; relea
   const probe = await open(tmpdir(), 'r');
   const proto = Object.getPrototypeOf(probe) as FileHandle;
   await probe.close();
-  const write = proto.write;
+  const { write, writev } = proto;
   let held: { from: number; to: number } | undefined;
   let released = Promise.resolve();
   let open_ = () => undefined as void;
-  const patched = async function (this: FileHandle, ...args: unknown[]) {
-    const position = args[3] as number;
-    if (held && position >= held.from && position < held.to) await released;
-    return (write as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-  };
-  (proto as unknown as { write: unknown }).write = patched;
+  // The fill writes a batch of several chunks with one vectored write: both kinds wait.
+  const gated = (original: unknown, positionArg: number) =>
+    async function (this: FileHandle, ...args: unknown[]) {
+      const position = args[positionArg] as number;
+      if (held && position >= held.from && position < held.to) await released;
+      return (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    };
+  (proto as unknown as { write: unknown }).write = gated(write, 3);
+  (proto as unknown as { writev: unknown }).writev = gated(writev, 1);
   return {
     hold(from, to) {
       held = { from, to };
@@ -50,6 +53,7 @@ async function slowDisk(): Promise<{ hold(from: number, to: number): void; relea
     },
     async restore() {
       (proto as unknown as { write: unknown }).write = write;
+      (proto as unknown as { writev: unknown }).writev = writev;
       open_();
     },
   };
