@@ -1,7 +1,7 @@
 // The supervisor of a server of several worker processes (`workers`, docs/workers.md). It serves nothing itself:
 // it prepares the data directory once (schema, secret key, leftover temp files), forks the workers with node:cluster
-// (their registry listeners share one socket each), replaces a worker that dies, gathers the machine's metrics for
-// the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
+// (their registry listeners share one socket each), replaces a worker that dies (giving back its transfer slots),
+// gathers the machine's metrics for the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { openDatabase } from '../cache/db.js';
 import { DiskTempFiles } from '../cache/temp-files.js';
 import type { Config } from '../config/config.js';
 import { machineMetricsCollector } from './machine-metrics.js';
+import { MachineTransferSlots } from './machine-transfer-slots.js';
 import { isWorkerMessage, workerEnv, type SupervisorMessage } from './worker-context.js';
 
 /** A worker that dies this soon after its start is replaced only after a pause (a crash loop must not spin). */
@@ -37,7 +38,7 @@ async function removeTempOf(dataDir: string, pid: number): Promise<number> {
 
 export async function superviseWorkers(config: Config, workers: number, log: Logger): Promise<void> {
   await prepareDataDir(config, log);
-  new Supervisor(config, workers, log).start();
+  new Supervisor(config, workers, log, new MachineTransferSlots(config.dataDir)).start();
 }
 
 class Supervisor {
@@ -54,6 +55,7 @@ class Supervisor {
     private readonly config: Config,
     private readonly workers: number,
     private readonly log: Logger,
+    private readonly transferSlots: MachineTransferSlots,
   ) {}
 
   start(): void {
@@ -105,13 +107,14 @@ class Supervisor {
     const pid = worker.process.pid ?? 0;
     const started = this.slots.get(slot)?.startedAt ?? 0;
     if (this.slots.get(slot)?.worker === worker) this.slots.delete(slot);
+    const releasedTransfers = pid ? this.transferSlots.releaseOf(pid, this.log) : 0;
     const removed = pid ? await removeTempOf(this.config.dataDir, pid) : 0;
     if (this.stopping) {
       if (code !== 0) this.exitCode = 1;
       if (this.slots.size === 0) this.finish();
       return;
     }
-    this.log.error({ slot, pid, code, signal, removedTempFiles: removed }, 'worker died; starting a replacement');
+    this.log.error({ slot, pid, code, signal, removedTempFiles: removed, releasedTransfers }, 'worker died; starting a replacement');
     const pause = Date.now() - started < quickDeathMs ? respawnPauseMs : 0;
     setTimeout(() => !this.stopping && this.fork(slot), pause);
   }
