@@ -1,7 +1,7 @@
 // The supervisor of a server of several worker processes (`workers`, docs/workers.md). It serves nothing itself:
 // it prepares the data directory once (schema, secret key, leftover temp files), forks the workers with node:cluster
 // (their registry listeners share one socket each), replaces a worker that dies (giving back its transfer slots),
-// gathers the machine's metrics for the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
+// gathers the machine's metrics and activity for the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -81,6 +81,7 @@ class Supervisor {
     if (!isWorkerMessage(m)) return;
     if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
     if (m.type === 'pullgate:admin-changed') return this.refreshOthers(worker);
+    if (m.type === 'pullgate:activity') return this.toLead(worker, { ...m, slot: this.slotOf(worker) });
     this.announced.add(m.slot);
     if (m.slot === 0) this.lead = m.listening;
     if (this.announced.size === this.workers && !this.listeningLogged) {
@@ -93,6 +94,17 @@ class Supervisor {
   private refreshOthers(from: Worker): void {
     const refresh: SupervisorMessage = { type: 'pullgate:refresh' };
     this.each((w) => w !== from && w.isConnected() && w.send(refresh));
+  }
+
+  /** Another worker's activity, for the admin's feed in the lead (workers/machine-activity.ts). */
+  private toLead(from: Worker, m: SupervisorMessage): void {
+    const lead = this.slots.get(0)?.worker;
+    if (lead && lead !== from && lead.isConnected()) lead.send(m);
+  }
+
+  private slotOf(worker: Worker): number {
+    for (const [slot, s] of this.slots) if (s.worker === worker) return slot;
+    return -1;
   }
 
   private answerMetrics(worker: Worker, id: number): void {
