@@ -3,6 +3,7 @@
 // every other worker reads that state again.
 import type { FastifyInstance } from 'fastify';
 import { announceAdminChanges, onAdminChanges } from '../workers/admin-changes.js';
+import { announceStoredCertificates } from '../workers/stored-certificates.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 import type { TlsWiring } from './tls.js';
@@ -11,6 +12,8 @@ import type { Upstreams } from './upstreams.js';
 export function wireWorkers(base: Base, parts: { cache: CacheWiring; upstreams: Upstreams; tls: TlsWiring; admin: FastifyInstance | undefined }): void {
   if (!base.worker) return;
   if (parts.admin) announceAdminChanges(parts.admin);
+  // The lead installs ACME certificates; the others read them again when it does (docs/workers.md).
+  if (base.lead && parts.tls.acme && parts.tls.certificates) announceStoredCertificates(parts.tls.certificates);
   if (base.lead) return;
   onAdminChanges(() => {
     parts.upstreams.set.apply(parts.upstreams.sources.effective());

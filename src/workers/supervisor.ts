@@ -80,7 +80,8 @@ class Supervisor {
   private onMessage(worker: Worker, m: unknown): void {
     if (!isWorkerMessage(m)) return;
     if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
-    if (m.type === 'pullgate:admin-changed') return this.refreshOthers(worker);
+    if (m.type === 'pullgate:admin-changed') return this.toOthers(worker, { type: 'pullgate:refresh' });
+    if (m.type === 'pullgate:certificates-stored') return this.toOthers(worker, { type: 'pullgate:reload-certificates' });
     if (m.type === 'pullgate:activity') return this.toLead(worker, { ...m, slot: this.slotOf(worker) });
     this.announced.add(m.slot);
     if (m.slot === 0) this.lead = m.listening;
@@ -91,9 +92,8 @@ class Supervisor {
     }
   }
 
-  private refreshOthers(from: Worker): void {
-    const refresh: SupervisorMessage = { type: 'pullgate:refresh' };
-    this.each((w) => w !== from && w.isConnected() && w.send(refresh));
+  private toOthers(from: Worker, m: SupervisorMessage): void {
+    this.each((w) => w !== from && w.isConnected() && w.send(m));
   }
 
   /** Another worker's activity, for the admin's feed in the lead (workers/machine-activity.ts). */

@@ -46,7 +46,9 @@ export type WorkerMessage =
   /** The lead worker's admin changed stored state (workers/admin-changes.ts). */
   | { type: 'pullgate:admin-changed' }
   /** What another worker's activity feed would show, for the lead's (workers/machine-activity.ts). */
-  | ActivityReport;
+  | ActivityReport
+  /** The lead worker installed a certificate (workers/stored-certificates.ts). */
+  | { type: 'pullgate:certificates-stored' };
 
 /** A worker's finished requests since its last report, and its fills in flight when they are sent (every second). */
 export interface ActivityReport {
@@ -59,6 +61,8 @@ export interface ActivityReport {
 export type SupervisorMessage =
   | { type: 'pullgate:metrics'; id: number; body?: string; error?: string }
   | { type: 'pullgate:refresh' }
+  /** Read the stored certificates again: the lead installed one. */
+  | { type: 'pullgate:reload-certificates' }
   /** Another worker's activity, handed to the lead with the slot it came from. */
   | (ActivityReport & { slot: number });
 
@@ -68,7 +72,7 @@ export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { t
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
-  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed' || type === 'pullgate:activity';
+  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed' || type === 'pullgate:activity' || type === 'pullgate:certificates-stored';
 }
 
 /** Tells the supervisor this worker's listeners are bound. */
