@@ -21,7 +21,8 @@ const respawnPauseMs = 1_000;
 
 /** Runs in the primary process before any worker: the work two workers starting at once must not race on. */
 async function prepareDataDir(config: Config, log: Logger): Promise<void> {
-  await mkdir(config.dataDir, { recursive: true });
+  // The mirror's user's only, as one process makes it (app/base.ts; docs/security.md, "Secrets the admin keeps").
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   openDatabase(join(config.dataDir, 'pullgate.db')).close();
   await SecretBox.open(config.dataDir);
   const removed = await new DiskTempFiles(config.dataDir).clean();
