@@ -11,7 +11,7 @@ import type { Upstreams } from './upstreams.js';
 
 export function wireWorkers(base: Base, parts: { cache: CacheWiring; upstreams: Upstreams; tls: TlsWiring; admin: FastifyInstance | undefined }): void {
   if (!base.worker) return;
-  if (parts.admin) announceAdminChanges(parts.admin);
+  if (parts.admin) announceAdminChanges(parts.admin, base.child('workers'));
   // The lead installs ACME certificates; the others read them again when it does (docs/workers.md).
   if (base.lead && parts.tls.acme && parts.tls.certificates) announceStoredCertificates(parts.tls.certificates);
   if (base.lead) return;

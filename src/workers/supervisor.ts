@@ -11,6 +11,7 @@ import { SecretBox } from '../cache/secret-box.js';
 import { openDatabase } from '../cache/db.js';
 import { DiskTempFiles } from '../cache/temp-files.js';
 import type { Config } from '../config/config.js';
+import { AdminChangeRelay } from './admin-change-relay.js';
 import { machineMetricsCollector } from './machine-metrics.js';
 import { MachineTransferSlots } from './machine-transfer-slots.js';
 import { isWorkerMessage, workerEnv, type SupervisorMessage } from './worker-context.js';
@@ -47,6 +48,9 @@ class Supervisor {
   private readonly collect = machineMetricsCollector();
   private readonly slots = new Map<number, { worker: Worker; startedAt: number }>();
   private readonly announced = new Set<number>();
+  /** The workers that listen now (a replacement joins once it does). */
+  private readonly serving = new Set<Worker>();
+  private readonly adminChanges = new AdminChangeRelay();
   private lead: Record<string, string | undefined> = {};
   private listeningLogged = false;
   private stopping = false;
@@ -81,9 +85,11 @@ class Supervisor {
   private onMessage(worker: Worker, m: unknown): void {
     if (!isWorkerMessage(m)) return;
     if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
-    if (m.type === 'pullgate:admin-changed') return this.toOthers(worker, { type: 'pullgate:refresh' });
+    if (m.type === 'pullgate:admin-changed') return this.adminChanges.changed(worker, m.id, [...this.serving].filter((w) => w !== worker));
+    if (m.type === 'pullgate:refreshed') return this.adminChanges.refreshed(worker, m.id);
     if (m.type === 'pullgate:certificates-stored') return this.toOthers(worker, { type: 'pullgate:reload-certificates' });
     if (m.type === 'pullgate:activity') return this.toLead(worker, { ...m, slot: this.slotOf(worker) });
+    this.serving.add(worker);
     this.announced.add(m.slot);
     if (m.slot === 0) this.lead = m.listening;
     if (this.announced.size === this.workers && !this.listeningLogged) {
@@ -120,6 +126,8 @@ class Supervisor {
     const pid = worker.process.pid ?? 0;
     const started = this.slots.get(slot)?.startedAt ?? 0;
     if (this.slots.get(slot)?.worker === worker) this.slots.delete(slot);
+    this.serving.delete(worker);
+    this.adminChanges.gone(worker);
     const releasedTransfers = pid ? this.transferSlots.releaseOf(pid, this.log) : 0;
     const removed = pid ? await removeTempOf(this.config.dataDir, pid) : 0;
     if (this.stopping) {

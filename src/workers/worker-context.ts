@@ -44,7 +44,9 @@ export type WorkerMessage =
   | { type: 'pullgate:listening'; slot: number; listening: Record<string, string | undefined> }
   | { type: 'pullgate:metrics-request'; id: number }
   /** The lead worker's admin changed stored state (workers/admin-changes.ts). */
-  | { type: 'pullgate:admin-changed' }
+  | { type: 'pullgate:admin-changed'; id: number }
+  /** This worker read the stored state again after the change `id`. */
+  | { type: 'pullgate:refreshed'; id: number }
   /** What another worker's activity feed would show, for the lead's (workers/machine-activity.ts). */
   | ActivityReport
   /** The lead worker installed a certificate (workers/stored-certificates.ts). */
@@ -60,7 +62,9 @@ export interface ActivityReport {
 /** Messages from the supervisor to a worker. */
 export type SupervisorMessage =
   | { type: 'pullgate:metrics'; id: number; body?: string; error?: string }
-  | { type: 'pullgate:refresh' }
+  | { type: 'pullgate:refresh'; id: number }
+  /** Every other worker applied the lead's admin change `id`. */
+  | { type: 'pullgate:applied'; id: number }
   /** Read the stored certificates again: the lead installed one. */
   | { type: 'pullgate:reload-certificates' }
   /** Another worker's activity, handed to the lead with the slot it came from. */
@@ -72,7 +76,7 @@ export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { t
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
-  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed' || type === 'pullgate:activity' || type === 'pullgate:certificates-stored';
+  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed' || type === 'pullgate:refreshed' || type === 'pullgate:activity' || type === 'pullgate:certificates-stored';
 }
 
 /** Tells the supervisor this worker's listeners are bound. */
