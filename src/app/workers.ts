@@ -1,6 +1,7 @@
 // The workers step (docs/workers.md): with several worker processes, the admin lives in the lead worker and stores
 // what it changes (upstreams, pins, passthrough routes) in the shared database; the lead announces each change and
-// every other worker reads that state again.
+// every other worker reads that state again; the lead announces the certificates it installs, and the others read
+// them again.
 import type { FastifyInstance } from 'fastify';
 import { announceAdminChanges, onAdminChanges } from '../workers/admin-changes.js';
 import { announceStoredCertificates } from '../workers/stored-certificates.js';
