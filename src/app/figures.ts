@@ -3,6 +3,7 @@
 import { Activity } from '../server/activity.js';
 import { Traffic } from '../metrics/traffic.js';
 import { Metrics } from '../metrics/metrics.js';
+import { gatherMachineActivity, reportActivityToLead } from '../workers/machine-activity.js';
 import { shareWorkerMetrics } from '../workers/machine-metrics.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
@@ -30,5 +31,9 @@ export function wireFigures(base: Base, parts: { cache: CacheWiring }): Figures 
       .evict()
       .then((r) => r && metrics.evicted(r))
       .catch((err: unknown) => base.log.error({ err }, 'eviction failed'));
-  return { traffic, metrics, activity: new Activity(fills, traffic, base.clock), runEviction };
+  const activity = new Activity(fills, traffic, base.clock);
+  // With several workers, the admin's activity feed (in the lead) shows every worker's (docs/workers.md).
+  if (base.worker && base.lead) gatherMachineActivity(activity);
+  else if (base.worker) reportActivityToLead(activity);
+  return { traffic, metrics, activity, runEviction };
 }

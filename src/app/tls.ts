@@ -4,6 +4,7 @@ import { PassthroughSources } from '../server/passthrough-sources.js';
 import { createAcme, type Acme } from '../acme/acme.js';
 import { CertificateStore } from '../server/certificates.js';
 import { SniRoutes } from '../server/sni-routes.js';
+import { SharedAcmeChallenges } from '../workers/shared-acme-challenges.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 import type { Upstreams } from './upstreams.js';
@@ -22,6 +23,9 @@ export async function wireTls(base: Base, parts: { cache: CacheWiring; upstreams
   if (config.listen.https) {
     certificates = new CertificateStore(config.tls.certificates, base.child('tls'));
     await certificates.load();
+    // With several workers, a TLS-ALPN-01 validation may land on any of them: the challenges are the machine's
+    // (docs/workers.md).
+    if (base.worker && config.tls.acme?.challenge === 'tls-alpn-01') certificates.acmeChallenges = new SharedAcmeChallenges(config.dataDir);
   }
   const acme = certificates && config.tls.acme
     ? await createAcme(config.tls.acme, config.dataDir, certificates, base.child('acme'), base.clock)

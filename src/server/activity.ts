@@ -1,6 +1,7 @@
 // Live activity of the registry: requests as they finish (the last few kept), the fills in flight with their
 // progress and rate, and watch events; the admin shows it. Also where each finished request is turned into
-// traffic figures (metrics/traffic.ts), so it is fed by the core whether or not the admin listens.
+// traffic figures (metrics/traffic.ts), so it is fed by the core whether or not the admin listens. With several
+// workers the lead's feed shows the other workers' requests and fills too (workers/machine-activity.ts).
 import { EventEmitter } from 'node:events';
 import type { Fills } from '../mirror/fills.js';
 import type { PullLog } from '../mirror/reply.js';
@@ -40,7 +41,7 @@ export interface FillEvent {
   segments?: SegmentView[];
 }
 
-const keepRecent = 100;
+export const keepRecent = 100;
 // REDIRECT is a hit whose bytes the object store sent: it adds nothing to the bytes served.
 const hitMarks = new Set(['HIT', 'COALESCED', 'REVALIDATED', 'STALE', 'REDIRECT']);
 
@@ -50,6 +51,8 @@ export class Activity {
   private readonly events = new EventEmitter();
   /** Last progress sample per fill, for its rate. */
   private readonly samples = new Map<string, { at: number; bytes: number; rate: number }>();
+  /** The fills in flight in the machine's other worker processes, as they last told (docs/workers.md). */
+  elsewhere: () => FillEvent[] = () => [];
 
   constructor(
     private readonly fills: Fills,
@@ -92,6 +95,16 @@ export class Activity {
     this.events.emit('request', view);
   }
 
+  /** A request another worker process finished (its traffic figures counted there): shown as this one's are. */
+  requestElsewhere(view: RequestEvent): void {
+    // In the order they finished: another worker's arrive a little late.
+    let i = this.recentRequests.length;
+    while (i > 0 && this.recentRequests[i - 1]!.at > view.at) i--;
+    this.recentRequests.splice(i, 0, view);
+    if (this.recentRequests.length > keepRecent) this.recentRequests.shift();
+    this.events.emit('request', view);
+  }
+
   /** A watch list event (the watch runner's onEvent). */
   watchEvent(e: WatchEvent): void {
     const view: WatchActivity = { ...e, at: this.clock() };
@@ -119,7 +132,15 @@ export class Activity {
     return [...this.recentRequests].reverse();
   }
 
+  /** The fills in flight on the machine: this process's and the other workers' (one entry per blob). */
   inflight(): FillEvent[] {
+    const elsewhere = this.elsewhere();
+    const own = this.ownFills();
+    return elsewhere.length ? oneEntryPerBlob([...own, ...elsewhere]) : own;
+  }
+
+  /** The fills in flight in this process. */
+  ownFills(): FillEvent[] {
     const now = this.clock();
     const seen = new Set<string>();
     const out = this.fills.list().map(({ fill, origin }) => {
@@ -144,6 +165,22 @@ export class Activity {
     for (const digest of this.samples.keys()) if (!seen.has(digest)) this.samples.delete(digest);
     return out;
   }
+}
+
+/**
+ * With several workers, a blob being filled is in flight in the worker holding its fill and in each worker following
+ * it (each follows with a fill of its own, fed from the holder: docs/workers.md). The entry shown is the one furthest
+ * along (the holder's); its followers are every worker's clients reading it, without the holder's reader for each
+ * following worker.
+ */
+function oneEntryPerBlob(fills: FillEvent[]): FillEvent[] {
+  const byDigest = new Map<string, FillEvent[]>();
+  for (const f of fills) byDigest.set(f.digest, [...(byDigest.get(f.digest) ?? []), f]);
+  return [...byDigest.values()].map((entries) => {
+    const ahead = entries.reduce((a, b) => (b.bytesDone > a.bytesDone ? b : a));
+    const followers = entries.reduce((n, f) => n + f.followers, 0) - (entries.length - 1);
+    return { ...ahead, followers: Math.max(0, followers) };
+  });
 }
 
 function withSegments(segments: SegmentView[] | undefined): { segments?: SegmentView[] } {

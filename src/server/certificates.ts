@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { LocalAcmeChallenges, type AcmeChallengeBoard } from './acme-challenges.js';
 
 export interface CertificateFiles {
   cert: string;
@@ -42,8 +43,8 @@ export class CertificateStore {
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<() => void> = [];
-  /** TLS-ALPN-01 challenge certificates by hostname, served only to acme-tls/1 handshakes. */
-  private readonly challenges = new Map<string, SecureContext>();
+  /** TLS-ALPN-01 challenge certificates by hostname, served only to acme-tls/1 handshakes (acme-challenges.ts). */
+  acmeChallenges: AcmeChallengeBoard = new LocalAcmeChallenges();
   /** Set before the listener is built when TLS-ALPN-01 is in use: the listener then offers acme-tls/1. */
   answersAcmeTlsAlpn = false;
 
@@ -133,8 +134,7 @@ export class CertificateStore {
   }
 
   setAcmeChallenge(host: string, pem: { cert: string; key: string } | undefined): void {
-    if (pem) this.challenges.set(host.toLowerCase(), createSecureContext(pem));
-    else this.challenges.delete(host.toLowerCase());
+    this.acmeChallenges.set(host, pem);
   }
 
   /** Node's SNICallback, called with the handshaking socket as `this`. */
@@ -143,7 +143,8 @@ export class CertificateStore {
   private createSniCallback() {
     const store = this;
     return function sniCallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
-      const challenge = store.challenges.size > 0 && negotiatedAlpn(this) === acmeTlsAlpnProtocol ? store.challenges.get(servername.toLowerCase()) : undefined;
+      const challenge = store.answersAcmeTlsAlpn && negotiatedAlpn(this) === acmeTlsAlpnProtocol ? store.acmeChallenges.context(servername) : undefined;
+      if (challenge) store.log.info({ host: servername, remote: this.remoteAddress }, 'answered a TLS-ALPN-01 challenge');
       cb(null, challenge ?? store.contextFor(servername));
     };
   }

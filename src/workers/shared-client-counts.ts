@@ -3,11 +3,12 @@
 // attempts and its request rate once per worker. These limiters keep the same rules (access/login-limiter.ts,
 // access/client-limits.ts) over rows of the data directory's workers.db: each check loads the client's rows, runs
 // the rule and writes them back in one IMMEDIATE transaction, so that workers counting at once never both spend
-// the client's last attempt. Transfers at once stay counted per worker (a worker killed mid-transfer would leave
-// its count behind in a shared row).
+// the client's last attempt. Its blob transfers at once are rows of their own, one per transfer, owned by the
+// worker holding it (cache/transfer-slot-table.ts), so that a worker killed mid-transfer leaves nothing counted.
 import { ClientLimits, limitKey, type Bucket, type LimitSettings } from '../access/client-limits.js';
 import { LoginLimiter, defaultLoginLimits, type LoginLimits } from '../access/login-limiter.js';
 import type { ClientCountTable } from '../cache/client-count-table.js';
+import type { SlotOwner, TransferSlotTable } from '../cache/transfer-slot-table.js';
 
 /** Login attempts counted for the machine. */
 export class SharedLoginLimiter extends LoginLimiter {
@@ -36,14 +37,48 @@ export class SharedLoginLimiter extends LoginLimiter {
   }
 }
 
-/** Request rates counted for the machine. */
+/** Request rates and transfers at once counted for the machine. */
 export class SharedClientLimits extends ClientLimits {
+  /** The ids of the slots this worker holds, per client (any of a client's slots may be given back for it). */
+  private readonly held = new Map<string, number[]>();
+
   constructor(
     private readonly table: ClientCountTable,
     settings: LimitSettings,
     clock: () => number = Date.now,
+    private readonly slots: { table: TransferSlotTable; owner: SlotOwner },
   ) {
     super(settings, clock);
+  }
+
+  override startTransfer(client: string): boolean {
+    const max = this.settings.concurrentTransfers;
+    if (!max) return super.startTransfer(client);
+    const key = limitKey(client);
+    const id = this.slots.table.take(key, max, this.slots.owner);
+    if (id === undefined) return false;
+    const ids = this.held.get(key);
+    if (ids) ids.push(id);
+    else this.held.set(key, [id]);
+    return true;
+  }
+
+  override endTransfer(client: string): void {
+    if (!this.settings.concurrentTransfers) return super.endTransfer(client);
+    const key = limitKey(client);
+    const ids = this.held.get(key);
+    const id = ids?.pop();
+    if (!ids?.length) this.held.delete(key);
+    if (id !== undefined) this.release(id);
+  }
+
+  /** Gives a slot back; should workers.db stay locked past its busy timeout, again a second later (never thrown). */
+  private release(id: number, tries = 3): void {
+    try {
+      this.slots.table.release(this.slots.owner.pid, id);
+    } catch {
+      if (tries > 1) setTimeout(() => this.release(id, tries - 1), 1000).unref();
+    }
   }
 
   override take(client: string): number {

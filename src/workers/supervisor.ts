@@ -1,7 +1,7 @@
 // The supervisor of a server of several worker processes (`workers`, docs/workers.md). It serves nothing itself:
 // it prepares the data directory once (schema, secret key, leftover temp files), forks the workers with node:cluster
-// (their registry listeners share one socket each), replaces a worker that dies, gathers the machine's metrics for
-// the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
+// (their registry listeners share one socket each), replaces a worker that dies (giving back its transfer slots),
+// gathers the machine's metrics and activity for the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -11,7 +11,9 @@ import { SecretBox } from '../cache/secret-box.js';
 import { openDatabase } from '../cache/db.js';
 import { DiskTempFiles } from '../cache/temp-files.js';
 import type { Config } from '../config/config.js';
+import { AdminChangeRelay } from './admin-change-relay.js';
 import { machineMetricsCollector } from './machine-metrics.js';
+import { MachineTransferSlots } from './machine-transfer-slots.js';
 import { isWorkerMessage, workerEnv, type SupervisorMessage } from './worker-context.js';
 
 /** A worker that dies this soon after its start is replaced only after a pause (a crash loop must not spin). */
@@ -20,7 +22,8 @@ const respawnPauseMs = 1_000;
 
 /** Runs in the primary process before any worker: the work two workers starting at once must not race on. */
 async function prepareDataDir(config: Config, log: Logger): Promise<void> {
-  await mkdir(config.dataDir, { recursive: true });
+  // The mirror's user's only, as one process makes it (app/base.ts; docs/security.md, "Secrets the admin keeps").
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   openDatabase(join(config.dataDir, 'pullgate.db')).close();
   await SecretBox.open(config.dataDir);
   const removed = await new DiskTempFiles(config.dataDir).clean();
@@ -37,7 +40,7 @@ async function removeTempOf(dataDir: string, pid: number): Promise<number> {
 
 export async function superviseWorkers(config: Config, workers: number, log: Logger): Promise<void> {
   await prepareDataDir(config, log);
-  new Supervisor(config, workers, log).start();
+  new Supervisor(config, workers, log, new MachineTransferSlots(config.dataDir)).start();
 }
 
 class Supervisor {
@@ -45,6 +48,9 @@ class Supervisor {
   private readonly collect = machineMetricsCollector();
   private readonly slots = new Map<number, { worker: Worker; startedAt: number }>();
   private readonly announced = new Set<number>();
+  /** The workers that listen now (a replacement joins once it does). */
+  private readonly serving = new Set<Worker>();
+  private readonly adminChanges = new AdminChangeRelay();
   private lead: Record<string, string | undefined> = {};
   private listeningLogged = false;
   private stopping = false;
@@ -54,6 +60,7 @@ class Supervisor {
     private readonly config: Config,
     private readonly workers: number,
     private readonly log: Logger,
+    private readonly transferSlots: MachineTransferSlots,
   ) {}
 
   start(): void {
@@ -78,7 +85,11 @@ class Supervisor {
   private onMessage(worker: Worker, m: unknown): void {
     if (!isWorkerMessage(m)) return;
     if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
-    if (m.type === 'pullgate:admin-changed') return this.refreshOthers(worker);
+    if (m.type === 'pullgate:admin-changed') return this.adminChanges.changed(worker, m.id, [...this.serving].filter((w) => w !== worker));
+    if (m.type === 'pullgate:refreshed') return this.adminChanges.refreshed(worker, m.id);
+    if (m.type === 'pullgate:certificates-stored') return this.toOthers(worker, { type: 'pullgate:reload-certificates' });
+    if (m.type === 'pullgate:activity') return this.toLead(worker, { ...m, slot: this.slotOf(worker) });
+    this.serving.add(worker);
     this.announced.add(m.slot);
     if (m.slot === 0) this.lead = m.listening;
     if (this.announced.size === this.workers && !this.listeningLogged) {
@@ -88,9 +99,19 @@ class Supervisor {
     }
   }
 
-  private refreshOthers(from: Worker): void {
-    const refresh: SupervisorMessage = { type: 'pullgate:refresh' };
-    this.each((w) => w !== from && w.isConnected() && w.send(refresh));
+  private toOthers(from: Worker, m: SupervisorMessage): void {
+    this.each((w) => w !== from && w.isConnected() && w.send(m));
+  }
+
+  /** Another worker's activity, for the admin's feed in the lead (workers/machine-activity.ts). */
+  private toLead(from: Worker, m: SupervisorMessage): void {
+    const lead = this.slots.get(0)?.worker;
+    if (lead && lead !== from && lead.isConnected()) lead.send(m);
+  }
+
+  private slotOf(worker: Worker): number {
+    for (const [slot, s] of this.slots) if (s.worker === worker) return slot;
+    return -1;
   }
 
   private answerMetrics(worker: Worker, id: number): void {
@@ -105,13 +126,16 @@ class Supervisor {
     const pid = worker.process.pid ?? 0;
     const started = this.slots.get(slot)?.startedAt ?? 0;
     if (this.slots.get(slot)?.worker === worker) this.slots.delete(slot);
+    this.serving.delete(worker);
+    this.adminChanges.gone(worker);
+    const releasedTransfers = pid ? this.transferSlots.releaseOf(pid, this.log) : 0;
     const removed = pid ? await removeTempOf(this.config.dataDir, pid) : 0;
     if (this.stopping) {
       if (code !== 0) this.exitCode = 1;
       if (this.slots.size === 0) this.finish();
       return;
     }
-    this.log.error({ slot, pid, code, signal, removedTempFiles: removed }, 'worker died; starting a replacement');
+    this.log.error({ slot, pid, code, signal, removedTempFiles: removed, releasedTransfers }, 'worker died; starting a replacement');
     const pause = Date.now() - started < quickDeathMs ? respawnPauseMs : 0;
     setTimeout(() => !this.stopping && this.fork(slot), pause);
   }

@@ -2,6 +2,7 @@
 // in its environment: its slot, whether it leads (runs the once-per-machine work), and the secret that signs
 // requests between the workers' internal endpoints. Messages between a worker and the supervisor are here too.
 import cluster from 'node:cluster';
+import type { FillEvent, RequestEvent } from '../server/activity.js';
 
 export interface WorkerContext {
   /** 0..n-1; a replaced worker keeps its predecessor's slot. */
@@ -43,10 +44,31 @@ export type WorkerMessage =
   | { type: 'pullgate:listening'; slot: number; listening: Record<string, string | undefined> }
   | { type: 'pullgate:metrics-request'; id: number }
   /** The lead worker's admin changed stored state (workers/admin-changes.ts). */
-  | { type: 'pullgate:admin-changed' };
+  | { type: 'pullgate:admin-changed'; id: number }
+  /** This worker read the stored state again after the change `id`. */
+  | { type: 'pullgate:refreshed'; id: number }
+  /** What another worker's activity feed would show, for the lead's (workers/machine-activity.ts). */
+  | ActivityReport
+  /** The lead worker installed a certificate (workers/stored-certificates.ts). */
+  | { type: 'pullgate:certificates-stored' };
+
+/** A worker's finished requests since its last report, and its fills in flight when they are sent (every second). */
+export interface ActivityReport {
+  type: 'pullgate:activity';
+  requests: RequestEvent[];
+  fills?: FillEvent[];
+}
 
 /** Messages from the supervisor to a worker. */
-export type SupervisorMessage = { type: 'pullgate:metrics'; id: number; body?: string; error?: string } | { type: 'pullgate:refresh' };
+export type SupervisorMessage =
+  | { type: 'pullgate:metrics'; id: number; body?: string; error?: string }
+  | { type: 'pullgate:refresh'; id: number }
+  /** Every other worker applied the lead's admin change `id`. */
+  | { type: 'pullgate:applied'; id: number }
+  /** Read the stored certificates again: the lead installed one. */
+  | { type: 'pullgate:reload-certificates' }
+  /** Another worker's activity, handed to the lead with the slot it came from. */
+  | (ActivityReport & { slot: number });
 
 export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { type: 'pullgate:metrics' }> {
   return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'pullgate:metrics';
@@ -54,7 +76,7 @@ export function isMetricsAnswer(m: unknown): m is Extract<SupervisorMessage, { t
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
-  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed';
+  return type === 'pullgate:listening' || type === 'pullgate:metrics-request' || type === 'pullgate:admin-changed' || type === 'pullgate:refreshed' || type === 'pullgate:activity' || type === 'pullgate:certificates-stored';
 }
 
 /** Tells the supervisor this worker's listeners are bound. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { assertInstalled } from '../support/installed-tools.js';
 import { freePort } from '../support/loopback-listener.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
+import { spawnWorkers } from '../support/workers-process.js';
 import { createTestCa, type TestCa } from '../support/pki.js';
 
 const host = 'hub.acme-e2e.test';
@@ -19,6 +20,9 @@ const host = 'hub.acme-e2e.test';
 const unreachableHost = 'refused.acme-e2e.test';
 // Validated by TLS-ALPN-01 only: a name no earlier test has an authorization for.
 const alpnHost = 'alpn.acme-e2e.test';
+// Validated by TLS-ALPN-01 on a server of several workers: more validations than workers, so they land on several.
+const workers = 3;
+const workerHosts = Array.from({ length: workers + 1 }, (_, i) => `w${i}.alpn.acme-e2e.test`);
 
 /** The certificate the HTTPS listener presents for `servername`, and whether it verifies against `ca`. */
 function presented(url: string, servername: string, ca: string): Promise<{ cert: X509Certificate; authorized: boolean; error?: string }> {
@@ -65,7 +69,7 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
     ca = await createTestCa(join(dir, 'ca'));
     httpPort = await freePort();
     tlsPort = await freePort();
-    hosts = [await addHostsBlock([host, alpnHost]), await addHostsBlock([unreachableHost], '127.0.0.2')];
+    hosts = [await addHostsBlock([host, alpnHost, ...workerHosts]), await addHostsBlock([unreachableHost], '127.0.0.2')];
     pebble = await startPebble({ dir, ca, httpPort, tlsPort });
   });
   after(async () => {
@@ -183,6 +187,35 @@ describe('automatic certificates from an ACME CA (pebble)', { timeout: 180_000 }
       assert.ok(!mirror.logs.some((l) => l.includes('answered an HTTP-01 challenge')));
     } finally {
       await mirror.close();
+    }
+  });
+
+  test(`TLS-ALPN-01 with ${workers} workers: a validation landing on any worker is answered, and every worker serves the issued certificates`, async () => {
+    const root = await pebble.rootPem();
+    const acme = { ...config({ challenge: 'tls-alpn-01', hosts: workerHosts }).tls.acme };
+    await mkdir(join(dir, 'workers'));
+    const server = await spawnWorkers(join(dir, 'workers'), { workers, listen: { https: `127.0.0.1:${tlsPort}` }, tls: { acme }, upstreams: config().upstreams });
+    try {
+      const installed = () => server.lines().filter((l) => l.msg === 'ACME certificate installed').map((l) => l.host);
+      for (const deadline = Date.now() + 90_000; installed().length < workerHosts.length; ) {
+        const failed = server.lines().find((l) => l.msg === 'cannot obtain an ACME certificate; serving the previous one and retrying');
+        assert.ok(!failed, `every validation answered: ${JSON.stringify(failed)}`);
+        assert.ok(Date.now() < deadline, `every certificate installed (${installed().join(', ')})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const lead = (server.lines().find((l) => l.msg === 'pullgate workers listening')!.pids as number[])[0];
+      const answeredBy = server.lines().filter((l) => l.msg === 'answered a TLS-ALPN-01 challenge').map((l) => l.pid as number);
+      assert.ok(answeredBy.some((pid) => pid !== lead), `validations answered by workers other than the lead (${lead}): ${answeredBy.join(', ')}`);
+      // Every worker serves every issued certificate (the lead announced them): connections of their own spread over the workers.
+      for (const h of workerHosts) {
+        for (let i = 0; i < workers; i++) {
+          const served = await presented(server.https!, h, root);
+          assert.equal(served.authorized, true, `${h}, connection ${i}: ${served.error ?? ''}`);
+          assert.ok(served.cert.checkHost(h));
+        }
+      }
+    } finally {
+      await server.stop('SIGTERM');
     }
   });
 });

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import type acme from 'acme-client';
@@ -9,6 +12,7 @@ import pino from 'pino';
 import { TlsAlpn01Responder } from '../../src/acme/tls-alpn-01-responder.js';
 import { CertificateStore, offerAcmeTlsAlpn } from '../../src/server/certificates.js';
 import { createDevelopmentCa, createLeafCertificate } from '../../src/tls/self-signed.js';
+import { SharedAcmeChallenges } from '../../src/workers/shared-acme-challenges.js';
 
 const acmeIdentifierOid = '1.3.6.1.5.5.7.1.31';
 
@@ -35,6 +39,14 @@ function acmeIdentifier(cert: X509Certificate): Buffer | undefined {
   return rest.subarray(3 + 2 + 2, 3 + 2 + 2 + 32);
 }
 
+/** A listener as the registry server builds it: h2 + http/1.1, the store's SNICallback, acme-tls/1 offered. */
+async function listener(store: CertificateStore): Promise<{ server: Http2SecureServer; port: number }> {
+  const server = createSecureServer({ ...store.defaultPem, allowHTTP1: true, SNICallback: store.sniCallback }, (_req, res) => res.end());
+  offerAcmeTlsAlpn(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
 describe('TLS-ALPN-01 challenge certificates on the HTTPS listener', () => {
   let store: CertificateStore;
   let server: Http2SecureServer;
@@ -46,11 +58,7 @@ describe('TLS-ALPN-01 challenge certificates on the HTTPS listener', () => {
     store = new CertificateStore([], pino({ level: 'silent' }));
     store.setManaged([await createLeafCertificate({ hosts: ['a.mirror.test'], days: 1 }, ca)]);
     store.answerAcmeTlsAlpn();
-    // The listener as the registry server builds it: h2 + http/1.1, the store's SNICallback, acme-tls/1 offered.
-    server = createSecureServer({ ...store.defaultPem, allowHTTP1: true, SNICallback: store.sniCallback }, (_req, res) => res.end());
-    offerAcmeTlsAlpn(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await listener(store));
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -74,5 +82,44 @@ describe('TLS-ALPN-01 challenge certificates on the HTTPS listener', () => {
   test('once the challenge is withdrawn, acme-tls/1 handshakes get the normal certificate again', async () => {
     new TlsAlpn01Responder(store).clear(authz);
     assert.equal(acmeIdentifier((await handshake(port, 'a.mirror.test', ['acme-tls/1'])).cert), undefined);
+  });
+});
+
+describe('TLS-ALPN-01 challenge certificates with several workers', () => {
+  let dir: string;
+  const workers: Array<{ store: CertificateStore; server: Http2SecureServer; port: number }> = [];
+  const authz = { identifier: { type: 'dns', value: 'w.mirror.test' } } as acme.Authorization;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-alpn-workers-'));
+    const ca = await createDevelopmentCa({ name: 'test', days: 1 });
+    const leaf = await createLeafCertificate({ hosts: ['w.mirror.test'], days: 1 }, ca);
+    // Two workers: each its own certificate store and listener, the machine's challenges in one data directory.
+    for (let i = 0; i < 2; i++) {
+      const store = new CertificateStore([], pino({ level: 'silent' }));
+      store.setManaged([leaf]);
+      store.answerAcmeTlsAlpn();
+      store.acmeChallenges = new SharedAcmeChallenges(dir);
+      workers.push({ store, ...(await listener(store)) });
+    }
+  });
+  after(async () => {
+    for (const w of workers) await new Promise<void>((resolve) => w.server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a challenge the lead\'s ACME client sets is answered by every worker, and withdrawn from every worker', async () => {
+    const [lead, other] = workers as [(typeof workers)[0], (typeof workers)[0]];
+    await new TlsAlpn01Responder(lead.store).set(authz, 'token', 'token.thumbprint');
+    for (const w of workers) {
+      const validator = await handshake(w.port, 'w.mirror.test', ['acme-tls/1']);
+      assert.deepEqual(acmeIdentifier(validator.cert), createHash('sha256').update('token.thumbprint').digest());
+      assert.equal(acmeIdentifier((await handshake(w.port, 'w.mirror.test', ['h2'])).cert), undefined, 'a client gets the normal certificate');
+    }
+    // A renewal's new challenge for the host replaces the previous one in every worker.
+    await new TlsAlpn01Responder(lead.store).set(authz, 'token2', 'token2.thumbprint');
+    assert.deepEqual(acmeIdentifier((await handshake(other.port, 'w.mirror.test', ['acme-tls/1'])).cert), createHash('sha256').update('token2.thumbprint').digest());
+    new TlsAlpn01Responder(lead.store).clear(authz);
+    for (const w of workers) assert.equal(acmeIdentifier((await handshake(w.port, 'w.mirror.test', ['acme-tls/1'])).cert), undefined);
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClientCountTable } from '../../../src/cache/client-count-table.js';
+import { TransferSlotTable } from '../../../src/cache/transfer-slot-table.js';
 import { SharedClientLimits, SharedLoginLimiter } from '../../../src/workers/shared-client-counts.js';
 
 describe('per-client counts shared by workers', () => {
@@ -18,6 +19,10 @@ describe('per-client counts shared by workers', () => {
   after(async () => {
     await rm(dir, { recursive: true, force: true });
   });
+
+  /** A worker's limits: its own connections to workers.db, under a pid of its own. */
+  const worker = (table: ClientCountTable, settings: ConstructorParameters<typeof SharedClientLimits>[1], pid: number, alive: (pid: number) => boolean = () => true) =>
+    new SharedClientLimits(table, settings, clock, { table: new TransferSlotTable(dir, alive), owner: { pid, worker: pid % 100 } });
 
   it('two workers spend one client\'s login attempts together, and a success on either starts it afresh', () => {
     const limits = { perClient: 4, perNetwork: 20, windowMs: 60_000 };
@@ -35,7 +40,7 @@ describe('per-client counts shared by workers', () => {
   it('two workers take one client\'s requests from one bucket; buckets that refilled are deleted', () => {
     const table = new ClientCountTable(dir, clock);
     const settings = { requestsPerSecond: 1, burst: 2 };
-    const [a, b] = [new SharedClientLimits(table, settings, clock), new SharedClientLimits(new ClientCountTable(dir, clock), settings, clock)] as const;
+    const [a, b] = [worker(table, settings, 101), worker(new ClientCountTable(dir, clock), settings, 102)] as const;
     assert.deepEqual([a.take('10.0.1.1'), b.take('10.0.1.1')], [0, 0]);
     assert.ok(a.take('10.0.1.1') > 0 && b.take('10.0.1.1') > 0, 'the burst of 2 for both workers');
     const rows = table.rows;
@@ -43,5 +48,39 @@ describe('per-client counts shared by workers', () => {
     now += 120_000;
     a.take('10.0.1.9');
     assert.equal(table.rows, rows, 'the refilled bucket of 10.0.1.1 was deleted as the one of 10.0.1.9 was written');
+  });
+
+  it('two workers hold one client\'s transfers at once together; each gives back its own, and another client is apart', () => {
+    const settings = { concurrentTransfers: 2 };
+    const [a, b, c] = [1, 2, 3].map((w) => worker(new ClientCountTable(dir, clock), settings, 200 + w)) as [SharedClientLimits, SharedClientLimits, SharedClientLimits];
+    assert.equal(a.startTransfer('10.0.2.1'), true);
+    assert.equal(b.startTransfer('10.0.2.1'), true);
+    assert.equal(c.startTransfer('10.0.2.1'), false, 'the limit of 2 for the machine');
+    assert.equal(a.startTransfer('10.0.2.1'), false);
+    assert.equal(c.startTransfer('10.0.2.2'), true, 'another client has slots of its own');
+    a.endTransfer('10.0.2.1');
+    assert.equal(c.startTransfer('10.0.2.1'), true, 'the slot given back is taken by another worker');
+    assert.equal(b.startTransfer('10.0.2.1'), false);
+    b.endTransfer('10.0.2.1');
+    c.endTransfer('10.0.2.1');
+    c.endTransfer('10.0.2.2');
+    assert.equal(new TransferSlotTable(dir, () => true).held(), 0, 'every slot given back');
+  });
+
+  it('gives back the slots of a worker that is gone: at the client\'s limit, when the supervisor sees it exit, and at its replacement\'s start', () => {
+    const gone = new Set<number>();
+    const alive = (pid: number) => !gone.has(pid);
+    const settings = { concurrentTransfers: 1 };
+    const table = new TransferSlotTable(dir, alive);
+    const [a, b] = [worker(new ClientCountTable(dir, clock), settings, 301, alive), worker(new ClientCountTable(dir, clock), settings, 302, alive)] as const;
+    assert.equal(a.startTransfer('10.0.3.1'), true);
+    gone.add(301);
+    assert.equal(b.startTransfer('10.0.3.1'), true, 'the dead worker\'s slot is taken over by a take at the limit');
+    assert.equal(a.startTransfer('10.0.3.2'), true);
+    assert.equal(table.releaseProcess(301), 1, 'the supervisor deletes what the dead worker held');
+    assert.equal(a.startTransfer('10.0.3.3'), true);
+    assert.equal(table.releaseEarlier({ pid: 401, worker: 1 }), 1, 'a replacement in worker slot 1 deletes what 301 left');
+    assert.equal(table.releaseEarlier({ pid: 402, worker: 2 }), 1, 'and 302\'s replacement what 302 held');
+    assert.equal(table.held(), 0);
   });
 });
