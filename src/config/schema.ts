@@ -285,7 +285,6 @@ export const configSchema = z
     if (c.workers !== 1 && c.tls.acme?.challenge === 'tls-alpn-01') {
       ctx.addIssue({ code: 'custom', path: ['workers'], message: 'tls-alpn-01 challenges are answered by the process that asked for them: use http-01 with several workers' });
     }
-    if (c.cluster && c.workers !== 1) ctx.addIssue({ code: 'custom', path: ['workers'], message: 'workers and cluster together are not supported yet: one process per replica' });
     if (c.cluster && c.cache.storage.type !== 's3') {
       ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their cache through a bucket: set cache.storage.type to s3' });
     }
