@@ -33,7 +33,7 @@ export async function createReplicaWorkerCluster(
   const nonces = new NonceTable(dataDir, maxRememberedNonces);
   const bucket = createCluster(config, storage, store, fills, timeouts, log, {
     replica: `${new URL(config.advertise).host}/worker-${worker.slot}`,
-    relay: (digest) => relayFromMachine(machine, digest),
+    relay: (digest) => relayFromMachine(machine, digest, log),
     nonces,
   });
   const leases = new ReplicaLeases(machine.leases, bucket.leases);
@@ -61,9 +61,10 @@ export async function createReplicaWorkerCluster(
  * fill's lease. A holder that is gone is "unreachable" (the peer waits for the bucket's lease to be taken over); no
  * holder, or this worker itself (its fill just ended), is "not running".
  */
-async function relayFromMachine(machine: WorkerCluster, digest: Digest): Promise<PeerAnswer> {
+async function relayFromMachine(machine: WorkerCluster, digest: Digest, log: Logger): Promise<PeerAnswer> {
   const holder = machine.leases.holder(`fills/${digestAlgorithm(digest)}/${digestHex(digest)}`);
   if (!holder || holder.self) return { kind: 'not-running' };
   if (!holder.live) return { kind: 'unreachable', reason: `worker ${holder.record.replica} is gone` };
+  log.debug({ digest, holder: holder.record.replica }, "passing on another worker's fill to a replica");
   return machine.peers.follow(holder.record.owner, digest);
 }

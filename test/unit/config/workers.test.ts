@@ -1,5 +1,5 @@
-// `workers`: 1 unless configured, `auto` for one per core, and refused with what one process must do alone
-// (replicas' leases in a bucket, tls-alpn-01 challenges answered by the process that asked).
+// `workers`: 1 unless configured, `auto` for one per core, together with `cluster` (the machine is one replica), and
+// refused with what one process must do alone (tls-alpn-01 challenges answered by the process that asked).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -30,5 +30,18 @@ describe('workers', () => {
     const acme = { listen: { https: ':443' }, tls: { acme: { email: 'ops@example.com', termsAgreed: true, challenge: 'tls-alpn-01', hosts: ['mirror.example.com'] } } };
     assert.deepEqual(problemsOf({ ...acme, workers: 2 }), ['workers: tls-alpn-01 challenges are answered by the process that asked for them: use http-01 with several workers']);
     assert.equal(validateConfig({ ...acme, workers: 1 }).workers, 1);
+  });
+
+  it('goes together with a cluster: the machine is one replica served by its workers', async () => {
+    const cluster = {
+      cache: { storage: { type: 's3', bucket: 'pullgate-cache', region: 'us-east-1' } },
+      cluster: { advertise: 'http://10.0.0.5:5002', secret: 's'.repeat(64) },
+    };
+    const two = validateConfig({ ...cluster, workers: 2 });
+    assert.equal(two.workers, 2);
+    assert.equal(two.cluster?.advertise, 'http://10.0.0.5:5002');
+    const auto = await configFromObject({ ...cluster, workers: 'auto' }, dir);
+    assert.equal(auto.workers, availableParallelism());
+    assert.equal(auto.cluster?.advertise, 'http://10.0.0.5:5002');
   });
 });
