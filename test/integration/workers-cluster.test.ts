@@ -113,7 +113,6 @@ describe('two replicas of two workers each on one radosgw bucket', () => {
   }, starting);
 
   after(async () => {
-    if (process.env.DEBUG_LOGS) for (const [i, r] of replicas.entries()) (await import('node:fs')).writeFileSync(`/tmp/wc-replica-${i}.log`, r.server.logs.join('\n'));
     await Promise.all(replicas.map((r) => r.server.stop('SIGKILL')));
     await reg?.stop().catch(() => undefined);
     await rgw?.stop();
