@@ -18,8 +18,11 @@ export async function wireCluster(base: Base, parts: { cache: CacheWiring; figur
   const { local, fills } = parts.cache;
   // Loaded only for a cluster (its leases live in a bucket: the AWS SDK).
   // Several workers of one machine share fills as replicas do, with leases in the data directory (docs/workers.md).
+  // With both, the machine is one replica whose workers settle among themselves first (docs/workers.md, "Workers of a replica").
   const cluster = config.cluster
-    ? (await import('../cluster/cluster.js')).createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster'))
+    ? base.worker
+      ? await (await import('../workers/replica-worker-cluster.js')).createReplicaWorkerCluster(base.worker, config.cluster, config.cache.storage, config.dataDir, local.store, fills, config.timeouts, base.child('cluster'))
+      : (await import('../cluster/cluster.js')).createCluster(config.cluster, config.cache.storage, local.store, fills, config.timeouts, base.child('cluster'))
     : base.worker
       ? await createWorkerCluster(base.worker, config.dataDir, local.store, fills, config.timeouts, base.child('workers'))
       : undefined;
@@ -31,7 +34,8 @@ export async function wireCluster(base: Base, parts: { cache: CacheWiring; figur
         catalog: local.catalog,
         figures: () => {
           const { bytesServed, bytesFetched, hits, misses } = parts.figures.traffic.totals().overall;
-          return { bytesServed, bytesFetched, hits, misses, fillsInFlight: fills.size };
+          // Traffic totals are the machine's (shared rows); so are its fills with several workers.
+          return { bytesServed, bytesFetched, hits, misses, fillsInFlight: cluster?.fillsInFlight?.() ?? fills.size };
         },
         log: base.child('catalog'),
         clock: base.clock,

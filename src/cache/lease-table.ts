@@ -38,6 +38,7 @@ export class LeaseTable {
       renew: this.db.prepare<[number, string, string]>('UPDATE leases SET expires_at = ? WHERE name = ? AND token = ?'),
       release: this.db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND token = ?'),
       prune: this.db.prepare<[number]>('DELETE FROM leases WHERE expires_at < ?'),
+      count: this.db.prepare<[number, string, number], { n: number }>('SELECT count(*) AS n FROM leases WHERE substr(name, 1, ?) = ? AND expires_at > ?'),
     };
   }
 
@@ -54,6 +55,16 @@ export class LeaseTable {
         return current ? { previous: current } : {};
       })
       .immediate();
+  }
+
+  /** The row of the lease `name`, held or not. */
+  get(name: string): LeaseRow | undefined {
+    return this.q.get.get(name);
+  }
+
+  /** Leases whose name starts with `prefix` and that have not expired at `now`. */
+  count(prefix: string, now: number): number {
+    return this.q.count.get(prefix.length, prefix, now)?.n ?? 0;
   }
 
   /** Extends the lease `name` while `token` still holds it: whether it did. */

@@ -52,7 +52,14 @@ export class ClusterFills implements ClusterFillSource {
       if (held.won) {
         try {
           const source = await fromUpstream();
-          return { ...source, settled: () => void held.release() };
+          // A source from another layer (the workers of a replica: docs/workers.md) may have its own lease to release.
+          return {
+            ...source,
+            settled: () => {
+              source.settled?.();
+              void held.release();
+            },
+          };
         } catch (err) {
           await held.release();
           throw err;

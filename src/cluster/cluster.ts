@@ -8,23 +8,36 @@ import type { EvictionTurn } from '../cache/eviction-turn.js';
 import type { BlobStore } from '../cache/ports.js';
 import { createS3Client } from '../cache/s3-client.js';
 import type { StorageConfig } from '../config/storage.js';
+import type { ClusterFillSource } from '../mirror/cluster-fill-source.js';
 import type { Fills } from '../mirror/fills.js';
 import { ClusterFills } from './cluster-fills.js';
 import { LeaseStore } from './leases.js';
-import { PeerAuth } from './peer-auth.js';
+import { PeerAuth, type NonceMemory } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
-import { PeerServer } from './peer-server.js';
+import { PeerServer, type PeerServerOptions } from './peer-server.js';
 
 export interface Cluster {
   /** This replica's name among its peers (its advertised host:port). */
   replica: string;
   /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts). */
   leases: Pick<LeaseStore, 'claim' | 'hold' | 'ttlMs'>;
-  fills: ClusterFills;
+  fills: ClusterFillSource;
   server: PeerServer;
   /** Eviction by one replica at a time: it runs only while this replica holds the eviction lease. */
   evictionTurn: EvictionTurn;
+  /** The fills in flight on this machine when several workers share it (its heartbeat's figure); else the mirror's. */
+  fillsInFlight?: () => number;
   close(): Promise<void>;
+}
+
+/** How one of a replica's workers takes part (docs/workers.md, "Workers of a replica"); absent for one process. */
+export interface ReplicaPart {
+  /** This worker's name in the lease records (logs, the admin). */
+  replica: string;
+  /** Where the replica's endpoint gets a fill that another worker of the replica holds. */
+  relay: NonNullable<PeerServerOptions['relay']>;
+  /** The nonces the replica's endpoint has accepted, shared by its workers. */
+  nonces: NonceMemory;
 }
 
 export function createCluster(
@@ -34,10 +47,11 @@ export function createCluster(
   fills: Fills,
   timeouts: { connect: number; headers: number; idle: number },
   log: Logger,
-): Cluster {
+  part?: ReplicaPart,
+): Cluster & { fills: ClusterFills; leases: LeaseStore } {
   // The config schema allows `cluster` only with S3 storage.
   if (storage.type !== 's3') throw new Error('cluster needs cache.storage.type s3');
-  const replica = new URL(config.advertise).host;
+  const replica = part?.replica ?? new URL(config.advertise).host;
   const client = createS3Client(storage, { connectMs: timeouts.connect, idleMs: timeouts.idle });
   const leases = new LeaseStore({
     client,
@@ -47,9 +61,9 @@ export function createCluster(
     self: { owner: config.advertise, replica, incarnation: randomUUID() },
     log,
   });
-  const auth = new PeerAuth(config.secret, config.advertise);
+  const auth = new PeerAuth(config.secret, config.advertise, undefined, part?.nonces);
   const peers = new PeerClient({ auth, connectMs: Math.min(timeouts.connect, 5_000), headersMs: timeouts.headers, idleMs: timeouts.idle });
-  const server = new PeerServer({ fills, auth, log });
+  const server = new PeerServer({ fills, auth, log, ...(part ? { relay: part.relay } : {}) });
   return {
     replica,
     leases,

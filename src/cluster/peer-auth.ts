@@ -9,7 +9,7 @@ export const peerAuthHeader = 'x-pullgate-peer';
 /** How long a signature lives, either way of the verifier's clock: replicas' clocks agree within it (NTP). */
 export const peerSignatureMaxAgeMs = 10_000;
 /** Nonces remembered at most; past it the endpoint refuses until old ones expire (fails closed under a flood). */
-const maxRememberedNonces = 100_000;
+export const maxRememberedNonces = 100_000;
 
 /** A replica as signatures name it: the origin of its advertised internal endpoint. */
 const audienceOf = (url: string): string => {
@@ -20,17 +20,42 @@ const audienceOf = (url: string): string => {
   }
 };
 
+/**
+ * The nonces a replica has accepted. One process keeps them in memory; the workers of one replica, which share its
+ * endpoint, keep them in their data directory (cache/nonce-table.ts), so that a signature is accepted once by the
+ * replica, not once per worker (docs/workers.md).
+ */
+export interface NonceMemory {
+  /** Whether `nonce` is new (it is then remembered until `forgetAt`); false once full (fails closed). */
+  firstUse(nonce: string, now: number, forgetAt: number): boolean;
+}
+
+/** Nonces remembered in this process. */
+export class InMemoryNonces implements NonceMemory {
+  /** Nonces of accepted signatures, with when each may be forgotten. */
+  private readonly seen = new Map<string, number>();
+
+  firstUse(nonce: string, now: number, forgetAt: number): boolean {
+    if (this.seen.has(nonce)) return false;
+    if (this.seen.size >= maxRememberedNonces) {
+      for (const [n, at] of this.seen) if (at <= now) this.seen.delete(n);
+      if (this.seen.size >= maxRememberedNonces) return false;
+    }
+    this.seen.set(nonce, forgetAt);
+    return true;
+  }
+}
+
 export class PeerAuth {
   private readonly key: Buffer;
   private readonly self: string;
-  /** Nonces of accepted signatures, with when each may be forgotten. */
-  private readonly seen = new Map<string, number>();
 
   constructor(
     secret: string,
     /** This replica's advertised internal endpoint: the only target whose signatures it accepts. */
     self: string,
     private readonly clock: () => number = Date.now,
+    private readonly nonces: NonceMemory = new InMemoryNonces(),
   ) {
     // A key of its own, derived from the secret: the secret may be used for something else one day.
     this.key = createHmac('sha256', secret).update('pullgate cluster peer v1').digest();
@@ -53,18 +78,8 @@ export class PeerAuth {
     if (Math.abs(now - Number(at)) > peerSignatureMaxAgeMs) return false;
     const expected = Buffer.from(this.mac(method, path, this.self, at, nonce), 'hex');
     if (!timingSafeEqual(expected, Buffer.from(mac, 'hex'))) return false;
-    return this.firstUse(nonce, now);
-  }
-
-  private firstUse(nonce: string, now: number): boolean {
-    if (this.seen.has(nonce)) return false;
-    if (this.seen.size >= maxRememberedNonces) {
-      for (const [n, forgetAt] of this.seen) if (forgetAt <= now) this.seen.delete(n);
-      if (this.seen.size >= maxRememberedNonces) return false;
-    }
     // Kept until the signature could no longer pass the age check.
-    this.seen.set(nonce, now + 2 * peerSignatureMaxAgeMs);
-    return true;
+    return this.nonces.firstUse(nonce, now, now + 2 * peerSignatureMaxAgeMs);
   }
 
   private mac(method: string, path: string, audience: string, at: string, nonce: string): string {

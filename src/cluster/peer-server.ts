@@ -3,18 +3,25 @@
 // transfer cleanly only once this replica has verified the whole blob; a failed fill aborts it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isDigestLike, parseDigest, type Digest } from '../registry/digest.js';
 import type { BlobFill } from '../mirror/blob-fill.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
+import type { PeerAnswer } from './peer-client.js';
 
 export interface PeerServerOptions {
   fills: { get(digest: Digest): { fill: Promise<BlobFill> } | undefined };
   /** Only checks signatures (a worker's endpoint gets its verifier once its port is bound). */
   auth: Pick<PeerAuth, 'verify'>;
   log: Logger;
+  /**
+   * A fill not in flight in this process, as another process of this replica has it: the workers of a replica share
+   * its endpoint, and a peer's request may land on one that does not hold the fill (docs/workers.md, "Workers of a
+   * replica").
+   */
+  relay?: (digest: Digest) => Promise<PeerAnswer>;
 }
 
 /** Answers with a small JSON body whose code the peer client reads (never shown to registry clients). */
@@ -92,6 +99,7 @@ export class PeerServer {
       return;
     }
     const pending = this.o.fills.get(digest)?.fill;
+    if (!pending && this.o.relay) return this.relayed(res, digest, await this.o.relay(digest));
     let fill: BlobFill | undefined;
     try {
       fill = await pending;
@@ -114,9 +122,26 @@ export class PeerServer {
       this.transfers--;
       return;
     }
-    pipeline(reader, res, (err) => {
+    this.send(res, digest, reader);
+  }
+
+  private send(res: ServerResponse, digest: Digest, body: Readable): void {
+    pipeline(body, res, (err) => {
       this.transfers--;
       if (err && err.message !== 'Premature close') this.o.log.debug({ err: err.message, digest }, 'peer transfer ended early');
     });
+  }
+
+  /**
+   * Another process's answer passed on: its stream as it comes (cut when it is cut, so the peer never takes a short
+   * transfer for a whole one), "not running" as such, and a holder that cannot be reached as 503, which the peer
+   * reads as "wait for the lease" (cluster-fills.ts).
+   */
+  private relayed(res: ServerResponse, digest: Digest, answer: PeerAnswer): void {
+    if (answer.kind === 'not-running') return refuse(res, 404, 'FILL_NOT_RUNNING', `no fill of ${digest} in flight here`);
+    if (answer.kind === 'unreachable') return refuse(res, 503, 'FILL_HOLDER_UNREACHABLE', `the worker holding ${digest} does not answer`);
+    this.transfers++;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(answer.size), 'docker-content-digest': digest });
+    this.send(res, digest, answer.body);
   }
 }

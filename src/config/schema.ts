@@ -282,7 +282,6 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'mirrors'], message: 'mirrors need auth mode mirror: client credentials belong to the origin only' });
       }
     });
-    if (c.cluster && c.workers !== 1) ctx.addIssue({ code: 'custom', path: ['workers'], message: 'workers and cluster together are not supported yet: one process per replica' });
     if (c.cluster && c.cache.storage.type !== 's3') {
       ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their cache through a bucket: set cache.storage.type to s3' });
     }

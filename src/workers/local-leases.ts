@@ -115,6 +115,19 @@ export class LocalLeases {
     };
   }
 
+  /** Who holds `name` now, with whether that holder still lives; undefined when nobody does. */
+  holder(name: string): { record: LeaseRecord; live: boolean; self: boolean } | undefined {
+    const row = this.table.get(name);
+    if (!row) return undefined;
+    const live = row.expires_at > this.clock() && this.alive(row.pid);
+    return { record: recordOf(row), live, self: row.incarnation === this.incarnation };
+  }
+
+  /** Leases named with `prefix` held on this machine now (the machine's fills in flight: `fills/`). */
+  count(prefix: string): number {
+    return this.table.count(prefix, this.clock());
+  }
+
   close(): void {
     this.table.close();
   }

@@ -1,13 +1,15 @@
 // The supervisor of a server of several worker processes (`workers`, docs/workers.md). It serves nothing itself:
-// it prepares the data directory once (schema, secret key, leftover temp files), forks the workers with node:cluster
-// (their registry listeners share one socket each), replaces a worker that dies (giving back its transfer slots),
-// gathers the machine's metrics and activity for the admin, and on SIGTERM/SIGINT has every worker drain, then exits.
+// it prepares the data directory once (schema, secret key, replica id, leftover temp files), forks the workers with
+// node:cluster (their registry listeners share one socket each), replaces a worker that dies (giving back its transfer
+// slots), gathers the machine's metrics and activity for the admin, and on SIGTERM/SIGINT has every worker drain,
+// then exits.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SecretBox } from '../cache/secret-box.js';
+import { replicaId } from '../catalog/replica-id.js';
 import { openDatabase } from '../cache/db.js';
 import { DiskTempFiles } from '../cache/temp-files.js';
 import type { Config } from '../config/config.js';
@@ -26,6 +28,8 @@ async function prepareDataDir(config: Config, log: Logger): Promise<void> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   openDatabase(join(config.dataDir, 'pullgate.db')).close();
   await SecretBox.open(config.dataDir);
+  // The machine's one name in the bucket (heartbeats, tag records): workers drawing it at once would each draw one.
+  if (config.cache.storage.type === 's3') await replicaId(config.dataDir);
   const removed = await new DiskTempFiles(config.dataDir).clean();
   if (removed) log.info({ removed }, 'removed partial fills left by an earlier process');
 }

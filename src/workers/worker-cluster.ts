@@ -27,6 +27,15 @@ async function listenLoopback(server: PeerServer): Promise<AddressInfo> {
   return server.server.address() as AddressInfo;
 }
 
+/** A worker's part of the machine: the Cluster the mirror uses, and what a replica's worker builds on (replica-worker-cluster.ts). */
+export interface WorkerCluster extends Cluster {
+  leases: LocalLeases;
+  fills: ClusterFills;
+  /** Follows another worker's fill (signed with the machine's secret). */
+  peers: PeerClient;
+  fillsInFlight: () => number;
+}
+
 export async function createWorkerCluster(
   worker: WorkerContext,
   dataDir: string,
@@ -34,7 +43,7 @@ export async function createWorkerCluster(
   fills: Fills,
   timeouts: { connect: number; headers: number; idle: number },
   log: Logger,
-): Promise<Cluster> {
+): Promise<WorkerCluster> {
   // The endpoint's address is the lease's owner, so it listens before anything is claimed; PeerAuth checks the
   // audience, which is known once bound: the server gets its verifier then.
   let auth: PeerAuth | undefined;
@@ -49,8 +58,10 @@ export async function createWorkerCluster(
     replica,
     leases,
     fills: new ClusterFills({ leases, peers, stat: (d) => store.stat(d), log }),
+    peers,
     server,
     evictionTurn: evictionByLease(leases, log, 'worker'),
+    fillsInFlight: () => leases.count('fills/'),
     async close() {
       await server.close();
       await peers.close();

@@ -1,5 +1,5 @@
-// `workers`: 1 unless configured, `auto` for one per core, and refused with what one process must do alone
-// (replicas' leases in a bucket); tls-alpn-01 challenges are answered by every worker (docs/workers.md).
+// `workers`: 1 unless configured, `auto` for one per core, together with `cluster` (the machine is one replica);
+// tls-alpn-01 challenges are answered by every worker (docs/workers.md).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -31,4 +31,16 @@ describe('workers', () => {
     assert.equal(validateConfig({ ...acme, workers: 2 }).workers, 2);
   });
 
+  it('goes together with a cluster: the machine is one replica served by its workers', async () => {
+    const cluster = {
+      cache: { storage: { type: 's3', bucket: 'pullgate-cache', region: 'us-east-1' } },
+      cluster: { advertise: 'http://10.0.0.5:5002', secret: 's'.repeat(64) },
+    };
+    const two = validateConfig({ ...cluster, workers: 2 });
+    assert.equal(two.workers, 2);
+    assert.equal(two.cluster?.advertise, 'http://10.0.0.5:5002');
+    const auto = await configFromObject({ ...cluster, workers: 'auto' }, dir);
+    assert.equal(auto.workers, availableParallelism());
+    assert.equal(auto.cluster?.advertise, 'http://10.0.0.5:5002');
+  });
 });

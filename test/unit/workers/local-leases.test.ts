@@ -67,6 +67,25 @@ describe('local leases', () => {
     assert.equal((await b.claim('eviction')).won, true);
   });
 
+  it("counts the machine's live leases by prefix, and tells who holds one and whether it lives", async () => {
+    let now = 10_000;
+    const a = leases('count-a', { clock: () => now });
+    const b = leases('count-b', { clock: () => now, alive: () => false });
+    const before = a.count('fills/count/');
+    assert.equal((await a.claim('fills/count/1')).won, true);
+    assert.equal((await a.claim('fills/count/2')).won, true);
+    assert.equal((await a.claim('eviction-count')).won, true);
+    assert.equal(a.count('fills/count/') - before, 2);
+    assert.deepEqual({ ...a.holder('fills/count/1'), record: undefined }, { record: undefined, live: true, self: true });
+    const seen = b.holder('fills/count/1');
+    assert.equal(seen?.record.replica, 'count-a');
+    assert.equal(seen?.live, false, 'its process is gone, as this worker sees it');
+    assert.equal(seen?.self, false);
+    assert.equal(a.holder('fills/count/none'), undefined);
+    now += 5_000;
+    assert.equal(a.count('fills/count/'), 0, 'expired leases are not counted');
+  });
+
   it('knows this process is alive and a made-up pid is not', () => {
     assert.equal(processAlive(process.pid), true);
     assert.equal(processAlive(2 ** 22 + 12345), false);
