@@ -1,10 +1,8 @@
 // TLS-ALPN-01 challenge certificates pending for the machine with several workers (docs/workers.md; the board on
 // top: workers/shared-acme-challenges.ts), as rows of the data directory's workers.db: the lead worker's ACME client
 // writes one before it tells the CA to validate, and whichever worker the validation handshake lands on reads it.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-
-const busyTimeoutMs = 5000;
+import type Database from 'better-sqlite3';
+import { openWorkersDb } from './workers-db.js';
 
 export interface AcmeChallengeRow {
   cert: string;
@@ -17,9 +15,7 @@ export class AcmeChallengeTable {
   private readonly q;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openWorkersDb(dataDir);
     this.db.exec('CREATE TABLE IF NOT EXISTS acme_challenges (host TEXT PRIMARY KEY, cert TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL)');
     this.q = {
       get: this.db.prepare<[string], AcmeChallengeRow>('SELECT cert, key, at FROM acme_challenges WHERE host = ?'),

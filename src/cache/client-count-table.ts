@@ -1,10 +1,9 @@
 // Rows of per-client state (login attempts, request-rate buckets) shared by the worker processes of one machine, in
 // the data directory's workers.db (docs/workers.md; the limiters on top: workers/shared-client-counts.ts). Each
 // check loads the client's rows, runs the rule and writes them back in one IMMEDIATE transaction.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWorkersDb } from './workers-db.js';
 
-const busyTimeoutMs = 5000;
 /** How often rows that no longer count are deleted. */
 const pruneEveryMs = 60_000;
 /** Rows kept at most, as the limiters keep in memory with one process: the least recently written go first. */
@@ -21,9 +20,7 @@ export class ClientCountTable {
     dataDir: string,
     private readonly clock: () => number = Date.now,
   ) {
-    this.db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openWorkersDb(dataDir);
     this.db.exec('CREATE TABLE IF NOT EXISTS client_counts (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, key))');
     this.q = {
       get: this.db.prepare<[string, string], { value: string }>('SELECT value FROM client_counts WHERE kind = ? AND key = ?'),

@@ -2,8 +2,8 @@
 // directory (`workers.db`, apart from the cache index: leases churn and are worth nothing after a restart). The
 // protocol on top (claims, renewals, take-overs) is workers/local-leases.ts; this file only keeps the rows. A claim
 // is one IMMEDIATE transaction, so of racing workers exactly one writes the row.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWorkersDb } from './workers-db.js';
 
 export interface LeaseRow {
   owner: string;
@@ -15,16 +15,12 @@ export interface LeaseRow {
   token: string;
 }
 
-const busyTimeoutMs = 5000;
-
 export class LeaseTable {
   private readonly db: Database.Database;
   private readonly q;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openWorkersDb(dataDir);
     this.db.exec(`CREATE TABLE IF NOT EXISTS leases (
       name TEXT PRIMARY KEY, owner TEXT NOT NULL, replica TEXT NOT NULL, incarnation TEXT NOT NULL,
       pid INTEGER NOT NULL, expires_at INTEGER NOT NULL, about TEXT, token TEXT NOT NULL)`);

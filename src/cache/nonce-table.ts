@@ -2,10 +2,8 @@
 // "Workers of a replica"), in the data directory's workers.db: node:cluster hands a peer's request to any worker, so
 // a nonce remembered in one worker's memory would let a captured request be replayed once to each of the others.
 // Remembering is one INSERT OR IGNORE: of workers racing on one nonce exactly one inserts it.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-
-const busyTimeoutMs = 5000;
+import type Database from 'better-sqlite3';
+import { openWorkersDb } from './workers-db.js';
 
 export class NonceTable {
   private readonly db: Database.Database;
@@ -16,9 +14,7 @@ export class NonceTable {
     /** Nonces remembered at most; past it every new one is refused until old ones are forgotten (fails closed). */
     private readonly maxRows: number,
   ) {
-    this.db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openWorkersDb(dataDir);
     this.db.exec('CREATE TABLE IF NOT EXISTS peer_nonces (nonce TEXT PRIMARY KEY, forget_at INTEGER NOT NULL)');
     this.db.exec('CREATE INDEX IF NOT EXISTS peer_nonces_forget_at ON peer_nonces (forget_at)');
     this.q = {

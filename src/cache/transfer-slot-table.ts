@@ -6,10 +6,8 @@
 // dies cannot give its rows back: the supervisor deletes them when it sees the worker exit, the replacement deletes
 // those of its slot's earlier process at its start, and a take that finds the client at its limit deletes the rows
 // of processes that no longer exist before it refuses.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-
-const busyTimeoutMs = 5000;
+import type Database from 'better-sqlite3';
+import { openWorkersDb } from './workers-db.js';
 
 /** Who holds a transfer slot: the worker's process, and its slot on the machine (kept by a replacement). */
 export interface SlotOwner {
@@ -26,9 +24,7 @@ export class TransferSlotTable {
     dataDir: string,
     private readonly alive: (pid: number) => boolean,
   ) {
-    this.db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openWorkersDb(dataDir);
     this.db.exec(`CREATE TABLE IF NOT EXISTS transfer_slots (
       pid INTEGER NOT NULL, id INTEGER NOT NULL, worker INTEGER NOT NULL, client TEXT NOT NULL, PRIMARY KEY (pid, id));
       CREATE INDEX IF NOT EXISTS transfer_slots_client ON transfer_slots (client)`);

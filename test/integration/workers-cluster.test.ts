@@ -5,13 +5,13 @@
 // once by the replica, not once per worker; the worker holding a fill killed mid-fill leaves nothing partial and
 // its lease is taken over; SIGTERM stops every worker of a replica cleanly and a restart serves from the bucket.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { Client, request } from 'undici';
+import { request } from 'undici';
 import { PeerAuth, peerAuthHeader } from '../../src/cluster/peer-auth.js';
 import { AdminClient } from '../support/admin-client.js';
 import { createBucket, type BucketSetup } from '../support/cluster-replicas.js';
@@ -20,6 +20,7 @@ import { writeLargeBlob } from '../support/large-blob.js';
 import { freePort } from '../support/loopback-listener.js';
 import { radosgwPrograms, startRadosgw, type Radosgw } from '../support/radosgw.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
+import { pullOnOwnConnection as pull } from '../support/separate-pull.js';
 import { until } from '../support/until.js';
 import { isAlive, spawnWorkers, type WorkersProcess } from '../support/workers-process.js';
 
@@ -28,39 +29,6 @@ const slow = { timeout: 180_000 };
 const starting = { timeout: 360_000 };
 const size = 6 << 20;
 const adminPassword = 'workers-cluster-admin-password';
-
-interface Pulled {
-  status: number;
-  sha256?: string;
-  bytes: number;
-  error?: string;
-  firstByteWhileFilling: boolean;
-}
-
-/** One client on a connection of its own (node:cluster hands connections to the workers in turn), hashing its bytes. */
-async function pull(url: string, path: string, filling: () => boolean, headers: Record<string, string> = {}): Promise<Pulled> {
-  const client = new Client(url);
-  let bytes = 0;
-  let firstByteWhileFilling = false;
-  try {
-    const res = await client.request({ method: 'GET', path, headers });
-    const hash = createHash('sha256');
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (bytes === 0) firstByteWhileFilling = filling();
-        bytes += chunk.length;
-        hash.update(chunk);
-      }
-    } catch (err) {
-      return { status: res.statusCode, bytes, error: (err as Error).message, firstByteWhileFilling };
-    }
-    return { status: res.statusCode, sha256: `sha256:${hash.digest('hex')}`, bytes, firstByteWhileFilling };
-  } catch (err) {
-    return { status: 0, bytes, error: (err as Error).message, firstByteWhileFilling };
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
 
 interface Replica {
   dir: string;

@@ -3,7 +3,6 @@
 // fill while it runs, the admin's metrics summed over the workers, a worker killed mid-fill (nothing partial kept,
 // no wrong bytes, a replacement, a later pull that works), and SIGTERM and a restart on the same data directory.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
@@ -15,6 +14,7 @@ import { Client, request } from 'undici';
 import { AdminClient } from '../support/admin-client.js';
 import { writeLargeBlob, type LargeBlob } from '../support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../support/real-registry.js';
+import { pullOnOwnConnection as pull } from '../support/separate-pull.js';
 import { mainScript } from '../support/mirror-process.js';
 import { isAlive, spawnWorkers, type WorkersProcess } from '../support/workers-process.js';
 
@@ -23,40 +23,6 @@ const workers = 3;
 const clients = 12;
 const size = 6 << 20;
 const adminPassword = 'workers-admin-password';
-
-interface Pulled {
-  status: number;
-  sha256?: string;
-  bytes: number;
-  error?: string;
-  /** Whether the CDN's transfer was still running when this client got its first body bytes. */
-  firstByteWhileFilling: boolean;
-}
-
-/** One client on a connection of its own (so the connections spread over the workers), hashing what it gets. */
-async function pull(url: string, path: string, filling: () => boolean): Promise<Pulled> {
-  const client = new Client(url);
-  let bytes = 0;
-  let firstByteWhileFilling = false;
-  try {
-    const res = await client.request({ method: 'GET', path });
-    const hash = createHash('sha256');
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (bytes === 0) firstByteWhileFilling = filling();
-        bytes += chunk.length;
-        hash.update(chunk);
-      }
-    } catch (err) {
-      return { status: res.statusCode, bytes, error: (err as Error).message, firstByteWhileFilling };
-    }
-    return { status: res.statusCode, sha256: `sha256:${hash.digest('hex')}`, bytes, firstByteWhileFilling };
-  } catch (err) {
-    return { status: 0, bytes, error: (err as Error).message, firstByteWhileFilling };
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
 
 describe('several workers on one data directory', () => {
   let reg: RealRegistry;
