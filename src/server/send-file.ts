@@ -51,6 +51,16 @@ class ClientGone extends Error {
   }
 }
 
+/**
+ * Writes `chunk`; settles (never rejects) once the response no longer refers to it. Node's HTTP/1.1 response drops a
+ * write to a connection destroyed before its 'close' event (a client's reset) without ever calling back, which would
+ * keep the buffer lent for good: such a write is not made.
+ */
+function writeOut(res: ServerResponse, chunk: Buffer): Promise<Error | undefined> {
+  if (res.destroyed || res.socket?.destroyed) return Promise.resolve(new ClientGone());
+  return new Promise((resolve) => res.write(chunk, (e) => resolve(e ?? undefined)));
+}
+
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
@@ -81,7 +91,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
       position += n;
       bytes += n;
       // Not awaited here: the next read fills the other buffer while this one goes out.
-      writes[slot] = new Promise((resolve) => res.write(n === buffer.length ? buffer : buffer.subarray(0, n), (e) => resolve(e ?? undefined)));
+      writes[slot] = writeOut(res, n === buffer.length ? buffer : buffer.subarray(0, n));
       // For a file, a short read is the end of the file or of the span: no buffer is taken for a read of nothing.
       if (n < buffer.length && body.shortReadIsEnd) break;
     }

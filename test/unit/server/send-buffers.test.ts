@@ -158,3 +158,38 @@ test('over HTTP/2, streams read whole and streams cancelled mid-transfer on one 
   }
   await allBack();
 });
+
+test('over HTTP/1.1, a connection reset while a read is in flight (before its close event): every buffer comes back', async () => {
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer((_req, res) => {
+    res.setHeader('content-length', 1024 * 1024);
+    let reads = 0;
+    // A body whose second read ends just after the connection was destroyed (a client's reset seen by the server),
+    // in the window before the response's 'close' event.
+    const body = {
+      start: 0,
+      shortReadIsEnd: false,
+      async readInto(buffer: Buffer): Promise<number> {
+        if (++reads === 2) {
+          res.socket?.destroy();
+          await Promise.resolve();
+        }
+        buffer.fill(1, 0, 100);
+        return 100;
+      },
+      destroy: () => undefined,
+    };
+    outcomes.push(new Promise((resolve) => sendFileBody(res, body as unknown as FileBody, (err) => resolve(err))));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve) => {
+      const req = get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (res) => res.resume().on('close', resolve));
+      req.on('error', () => resolve());
+    });
+    for (const err of await Promise.all(outcomes)) assert.ok(err instanceof Error);
+  } finally {
+    server.close();
+  }
+  await allBack();
+});
