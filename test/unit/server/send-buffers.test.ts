@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createServer, get, type ServerResponse } from 'node:http';
 import { connect, constants, createServer as createH2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -188,6 +188,28 @@ test('over HTTP/1.1, a connection reset while a read is in flight (before its cl
       req.on('error', () => resolve());
     });
     for (const err of await Promise.all(outcomes)) assert.ok(err instanceof Error);
+  } finally {
+    server.close();
+  }
+  await allBack();
+});
+
+test('over HTTP/1.1, a pipelined response behind one the client left (its writes queued for a socket it never got): every buffer comes back', async () => {
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer(handler(outcomes, bigPath, bigBytes));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const socket = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    // Two requests in one write, and nothing read: the second response waits for the first, which waits for the client.
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause();
+    for (let i = 0; i < 200 && outcomes.length < 2; i++) await sleep(10);
+    await sleep(200);
+    socket.destroy();
+    const results = await Promise.all(outcomes);
+    assert.equal(results.length, 2);
+    for (const err of results) assert.ok(err instanceof Error);
   } finally {
     server.close();
   }
