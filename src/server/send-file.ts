@@ -12,7 +12,7 @@
 // (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
 // reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
 // own that is collected afterwards.
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
 
@@ -51,12 +51,27 @@ class ClientGone extends Error {
   }
 }
 
+/**
+ * Writes `chunk`; settles (never rejects) once the response no longer refers to it. Node's HTTP/1.1 response never
+ * calls back a write it dropped (to a connection destroyed before its 'close' event) or queued for a connection it
+ * never got (a pipelined response behind one the client left): over HTTP/1.1 a write is settled by the response's
+ * 'close' too, which comes once the socket is closed (its pending writes cancelled) or the response finished, when
+ * nothing refers to the chunk any more. An HTTP/2 stream calls back every write, cancelled ones too.
+ */
+function writeOut(res: ServerResponse, chunk: Buffer, closedH1: Promise<void> | undefined): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    res.write(chunk, (e) => resolve(e ?? undefined));
+    void closedH1?.then(() => resolve(new ClientGone()));
+  });
+}
+
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
   let closed = false;
   const gone = new Promise<never>((_, reject) => res.once('close', () => ((closed = true), reject(new ClientGone()))));
   gone.catch(() => undefined);
+  const closedH1 = res instanceof ServerResponse ? new Promise<void>((resolve) => res.once('close', resolve)) : undefined;
   const lent: (Lent | undefined)[] = [undefined, undefined];
   /** Each slot's last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
   const writes: Promise<Error | undefined>[] = [Promise.resolve(undefined), Promise.resolve(undefined)];
@@ -81,7 +96,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
       position += n;
       bytes += n;
       // Not awaited here: the next read fills the other buffer while this one goes out.
-      writes[slot] = new Promise((resolve) => res.write(n === buffer.length ? buffer : buffer.subarray(0, n), (e) => resolve(e ?? undefined)));
+      writes[slot] = writeOut(res, n === buffer.length ? buffer : buffer.subarray(0, n), closedH1);
       // For a file, a short read is the end of the file or of the span: no buffer is taken for a read of nothing.
       if (n < buffer.length && body.shortReadIsEnd) break;
     }

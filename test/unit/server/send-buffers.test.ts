@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createServer, get, type ServerResponse } from 'node:http';
 import { connect, constants, createServer as createH2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -154,6 +154,63 @@ test('over HTTP/2, streams read whole and streams cancelled mid-transfer on one 
     assert.equal(results.filter((e) => e instanceof Error).length, 6);
   } finally {
     session.close();
+    server.close();
+  }
+  await allBack();
+});
+
+test('over HTTP/1.1, a connection reset while a read is in flight (before its close event): every buffer comes back', async () => {
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer((_req, res) => {
+    res.setHeader('content-length', 1024 * 1024);
+    let reads = 0;
+    // A body whose second read ends just after the connection was destroyed (a client's reset seen by the server),
+    // in the window before the response's 'close' event.
+    const body = {
+      start: 0,
+      shortReadIsEnd: false,
+      async readInto(buffer: Buffer): Promise<number> {
+        if (++reads === 2) {
+          res.socket?.destroy();
+          await Promise.resolve();
+        }
+        buffer.fill(1, 0, 100);
+        return 100;
+      },
+      destroy: () => undefined,
+    };
+    outcomes.push(new Promise((resolve) => sendFileBody(res, body as unknown as FileBody, (err) => resolve(err))));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve) => {
+      const req = get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (res) => res.resume().on('close', resolve));
+      req.on('error', () => resolve());
+    });
+    for (const err of await Promise.all(outcomes)) assert.ok(err instanceof Error);
+  } finally {
+    server.close();
+  }
+  await allBack();
+});
+
+test('over HTTP/1.1, a pipelined response behind one the client left (its writes queued for a socket it never got): every buffer comes back', async () => {
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer(handler(outcomes, bigPath, bigBytes));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const socket = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    // Two requests in one write, and nothing read: the second response waits for the first, which waits for the client.
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause();
+    for (let i = 0; i < 200 && outcomes.length < 2; i++) await sleep(10);
+    await sleep(200);
+    socket.destroy();
+    const results = await Promise.all(outcomes);
+    assert.equal(results.length, 2);
+    for (const err of results) assert.ok(err instanceof Error);
+  } finally {
     server.close();
   }
   await allBack();
