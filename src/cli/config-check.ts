@@ -8,6 +8,8 @@ export async function configCheck(file: string): Promise<void> {
   const lines = [`${file}: OK`];
   for (const [k, v] of Object.entries(config.listen)) if (v) lines.push(`  listen.${k}: ${v}`);
   lines.push(`  dataDir: ${config.dataDir}`);
+  const workers = config.workers ?? 1;
+  lines.push(`  workers: ${workers} (${workers > 1 ? `a supervisor and ${workers} worker processes: docs/workers.md` : 'one process'})`);
   const acme = config.tls.acme;
   if (acme) lines.push(`  tls.acme: ${acme.hosts.join(', ')} from ${acme.directoryUrl} (${acme.challenge} on ${acme.httpListen})`);
   for (const u of config.upstreams) {
