@@ -17,6 +17,11 @@ try {
     process.stderr.write(`pullgate: ${err.message}${err.details.requestId ? ` (request id ${err.details.requestId})` : ''}\n`);
     process.exit(1);
   }
+  // A system call that failed (a port taken, a directory not writable): its message says what and where.
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+    process.stderr.write(`pullgate: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`pullgate: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 }

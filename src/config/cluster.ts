@@ -27,7 +27,10 @@ export const clusterSchema = z
     /** The internal endpoint other replicas stream an in-progress fill from. */
     listen: z.string().regex(listenPattern, 'expected host:port, :port or a port').default(':5002'),
     /** How the other replicas reach this one's internal endpoint, e.g. http://10.0.0.5:5002 (a pod IP). */
-    advertise: z.url({ protocol: /^https?$/ }),
+    advertise: z.url({
+      protocol: /^https?$/,
+      error: 'how the other replicas reach this one: an http:// or https:// URL, e.g. http://10.0.0.5:5002 (or PULLGATE_CLUSTER_ADVERTISE)',
+    }),
     /** Its length is checked at load (a printed config shows it redacted). */
     secret: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),

@@ -3,7 +3,11 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
-export const workersSchema = z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1);
+const expected = { error: 'expected a whole number from 1 to 256, or auto' };
+
+export const workersSchema = z
+  .union([z.literal('auto', expected), z.number(expected).int(expected).min(1, expected).max(256, expected)], expected)
+  .default(1);
 
 export type ParsedWorkers = z.output<typeof workersSchema>;
 

@@ -139,15 +139,22 @@ class Supervisor {
       if (this.slots.size === 0) this.finish();
       return;
     }
+    if (!this.listeningLogged) {
+      // The machine never served: a start that fails (a port taken, a bucket unreachable) fails again in a
+      // replacement, so the machine stops as one process does, with the worker's reason above this line.
+      this.log.error({ slot, pid, code, signal }, 'a worker could not start; stopping every worker');
+      this.exitCode = 1;
+      return this.stop('start failed');
+    }
     this.log.error({ slot, pid, code, signal, removedTempFiles: removed, releasedTransfers }, 'worker died; starting a replacement');
     const pause = Date.now() - started < quickDeathMs ? respawnPauseMs : 0;
     setTimeout(() => !this.stopping && this.fork(slot), pause);
   }
 
-  private stop(signal: NodeJS.Signals): void {
+  private stop(reason: NodeJS.Signals | 'start failed'): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info({ signal, workers: this.slots.size }, 'stopping every worker');
+    if (reason !== 'start failed') this.log.info({ signal: reason, workers: this.slots.size }, 'stopping every worker');
     this.each((w) => w.process.kill('SIGTERM'));
     if (this.slots.size === 0) this.finish();
     // Each worker bounds its own shutdown; this is the net under them.

@@ -51,6 +51,24 @@ describe('the pullgate command', () => {
     assert.ok(!r.stdout.includes('robot-password'));
   });
 
+  test('config check says how many processes serve: one by default, the configured workers otherwise', async () => {
+    assert.match((await run(['config', 'check', join(dir, 'pullgate.yaml')])).stdout, /^ {2}workers: 1 \(one process\)$/m);
+    const three = join(dir, 'workers.yaml');
+    await writeFile(three, 'workers: 3\n');
+    const r = await run(['config', 'check', three]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}workers: 3 \(a supervisor and 3 worker processes: docs\/workers\.md\)$/m);
+  });
+
+  test('config check names the port each ACME challenge is answered on', async () => {
+    const acme = (challenge: string) => `listen: { http: ":5000", https: ":8443" }\ntls: { acme: { email: ops@example.com, termsAgreed: true, challenge: ${challenge}, hosts: [m.example.com], httpListen: ":8080" } }\n`;
+    const file = join(dir, 'acme.yaml');
+    await writeFile(file, acme('tls-alpn-01'));
+    assert.match((await run(['config', 'check', file])).stdout, /tls\.acme: m\.example\.com from \S+ \(tls-alpn-01 on :8443\)/);
+    await writeFile(file, acme('http-01'));
+    assert.match((await run(['config', 'check', file])).stdout, /tls\.acme: m\.example\.com from \S+ \(http-01 on :8080\)/);
+  });
+
   test('config check reports every problem with its path and exits 2', async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'listen: { http: nope }\ncolour: blue\nupstreams:\n  - { name: x, registry: x.io, url: ftp://x.io, auth: { password: p } }\n');

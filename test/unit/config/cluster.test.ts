@@ -33,7 +33,9 @@ describe('cluster', () => {
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002', secret }, {})).join('\n'), /^cluster: replicas share their cache through a bucket/m);
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002' })).join('\n'), /cluster\.secret: the replicas need a shared secret/);
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002', secret, secretFile: 'x' })).join('\n'), /cluster\.secretFile: give secret or secretFile, not both/);
-    assert.match(problemsOf(withCluster({ secret })).join('\n'), /cluster\.advertise/);
+    const advertiseHint = 'cluster.advertise: how the other replicas reach this one: an http:// or https:// URL, e.g. http://10.0.0.5:5002 (or PULLGATE_CLUSTER_ADVERTISE)';
+    assert.deepEqual(problemsOf(withCluster({ secret })), [advertiseHint]);
+    assert.deepEqual(problemsOf(withCluster({ advertise: 'ftp://a:5002', secret })), [advertiseHint]);
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002/path', secret })).join('\n'), /cluster\.advertise: scheme, host and port only/);
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002', secret, leaseTtl: '100ms' })).join('\n'), /cluster\.leaseTtl: expected a duration from 1s to 10m/);
     assert.match(problemsOf(withCluster({ advertise: 'http://a:5002', secret, listen: 'nope' })).join('\n'), /cluster\.listen/);

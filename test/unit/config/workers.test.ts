@@ -22,8 +22,10 @@ describe('workers', () => {
     assert.equal((await configFromObject({ workers: 'auto' }, dir)).workers, availableParallelism());
   });
 
-  it('refuses zero, fractions and words other than auto', () => {
-    for (const workers of [0, 1.5, 'all', -2]) assert.ok(problemsOf({ workers }).some((p) => p.startsWith('workers')), String(workers));
+  it('refuses zero, fractions, words other than auto and quoted numbers, saying what it takes', () => {
+    for (const workers of [0, 1.5, 'all', -2, 300, '2', null]) {
+      assert.deepEqual(problemsOf({ workers }), ['workers: expected a whole number from 1 to 256, or auto'], String(workers));
+    }
   });
 
   it('takes tls-alpn-01 challenges with several workers', () => {
