@@ -137,6 +137,17 @@ export class CertificateStore {
     this.acmeChallenges.set(host, pem);
   }
 
+  /** When each host's answered challenge was last logged: a client repeating `acme-tls/1` handshakes must not flood the log. */
+  private readonly challengeLogged = new Map<string, number>();
+
+  /** Logs an answered challenge at most once a minute per host (only hosts with a pending challenge get here). */
+  private logChallengeAnswered(host: string, remote: string | undefined): void {
+    const now = Date.now();
+    if (now - (this.challengeLogged.get(host) ?? 0) < 60_000) return;
+    this.challengeLogged.set(host, now);
+    this.log.info({ host, remote }, 'answered a TLS-ALPN-01 challenge');
+  }
+
   /** Node's SNICallback, called with the handshaking socket as `this`. */
   readonly sniCallback = this.createSniCallback();
 
@@ -144,7 +155,7 @@ export class CertificateStore {
     const store = this;
     return function sniCallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
       const challenge = store.answersAcmeTlsAlpn && negotiatedAlpn(this) === acmeTlsAlpnProtocol ? store.acmeChallenges.context(servername) : undefined;
-      if (challenge) store.log.info({ host: servername, remote: this.remoteAddress }, 'answered a TLS-ALPN-01 challenge');
+      if (challenge) store.logChallengeAnswered(servername, this.remoteAddress);
       cb(null, challenge ?? store.contextFor(servername));
     };
   }

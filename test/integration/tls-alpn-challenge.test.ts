@@ -75,6 +75,22 @@ describe('TLS-ALPN-01 challenge certificates on the HTTPS listener', () => {
     assert.equal(acmeIdentifier(otherHost.cert), undefined);
   });
 
+  test('repeated acme-tls/1 handshakes for a pending challenge are logged once, not once each', async () => {
+    const lines: string[] = [];
+    const ca = await createDevelopmentCa({ name: 'test', days: 1 });
+    const logged = new CertificateStore([], pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }));
+    logged.setManaged([await createLeafCertificate({ hosts: ['a.mirror.test'], days: 1 }, ca)]);
+    logged.answerAcmeTlsAlpn();
+    const own = await listener(logged);
+    try {
+      await new TlsAlpn01Responder(logged).set(authz, 'token', 'token.thumbprint');
+      for (let i = 0; i < 20; i++) await handshake(own.port, 'a.mirror.test', ['acme-tls/1']);
+      assert.equal(lines.filter((l) => l.includes('answered a TLS-ALPN-01 challenge')).length, 1);
+    } finally {
+      await new Promise<void>((resolve) => own.server.close(() => resolve()));
+    }
+  });
+
   test('a TLS 1.2 validator gets the normal certificate: ALPN is chosen after the certificate there', async () => {
     assert.equal(acmeIdentifier((await handshake(port, 'a.mirror.test', ['acme-tls/1'], 'TLSv1.2')).cert), undefined);
   });
