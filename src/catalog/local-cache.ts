@@ -37,17 +37,7 @@ export interface LocalCache {
 }
 
 /** The parts the composition root opened (src/app/cache.ts), put together behind one face. */
-export interface LocalCacheParts {
-  db: CacheDatabase;
-  index: SqliteCacheIndex;
-  store: BlobStore;
-  temp: DiskTempFiles;
-  bucket?: Bucket;
-  catalog: SharedCatalog;
-  gate: CachingGate;
-  policy: EvictionPolicy;
-  log: Logger;
-}
+export type LocalCacheParts = Pick<LocalCache, 'db' | 'index' | 'store' | 'temp' | 'bucket' | 'catalog' | 'gate' | 'policy'> & { log: Logger };
 
 export function localCache(parts: LocalCacheParts): LocalCache {
   const { db, index, store, bucket, catalog, policy, log } = parts;
