@@ -4,29 +4,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { assertChromium, launchBrowser, openUi, screenshot } from '../support/browser.js';
-import { configUser, startBrowserSetup, type BrowserSetup } from '../support/browser-setup.js';
-import { assertInstalled } from '../support/installed-tools.js';
+import { openUi, screenshot } from '../support/browser.js';
+import { configUser, openBrowserSuite, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { logIn } from '../support/ui-login.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'correct horse battery staple';
 const slow = { timeout: 240_000 };
 
 describe('the admin UI', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
   }, { timeout: 240_000 });
 
   after(async () => {
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
   });
 
   test('who may pull: a registry user is added (config users stay read-only), a bad CIDR and a bad repository rule are refused next to their fields, and the rules saved show in the table', slow, async () => {

@@ -7,30 +7,26 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import type { Browser } from 'playwright-core';
-import { assertChromium, launchBrowser, openUi, screenshot } from '../support/browser.js';
-import { configRoute, startBrowserSetup, type BrowserSetup } from '../support/browser-setup.js';
-import { assertInstalled } from '../support/installed-tools.js';
+import { openUi, screenshot } from '../support/browser.js';
+import { configRoute, openBrowserSuite, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { startTlsEcho } from '../support/passthrough-backends.js';
 import { logIn } from '../support/ui-login.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'correct horse battery staple';
 const slow = { timeout: 240_000 };
 
 describe('the admin UI', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
   }, { timeout: 240_000 });
 
   after(async () => {
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
   });
 
   test('a passthrough route is added (mistakes named next to their field), carries a real TLS connection whose counters the page shows, and is deleted', slow, async () => {

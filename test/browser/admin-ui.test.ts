@@ -12,20 +12,19 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { AdminClient } from '../support/admin-client.js';
-import { assertChromium, horizontalOverflow, launchBrowser, openUi, screenshot } from '../support/browser.js';
-import { failoverMirrorHost, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
+import { assertChromium, horizontalOverflow, openUi, screenshot } from '../support/browser.js';
+import { browserSuitePrograms, failoverMirrorHost, openBrowserSuite, uiMirrorHost, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { assertInstalled } from '../support/installed-tools.js';
 import { skopeo } from '../support/skopeo.js';
 import { logIn } from '../support/ui-login.js';
 import type { UpstreamView } from '../../src/admin/api-schemas.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'correct horse battery staple';
 const slow = { timeout: 240_000 };
 
 test('chromium, docker-registry, skopeo and openssl are installed for the browser tests', async () => {
   await assertChromium();
-  await assertInstalled(...requiredPrograms);
+  await assertInstalled(...browserSuitePrograms);
 });
 
 /**
@@ -51,13 +50,12 @@ async function addGuardedUpstreamAndUser(s: BrowserSetup): Promise<void> {
 describe('the admin UI', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
   let work: string;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
     // The dark-mode and phone tests look at the pages with every kind of upstream and a stored user listed; the
     // user and the upstream with access rules come from the who-may-pull test, which lives in its own file.
     await addGuardedUpstreamAndUser(s);
@@ -65,8 +63,7 @@ describe('the admin UI', () => {
   }, { timeout: 240_000 });
 
   after(async () => {
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -5,13 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { AdminClient } from '../support/admin-client.js';
-import { assertChromium, launchBrowser, openUi, screenshot, type UiContext } from '../support/browser.js';
-import { startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
-import { assertInstalled } from '../support/installed-tools.js';
+import { openUi, screenshot, type UiContext } from '../support/browser.js';
+import { openBrowserSuite, uiMirrorHost, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { dialogReadable } from '../support/ui-layout-checks.js';
 import { logInToDashboard } from '../support/ui-login.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'walk through every page';
 const slow = { timeout: 240_000 };
 const desktop = { width: 1280, height: 800 };
@@ -31,14 +29,13 @@ async function addLab(s: BrowserSetup): Promise<void> {
 describe('an operator walks through every page', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
   let ui: UiContext;
   let page: Page;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
     // The delete dialog opens on the upstream lab, which the walk (operator-walk.test.ts) adds through the form
     // before its dialog test; here it is added through the admin API, with what that form saves.
     await addLab(s);
@@ -49,8 +46,7 @@ describe('an operator walks through every page', () => {
 
   after(async () => {
     await ui?.context.close();
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
   });
 
   test('confirm dialogs are centred and fully readable at 1280x800 and on a 390x844 phone', slow, async () => {

@@ -4,13 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { assertChromium, launchBrowser, openUi, type UiContext } from '../support/browser.js';
-import { rootMirrorHost, startBrowserSetup, type BrowserSetup } from '../support/browser-setup.js';
-import { assertInstalled } from '../support/installed-tools.js';
+import { openUi, type UiContext } from '../support/browser.js';
+import { openBrowserSuite, rootMirrorHost, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { shoot } from '../support/ui-layout-checks.js';
 import { logInToDashboard } from '../support/ui-login.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'walk through every page';
 const slow = { timeout: 240_000 };
 const desktop = { width: 1280, height: 800 };
@@ -21,14 +19,13 @@ const logIn = (page: Page): Promise<void> => logInToDashboard(page, adminPasswor
 describe('an operator walks through every page', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
   let ui: UiContext;
   let page: Page;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
     ui = await openUi(browser, s.adminUrl, { viewport: desktop });
     page = ui.page;
     await logIn(page);
@@ -36,8 +33,7 @@ describe('an operator walks through every page', () => {
 
   after(async () => {
     await ui?.context.close();
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
   });
 
   test('setup proposes the name on the certificate, warns on a loopback address, and has CA-trust lines for each client', slow, async () => {

@@ -16,14 +16,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { formatBytes } from '../../web/src/format.js';
-import { assertChromium, launchBrowser, openUi, screenshot, type UiContext } from '../support/browser.js';
-import { configUpstream, startBrowserSetup, uiMirrorHost, type BrowserSetup } from '../support/browser-setup.js';
-import { assertInstalled } from '../support/installed-tools.js';
+import { openUi, screenshot, type UiContext } from '../support/browser.js';
+import { configUpstream, openBrowserSuite, uiMirrorHost, type BrowserSetup, type BrowserSuite } from '../support/browser-setup.js';
 import { skopeo } from '../support/skopeo.js';
 import { dialogReadable, inView, shoot } from '../support/ui-layout-checks.js';
 import { logInToDashboard } from '../support/ui-login.js';
 
-const requiredPrograms = ['docker-registry', 'skopeo', 'openssl'];
 const adminPassword = 'walk through every page';
 const slow = { timeout: 240_000 };
 const desktop = { width: 1280, height: 800 };
@@ -42,15 +40,14 @@ async function startPrefetch(page: Page): Promise<void> {
 describe('an operator walks through every page', () => {
   let s: BrowserSetup;
   let browser: Browser;
+  let suite: BrowserSuite | undefined;
   let work: string;
   let ui: UiContext;
   let page: Page;
 
   before(async () => {
-    await assertChromium();
-    await assertInstalled(...requiredPrograms);
-    s = await startBrowserSetup(adminPassword);
-    browser = await launchBrowser();
+    suite = await openBrowserSuite(adminPassword);
+    ({ s, browser } = suite);
     work = await mkdtemp(join(tmpdir(), 'pullgate-walk-'));
     ui = await openUi(browser, s.adminUrl, { viewport: desktop });
     page = ui.page;
@@ -59,8 +56,7 @@ describe('an operator walks through every page', () => {
 
   after(async () => {
     await ui?.context.close();
-    await browser?.close();
-    await s?.stop();
+    await suite?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

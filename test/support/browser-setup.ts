@@ -11,7 +11,10 @@ import { createApp, type App } from '../../src/app/app.js';
 import { configFromObject } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { buildWeb } from '../../web/build.js';
+import type { Browser } from 'playwright-core';
+import { assertChromium, launchBrowser } from './browser.js';
 import { addHostsBlock } from './etc-hosts.js';
+import { assertInstalled } from './installed-tools.js';
 import { pushFixtures, type Fixtures } from './fixture-images.js';
 import { startRealRegistry, type RealRegistry } from './real-registry.js';
 
@@ -100,4 +103,36 @@ export async function startBrowserSetup(adminPassword: string): Promise<BrowserS
     await stop();
     throw err;
   }
+}
+
+/** The programs every browser suite needs besides chromium (installed-tools.ts names their Debian packages). */
+export const browserSuitePrograms = ['docker-registry', 'skopeo', 'openssl'];
+
+/** What every browser suite starts with: its setup and a launched chromium; `close` stops both. */
+export interface BrowserSuite {
+  s: BrowserSetup;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** Checks chromium and the programs (a failure naming what to install, never a skip), starts the setup, launches chromium. */
+export async function openBrowserSuite(adminPassword: string): Promise<BrowserSuite> {
+  await assertChromium();
+  await assertInstalled(...browserSuitePrograms);
+  const s = await startBrowserSetup(adminPassword);
+  let browser: Browser;
+  try {
+    browser = await launchBrowser();
+  } catch (err) {
+    await s.stop();
+    throw err;
+  }
+  return {
+    s,
+    browser,
+    close: async () => {
+      await browser.close();
+      await s.stop();
+    },
+  };
 }
