@@ -5,6 +5,7 @@ import { UsageError } from './cli/cache-commands.js';
 import { ConfigError } from './config/load.js';
 import { RegistryError } from './registry/errors.js';
 import { ObjectStoreError } from './cache/object-store-errors.js';
+import { DataDirInUseError } from './cache/data-dir-lock.js';
 
 try {
   await buildProgram().parseAsync(process.argv);
@@ -15,6 +16,10 @@ try {
   }
   if (err instanceof ObjectStoreError) {
     process.stderr.write(`pullgate: ${err.message}${err.details.requestId ? ` (request id ${err.details.requestId})` : ''}\n`);
+    process.exit(1);
+  }
+  if (err instanceof DataDirInUseError) {
+    process.stderr.write(`pullgate: ${err.message}\n`);
     process.exit(1);
   }
   // A system call that failed (a port taken, a directory not writable): its message says what and where.

@@ -3,12 +3,12 @@
 // files; then, for the server, blob fills in flight, the room they reserve, and pins (the file's and the admin's).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { AdminPins } from '../admin/admin-pins.js';
 import { openBlobStore } from '../cache/blob-storage.js';
 import { openDatabase } from '../cache/db.js';
 import { CachingGate, FillRoom } from '../cache/disk-space.js';
 import type { EvictionPolicy } from '../cache/eviction.js';
+import type { ComponentLogs } from '../cache/ports.js';
 import { localCache, type LocalCache } from '../catalog/local-cache.js';
 import { parsePin } from '../cache/pins.js';
 import { SqliteCacheIndex } from '../cache/sqlite-cache-index.js';
@@ -26,12 +26,17 @@ export interface OpenCacheOptions {
   cleanTemp?: boolean;
 }
 
-export async function openCache(config: Config, log: Logger, clock: () => number, options: OpenCacheOptions = {}): Promise<LocalCache> {
+/**
+ * `logs` makes each component's logger (the cache's, the object store's, the catalog's): siblings, each naming its
+ * component once (a pino child of a child would carry `component` twice).
+ */
+export async function openCache(config: Config, logs: ComponentLogs, clock: () => number, options: OpenCacheOptions = {}): Promise<LocalCache> {
+  const log = logs('cache');
   const db = openDatabase(join(config.dataDir, 'pullgate.db'));
   const index = new SqliteCacheIndex(db, clock);
-  const store = await openBlobStore(config, log);
-  const bucket = await openBucket(config, log);
-  const catalog = openSharedCatalog(bucket, { db, index, store, log, clock });
+  const store = await openBlobStore(config, logs);
+  const bucket = await openBucket(config, logs('object-store'));
+  const catalog = openSharedCatalog(bucket, { db, index, store, log: logs('catalog'), clock });
   const temp = new DiskTempFiles(config.dataDir);
   if (options.cleanTemp ?? true) {
     const removed = await temp.clean();
@@ -60,7 +65,7 @@ export async function wireCache(base: Base): Promise<CacheWiring> {
   const { clock } = base;
   const config = base.config();
   // A worker's siblings have fills in progress: the supervisor cleaned the temp files before they started.
-  const local = await openCache(config, base.child('cache'), clock, { cleanTemp: !base.worker });
+  const local = await openCache(config, (component) => base.child(component), clock, { cleanTemp: !base.worker });
   await mkdir(local.temp.dir, { recursive: true });
   // A bucket's commit is an upload: clients get the verified bytes without waiting for it.
   const fills = new Fills(

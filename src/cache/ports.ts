@@ -1,7 +1,11 @@
 // What the mirror needs from the local content cache: blob bytes (BlobStore, disk today, an S3-compatible store
 // later) and the metadata index (CacheIndex, SQLite). The mirror depends on these interfaces only.
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { Digest } from '../registry/digest.js';
+
+/** Each component's logger (the cache's, the object store's...), naming it once in `component`. */
+export type ComponentLogs = (component: string) => Logger;
 
 /** Inclusive byte range, as in RFC 9110. */
 export interface ByteSpan {

@@ -7,7 +7,7 @@
 // those of its slot's earlier process at its start, and a take that finds the client at its limit deletes the rows
 // of processes that no longer exist before it refuses.
 import type Database from 'better-sqlite3';
-import { openWorkersDb } from './workers-db.js';
+import { busyTimeoutMs, openWorkersDb } from './workers-db.js';
 
 /** Who holds a transfer slot: the worker's process, and its slot on the machine (kept by a replacement). */
 export interface SlotOwner {
@@ -23,8 +23,10 @@ export class TransferSlotTable {
   constructor(
     dataDir: string,
     private readonly alive: (pid: number) => boolean,
+    /** How long a statement waits for another connection's write lock before it fails (tests make it short). */
+    busyTimeout = busyTimeoutMs,
   ) {
-    this.db = openWorkersDb(dataDir);
+    this.db = openWorkersDb(dataDir, busyTimeout);
     this.db.exec(`CREATE TABLE IF NOT EXISTS transfer_slots (
       pid INTEGER NOT NULL, id INTEGER NOT NULL, worker INTEGER NOT NULL, client TEXT NOT NULL, PRIMARY KEY (pid, id));
       CREATE INDEX IF NOT EXISTS transfer_slots_client ON transfer_slots (client)`);

@@ -4,10 +4,10 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
-const busyTimeoutMs = 5000;
+export const busyTimeoutMs = 5000;
 
-export function openWorkersDb(dataDir: string): Database.Database {
-  const db = new Database(join(dataDir, 'workers.db'), { timeout: busyTimeoutMs });
+export function openWorkersDb(dataDir: string, timeout = busyTimeoutMs): Database.Database {
+  const db = new Database(join(dataDir, 'workers.db'), { timeout });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   return db;

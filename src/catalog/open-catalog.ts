@@ -17,14 +17,14 @@ export interface Bucket {
   replica: string;
 }
 
-/** The bucket's object access for the catalog and the heartbeats; undefined with disk storage. */
+/** The bucket's object access for the catalog and the heartbeats (logging to `log`, the object store's); undefined with disk storage. */
 export async function openBucket(config: Config, log: Logger): Promise<Bucket | undefined> {
   const storage = config.cache.storage;
   if (storage.type !== 's3') return undefined;
   const [{ createS3Client }, { BucketObjects }] = await Promise.all([import('../cache/s3-client.js'), import('./bucket-objects.js')]);
   const client = createS3Client(storage, { connectMs: config.timeouts.connect, idleMs: config.timeouts.idle });
   return {
-    objects: new BucketObjects(client, storage.bucket, log.child({ component: 'object-store' })),
+    objects: new BucketObjects(client, storage.bucket, log),
     keys: new CatalogKeys(storage.prefix),
     replica: await replicaId(config.dataDir),
   };
@@ -32,8 +32,9 @@ export async function openBucket(config: Config, log: Logger): Promise<Bucket | 
 
 export function openSharedCatalog(
   bucket: Bucket | undefined,
+  /** `log` is the catalog's own. */
   parts: { db: CacheDatabase; index: CacheIndex; store: BlobStore; log: Logger; clock: () => number },
 ): SharedCatalog {
   if (!bucket) return localOnly;
-  return new S3Catalog({ ...bucket, rows: new CatalogRows(parts.db), index: parts.index, store: parts.store, log: parts.log.child({ component: 'catalog' }), clock: parts.clock });
+  return new S3Catalog({ ...bucket, rows: new CatalogRows(parts.db), index: parts.index, store: parts.store, log: parts.log, clock: parts.clock });
 }

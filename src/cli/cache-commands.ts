@@ -17,7 +17,8 @@ async function withCache<T>(flags: CacheFlags, work: (cache: LocalCache) => Prom
   const config = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { dataDir: flags.dataDir } });
   // Logs go to stderr: stdout carries the command's JSON answer.
   // A server may be running on this data directory: its fills in progress are left alone.
-  const cache = await openCache(config, createLogger('warn', pino.destination(2)), Date.now, { cleanTemp: false });
+  const log = createLogger('warn', pino.destination(2));
+  const cache = await openCache(config, (component) => log.child({ component }), Date.now, { cleanTemp: false });
   try {
     return await work(cache);
   } finally {

@@ -1,6 +1,7 @@
 // `pullgate serve`: load the config, start the listeners, reload certificates and config on SIGHUP, stop gracefully
 // on SIGTERM/SIGINT.
 import { createApp } from '../app/app.js';
+import { lockDataDir } from '../cache/data-dir-lock.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { logUnhandledRejections } from './process-failures.js';
@@ -37,13 +38,16 @@ export async function serve(flags: ServeFlags): Promise<void> {
     return c;
   };
   const config = await load();
+  const worker = workerContext();
+  // One server per data directory (docs/operating.md): the one process, or the supervisor for its workers, holds it
+  // before it touches anything there.
+  if (!worker) await lockDataDir(config.dataDir);
   // Several workers (docs/workers.md): this process supervises them, each of them runs the rest of this function.
   if (isSupervisor(config)) {
     const log = createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ component: 'supervisor' });
     logUnhandledRejections(process, log);
     return superviseWorkers(config, config.workers ?? 1, log);
   }
-  const worker = workerContext();
   // A worker's lines say which worker wrote them.
   const log = worker ? createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ worker: worker.slot, pid: process.pid }) : undefined;
   const app = await createApp(config, { loadConfig: load, ...(worker && log ? { worker, log } : {}) });

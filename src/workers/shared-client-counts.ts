@@ -37,10 +37,16 @@ export class SharedLoginLimiter extends LoginLimiter {
   }
 }
 
+/** How soon a slot that could not be given back is tried again. */
+const releaseRetryMs = 1000;
+
 /** Request rates and transfers at once counted for the machine. */
 export class SharedClientLimits extends ClientLimits {
   /** The ids of the slots this worker holds, per client (any of a client's slots may be given back for it). */
   private readonly held = new Map<string, number[]>();
+  /** Slots ended whose rows could not be deleted yet (workers.db locked): given back first thing next time. */
+  private readonly owed = new Set<number>();
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly table: ClientCountTable,
@@ -55,6 +61,7 @@ export class SharedClientLimits extends ClientLimits {
     const max = this.settings.concurrentTransfers;
     if (!max) return super.startTransfer(client);
     const key = limitKey(client);
+    if (this.owed.size) this.giveBack();
     const id = this.slots.table.take(key, max, this.slots.owner);
     if (id === undefined) return false;
     const ids = this.held.get(key);
@@ -72,13 +79,31 @@ export class SharedClientLimits extends ClientLimits {
     if (id !== undefined) this.release(id);
   }
 
-  /** Gives a slot back; should workers.db stay locked past its busy timeout, again a second later (never thrown). */
-  private release(id: number, tries = 3): void {
-    try {
-      this.slots.table.release(this.slots.owner.pid, id);
-    } catch {
-      if (tries > 1) setTimeout(() => this.release(id, tries - 1), 1000).unref();
+  /** Gives a slot back (never thrown): one that cannot be yet stays owed until it is (giveBack). */
+  private release(id: number): void {
+    this.owed.add(id);
+    this.giveBack();
+  }
+
+  /**
+   * Gives back every slot owed. Should workers.db stay locked past its busy timeout, what is left is tried again on
+   * the next take or release and a second later, and so on while the worker lives: a slot is never lost.
+   */
+  private giveBack(): void {
+    for (const id of this.owed) {
+      try {
+        this.slots.table.release(this.slots.owner.pid, id);
+        this.owed.delete(id);
+      } catch {
+        break;
+      }
     }
+    if (this.owed.size === 0 || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.giveBack();
+    }, releaseRetryMs);
+    this.retry.unref();
   }
 
   override take(client: string): number {

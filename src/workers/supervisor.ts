@@ -47,7 +47,13 @@ export async function superviseWorkers(config: Config, workers: number, log: Log
   new Supervisor(config, workers, log, new MachineTransferSlots(config.dataDir)).start();
 }
 
-class Supervisor {
+/** Starts a worker process with these environment variables (node:cluster's fork; tests give their own). */
+export type ForkWorker = (env: Record<string, string>) => Worker;
+
+/** Messages only the lead worker may send: the admin and ACME live in it alone (docs/security.md, "Worker processes"). */
+const leadOnly = new Set<string>(['pullgate:admin-changed', 'pullgate:certificates-stored']);
+
+export class Supervisor {
   private readonly secret = randomBytes(32).toString('hex');
   private readonly collect = machineMetricsCollector();
   private readonly slots = new Map<number, { worker: Worker; startedAt: number }>();
@@ -65,6 +71,7 @@ class Supervisor {
     private readonly workers: number,
     private readonly log: Logger,
     private readonly transferSlots: MachineTransferSlots,
+    private readonly forkWorker: ForkWorker = (env) => cluster.fork(env),
   ) {}
 
   start(): void {
@@ -72,6 +79,11 @@ class Supervisor {
     process.on('SIGINT', () => this.stop('SIGINT'));
     // SIGHUP (certificates, the config file) is for every worker.
     process.on('SIGHUP', () => this.each((w) => w.process.kill('SIGHUP')));
+    this.forkAll();
+  }
+
+  /** Starts every worker (start() does, after it took the signals). */
+  forkAll(): void {
     for (let slot = 0; slot < this.workers; slot++) this.fork(slot);
   }
 
@@ -80,7 +92,7 @@ class Supervisor {
   }
 
   private fork(slot: number): void {
-    const worker = cluster.fork({ [workerEnv.slot]: String(slot), [workerEnv.workers]: String(this.workers), [workerEnv.secret]: this.secret });
+    const worker = this.forkWorker({ [workerEnv.slot]: String(slot), [workerEnv.workers]: String(this.workers), [workerEnv.secret]: this.secret });
     this.slots.set(slot, { worker, startedAt: Date.now() });
     worker.on('message', (m: unknown) => this.onMessage(worker, m));
     worker.on('exit', (code, signal) => void this.onExit(slot, worker, code, signal));
@@ -88,14 +100,21 @@ class Supervisor {
 
   private onMessage(worker: Worker, m: unknown): void {
     if (!isWorkerMessage(m)) return;
+    if (leadOnly.has(m.type) && this.slots.get(0)?.worker !== worker) {
+      this.log.warn({ type: m.type, slot: this.slotOf(worker), pid: worker.process.pid }, 'ignored a message only the lead worker may send');
+      return;
+    }
     if (m.type === 'pullgate:metrics-request') return this.answerMetrics(worker, m.id);
     if (m.type === 'pullgate:admin-changed') return this.adminChanges.changed(worker, m.id, [...this.serving].filter((w) => w !== worker));
     if (m.type === 'pullgate:refreshed') return this.adminChanges.refreshed(worker, m.id);
     if (m.type === 'pullgate:certificates-stored') return this.toOthers(worker, { type: 'pullgate:reload-certificates' });
     if (m.type === 'pullgate:activity') return this.toLead(worker, { ...m, slot: this.slotOf(worker) });
+    // The slot the supervisor gave the worker, not one it names.
+    const slot = this.slotOf(worker);
+    if (slot < 0) return;
     this.serving.add(worker);
-    this.announced.add(m.slot);
-    if (m.slot === 0) this.lead = m.listening;
+    this.announced.add(slot);
+    if (slot === 0) this.lead = m.listening;
     if (this.announced.size === this.workers && !this.listeningLogged) {
       this.listeningLogged = true;
       const pids = [...this.slots.values()].map((s) => s.worker.process.pid);

@@ -29,12 +29,25 @@ export function isSupervisor(config: { workers?: number }): boolean {
   return (config.workers ?? 1) > 1 && cluster.isPrimary;
 }
 
-/** This process's context when the supervisor started it; undefined in a server of one process. */
-export function workerContext(env: NodeJS.ProcessEnv = process.env): WorkerContext | undefined {
+/**
+ * This process's context when the supervisor started it; undefined in a server of one process. The first call reads
+ * it; the secret is then deleted from the environment, so that nothing the worker spawns inherits it and nothing that
+ * prints the environment shows it (docs/security.md, "Worker processes").
+ */
+export function workerContext(): WorkerContext | undefined {
   if (!cluster.isWorker) return undefined;
+  context ??= readWorkerContext(process.env);
+  return context;
+}
+
+let context: WorkerContext | undefined;
+
+/** The context handed down in `env`, whose secret it deletes once read. */
+export function readWorkerContext(env: NodeJS.ProcessEnv): WorkerContext {
   const slot = Number(env[workerEnv.slot]);
   const workers = Number(env[workerEnv.workers]);
   const secret = env[workerEnv.secret];
+  delete env[workerEnv.secret];
   if (!Number.isInteger(slot) || !Number.isInteger(workers) || !secret) throw new Error('a worker started without its slot and secret');
   return { slot, lead: slot === 0, workers, secret, leaseTtlMs: defaultLeaseTtlMs };
 }

@@ -1,11 +1,11 @@
 // The admin API's authentication over real sockets: every route needs a login or token, cookie-based changes need
 // the CSRF token, tokens are shown once and audited, and the registry listener never serves the API.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { request } from 'undici';
 import { adminRoutes } from '../../src/admin/admin-server.js';
 import { AdminClient } from '../support/admin-client.js';
-import { type AdminApiMirror, password, startAdminApiMirror, stopAdminApiMirror } from '../support/admin-api-mirror.js';
+import { adminApiMirrorForSuite, password } from '../support/admin-api-mirror.js';
 import { get, errorCode } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 
@@ -16,14 +16,8 @@ interface OpenApi {
 describe('admin API', () => {
   let mirror: TestMirror;
   let admin: AdminClient;
-  let fixture: AdminApiMirror | undefined;
 
-  before(async () => {
-    fixture = await startAdminApiMirror();
-    ({ mirror, admin } = fixture);
-  });
-
-  after(() => stopAdminApiMirror(fixture ?? {}));
+  adminApiMirrorForSuite((m) => ({ mirror, admin } = m));
 
   const openApi = async (): Promise<OpenApi> => (await new AdminClient(admin.url).call<OpenApi>('GET', '/api/openapi.json')).body;
   const concrete = (path: string): string => path.replace(/\{[^}]+\}/g, 'x');

@@ -1,9 +1,9 @@
 // The cache through the admin API: summary, traffic, repositories and images of a pulled image, pins, eviction and
 // purge.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AdminClient } from '../support/admin-client.js';
-import { type AdminApiMirror, cacheImageOfAnotherUpstream, pullAlpine, startAdminApiMirror, stopAdminApiMirror } from '../support/admin-api-mirror.js';
+import { adminApiMirrorForSuite, cacheImageOfAnotherUpstream, pullAlpine } from '../support/admin-api-mirror.js';
 import type { FakeUpstream } from '../support/fake/fake-upstream.js';
 import type { TestMirror } from '../support/mirror-app.js';
 
@@ -11,15 +11,8 @@ describe('admin API', () => {
   let hub: FakeUpstream;
   let mirror: TestMirror;
   let admin: AdminClient;
-  let fixture: AdminApiMirror | undefined;
 
-  before(async () => {
-    fixture = await startAdminApiMirror();
-    ({ hub, mirror, admin } = fixture);
-    await cacheImageOfAnotherUpstream(fixture);
-  });
-
-  after(() => stopAdminApiMirror(fixture ?? {}));
+  adminApiMirrorForSuite((m) => ({ hub, mirror, admin } = m), cacheImageOfAnotherUpstream);
 
   describe('cache', () => {
     /** Pulls library/alpine:3.20 and returns the bytes the client received. */

@@ -1,10 +1,10 @@
 // Prefetch and activity through the admin API: a prefetch job's progress, partial failure, retry and cancel, the
 // platforms it narrows an index to, and the recent requests with their event stream.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { request } from 'undici';
 import type { AdminClient } from '../support/admin-client.js';
-import { type AdminApiMirror, pullAlpine, startAdminApiMirror, stopAdminApiMirror } from '../support/admin-api-mirror.js';
+import { adminApiMirrorForSuite, pullAlpine } from '../support/admin-api-mirror.js';
 import type { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { get } from '../support/fake/mirror-over-fake.js';
 import type { TestMirror } from '../support/mirror-app.js';
@@ -13,16 +13,9 @@ describe('admin API', () => {
   let hub: FakeUpstream;
   let mirror: TestMirror;
   let admin: AdminClient;
-  let fixture: AdminApiMirror | undefined;
 
-  before(async () => {
-    fixture = await startAdminApiMirror();
-    ({ hub, mirror, admin } = fixture);
-    // As the cache tests leave it: the small config blob every fake image shares is cached.
-    await pullAlpine(mirror.url);
-  });
-
-  after(() => stopAdminApiMirror(fixture ?? {}));
+  // As the cache tests leave it: the small config blob every fake image shares is cached.
+  adminApiMirrorForSuite((m) => ({ hub, mirror, admin } = m), (m) => pullAlpine(m.mirror.url));
 
   describe('prefetch and activity', () => {
     test('prefetch pulls an image into the cache with progress; a missing image fails with its reason', async () => {

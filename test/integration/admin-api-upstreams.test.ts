@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AdminClient } from '../support/admin-client.js';
-import { type AdminApiMirror, otherUpstream, startAdminApiMirror, stopAdminApiMirror, upstreamSecret } from '../support/admin-api-mirror.js';
+import { adminApiMirrorForSuite, otherUpstream, upstreamSecret } from '../support/admin-api-mirror.js';
 import type { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { get } from '../support/fake/mirror-over-fake.js';
 import type { TestMirror } from '../support/mirror-app.js';
@@ -17,14 +17,8 @@ describe('admin API', () => {
   let other: FakeUpstream;
   let mirror: TestMirror;
   let admin: AdminClient;
-  let fixture: AdminApiMirror | undefined;
 
-  before(async () => {
-    fixture = await startAdminApiMirror();
-    ({ hub, other, mirror, admin } = fixture);
-  });
-
-  after(() => stopAdminApiMirror(fixture ?? {}));
+  adminApiMirrorForSuite((m) => ({ hub, other, mirror, admin } = m));
 
   describe('upstream sources', () => {
     const live = () => otherUpstream(other);

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { request } from 'undici';
 import type { AdminClient } from '../support/admin-client.js';
-import { type AdminApiMirror, startAdminApiMirror, stopAdminApiMirror } from '../support/admin-api-mirror.js';
+import { adminApiMirrorForSuite } from '../support/admin-api-mirror.js';
 import type { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { get } from '../support/fake/mirror-over-fake.js';
 import type { TestMirror } from '../support/mirror-app.js';
@@ -16,14 +16,8 @@ describe('admin API', () => {
   let hub: FakeUpstream;
   let mirror: TestMirror;
   let admin: AdminClient;
-  let fixture: AdminApiMirror | undefined;
 
-  before(async () => {
-    fixture = await startAdminApiMirror();
-    ({ hub, mirror, admin } = fixture);
-  });
-
-  after(() => stopAdminApiMirror(fixture ?? {}));
+  adminApiMirrorForSuite((m) => ({ hub, mirror, admin } = m));
 
   test('the admin listener serves /metrics (no login, for the scraper) with requests and each upstream URL\'s circuit', async () => {
     await get(mirror.url, '/v2/alpine/manifests/3.20');

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { AdminClient } from './admin-client.js';
 import { FakeUpstream } from './fake/fake-upstream.js';
 import { get } from './fake/mirror-over-fake.js';
@@ -47,6 +48,20 @@ export async function stopAdminApiMirror(m: Partial<AdminApiMirror>): Promise<vo
   await m.hub?.stop();
   await m.other?.stop();
   if (m.webDir) await rm(m.webDir, { recursive: true, force: true });
+}
+
+/**
+ * In a suite: starts the mirror before its tests (`use` receives it, for the suite's variables; then `prepare`
+ * runs, if given) and stops it after them.
+ */
+export function adminApiMirrorForSuite(use: (m: AdminApiMirror) => void, prepare?: (m: AdminApiMirror) => Promise<unknown>): void {
+  let fixture: AdminApiMirror | undefined;
+  before(async () => {
+    fixture = await startAdminApiMirror();
+    use(fixture);
+    await prepare?.(fixture);
+  });
+  after(() => stopAdminApiMirror(fixture ?? {}));
 }
 
 /** The fake registry `other` as an upstream added through the admin API, with its credentials. */

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { ClientCountTable } from '../../../src/cache/client-count-table.js';
 import { TransferSlotTable } from '../../../src/cache/transfer-slot-table.js';
 import { SharedClientLimits, SharedLoginLimiter } from '../../../src/workers/shared-client-counts.js';
@@ -82,5 +84,38 @@ describe('per-client counts shared by workers', () => {
     assert.equal(table.releaseEarlier({ pid: 401, worker: 1 }), 1, 'a replacement in worker slot 1 deletes what 301 left');
     assert.equal(table.releaseEarlier({ pid: 402, worker: 2 }), 1, 'and 302\'s replacement what 302 held');
     assert.equal(table.held(), 0);
+  });
+
+  it('a slot whose release failed while workers.db was locked is given back once it is not, however many tries failed', async () => {
+    // Another connection holds workers.db's write lock for several of the worker's tries (busy timeout 20 ms).
+    const slots = new TransferSlotTable(dir, () => true, 20);
+    const a = new SharedClientLimits(new ClientCountTable(dir, clock), { concurrentTransfers: 1 }, clock, { table: slots, owner: { pid: 501, worker: 1 } });
+    assert.equal(a.startTransfer('10.0.5.1'), true);
+    const other = new Database(join(dir, 'workers.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    a.endTransfer('10.0.5.1');
+    await sleep(3_500);
+    other.exec('COMMIT');
+    other.close();
+    const held = () => new TransferSlotTable(dir, () => true).held('10.0.5.1');
+    assert.equal(held(), 1, 'not given back while locked');
+    await sleep(1_200);
+    assert.equal(held(), 0, 'given back once workers.db is free, while the worker lives');
+    assert.equal(a.startTransfer('10.0.5.1'), true, 'the client may start another');
+    a.endTransfer('10.0.5.1');
+  });
+
+  it('a slot owed is given back first thing on the next take', () => {
+    const slots = new TransferSlotTable(dir, () => true, 20);
+    const a = new SharedClientLimits(new ClientCountTable(dir, clock), { concurrentTransfers: 1 }, clock, { table: slots, owner: { pid: 502, worker: 2 } });
+    assert.equal(a.startTransfer('10.0.5.2'), true);
+    const other = new Database(join(dir, 'workers.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    a.endTransfer('10.0.5.2');
+    other.exec('COMMIT');
+    other.close();
+    assert.equal(a.startTransfer('10.0.5.2'), true, 'the owed slot was given back before the take');
+    a.endTransfer('10.0.5.2');
+    assert.equal(new TransferSlotTable(dir, () => true).held('10.0.5.2'), 0);
   });
 });
