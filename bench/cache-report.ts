@@ -15,7 +15,7 @@ const peerName: Record<Peer, string> = { mirror: 'Pullgate', nginx: 'nginx proxy
 const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' : ok ? 'MET' : 'MISSED');
 const finite = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
 const worst = (values: number[]): number | undefined => finite(values.length ? Math.max(...values) : Number.NaN);
-const nginxOf: Partial<Record<PathName, PathName>> = { floor: 'nginx', mirror: 'nginx', 'mirror-warm': 'nginx-warm', proxy: 'nginx', 'proxy-warm': 'nginx-warm', nginx: 'nginx', 'nginx-warm': 'nginx-warm' };
+const nginxOf: Partial<Record<PathName, PathName>> = { floor: 'nginx', 'floor-direct': 'nginx', mirror: 'nginx', 'mirror-warm': 'nginx-warm', proxy: 'nginx', 'proxy-warm': 'nginx-warm', nginx: 'nginx', 'nginx-warm': 'nginx-warm' };
 
 /** Medians of one client's single pulls. */
 function singles(r: CacheResults, client: Client) {
@@ -34,7 +34,7 @@ function singleTable(r: CacheResults, client: Client): string {
   const { pick, wall, cpuGb, cpuGbToEnd, hwm } = singles(r, client);
   const direct = wall('direct');
   const rows: string[][] = [['path', 'wall s', 'MB/s', 'TTFB ms', 'wall/direct', 'wall/nginx', 'CPU-s/GB', 'CPU-s/GB (+bg)', 'CPU/GB / nginx', 'peak RSS MB', 'idle RSS MB', 'client CPU-s/GB', 'upstream GETs', 'upstream bytes/blob']];
-  for (const path of ['direct', 'mirror', 'floor', 'nginx', 'proxy', 'mirror-warm', 'nginx-warm', 'proxy-warm'] as PathName[]) {
+  for (const path of ['direct', 'mirror', 'floor', 'floor-direct', 'nginx', 'proxy', 'mirror-warm', 'nginx-warm', 'proxy-warm'] as PathName[]) {
     const own = pick(path);
     if (own.length === 0) continue;
     const w = wall(path);
@@ -70,15 +70,17 @@ function perByteGoals(r: CacheResults, client: Client): string[][] {
   const pgWarm = finite(cpuGb('mirror-warm'));
   const pxWarm = finite(cpuGb('proxy-warm'));
   const directRatio = ratio(wall('mirror'), wall('direct'));
-  // No goal: how much of the cold cost is the runtime's (the floor's) and how much Pullgate's own.
+  // No goal: how much of the cold cost is the runtime's (the floors') and how much Pullgate's own.
   const floorCold = ratio(cpuGb('floor'), cpuGb('nginx'));
-  const overFloor = ratio(cpuGb('mirror'), cpuGb('floor'));
+  const directFloorCold = ratio(cpuGb('floor-direct'), cpuGb('nginx'));
+  const overFloor = ratio(cpuGb('mirror'), cpuGb('floor-direct'));
   return [
     [`[${client}] cache-hit CPU-s/GB / nginx <= 1.2`, fixed(warm, 2), '<= 1.20', verdict(warm === undefined ? undefined : warm <= 1.2)],
     [`[${client}] cold CPU-s/GB (+bg) / nginx <= 1.3`, fixed(cold, 2), '<= 1.30', verdict(cold === undefined ? undefined : cold <= 1.3)],
     [`[${client}] cold wall / nginx <= 1.10`, fixed(coldWall, 2), '<= 1.10', verdict(coldWall === undefined ? undefined : coldWall <= 1.1)],
-    [`[${client}] (no goal) bare Node.js floor: cold CPU-s/GB / nginx`, fixed(floorCold, 2), '-', '-'],
-    [`[${client}] (no goal) Pullgate cold CPU-s/GB / the floor's`, fixed(overFloor, 2), '-', '-'],
+    [`[${client}] (no goal) bare Node.js floor, undici: cold CPU-s/GB / nginx`, fixed(floorCold, 2), '-', '-'],
+    [`[${client}] (no goal) bare Node.js floor, socket reads: cold CPU-s/GB / nginx`, fixed(directFloorCold, 2), '-', '-'],
+    [`[${client}] (no goal) Pullgate cold CPU-s/GB / the socket-reads floor's`, fixed(overFloor, 2), '-', '-'],
     [`[${client}] cold wall / direct <= 1.10`, fixed(directRatio, 2), '<= 1.10', verdict(directRatio === undefined ? undefined : directRatio <= 1.1)],
     [`[${client}] cache-hit CPU-s/GB < docker-registry proxy`, fixed(pgWarm, 3), pxWarm === undefined ? '-' : `< ${fixed(pxWarm, 3)}`, verdict(pgWarm !== undefined && pxWarm !== undefined ? pgWarm < pxWarm : undefined)],
   ];

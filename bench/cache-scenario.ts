@@ -17,7 +17,7 @@ import { headLoad, type HeadLoad } from './head-load.js';
 import type { ClientOptions } from './light-client.js';
 import type { PathName, PathRun } from './measure.js';
 import { cpuSeconds, findPid, memory } from './proc-stats.js';
-import { startNodeFloor } from './node-floor.js';
+import { startNodeFloor, type FloorKind } from './node-floor.js';
 import { MiB } from './stats.js';
 import { hitRepo, runWorkersPart, type WorkersResults } from './workers-scenario.js';
 
@@ -57,12 +57,12 @@ async function headsOn(c: Ctx, s: Running, peer: Peer, runNo: number, out: Cache
 }
 
 /** A cold pull through the bare Node.js pass-through (bench/node-floor.ts): the runtime's share of a cold pull's cost. */
-async function floorPull(c: Ctx, runNo: number, client: Client, big: LargeBlob): Promise<PathRun> {
-  const dir = join(c.tmp, `floor-${runNo}-${client}`);
-  const f = await startNodeFloor({ dir, reg: c.reg, cert: c.certs.mirror });
+async function floorPull(c: Ctx, kind: FloorKind, runNo: number, client: Client, big: LargeBlob): Promise<PathRun> {
+  const dir = join(c.tmp, `floor-${kind}-${runNo}-${client}`);
+  const f = await startNodeFloor({ dir, reg: c.reg, cert: c.certs.mirror, kind });
   try {
     const idle = (await memory(f.child.pid)).rss;
-    const r = await measured(c, 'floor', runNo, f.child.pid, pullWith(c, client, f.url, bigRepo, big), client);
+    const r = await measured(c, kind === 'direct' ? 'floor-direct' : 'floor', runNo, f.child.pid, pullWith(c, client, f.url, bigRepo, big), client);
     r.serverIdleRss = idle;
     return r;
   } catch (err) {
@@ -117,7 +117,7 @@ export async function runCacheScenario(o: { cfg: BenchConfig; tmp: string; mirro
     const peers = cfg.cachePeers.map((_, k) => cfg.cachePeers[(k + i) % cfg.cachePeers.length] as Peer);
     log(`cache run ${runNo}/${cfg.runs}: ${parts.includes('singles') ? 'direct, then ' : ''}${peers.join(', ')} (${parts.join(', ')})`);
     if (parts.includes('singles')) for (const cl of c.clients) out.singles.push(await measured(c, 'direct', runNo, undefined, pullWith(c, cl, 'direct', bigRepo, big), cl));
-    if (parts.includes('singles') && c.cfg.floor) for (const cl of c.clients) out.singles.push(await floorPull(c, runNo, cl, big));
+    if (parts.includes('singles') && c.cfg.floor) for (const kind of ['undici', 'direct'] as const) for (const cl of c.clients) out.singles.push(await floorPull(c, kind, runNo, cl, big));
     for (const peer of peers) await singleAndHeads(c, peer, runNo, out, big);
     if (parts.includes('conc')) {
       for (const peer of peers) out.conc.push(await withPeer(c, peer, join(c.tmp, `${peer}-conc-${runNo}`), undefined, (s) => concurrency(c, s, `${peer}-conc`, runNo, conc)));

@@ -9,9 +9,10 @@ import { cpuDelta, snapshot, treeCpuSeconds, treeMemory } from './proc-stats.js'
 export type PathName = 'direct' | 'mirror' | 'mirror-warm' | 'proxy' | CachePathName;
 /**
  * The cache scenario's extra paths (bench/cache-scenario.ts); `*-conc` is the concurrency run (`*-workers-conc` through N
- * workers); `floor` is a bare Node.js pass-through doing a cold pull's work (bench/node-floor.ts).
+ * workers); `floor` is a bare Node.js pass-through doing a cold pull's work with undici, `floor-direct` the same reading the upstream
+ * socket directly (bench/node-floor.ts).
  */
-export type CachePathName = 'proxy-warm' | 'floor' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc' | 'mirror-workers-conc' | 'nginx-workers-conc';
+export type CachePathName = 'proxy-warm' | 'floor' | 'floor-direct' | 'nginx' | 'nginx-warm' | 'mirror-conc' | 'nginx-conc' | 'proxy-conc' | 'mirror-workers-conc' | 'nginx-workers-conc';
 
 export interface UpstreamFetches {
   /** Blob GETs that reached the CDN. */

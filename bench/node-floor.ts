@@ -1,6 +1,8 @@
-// Starts bench/node-floor-server.mjs, the platform's floor for a cold pull: what a bare Node.js pass-through costs for
-// the work of a cold Pullgate pull (TLS in, SHA-256, temp file, TLS out), so that the report can tell the share of
-// Pullgate's cold cost that is the runtime's from the share that is Pullgate's own.
+// Starts the platform's floor for a cold pull: what a bare Node.js pass-through costs for the work of a cold Pullgate
+// pull (TLS in, SHA-256, temp file, TLS out), so that the report can tell the share of Pullgate's cold cost that is
+// the runtime's from the share that is Pullgate's own. Two kinds: `undici` reads the upstream with undici
+// (bench/node-floor-server.mjs), `direct` straight from the socket into a reused buffer
+// (bench/node-floor-direct-server.mjs), as Pullgate's fills do.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IssuedCert } from '../test/support/pki.js';
@@ -12,13 +14,17 @@ export interface NodeFloor {
   url: string;
 }
 
-export async function startNodeFloor(o: { dir: string; reg: RealRegistry; cert: IssuedCert; startTimeoutMs?: number }): Promise<NodeFloor> {
+export type FloorKind = 'undici' | 'direct';
+
+const scripts: Record<FloorKind, string> = { undici: 'node-floor-server.mjs', direct: 'node-floor-direct-server.mjs' };
+
+export async function startNodeFloor(o: { dir: string; reg: RealRegistry; cert: IssuedCert; kind: FloorKind; startTimeoutMs?: number }): Promise<NodeFloor> {
   await mkdir(o.dir, { recursive: true });
   const portFile = join(o.dir, 'port');
   const child = spawnChild({
-    name: 'node floor',
+    name: `node floor (${o.kind})`,
     command: process.execPath,
-    args: [join(import.meta.dirname, 'node-floor-server.mjs'), portFile, o.reg.url, o.reg.caFile, o.cert.certPath, o.cert.keyPath, o.dir],
+    args: [join(import.meta.dirname, scripts[o.kind]), portFile, o.reg.url, o.reg.caFile, o.cert.certPath, o.cert.keyPath, o.dir],
     // undici resolves from the project's node_modules.
     cwd: join(import.meta.dirname, '..'),
   });
