@@ -51,7 +51,7 @@ describe('what a serving process loads', () => {
   before(async () => (dir = await mkdtemp(join(tmpdir(), 'pullgate-lazy-'))));
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  test('a server without S3, signature requirements, ACME or admin loads none of their libraries, nor the supervisor', { timeout: 60_000 }, async () => {
+  test("a server without S3, signature requirements, ACME or admin loads none of their libraries, nor the supervisor or Node's bundled undici", { timeout: 60_000 }, async () => {
     const { pid, byPid } = await modulesLoaded(join(dir, 'one'), {}, 'pullgate listening');
     const urls = byPid.get(pid) ?? [];
     assert.ok(loads(urls, /\/src\/app\/app\.ts$/).length === 1, 'the trace sees the process load the app');
@@ -62,6 +62,8 @@ describe('what a serving process loads', () => {
     assert.deepEqual(loads(urls, /\/src\/admin\/admin-server\.ts$/), [], 'the admin server');
     assert.deepEqual(loads(urls, /\/node_modules\/pino-pretty\//), [], 'pino-pretty (the log is JSON off a terminal)');
     assert.deepEqual(loads(urls, /\/src\/workers\/supervisor\.ts$/), [], 'the supervisor');
+    assert.ok(loads(urls, /^node-internal:/).length > 0, "the trace sees Node's own modules");
+    assert.deepEqual(loads(urls, /^node-internal:internal\/deps\/undici\//), [], "Node's bundled undici (server/node-http.ts)");
   });
 
   test('the supervisor of two workers loads neither the app, the registry server, the mirror, fastify nor undici', { timeout: 60_000 }, async () => {
