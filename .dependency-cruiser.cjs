@@ -164,6 +164,14 @@ module.exports = {
       to: { path: '(^|/)node_modules/undici/' },
     },
     {
+      name: 'node-http-through-server',
+      severity: 'error',
+      comment:
+        'Code takes node:http from server/node-http.ts, never by an ES import of its own (types excepted): such an import reads every export of node:http, and its WebSocket export loads Node\'s bundled undici, megabytes no part uses (docs/operating.md, "Memory").',
+      from: { path: '^src/', pathNot: '^src/server/node-http\\.ts$' },
+      to: { path: '^(node:)?http$', dependencyTypes: ['core'], dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'sqlite-only-in-cache',
       severity: 'error',
       comment:

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Process entry: run the CLI; a configuration or usage problem exits 2 with its message, anything else exits 1.
 import { buildProgram } from './cli/program.js';
-import { UsageError } from './cli/cache-commands.js';
+import { UsageError } from './cli/usage-exit.js';
 import { ConfigError } from './config/load.js';
 import { RegistryError } from './registry/errors.js';
 import { ObjectStoreError } from './cache/object-store-errors.js';

@@ -1,12 +1,13 @@
 // Answers HTTP-01 challenges (RFC 8555 8.3): GET /.well-known/acme-challenge/<token> returns the key
 // authorization as text/plain. Everything else is 404: this listener serves nothing but challenges.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type acme from 'acme-client';
 import { parseListenAddress } from '../server/listen-address.js';
 import type { ChallengeResponder } from './challenge-responder.js';
 import { requestAuthority } from '../server/request-authority.js';
+import { http } from '../server/node-http.js';
 
 const prefix = '/.well-known/acme-challenge/';
 
@@ -29,7 +30,7 @@ export class Http01Responder implements ChallengeResponder {
 
   async listen(address: string): Promise<string> {
     const { host, port } = parseListenAddress(address);
-    const server = createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       const answer = req.method === 'GET' && path.startsWith(prefix) ? this.answers.get(path.slice(prefix.length)) : undefined;
       if (answer === undefined) {

@@ -1,12 +1,12 @@
 // `pullgate cache verify|purge|stats`: work on the cache in the data directory of a config, directly.
 import pino from 'pino';
-import { openCache } from '../app/cache.js';
 import type { LocalCache } from '../catalog/local-cache.js';
 import type { PurgeTarget } from '../cache/ports.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
 import { parseDigest } from '../registry/digest.js';
 import { parseSizeBytes } from '../config/size.js';
+import { UsageError } from './usage-exit.js';
 
 export interface CacheFlags {
   config?: string;
@@ -15,6 +15,8 @@ export interface CacheFlags {
 
 async function withCache<T>(flags: CacheFlags, work: (cache: LocalCache) => Promise<T>): Promise<T> {
   const config = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { dataDir: flags.dataDir } });
+  // Loaded when a cache command runs: `serve` and the other commands do without it (docs/operating.md, "Memory").
+  const { openCache } = await import('../app/cache.js');
   // Logs go to stderr: stdout carries the command's JSON answer.
   // A server may be running on this data directory: its fills in progress are left alone.
   const log = createLogger('warn', pino.destination(2));
@@ -97,8 +99,4 @@ function purgeTarget(f: PurgeFlags): PurgeTarget {
   if (f.repository && f.tag) return { upstream: f.upstream, repository: f.repository, tag: f.tag };
   if (f.repository) return { upstream: f.upstream, repository: f.repository };
   return { upstream: f.upstream };
-}
-
-export class UsageError extends Error {
-  readonly code = 'USAGE';
 }

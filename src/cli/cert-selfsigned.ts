@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { isHostname } from '../config/hosts.js';
 import { createDevelopmentCa, createLeafCertificate, isUsableCa, type PemPair } from '../tls/self-signed.js';
-import { UsageError } from './cache-commands.js';
+import { UsageError } from './usage-exit.js';
 
 export interface CertSelfsignedFlags {
   hosts: string;

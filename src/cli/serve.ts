@@ -1,13 +1,11 @@
 // `pullgate serve`: load the config, start the listeners, reload certificates and config on SIGHUP, stop gracefully
 // on SIGTERM/SIGINT.
-import { createApp } from '../app/app.js';
 import { lockDataDir } from '../cache/data-dir-lock.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { logUnhandledRejections } from './process-failures.js';
 import { createLogger, logFormat } from '../logger.js';
 import { announceListening, isSupervisor, workerContext } from '../workers/worker-context.js';
-import { superviseWorkers } from '../workers/supervisor.js';
 
 export interface ServeFlags {
   config?: string;
@@ -43,13 +41,17 @@ export async function serve(flags: ServeFlags): Promise<void> {
   // before it touches anything there.
   if (!worker) await lockDataDir(config.dataDir);
   // Several workers (docs/workers.md): this process supervises them, each of them runs the rest of this function.
+  // Each path loads only its own code, when taken: the supervisor serves nothing and would otherwise hold the whole app
+  // in memory, and a server of one process never supervises (docs/operating.md, "Memory").
   if (isSupervisor(config)) {
+    const { superviseWorkers } = await import('../workers/supervisor.js');
     const log = createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ component: 'supervisor' });
     logUnhandledRejections(process, log);
     return superviseWorkers(config, config.workers ?? 1, log);
   }
   // A worker's lines say which worker wrote them.
   const log = worker ? createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ worker: worker.slot, pid: process.pid }) : undefined;
+  const { createApp } = await import('../app/app.js');
   const app = await createApp(config, { loadConfig: load, ...(worker && log ? { worker, log } : {}) });
   logUnhandledRejections(process, app.log);
   const listening = await app.listen();

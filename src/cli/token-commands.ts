@@ -11,7 +11,8 @@ import { openDatabase } from '../cache/db.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
 import { adminAction, AdminApiError } from './admin-client.js';
-import { UsageError, type CacheFlags } from './cache-commands.js';
+import type { CacheFlags } from './cache-commands.js';
+import { UsageError } from './usage-exit.js';
 import { printJson, printTable } from './output.js';
 
 interface TokenFlags extends CacheFlags {

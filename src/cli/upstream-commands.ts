@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { TestResult, UpstreamInput, UpstreamView, upstreamList } from '../admin/api-schemas.js';
 import type { z } from 'zod';
 import { adminAction, AdminClient, segment, withAdmin, type AdminFlags } from './admin-client.js';
-import { UsageError } from './cache-commands.js';
+import { UsageError } from './usage-exit.js';
 import { printJson, printTable } from './output.js';
 
 type UpstreamList = z.infer<typeof upstreamList>;

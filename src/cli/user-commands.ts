@@ -10,7 +10,8 @@ import { registryUserCreate } from '../admin/api-schemas.js';
 import { openDatabase } from '../cache/db.js';
 import { loadConfig } from '../config/load.js';
 import { adminAction, AdminApiError } from './admin-client.js';
-import { UsageError, type CacheFlags } from './cache-commands.js';
+import type { CacheFlags } from './cache-commands.js';
+import { UsageError } from './usage-exit.js';
 import { printJson, printTable } from './output.js';
 
 interface UserFlags extends CacheFlags {

@@ -1,7 +1,7 @@
 // The internal endpoint (cluster.listen): another replica that lost the claim on a blob's fill streams the growing
 // fill from here instead of going upstream. It serves only fills in flight, only to peers (PeerAuth), and ends a
 // transfer cleanly only once this replica has verified the whole blob; a failed fill aborts it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import type { BlobFill } from '../mirror/blob-fill.js';
 import { parseListenAddress } from '../server/listen-address.js';
 import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
 import type { PeerAnswer } from './peer-client.js';
+import { http } from '../server/node-http.js';
 
 export interface PeerServerOptions {
   fills: { get(digest: Digest): { fill: Promise<BlobFill> } | undefined };
@@ -37,7 +38,7 @@ export class PeerServer {
 
   constructor(private readonly o: PeerServerOptions) {
     // Nothing a request does may end the process: an unexpected failure is logged and the request answered 500.
-    this.server = createServer((req, res) => {
+    this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.o.log.error({ err, url: req.url }, 'internal endpoint request failed');
         if (!res.headersSent) refuse(res, 500, 'PEER_FAILED', 'internal error');

@@ -2,11 +2,12 @@
 // by SNI, or plain HTTP (behind a load balancer). Both keep connections alive past containers/image's 90 s idle
 // timeout (docs/protocol.md, "HTTP versions, keep-alive and timeouts"), cap request heads at the same size, and
 // drop clients idle for access.clientIdleTimeout.
-import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify';
 import { offerAcmeTlsAlpn, type CertificateStore } from './certificates.js';
 import type { H2Sessions } from './h2-sessions.js';
+import { http } from './node-http.js';
 
 /** Request head limit: absurd headers get 431 with an OCI error body, before any routing. */
 export const maxHeaderBytes = 32 * 1024;
@@ -44,7 +45,7 @@ function tlsListener(handler: Handler, o: ListenerOptions, certs: CertificateSto
 
 function plainListener(handler: Handler, o: ListenerOptions): Server {
   // requireHostHeader: Node's own refusal is an empty 400; registry-server.ts refuses with an OCI error instead.
-  const server = createHttpServer(
+  const server = http.createServer(
     { maxHeaderSize: maxHeaderBytes, keepAliveTimeout: o.keepAliveMs, headersTimeout: o.keepAliveMs + 5_000, requireHostHeader: false },
     handler,
   );

@@ -12,9 +12,10 @@
 // (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
 // reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
 // own that is collected afterwards.
-import { ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
+import { http } from './node-http.js';
 
 const smallBytes = 64 * 1024;
 /** 8 MiB of small and 16 MiB of large buffers at most, whatever the number of clients. */
@@ -71,7 +72,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
   let closed = false;
   const gone = new Promise<never>((_, reject) => res.once('close', () => ((closed = true), reject(new ClientGone()))));
   gone.catch(() => undefined);
-  const closedH1 = res instanceof ServerResponse ? new Promise<void>((resolve) => res.once('close', resolve)) : undefined;
+  const closedH1 = res instanceof http.ServerResponse ? new Promise<void>((resolve) => res.once('close', resolve)) : undefined;
   const lent: (Lent | undefined)[] = [undefined, undefined];
   /** Each slot's last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
   const writes: Promise<Error | undefined>[] = [Promise.resolve(undefined), Promise.resolve(undefined)];
