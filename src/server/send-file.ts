@@ -11,7 +11,9 @@
 // a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to large buffers
 // (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
 // reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
-// own that is collected afterwards.
+// own that is collected afterwards. Reading ahead into a second buffer while the first is written takes a buffer of
+// the pools only: beyond them a response goes on with its one buffer, so that a client that stops reading holds
+// 64 KiB of the process, not twice that (docs/operating.md, "Memory").
 import { ServerResponse } from 'node:http';
 import type { PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
@@ -26,15 +28,30 @@ interface Lent {
   pool: BufferPool | undefined;
 }
 
-function lend(large: boolean): Lent {
+/** Buffers of their own (beyond the pools) that responses hold now. */
+export const ownBuffers = { held: 0 };
+
+function fromPools(large: boolean): Lent | undefined {
   const fromLarge = large ? sendPools.large.take() : undefined;
   if (fromLarge) return { buffer: fromLarge, pool: sendPools.large };
   const fromSmall = sendPools.small.take();
   if (fromSmall) return { buffer: fromSmall, pool: sendPools.small };
+  return undefined;
+}
+
+/** A response's first buffer: from the pools, or beyond them one of its own. */
+function lendFirst(): Lent {
+  const pooled = fromPools(false);
+  if (pooled) return pooled;
+  ownBuffers.held++;
   return { buffer: Buffer.allocUnsafeSlow(smallBytes), pool: undefined };
 }
 
-const giveBack = (lent: Lent | undefined): void => lent?.pool?.giveBack(lent.buffer);
+function giveBack(lent: Lent | undefined): void {
+  if (lent === undefined) return;
+  if (lent.pool) lent.pool.giveBack(lent.buffer);
+  else ownBuffers.held--;
+}
 
 /** A small buffer swapped for a large one when the body goes on and a large one is free (the small one is idle). */
 function grown(lent: Lent): Lent {
@@ -79,12 +96,19 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
   const pendingReads: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
   const run = async (): Promise<void> => {
     let position = body.start;
-    for (let slot = 0, reads = 0; ; slot ^= 1, reads++) {
+    /** One buffer only: the pools had none for reading ahead. */
+    let single = false;
+    for (let slot = 0, reads = 0; ; slot = single ? 0 : slot ^ 1, reads++) {
+      // The second buffer, for reading ahead, only from the pools; else the first one goes on alone.
+      if (reads === 1 && lent[1] === undefined) {
+        lent[1] = fromPools(true);
+        if (lent[1] === undefined) [single, slot] = [true, 0];
+      }
       const err = await Promise.race([writes[slot], gone]);
       if (err) throw err;
       if (closed) throw new ClientGone();
       const held = lent[slot];
-      const current = held ? grown(held) : lend(reads > 0);
+      const current = held ? grown(held) : lendFirst();
       lent[slot] = current;
       const buffer = current.buffer;
       // Raced with the client leaving: a body waiting for a fill in progress may wait long. The read itself may
