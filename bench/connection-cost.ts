@@ -28,6 +28,8 @@ const count = Number(process.env.BENCH_CONN_COUNT ?? 200);
 const blobBytes = Number(process.env.BENCH_CONN_BLOB_MB ?? 32) * 1024 * 1024;
 type Protocol = 'http/1.1' | 'http/1.1+tls' | 'h2';
 const protocols = (process.env.BENCH_CONN_PROTOCOLS ?? 'http/1.1,http/1.1+tls,h2').split(',') as Protocol[];
+/** BENCH_CONN_SNAPSHOTS: a directory where the mirror writes a V8 heap snapshot at each step (what the heap holds). */
+const snapshots = process.env.BENCH_CONN_SNAPSHOTS;
 const log = (text: string): void => void process.stderr.write(`[bench:conn] ${text}\n`);
 
 /** A client connection: `head()` answers one request and leaves it idle; `stall()` starts a GET and stops reading. */
@@ -107,7 +109,12 @@ async function settle(pid: number, probe: MemorySamples): Promise<Step> {
   await sleep(3_000);
   const rss: number[] = [];
   for (let i = 0; i < 3; i++, await sleep(300)) rss.push((await memory(pid)).rss);
-  return { rss: rss.sort((a, b) => a - b)[1]!, probe: probe.latest()! };
+  const step = { rss: rss.sort((a, b) => a - b)[1]!, probe: probe.latest()! };
+  if (snapshots) {
+    process.kill(pid, 'SIGUSR2');
+    await sleep(15_000);
+  }
+  return step;
 }
 
 function line(label: string, s: Step, base?: Step): string {
@@ -135,7 +142,16 @@ async function measure(protocol: Protocol, dir: string, up: FakeUpstream, certs:
   const mirror = spawnChild({
     name: 'pullgate mirror',
     command: process.execPath,
-    args: [...mirrorNodeArgs(), '--expose-gc', ...memoryProbeArgs(), join(mirrorRoot, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+    args: [
+      ...mirrorNodeArgs(),
+      '--expose-gc',
+      ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : []),
+      ...memoryProbeArgs(),
+      join(mirrorRoot, 'dist', 'src', 'main.js'),
+      'serve',
+      '--config',
+      configPath,
+    ],
     cwd: dir,
     // A full collection before each probe sample: what is measured is what is live or kept, not garbage.
     env: { ...process.env, BENCH_PROBE_MS: '500', BENCH_PROBE_GC: '1' },
