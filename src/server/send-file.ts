@@ -71,7 +71,7 @@ class ClientGone extends Error {
 /**
  * The client leaving, as the response's waits see it. Each wait (a write, a read) is raced with it by a callback
  * dropped when the wait settles: a reaction left on one promise that lives as long as the response, per chunk,
- * would keep a few hundred bytes per chunk written until the response ends (megabytes for a large blob).
+ * would keep about 2 KiB per chunk written until the response ends (megabytes for a large blob).
  */
 class Departure {
   gone = false;
