@@ -7,8 +7,11 @@ import { writeSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 
 const everyMs = Number(process.env.BENCH_PROBE_MS ?? 1000);
+/** BENCH_PROBE_GC=1 with `node --expose-gc`: a full collection before each sample, so garbage is not counted. */
+const collect = process.env.BENCH_PROBE_GC === '1' && typeof globalThis.gc === 'function' ? globalThis.gc : undefined;
 
 function probe() {
+  collect?.();
   const m = process.memoryUsage();
   // Each V8 space's committed size (what RSS sees) and the live bytes in it.
   /** @type {Record<string, { size: number; used: number }>} */

@@ -11,7 +11,9 @@
 // a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to large buffers
 // (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
 // reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
-// own that is collected afterwards.
+// own that is collected afterwards. Reading ahead into a second buffer while the first is written takes a buffer of
+// the pools only: beyond them a response goes on with its one buffer, so that a client that stops reading holds
+// 64 KiB of the process, not twice that (docs/operating.md, "Memory").
 import type { ServerResponse } from 'node:http';
 import type { PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
@@ -27,15 +29,30 @@ interface Lent {
   pool: BufferPool | undefined;
 }
 
-function lend(large: boolean): Lent {
+/** Buffers of their own (beyond the pools) that responses hold now. */
+export const ownBuffers = { held: 0 };
+
+function fromPools(large: boolean): Lent | undefined {
   const fromLarge = large ? sendPools.large.take() : undefined;
   if (fromLarge) return { buffer: fromLarge, pool: sendPools.large };
   const fromSmall = sendPools.small.take();
   if (fromSmall) return { buffer: fromSmall, pool: sendPools.small };
+  return undefined;
+}
+
+/** A response's first buffer: from the pools, or beyond them one of its own. */
+function lendFirst(): Lent {
+  const pooled = fromPools(false);
+  if (pooled) return pooled;
+  ownBuffers.held++;
   return { buffer: Buffer.allocUnsafeSlow(smallBytes), pool: undefined };
 }
 
-const giveBack = (lent: Lent | undefined): void => lent?.pool?.giveBack(lent.buffer);
+function giveBack(lent: Lent | undefined): void {
+  if (lent === undefined) return;
+  if (lent.pool) lent.pool.giveBack(lent.buffer);
+  else ownBuffers.held--;
+}
 
 /** A small buffer swapped for a large one when the body goes on and a large one is free (the small one is idle). */
 function grown(lent: Lent): Lent {
@@ -53,26 +70,63 @@ class ClientGone extends Error {
 }
 
 /**
- * Writes `chunk`; settles (never rejects) once the response no longer refers to it. Node's HTTP/1.1 response never
- * calls back a write it dropped (to a connection destroyed before its 'close' event) or queued for a connection it
- * never got (a pipelined response behind one the client left): over HTTP/1.1 a write is settled by the response's
- * 'close' too, which comes once the socket is closed (its pending writes cancelled) or the response finished, when
- * nothing refers to the chunk any more. An HTTP/2 stream calls back every write, cancelled ones too.
+ * The client leaving, as the response's waits see it. Each wait (a write, a read) is raced with it by a callback
+ * dropped when the wait settles: a reaction left on one promise that lives as long as the response, per chunk,
+ * would keep about 2 KiB per chunk written until the response ends (megabytes for a large blob).
  */
-function writeOut(res: ServerResponse, chunk: Buffer, closedH1: Promise<void> | undefined): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    res.write(chunk, (e) => resolve(e ?? undefined));
-    void closedH1?.then(() => resolve(new ClientGone()));
-  });
+class Departure {
+  gone = false;
+  /** The one wait of run() raced with the client leaving, if any. */
+  private waiting: ((err: Error) => void) | undefined;
+  /** HTTP/1.1 writes not yet called back. */
+  private readonly writes = new Set<(err: Error) => void>();
+
+  constructor(private readonly res: ServerResponse) {
+    res.once('close', () => {
+      this.gone = true;
+      this.waiting?.(new ClientGone());
+      for (const settle of this.writes) settle(new ClientGone());
+      this.writes.clear();
+    });
+  }
+
+  /** `p`, or ClientGone if the client leaves first. One at a time. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.gone) return Promise.reject(new ClientGone());
+    return new Promise<T>((resolve, reject) => {
+      this.waiting = reject;
+      p.then(
+        (value) => ((this.waiting = undefined), resolve(value)),
+        (err: unknown) => ((this.waiting = undefined), reject(err as Error)),
+      );
+    });
+  }
+
+  /**
+   * Writes `chunk`; settles (never rejects) once the response no longer refers to it. Node's HTTP/1.1 response never
+   * calls back a write it dropped (to a connection destroyed before its 'close' event) or queued for a connection it
+   * never got (a pipelined response behind one the client left): over HTTP/1.1 a write is settled by the response's
+   * 'close' too, which comes once the socket is closed (its pending writes cancelled) or the response finished, when
+   * nothing refers to the chunk any more. An HTTP/2 stream calls back every write, cancelled ones too.
+   */
+  write(chunk: Buffer): Promise<Error | undefined> {
+    const h1 = this.res instanceof http.ServerResponse;
+    return new Promise((resolve) => {
+      const settle = (e: Error | undefined): void => {
+        this.writes.delete(settle);
+        resolve(e);
+      };
+      if (h1 && this.gone) settle(new ClientGone());
+      else if (h1) this.writes.add(settle);
+      this.res.write(chunk, (e) => settle(e ?? undefined));
+    });
+  }
 }
 
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
-  let closed = false;
-  const gone = new Promise<never>((_, reject) => res.once('close', () => ((closed = true), reject(new ClientGone()))));
-  gone.catch(() => undefined);
-  const closedH1 = res instanceof http.ServerResponse ? new Promise<void>((resolve) => res.once('close', resolve)) : undefined;
+  const client = new Departure(res);
   const lent: (Lent | undefined)[] = [undefined, undefined];
   /** Each slot's last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
   const writes: Promise<Error | undefined>[] = [Promise.resolve(undefined), Promise.resolve(undefined)];
@@ -80,28 +134,35 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
   const pendingReads: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
   const run = async (): Promise<void> => {
     let position = body.start;
-    for (let slot = 0, reads = 0; ; slot ^= 1, reads++) {
-      const err = await Promise.race([writes[slot], gone]);
+    /** One buffer only: the pools had none for reading ahead. */
+    let single = false;
+    for (let slot = 0, reads = 0; ; slot = single ? 0 : slot ^ 1, reads++) {
+      // The second buffer, for reading ahead, only from the pools; else the first one goes on alone.
+      if (reads === 1 && lent[1] === undefined) {
+        lent[1] = fromPools(true);
+        if (lent[1] === undefined) [single, slot] = [true, 0];
+      }
+      const err = await client.race(writes[slot]!);
       if (err) throw err;
-      if (closed) throw new ClientGone();
+      if (client.gone) throw new ClientGone();
       const held = lent[slot];
-      const current = held ? grown(held) : lend(reads > 0);
+      const current = held ? grown(held) : lendFirst();
       lent[slot] = current;
       const buffer = current.buffer;
       // Raced with the client leaving: a body waiting for a fill in progress may wait long. The read itself may
       // still fill the buffer after that, so the buffer goes back to its pool only once the read has settled too.
       const read = body.readInto(buffer, position);
       pendingReads[slot] = read.catch(() => undefined);
-      const n = await Promise.race([read, gone]);
+      const n = await client.race(read);
       if (n === 0) break;
       position += n;
       bytes += n;
       // Not awaited here: the next read fills the other buffer while this one goes out.
-      writes[slot] = writeOut(res, n === buffer.length ? buffer : buffer.subarray(0, n), closedH1);
+      writes[slot] = client.write(n === buffer.length ? buffer : buffer.subarray(0, n));
       // For a file, a short read is the end of the file or of the span: no buffer is taken for a read of nothing.
       if (n < buffer.length && body.shortReadIsEnd) break;
     }
-    for (const err of await Promise.race([Promise.all(writes), gone])) if (err) throw err;
+    for (const err of await client.race(Promise.all(writes))) if (err) throw err;
   };
   const returnBuffers = (): void => {
     // Only once the socket and the body are done with them: a write still queued on a slow (or aborted) socket, or a

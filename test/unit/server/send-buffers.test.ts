@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileBody } from '../../../src/cache/file-body.js';
 import { BufferPool } from '../../../src/server/buffer-pool.js';
-import { sendFileBody, sendPools } from '../../../src/server/send-file.js';
+import { ownBuffers, sendFileBody, sendPools } from '../../../src/server/send-file.js';
 
 let dir: string;
 let path: string;
@@ -96,6 +96,37 @@ test('over HTTP/1.1, 80 clients at once that read slowly: the pools never hold m
   }
   assert.ok(maxLarge > 0, 'large buffers were used');
   assert.ok(maxBytes <= budget, `pools held ${maxBytes} bytes, budget ${budget}`);
+  await allBack();
+});
+
+test('beyond the pools, a response to a client that stops reading holds one buffer of its own, not two, and lets it go when the client leaves', async () => {
+  // Every slot of both pools lent out, as under many concurrent responses.
+  const taken: Array<[BufferPool, Buffer]> = [];
+  for (const pool of [sendPools.small, sendPools.large]) for (let b = pool.take(); b; b = pool.take()) taken.push([pool, b]);
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer(handler(outcomes, bigPath, bigBytes));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sockets = Array.from({ length: 8 }, () => {
+    const socket = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause();
+    return socket;
+  });
+  try {
+    for (let i = 0; i < 200 && outcomes.length < sockets.length; i++) await sleep(10);
+    // Long enough for each response to fill its socket and wait on it with every buffer it takes.
+    await sleep(500);
+    assert.equal(ownBuffers.held, sockets.length);
+    for (const socket of sockets) socket.destroy();
+    for (const err of await Promise.all(outcomes)) assert.ok(err instanceof Error);
+    for (let i = 0; i < 200 && ownBuffers.held > 0; i++) await sleep(10);
+    assert.equal(ownBuffers.held, 0);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+    for (const [pool, buffer] of taken) pool.giveBack(buffer);
+  }
   await allBack();
 });
 
