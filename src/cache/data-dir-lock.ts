@@ -41,17 +41,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dataDir, lockFileName), { timeout: holderWaitMs });
   try {
-    db.pragma('journal_mode = DELETE');
-    db.exec('CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL, since INTEGER NOT NULL)');
-    // Taken without waiting: a running holder keeps it for its life.
-    db.pragma('busy_timeout = 0');
-    if (!begin(db)) throw new DataDirInUseError(dataDir, holderPid(db));
-    db.pragma(`busy_timeout = ${holderWaitMs}`);
-    db.prepare('INSERT OR REPLACE INTO holder (one, pid, since) VALUES (1, ?, ?)').run(process.pid, Date.now());
-    db.exec('COMMIT');
-    // Between the commit and this, another start may have taken it: then it is that one's.
-    db.pragma('busy_timeout = 0');
-    if (!begin(db)) throw new DataDirInUseError(dataDir, holderPid(db));
+    if (!hold(db)) throw new DataDirInUseError(dataDir, holderPid(db));
   } catch (err) {
     db.close();
     throw err;
@@ -65,10 +55,32 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   };
 }
 
-/** BEGIN IMMEDIATE: the write lock, kept while the transaction stays open; false when another connection has it. */
-function begin(db: Database.Database): boolean {
+/**
+ * Takes the write lock and keeps it, once the holder row it holds names this process: false when another process
+ * holds it (never waited for: a running holder keeps it for its life). The row is written in a transaction of its
+ * own (others read only what is committed), then the lock is taken again: should another start have taken it in
+ * between, it is that one's, or, if that one's row then names another, this one writes its own again. Every
+ * statement but the commit is in the lock, so that two starts on a new file never wait on each other's schema.
+ */
+function hold(db: Database.Database): boolean {
+  db.pragma('busy_timeout = 0');
+  if (!attempt(() => db.pragma('journal_mode = DELETE'))) return false;
+  for (;;) {
+    if (!attempt(() => db.exec('BEGIN IMMEDIATE'))) return false;
+    db.exec('CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL, since INTEGER NOT NULL)');
+    if (readPid(db) === process.pid) return true;
+    db.prepare('INSERT OR REPLACE INTO holder (one, pid, since) VALUES (1, ?, ?)').run(process.pid, Date.now());
+    // The commit waits for a refused start reading the row (holderPid) to be done.
+    db.pragma(`busy_timeout = ${holderWaitMs}`);
+    db.exec('COMMIT');
+    db.pragma('busy_timeout = 0');
+  }
+}
+
+/** Runs `statement`: false when another connection holds the lock (SQLITE_BUSY), any other error thrown. */
+function attempt(statement: () => unknown): boolean {
   try {
-    db.exec('BEGIN IMMEDIATE');
+    statement();
     return true;
   } catch (err) {
     if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
@@ -76,12 +88,22 @@ function begin(db: Database.Database): boolean {
   }
 }
 
-/** The holder's pid as it wrote it (another start that took the lock this moment writes its own within a moment). */
+/** The pid the holder row names, as committed; undefined while there is none (a new file). */
+function readPid(db: Database.Database): number | undefined {
+  try {
+    return (db.prepare('SELECT pid FROM holder').get() as { pid: number } | undefined)?.pid;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_ERROR' || (err as { code?: string }).code === 'SQLITE_BUSY') return undefined;
+    throw err;
+  }
+}
+
+/** The holder's pid as it wrote it (a start that took the lock this moment writes its own within a moment). */
 function holderPid(db: Database.Database): number | undefined {
   db.pragma(`busy_timeout = ${holderWaitMs}`);
   const deadline = Date.now() + holderWaitMs;
   for (;;) {
-    const pid = (db.prepare('SELECT pid FROM holder').get() as { pid: number } | undefined)?.pid;
+    const pid = readPid(db);
     if ((pid !== undefined && pid !== process.pid) || Date.now() > deadline) return pid === process.pid ? undefined : pid;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }

@@ -52,3 +52,46 @@ describe('the data directory lock', () => {
     (await lockDataDir(dataDir)).release();
   });
 });
+
+/** A process that calls lockDataDir at wall-clock time `at` and prints what it got: `held PID` or `refused HOLDER`. */
+function racer(dataDir: string, at: number): { child: ChildProcess; said: Promise<string> } {
+  const script = `const { lockDataDir, DataDirInUseError } = await import(${JSON.stringify(lockModule)});
+    while (Date.now() < ${at}) {}
+    try { await lockDataDir(${JSON.stringify(dataDir)}); console.log('held ' + process.pid); setInterval(() => {}, 60_000); }
+    catch (err) { console.log(err instanceof DataDirInUseError ? 'refused ' + err.holder : 'failed ' + String(err)); process.exit(0); }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const said = new Promise<string>((resolve) => {
+    child.stdout!.on('data', () => out.includes('\n') && resolve(out.trim()));
+    child.on('exit', () => resolve(out.trim()));
+  });
+  return { child, said };
+}
+
+describe('the data directory lock, raced', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-race-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('of starts at the same instant on a new directory exactly one holds it, and every other names the holder\'s pid', { timeout: 120_000 }, async () => {
+    for (let round = 0; round < 8; round++) {
+      const dataDir = join(dir, `r${round}`);
+      const at = Date.now() + 1500;
+      const racers = Array.from({ length: 4 }, () => racer(dataDir, at));
+      try {
+        const said = await Promise.all(racers.map((r) => r.said));
+        const held = said.filter((s) => s.startsWith('held '));
+        assert.equal(held.length, 1, `round ${round}: ${said.join(' | ')}`);
+        const holder = held[0]!.slice('held '.length);
+        for (const s of said.filter((s) => !s.startsWith('held '))) assert.equal(s, `refused ${holder}`, `round ${round}: ${said.join(' | ')}`);
+        await assert.rejects(lockDataDir(dataDir), (err: unknown) => err instanceof DataDirInUseError && err.holder === Number(holder));
+      } finally {
+        for (const r of racers) r.child.kill('SIGKILL');
+        await Promise.all(racers.map((r) => (r.child.exitCode === null && r.child.signalCode === null ? once(r.child, 'exit') : undefined)));
+      }
+    }
+  });
+});
