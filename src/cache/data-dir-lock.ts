@@ -11,8 +11,22 @@ import Database from 'better-sqlite3';
 
 export const lockFileName = 'pullgate.lock';
 
+/** The data directory could not be held: another server holds it, or its lock file cannot be one. */
+export class DataDirLockError extends Error {}
+
+/** The lock file cannot be opened or is not an SQLite file (another program's file, a directory): named, left alone. */
+export class DataDirLockFileError extends DataDirLockError {
+  readonly code = 'DATA_DIR_LOCK_FILE';
+  constructor(
+    readonly file: string,
+    cause: Error,
+  ) {
+    super(`cannot lock the data directory: ${file}: ${cause.message}`, { cause });
+  }
+}
+
 /** Another running server holds the data directory. */
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends DataDirLockError {
   readonly code = 'DATA_DIR_IN_USE';
   constructor(
     readonly dataDir: string,
@@ -39,12 +53,18 @@ const held = new Set<Database.Database>();
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, lockFileName), { timeout: holderWaitMs });
+  const file = join(dataDir, lockFileName);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: holderWaitMs });
+  } catch (err) {
+    throw lockFileError(file, err);
+  }
   try {
     if (!hold(db)) throw new DataDirInUseError(dataDir, holderPid(db));
   } catch (err) {
     db.close();
-    throw err;
+    throw lockFileError(file, err);
   }
   held.add(db);
   return {
@@ -75,6 +95,11 @@ function hold(db: Database.Database): boolean {
     db.exec('COMMIT');
     db.pragma('busy_timeout = 0');
   }
+}
+
+/** An SQLite error on the lock file, as one naming it; anything else as it is. */
+function lockFileError(file: string, err: unknown): unknown {
+  return err instanceof Database.SqliteError ? new DataDirLockFileError(file, err) : err;
 }
 
 /** Runs `statement`: false when another connection holds the lock (SQLITE_BUSY), any other error thrown. */
