@@ -5,9 +5,11 @@
 // the process, however it ends (SIGKILL included), so no stale lock is ever left behind, unlike a PID file alone
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
 // refused start can say which process holds the directory.
+import { statSync, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 
 export const lockFileName = 'pullgate.lock';
 
@@ -39,7 +41,15 @@ export class DataDirInUseError extends DataDirLockError {
 export interface DataDirLock {
   /** Gives the directory back (the process's exit does too). */
   release(): void;
+  /**
+   * From now on, takes the lock again at once should its file be removed or replaced (an OS lock is on the file, not
+   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`.
+   */
+  watch(log: Logger): void;
 }
+
+/** How often the lock file is looked at besides the directory's change events (a file system without them). */
+const watchEveryMs = 1_000;
 
 /** How long a refused start waits for the holder's pid when the holder took the lock that very moment. */
 const holderWaitMs = 2_000;
@@ -54,6 +64,44 @@ const held = new Set<Database.Database>();
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, lockFileName);
+  let db = take(dataDir, file);
+  let identity = fileIdentity(file);
+  held.add(db);
+  let unwatch = (): void => {};
+  const retake = (log: Logger): void => {
+    if (fileIdentity(file) === identity) return;
+    try {
+      const next = take(dataDir, file);
+      held.delete(db);
+      db.close();
+      db = next;
+      held.add(db);
+      log.warn({ file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
+    } catch (err) {
+      log.error({ err, file }, 'the data directory\'s lock file was removed or replaced while this server ran and another start took it: two servers use this data directory; stop one');
+    }
+    identity = fileIdentity(file);
+  };
+  return {
+    release: () => {
+      unwatch();
+      held.delete(db);
+      db.close();
+    },
+    watch: (log) => {
+      const watcher = watch(dataDir, { persistent: false }, (_event, name) => name === lockFileName && retake(log));
+      const timer = setInterval(() => retake(log), watchEveryMs).unref();
+      unwatch = () => {
+        watcher.close();
+        clearInterval(timer);
+      };
+      retake(log);
+    },
+  };
+}
+
+/** Opens the lock file and holds it, or throws (DataDirInUseError, DataDirLockFileError). */
+function take(dataDir: string, file: string): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: holderWaitMs });
@@ -62,17 +110,17 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   }
   try {
     if (!hold(db)) throw new DataDirInUseError(dataDir, holderPid(db));
+    return db;
   } catch (err) {
     db.close();
     throw lockFileError(file, err);
   }
-  held.add(db);
-  return {
-    release: () => {
-      held.delete(db);
-      db.close();
-    },
-  };
+}
+
+/** Which file `file` names now (its birth time too: a new file may get the inode number of one just removed). */
+function fileIdentity(file: string): string | undefined {
+  const stat = statSync(file, { throwIfNoEntry: false, bigint: true });
+  return stat ? `${stat.dev}:${stat.ino}:${stat.birthtimeNs}` : undefined;
 }
 
 /**

@@ -81,3 +81,20 @@ test('a lock file that is not one (another program\'s file, a directory) refuses
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a server whose lock file is removed while it runs takes it again: a start after is still refused, naming it', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-'));
+  const dataDir = join(dir, 'data');
+  const first = await spawnMirror(dir, { upstreams });
+  try {
+    await rm(join(dataDir, 'pullgate.lock'));
+    const refused = await secondStart(dir, dataDir, {});
+    assert.equal(refused.listened, false, `the second start served:\n${refused.output}`);
+    assert.equal(refused.code, 1, refused.output);
+    assert.equal(refused.output, `pullgate: the data directory ${dataDir} is in use by another pullgate (pid ${first.child.pid}); stop it or give this one its own data directory\n`);
+    assert.ok(first.logs.some((l) => l.includes('lock file was removed or replaced while this server ran; it holds it again')), first.logs.join('\n'));
+  } finally {
+    await first.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
