@@ -5,8 +5,10 @@
 // the process, however it ends (SIGKILL included), so no stale lock is ever left behind, unlike a PID file alone
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
 // refused start can say which process holds the directory.
+import { randomUUID } from 'node:crypto';
 import { statSync, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -27,16 +29,34 @@ export class DataDirLockFileError extends DataDirLockError {
   }
 }
 
+/** Who holds the data directory: its process, and the host name it saw (containers sharing a volume). */
+export interface DataDirHolder {
+  pid: number;
+  host: string;
+}
+
 /** Another running server holds the data directory. */
 export class DataDirInUseError extends DataDirLockError {
   readonly code = 'DATA_DIR_IN_USE';
   constructor(
     readonly dataDir: string,
-    readonly holder: number | undefined,
+    readonly holder: DataDirHolder | undefined,
   ) {
-    super(`the data directory ${dataDir} is in use by another pullgate (${holder ? `pid ${holder}` : 'pid unknown'}); stop it or give this one its own data directory`);
+    super(`the data directory ${dataDir} is in use by another pullgate (${describe(holder)}); stop it or give this one its own data directory`);
   }
 }
+
+/** A pid is another host's (another container's pid namespace) when the holder saw another host name. */
+function describe(holder: DataDirHolder | undefined): string {
+  if (!holder) return 'pid unknown';
+  return holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
+}
+
+/**
+ * This start's own mark in the holder row: its pid alone may be another's (two containers on one volume are each
+ * pid 1 in their own namespace).
+ */
+const ownToken = randomUUID();
 
 export interface DataDirLock {
   /** Gives the directory back (the process's exit does too). */
@@ -109,7 +129,7 @@ function take(dataDir: string, file: string): Database.Database {
     throw lockFileError(file, err);
   }
   try {
-    if (!hold(db)) throw new DataDirInUseError(dataDir, holderPid(db));
+    if (!hold(db)) throw new DataDirInUseError(dataDir, holderOf(db));
     return db;
   } catch (err) {
     db.close();
@@ -135,10 +155,11 @@ function hold(db: Database.Database): boolean {
   if (!attempt(() => db.pragma('journal_mode = DELETE'))) return false;
   for (;;) {
     if (!attempt(() => db.exec('BEGIN IMMEDIATE'))) return false;
-    db.exec('CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL, since INTEGER NOT NULL)');
-    if (readPid(db) === process.pid) return true;
-    db.prepare('INSERT OR REPLACE INTO holder (one, pid, since) VALUES (1, ?, ?)').run(process.pid, Date.now());
-    // The commit waits for a refused start reading the row (holderPid) to be done.
+    db.exec(`CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL,
+      host TEXT NOT NULL, token TEXT NOT NULL, since INTEGER NOT NULL)`);
+    if (readHolder(db)?.token === ownToken) return true;
+    db.prepare('INSERT OR REPLACE INTO holder (one, pid, host, token, since) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), ownToken, Date.now());
+    // The commit waits for a refused start reading the row (holderOf) to be done.
     db.pragma(`busy_timeout = ${holderWaitMs}`);
     db.exec('COMMIT');
     db.pragma('busy_timeout = 0');
@@ -161,23 +182,24 @@ function attempt(statement: () => unknown): boolean {
   }
 }
 
-/** The pid the holder row names, as committed; undefined while there is none (a new file). */
-function readPid(db: Database.Database): number | undefined {
+/** The holder row, as committed; undefined while there is none (a new file). */
+function readHolder(db: Database.Database): (DataDirHolder & { token: string }) | undefined {
   try {
-    return (db.prepare('SELECT pid FROM holder').get() as { pid: number } | undefined)?.pid;
+    return db.prepare('SELECT pid, host, token FROM holder').get() as (DataDirHolder & { token: string }) | undefined;
   } catch (err) {
     if ((err as { code?: string }).code === 'SQLITE_ERROR' || (err as { code?: string }).code === 'SQLITE_BUSY') return undefined;
     throw err;
   }
 }
 
-/** The holder's pid as it wrote it (a start that took the lock this moment writes its own within a moment). */
-function holderPid(db: Database.Database): number | undefined {
+/** The holder as it wrote itself (a start that took the lock this moment writes its row within a moment). */
+function holderOf(db: Database.Database): DataDirHolder | undefined {
   db.pragma(`busy_timeout = ${holderWaitMs}`);
   const deadline = Date.now() + holderWaitMs;
   for (;;) {
-    const pid = readPid(db);
-    if ((pid !== undefined && pid !== process.pid) || Date.now() > deadline) return pid === process.pid ? undefined : pid;
+    const row = readHolder(db);
+    if (row && row.token !== ownToken) return { pid: row.pid, host: row.host };
+    if (Date.now() > deadline) return undefined;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
 }
