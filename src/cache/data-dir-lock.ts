@@ -6,7 +6,7 @@
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
 // refused start can say which process holds the directory.
 import { randomUUID } from 'node:crypto';
-import { statSync, watch } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,7 @@ export interface DataDirLock {
   watch(log: Logger): void;
 }
 
-/** How often the lock file is looked at besides the directory's change events (a file system without them). */
+/** How often the lock file is looked at besides its change events (a file system without them). */
 const watchEveryMs = 1_000;
 
 /** How long a refused start waits for the holder's pid when the holder took the lock that very moment. */
@@ -88,8 +88,9 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   let identity = fileIdentity(file);
   held.add(db);
   let unwatch = (): void => {};
-  const retake = (log: Logger): void => {
-    if (fileIdentity(file) === identity) return;
+  /** Whether the file changed (then it is held again if it can be). */
+  const retake = (log: Logger): boolean => {
+    if (fileIdentity(file) === identity) return false;
     try {
       const next = take(dataDir, file);
       held.delete(db);
@@ -98,9 +99,11 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       held.add(db);
       log.warn({ file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
     } catch (err) {
-      log.error({ err, file }, 'the data directory\'s lock file was removed or replaced while this server ran and another start took it: two servers use this data directory; stop one');
+      const what = err instanceof DataDirInUseError ? 'another start took it: two servers use this data directory; stop one' : 'it cannot be held again';
+      log.error({ err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
     }
     identity = fileIdentity(file);
+    return true;
   };
   return {
     release: () => {
@@ -109,13 +112,27 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       db.close();
     },
     watch: (log) => {
-      const watcher = watch(dataDir, { persistent: false }, (_event, name) => name === lockFileName && retake(log));
-      const timer = setInterval(() => retake(log), watchEveryMs).unref();
+      // The file's own events (its unlinking changes its link count), not the directory's: the databases' writes
+      // there would wake this at every commit. The file held is never written, so nothing wakes it but a change.
+      let watcher: FSWatcher | undefined;
+      const check = (): void => {
+        if (retake(log)) arm();
+      };
+      const arm = (): void => {
+        watcher?.close();
+        try {
+          watcher = watch(file, { persistent: false }, check);
+        } catch {
+          watcher = undefined;
+        }
+      };
+      arm();
+      const timer = setInterval(check, watchEveryMs).unref();
       unwatch = () => {
-        watcher.close();
+        watcher?.close();
         clearInterval(timer);
       };
-      retake(log);
+      check();
     },
   };
 }
