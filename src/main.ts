@@ -5,7 +5,7 @@ import { UsageError } from './cli/usage-exit.js';
 import { ConfigError } from './config/load.js';
 import { RegistryError } from './registry/errors.js';
 import { ObjectStoreError } from './cache/object-store-errors.js';
-import { DataDirInUseError } from './cache/data-dir-lock.js';
+import { DataDirLockError } from './cache/data-dir-lock.js';
 
 try {
   await buildProgram().parseAsync(process.argv);
@@ -18,7 +18,7 @@ try {
     process.stderr.write(`pullgate: ${err.message}${err.details.requestId ? ` (request id ${err.details.requestId})` : ''}\n`);
     process.exit(1);
   }
-  if (err instanceof DataDirInUseError) {
+  if (err instanceof DataDirLockError) {
     process.stderr.write(`pullgate: ${err.message}\n`);
     process.exit(1);
   }

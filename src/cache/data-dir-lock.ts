@@ -5,27 +5,71 @@
 // the process, however it ends (SIGKILL included), so no stale lock is ever left behind, unlike a PID file alone
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
 // refused start can say which process holds the directory.
+import { randomUUID } from 'node:crypto';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 
 export const lockFileName = 'pullgate.lock';
 
+/** The data directory could not be held: another server holds it, or its lock file cannot be one. */
+export class DataDirLockError extends Error {}
+
+/** The lock file cannot be opened or is not an SQLite file (another program's file, a directory): named, left alone. */
+export class DataDirLockFileError extends DataDirLockError {
+  readonly code = 'DATA_DIR_LOCK_FILE';
+  constructor(
+    readonly file: string,
+    cause: Error,
+  ) {
+    super(`cannot lock the data directory: ${file}: ${cause.message}`, { cause });
+  }
+}
+
+/** Who holds the data directory: its process, and the host name it saw (containers sharing a volume). */
+export interface DataDirHolder {
+  pid: number;
+  host: string;
+}
+
 /** Another running server holds the data directory. */
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends DataDirLockError {
   readonly code = 'DATA_DIR_IN_USE';
   constructor(
     readonly dataDir: string,
-    readonly holder: number | undefined,
+    readonly holder: DataDirHolder | undefined,
   ) {
-    super(`the data directory ${dataDir} is in use by another pullgate (${holder ? `pid ${holder}` : 'pid unknown'}); stop it or give this one its own data directory`);
+    super(`the data directory ${dataDir} is in use by another pullgate (${describe(holder)}); stop it or give this one its own data directory`);
   }
 }
+
+/** A pid is another host's (another container's pid namespace) when the holder saw another host name. */
+function describe(holder: DataDirHolder | undefined): string {
+  if (!holder) return 'pid unknown';
+  return holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
+}
+
+/**
+ * This start's own mark in the holder row: its pid alone may be another's (two containers on one volume are each
+ * pid 1 in their own namespace).
+ */
+const ownToken = randomUUID();
 
 export interface DataDirLock {
   /** Gives the directory back (the process's exit does too). */
   release(): void;
+  /**
+   * From now on, takes the lock again at once should its file be removed or replaced (an OS lock is on the file, not
+   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`.
+   */
+  watch(log: Logger): void;
 }
+
+/** How often the lock file is looked at besides its change events (a file system without them). */
+const watchEveryMs = 1_000;
 
 /** How long a refused start waits for the holder's pid when the holder took the lock that very moment. */
 const holderWaitMs = 2_000;
@@ -39,36 +83,115 @@ const held = new Set<Database.Database>();
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, lockFileName), { timeout: holderWaitMs });
-  try {
-    db.pragma('journal_mode = DELETE');
-    db.exec('CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL, since INTEGER NOT NULL)');
-    // Taken without waiting: a running holder keeps it for its life.
-    db.pragma('busy_timeout = 0');
-    if (!begin(db)) throw new DataDirInUseError(dataDir, holderPid(db));
-    db.pragma(`busy_timeout = ${holderWaitMs}`);
-    db.prepare('INSERT OR REPLACE INTO holder (one, pid, since) VALUES (1, ?, ?)').run(process.pid, Date.now());
-    db.exec('COMMIT');
-    // Between the commit and this, another start may have taken it: then it is that one's.
-    db.pragma('busy_timeout = 0');
-    if (!begin(db)) throw new DataDirInUseError(dataDir, holderPid(db));
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const file = join(dataDir, lockFileName);
+  let db = take(dataDir, file);
+  let identity = fileIdentity(file);
   held.add(db);
-  return {
-    release: () => {
+  let unwatch = (): void => {};
+  /** Whether the file changed (then it is held again if it can be). */
+  const retake = (log: Logger): boolean => {
+    if (fileIdentity(file) === identity) return false;
+    try {
+      const next = take(dataDir, file);
       held.delete(db);
       db.close();
+      db = next;
+      held.add(db);
+      log.warn({ file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
+    } catch (err) {
+      const what = err instanceof DataDirInUseError ? 'another start took it: two servers use this data directory; stop one' : 'it cannot be held again';
+      log.error({ err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
+    }
+    identity = fileIdentity(file);
+    return true;
+  };
+  return {
+    release: () => {
+      unwatch();
+      held.delete(db);
+      db.close();
+    },
+    watch: (log) => {
+      // The file's own events (its unlinking changes its link count), not the directory's: the databases' writes
+      // there would wake this at every commit. The file held is never written, so nothing wakes it but a change.
+      let watcher: FSWatcher | undefined;
+      const check = (): void => {
+        if (retake(log)) arm();
+      };
+      const arm = (): void => {
+        watcher?.close();
+        try {
+          watcher = watch(file, { persistent: false }, check);
+        } catch {
+          watcher = undefined;
+        }
+      };
+      arm();
+      const timer = setInterval(check, watchEveryMs).unref();
+      unwatch = () => {
+        watcher?.close();
+        clearInterval(timer);
+      };
+      check();
     },
   };
 }
 
-/** BEGIN IMMEDIATE: the write lock, kept while the transaction stays open; false when another connection has it. */
-function begin(db: Database.Database): boolean {
+/** Opens the lock file and holds it, or throws (DataDirInUseError, DataDirLockFileError). */
+function take(dataDir: string, file: string): Database.Database {
+  let db: Database.Database;
   try {
-    db.exec('BEGIN IMMEDIATE');
+    db = new Database(file, { timeout: holderWaitMs });
+  } catch (err) {
+    throw lockFileError(file, err);
+  }
+  try {
+    if (!hold(db)) throw new DataDirInUseError(dataDir, holderOf(db));
+    return db;
+  } catch (err) {
+    db.close();
+    throw lockFileError(file, err);
+  }
+}
+
+/** Which file `file` names now (its birth time too: a new file may get the inode number of one just removed). */
+function fileIdentity(file: string): string | undefined {
+  const stat = statSync(file, { throwIfNoEntry: false, bigint: true });
+  return stat ? `${stat.dev}:${stat.ino}:${stat.birthtimeNs}` : undefined;
+}
+
+/**
+ * Takes the write lock and keeps it, once the holder row it holds names this process: false when another process
+ * holds it (never waited for: a running holder keeps it for its life). The row is written in a transaction of its
+ * own (others read only what is committed), then the lock is taken again: should another start have taken it in
+ * between, it is that one's, or, if that one's row then names another, this one writes its own again. Every
+ * statement but the commit is in the lock, so that two starts on a new file never wait on each other's schema.
+ */
+function hold(db: Database.Database): boolean {
+  db.pragma('busy_timeout = 0');
+  if (!attempt(() => db.pragma('journal_mode = DELETE'))) return false;
+  for (;;) {
+    if (!attempt(() => db.exec('BEGIN IMMEDIATE'))) return false;
+    db.exec(`CREATE TABLE IF NOT EXISTS holder (one INTEGER PRIMARY KEY CHECK (one = 1), pid INTEGER NOT NULL,
+      host TEXT NOT NULL, token TEXT NOT NULL, since INTEGER NOT NULL)`);
+    if (readHolder(db)?.token === ownToken) return true;
+    db.prepare('INSERT OR REPLACE INTO holder (one, pid, host, token, since) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), ownToken, Date.now());
+    // The commit waits for a refused start reading the row (holderOf) to be done.
+    db.pragma(`busy_timeout = ${holderWaitMs}`);
+    db.exec('COMMIT');
+    db.pragma('busy_timeout = 0');
+  }
+}
+
+/** An SQLite error on the lock file, as one naming it; anything else as it is. */
+function lockFileError(file: string, err: unknown): unknown {
+  return err instanceof Database.SqliteError ? new DataDirLockFileError(file, err) : err;
+}
+
+/** Runs `statement`: false when another connection holds the lock (SQLITE_BUSY), any other error thrown. */
+function attempt(statement: () => unknown): boolean {
+  try {
+    statement();
     return true;
   } catch (err) {
     if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
@@ -76,13 +199,24 @@ function begin(db: Database.Database): boolean {
   }
 }
 
-/** The holder's pid as it wrote it (another start that took the lock this moment writes its own within a moment). */
-function holderPid(db: Database.Database): number | undefined {
+/** The holder row, as committed; undefined while there is none (a new file). */
+function readHolder(db: Database.Database): (DataDirHolder & { token: string }) | undefined {
+  try {
+    return db.prepare('SELECT pid, host, token FROM holder').get() as (DataDirHolder & { token: string }) | undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_ERROR' || (err as { code?: string }).code === 'SQLITE_BUSY') return undefined;
+    throw err;
+  }
+}
+
+/** The holder as it wrote itself (a start that took the lock this moment writes its row within a moment). */
+function holderOf(db: Database.Database): DataDirHolder | undefined {
   db.pragma(`busy_timeout = ${holderWaitMs}`);
   const deadline = Date.now() + holderWaitMs;
   for (;;) {
-    const pid = (db.prepare('SELECT pid FROM holder').get() as { pid: number } | undefined)?.pid;
-    if ((pid !== undefined && pid !== process.pid) || Date.now() > deadline) return pid === process.pid ? undefined : pid;
+    const row = readHolder(db);
+    if (row && row.token !== ownToken) return { pid: row.pid, host: row.host };
+    if (Date.now() > deadline) return undefined;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
 }

@@ -39,7 +39,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const worker = workerContext();
   // One server per data directory (docs/operating.md): the one process, or the supervisor for its workers, holds it
   // before it touches anything there.
-  if (!worker) await lockDataDir(config.dataDir);
+  const lock = worker ? undefined : await lockDataDir(config.dataDir);
   // Several workers (docs/workers.md): this process supervises them, each of them runs the rest of this function.
   // Each path loads only its own code, when taken: the supervisor serves nothing and would otherwise hold the whole app
   // in memory, and a server of one process never supervises (docs/operating.md, "Memory").
@@ -47,6 +47,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     const { superviseWorkers } = await import('../workers/supervisor.js');
     const log = createLogger(config.log.level, undefined, logFormat(config.log.format, process.stdout.isTTY === true)).child({ component: 'supervisor' });
     logUnhandledRejections(process, log);
+    lock?.watch(log);
     return superviseWorkers(config, config.workers ?? 1, log);
   }
   // A worker's lines say which worker wrote them.
@@ -54,6 +55,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const { createApp } = await import('../app/app.js');
   const app = await createApp(config, { loadConfig: load, ...(worker && log ? { worker, log } : {}) });
   logUnhandledRejections(process, app.log);
+  lock?.watch(app.log);
   const listening = await app.listen();
   if (worker) announceListening(worker.slot, { ...listening });
   // SIGHUP: certificates and the config file again; a broken file is logged and the running config kept.

@@ -31,8 +31,8 @@ export function isSupervisor(config: { workers?: number }): boolean {
 
 /**
  * This process's context when the supervisor started it; undefined in a server of one process. The first call reads
- * it; the secret is then deleted from the environment, so that nothing the worker spawns inherits it and nothing that
- * prints the environment shows it (docs/security.md, "Worker processes").
+ * it; the secret is then deleted from the environment, so that nothing the worker spawns inherits it (the environment
+ * it started with stays in /proc/PID/environ, readable by its own user only: docs/security.md, "Worker processes").
  */
 export function workerContext(): WorkerContext | undefined {
   if (!cluster.isWorker) return undefined;

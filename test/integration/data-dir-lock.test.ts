@@ -4,7 +4,7 @@
 // supervisor of several workers holds the directory for its workers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -59,3 +59,42 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+test('a lock file that is not one (another program\'s file, a directory) refuses the start with one line naming it, and is left as it was', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-'));
+  const dataDir = join(dir, 'data');
+  const lockFile = join(dataDir, 'pullgate.lock');
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(lockFile, '4242\n');
+    const notSqlite = await secondStart(dir, dataDir, {});
+    assert.equal(notSqlite.code, 1, notSqlite.output);
+    assert.equal(notSqlite.output, `pullgate: cannot lock the data directory: ${lockFile}: file is not a database\n`);
+    assert.equal(await readFile(lockFile, 'utf8'), '4242\n');
+
+    await rm(lockFile);
+    await mkdir(lockFile);
+    const aDirectory = await secondStart(dir, dataDir, {});
+    assert.equal(aDirectory.code, 1, aDirectory.output);
+    assert.equal(aDirectory.output, `pullgate: cannot lock the data directory: ${lockFile}: unable to open database file\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a server whose lock file is removed while it runs takes it again: a start after is still refused, naming it', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-'));
+  const dataDir = join(dir, 'data');
+  const first = await spawnMirror(dir, { upstreams });
+  try {
+    await rm(join(dataDir, 'pullgate.lock'));
+    const refused = await secondStart(dir, dataDir, {});
+    assert.equal(refused.listened, false, `the second start served:\n${refused.output}`);
+    assert.equal(refused.code, 1, refused.output);
+    assert.equal(refused.output, `pullgate: the data directory ${dataDir} is in use by another pullgate (pid ${first.child.pid}); stop it or give this one its own data directory\n`);
+    assert.ok(first.logs.some((l) => l.includes('lock file was removed or replaced while this server ran; it holds it again')), first.logs.join('\n'));
+  } finally {
+    await first.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ describe('the data directory lock', () => {
     try {
       await assert.rejects(lockDataDir(dataDir), (err: unknown) => {
         assert.ok(err instanceof DataDirInUseError);
-        assert.equal(err.holder, child.pid);
+        assert.deepEqual(err.holder, { pid: child.pid, host: hostname() });
         assert.equal(err.message, `the data directory ${dataDir} is in use by another pullgate (pid ${child.pid}); stop it or give this one its own data directory`);
         return true;
       });
@@ -50,5 +50,90 @@ describe('the data directory lock', () => {
     const dataDir = join(dir, 'b', 'data');
     (await lockDataDir(dataDir)).release();
     (await lockDataDir(dataDir)).release();
+  });
+});
+
+/** A process that calls lockDataDir at wall-clock time `at` and prints what it got: `held PID` or `refused HOLDER`. */
+function racer(dataDir: string, at: number): { child: ChildProcess; said: Promise<string> } {
+  const script = `const { lockDataDir, DataDirInUseError } = await import(${JSON.stringify(lockModule)});
+    while (Date.now() < ${at}) {}
+    try { await lockDataDir(${JSON.stringify(dataDir)}); console.log('held ' + process.pid); setInterval(() => {}, 60_000); }
+    catch (err) { console.log(err instanceof DataDirInUseError ? 'refused ' + err.holder?.pid : 'failed ' + String(err)); process.exit(0); }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const said = new Promise<string>((resolve) => {
+    child.stdout!.on('data', () => out.includes('\n') && resolve(out.trim()));
+    child.on('exit', () => resolve(out.trim()));
+  });
+  return { child, said };
+}
+
+describe('the data directory lock, raced', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-race-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('of starts at the same instant on a new directory exactly one holds it, and every other names the holder\'s pid', { timeout: 120_000 }, async () => {
+    for (let round = 0; round < 8; round++) {
+      const dataDir = join(dir, `r${round}`);
+      const at = Date.now() + 1500;
+      const racers = Array.from({ length: 4 }, () => racer(dataDir, at));
+      try {
+        const said = await Promise.all(racers.map((r) => r.said));
+        const held = said.filter((s) => s.startsWith('held '));
+        assert.equal(held.length, 1, `round ${round}: ${said.join(' | ')}`);
+        const holder = held[0]!.slice('held '.length);
+        for (const s of said.filter((s) => !s.startsWith('held '))) assert.equal(s, `refused ${holder}`, `round ${round}: ${said.join(' | ')}`);
+        await assert.rejects(lockDataDir(dataDir), (err: unknown) => err instanceof DataDirInUseError && err.holder?.pid === Number(holder));
+      } finally {
+        for (const r of racers) r.child.kill('SIGKILL');
+        await Promise.all(racers.map((r) => (r.child.exitCode === null && r.child.signalCode === null ? once(r.child, 'exit') : undefined)));
+      }
+    }
+  });
+});
+
+describe('the data directory lock, across pid namespaces', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-lock-ns-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** `lockDataDir` in a process of its own pid namespace (pid 1, as in a container), with host name `host`: what it said, and how long it took. */
+  function inNamespace(dataDir: string, host: string): { child: ChildProcess; said: Promise<{ said: string; ms: number }> } {
+    const script = `const { lockDataDir, DataDirInUseError } = await import(${JSON.stringify(lockModule)});
+      const started = Date.now();
+      const say = (said) => console.log(JSON.stringify({ said, ms: Date.now() - started }));
+      try { await lockDataDir(${JSON.stringify(dataDir)}); say('held ' + process.pid); setInterval(() => {}, 60_000); }
+      catch (err) { say(err instanceof DataDirInUseError ? err.message : 'failed ' + String(err)); process.exit(0); }`;
+    const child = spawn('unshare', ['--pid', '--uts', '--kill-child', 'sh', '-c', 'hostname "$0" && exec "$@"', host, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const said = new Promise<{ said: string; ms: number }>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out) as { said: string; ms: number });
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code} having said ${out}`)));
+    });
+    return { child, said };
+  }
+
+  it('a start in a container whose pid is the holder\'s (pid 1 each) is refused at once, naming the holder\'s host', { timeout: 30_000 }, async () => {
+    const dataDir = join(dir, 'shared-volume');
+    const holding = inNamespace(dataDir, 'pullgate-a');
+    try {
+      assert.equal((await holding.said).said, 'held 1');
+      const refused = await inNamespace(dataDir, 'pullgate-b').said;
+      assert.equal(refused.said, `the data directory ${dataDir} is in use by another pullgate (pid 1 on host pullgate-a); stop it or give this one its own data directory`);
+      assert.ok(refused.ms < 1_000, `refused after ${refused.ms} ms`);
+    } finally {
+      holding.child.kill('SIGKILL');
+    }
   });
 });
