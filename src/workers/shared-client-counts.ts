@@ -37,8 +37,11 @@ export class SharedLoginLimiter extends LoginLimiter {
   }
 }
 
-/** How soon a slot that could not be given back is tried again. */
-const releaseRetryMs = 1000;
+/**
+ * How soon a slot that could not be given back is tried again: doubled after each timed try that fails, up to the
+ * maximum (each failed try waited for workers.db's busy timeout, so tries every second would stall the worker).
+ */
+const releaseRetryMs = { first: 1000, max: 30_000 };
 
 /** Request rates and transfers at once counted for the machine. */
 export class SharedClientLimits extends ClientLimits {
@@ -47,6 +50,7 @@ export class SharedClientLimits extends ClientLimits {
   /** Slots ended whose rows could not be deleted yet (workers.db locked): given back first thing next time. */
   private readonly owed = new Set<number>();
   private retry: NodeJS.Timeout | undefined;
+  private retryMs = releaseRetryMs.first;
 
   constructor(
     private readonly table: ClientCountTable,
@@ -87,9 +91,10 @@ export class SharedClientLimits extends ClientLimits {
 
   /**
    * Gives back every slot owed. Should workers.db stay locked past its busy timeout, what is left is tried again on
-   * the next take or release and a second later, and so on while the worker lives: a slot is never lost.
+   * the next take or release and after a delay that grows to 30 s, and so on while the worker lives: a slot is
+   * never lost.
    */
-  private giveBack(): void {
+  private giveBack(timed = false): void {
     for (const id of this.owed) {
       try {
         this.slots.table.release(this.slots.owner.pid, id);
@@ -98,11 +103,16 @@ export class SharedClientLimits extends ClientLimits {
         break;
       }
     }
-    if (this.owed.size === 0 || this.retry) return;
+    if (this.owed.size === 0) {
+      this.retryMs = releaseRetryMs.first;
+      return;
+    }
+    if (timed) this.retryMs = Math.min(this.retryMs * 2, releaseRetryMs.max);
+    if (this.retry) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      this.giveBack();
-    }, releaseRetryMs);
+      this.giveBack(true);
+    }, this.retryMs);
     this.retry.unref();
   }
 

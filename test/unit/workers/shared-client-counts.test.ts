@@ -87,22 +87,45 @@ describe('per-client counts shared by workers', () => {
   });
 
   it('a slot whose release failed while workers.db was locked is given back once it is not, however many tries failed', async () => {
-    // Another connection holds workers.db's write lock for several of the worker's tries (busy timeout 20 ms).
+    // Another connection holds workers.db's write lock for the worker's first tries (busy timeout 20 ms): at the
+    // release, then 1 s later; the next try, 2 s after that (the delay doubles), finds it free.
     const slots = new TransferSlotTable(dir, () => true, 20);
     const a = new SharedClientLimits(new ClientCountTable(dir, clock), { concurrentTransfers: 1 }, clock, { table: slots, owner: { pid: 501, worker: 1 } });
     assert.equal(a.startTransfer('10.0.5.1'), true);
     const other = new Database(join(dir, 'workers.db'));
     other.exec('BEGIN EXCLUSIVE');
     a.endTransfer('10.0.5.1');
-    await sleep(3_500);
+    await sleep(2_500);
     other.exec('COMMIT');
     other.close();
     const held = () => new TransferSlotTable(dir, () => true).held('10.0.5.1');
     assert.equal(held(), 1, 'not given back while locked');
-    await sleep(1_200);
+    await sleep(1_000);
     assert.equal(held(), 0, 'given back once workers.db is free, while the worker lives');
     assert.equal(a.startTransfer('10.0.5.1'), true, 'the client may start another');
     a.endTransfer('10.0.5.1');
+  });
+
+  it('the timed tries of a slot owed back off: each failed one waited for the busy timeout', async () => {
+    const slots = new TransferSlotTable(dir, () => true, 20);
+    let tries = 0;
+    const release = slots.release.bind(slots);
+    slots.release = (pid, id) => {
+      tries++;
+      release(pid, id);
+    };
+    const a = new SharedClientLimits(new ClientCountTable(dir, clock), { concurrentTransfers: 1 }, clock, { table: slots, owner: { pid: 503, worker: 3 } });
+    assert.equal(a.startTransfer('10.0.5.3'), true);
+    const other = new Database(join(dir, 'workers.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    a.endTransfer('10.0.5.3');
+    // Tries at 0, 1 and 3 s; every second would have made 4 by now.
+    await sleep(3_500);
+    other.exec('COMMIT');
+    other.close();
+    assert.equal(tries, 3);
+    await sleep(4_200);
+    assert.equal(new TransferSlotTable(dir, () => true).held('10.0.5.3'), 0, 'given back by the try at 7 s');
   });
 
   it('a slot owed is given back first thing on the next take', () => {
