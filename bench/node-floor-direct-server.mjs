@@ -8,12 +8,12 @@
 // Bench code only: no chunked bodies, no keep-alive, no limits a hostile upstream would need.
 // Arguments: port file, upstream URL, CA file, certificate file, key file, temp directory.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
-import { createServer } from 'node:https';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { serveFloor } from './node-floor-serve.mjs';
 
 const [portFile, upstream, caFile, certFile, keyFile, tempDir] = process.argv.slice(2);
 const ca = readFileSync(caFile);
@@ -132,12 +132,4 @@ async function passThrough(req, res) {
   fetch(upstream + req.url);
 }
 
-const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
-  if (!/\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? '')) {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    return;
-  }
-  passThrough(req, res).catch((err) => res.destroy(err));
-});
-server.listen(0, '127.0.0.1', () => writeFileSync(portFile, String(server.address().port)));
-process.once('SIGTERM', () => server.close(() => process.exit(0)));
+serveFloor({ portFile, certFile, keyFile }, passThrough);

@@ -5,11 +5,11 @@
 // cold. Plain JavaScript run by node itself, so that it loads nothing but what it uses.
 // Arguments: port file, upstream URL, CA file, certificate file, key file, temp directory.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
-import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { serveFloor } from './node-floor-serve.mjs';
 
 const [portFile, upstream, caFile, certFile, keyFile, tempDir] = process.argv.slice(2);
 const dispatcher = new Agent({ connect: { ca: readFileSync(caFile) } });
@@ -65,12 +65,4 @@ async function passThrough(req, res) {
   up.body.once('error', (err) => res.destroy(err));
 }
 
-const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
-  if (!/\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? '')) {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    return;
-  }
-  passThrough(req, res).catch((err) => res.destroy(err));
-});
-server.listen(0, '127.0.0.1', () => writeFileSync(portFile, String(server.address().port)));
-process.once('SIGTERM', () => server.close(() => process.exit(0)));
+serveFloor({ portFile, certFile, keyFile }, passThrough);
