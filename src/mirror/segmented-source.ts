@@ -5,7 +5,8 @@
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
-// With one connection in the plan (a blob below the threshold) the source is that GET alone, resumed the same way.
+// Without a connection to spare (the upstream's budget spent) the source is that GET alone, resumed the same way;
+// a blob below the threshold is read without this source (resuming-chunks.ts).
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
