@@ -16,6 +16,8 @@ export interface UpstreamRequest {
   /** passthrough mode: the client's own Authorization, sent to the upstream's origin only. */
   clientAuthorization?: string;
   signal?: AbortSignal;
+  /** the caller reads the body through chunkSourceOf(): the mirror may read it straight from the socket */
+  direct?: boolean;
 }
 
 export interface UpstreamResponse {
