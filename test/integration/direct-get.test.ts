@@ -238,6 +238,8 @@ describe('direct GET over TLS', () => {
     const before = server.connections;
     await assert.rejects(directGet(options('/b', { headers: { range: 'bytes=0-\r\nx-injected: 1' } })), /invalid header/);
     await assert.rejects(directGet(options('/b', { headers: { 'bad name': 'x' } })), /invalid header/);
+    await assert.rejects(directGet(options('/b', { headers: { 'x-a': 'a\0b' } })), /invalid header/);
+    await assert.rejects(directGet(options('/b', { headers: { 'x-a': 'beyond latin1 \u2713' } })), /invalid header/);
     assert.equal(server.connections, before);
   });
 
@@ -246,6 +248,33 @@ describe('direct GET over TLS', () => {
     assert.equal((await readAll(response(await directGet(options('/b'))).body)).length, 0);
     server.script = ({ socket }) => answer(socket, 200, Buffer.alloc(0));
     assert.equal((await readChunks(response(await directGet(options('/b'))).body)).bytes.length, 0);
+  });
+
+  test('destroy() on the chunk source ends it with that error and closes the connection', async () => {
+    let serverSide: import('node:net').Socket | undefined;
+    server.script = ({ socket }) => {
+      serverSide = socket;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${blob.length}\r\n\r\n`);
+      socket.write(blob.subarray(0, 200_000));
+    };
+    const res = response(await directGet(options('/b')));
+    const source = res.body.chunks();
+    assert.ok(source);
+    let after = 0;
+    let destroyed = false;
+    const error = await new Promise<Error | undefined>((resolve) =>
+      source.deliver(
+        () => {
+          if (destroyed) after++;
+          destroyed = true;
+          source.destroy(new Error('enough'));
+        },
+        resolve,
+      ),
+    );
+    assert.equal(error?.message, 'enough');
+    assert.equal(after, 0, 'no chunk after destroy');
+    await new Promise<void>((resolve) => (serverSide?.destroyed ? resolve() : serverSide?.once('close', () => resolve())));
   });
 
   test('dump() closes the connection at once', async () => {

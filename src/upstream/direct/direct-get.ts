@@ -34,7 +34,8 @@ export type DirectAnswer =
  */
 const readBuffer = Buffer.allocUnsafeSlow(64 * 1024);
 
-const unsafeValue = /[\r\n\0]/;
+// CR, LF and NUL split or end a header; beyond latin1 a character has no one byte to go on the wire as.
+const unsafeValue = /[\r\n\0]|[^\x00-\xff]/;
 const tokenName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The request's bytes; refuses a name that is not a token and a CR, LF or NUL in the path or any value. */
@@ -84,10 +85,16 @@ class DirectExchange {
     if (signal?.aborted) return this.reject(signal.reason ?? new undiciErrors.RequestAbortedError());
     signal?.addEventListener('abort', this.onAbort, { once: true });
     this.arm(this.o.timeouts.connect, () => new undiciErrors.ConnectTimeoutError());
-    const socket = this.dial(url, () => {
-      socket.write(request, 'latin1');
-      this.arm(this.o.timeouts.headers, () => new undiciErrors.HeadersTimeoutError());
-    });
+    let socket: Socket;
+    try {
+      socket = this.dial(url, () => {
+        socket.write(request, 'latin1');
+        this.arm(this.o.timeouts.headers, () => new undiciErrors.HeadersTimeoutError());
+      });
+    } catch (err) {
+      // Options refused at once (a CA bundle that does not parse).
+      return this.fail(err as Error);
+    }
     this.socket = socket;
     socket.on('error', (err) => this.fail(err));
     socket.on('end', () => this.closed());
