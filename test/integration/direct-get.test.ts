@@ -190,6 +190,19 @@ describe('direct GET over TLS', () => {
     assert.equal((toUpstreamError(err, 'hub') as RegistryError).code, 'UPSTREAM_TIMEOUT');
   });
 
+  test('a TLS handshake that never completes is a connect timeout', async () => {
+    const silent = await startScriptedServer({}, () => undefined);
+    try {
+      const url = new URL(`https://localhost:${silent.port}/b`);
+      const err = await directGet({ ...options('/b', { timeouts: { ...timeouts, connect: 200 } }), url }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof undiciErrors.ConnectTimeoutError, String(err));
+      assert.equal((toUpstreamError(err, 'hub') as RegistryError).code, 'UPSTREAM_TIMEOUT');
+      assert.equal(silent.heads.length, 0);
+    } finally {
+      await silent.close();
+    }
+  });
+
   test('an abort ends the exchange before the head and during the body', async () => {
     server.script = () => undefined;
     const early = new AbortController();
