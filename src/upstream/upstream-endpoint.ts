@@ -70,10 +70,11 @@ export class UpstreamEndpoint {
 
   /**
    * How a direct read (direct/direct-get.ts) dials `target`: the same TLS trust as the dispatchers and the same
-   * private-address rule as dispatcherFor. Undefined through a proxy: direct reads dial the upstream themselves.
+   * private-address rule as dispatcherFor. Undefined through a proxy (direct reads dial the upstream themselves)
+   * and when the operator turned direct reads off (`directReads: false`): the request goes through undici.
    */
   async connectFor(target: URL): Promise<DirectConnect | undefined> {
-    if (this.config.proxy) return undefined;
+    if (this.config.proxy || !this.config.directReads) return undefined;
     const guarded = await this.guardedHop(target);
     this.tls ??= upstreamTls(this.config);
     return guarded ? { ...this.tls, lookup: privateRefusingLookup } : this.tls;

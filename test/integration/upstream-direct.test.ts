@@ -128,6 +128,23 @@ describe('direct reads: fallback and the private-address guard', () => {
     }
   });
 
+  test('with directReads off, a GET that asks for a direct read goes through undici', async () => {
+    server.script = ({ socket }) => answer(socket, 200, body);
+    const config = upstreamConfig('tls', 'tls.test', { url: new URL(`https://localhost:${server.port}`), ca: caPath, directReads: false, retries: once });
+    const u = new Upstream(config, { timeouts });
+    try {
+      const heads = server.heads.length;
+      const res = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true });
+      assert.ok(!hasTransientChunks(res.body), 'an undici body');
+      assert.ok((await readBody(res.body)).equals(body));
+      const sent = server.heads.slice(heads);
+      assert.equal(sent.length, 1);
+      assert.doesNotMatch(sent[0] ?? '', /\r\nconnection: close\r\n/);
+    } finally {
+      await u.close();
+    }
+  });
+
   for (const target of ['name', 'literal'] as const) {
     test(`a public upstream's direct hop to a loopback ${target === 'name' ? 'name (localhost)' : 'address'} is refused and never dialled`, async () => {
       // registry.invalid does not resolve: it counts as public, so its redirects are guarded.
