@@ -128,6 +128,27 @@ describe('direct reads: fallback and the private-address guard', () => {
     }
   });
 
+  test('a head the direct reader refuses fails as UNAVAILABLE and says why, in the error and the failure log', async () => {
+    server.script = ({ socket }) => socket.end('HTTP/1.1 200 OK\ncontent-length: 5\n\nhello');
+    const failures: string[] = [];
+    const u = new Upstream(upstreamConfig('tls', 'tls.test', { url: new URL(`https://localhost:${server.port}`), ca: caPath, retries: once }), {
+      timeouts,
+      onFailure: (_name, _url, message) => failures.push(message),
+    });
+    try {
+      const err = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RegistryError, String(err));
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.match(err.message, /^upstream tls: refused response head: bare LF line ending \(PULLGATE_BAD_RESPONSE_HEAD\)$/);
+      assert.deepEqual(failures, [err.message]);
+    } finally {
+      await u.close();
+    }
+  });
+
   test('with directReads off, a GET that asks for a direct read goes through undici', async () => {
     server.script = ({ socket }) => answer(socket, 200, body);
     const config = upstreamConfig('tls', 'tls.test', { url: new URL(`https://localhost:${server.port}`), ca: caPath, directReads: false, retries: once });

@@ -11,6 +11,11 @@ export const maxHeaderLines = 100;
 
 export class ResponseHeadError extends Error {
   readonly code = 'PULLGATE_BAD_RESPONSE_HEAD';
+
+  /** What is wrong with the head, in words (upstream-errors.ts puts it in the operator's log line). */
+  constructor(readonly problem: string) {
+    super(`upstream response head: ${problem}`);
+  }
 }
 
 export interface ResponseHead {
@@ -36,7 +41,7 @@ const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/;
 const decimal = /^[0-9]+$/;
 
-const fail = (message: string): HeadParse => ({ kind: 'error', error: new ResponseHeadError(`upstream response head: ${message}`) });
+const fail = (problem: string): HeadParse => ({ kind: 'error', error: new ResponseHeadError(problem) });
 
 /** Parses `bytes` (everything read from the connection so far, from its first byte). */
 export function parseResponseHead(bytes: Buffer): HeadParse {
