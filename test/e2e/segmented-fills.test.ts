@@ -203,6 +203,27 @@ describe('segmented fills', () => {
     assert.equal(line.resumes, 1);
   });
 
+  test('a one-stream fill cut mid-blob whose redirect URL has expired meanwhile resolves it again through the registry; the blob is read straight from the socket, and the resume is counted', async () => {
+    await startWith({});
+    // The CDN's 403 is chunked, as S3's error answers often are: not framed by the direct reader, it is asked again
+    // through undici (docs/operating.md, "Direct reads of blob bodies"), so the URL must stay expired for two answers.
+    reg.cdn.expireNext = 2;
+    const size = segment + 1000;
+    const blob = await coldBlob(size);
+    const resumesBefore = metric(await metrics(mirror), 'pullgate_fill_resumes_total');
+    cuts.set(reg.cdnLink?.stats().connections ?? 0, 100_000);
+    const got = await pull(mirror, `segments/b${blobs - 1}`, blob.digest);
+    assert.deepEqual(got, { status: 200, digest: blob.digest, bytes: size });
+    const asked = cdnRequests(reg, blob);
+    const direct = (r: (typeof asked)[number]): boolean => r.headers.connection === 'close';
+    assert.deepEqual([asked[0]?.range, asked[0]?.status, asked[0] && direct(asked[0])], [undefined, 200, true], 'the cut GET, read directly');
+    assert.deepEqual(asked.slice(1, -1).map((r) => r.status), [403, 403], 'the expired URL, directly and through undici');
+    const last = asked.at(-1);
+    assert.deepEqual([last?.status, last && direct(last)], [206, true], 'the rest from the URL the registry gave again, read directly');
+    assert.equal(rangeOf(last?.range)[1], size - 1);
+    assert.equal(metric(await metrics(mirror), 'pullgate_fill_resumes_total') - resumesBefore, 1, 'one resume: the expired URL is resolved again within it');
+  });
+
   test('a CDN that ignores Range: a one-stream fill cut mid-blob reads the blob again from its start, skipping what it had; the client sees no error', async () => {
     await startWith({});
     reg.cdn.ignoreRange = true;
