@@ -126,6 +126,7 @@ describe('segmented fills', () => {
     const ranges = asked.slice(1).map((r) => rangeOf(r.range)).sort((a, b) => a[0] - b[0]);
     assert.deepEqual(ranges, [1, 2, 3, 4, 5].map((i) => [i * segment, Math.min(size, (i + 1) * segment) - 1]));
     assert.deepEqual(ranges.at(-1), [size - 1, size - 1], 'the last segment is the one-byte tail');
+    assert.ok(asked.every((r) => r.headers.connection === 'close'), 'the GET and every segment read straight from the socket');
     await settled(mirror);
     const again = await pull(mirror, repository, blob.digest);
     assert.deepEqual(again, { status: 200, digest: blob.digest, bytes: size });
