@@ -2,8 +2,9 @@
 // Hand-written rather than undici because this is the hot byte path (docs/architecture.md, "Decision: blobs
 // stream, verify, then commit"): undici allocates one ArrayBuffer per 16 KiB TLS record and copies each into
 // llhttp's WASM memory; here the socket reads (Node's `onread`) into one reused 64 KiB buffer and the fill copies
-// each chunk once, into its own batches. Used for big blobs only, so there is no pooling (`connection: close`):
-// one handshake is noise next to the body. Timeouts and errors are undici's (connect, headers, body idle; the same
+// each chunk once, into its own batches. No pooling (`connection: close`): one handshake per hop is noise next to a
+// big body, but every fill asks for a direct read, and on a long link a small blob's wait is mostly handshakes
+// (docs/operating.md, "Direct reads of blob bodies"; `directReads: false` turns them off). Timeouts and errors are undici's (connect, headers, body idle; the same
 // error classes), so upstream-errors.ts maps both paths one way.
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
