@@ -4,8 +4,8 @@
 // llhttp's WASM memory; here the socket reads (Node's `onread`) into one reused 64 KiB buffer and the fill copies
 // each chunk once, into its own batches. No pooling (`connection: close`): one handshake per hop is noise next to a
 // big body, but every fill asks for a direct read, and on a long link a small blob's wait is mostly handshakes
-// (docs/operating.md, "Direct reads of blob bodies"; `directReads: false` turns them off). Timeouts and errors are undici's (connect, headers, body idle; the same
-// error classes), so upstream-errors.ts maps both paths one way.
+// (docs/operating.md, "Direct reads of blob bodies"; `directReads: false` turns them off). Timeouts and errors
+// are undici's (connect, headers, body idle; the same error classes), so upstream-errors.ts maps both paths one way.
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
