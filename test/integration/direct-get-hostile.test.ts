@@ -107,6 +107,20 @@ describe('direct GET against a hostile upstream', () => {
     assert.equal(new URL(String(direct.headers.location), 'https://x').href, new URL(String(viaU.headers.location), 'https://x').href);
   });
 
+  test('a timeout of 0 is no timeout, as undici reads it (the config allows 0): a slow head and a pause in the body are waited for', async () => {
+    server.script = ({ socket }) => {
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01234'), 60);
+      setTimeout(() => socket.end('56789'), 120);
+    };
+    const none = { connect: 0, headers: 0, idle: 0 };
+    const viaU = await request(`https://localhost:${server.port}/b`, { dispatcher: undiciAgent, headersTimeout: none.headers, bodyTimeout: none.idle });
+    assert.equal(await viaU.body.text(), '0123456789');
+    const res = response(await directGet(options('/b', { timeouts: none })));
+    const { bytes, error } = await readChunks(res.body);
+    assert.equal(error, undefined);
+    assert.equal(bytes.toString(), '0123456789');
+  });
+
   test('a head that never ends: a slow one meets the headers timeout, a fast one the 64 KiB cap', async () => {
     server.script = ({ socket }) => {
       socket.write('HTTP/1.1 200 OK\r\n');
