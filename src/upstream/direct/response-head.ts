@@ -86,7 +86,8 @@ interface Fields {
 }
 
 function parseFields(lines: string[]): Fields | string {
-  const headers: Record<string, string | string[]> = {};
+  // A Map, not an object: a header named __proto__ or constructor must not reach an object's prototype or members.
+  const headers = new Map<string, string | string[]>();
   const contentLengths: string[] = [];
   let transferEncoding = false;
   for (const line of lines) {
@@ -100,14 +101,15 @@ function parseFields(lines: string[]): Fields | string {
     const name = rawName.toLowerCase();
     if (name === 'content-length') contentLengths.push(value);
     if (name === 'transfer-encoding') transferEncoding = true;
-    const seen = headers[name];
-    if (seen === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    const seen = headers.get(name);
+    if (seen === undefined) headers.set(name, name === 'set-cookie' ? [value] : value);
     else if (Array.isArray(seen)) seen.push(value);
-    else headers[name] = [seen, value];
+    else headers.set(name, [seen, value]);
   }
   // Repeated identical Content-Length lines are one value (checked in framing()).
-  if (contentLengths.length > 1) headers['content-length'] = contentLengths[0] ?? '';
-  return { headers: headers as IncomingHttpHeaders, contentLengths, transferEncoding };
+  if (contentLengths.length > 1) headers.set('content-length', contentLengths[0] ?? '');
+  // Object.fromEntries defines own properties: `__proto__` becomes a value like any other.
+  return { headers: Object.fromEntries(headers) as IncomingHttpHeaders, contentLengths, transferEncoding };
 }
 
 function framing(head: ResponseHead, contentLengths: string[], transferEncoding: boolean): HeadParse {

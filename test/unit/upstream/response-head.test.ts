@@ -154,3 +154,17 @@ describe('response head: informational answers before the final one', () => {
     refused(hint.repeat(Math.ceil(maxHeadBytes / hint.length) + 1), /larger than/);
   });
 });
+
+describe('response head: header names that are also Object property names', () => {
+  it('__proto__, constructor and toString are own values of the headers, never the prototype or inherited members', () => {
+    const r = parse('HTTP/1.1 200 OK\r\n__proto__: x\r\nconstructor: y\r\nconstructor: z\r\ntoString: t\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(r.kind, 'head');
+    if (r.kind !== 'head') return;
+    const headers = r.head.headers as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+    assert.deepEqual(Object.keys(headers).sort(), ['__proto__', 'constructor', 'content-length', 'tostring']);
+    assert.equal(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value, 'x');
+    assert.deepEqual(headers.constructor, ['y', 'z']);
+    assert.equal(headers.tostring, 't');
+  });
+});
