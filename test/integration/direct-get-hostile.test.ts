@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { directGet, type DirectAnswer, type DirectGetOptions } from '../../src/upstream/direct/direct-get.js';
 import type { DirectBody } from '../../src/upstream/direct/direct-body.js';
+import { chunkSourceOf, readableChunks } from '../../src/upstream/chunk-source.js';
 import { createTestCa, type TestCa } from '../support/pki.js';
 import { answer, startScriptedServer, type ScriptedServer } from '../support/scripted-http-server.js';
 
@@ -119,6 +120,19 @@ describe('direct GET against a hostile upstream', () => {
     const { bytes, error } = await readChunks(res.body);
     assert.equal(error, undefined);
     assert.equal(bytes.toString(), '0123456789');
+  });
+
+  test('a body that breaks before anyone reads it still ends its reader with the error, through either face', async () => {
+    server.script = ({ socket }) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc');
+    for (const face of ['chunks', 'readable'] as const) {
+      const res = response(await directGet(options('/b')));
+      await sleep(100);
+      const source = face === 'chunks' ? chunkSourceOf(res.body) : readableChunks(res.body);
+      const parts: Buffer[] = [];
+      const error = await new Promise<Error | undefined>((resolve) => source.deliver((c) => parts.push(Buffer.from(c)), resolve));
+      assert.ok(error, `${face}: the reader hears the break`);
+      assert.ok(Buffer.concat(parts).length <= 3, face);
+    }
   });
 
   test('a head that never ends: a slow one meets the headers timeout, a fast one the 64 KiB cap', async () => {
