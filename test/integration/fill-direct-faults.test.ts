@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { FakeUpstream, type Faults } from '../support/fake/fake-upstream.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
 
+const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const fds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
 
 describe('direct fills against a breaking upstream', () => {
@@ -68,12 +69,13 @@ describe('direct fills against a breaking upstream', () => {
     ['a 503', { serverError: 503 }, false],
   ];
 
-  test('every failure closes every connection; what is right arrives byte-exact', async () => {
+  test('every failure closes every connection and stops every timer; what is right arrives byte-exact', async () => {
     // Warm: the token and the first connections of the mirror's dispatchers are made once.
     const warm = up.addBlob(randomBytes(1000));
     assert.equal((await pull(warm)).digest, warm);
     await settled();
     const before = await fds();
+    const timersBefore = timers();
     for (const [what, faults, ok] of cases) {
       up.faults = faults;
       const blob = randomBytes(size);
@@ -84,6 +86,7 @@ describe('direct fills against a breaking upstream', () => {
       else assert.notEqual(got.digest, digest, what);
       await settled();
       assert.ok((await fds()) <= before, `${what}: ${await fds()} descriptors open, ${before} before`);
+      assert.ok(timers() <= timersBefore, `${what}: ${timers()} timers, ${timersBefore} before`);
     }
   });
 });
