@@ -204,6 +204,64 @@ describe('direct GET against a hostile upstream', () => {
     [...blobs.values()].forEach((b, i) => assert.equal(createHash('sha256').update(results[i]!).digest('hex'), createHash('sha256').update(b).digest('hex'), `blob ${i}`));
   });
 
+  test('bodies paused and resumed from inside other bodies\' chunk callbacks: no chunk changes during its call, every body byte-exact', async () => {
+    const blobs = Array.from({ length: 6 }, (_, i) => randomBytes(1024 * 1024 + i * 1013));
+    server.script = ({ head, socket }) => {
+      const blob = blobs[Number(head.split(' ')[1]?.slice(2))] ?? Buffer.alloc(0);
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${blob.length}\r\n\r\n`);
+      let at = 0;
+      const pump = (): void => {
+        while (at < blob.length && !socket.destroyed) {
+          const n = 1 + Math.floor(Math.random() * 30_000);
+          const ok = socket.write(blob.subarray(at, at + n));
+          at += n;
+          if (!ok) return void socket.once('drain', pump);
+          if (Math.random() < 0.1) return void setImmediate(pump);
+        }
+        socket.end();
+      };
+      pump();
+    };
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(blobs.map((_, i) => directGet(options(`/b${i}`))));
+      const sources = answers.map((a) => {
+        const source = response(a).body.chunks();
+        assert.ok(source);
+        return source;
+      });
+      const paused = new Set<number>();
+      const resumeAll = (): void => {
+        for (const k of paused) sources[k]?.resume();
+        paused.clear();
+      };
+      const kick = setInterval(resumeAll, 3);
+      const digests = await Promise.all(
+        sources.map(
+          (source, i) =>
+            new Promise<string>((resolve, reject) => {
+              const hash = createHash('sha256');
+              source.deliver(
+                (chunk) => {
+                  const before = Buffer.from(chunk);
+                  const j = Math.floor(Math.random() * sources.length);
+                  const r = Math.random();
+                  if (r < 0.2 && j !== i) {
+                    sources[j]?.pause();
+                    paused.add(j);
+                  } else if (r < 0.5) resumeAll();
+                  assert.ok(before.equals(chunk), `the chunk of body ${i} changed during its call`);
+                  hash.update(chunk);
+                },
+                (err) => (err ? reject(err) : resolve(hash.digest('hex'))),
+              );
+            }),
+        ),
+      );
+      clearInterval(kick);
+      digests.forEach((d, i) => assert.equal(d, createHash('sha256').update(blobs[i] ?? '').digest('hex'), `round ${round}, body ${i}`));
+    }
+  });
+
   test('no file descriptor is left behind by any failure: early close, close before the head, bad head, stall, RST, refused dial, dump, a destroyed partial read', async () => {
     const fds = async () => (await readdir('/proc/self/fd')).length;
     const rst = await startRstServer(ca);
