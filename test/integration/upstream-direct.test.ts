@@ -187,6 +187,24 @@ describe('direct reads: fallback and the private-address guard', () => {
     });
   }
 
+  test('a direct hop to loopback in other spellings (short, hex, decimal, IPv4-mapped, NAT64) is refused and never dialled', async () => {
+    const u = new Upstream(upstreamConfig('hub', 'docker.io', { url: new URL('https://registry.invalid'), retries: once }), { timeouts });
+    const before = server.connections;
+    try {
+      for (const host of ['127.1', '0x7f000001', '2130706433', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::1]', '[64:ff9b::7f00:1]']) {
+        const err = await u.fetchResolved(new URL(`https://${host}:${server.port}/secret`), { method: 'GET', path: '/secret', direct: true }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof RegistryError, `${host}: ${String(err)}`);
+        assert.match(err.message, /private address/, host);
+      }
+      assert.equal(server.connections, before, 'no private target is dialled');
+    } finally {
+      await u.close();
+    }
+  });
+
   test('with allowPrivateRedirects, the same direct hop is dialled', async () => {
     server.script = ({ socket }) => answer(socket, 200, body);
     const config = upstreamConfig('hub', 'docker.io', { url: new URL('https://registry.invalid'), ca: caPath, allowPrivateRedirects: true, retries: once });

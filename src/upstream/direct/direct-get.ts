@@ -180,9 +180,14 @@ class DirectExchange {
     this.fail(new undiciErrors.SocketError('other side closed'));
   }
 
-  /** Arms the one timer (connect, then headers, then body idle); while the body is paused, it does not fire. */
+  /**
+   * Arms the one timer (connect, then headers, then body idle); while the body is paused, it does not fire. 0 is
+   * no timer, as undici reads its timeouts (the configuration allows 0).
+   */
   private arm(ms: number, error: () => Error): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
+    if (ms <= 0) return;
     const timer = setTimeout(() => {
       if (this.body && this.paused) timer.refresh();
       else this.fail(error());

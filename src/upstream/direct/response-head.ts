@@ -43,23 +43,34 @@ const decimal = /^[0-9]+$/;
 
 const fail = (problem: string): HeadParse => ({ kind: 'error', error: new ResponseHeadError(problem) });
 
-/** Parses `bytes` (everything read from the connection so far, from its first byte). */
+/**
+ * Parses `bytes` (everything read from the connection so far, from its first byte). Informational heads (1xx)
+ * before the final one are skipped, as undici does (a CDN's 103 Early Hints), except 100 (never asked for: no
+ * Expect is sent) and 101; they count towards maxHeadBytes.
+ */
 export function parseResponseHead(bytes: Buffer): HeadParse {
-  const end = bytes.indexOf('\r\n\r\n', 0, 'latin1');
-  const bare = bareLineEnding(bytes, end < 0 ? Math.min(bytes.length, maxHeadBytes) : end + 4);
-  if (bare !== undefined) return fail(bare);
-  if (end < 0 || end + 4 > maxHeadBytes) return bytes.length >= maxHeadBytes ? fail(`larger than ${maxHeadBytes} bytes`) : { kind: 'needs-more' };
-  const lines = bytes.toString('latin1', 0, end).split('\r\n');
-  const first = statusLine.exec(lines[0] ?? '');
-  if (!first) return fail('malformed status line');
-  const status = Number(first[1]);
-  if (status < 200 || status > 599) return fail(`status ${status} refused`);
-  if (lines.length - 1 > maxHeaderLines) return fail(`more than ${maxHeaderLines} header lines`);
-  const fields = parseFields(lines.slice(1));
-  if (typeof fields === 'string') return fail(fields);
-  const head: ResponseHead = { status, headers: fields.headers, bodyStart: end + 4 };
-  if (status === 204 || status === 304) return { kind: 'head', head, length: 0 };
-  return framing(head, fields.contentLengths, fields.transferEncoding);
+  for (let start = 0; ; ) {
+    const end = bytes.indexOf('\r\n\r\n', start, 'latin1');
+    const bare = bareLineEnding(bytes, end < 0 ? Math.min(bytes.length, maxHeadBytes) : end + 4);
+    if (bare !== undefined) return fail(bare);
+    if (end < 0 || end + 4 > maxHeadBytes) return bytes.length >= maxHeadBytes ? fail(`larger than ${maxHeadBytes} bytes`) : { kind: 'needs-more' };
+    const lines = bytes.toString('latin1', start, end).split('\r\n');
+    const first = statusLine.exec(lines[0] ?? '');
+    if (!first) return fail('malformed status line');
+    const status = Number(first[1]);
+    const informational = status >= 102 && status < 200;
+    if (!informational && (status < 200 || status > 599)) return fail(`status ${status} refused`);
+    if (lines.length - 1 > maxHeaderLines) return fail(`more than ${maxHeaderLines} header lines`);
+    const fields = parseFields(lines.slice(1));
+    if (typeof fields === 'string') return fail(fields);
+    if (informational) {
+      start = end + 4;
+      continue;
+    }
+    const head: ResponseHead = { status, headers: fields.headers, bodyStart: end + 4 };
+    if (status === 204 || status === 304) return { kind: 'head', head, length: 0 };
+    return framing(head, fields.contentLengths, fields.transferEncoding);
+  }
 }
 
 /** A CR not followed by LF, or an LF not preceded by CR, before `limit` (the end of the head, or of what is read). */
@@ -80,7 +91,8 @@ interface Fields {
 }
 
 function parseFields(lines: string[]): Fields | string {
-  const headers: Record<string, string | string[]> = {};
+  // A Map, not an object: a header named __proto__ or constructor must not reach an object's prototype or members.
+  const headers = new Map<string, string | string[]>();
   const contentLengths: string[] = [];
   let transferEncoding = false;
   for (const line of lines) {
@@ -94,14 +106,15 @@ function parseFields(lines: string[]): Fields | string {
     const name = rawName.toLowerCase();
     if (name === 'content-length') contentLengths.push(value);
     if (name === 'transfer-encoding') transferEncoding = true;
-    const seen = headers[name];
-    if (seen === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    const seen = headers.get(name);
+    if (seen === undefined) headers.set(name, name === 'set-cookie' ? [value] : value);
     else if (Array.isArray(seen)) seen.push(value);
-    else headers[name] = [seen, value];
+    else headers.set(name, [seen, value]);
   }
   // Repeated identical Content-Length lines are one value (checked in framing()).
-  if (contentLengths.length > 1) headers['content-length'] = contentLengths[0] ?? '';
-  return { headers: headers as IncomingHttpHeaders, contentLengths, transferEncoding };
+  if (contentLengths.length > 1) headers.set('content-length', contentLengths[0] ?? '');
+  // Object.fromEntries defines own properties: `__proto__` becomes a value like any other.
+  return { headers: Object.fromEntries(headers) as IncomingHttpHeaders, contentLengths, transferEncoding };
 }
 
 function framing(head: ResponseHead, contentLengths: string[], transferEncoding: boolean): HeadParse {

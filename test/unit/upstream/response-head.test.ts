@@ -126,3 +126,45 @@ describe('response head: hostile shapes are refused', () => {
     assert.equal(parse(`${ok}Content-Length: 4\r\n\r\n\n\r\0x`).kind, 'head');
   });
 });
+
+describe('response head: informational answers before the final one', () => {
+  it('a 103 Early Hints (or a 102) before the 200 is skipped, as undici does; the body starts after the final head', () => {
+    const text = 'HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const r = parse(text);
+    assert.equal(r.kind, 'head');
+    if (r.kind !== 'head') return;
+    assert.equal(r.head.status, 200);
+    assert.deepEqual(r.head.headers, { 'content-length': '2' });
+    assert.equal(r.head.bodyStart, text.length - 2);
+  });
+
+  it('needs more while only informational heads have arrived', () => {
+    assert.equal(parse('HTTP/1.1 103 Early Hints\r\n\r\n').kind, 'needs-more');
+    assert.equal(parse('HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n').kind, 'needs-more');
+  });
+
+  it('100 Continue (never asked for) and 101 are refused, as undici does; a malformed informational head too', () => {
+    refused('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', /status 100/);
+    refused('HTTP/1.1 101 Switching\r\n\r\n', /status 101/);
+    refused('HTTP/1.1 103 X\r\nbad line\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', /header line/);
+  });
+
+  it('informational heads count towards the head size cap', () => {
+    const hint = `HTTP/1.1 103 Early Hints\r\nLink: ${'a'.repeat(1000)}\r\n\r\n`;
+    refused(hint.repeat(Math.ceil(maxHeadBytes / hint.length) + 1), /larger than/);
+  });
+});
+
+describe('response head: header names that are also Object property names', () => {
+  it('__proto__, constructor and toString are own values of the headers, never the prototype or inherited members', () => {
+    const r = parse('HTTP/1.1 200 OK\r\n__proto__: x\r\nconstructor: y\r\nconstructor: z\r\ntoString: t\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(r.kind, 'head');
+    if (r.kind !== 'head') return;
+    const headers = r.head.headers as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+    assert.deepEqual(Object.keys(headers).sort(), ['__proto__', 'constructor', 'content-length', 'tostring']);
+    assert.equal(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value, 'x');
+    assert.deepEqual(headers.constructor, ['y', 'z']);
+    assert.equal(headers.tostring, 't');
+  });
+});
