@@ -208,6 +208,17 @@ describe('direct GET keep-alive', () => {
     assert.equal(server.connections, 2);
   });
 
+  test('a Keep-Alive: timeout=3 hint keeps the socket for the hint less 2 s, not the default 30 s', async () => {
+    server.script = ({ socket }) => (nth(socket), answerOpen(socket, body, { 'keep-alive': 'timeout=3, max=100' }));
+    assert.ok((await readAll(await directGet(options()))).equals(body));
+    const kept = performance.now();
+    assert.equal(pool.size(), 1);
+    await closed(sockets[0]!);
+    const ms = performance.now() - kept;
+    assert.ok(ms >= 900 && ms < 5000, `closed after ${Math.round(ms)} ms`);
+    assert.equal(pool.size(), 0);
+  });
+
   test('at most maxIdle sockets are kept per origin', async () => {
     pool = new DirectPool({ maxIdle: 2 });
     const answers = await Promise.all([1, 2, 3].map(() => directGet(options())));

@@ -50,7 +50,7 @@ export class DirectConnection {
     return !s.destroyed && !s.readableEnded && s.writable && !s.writableEnded;
   }
 
-  /** Makes `user` the one its reads and end go to; reading resumes (an idle socket must notice a close). */
+  /** Makes `user` the one its reads and end go to. */
   attach(user: ConnectionUser): void {
     this.user = user;
   }
@@ -58,7 +58,7 @@ export class DirectConnection {
   /** Reads on, also when called from inside a read callback (whose `false` would stop reading again). */
   resume(): void {
     if (this.inRead) this.keepReading = true;
-    else this.socket.resume();
+    this.socket.resume();
   }
 
   pause(): void {
