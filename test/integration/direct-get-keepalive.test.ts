@@ -219,6 +219,15 @@ describe('direct GET keep-alive', () => {
     assert.equal(pool.size(), 0);
   });
 
+  test('an idle kept socket does not keep the process alive (unref), as undici\'s do', async () => {
+    assert.ok((await readAll(await directGet(options()))).equals(body));
+    assert.equal(pool.size(), 1);
+    const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    sockets[0]?.unref();
+    assert.equal(tcpHandles(), 0, 'neither the server side (unref here) nor the idle client side holds the loop');
+    sockets[0]?.ref();
+  });
+
   test('at most maxIdle sockets are kept per origin', async () => {
     pool = new DirectPool({ maxIdle: 2 });
     const answers = await Promise.all([1, 2, 3].map(() => directGet(options())));

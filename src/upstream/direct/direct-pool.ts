@@ -68,7 +68,10 @@ export class DirectPool {
     const list = this.idle.get(key);
     for (let entry = list?.pop(); entry; entry = list?.pop()) {
       clearTimeout(entry.timer);
-      if (entry.connection.usable) return entry.connection;
+      if (entry.connection.usable) {
+        entry.connection.socket.ref();
+        return entry.connection;
+      }
       entry.connection.destroy();
     }
     return undefined;
@@ -89,6 +92,8 @@ export class DirectPool {
     connection.attach({ read: () => (this.drop(key, entry), false), lost: () => this.drop(key, entry) });
     list.push(entry);
     this.idle.set(key, list);
+    // Like undici's idle sockets, an idle one does not keep the process alive.
+    connection.socket.unref();
     connection.resume();
   }
 
