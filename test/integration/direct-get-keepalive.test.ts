@@ -37,6 +37,13 @@ async function readAll(a: DirectAnswer): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** Waits (polling) until `cond` holds, at most 2 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (const start = performance.now(); !cond(); await delay(5)) {
+    if (performance.now() - start > 2000) assert.fail(`timed out waiting: ${what}`);
+  }
+}
+
 const closed = (s: Socket): Promise<void> => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
 
 describe('direct GET keep-alive', () => {
@@ -144,16 +151,14 @@ describe('direct GET keep-alive', () => {
     assert.equal(pool.size(), 1);
     sockets[0]?.write('HTTP/1.1 200 OK\r\n');
     await closed(sockets[0]!);
-    await delay(20);
-    assert.equal(pool.size(), 0);
+    await until(() => pool.size() === 0, 'the idle socket dropped');
   });
 
   test('a kept connection the server closed while idle is dropped; the next GET dials anew', async () => {
     assert.ok((await readAll(await directGet(options()))).equals(body));
     sockets[0]?.end();
     await closed(sockets[0]!);
-    await delay(20);
-    assert.equal(pool.size(), 0, 'the end was noticed while idle');
+    await until(() => pool.size() === 0, 'the end noticed while idle');
     assert.ok((await readAll(await directGet(options()))).equals(body));
     assert.equal(server.connections, 2);
     assert.equal(server.heads.length, 2);
