@@ -203,6 +203,22 @@ describe('direct GET keep-alive', () => {
     assert.equal(lookups, 1);
   });
 
+  test('a guarded hop\'s dial options are one object for every hop, never the unguarded one (idle sockets are keyed by it)', async () => {
+    const u = new Upstream(upstreamConfig('pub', 'pub.test', { url: new URL('https://8.8.8.8') }), { timeouts });
+    try {
+      const endpoint = u.endpoints[0]!;
+      const hop = await endpoint.connectFor(new URL('https://1.1.1.1/blob'));
+      const again = await endpoint.connectFor(new URL('https://1.1.1.1/other'));
+      const own = await endpoint.connectFor(new URL('https://8.8.8.8/v2/'));
+      assert.ok(hop?.lookup, 'a redirect hop of a public upstream dials through the guard');
+      assert.equal(again, hop);
+      assert.equal(own?.lookup, undefined);
+      assert.notEqual(pool.keyOf(new URL('https://1.1.1.1/'), hop), pool.keyOf(new URL('https://1.1.1.1/'), own!));
+    } finally {
+      await u.close();
+    }
+  });
+
   test('idle sockets are closed after the idle timeout', async () => {
     pool = new DirectPool({ idleMs: 50 });
     assert.ok((await readAll(await directGet(options()))).equals(body));
