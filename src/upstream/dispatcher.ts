@@ -13,6 +13,9 @@ export interface DispatcherTimeouts {
   idle: number;
 }
 
+/** How long idle connections are kept, undici's and the direct reads' (direct/direct-pool.ts). */
+export const keepAlive = { timeoutMs: 30_000, maxTimeoutMs: 600_000 };
+
 /**
  * The TLS trust of every connection to an upstream, undici's and the direct reads' (direct/direct-get.ts): the
  * system roots plus the upstream's own bundle, verification unless the operator turned it off.
@@ -33,8 +36,8 @@ export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherT
   const common = {
     headersTimeout: timeouts.headers,
     bodyTimeout: timeouts.idle,
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 600_000,
+    keepAliveTimeout: keepAlive.timeoutMs,
+    keepAliveMaxTimeout: keepAlive.maxTimeoutMs,
     connections: 64,
   };
   if (upstream.proxy) {

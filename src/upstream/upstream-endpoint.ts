@@ -15,6 +15,8 @@ export class UpstreamEndpoint {
   readonly breaker: CircuitBreaker;
   private guarded: Dispatcher | undefined;
   private tls: DirectConnect | undefined;
+  /** The same object every time: direct-pool.ts keys idle sockets by it. */
+  private guardedTls: DirectConnect | undefined;
   private privateSelf: Promise<boolean> | undefined;
 
   constructor(
@@ -77,7 +79,9 @@ export class UpstreamEndpoint {
     if (this.config.proxy || !this.config.directReads) return undefined;
     const guarded = await this.guardedHop(target);
     this.tls ??= upstreamTls(this.config);
-    return guarded ? { ...this.tls, lookup: privateRefusingLookup } : this.tls;
+    if (!guarded) return this.tls;
+    this.guardedTls ??= { ...this.tls, lookup: privateRefusingLookup };
+    return this.guardedTls;
   }
 
   /**

@@ -10,6 +10,7 @@ import type { RateLimit, UpstreamBody, UpstreamObserver, UpstreamRequest, Upstre
 import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
 import { directGet } from './direct/direct-get.js';
+import { DirectPool } from './direct/direct-pool.js';
 import { fetchWithFailover } from './failover.js';
 import { parseRetryAfter, sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
@@ -75,6 +76,8 @@ export class Upstream {
   private readonly random: () => number;
   private readonly onFailure: UpstreamOptions['onFailure'];
   private readonly onDirectFallback: UpstreamOptions['onDirectFallback'];
+  /** Kept connections of direct reads, for every URL of this upstream and its redirect targets. */
+  readonly directPool = new DirectPool();
 
   constructor(
     readonly config: UpstreamConfig,
@@ -330,7 +333,7 @@ export class Upstream {
     const signal = req.signal ? { signal: req.signal } : {};
     const connect = req.direct && method === 'GET' && /^https?:$/.test(url.protocol) ? await endpoint.connectFor(url) : undefined;
     if (connect) {
-      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, ...signal });
+      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...signal });
       if (answer.kind === 'response') return { status: answer.status, headers: answer.headers, body: answer.body };
       this.onDirectFallback?.(this.name, url.origin, answer.reason);
     }
@@ -386,6 +389,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    this.directPool.close();
     await Promise.all(this.endpoints.map((e) => e.close()));
   }
 }

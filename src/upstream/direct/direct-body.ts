@@ -1,7 +1,8 @@
 // The body of a direct read (direct-get.ts), in two faces. chunks(): a ChunkSource handing over views of the
 // connection's reused read buffer, for the blob fill that copies them into its own batches (docs/architecture.md,
 // "Decision: blobs stream, verify, then commit"; src/upstream/chunk-source.ts). Any other reader (a capped read,
-// a pipe, dump() on a redirect or a 401) uses the Readable face, which pushes copies. The first face used wins.
+// a pipe) uses the Readable face, which pushes copies. The first face used wins. dump() (a redirect's body, a
+// 401's) reads a small body to its end so that its connection can be kept (direct-pool.ts) and closes a large one.
 import { Readable } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { ChunkSource, TransientBody } from '../chunk-source.js';
@@ -15,13 +16,18 @@ export interface BodyConnection {
   close(): void;
 }
 
+/** The largest body dump() reads to its end to keep the connection, as undici's dump() (its default limit). */
+export const dumpLimit = 64 * 1024;
+
 interface Sink {
   onChunk: (chunk: Buffer) => void;
   onEnd: (err?: Error) => void;
 }
 
 export class DirectBody extends Readable implements TransientBody {
-  private mode: 'unread' | 'readable' | 'chunks' = 'unread';
+  private mode: 'unread' | 'readable' | 'chunks' | 'dumped' = 'unread';
+  /** Resolves dump() once a dumped body has ended. */
+  private dumped: (() => void) | undefined;
   private sink: Sink | undefined;
   private sinkPaused = false;
   /** Bytes read together with the head (a copy), handed over first. */
@@ -32,6 +38,8 @@ export class DirectBody extends Readable implements TransientBody {
   constructor(
     private readonly connection: BodyConnection,
     pending: Buffer,
+    /** The Content-Length. */
+    private readonly length: number,
   ) {
     super();
     if (pending.length > 0) this.pending = pending;
@@ -60,15 +68,26 @@ export class DirectBody extends Readable implements TransientBody {
     };
   }
 
-  /** The connection no longer needs reading: closed (no keep-alive, so nothing needs draining first). */
+  /**
+   * The body is not needed: an unread body up to dumpLimit is read to its end and dropped, so the connection may be
+   * kept; any other is closed at once. Never rejects: a body that fails meanwhile is dropped all the same.
+   */
   dump(): Promise<void> {
     if (this.mode === 'chunks') this.endSink(new undiciErrors.RequestAbortedError());
-    else this.destroy();
+    else if (this.mode !== 'unread' || this.destroyed || this.ended !== undefined || this.length > dumpLimit) this.destroy();
+    else {
+      this.mode = 'dumped';
+      this.pending = undefined;
+      const done = new Promise<void>((resolve) => (this.dumped = resolve));
+      this.connection.resume();
+      return done;
+    }
     return Promise.resolve();
   }
 
   /** From the connection: the next bytes, valid only during this call. False: pause reading. */
   data(view: Buffer): boolean {
+    if (this.mode === 'dumped') return true;
     if (this.mode === 'unread' || (this.mode === 'chunks' && !this.sink) || this.pending) {
       // Read before anyone asked (a TLS record decrypted as the socket paused): kept, as a copy.
       this.pending = this.pending ? Buffer.concat([this.pending, view]) : Buffer.from(view);
@@ -85,6 +104,11 @@ export class DirectBody extends Readable implements TransientBody {
   end(err?: Error): void {
     if (this.ended !== undefined) return;
     this.ended = err ?? null;
+    if (this.mode === 'dumped') {
+      this.destroy();
+      this.dumped?.();
+      return;
+    }
     if (this.mode === 'chunks') {
       if (this.sink && !this.pending) this.endSink(err);
       return;
@@ -95,7 +119,7 @@ export class DirectBody extends Readable implements TransientBody {
   }
 
   override _read(): void {
-    if (this.mode === 'chunks') return;
+    if (this.mode === 'chunks' || this.mode === 'dumped') return;
     this.mode = 'readable';
     const pending = this.pending;
     this.pending = undefined;

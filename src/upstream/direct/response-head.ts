@@ -23,6 +23,8 @@ export interface ResponseHead {
   headers: IncomingHttpHeaders;
   /** Offset of the first body byte in the bytes parsed. */
   bodyStart: number;
+  /** HTTP/1.0 never keeps its connection for another request (direct-pool.ts). */
+  version: '1.0' | '1.1';
 }
 
 export type HeadParse =
@@ -35,7 +37,7 @@ export type HeadParse =
 
 const CR = 0x0d;
 const LF = 0x0a;
-const statusLine = /^HTTP\/1\.[01] ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+const statusLine = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field content: visible characters, obs-text, space and tab; every other control character is refused.
 const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -57,7 +59,7 @@ export function parseResponseHead(bytes: Buffer): HeadParse {
     const lines = bytes.toString('latin1', start, end).split('\r\n');
     const first = statusLine.exec(lines[0] ?? '');
     if (!first) return fail('malformed status line');
-    const status = Number(first[1]);
+    const status = Number(first[2]);
     const informational = status >= 102 && status < 200;
     if (!informational && (status < 200 || status > 599)) return fail(`status ${status} refused`);
     if (lines.length - 1 > maxHeaderLines) return fail(`more than ${maxHeaderLines} header lines`);
@@ -67,7 +69,7 @@ export function parseResponseHead(bytes: Buffer): HeadParse {
       start = end + 4;
       continue;
     }
-    const head: ResponseHead = { status, headers: fields.headers, bodyStart: end + 4 };
+    const head: ResponseHead = { status, headers: fields.headers, bodyStart: end + 4, version: first[1] === '0' ? '1.0' : '1.1' };
     if (status === 204 || status === 304) return { kind: 'head', head, length: 0 };
     return framing(head, fields.contentLengths, fields.transferEncoding);
   }
