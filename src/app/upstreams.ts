@@ -49,6 +49,7 @@ function upstreamMaker(base: Base, figures: Figures, quota: QuotaGovernor): (u: 
       },
       onRefused: (upstream, retryAfterMs) => quota.refused(upstream, retryAfterMs),
       onFailure: (upstream, url, message) => log.warn({ upstream, url, reason: message }, 'upstream request failed'),
+      onDirectFallback: (upstream, origin, reason) => log.debug({ upstream, origin, reason }, 'upstream answer not read directly, asked again through undici'),
       onCircuit: (upstream, url, change) =>
         log[change.to === 'open' ? 'warn' : 'info']({ upstream, url, circuit: change.to, from: change.from, failures: change.failures, reason: change.reason }, 'upstream circuit'),
     });

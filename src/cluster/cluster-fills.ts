@@ -7,6 +7,7 @@ import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { digestAlgorithm, digestHex, type Digest } from '../registry/digest.js';
 import type { FillSource } from '../mirror/fills.js';
+import { chunkSourceOf } from '../upstream/chunk-source.js';
 import { StoredMeanwhile, type ClusterFillSource, type ClusterSource } from '../mirror/cluster-fill-source.js';
 import type { LeaseRecord, LeaseStore } from './leases.js';
 import type { PeerClient } from './peer-client.js';
@@ -75,7 +76,7 @@ export class ClusterFills implements ClusterFillSource {
       if (answer.kind === 'streaming') {
         return {
           size: answer.size,
-          body: answer.body,
+          body: chunkSourceOf(answer.body),
           peer: holder.replica,
           ...(holder.about ? { fetchedFor: holder.about } : {}),
           // The holder commits the blob; this replica's verified copy was only for its own readers.

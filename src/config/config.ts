@@ -38,6 +38,8 @@ export interface UpstreamConfig {
   /** Tried in order before `url` (the origin). */
   mirrors: URL[];
   allowPrivateRedirects: boolean;
+  /** Blob fills may read bodies straight from the socket (src/upstream/direct/); false: always undici. */
+  directReads: boolean;
   retries: { attempts: number; minDelayMs: number; maxDelayMs: number };
   circuit: { failures: number; openForMs: number };
   /** Segmented fills (docs/segmented-fills.md); absent: the defaults. */

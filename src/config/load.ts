@@ -166,6 +166,7 @@ export function upstreamConfigOf(u: ParsedUpstream, o: { password?: string; caPa
     ...(u.watchWebhook ? { watchWebhook: u.watchWebhook } : {}),
     mirrors: (u.mirrors ?? []).map((m) => new URL(m.replace(/\/+$/, ''))),
     allowPrivateRedirects: u.allowPrivateRedirects ?? false,
+    directReads: u.directReads ?? true,
     retries: {
       attempts: u.retries?.attempts ?? 3,
       minDelayMs: u.retries?.minDelay ?? 200,

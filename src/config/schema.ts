@@ -135,6 +135,11 @@ export const upstreamSchema = z.strictObject({
   watchWebhook: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   /** Follow redirects to loopback, private or link-local addresses even though the upstream URL is public. */
   allowPrivateRedirects: z.boolean().default(false),
+  /**
+   * Blob fills read the upstream's answer straight from the socket (docs/operating.md, "Direct reads of blob
+   * bodies"); false: through the same HTTP client as every other request.
+   */
+  directReads: z.boolean().default(true),
   /** Idempotent requests that meet a connection error, a timeout or a 5xx are tried again, with backoff. */
   retries: z
     .strictObject({ attempts: z.int().min(1).max(10).default(3), minDelay: duration('200ms', '5m'), maxDelay: duration('2s', '5m') })

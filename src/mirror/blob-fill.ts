@@ -5,35 +5,23 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { finished, type Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';
 import { RegistryError } from '../registry/errors.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { FillReader, type FillProgress } from './fill-reader.js';
 import { FillWriter, maxUnwrittenBytes } from './fill-writer.js';
+import { SharedBatchBuffer } from './batch-buffers.js';
+import type { ChunkSource } from '../upstream/chunk-source.js';
 
-const writeBatchBytes = 512 * 1024;
 const writeBatchMs = 50;
-/**
- * Chunks smaller than this on average are copied into one buffer per batch: a buffer per tiny chunk (a hostile
- * upstream's 1-byte records) costs hundreds of bytes of memory each, which the bytes-only bound on what waits for
- * the disk (maxUnwrittenBytes) does not see, and one hash call each. Copying them costs little; chunks of normal
- * size stay as they came.
- */
-const smallChunkBytes = 4 * 1024;
-/**
- * A batch is written early past this many chunks, which bounds the tiny chunks held before the copy. Not much
- * lower: every batch wakes every follower for one read and one socket write.
- */
-const writeBatchChunks = 4096;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
 const recentBatches = 4;
 
-/** Chunks as the upstream socket delivered them: never copied into one buffer (a copy and an allocation per batch). */
+/** Bytes received in one piece of a pool buffer (batch-buffers.ts), which it holds until it lets it go. */
 interface Batch {
   start: number;
-  chunks: Buffer[];
-  length: number;
+  bytes: Buffer;
+  owner: SharedBatchBuffer;
   onDisk: boolean;
 }
 
@@ -64,7 +52,8 @@ export class BlobFill implements FillProgress {
     readonly digest: Digest,
     readonly size: number,
     readonly tempPath: string,
-    body: Readable,
+    /** The upstream body: its chunks are copied as they come, never kept. */
+    body: ChunkSource,
     /** Makes the verified temp file the stored blob (fsync + rename, index row). */
     commit: (tempPath: string) => Promise<void>,
     idleTimeoutMs: number,
@@ -114,19 +103,11 @@ export class BlobFill implements FillProgress {
   copyRecent(target: Buffer, position: number, length: number): number {
     let copied = 0;
     for (const batch of this.recent) {
-      let offset = position + copied - batch.start;
+      const offset = position + copied - batch.start;
       if (offset < 0) break;
-      if (offset >= batch.length) continue;
-      for (const chunk of batch.chunks) {
-        if (offset >= chunk.length) {
-          offset -= chunk.length;
-          continue;
-        }
-        const n = chunk.copy(target, copied, offset, Math.min(chunk.length, offset + length - copied));
-        copied += n;
-        offset = 0;
-        if (copied === length) return copied;
-      }
+      if (offset >= batch.bytes.length) continue;
+      copied += batch.bytes.copy(target, copied, offset, Math.min(batch.bytes.length, offset + length - copied));
+      if (copied === length) return copied;
     }
     return copied;
   }
@@ -140,11 +121,13 @@ export class BlobFill implements FillProgress {
     // While the commit runs the file stays open: a request arriving now still follows this fill.
     if (this.state === 'filling' || this.state === 'verified' || this.readers > 0 || this.closed) return;
     this.closed = true;
+    // No write runs any more (the fill is over) and no reader is left: every buffer goes back.
+    for (const batch of this.recent) batch.owner.release();
     this.recent = [];
     void this.file.then((h) => h.close()).catch(() => undefined);
   }
 
-  private async run(body: Readable, commit: (tempPath: string) => Promise<void>, idleTimeoutMs: number): Promise<void> {
+  private async run(body: ChunkSource, commit: (tempPath: string) => Promise<void>, idleTimeoutMs: number): Promise<void> {
     let writer: FillWriter | undefined;
     try {
       writer = new FillWriter(await this.file);
@@ -169,70 +152,82 @@ export class BlobFill implements FillProgress {
   }
 
   /**
-   * Reads the upstream body to its end: chunks are hashed, written and handed to readers in batches (one file
-   * write, one hash call and one wake-up of the readers per batch instead of per 16 KiB TLS record keeps the
-   * fill's CPU cost near that of hashing and copying). Data events, not an async iterator: no promise per chunk
-   * on the byte path. Rejects on an upstream error, a stall of `idleTimeoutMs`, a body longer than announced or a
-   * failed write.
+   * Reads the upstream body to its end: each chunk is hashed and copied into a pool buffer (batch-buffers.ts) as it
+   * comes (the body may reuse the chunk's memory as soon as the call returns), and the buffer is handed on in
+   * batches: one file write and one wake-up of the readers per batch instead of per 16 KiB TLS record keeps the
+   * fill's CPU cost near that of hashing and copying. Memory held is in proportion to the bytes held, whatever
+   * the chunk sizes (a hostile upstream's 1-byte records included). Rejects on an upstream error, a stall of
+   * `idleTimeoutMs`, a body longer than announced or a failed write.
    */
-  private receive(body: Readable, writer: FillWriter, idleTimeoutMs: number): Promise<void> {
+  private receive(body: ChunkSource, writer: FillWriter, idleTimeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
+      let target = new SharedBatchBuffer(this.size);
       let flushedAt = performance.now();
       let settled = false;
+      let paused = false;
       // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
       const idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
       const settle = (err?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(idle);
-        body.off('data', onData);
+        target.release();
         if (err === undefined) resolve();
         else reject(err);
       };
       const flush = (): void => {
         flushedAt = performance.now();
-        if (batchBytes === 0) return;
-        this.take(batch.length > 1 && batchBytes < batch.length * smallChunkBytes ? [Buffer.concat(batch, batchBytes)] : batch, batchBytes, writer);
-        batch = [];
-        batchBytes = 0;
+        if (target.filled > target.cut) this.take(target, writer);
       };
-      const onData = (buffer: Buffer): void => {
+      const onChunk = (chunk: Buffer): void => {
+        if (settled) return;
         idle.refresh();
         if (writer.error !== undefined) return settle(writer.error);
-        if (this.received + batchBytes + buffer.length > this.size) {
+        if (this.received + (target.filled - target.cut) + chunk.length > this.size) {
           return settle(new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced'));
         }
-        batch.push(buffer);
-        batchBytes += buffer.length;
+        this.hash.update(chunk);
+        for (let at = 0; at < chunk.length; ) {
+          if (target.room === 0) {
+            flush();
+            target.release();
+            target = new SharedBatchBuffer(this.size - this.received);
+          }
+          const n = chunk.copy(target.bytes, target.filled, at);
+          target.filled += n;
+          at += n;
+        }
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
         // The first bytes go out at once (time to first byte); then batches.
-        if (batchBytes >= writeBatchBytes || batch.length >= writeBatchChunks || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
-        if (writer.unwritten > maxUnwrittenBytes && !body.isPaused()) {
+        if (target.room === 0 || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
+        if (writer.unwritten > maxUnwrittenBytes && !paused) {
+          paused = true;
           body.pause();
-          void writer.drained().then(() => settled || body.resume());
+          void writer.drained().then(() => {
+            paused = false;
+            if (!settled) body.resume();
+          });
         }
       };
-      body.on('data', onData);
-      finished(body, (err) => {
-        if (err === undefined || err === null) flush();
-        settle(err ?? undefined);
+      body.deliver(onChunk, (err) => {
+        if (err === undefined && !settled) flush();
+        settle(err);
       });
     });
   }
 
-  /** A batch received: hashed, handed to readers (in memory until it is on disk) and queued for the temp file. */
-  private take(chunks: Buffer[], length: number, writer: FillWriter): void {
-    const entry: Batch = { start: this.received, chunks, length, onDisk: false };
-    for (const chunk of chunks) this.hash.update(chunk);
-    this.onReceived?.(length);
+  /** The bytes of `buffer` not yet handed on: hashed already, handed to readers (in memory until on disk) and queued for the temp file. */
+  private take(buffer: SharedBatchBuffer, writer: FillWriter): void {
+    const bytes = buffer.cutBatch();
+    const entry: Batch = { start: this.received, bytes, owner: buffer, onDisk: false };
+    this.onReceived?.(bytes.length);
     this.recent.push(entry);
-    this.received += length;
-    writer.write(chunks, length, entry.start, () => {
-      this.written = entry.start + length;
+    this.received += bytes.length;
+    writer.write([bytes], bytes.length, entry.start, () => {
+      this.written = entry.start + bytes.length;
       entry.onDisk = true;
-      while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift();
+      // A batch on disk and out of `recent` is read from the file only: its buffer may be written into again.
+      while (this.recent.length > recentBatches && this.recent[0]?.onDisk) this.recent.shift()?.owner.release();
     });
     this.events.emit('progress');
   }

@@ -16,7 +16,7 @@ import { upstreamFailure } from './upstream-failure.js';
 import { isStoredMeanwhile } from './cluster-fill-source.js';
 import { isNoRoomForBlob, NoRoomForBlob } from '../cache/disk-space.js';
 import { VerifyingStream } from './verifying-stream.js';
-import { attachFill, fillBody } from './segmented-fill.js';
+import { fillBody } from './segmented-fill.js';
 import { artifactBlob } from './signature-artifacts.js';
 
 export interface BlobRequest {
@@ -218,6 +218,8 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   const res = await ctx.upstream.fetch({
     method: 'GET',
     path,
+    // The fill reads the body through chunkSourceOf() (segmented-fill.ts).
+    direct: true,
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   });
@@ -238,11 +240,13 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
   res.body.once('close', release);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
-  const body = fillBody(ctx, digest, path, res, size);
+  const { body, attach } = fillBody(ctx, digest, path, res, size);
   return {
     size,
     body,
-    attach: (fill: BlobFill) => attachFill(body, fill),
+    // A body read straight from the socket may never close its Readable side: the fill's end releases the room too.
+    settled: release,
+    ...(attach ? { attach } : {}),
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {
       // Only verified bytes get here: the upstream's 200 for this repository is a confirmation now, not before.

@@ -1,13 +1,14 @@
 // The in-flight fills, one per digest: the first request for an uncached blob starts one, every concurrent
 // request for that digest (any client, any route) follows it. The entry exists from the moment the upstream
 // request is sent, so requests that arrive before the upstream has answered coalesce too.
-import type { Readable } from 'node:stream';
 import type { Digest } from '../registry/digest.js';
 import { BlobFill } from './blob-fill.js';
+import type { ChunkSource } from '../upstream/chunk-source.js';
 
 export interface FillSource {
   size: number;
-  body: Readable;
+  /** The blob's bytes (a Readable adapted with chunkSourceOf). */
+  body: ChunkSource;
   /** Makes the verified temp file the stored blob. */
   commit(tempPath: string): Promise<void>;
   /** Told how many bytes arrived from the upstream, once per written batch (metrics). */

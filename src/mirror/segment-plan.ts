@@ -1,7 +1,9 @@
 // What a segmented fill is made of (docs/segmented-fills.md): the plan an upstream's settings give one blob, the
-// segments it is cut into and what each has received, and the answers no retry can mend.
+// segments it is cut into and what each has received, the answers no retry can mend, and when a broken
+// connection is tried again (shared with the one-stream source, resuming-chunks.ts).
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
+import { retryDelay, sleep } from '../upstream/retry-policy.js';
 
 /** One answer to a Range request: the status and headers that decide what its body is. */
 export interface RangeAnswer {
@@ -13,16 +15,21 @@ export interface RangeAnswer {
 /** Asks the upstream for bytes `start`-`end` (inclusive) of the blob. */
 export type RangeFetcher = (start: number, end: number, signal: AbortSignal) => Promise<RangeAnswer>;
 
-export interface SegmentPlan {
+/** When a broken or stalled connection is tried again ("Resume instead of abort"). */
+export interface ResumePlan {
   size: number;
-  segmentBytes: number;
-  /** Concurrent connections, the fill's own GET included (1: one stream, resumed with Range requests). */
-  connections: number;
-  /** Tries per segment without progress after the first. */
+  /** Tries in a row without progress after the first. */
   resumes: number;
+  /** A connection silent this long is resumed. */
   stallTimeoutMs: number;
   minDelayMs: number;
   maxDelayMs: number;
+}
+
+export interface SegmentPlan extends ResumePlan {
+  segmentBytes: number;
+  /** Concurrent connections, the fill's own GET included. */
+  connections: number;
 }
 
 /** Connections a fill may add beyond its own GET, shared by all fills of one upstream. */
@@ -85,4 +92,23 @@ export function fatalError(message: string, cause?: unknown): RegistryError {
 
 export function isFatal(err: unknown): boolean {
   return err instanceof Error && fatal.has(err);
+}
+
+/**
+ * A failed try of a connection that was at byte `at`: the tries in a row without progress so far (a try that
+ * brought bytes starts the count again), or the error that ends the fill: a fatal one as it is, or UNAVAILABLE
+ * past `plan.resumes` tries without progress.
+ */
+export function countFailure(plan: ResumePlan, err: unknown, failures: number, progressed: boolean, at: number): number {
+  if (isFatal(err)) throw err;
+  const count = progressed ? 1 : failures + 1;
+  if (count > plan.resumes) throw new RegistryError('UNAVAILABLE', `upstream kept failing at byte ${at} of ${plan.size}`, { cause: err });
+  return count;
+}
+
+/** The wait before the next try, after `failures` in a row, between the upstream's retry delays; ends early on `signal`. */
+export async function resumeBackoff(plan: ResumePlan, failures: number, signal: AbortSignal): Promise<void> {
+  const { minDelayMs, maxDelayMs } = plan;
+  const ms = retryDelay({ attempts: Infinity, minDelayMs, maxDelayMs }, failures, undefined) ?? maxDelayMs;
+  await sleep(ms, signal).catch(() => undefined);
 }

@@ -2,14 +2,16 @@
 // the upstream's threshold is fetched as concurrent Range requests to the URL the GET was redirected to (resolved
 // once per fill; asked again through the registry when it has expired), with the segment connections of all
 // fills of one upstream bounded together; a smaller blob is one stream, resumed with a Range request when its
-// connection breaks. Segmented fills in flight are listed by digest for the admin.
-import type { Readable } from 'node:stream';
+// connection breaks (resuming-chunks.ts). Segmented fills in flight are listed by digest for the admin. Every
+// request of a fill asks for a direct read (`direct`): the fill reads each body through chunkSourceOf().
 import { defaultSegmentSettings } from '../config/config.js';
 import type { Digest } from '../registry/digest.js';
 import type { BlobFill } from './blob-fill.js';
 import type { UpstreamResponse } from '../upstream/exchange.js';
 import type { RemoteRegistry } from './remote-registry.js';
 import type { PullContext } from './reply.js';
+import { ResumingChunks } from './resuming-chunks.js';
+import { chunkSourceOf, readableChunks, type ChunkSource } from '../upstream/chunk-source.js';
 import { SegmentedSource, type ConnectionSlots, type RangeFetcher, type SegmentView } from './segmented-source.js';
 
 /** A resolved URL that answers these has expired (a signed CDN URL) or moved: resolve it again through the registry. */
@@ -31,9 +33,10 @@ class Slots implements ConnectionSlots {
 const slotsByUpstream = new WeakMap<RemoteRegistry, Slots>();
 const inflight = new Map<Digest, SegmentedSource>();
 
-/** A segmented body writes the segments ahead of its prefix to the fill's temp file; any other body: nothing to do. */
-export function attachFill(body: Readable, fill: BlobFill): void {
-  if (body instanceof SegmentedSource) body.useFile(fill.file);
+/** The fill's body, and what the fill is told once it exists (a segmented source writes ahead to its temp file). */
+export interface FillBody {
+  body: ChunkSource;
+  attach?: (fill: BlobFill) => void;
 }
 
 /** The segments of a segmented fill in flight, for the admin; undefined for a fill fetched as one stream. */
@@ -56,6 +59,7 @@ function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse): Ra
   const base = {
     method: 'GET' as const,
     path,
+    direct: true,
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   };
@@ -81,27 +85,26 @@ function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse): Ra
  * other, a one-stream source that resumes a broken connection with a Range request (docs/segmented-fills.md,
  * "Resume instead of abort"). `res` is the 200 answer to the fill's GET of `path`.
  */
-export function fillBody(ctx: PullContext, digest: Digest, path: string, res: UpstreamResponse, size: number): Readable {
+export function fillBody(ctx: PullContext, digest: Digest, path: string, res: UpstreamResponse, size: number): FillBody {
   const settings = ctx.upstream.config.segments ?? defaultSegmentSettings;
   const segmented = settings.connections >= 2 && size >= settings.thresholdBytes && size > settings.sizeBytes;
-  if (size === 0 || (!segmented && settings.resumes === 0)) return res.body;
+  if (size === 0 || (!segmented && settings.resumes === 0)) return { body: chunkSourceOf(res.body) };
   const upstream = ctx.upstream;
   const { retries } = upstream.config;
-  const source = new SegmentedSource(
-    res.body,
-    {
-      size,
-      segmentBytes: segmented ? settings.sizeBytes : size,
-      connections: segmented ? settings.connections : 1,
-      resumes: settings.resumes,
-      stallTimeoutMs: settings.stallTimeoutMs,
-      minDelayMs: retries.minDelayMs,
-      maxDelayMs: retries.maxDelayMs,
-    },
-    rangeFetcher(ctx, path, res),
-    slotsOf(upstream),
-  );
+  const resume = { size, resumes: settings.resumes, stallTimeoutMs: settings.stallTimeoutMs, minDelayMs: retries.minDelayMs, maxDelayMs: retries.maxDelayMs };
   const observer = upstream.observer;
+  if (!segmented) {
+    const source = new ResumingChunks(res.body, resume, rangeFetcher(ctx, path, res));
+    source.onResume = () => observer?.fillResumed?.();
+    ctx.log.fill = {
+      segments: 1,
+      get resumes() {
+        return source.resumes;
+      },
+    };
+    return { body: source };
+  }
+  const source = new SegmentedSource(res.body, { ...resume, segmentBytes: settings.sizeBytes, connections: settings.connections }, rangeFetcher(ctx, path, res), slotsOf(upstream));
   source.onResume = () => observer?.fillResumed?.();
   ctx.log.fill = {
     get segments() {
@@ -111,11 +114,10 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
       return source.resumes;
     },
   };
-  if (!segmented) return source;
   inflight.set(digest, source);
   source.once('close', () => {
     if (inflight.get(digest) === source) inflight.delete(digest);
     observer?.fillSegments?.(source.segmentCount);
   });
-  return source;
+  return { body: readableChunks(source), attach: (fill) => source.useFile(fill.file) };
 }

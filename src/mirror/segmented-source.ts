@@ -5,16 +5,16 @@
 // the fill's own GET of the whole blob: it delivers the first segment (so the first byte comes as soon as with one
 // stream) and, where the upstream turns out to ignore Range, the whole blob. A broken or stalled connection is
 // resumed at the first missing byte, with backoff, a bounded number of times; the stream only pauses meanwhile.
-// With one connection in the plan (a blob below the threshold) the source is that GET alone, resumed the same way.
+// Without a connection to spare (the upstream's budget spent) the source is that GET alone, resumed the same way;
+// a blob below the threshold is read without this source (resuming-chunks.ts).
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
-import { retryDelay, sleep } from '../upstream/retry-policy.js';
 import { classifyRangeAnswer } from './range-answer.js';
-import { cutSegments, fatalError, isFatal, viewOf, type ConnectionSlots, type RangeFetcher, type Segment, type SegmentPlan, type SegmentView } from './segment-plan.js';
+import { countFailure, cutSegments, fatalError, resumeBackoff, viewOf, type ConnectionSlots, type RangeFetcher, type Segment, type SegmentPlan, type SegmentView } from './segment-plan.js';
 import { writeAll } from './temp-file-writes.js';
 
-export type { ConnectionSlots, RangeAnswer, RangeFetcher, SegmentPlan, SegmentState, SegmentView } from './segment-plan.js';
+export type { ConnectionSlots, RangeAnswer, RangeFetcher, ResumePlan, SegmentPlan, SegmentState, SegmentView } from './segment-plan.js';
 
 /** Bytes read back from the temp file at a time, once the prefix reaches a segment written ahead of it. */
 const readBackBytes = 1024 * 1024;
@@ -168,15 +168,11 @@ export class SegmentedSource extends Readable {
         await this.receive(segment, body, skip);
       } catch (err) {
         if (this.destroyed) return;
-        if (isFatal(err)) throw err;
-        failures = segment.next > before ? 1 : failures + 1;
-        if (failures > this.plan.resumes) {
-          throw new RegistryError('UNAVAILABLE', `upstream kept failing at byte ${segment.next} of ${this.plan.size}`, { cause: err });
-        }
+        failures = countFailure(this.plan, err, failures, segment.next > before, segment.next);
         segment.state = 'retrying';
         this.resumes++;
         this.onResume?.();
-        await this.backoff(failures);
+        await resumeBackoff(this.plan, failures, this.controller.signal);
       } finally {
         body?.destroy();
         body = undefined;
@@ -340,12 +336,6 @@ export class SegmentedSource extends Readable {
   private readerDrained(): Promise<void> {
     this.readerWaiting ??= new Promise((resolve) => (this.wakeReader = resolve));
     return this.readerWaiting;
-  }
-
-  private async backoff(failures: number): Promise<void> {
-    const { minDelayMs, maxDelayMs } = this.plan;
-    const ms = retryDelay({ attempts: Infinity, minDelayMs, maxDelayMs }, failures, undefined) ?? maxDelayMs;
-    await sleep(ms, this.controller.signal).catch(() => undefined);
   }
 
   /** Hands the contiguous prefix on, in order, as far as the reader takes it. */

@@ -13,21 +13,31 @@ export interface DispatcherTimeouts {
   idle: number;
 }
 
+/** How long idle connections are kept, undici's and the direct reads' (direct/direct-pool.ts). */
+export const keepAlive = { timeoutMs: 30_000, maxTimeoutMs: 600_000 };
+
+/**
+ * The TLS trust of every connection to an upstream, undici's and the direct reads' (direct/direct-get.ts): the
+ * system roots plus the upstream's own bundle, verification unless the operator turned it off.
+ */
+export function upstreamTls(upstream: Pick<UpstreamConfig, 'ca' | 'insecureSkipVerify'>): { ca?: string[]; rejectUnauthorized: boolean } {
+  return {
+    ...(upstream.ca ? { ca: [...rootCertificates, readFileSync(upstream.ca, 'utf8')] } : {}),
+    rejectUnauthorized: !upstream.insecureSkipVerify,
+  };
+}
+
 /**
  * `lookup` replaces DNS resolution for direct connections: the redirect guard uses it to refuse private
  * addresses at the moment of dialling (through a proxy, the proxy resolves names instead).
  */
 export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherTimeouts, lookup?: LookupFunction): Dispatcher {
-  const tls = {
-    ...(upstream.ca ? { ca: [...rootCertificates, readFileSync(upstream.ca, 'utf8')] } : {}),
-    rejectUnauthorized: !upstream.insecureSkipVerify,
-    timeout: timeouts.connect,
-  };
+  const tls = { ...upstreamTls(upstream), timeout: timeouts.connect };
   const common = {
     headersTimeout: timeouts.headers,
     bodyTimeout: timeouts.idle,
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 600_000,
+    keepAliveTimeout: keepAlive.timeoutMs,
+    keepAliveMaxTimeout: keepAlive.maxTimeoutMs,
     connections: 64,
   };
   if (upstream.proxy) {

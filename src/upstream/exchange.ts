@@ -2,7 +2,7 @@
 // not yet), the rate limit the origin announces, and the observer told about each hop (metrics). Shared by the
 // client (upstream.ts), its failover loop (failover.ts) and what uses an upstream (mirror/remote-registry.ts).
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import type { Challenge } from './challenge.js';
 
 export interface UpstreamRequest {
@@ -16,12 +16,23 @@ export interface UpstreamRequest {
   /** passthrough mode: the client's own Authorization, sent to the upstream's origin only. */
   clientAuthorization?: string;
   signal?: AbortSignal;
+  /**
+   * The caller reads the body through chunks() (chunk-source.ts, chunkSourceOf): the mirror may read it straight
+   * from the socket (direct/direct-get.ts). A GET of an http(s) URL without a proxy only; otherwise undici.
+   */
+  direct?: boolean;
 }
+
+/**
+ * A response body: undici's, or a direct read's (direct/direct-body.ts, which also hands over transient chunks).
+ * dump() is for a body the caller does not need (a redirect's, a 401's): the connection is drained or closed.
+ */
+export type UpstreamBody = Readable & { dump(): Promise<void> };
 
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
+  body: UpstreamBody;
   /** The URL that finally answered (after redirects). */
   url: URL;
   /** On a 401: the bearer challenge, for passthrough mode's realm rewrite. */

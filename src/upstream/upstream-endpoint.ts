@@ -4,7 +4,8 @@
 import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/config.js';
 import { CircuitBreaker, type CircuitChange } from './circuit-breaker.js';
-import { createDispatcher, type DispatcherTimeouts } from './dispatcher.js';
+import { createDispatcher, upstreamTls, type DispatcherTimeouts } from './dispatcher.js';
+import type { DirectConnect } from './direct/direct-connect.js';
 import { checkRedirectHost, checkResolvedRedirectHost, isPrivateHost, privateRefusingLookup } from './redirect-guard.js';
 
 export type EndpointRole = 'mirror' | 'origin';
@@ -13,6 +14,9 @@ export class UpstreamEndpoint {
   readonly origin: string;
   readonly breaker: CircuitBreaker;
   private guarded: Dispatcher | undefined;
+  private tls: DirectConnect | undefined;
+  /** The same object every time: direct-pool.ts keys idle sockets by it. */
+  private guardedTls: DirectConnect | undefined;
   private privateSelf: Promise<boolean> | undefined;
 
   constructor(
@@ -61,14 +65,38 @@ export class UpstreamEndpoint {
    * or this URL is itself private, it is refused when the target is (or resolves to) a private address.
    */
   async dispatcherFor(target: URL): Promise<Dispatcher> {
-    if (target.origin === this.origin || this.config.allowPrivateRedirects || (await this.isPrivate())) return this.dispatcher;
-    if (this.config.proxy) {
-      await checkResolvedRedirectHost(target.hostname);
-      return this.dispatcher;
-    }
-    checkRedirectHost(target.hostname);
+    if (!(await this.guardedHop(target))) return this.dispatcher;
     this.guarded ??= createDispatcher({ ...this.config, url: this.url }, this.timeouts, privateRefusingLookup);
     return this.guarded;
+  }
+
+  /**
+   * How a direct read (direct/direct-get.ts) dials `target`: the same TLS trust as the dispatchers and the same
+   * private-address rule as dispatcherFor. Undefined through a proxy (direct reads dial the upstream themselves)
+   * and when the operator turned direct reads off (`directReads: false`): the request goes through undici.
+   */
+  async connectFor(target: URL): Promise<DirectConnect | undefined> {
+    if (this.config.proxy || !this.config.directReads) return undefined;
+    const guarded = await this.guardedHop(target);
+    this.tls ??= upstreamTls(this.config);
+    if (!guarded) return this.tls;
+    this.guardedTls ??= { ...this.tls, lookup: privateRefusingLookup };
+    return this.guardedTls;
+  }
+
+  /**
+   * The one rule of docs/security.md, "Mirror and upstream" (3): whether a hop to `target` must dial through the
+   * private-address guard; throws at once when the target is a private literal (or, through a proxy, resolves to
+   * a private address).
+   */
+  private async guardedHop(target: URL): Promise<boolean> {
+    if (target.origin === this.origin || this.config.allowPrivateRedirects || (await this.isPrivate())) return false;
+    if (this.config.proxy) {
+      await checkResolvedRedirectHost(target.hostname);
+      return false;
+    }
+    checkRedirectHost(target.hostname);
+    return true;
   }
 
   private isPrivate(): Promise<boolean> {

@@ -2,6 +2,7 @@
 // certificate or redirect says why in words; the mirror never falls back to an unverified connection.
 import { errors as undiciErrors } from 'undici';
 import { RegistryError } from '../registry/errors.js';
+import { ResponseHeadError } from './direct/response-head.js';
 import { PrivateRedirectError } from './redirect-guard.js';
 
 /** Node's certificate verification codes, in the words an operator needs. */
@@ -31,6 +32,10 @@ export function toUpstreamError(err: unknown, upstreamName: string): Error {
   const found = causeWithCode(err);
   if (found instanceof PrivateRedirectError) {
     return new RegistryError('UPSTREAM_INVALID', `upstream ${upstreamName}: ${found.message} (allowPrivateRedirects is off)`, { detail, cause: err });
+  }
+  if (found instanceof ResponseHeadError) {
+    // A direct read's refused head (direct/response-head.ts): what is wrong, as undici's parser errors say it.
+    return new RegistryError('UNAVAILABLE', `upstream ${upstreamName}: refused response head: ${found.problem} (${found.code})`, { detail, cause: err });
   }
   const code = found?.code;
   const problem = code ? certificateProblems[code] : undefined;

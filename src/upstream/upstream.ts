@@ -6,9 +6,11 @@ import { request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { bearerChallenge, parseChallenges, type Challenge } from './challenge.js';
-import type { RateLimit, UpstreamObserver, UpstreamRequest, UpstreamResponse } from './exchange.js';
+import type { RateLimit, UpstreamBody, UpstreamObserver, UpstreamRequest, UpstreamResponse } from './exchange.js';
 import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
+import { directGet } from './direct/direct-get.js';
+import { DirectPool } from './direct/direct-pool.js';
 import { fetchWithFailover } from './failover.js';
 import { parseRetryAfter, sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
@@ -35,6 +37,8 @@ export interface UpstreamOptions {
   onCircuit?: (upstream: string, url: string, change: CircuitChange) => void;
   /** Told about every failed try of a URL: connection error, timeout, refused certificate or redirect, 5xx, 429. */
   onFailure?: (upstream: string, url: string, message: string) => void;
+  /** Told when a direct read's answer is not directly readable (Transfer-Encoding) and is asked again through undici. */
+  onDirectFallback?: (upstream: string, origin: string, reason: string) => void;
   /** The origin's dispatcher (tests); mirrors always get their own. */
   dispatcher?: Dispatcher;
   /** Waits between retries (tests make it instant). */
@@ -71,6 +75,9 @@ export class Upstream {
   private readonly sleep: NonNullable<UpstreamOptions['sleep']>;
   private readonly random: () => number;
   private readonly onFailure: UpstreamOptions['onFailure'];
+  private readonly onDirectFallback: UpstreamOptions['onDirectFallback'];
+  /** Kept connections of direct reads, for every URL of this upstream and its redirect targets. */
+  readonly directPool = new DirectPool();
 
   constructor(
     readonly config: UpstreamConfig,
@@ -88,6 +95,7 @@ export class Upstream {
     this.sleep = options.sleep ?? sleep;
     this.random = options.random ?? Math.random;
     this.onFailure = options.onFailure;
+    this.onDirectFallback = options.onDirectFallback;
     const onCircuit = (e: UpstreamEndpoint, change: CircuitChange) => options.onCircuit?.(config.name, e.shown, change);
     const mirrors = (config.mirrors ?? []).map((url) => UpstreamEndpoint.create(url, 'mirror', config, this.timeouts, this.clock, onCircuit));
     this.originEndpoint = UpstreamEndpoint.create(config.url, 'origin', config, this.timeouts, this.clock, onCircuit, options.dispatcher);
@@ -202,18 +210,17 @@ export class Upstream {
    * upstream".
    */
   private async sendAuthorized(endpoint: UpstreamEndpoint, url: URL, method: 'GET' | 'HEAD', req: UpstreamRequest): Promise<UpstreamResponse> {
-    const dispatcher = await endpoint.dispatcherFor(url);
     const sameOrigin = url.origin === this.origin && endpoint === this.originEndpoint;
     if (this.mode === 'passthrough') {
       // The client's credentials belong to the origin too; the mirror's own tokens never leave it (client-credentials.ts).
       const auth = sameOrigin && !isMirrorToken(req.clientAuthorization) ? req.clientAuthorization : undefined;
-      const res = await this.send(dispatcher, url, method, req, auth);
+      const res = await this.send(endpoint, url, method, req, auth);
       if (res.status === 401 && res.challenge?.params.realm && sameOrigin) this.baseChallenge ??= res.challenge;
       return res;
     }
     const known = this.challenges.get(url.origin);
     const sent = known ? await this.tokenFor(endpoint, url, known, req, false, sameOrigin) : undefined;
-    const res = await this.send(dispatcher, url, method, req, sent?.header);
+    const res = await this.send(endpoint, url, method, req, sent?.header);
     if (res.status !== 401) return res;
 
     const challenge = res.challenge;
@@ -223,13 +230,13 @@ export class Upstream {
       const fresh = await this.tokenFor(endpoint, url, challenge, req, true, sameOrigin);
       // Remembered once it yielded a token: a refused realm is never tried up front again.
       this.challenges.set(url.origin, challenge);
-      return this.send(dispatcher, url, method, req, fresh.header);
+      return this.send(endpoint, url, method, req, fresh.header);
     }
     const basic = parseChallenges(res.headers['www-authenticate']).some((c) => c.scheme === 'basic');
     const creds = this.credentials;
     if (basic && creds && sameOrigin) {
       await res.body.dump();
-      return this.send(dispatcher, url, method, req, `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`);
+      return this.send(endpoint, url, method, req, `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`);
     }
     return res;
   }
@@ -287,7 +294,7 @@ export class Upstream {
   }
 
   private async send(
-    dispatcher: Dispatcher,
+    endpoint: UpstreamEndpoint,
     url: URL,
     method: 'GET' | 'HEAD',
     req: UpstreamRequest,
@@ -301,21 +308,44 @@ export class Upstream {
     };
     if (authorization) headers.authorization = authorization;
     const sent = performance.now();
+    const res = await this.exchange(endpoint, url, method, req, headers);
+    this.observer?.requested(method, (performance.now() - sent) / 1000);
+    const out: UpstreamResponse = { ...res, url };
+    if (res.status === 401) {
+      const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));
+      if (challenge) out.challenge = challenge;
+    }
+    return out;
+  }
+
+  /**
+   * One hop's answer, head read: straight from the socket when the caller reads the body as chunks and the hop
+   * allows it (a GET, no proxy; docs/architecture.md, "Decision: blobs stream, verify, then commit"), else through
+   * undici. An answer the direct reader does not frame (Transfer-Encoding) is asked again through undici.
+   */
+  private async exchange(
+    endpoint: UpstreamEndpoint,
+    url: URL,
+    method: 'GET' | 'HEAD',
+    req: UpstreamRequest,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: UpstreamBody }> {
+    const signal = req.signal ? { signal: req.signal } : {};
+    const connect = req.direct && method === 'GET' && /^https?:$/.test(url.protocol) ? await endpoint.connectFor(url) : undefined;
+    if (connect) {
+      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...signal });
+      if (answer.kind === 'response') return { status: answer.status, headers: answer.headers, body: answer.body };
+      this.onDirectFallback?.(this.name, url.origin, answer.reason);
+    }
     const res = await request(url, {
-      dispatcher,
+      dispatcher: await endpoint.dispatcherFor(url),
       method,
       headers,
       signal: req.signal ?? null,
       headersTimeout: this.timeouts.headers,
       bodyTimeout: this.timeouts.idle,
     });
-    this.observer?.requested(method, (performance.now() - sent) / 1000);
-    const out: UpstreamResponse = { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body, url };
-    if (res.statusCode === 401) {
-      const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));
-      if (challenge) out.challenge = challenge;
-    }
-    return out;
+    return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body };
   }
 
   private recordRateLimit(headers: IncomingHttpHeaders): void {
@@ -339,7 +369,7 @@ export class Upstream {
    */
   async tokenRealm(signal?: AbortSignal): Promise<{ realm: string; service?: string }> {
     if (!this.baseChallenge) {
-      const res = await this.send(this.dispatcher, this.urlFor('/v2/'), 'GET', { method: 'GET', path: '/v2/', ...(signal ? { signal } : {}) }).catch(
+      const res = await this.send(this.originEndpoint, this.urlFor('/v2/'), 'GET', { method: 'GET', path: '/v2/', ...(signal ? { signal } : {}) }).catch(
         (err: unknown) => {
           throw toUpstreamError(err, this.name);
         },
@@ -359,6 +389,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    this.directPool.close();
     await Promise.all(this.endpoints.map((e) => e.close()));
   }
 }

@@ -126,6 +126,7 @@ describe('segmented fills', () => {
     const ranges = asked.slice(1).map((r) => rangeOf(r.range)).sort((a, b) => a[0] - b[0]);
     assert.deepEqual(ranges, [1, 2, 3, 4, 5].map((i) => [i * segment, Math.min(size, (i + 1) * segment) - 1]));
     assert.deepEqual(ranges.at(-1), [size - 1, size - 1], 'the last segment is the one-byte tail');
+    assert.ok(asked.every((r) => r.headers.connection === undefined), 'the GET and every segment read straight from the socket (undici sends connection: keep-alive)');
     await settled(mirror);
     const again = await pull(mirror, repository, blob.digest);
     assert.deepEqual(again, { status: 200, digest: blob.digest, bytes: size });
@@ -201,6 +202,27 @@ describe('segmented fills', () => {
     const line = parseAccessLines(mirror.logs).find((l) => l.url.includes(blob.digest)) as unknown as { segments: number; resumes: number };
     assert.equal(line.segments, 1);
     assert.equal(line.resumes, 1);
+  });
+
+  test('a one-stream fill cut mid-blob whose redirect URL has expired meanwhile resolves it again through the registry; the blob is read straight from the socket, and the resume is counted', async () => {
+    await startWith({});
+    // The CDN's 403 is chunked, as S3's error answers often are: not framed by the direct reader, it is asked again
+    // through undici (docs/operating.md, "Direct reads of blob bodies"), so the URL must stay expired for two answers.
+    reg.cdn.expireNext = 2;
+    const size = segment + 1000;
+    const blob = await coldBlob(size);
+    const resumesBefore = metric(await metrics(mirror), 'pullgate_fill_resumes_total');
+    cuts.set(reg.cdnLink?.stats().connections ?? 0, 100_000);
+    const got = await pull(mirror, `segments/b${blobs - 1}`, blob.digest);
+    assert.deepEqual(got, { status: 200, digest: blob.digest, bytes: size });
+    const asked = cdnRequests(reg, blob);
+    const direct = (r: (typeof asked)[number]): boolean => r.headers.connection === undefined;
+    assert.deepEqual([asked[0]?.range, asked[0]?.status, asked[0] && direct(asked[0])], [undefined, 200, true], 'the cut GET, read directly');
+    assert.deepEqual(asked.slice(1, -1).map((r) => r.status), [403, 403], 'the expired URL, directly and through undici');
+    const last = asked.at(-1);
+    assert.deepEqual([last?.status, last && direct(last)], [206, true], 'the rest from the URL the registry gave again, read directly');
+    assert.equal(rangeOf(last?.range)[1], size - 1);
+    assert.equal(metric(await metrics(mirror), 'pullgate_fill_resumes_total') - resumesBefore, 1, 'one resume: the expired URL is resolved again within it');
   });
 
   test('a CDN that ignores Range: a one-stream fill cut mid-blob reads the blob again from its start, skipping what it had; the client sees no error', async () => {

@@ -8,6 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { request } from 'undici';
 import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
+import { serveMetrics, total, type MetricsEndpoint } from '../support/prometheus-text.js';
 
 async function download(url: string): Promise<{ status: number; body: Buffer }> {
   const res = await request(url);
@@ -84,5 +85,44 @@ describe('one-stream fills resume with Range requests', () => {
     const m = /^bytes=(\d+)-(\d+)$/.exec(String(ranges[1]));
     // What the reset lost in the kernel's buffers is asked again: never more than the first MiB, never past it.
     assert.ok(m && Number(m[1]) > 0 && Number(m[1]) <= 1024 * 1024 && Number(m[2]) === blob.length - 1, String(ranges[1]));
+  });
+});
+
+describe('a resumed fill behind token auth and a signed CDN redirect', () => {
+  let up: FakeUpstream;
+  let mirror: TestMirror;
+  let metrics: MetricsEndpoint;
+
+  before(async () => {
+    up = await new FakeUpstream({ auth: true }).start();
+    mirror = await startMirror({
+      timeouts: { headers: '500ms', idle: '500ms' },
+      cache: { fillIdleTimeout: '500ms' },
+      upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, retries: { attempts: 3, minDelay: '20ms', maxDelay: '1500ms' } }],
+    });
+    metrics = await serveMetrics(mirror.app);
+  });
+  after(async () => {
+    await metrics?.close();
+    await mirror?.close();
+    await up?.stop();
+  });
+
+  test('a reset read straight from the CDN is resumed there with Range, byte-exact, counted in pullgate_fill_resumes_total, and no log line carries the token or the signature', async () => {
+    const blob = randomBytes(2 * 1024 * 1024 + 5);
+    const digest = up.addBlob(blob);
+    up.faults = { redirectBlobs: 'absolute', resetBlobAt: 1024 * 1024, resetBlobTimes: 1 };
+    const r = await download(`${mirror.url}/v2/library/alpine/blobs/${digest}`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(blob), 'the exact bytes');
+    const cdn = up.requests.filter((q) => q.origin === 'cdn');
+    assert.deepEqual(cdn.map((q) => q.headers.range === undefined), [true, false], 'the GET, then one Range request to the CDN');
+    assert.ok(cdn.every((q) => q.headers.connection === undefined), 'both read straight from the socket (undici sends connection: keep-alive)');
+    assert.ok(cdn.every((q) => q.query.get('sig') === 'secret-signature' && q.headers.authorization === undefined));
+    assert.equal(total((await metrics.scrape()).samples, 'pullgate_fill_resumes_total', { upstream: 'hub' }), 1);
+    const tokens = up.requests.map((q) => q.headers.authorization?.replace(/^Bearer /, '')).filter((t): t is string => t !== undefined);
+    assert.ok(tokens.length > 0);
+    const leaks = mirror.logs.filter((line) => line.includes('secret-signature') || tokens.some((t) => line.includes(t)) || /bearer /i.test(line));
+    assert.deepEqual(leaks, []);
   });
 });

@@ -14,6 +14,7 @@ export function upstreamConfig(name: string, registry: string, extra: Partial<Up
     offline: false,
     mirrors: [],
     allowPrivateRedirects: false,
+    directReads: true,
     retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
     circuit: { failures: 5, openForMs: 30_000 },
     ...extra,

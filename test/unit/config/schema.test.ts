@@ -53,11 +53,18 @@ describe('validateConfig defaults', () => {
         watch: [],
         quota: { reserve: 20 },
         allowPrivateRedirects: false,
+        directReads: true,
         retries: { attempts: 3, minDelay: 200, maxDelay: 2000 },
         circuit: { failures: 5, openFor: 30_000 },
         segments: { connections: 1, maxConnections: 16, size: 8 * 2 ** 20, threshold: 32 * 2 ** 20, resumes: 5, stallTimeout: 15_000 },
       },
     ]);
+  });
+
+  it('direct reads of blob bodies can be turned off per upstream', () => {
+    const [u] = validateConfig({ upstreams: [up('hub', 'docker.io', { directReads: false })] }).upstreams ?? [];
+    assert.equal(u?.directReads, false);
+    assert.throws(() => validateConfig({ upstreams: [up('hub', 'docker.io', { directReads: 'no' })] }), /directReads/);
   });
 
   it('segment settings take sizes and durations with units', () => {

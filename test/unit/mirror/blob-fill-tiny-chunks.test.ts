@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Digest } from '../../../src/registry/digest.js';
+import { readableChunks } from '../../../src/upstream/chunk-source.js';
 import { BlobFill } from '../../../src/mirror/blob-fill.js';
 
 setFlagsFromString('--expose-gc');
@@ -39,7 +40,7 @@ test('a fill of 1-byte upstream chunks, its disk stalled, holds memory in propor
     return writev.apply(this, a);
   };
   const body = new Readable({ read() {} });
-  const fill = new BlobFill(`sha256:${'0'.repeat(64)}` as Digest, 64 * 1024 * 1024, join(dir, 't.part'), body, async () => undefined, 60_000);
+  const fill = new BlobFill(`sha256:${'0'.repeat(64)}` as Digest, 64 * 1024 * 1024, join(dir, 't.part'), readableChunks(body), async () => undefined, 60_000);
   try {
     await new Promise((r) => setTimeout(r, 20));
     const before = held();
@@ -71,7 +72,7 @@ test('followers of an upstream of 1-byte chunks are woken per batch of bytes or 
     }
   }
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
-  const fill = new BlobFill(digest, bytes.length, join(dir, 't.part'), Readable.from(tiny()), async () => undefined, 60_000);
+  const fill = new BlobFill(digest, bytes.length, join(dir, 't.part'), readableChunks(Readable.from(tiny())), async () => undefined, 60_000);
   try {
     // Each wake-up of a follower that keeps up is one read and one socket write of what has arrived since.
     const reads = await Promise.all(

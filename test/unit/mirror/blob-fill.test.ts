@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Digest } from '../../../src/registry/digest.js';
+import { readableChunks } from '../../../src/upstream/chunk-source.js';
 import { BlobFill } from '../../../src/mirror/blob-fill.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
@@ -34,7 +35,7 @@ describe('a blob fill and its readers', () => {
     const temp = join(dir, 'a.part');
     await writeFile(temp, '');
     const committed: string[] = [];
-    const fill = new BlobFill(sha(bytes), bytes.length, temp, chunked(bytes, 16 * 1024), async (path) => {
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, readableChunks(chunked(bytes, 16 * 1024)), async (path) => {
       committed.push(await readFile(path).then((b) => sha(b)));
     }, 10_000);
     const early = fill.reader({ start: 0, end: bytes.length - 1 })!;
@@ -59,7 +60,7 @@ describe('a blob fill and its readers', () => {
       }
     }
     const temp = join(dir, 'live.part');
-    const fill = new BlobFill(sha(bytes), bytes.length, temp, Readable.from(upstream()), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, readableChunks(Readable.from(upstream())), async () => undefined, 10_000);
     const spans = [
       { start: 0, end: bytes.length - 1 },
       { start: 5, end: 16 * 1024 + 9 },
@@ -79,7 +80,7 @@ describe('a blob fill and its readers', () => {
     const temp = join(dir, 'b.part');
     await writeFile(temp, '');
     let commits = 0;
-    const fill = new BlobFill(sha(Buffer.from('other')), bytes.length, temp, chunked(bytes, 64 * 1024), async () => {
+    const fill = new BlobFill(sha(Buffer.from('other')), bytes.length, temp, readableChunks(chunked(bytes, 64 * 1024)), async () => {
       commits++;
     }, 10_000);
     const reader = fill.reader({ start: 0, end: bytes.length - 1 })!;
@@ -95,7 +96,7 @@ describe('a blob fill and its readers', () => {
     const bytes = randomBytes(1000);
     const temp = join(dir, 'c.part');
     await writeFile(temp, '');
-    const fill = new BlobFill(sha(bytes), bytes.length, temp, chunked(bytes, 100), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp, readableChunks(chunked(bytes, 100)), async () => undefined, 10_000);
     await fill.finished;
     assert.equal(fill.reader({ start: 0, end: 999 }), undefined);
   });
@@ -114,13 +115,13 @@ describe('a blob fill and its readers', () => {
       );
     const steady = join(dir, 'd.part');
     await writeFile(steady, '');
-    const ok = new BlobFill(sha(bytes), bytes.length, steady, slowly(60), async () => undefined, 150);
+    const ok = new BlobFill(sha(bytes), bytes.length, steady, readableChunks(slowly(60)), async () => undefined, 150);
     await ok.finished;
     assert.equal(ok.state, 'done', 'eight pauses of 60 ms (480 ms in all) stay under a 150 ms idle timeout each');
 
     const stalled = join(dir, 'e.part');
     await writeFile(stalled, '');
-    const quiet = new BlobFill(sha(bytes), bytes.length, stalled, slowly(10, 3), async () => undefined, 150);
+    const quiet = new BlobFill(sha(bytes), bytes.length, stalled, readableChunks(slowly(10, 3)), async () => undefined, 150);
     await quiet.finished;
     assert.equal(quiet.state, 'failed');
     assert.match(String(quiet.error?.message), /stalled/);

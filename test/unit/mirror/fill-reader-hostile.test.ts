@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Digest } from '../../../src/registry/digest.js';
+import { readableChunks } from '../../../src/upstream/chunk-source.js';
 import { BlobFill } from '../../../src/mirror/blob-fill.js';
 import type { FillReader } from '../../../src/mirror/fill-reader.js';
 
@@ -64,7 +65,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
 
   test('an upstream of 1-byte chunks: fast, slow and ranged readers get every byte exact', async () => {
     const bytes = randomBytes(96 * 1024 + 13);
-    const fill = new BlobFill(sha(bytes), bytes.length, temp(), upstream(bytes, [1], 97), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp(), readableChunks(upstream(bytes, [1], 97)), async () => undefined, 10_000);
     const spans = [
       { start: 0, end: bytes.length - 1, buffer: 4096, pause: 0 },
       { start: 0, end: bytes.length - 1, buffer: 700, pause: 2 },
@@ -87,7 +88,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
     let seed = 7;
     const random = (below: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % below);
     const sizes = Array.from({ length: 64 }, (_, i) => (i % 5 === 0 ? 1 + (i % 3) : 1 + random(96 * 1024)));
-    const fill = new BlobFill(sha(bytes), bytes.length, temp(), upstream(bytes, sizes, 3), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp(), readableChunks(upstream(bytes, sizes, 3)), async () => undefined, 10_000);
     const spans = Array.from({ length: 40 }, (_, i) => {
       const start = i < 4 ? 0 : random(bytes.length);
       const buffer = [1, 17, 64 * 1024, 512 * 1024][i % 4] as number;
@@ -113,7 +114,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
       if (fault === 'the last byte missing') body = body.subarray(0, body.length - 1);
       if (fault === 'cut in the middle') body = body.subarray(0, 1024 * 1024);
       let committed = false;
-      const fill = new BlobFill(sha(bytes), bytes.length, temp(), upstream(body, [16 * 1024, 1, 3], 5), async () => void (committed = true), 10_000);
+      const fill = new BlobFill(sha(bytes), bytes.length, temp(), readableChunks(upstream(body, [16 * 1024, 1, 3], 5)), async () => void (committed = true), 10_000);
       const spans = [
         { start: 0, end: bytes.length - 1, buffer: 512 * 1024 },
         { start: bytes.length - 1, end: bytes.length - 1, buffer: 1 },
@@ -132,7 +133,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
     const bytes = randomBytes(256 * 1024);
     const body = Buffer.from(bytes);
     body[0] = (body[0] as number) ^ 1;
-    const fill = new BlobFill(sha(bytes), bytes.length, temp(), upstream(body, [64 * 1024]), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp(), readableChunks(upstream(body, [64 * 1024])), async () => undefined, 10_000);
     const holder = fill.reader({ start: 0, end: 10 })!;
     await fill.finished;
     assert.equal(fill.state, 'failed');
@@ -145,7 +146,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
     const bytes = randomBytes(64 * 1024);
     const stalled = new Readable({ read() {} });
     stalled.push(bytes.subarray(0, 1000));
-    const fill = new BlobFill(sha(bytes), bytes.length, temp(), stalled, async () => undefined, 10_000);
+    const fill = new BlobFill(sha(bytes), bytes.length, temp(), readableChunks(stalled), async () => undefined, 10_000);
     const reader = fill.reader({ start: 2000, end: bytes.length - 1 })!;
     const waiting = reader.readInto(Buffer.alloc(1024), 2000);
     await new Promise((r) => setTimeout(r, 50));
@@ -158,7 +159,7 @@ describe('a fill\'s readers against hostile upstream bodies', () => {
   });
 
   test('a size-0 blob: its reader ends once the empty body has verified', async () => {
-    const fill = new BlobFill(sha(Buffer.alloc(0)), 0, temp(), Readable.from([]), async () => undefined, 10_000);
+    const fill = new BlobFill(sha(Buffer.alloc(0)), 0, temp(), readableChunks(Readable.from([])), async () => undefined, 10_000);
     const reader = fill.reader({ start: 0, end: -1 })!;
     const got = await readAll(fill, reader, -1, 16);
     assert.equal(got.bytes.length, 0);

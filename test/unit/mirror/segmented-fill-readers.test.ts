@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Digest } from '../../../src/registry/digest.js';
+import { readableChunks } from '../../../src/upstream/chunk-source.js';
 import { BlobFill } from '../../../src/mirror/blob-fill.js';
 import { SegmentedSource } from '../../../src/mirror/segmented-source.js';
 
@@ -97,7 +98,7 @@ describe('a segmented fill\'s readers while the disk lags', () => {
       await writeFile(temp, '');
       // The disk holds back the fill's writes of the first segment past its first chunk.
       disk.hold(64 * KiB, MiB);
-      const fill = new BlobFill(sha(blob), blob.length, temp, source, async () => undefined, 10_000);
+      const fill = new BlobFill(sha(blob), blob.length, temp, readableChunks(source), async () => undefined, 10_000);
       source.useFile(fill.file);
       void fill.file.then(() => setTimeout(fileOpen, 10));
       await until(() => source.view()[1]?.state === 'done', 'the second segment is in the temp file, ahead of the prefix');

@@ -108,6 +108,7 @@ describe('the dialer of a public upstream\'s redirects', () => {
       offline: false,
       mirrors: [],
       allowPrivateRedirects: false,
+      directReads: true,
       retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 },
       circuit: { failures: 5, openForMs: 30_000 },
     };

@@ -23,6 +23,7 @@ function upstream(name: string, registry: string, extra: Partial<UpstreamConfig>
       tagTtlMs: 300_000,
       mirrors: [],
       allowPrivateRedirects: false,
+      directReads: true,
       retries: { attempts: 3, minDelayMs: 200, maxDelayMs: 2000 },
       circuit: { failures: 5, openForMs: 30_000 },
       ...extra,

@@ -1,0 +1,88 @@
+// The buffers a blob fill copies its upstream chunks into (blob-fill.ts): 512 KiB each, taken from a small pool
+// and given back once nothing refers to them. Why a pool: a fill of 1 GiB would otherwise allocate 2048 buffers
+// outside the JS heap, which V8 frees only when a collection finds them dead; external memory grows until it
+// does and the collections it forces cost CPU on the byte path (docs/operating.md, "Memory"). A buffer given back
+// is written into again by the next batch, of this fill or another. Hand-written: it sits on the hot byte path
+// and is a dozen lines.
+import { maxUnwrittenBytes } from './fill-writer.js';
+
+export const batchBufferBytes = 512 * 1024;
+
+/**
+ * Free buffers kept at most: one fill's working set (what may wait for the disk, maxUnwrittenBytes, plus the few
+ * batches kept for its readers and the one being filled), 12 MiB. Fewer, and a fill whose disk lags a little makes
+ * a new buffer for nearly every other batch (measured: 216 buffers made for a 200 MiB fill with 8 kept, 21 with
+ * 24). Past it a buffer given back is dropped (collected), so a burst of concurrent fills does not leave its
+ * buffers held for ever.
+ */
+const maxFree = Math.ceil(maxUnwrittenBytes / batchBufferBytes) + 8;
+
+export class BatchBufferPool {
+  private readonly free: Buffer[] = [];
+  /** Buffers made so far (reused ones are not counted again): what tests and measurements look at. */
+  made = 0;
+
+  constructor(
+    readonly bufferBytes: number,
+    readonly keepFree: number,
+  ) {}
+
+  /** A buffer of `bufferBytes`; one of exactly `bytes` when fewer are wanted (a small blob, never pooled). */
+  take(bytes = this.bufferBytes): Buffer {
+    if (bytes < this.bufferBytes) return Buffer.allocUnsafe(bytes);
+    const reused = this.free.pop();
+    if (reused) return reused;
+    this.made++;
+    // Outside Node's shared allocation pool: a whole buffer of its own, reused.
+    return Buffer.allocUnsafeSlow(this.bufferBytes);
+  }
+
+  /** Only once nothing refers to `buffer` any more: no write to the temp file, no reader copying from it. */
+  giveBack(buffer: Buffer): void {
+    if (buffer.length === this.bufferBytes && this.free.length < this.keepFree) this.free.push(buffer);
+  }
+
+  /** Free buffers held now. */
+  get freeCount(): number {
+    return this.free.length;
+  }
+}
+
+/** The one pool every fill of the process takes its batch buffers from. */
+export const batchBuffers = new BatchBufferPool(batchBufferBytes, maxFree);
+
+/**
+ * One pool buffer shared by the batches cut from it: given back to the pool when the fill no longer writes into it
+ * and each batch cut from it has let it go (docs/architecture.md, "Decision: blobs stream, verify, then commit").
+ */
+export class SharedBatchBuffer {
+  readonly bytes: Buffer;
+  /** Bytes copied in so far. */
+  filled = 0;
+  /** Bytes already cut into batches. */
+  cut = 0;
+  /** The fill that writes into it, and each batch cut from it not yet let go. */
+  private holders = 1;
+
+  /** `wanted`: the bytes still to come; a smaller buffer than the pool's is made for fewer (a small blob's). */
+  constructor(wanted: number, private readonly pool: BatchBufferPool = batchBuffers) {
+    this.bytes = pool.take(Math.max(1, Math.min(wanted, pool.bufferBytes)));
+  }
+
+  get room(): number {
+    return this.bytes.length - this.filled;
+  }
+
+  /** The bytes copied in since the last cut, as one batch holding this buffer until it lets it go (release). */
+  cutBatch(): Buffer {
+    const batch = this.bytes.subarray(this.cut, this.filled);
+    this.cut = this.filled;
+    this.holders++;
+    return batch;
+  }
+
+  /** A batch cut from it, or the fill that wrote into it, lets it go; the last one gives it back to the pool. */
+  release(): void {
+    if (--this.holders === 0) this.pool.giveBack(this.bytes);
+  }
+}
