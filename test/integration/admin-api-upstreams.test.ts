@@ -157,14 +157,19 @@ describe('admin API', () => {
         segments: { connections: 4, maxConnections: 8, size: '16MiB', threshold: '64MiB', resumes: 7, stallTimeout: '20s' },
         quota: { reserve: 50 },
         watchWebhook: 'http://127.0.0.1:9/hook',
+        watch: [
+          { repository: 'library/node', tags: ['22*'], newest: 2, every: '6h', jitter: '90s', keep: 4 },
+          { repository: 'library/alpine', cron: '0 6 * * 1-5', platforms: ['linux/amd64'] },
+        ],
       });
       assert.equal(created.status, 201, created.text);
       const unshown = () => {
         const c = mirror.app.upstreams.router().named('kept')?.config;
-        return { segments: c?.segments, quota: c?.quota, watchWebhook: c?.watchWebhook };
+        return { segments: c?.segments, quota: c?.quota, watchWebhook: c?.watchWebhook, watch: c?.watch };
       };
       const before = unshown();
       assert.equal(before.segments?.connections, 4);
+      assert.equal(before.watch?.length, 2);
       // What the form sends on Save (web/src/pages/use-upstream-form.ts): the view it was opened with, the URL edited.
       const list = await admin.call<{ upstreams: UpstreamView[] }>('GET', '/api/upstreams');
       const view = list.body.upstreams.find((u) => u.name === 'kept');
@@ -172,7 +177,7 @@ describe('admin API', () => {
       const saved = await admin.call('PUT', '/api/upstreams/kept', toInput({ ...initialState(view), url: fixedUrl }, view));
       assert.equal(saved.status, 200, saved.text);
       assert.equal(mirror.app.upstreams.router().named('kept')?.config.url.href, new URL(fixedUrl).href);
-      assert.deepEqual(unshown(), before, 'segments, quota and webhook are kept');
+      assert.deepEqual(unshown(), before, 'segments, quota, webhook and watch entries are kept');
       assert.equal((await admin.call('DELETE', '/api/upstreams/kept')).status, 204);
     });
 

@@ -42,6 +42,7 @@ function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
     ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
     segments: s.config.segments ?? defaultSegmentSettings,
     ...(s.config.watchWebhook ? { watchWebhook: s.config.watchWebhook } : {}),
+    watch: (s.config.watch ?? []).map(({ every, jitter, ...entry }) => ({ ...entry, ...(every !== undefined ? { everyMs: every } : {}), jitterMs: jitter ?? 0 })),
     quota: { ...quotaOf(ctx, s.config.name), setting: s.config.quota ?? quotaSchema.parse({}) },
     source: s.source,
     health: {

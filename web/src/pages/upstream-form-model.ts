@@ -238,6 +238,7 @@ export function unshownSettings(existing: UpstreamView | undefined): Partial<Ups
     segments: { connections: g.connections, maxConnections: g.maxConnections, size: g.sizeBytes, threshold: g.thresholdBytes, resumes: g.resumes, stallTimeout: `${g.stallTimeoutMs}ms` },
     quota: existing.quota.setting,
     ...(existing.watchWebhook !== undefined ? { watchWebhook: existing.watchWebhook } : {}),
+    watch: existing.watch.map(({ everyMs, jitterMs, ...entry }) => ({ ...entry, ...(everyMs !== undefined ? { every: `${everyMs}ms` } : {}), jitter: `${jitterMs}ms` })),
   };
 }
 
