@@ -157,7 +157,7 @@ describe('the admin UI', () => {
     }
   });
 
-  test('fixing a typo in an upstream URL in its form keeps the settings the form does not show (segments, quota, webhook)', slow, async () => {
+  test('fixing a typo in an upstream URL in its form keeps the settings the form does not show (segments, quota, webhook, watch entries)', slow, async () => {
     for (const [size, viewport] of [['desktop', { width: 1280, height: 860 }], ['phone', { width: 390, height: 844 }]] as const) {
       const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport });
       try {
@@ -176,6 +176,7 @@ describe('the admin UI', () => {
             segments: { connections: 4, maxConnections: 8, size: '16MiB', threshold: '64MiB', resumes: 7, stallTimeout: '20s' },
             quota: { reserve: 50 },
             watchWebhook: 'https://hooks.pullgate.test/tuned',
+            watch: [{ repository: 'library/node', tags: ['22*'], newest: 2, every: '6h', jitter: '90s' }],
           },
         });
         assert.equal(added.status(), 201, await added.text());
@@ -189,13 +190,14 @@ describe('the admin UI', () => {
         assert.equal((await put).status(), 200);
         await page.getByTestId(`upstream-row-${name}`).waitFor();
         const list = (await (await page.request.get('/api/upstreams')).json()) as {
-          upstreams: { name: string; url: string; segments: unknown; watchWebhook?: string; quota: { setting: unknown } }[];
+          upstreams: { name: string; url: string; segments: unknown; watchWebhook?: string; quota: { setting: unknown }; watch: unknown[] }[];
         };
         const saved = list.upstreams.find((u) => u.name === name);
         assert.equal(saved?.url, `https://origin.${name}.pullgate.test`);
         assert.deepEqual(saved?.segments, segments);
         assert.deepEqual(saved?.quota.setting, { reserve: 50 });
         assert.equal(saved?.watchWebhook, 'https://hooks.pullgate.test/tuned');
+        assert.deepEqual(saved?.watch, [{ repository: 'library/node', tags: ['22*'], newest: 2, maxTags: 50, platforms: [], everyMs: 6 * 3_600_000, jitterMs: 90_000, keep: 3 }]);
         assert.deepEqual(problems, []);
       } finally {
         await context.close();
