@@ -100,8 +100,23 @@ export const upstreamView = z.object({
       ),
     })
     .optional(),
+  /** Segmented fills (docs/segmented-fills.md): the defaults when not configured. */
+  segments: z.object({ connections: z.number(), maxConnections: z.number(), sizeBytes: z.number(), thresholdBytes: z.number(), resumes: z.number(), stallTimeoutMs: z.number() }),
+  /** Receives a JSON event when a watched tag moves (docs/watch.md). */
+  watchWebhook: z.string().optional(),
+  /** The upstream's own `watch` entries (docs/watch.md), not those added on the watch page. */
+  watch: z.array(
+    z.object({ repository: z.string(), tags: z.array(z.string()), newest: z.number().optional(), maxTags: z.number(), platforms: z.array(z.string()) }).extend({
+      everyMs: z.number().optional(),
+      cron: z.string().optional(),
+      jitterMs: z.number(),
+      keep: z.number(),
+    }),
+  ),
   /** The quota governor's view of this upstream (docs/watch.md). */
   quota: z.object({
+    /** The upstream's `quota` setting, as stored (what an edit sends back). */
+    setting: z.object({ reserve: z.number() }),
     reserve: z.number(),
     /** Background work is paused until then, after a 429. */
     pausedUntil: z.number().optional(),

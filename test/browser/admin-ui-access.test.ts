@@ -156,4 +156,52 @@ describe('the admin UI', () => {
       await context.close();
     }
   });
+
+  test('fixing a typo in an upstream URL in its form keeps the settings the form does not show (segments, quota, webhook, watch entries)', slow, async () => {
+    for (const [size, viewport] of [['desktop', { width: 1280, height: 860 }], ['phone', { width: 390, height: 844 }]] as const) {
+      const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport });
+      try {
+        await page.goto('/#/upstreams');
+        await logIn(page, adminPassword);
+        await page.getByTestId('page-upstreams').waitFor();
+        const name = `tuned-${size}`;
+        const { csrfToken } = (await (await page.request.get('/api/session')).json()) as { csrfToken: string };
+        const segments = { connections: 4, maxConnections: 8, sizeBytes: 16 << 20, thresholdBytes: 64 << 20, resumes: 7, stallTimeoutMs: 20_000 };
+        const added = await page.request.post('/api/upstreams', {
+          headers: { 'x-csrf-token': csrfToken },
+          data: {
+            name,
+            registry: `${name}.pullgate.test`,
+            url: `https://orign.${name}.pullgate.test`,
+            segments: { connections: 4, maxConnections: 8, size: '16MiB', threshold: '64MiB', resumes: 7, stallTimeout: '20s' },
+            quota: { reserve: 50 },
+            watchWebhook: 'https://hooks.pullgate.test/tuned',
+            watch: [{ repository: 'library/node', tags: ['22*'], newest: 2, every: '6h', jitter: '90s' }],
+          },
+        });
+        assert.equal(added.status(), 201, await added.text());
+        await page.reload();
+        await page.getByTestId(`upstream-edit-${name}`).click();
+        await page.getByTestId('page-upstream-form').waitFor();
+        await page.getByLabel('URL', { exact: true }).fill(`https://origin.${name}.pullgate.test`);
+        await screenshot(page, `${size}-upstream-form-edit-url`);
+        const put = page.waitForResponse((r) => r.url().endsWith(`/api/upstreams/${name}`) && r.request().method() === 'PUT');
+        await page.getByTestId('upstream-save').click();
+        assert.equal((await put).status(), 200);
+        await page.getByTestId(`upstream-row-${name}`).waitFor();
+        const list = (await (await page.request.get('/api/upstreams')).json()) as {
+          upstreams: { name: string; url: string; segments: unknown; watchWebhook?: string; quota: { setting: unknown }; watch: unknown[] }[];
+        };
+        const saved = list.upstreams.find((u) => u.name === name);
+        assert.equal(saved?.url, `https://origin.${name}.pullgate.test`);
+        assert.deepEqual(saved?.segments, segments);
+        assert.deepEqual(saved?.quota.setting, { reserve: 50 });
+        assert.equal(saved?.watchWebhook, 'https://hooks.pullgate.test/tuned');
+        assert.deepEqual(saved?.watch, [{ repository: 'library/node', tags: ['22*'], newest: 2, maxTags: 50, platforms: [], everyMs: 6 * 3_600_000, jitterMs: 90_000, keep: 3 }]);
+        assert.deepEqual(problems, []);
+      } finally {
+        await context.close();
+      }
+    }
+  });
 });

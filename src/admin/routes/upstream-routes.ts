@@ -8,6 +8,8 @@ import { shownUrl } from '../../upstream/secret-destination.js';
 import { testUpstream } from '../../upstream/upstream-test.js';
 import { quotaOf, signaturesView } from '../upstream-policy-view.js';
 import type { UpstreamSource } from '../../upstream/upstream-sources.js';
+import { defaultSegmentSettings } from '../../config/config.js';
+import { quotaSchema } from '../../config/watch.js';
 
 export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
   return [...editRoutes(ctx), ...testRoutes(ctx)];
@@ -38,7 +40,10 @@ function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
     ...(s.config.access ? { access: s.config.access } : {}),
     ...(s.config.policy ? { policy: s.config.policy } : {}),
     ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
-    quota: quotaOf(ctx, s.config.name),
+    segments: s.config.segments ?? defaultSegmentSettings,
+    ...(s.config.watchWebhook ? { watchWebhook: s.config.watchWebhook } : {}),
+    watch: (s.config.watch ?? []).map(({ every, jitter, ...entry }) => ({ ...entry, ...(every !== undefined ? { everyMs: every } : {}), jitterMs: jitter ?? 0 })),
+    quota: { ...quotaOf(ctx, s.config.name), setting: s.config.quota ?? quotaSchema.parse({}) },
     source: s.source,
     health: {
       ...health,

@@ -1,7 +1,8 @@
 // The upstream form's state and its mapping to and from the API: the quick client checks run on blur, the server's
 // VALIDATION field paths (`url`, `auth.username`, `mirrors.0`, `access.allow.2`, `retries.minDelay`) are turned
 // into the form's fields, and the input sent leaves out what the operator did not set (access keys fall back to
-// the global `access` setting only when they are absent).
+// the global `access` setting only when they are absent); the stored settings the form does not show go back as
+// they were.
 import { durationText } from '../format.js';
 import type { FieldError, UpstreamInput, UpstreamView } from '../types.js';
 import { draftsOf, signaturesInput, signaturesPlace, signaturesProblem, type RequirementDraft } from './signature-policy-model.js';
@@ -224,12 +225,30 @@ export function serverErrors(fields: FieldError[], fallback: string, s: FormStat
   return out;
 }
 
+/**
+ * The stored settings the form does not show, as the view gives them: PUT /api/upstreams/:name replaces the whole
+ * upstream, so an edit sends them back unchanged and changes only what the operator saw (docs/segmented-fills.md,
+ * docs/watch.md). A setting added to the view and not to the form belongs here.
+ */
+export function unshownSettings(existing: UpstreamView | undefined): Partial<UpstreamInput> {
+  if (!existing) return {};
+  const g = existing.segments;
+  return {
+    // Numbers in bytes; durations with their unit (a bare number is read as seconds).
+    segments: { connections: g.connections, maxConnections: g.maxConnections, size: g.sizeBytes, threshold: g.thresholdBytes, resumes: g.resumes, stallTimeout: `${g.stallTimeoutMs}ms` },
+    quota: existing.quota.setting,
+    ...(existing.watchWebhook !== undefined ? { watchWebhook: existing.watchWebhook } : {}),
+    watch: existing.watch.map(({ everyMs, jitterMs, ...entry }) => ({ ...entry, ...(everyMs !== undefined ? { every: `${everyMs}ms` } : {}), jitter: `${jitterMs}ms` })),
+  };
+}
+
 export function toInput(s: FormState, existing: UpstreamView | undefined): UpstreamInput {
   const auth: UpstreamInput['auth'] = { mode: s.mode };
   if (s.mode === 'mirror' && s.username) auth.username = s.username;
   if (s.mode === 'mirror' && s.password) auth.password = s.password;
   else if (existing?.auth.hasPassword && (s.removePassword || s.mode === 'passthrough' || !s.username)) auth.password = null;
   const input: UpstreamInput = {
+    ...unshownSettings(existing),
     name: s.name.trim(),
     registry: s.registry.trim(),
     url: s.url.trim(),
