@@ -76,6 +76,8 @@ export const upstreamView = z.object({
   auth: z.object({ mode: z.enum(['mirror', 'passthrough']), username: z.string().optional(), hasPassword: z.boolean() }),
   hasCa: z.boolean(),
   insecureSkipVerify: z.boolean(),
+  /** Blob fills read the upstream's answers straight from the socket (docs/operating.md, "Direct reads of blob bodies"). */
+  directReads: z.boolean(),
   proxy: z.string().optional(),
   tagTtlMs: z.number(),
   offline: z.boolean(),
@@ -102,8 +104,12 @@ export const upstreamView = z.object({
     .optional(),
   /** Segmented fills (docs/segmented-fills.md): the defaults when not configured. */
   segments: z.object({ connections: z.number(), maxConnections: z.number(), sizeBytes: z.number(), thresholdBytes: z.number(), resumes: z.number(), stallTimeoutMs: z.number() }),
-  /** Receives a JSON event when a watched tag moves (docs/watch.md). */
-  watchWebhook: z.string().optional(),
+  /**
+   * Set when a webhook receives a JSON event when a watched tag moves (docs/watch.md): its origin only (scheme,
+   * host, port). Its path, query and user-info can carry the hook's secret and are never shown; an edit that
+   * leaves `watchWebhook` out keeps it.
+   */
+  watchWebhook: z.object({ origin: z.string() }).optional(),
   /** The upstream's own `watch` entries (docs/watch.md), not those added on the watch page. */
   watch: z.array(
     z.object({ repository: z.string(), tags: z.array(z.string()), newest: z.number().optional(), maxTags: z.number(), platforms: z.array(z.string()) }).extend({

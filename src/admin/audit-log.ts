@@ -19,8 +19,8 @@ export interface AuditEntry {
   outcome: string;
 }
 
-/** Body keys whose values never reach the log (passwords, tokens, keys, CA text). */
-const secretKey = /password|secret|token|key|pem|credential/i;
+/** Body keys whose values never reach the log (passwords, tokens, keys, CA text, webhook URLs with their secret path). */
+const secretKey = /password|secret|token|key|pem|credential|webhook/i;
 const maxDetail = 2000;
 
 /** The user-info of a URL (`https://user:pass@host`, a credential in an upstream, mirror or proxy URL). */

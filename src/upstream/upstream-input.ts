@@ -20,5 +20,10 @@ export const upstreamInput = upstreamSchema
     /** PEM text of an extra CA bundle for this upstream. */
     caPem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM certificates' }).max(1_000_000).nullable().optional(),
     enabled: z.boolean().default(true),
+    /**
+     * Write-only, as the password: its path, query or user-info can carry the hook's secret (docs/watch.md).
+     * Omitted on an edit: the stored webhook is kept. `null` removes it.
+     */
+    watchWebhook: upstreamSchema.shape.watchWebhook.unwrap().nullable().optional(),
   });
 export type UpstreamInput = z.input<typeof upstreamInput>;

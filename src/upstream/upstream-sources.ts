@@ -24,9 +24,19 @@ export interface UpstreamSource {
   hasCa: boolean;
 }
 
-type Settings = Omit<z.output<typeof upstreamInput>, 'caPem' | 'enabled' | 'auth'> & {
+type Settings = Omit<z.output<typeof upstreamInput>, 'caPem' | 'enabled' | 'auth' | 'watchWebhook'> & {
   auth: { mode: 'mirror' | 'passthrough'; username?: string };
+  watchWebhook?: string;
 };
+
+/** A parsed input: the settings, and the secrets as given (undefined: omitted, null: remove). */
+interface Parsed {
+  settings: Settings;
+  password: string | null | undefined;
+  caPem: string | null | undefined;
+  watchWebhook: string | null | undefined;
+  enabled: boolean;
+}
 
 interface Row {
   name: string;
@@ -80,10 +90,10 @@ export class UpstreamSources {
   }
 
   /** Validates `input` as a new (or edited, when `name` is given) admin upstream, without saving anything. */
-  parse(input: unknown, editing?: string): { settings: Settings; password: string | null | undefined; caPem: string | null | undefined; enabled: boolean } {
+  parse(input: unknown, editing?: string): Parsed {
     const parsed = upstreamInput.safeParse(input);
     if (!parsed.success) throw invalidFields(parsed.error.issues);
-    const { caPem, enabled, auth, ...rest } = parsed.data;
+    const { caPem, enabled, auth, watchWebhook, ...rest } = parsed.data;
     if (editing !== undefined && rest.name !== editing) {
       throw new SourceEditError('VALIDATION', 'name: an upstream cannot be renamed; delete it and add a new one', [
         { path: 'name', message: 'an upstream cannot be renamed' },
@@ -91,7 +101,12 @@ export class UpstreamSources {
     }
     const stored = editing === undefined ? undefined : this.rows().find((r) => r.name === editing);
     const signatures = checkedSignatures(rest.signatures, stored ? (JSON.parse(stored.settings) as Settings).signatures : undefined);
-    const settings: Settings = { ...rest, signatures, auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) } };
+    const settings: Settings = {
+      ...rest,
+      signatures,
+      auth: { mode: auth.mode, ...(auth.username ? { username: auth.username } : {}) },
+      ...(watchWebhook ? { watchWebhook } : {}),
+    };
     if (auth.mode === 'passthrough' && (auth.username || auth.password)) {
       throw new SourceEditError('VALIDATION', "auth.username: passthrough mode uses the client's own credentials", [
         { path: 'auth.username', message: "passthrough mode uses the client's own credentials; remove username/password" },
@@ -115,7 +130,7 @@ export class UpstreamSources {
       const mine = upstreamConflicts(set).filter((i) => i.path[0] === set.length - 1 || i.path.length === 0);
       if (mine.length) throw invalidFields(mine.map((i) => ({ path: i.path.slice(1), message: i.message })));
     }
-    return { settings, password: auth.password, caPem, enabled };
+    return { settings, password: auth.password, caPem, watchWebhook, enabled };
   }
 
   async create(input: unknown): Promise<UpstreamSource> {
@@ -132,11 +147,15 @@ export class UpstreamSources {
   async update(name: string, input: unknown): Promise<UpstreamSource> {
     const row = this.adminRow(name);
     const p = this.parse(input, name);
-    // Omitted secrets keep their stored value; null removes it. A kept password goes only where it went before.
+    const stored = JSON.parse(row.settings) as Settings;
+    // Omitted secrets (password, CA, watch webhook) keep their stored value; null removes it. A kept password goes
+    // only where it went before.
     if (p.password === undefined && row.password_enc) {
-      const reason = newSecretDestination(JSON.parse(row.settings) as Settings, p.settings, typeof p.caPem === 'string' && p.caPem !== row.ca_pem);
+      const reason = newSecretDestination(stored, p.settings, typeof p.caPem === 'string' && p.caPem !== row.ca_pem);
       if (reason) throw passwordAgain('auth.password', reason);
     }
+    const watchWebhook = p.watchWebhook === undefined ? stored.watchWebhook : p.watchWebhook;
+    const settings: Settings = { ...p.settings, ...(watchWebhook ? { watchWebhook } : {}) };
     const passwordEnc = p.password === undefined ? row.password_enc : p.password === null ? null : this.box.seal(p.password);
     const caPem = p.caPem === undefined ? row.ca_pem : p.caPem;
     if (passwordEnc && !p.settings.auth.username) {
@@ -144,7 +163,7 @@ export class UpstreamSources {
     }
     this.db
       .prepare('UPDATE upstream_sources SET settings = ?, password_enc = ?, ca_pem = ?, enabled = ?, updated_at = ? WHERE name = ?')
-      .run(JSON.stringify(p.settings), passwordEnc, caPem, p.enabled ? 1 : 0, this.clock(), name);
+      .run(JSON.stringify(settings), passwordEnc, caPem, p.enabled ? 1 : 0, this.clock(), name);
     await this.removeCa(name);
     if (caPem) await this.writeCa(name, caPem);
     this.changed();
@@ -178,7 +197,8 @@ export class UpstreamSources {
   async trial(input: unknown): Promise<{ config: UpstreamConfig; cleanup: () => Promise<void> }> {
     const parsed = upstreamInput.safeParse(input);
     if (!parsed.success) throw invalidFields(parsed.error.issues, ['upstream']);
-    const { caPem, enabled: _enabled, auth, ...rest } = parsed.data;
+    // A trial sends no watch events: the webhook is not part of it.
+    const { caPem, enabled: _enabled, auth, watchWebhook: _watchWebhook, ...rest } = parsed.data;
     // An edit that leaves the password out is tried with the stored one, only where the stored one went before.
     let password = auth.password ?? undefined;
     if (auth.password === undefined) {

@@ -157,6 +157,7 @@ describe('admin API', () => {
         hosts: ['kept.mirror.test'],
         segments: { connections: 4, maxConnections: 8, size: '16MiB', threshold: '64MiB', resumes: 7, stallTimeout: '20s' },
         quota: { reserve: 50 },
+        directReads: false,
         watchWebhook: 'http://127.0.0.1:9/hook',
         watch: [
           { repository: 'library/node', tags: ['22*'], newest: 2, every: '6h', jitter: '90s', keep: 4 },
@@ -166,26 +167,62 @@ describe('admin API', () => {
       assert.equal(created.status, 201, created.text);
       const unshown = () => {
         const c = mirror.app.upstreams.router().named('kept')?.config;
-        return { segments: c?.segments, quota: c?.quota, watchWebhook: c?.watchWebhook, watch: c?.watch };
+        return { segments: c?.segments, quota: c?.quota, directReads: c?.directReads, watchWebhook: c?.watchWebhook, watch: c?.watch };
       };
       const before = unshown();
       assert.equal(before.segments?.connections, 4);
+      assert.equal(before.directReads, false);
       assert.equal(before.watch?.length, 2);
       // What the form sends on Save (web/src/pages/use-upstream-form.ts): the view it was opened with, the URL edited.
       const list = await admin.call<{ upstreams: UpstreamView[] }>('GET', '/api/upstreams');
       const view = list.body.upstreams.find((u) => u.name === 'kept');
       const fixedUrl = other.url.replace('127.0.0.1', 'localhost');
       const input = toInput({ ...initialState(view), url: fixedUrl }, view);
-      // Every setting the API takes goes back, but those the form leaves out when empty (a setting added to the API
-      // and not to the view and the form fails here).
-      const leftOutWhenEmpty = ['caPem', 'proxy', 'access', 'policy', 'signatures'];
+      // Every setting the API takes goes back, but those the form leaves out when empty and the write-only webhook,
+      // which an edit keeps when left out (a setting added to the API and not to the view and the form fails here).
+      const leftOutWhenEmpty = ['caPem', 'proxy', 'access', 'policy', 'signatures', 'watchWebhook'];
       const notSent = Object.keys(upstreamInput.shape).filter((k) => !(k in input) && !leftOutWhenEmpty.includes(k));
       assert.deepEqual(notSent, [], 'every setting the API takes is sent back by the form');
       const saved = await admin.call('PUT', '/api/upstreams/kept', input);
       assert.equal(saved.status, 200, saved.text);
       assert.equal(mirror.app.upstreams.router().named('kept')?.config.url.href, new URL(fixedUrl).href);
-      assert.deepEqual(unshown(), before, 'segments, quota, webhook and watch entries are kept');
+      assert.deepEqual(unshown(), before, 'segments, quota, direct reads, webhook and watch entries are kept');
       assert.equal((await admin.call('DELETE', '/api/upstreams/kept')).status, 204);
+    });
+
+    test('a stored webhook is shown by its origin only; an edit without it keeps it, null removes it, a new one replaces it', async () => {
+      const secretHook = 'https://hookuser:hunter2@hooks.example.test:8443/services/T000/B000/XXXXsecretpath?token=querysecret#frag';
+      const body = { name: 'hooked', registry: 'hooked.example.test', url: other.url, hosts: ['hooked.mirror.test'] };
+      const created = await admin.call('POST', '/api/upstreams', { ...body, watchWebhook: secretHook });
+      assert.equal(created.status, 201, created.text);
+      const stored = () => mirror.app.upstreams.router().named('hooked')?.config.watchWebhook;
+      assert.equal(stored(), secretHook);
+      const secrets = ['hookuser', 'hunter2', 'services', 'XXXXsecretpath', 'querysecret', 'frag'];
+      const list = await admin.call('GET', '/api/upstreams');
+      for (const text of [created.text, list.text]) {
+        for (const secret of secrets) assert.ok(!text.includes(secret), `${secret} is not in ${text}`);
+      }
+      const view = (list.body as { upstreams: UpstreamView[] }).upstreams.find((u) => u.name === 'hooked');
+      assert.deepEqual(view?.watchWebhook, { origin: 'https://hooks.example.test:8443' });
+
+      const kept = await admin.call('PUT', '/api/upstreams/hooked', { ...body, tagTtl: '10m' });
+      assert.equal(kept.status, 200, kept.text);
+      assert.equal(stored(), secretHook, 'an edit without the webhook keeps it');
+      for (const secret of secrets) assert.ok(!kept.text.includes(secret), `${secret} is not in ${kept.text}`);
+
+      const replaced = await admin.call('PUT', '/api/upstreams/hooked', { ...body, watchWebhook: 'http://127.0.0.1:9/other' });
+      assert.equal(replaced.status, 200, replaced.text);
+      assert.equal(stored(), 'http://127.0.0.1:9/other', 'a new webhook replaces it');
+
+      const removed = await admin.call<UpstreamView>('PUT', '/api/upstreams/hooked', { ...body, watchWebhook: null });
+      assert.equal(removed.status, 200, removed.text);
+      assert.equal(stored(), undefined, 'null removes it');
+      assert.equal(removed.body.watchWebhook, undefined);
+      const audit = await admin.call('GET', '/api/audit');
+      assert.equal(audit.status, 200);
+      assert.match(audit.text, /PUT \/api\/upstreams\/:name/, 'the edits are in the audit log');
+      for (const secret of ['hookuser', 'hunter2', 'XXXXsecretpath', 'querysecret']) assert.ok(!audit.text.includes(secret), `${secret} is not in the audit log`);
+      assert.equal((await admin.call('DELETE', '/api/upstreams/hooked')).status, 204);
     });
 
     test('the test action reports each step: unsaved settings, a saved upstream, and where a wrong one fails', async () => {

@@ -15,7 +15,10 @@ export function upstreamRoutes(ctx: AdminContext): AnyApiRoute[] {
   return [...editRoutes(ctx), ...testRoutes(ctx)];
 }
 
-/** Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). */
+/**
+ * Credentials are write-only: the view says whether one is set, never what it is (nor URL user-info). The watch
+ * webhook is shown by its origin only: its path and query can carry the hook's secret (docs/security.md).
+ */
 function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
   const live = ctx.upstreams.router().named(s.config.name);
   const health = live && s.enabled ? live.health.snapshot() : { reachable: null, lastOkAt: null, lastError: null };
@@ -33,6 +36,7 @@ function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
     auth: { mode: s.config.auth.mode, ...(s.config.auth.username ? { username: s.config.auth.username } : {}), hasPassword: s.hasPassword },
     hasCa: s.hasCa,
     insecureSkipVerify: s.config.insecureSkipVerify,
+    directReads: s.config.directReads,
     ...(s.config.proxy ? { proxy: redactProxy(s.config.proxy) } : {}),
     tagTtlMs: s.config.tagTtlMs,
     offline: s.config.offline,
@@ -41,7 +45,7 @@ function viewOf(ctx: AdminContext, s: UpstreamSource): UpstreamView {
     ...(s.config.policy ? { policy: s.config.policy } : {}),
     ...(s.config.signatures ? { signatures: signaturesView(s.config.signatures) } : {}),
     segments: s.config.segments ?? defaultSegmentSettings,
-    ...(s.config.watchWebhook ? { watchWebhook: s.config.watchWebhook } : {}),
+    ...(s.config.watchWebhook ? { watchWebhook: { origin: new URL(s.config.watchWebhook).origin } } : {}),
     watch: (s.config.watch ?? []).map(({ every, jitter, ...entry }) => ({ ...entry, ...(every !== undefined ? { everyMs: every } : {}), jitterMs: jitter ?? 0 })),
     quota: { ...quotaOf(ctx, s.config.name), setting: s.config.quota ?? quotaSchema.parse({}) },
     source: s.source,
@@ -86,7 +90,7 @@ function editRoutes(ctx: AdminContext): AnyApiRoute[] {
     route({
       method: 'PUT',
       url: '/api/upstreams/:name',
-      summary: 'Replace an upstream added here (omitted password and CA are kept)',
+      summary: 'Replace an upstream added here (omitted password, CA and watch webhook are kept; null removes one)',
       tag: 'upstreams',
       body: upstreamInput,
       response: upstreamView,

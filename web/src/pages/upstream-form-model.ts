@@ -231,13 +231,14 @@ export function serverErrors(fields: FieldError[], fallback: string, s: FormStat
  * docs/watch.md). A setting added to the view and not to the form belongs here.
  */
 export function unshownSettings(existing: UpstreamView | undefined): Partial<UpstreamInput> {
+  // The watch webhook is not here: the view shows its origin only, and an edit that leaves it out keeps it.
   if (!existing) return {};
   const g = existing.segments;
   return {
     // Numbers in bytes; durations with their unit (a bare number is read as seconds).
     segments: { connections: g.connections, maxConnections: g.maxConnections, size: g.sizeBytes, threshold: g.thresholdBytes, resumes: g.resumes, stallTimeout: `${g.stallTimeoutMs}ms` },
     quota: existing.quota.setting,
-    ...(existing.watchWebhook !== undefined ? { watchWebhook: existing.watchWebhook } : {}),
+    directReads: existing.directReads,
     watch: existing.watch.map(({ everyMs, jitterMs, ...entry }) => ({ ...entry, ...(everyMs !== undefined ? { every: `${everyMs}ms` } : {}), jitter: `${jitterMs}ms` })),
   };
 }
