@@ -157,7 +157,7 @@ describe('the admin UI', () => {
     }
   });
 
-  test('fixing a typo in an upstream URL in its form keeps the settings the form does not show (segments, quota, webhook, watch entries)', slow, async () => {
+  test('fixing a typo in an upstream URL in its form keeps the settings the form does not show (segments, quota, direct reads, webhook, watch entries)', slow, async () => {
     for (const [size, viewport] of [['desktop', { width: 1280, height: 860 }], ['phone', { width: 390, height: 844 }]] as const) {
       const { page, context, problems } = await openUi(browser, s.adminUrl, { viewport });
       try {
@@ -175,7 +175,8 @@ describe('the admin UI', () => {
             url: `https://orign.${name}.pullgate.test`,
             segments: { connections: 4, maxConnections: 8, size: '16MiB', threshold: '64MiB', resumes: 7, stallTimeout: '20s' },
             quota: { reserve: 50 },
-            watchWebhook: 'https://hooks.pullgate.test/tuned',
+            directReads: false,
+            watchWebhook: 'https://hooks.pullgate.test/tuned/T000/secretpath?token=querysecret',
             watch: [{ repository: 'library/node', tags: ['22*'], newest: 2, every: '6h', jitter: '90s' }],
           },
         });
@@ -187,16 +188,22 @@ describe('the admin UI', () => {
         await screenshot(page, `${size}-upstream-form-edit-url`);
         const put = page.waitForResponse((r) => r.url().endsWith(`/api/upstreams/${name}`) && r.request().method() === 'PUT');
         await page.getByTestId('upstream-save').click();
-        assert.equal((await put).status(), 200);
+        const response = await put;
+        assert.equal(response.status(), 200);
+        // The form never had the webhook's secret path to send back: the edit leaves it out and the stored one is kept.
+        assert.equal((response.request().postDataJSON() as Record<string, unknown>).watchWebhook, undefined);
+        assert.doesNotMatch(await response.text(), /secretpath|querysecret/);
         await page.getByTestId(`upstream-row-${name}`).waitFor();
         const list = (await (await page.request.get('/api/upstreams')).json()) as {
-          upstreams: { name: string; url: string; segments: unknown; watchWebhook?: string; quota: { setting: unknown }; watch: unknown[] }[];
+          upstreams: { name: string; url: string; segments: unknown; directReads: boolean; watchWebhook?: unknown; quota: { setting: unknown }; watch: unknown[] }[];
         };
         const saved = list.upstreams.find((u) => u.name === name);
         assert.equal(saved?.url, `https://origin.${name}.pullgate.test`);
         assert.deepEqual(saved?.segments, segments);
         assert.deepEqual(saved?.quota.setting, { reserve: 50 });
-        assert.equal(saved?.watchWebhook, 'https://hooks.pullgate.test/tuned');
+        assert.equal(saved?.directReads, false);
+        assert.deepEqual(saved?.watchWebhook, { origin: 'https://hooks.pullgate.test' });
+        assert.equal(s.app.upstreams.router().named(name)?.config.watchWebhook, 'https://hooks.pullgate.test/tuned/T000/secretpath?token=querysecret');
         assert.deepEqual(saved?.watch, [{ repository: 'library/node', tags: ['22*'], newest: 2, maxTags: 50, platforms: [], everyMs: 6 * 3_600_000, jitterMs: 90_000, keep: 3 }]);
         assert.deepEqual(problems, []);
       } finally {
