@@ -93,6 +93,37 @@ describe('direct GET keep-alive hazards', () => {
     assert.equal(server.connections, 2);
   });
 
+  for (const [when, later] of [
+    ['synchronously', (f: () => void) => f()],
+    ['in a microtask', (f: () => void) => void Promise.resolve().then(f)],
+    ['on the next tick', (f: () => void) => process.nextTick(f)],
+  ] as const) {
+    test(`bytes beyond the Content-Length handed over in a read of their own, with the next GET sent ${when} after the end: never its answer`, async () => {
+      const stale = Buffer.concat([headOf(5), Buffer.from('stale')]);
+      server.script = ({ socket }) => {
+        nth(socket);
+        if (server.heads.length > 1) return void plain(socket);
+        // Two writes, two TLS records, most often in one TCP segment: read one after the other in one go.
+        // The answer ends on a 16 KiB boundary: Node hands decrypted bytes over in 16 KiB pieces.
+        const exact = body.subarray(0, 2 * 16384 - headOf(body.length).length);
+        socket.cork();
+        socket.write(Buffer.concat([headOf(exact.length), exact]));
+        socket.write(stale);
+        process.nextTick(() => socket.uncork());
+      };
+      const first = response(await directGet(options()));
+      const next = new Promise<DirectAnswer>((resolve, reject) =>
+        chunkSourceOf(first.body).deliver(
+          () => undefined,
+          (err) => (err ? reject(err) : later(() => directGet(options()).then(resolve, reject))),
+        ),
+      );
+      const got = await readAll(await next);
+      assert.ok(got.equals(body), `the second GET got ${got.length} bytes: ${got.subarray(0, 16).toString('latin1')}`);
+      assert.equal(server.connections, 2, 'the connection with the stale bytes carried nothing more');
+    });
+  }
+
   test('dump() of a small body still arriving reads it to its end; the connection then carries the next GET cleanly', async () => {
     server.script = ({ socket }) => {
       if (nth(socket) > 1) return void plain(socket);
