@@ -213,6 +213,18 @@ describe('direct GET keep-alive hazards', () => {
     assert.equal(server.connections, 80);
   });
 
+  test('an origin whose kept socket was taken leaves nothing behind in the pool', async () => {
+    const keys = Array.from({ length: 5 }, () => ({ ...connect }));
+    for (const c of keys) assert.ok((await readAll(await directGet(options({ connect: c })))).equals(body));
+    assert.equal(pool.keys(), 5);
+    for (const c of keys) {
+      const res = response(await directGet(options({ connect: c })));
+      res.body.destroy();
+    }
+    assert.equal(pool.size(), 0);
+    assert.equal(pool.keys(), 0);
+  });
+
   test('two upstreams on one origin, one lax (insecureSkipVerify) and one strict: the strict one never gets the lax socket', async () => {
     const cfg = { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 }, url: new URL(`https://localhost:${server.port}`) };
     const lax = new Upstream(upstreamConfig('lax', 'lax.test', { ...cfg, insecureSkipVerify: true }), { timeouts });

@@ -79,6 +79,8 @@ export class DirectPool {
     for (let entry = list?.pop(); entry; entry = list?.pop()) {
       this.byAge.delete(entry);
       clearTimeout(entry.timer);
+      // No empty list is kept: one origin seen once (a CDN host) leaves nothing behind.
+      if (list?.length === 0) this.idle.delete(key);
       if (entry.connection.usable) {
         entry.connection.socket.ref();
         return entry.connection;
@@ -124,6 +126,11 @@ export class DirectPool {
     }
     this.idle.clear();
     this.byAge.clear();
+  }
+
+  /** Keys with idle sockets (tests). */
+  keys(): number {
+    return this.idle.size;
   }
 
   /** Idle sockets of `key` (tests). */
