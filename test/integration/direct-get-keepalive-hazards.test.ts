@@ -225,6 +225,37 @@ describe('direct GET keep-alive hazards', () => {
     assert.equal(pool.keys(), 0);
   });
 
+  test('redirect hops to one CDN from a lax and a strict upstream: the strict hop never gets the lax one\'s socket', async () => {
+    const cdnDir = await mkdtemp(join(tmpdir(), 'pullgate-keepalive-cdn-'));
+    const otherCa = await createTestCa(cdnDir);
+    const cdnCert = await otherCa.issue('cdn', ['localhost'], ['127.0.0.1']);
+    const cdn = await startScriptedServer({ tls: { cert: cdnCert.certPem, key: cdnCert.keyPem } }, ({ socket }) => plain(socket));
+    server.script = ({ socket }) =>
+      void socket.write(`HTTP/1.1 307 Temporary Redirect\r\nlocation: https://127.0.0.1:${cdn.port}/blob\r\ncontent-length: 0\r\n\r\n`);
+    const cfg = { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 }, url: new URL(`https://localhost:${server.port}`), ca: caPath };
+    const lax = new Upstream(upstreamConfig('lax', 'lax.test', { ...cfg, insecureSkipVerify: true }), { timeouts });
+    const strict = new Upstream(upstreamConfig('strict', 'strict.test', cfg), { timeouts });
+    const pull = async (u: Upstream): Promise<Buffer> => {
+      const res = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true });
+      const parts: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => chunkSourceOf(res.body).deliver((c) => parts.push(Buffer.from(c)), (err) => (err ? reject(err) : resolve())));
+      return Buffer.concat(parts);
+    };
+    try {
+      assert.ok((await pull(lax)).equals(body));
+      assert.ok((await pull(lax)).equals(body));
+      assert.equal(cdn.connections, 1, 'the lax upstream keeps its CDN socket');
+      // The CDN's CA is trusted by neither upstream; only the lax one skips verification.
+      await assert.rejects(pull(strict), /does not chain to a trusted CA/);
+      assert.equal(cdn.heads.length, 2, 'the strict upstream never sent its request to the CDN');
+      assert.equal(lax.directPool.size(), 2, 'the registry and the CDN socket, still the lax upstream\'s');
+    } finally {
+      await Promise.all([lax.close(), strict.close()]);
+      await cdn.close();
+      await rm(cdnDir, { recursive: true, force: true });
+    }
+  });
+
   test('two upstreams on one origin, one lax (insecureSkipVerify) and one strict: the strict one never gets the lax socket', async () => {
     const cfg = { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 }, url: new URL(`https://localhost:${server.port}`) };
     const lax = new Upstream(upstreamConfig('lax', 'lax.test', { ...cfg, insecureSkipVerify: true }), { timeouts });
@@ -239,7 +270,8 @@ describe('direct GET keep-alive hazards', () => {
     try {
       assert.ok((await pull(lax)).equals(body));
       assert.equal(lax.directPool.size(), 1);
-      await assert.rejects(pull(strict), 'the test CA is not among the system roots');
+      // The test CA is not among the system roots.
+      await assert.rejects(pull(strict), /does not chain to a trusted CA/);
       assert.ok((await pull(trusted)).equals(body));
       assert.equal(server.heads.length, 2, 'the strict upstream never sent its request');
     } finally {
