@@ -16,7 +16,7 @@ export interface BodyConnection {
   close(): void;
 }
 
-/** The largest body dump() reads to its end to keep the connection, as undici's dump() (its default limit). */
+/** The largest body dump() reads to its end to keep the connection (undici's dump() reads up to 128 KiB by default). */
 export const dumpLimit = 64 * 1024;
 
 interface Sink {

@@ -67,6 +67,8 @@ class DirectExchange implements ConnectionUser {
   private keep: { hintMs: number | undefined } | undefined;
   /** A byte of the answer arrived on the current connection. */
   private received = false;
+  /** The request is written on the current connection: bytes before it are not its answer. */
+  private written = false;
   private retried = false;
   private timer: NodeJS.Timeout | undefined;
   private head: Buffer | undefined;
@@ -98,10 +100,17 @@ class DirectExchange implements ConnectionUser {
   /** Writes the request on `idle` (a kept connection) or on a new one. */
   private send(idle: DirectConnection | undefined): void {
     this.received = false;
+    this.written = false;
     if (idle) {
       this.use(idle);
       idle.resume();
-      return this.write();
+      // Written once the reads of this turn of the event loop are in: bytes an earlier answer's server sent after
+      // its end, read just after it, then arrive before the request (read() closes the connection), never as its
+      // answer.
+      setImmediate(() => {
+        if (!this.done && this.connection === idle) this.write();
+      });
+      return;
     }
     this.arm(this.o.timeouts.connect, () => new undiciErrors.ConnectTimeoutError());
     try {
@@ -118,6 +127,7 @@ class DirectExchange implements ConnectionUser {
   }
 
   private write(): void {
+    this.written = true;
     this.connection?.socket.write(this.request, 'latin1');
     this.arm(this.o.timeouts.headers, () => new undiciErrors.HeadersTimeoutError());
   }
@@ -140,6 +150,11 @@ class DirectExchange implements ConnectionUser {
   /** Every read of the socket; false pauses it. */
   read(view: Buffer): boolean {
     if (this.done) return false;
+    if (!this.written) {
+      // Not an answer to this request: the connection is not used, as if the server had closed it.
+      this.lost(new undiciErrors.SocketError('bytes before the request'));
+      return false;
+    }
     this.received = true;
     if (this.body) return this.bodyBytes(view);
     this.head = this.head ? Buffer.concat([this.head, view]) : Buffer.from(view);

@@ -14,9 +14,15 @@ export interface DirectPoolOptions {
   idleMs?: number;
   /** Idle sockets kept per key; more are closed. */
   maxIdle?: number;
+  /**
+   * Idle sockets kept in all, whatever the number of origins (a CDN spreading blobs over many hosts): one more
+   * closes the one idle longest.
+   */
+  maxIdleTotal?: number;
 }
 
 interface Idle {
+  key: string;
   connection: DirectConnection;
   timer: NodeJS.Timeout;
 }
@@ -42,15 +48,19 @@ export function hintedIdleMs(headers: IncomingHttpHeaders): number | undefined {
 
 export class DirectPool {
   private readonly idle = new Map<string, Idle[]>();
+  /** Every idle socket, the longest idle first (a Set keeps insertion order). */
+  private readonly byAge = new Set<Idle>();
   private readonly ids = new WeakMap<DirectConnect, number>();
   private nextId = 1;
   private closed = false;
   private readonly idleMs: number;
   private readonly maxIdle: number;
+  private readonly maxIdleTotal: number;
 
   constructor(options: DirectPoolOptions = {}) {
     this.idleMs = options.idleMs ?? keepAlive.timeoutMs;
     this.maxIdle = options.maxIdle ?? 8;
+    this.maxIdleTotal = options.maxIdleTotal ?? 64;
   }
 
   /** The key of one origin dialled with one set of options (the same object: the same trust and guard). */
@@ -67,7 +77,10 @@ export class DirectPool {
   take(key: string): DirectConnection | undefined {
     const list = this.idle.get(key);
     for (let entry = list?.pop(); entry; entry = list?.pop()) {
+      this.byAge.delete(entry);
       clearTimeout(entry.timer);
+      // No empty list is kept: one origin seen once (a CDN host) leaves nothing behind.
+      if (list?.length === 0) this.idle.delete(key);
       if (entry.connection.usable) {
         entry.connection.socket.ref();
         return entry.connection;
@@ -85,13 +98,18 @@ export class DirectPool {
       connection.destroy();
       return;
     }
+    for (const oldest of this.byAge) {
+      if (this.byAge.size < this.maxIdleTotal) break;
+      this.drop(oldest.key, oldest);
+    }
     connection.served++;
-    const entry: Idle = { connection, timer: setTimeout(() => this.drop(key, entry), ms) };
+    const entry: Idle = { key, connection, timer: setTimeout(() => this.drop(key, entry), ms) };
     entry.timer.unref();
     // Idle, any byte or end is the server's: the socket is closed and forgotten.
     connection.attach({ read: () => (this.drop(key, entry), false), lost: () => this.drop(key, entry) });
     list.push(entry);
     this.idle.set(key, list);
+    this.byAge.add(entry);
     // Like undici's idle sockets, an idle one does not keep the process alive.
     connection.socket.unref();
     connection.resume();
@@ -107,6 +125,12 @@ export class DirectPool {
       }
     }
     this.idle.clear();
+    this.byAge.clear();
+  }
+
+  /** Keys with idle sockets (tests). */
+  keys(): number {
+    return this.idle.size;
   }
 
   /** Idle sockets of `key` (tests). */
@@ -118,6 +142,7 @@ export class DirectPool {
   }
 
   private drop(key: string, entry: Idle): void {
+    this.byAge.delete(entry);
     clearTimeout(entry.timer);
     entry.connection.destroy();
     const list = this.idle.get(key);
