@@ -3,38 +3,22 @@
 // race with a server closing an idle connection, the private-address guard's own sockets, idle timeouts, close().
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupFunction, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { directGet, type DirectAnswer, type DirectGetOptions } from '../../src/upstream/direct/direct-get.js';
+import { describe, test } from 'node:test';
+import { directGet } from '../../src/upstream/direct/direct-get.js';
 import type { DirectConnect } from '../../src/upstream/direct/direct-connect.js';
 import { DirectPool } from '../../src/upstream/direct/direct-pool.js';
 import { Upstream } from '../../src/upstream/upstream.js';
 import { chunkSourceOf } from '../../src/upstream/chunk-source.js';
-import { createTestCa } from '../support/pki.js';
-import { startScriptedServer, type ScriptedServer } from '../support/scripted-http-server.js';
+import { closed, keepAliveBench, keepAliveTimeouts as timeouts, readAll, responseOf } from '../support/direct-keepalive-bench.js';
 import { upstreamConfig } from '../support/upstream-config.js';
 
 /** An answer with a Content-Length on a connection left open (unlike answer(), which ends it). */
 function answerOpen(socket: Socket, body: Buffer, headers: Record<string, string> = {}, status = '1.1 200 OK'): void {
   const lines = [`HTTP/${status}`, `content-length: ${body.length}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]));
-}
-
-const response = (a: DirectAnswer): Extract<DirectAnswer, { kind: 'response' }> => {
-  assert.equal(a.kind, 'response');
-  return a as Extract<DirectAnswer, { kind: 'response' }>;
-};
-
-async function readAll(a: DirectAnswer): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of response(a).body) parts.push(c as Buffer);
-  return Buffer.concat(parts);
 }
 
 /** Waits (polling) until `cond` holds, at most 2 s. */
@@ -44,71 +28,23 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-const closed = (s: Socket): Promise<void> => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
-
 describe('direct GET keep-alive', () => {
-  let dir: string;
-  let caPath: string;
-  let server: ScriptedServer;
-  let pool: DirectPool;
-  /** Requests seen per server-side socket. */
-  let served: WeakMap<Socket, number>;
-  let sockets: Socket[];
   const body = randomBytes(64 * 1024);
-  const timeouts = { connect: 2000, headers: 2000, idle: 2000 };
-  let connect: DirectConnect;
-  const options = (extra: Partial<DirectGetOptions> = {}): DirectGetOptions => ({
-    url: new URL(`https://localhost:${server.port}/v2/x/blobs/sha256:00`),
-    headers: { 'user-agent': 'pullgate-test' },
-    connect,
-    timeouts,
-    pool,
-    ...extra,
-  });
-  /** The nth request on its connection (1 for the first). */
-  const nth = (socket: Socket): number => {
-    const n = (served.get(socket) ?? 0) + 1;
-    served.set(socket, n);
-    if (n === 1) sockets.push(socket);
-    return n;
-  };
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pullgate-keepalive-'));
-    const ca = await createTestCa(dir);
-    caPath = ca.caCertPath;
-    connect = { ca: [...rootCertificates, ca.caCertPem], rejectUnauthorized: true };
-    const cert = await ca.issue('localhost', ['localhost'], ['127.0.0.1']);
-    server = await startScriptedServer({ tls: { cert: cert.certPem, key: cert.keyPem } }, () => undefined);
-  });
-  beforeEach(() => {
-    pool?.close();
-    pool = new DirectPool();
-    served = new WeakMap();
-    sockets = [];
-    server.connections = 0;
-    server.heads.length = 0;
-    server.script = ({ socket }) => (nth(socket), answerOpen(socket, body));
-  });
-  after(async () => {
-    pool.close();
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const b = keepAliveBench('pullgate-keepalive-', (b, socket) => (b.nth(socket), answerOpen(socket, body)));
 
   test('two GETs in a row to one origin use one connection; the requests carry no Connection header', async () => {
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.connections, 1);
-    assert.equal(server.heads.length, 2);
-    assert.ok(server.heads.every((h) => !/\r\nconnection:/i.test(h)));
-    assert.equal(pool.size(), 1);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.connections, 1);
+    assert.equal(b.server.heads.length, 2);
+    assert.ok(b.server.heads.every((h) => !/\r\nconnection:/i.test(h)));
+    assert.equal(b.pool.size(), 1);
   });
 
   test('a body read through chunks() keeps its connection too', async () => {
     for (let i = 0; i < 2; i++) {
       const parts: Buffer[] = [];
-      const res = response(await directGet(options()));
+      const res = responseOf(await directGet(b.options()));
       await new Promise<void>((resolve, reject) =>
         chunkSourceOf(res.body).deliver(
           (c) => parts.push(Buffer.from(c)),
@@ -117,7 +53,7 @@ describe('direct GET keep-alive', () => {
       );
       assert.ok(Buffer.concat(parts).equals(body));
     }
-    assert.equal(server.connections, 1);
+    assert.equal(b.server.connections, 1);
   });
 
   for (const [name, status, headers] of [
@@ -128,62 +64,62 @@ describe('direct GET keep-alive', () => {
     ['a Keep-Alive timeout hint within the margin (1 s)', '1.1 200 OK', { 'keep-alive': 'timeout=1' }],
   ] as const) {
     test(`an answer with ${name} does not keep its connection`, async () => {
-      server.script = ({ socket }) => (nth(socket), answerOpen(socket, body, headers, status));
-      assert.ok((await readAll(await directGet(options()))).equals(body));
-      assert.equal(pool.size(), 0);
-      assert.ok((await readAll(await directGet(options()))).equals(body));
-      assert.equal(server.connections, 2);
+      b.server.script = ({ socket }) => (b.nth(socket), answerOpen(socket, body, headers, status));
+      assert.ok((await readAll(await directGet(b.options()))).equals(body));
+      assert.equal(b.pool.size(), 0);
+      assert.ok((await readAll(await directGet(b.options()))).equals(body));
+      assert.equal(b.server.connections, 2);
     });
   }
 
   test('bytes beyond the Content-Length: the body ends cleanly, the connection is not kept', async () => {
-    server.script = ({ socket }) => {
-      nth(socket);
+    b.server.script = ({ socket }) => {
+      b.nth(socket);
       socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body, Buffer.from('HTTP/1.1 200 OK\r\n')]));
     };
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.connections, 2);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.connections, 2);
   });
 
   test('bytes arriving on an idle kept connection close it', async () => {
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(pool.size(), 1);
-    sockets[0]?.write('HTTP/1.1 200 OK\r\n');
-    await closed(sockets[0]!);
-    await until(() => pool.size() === 0, 'the idle socket dropped');
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.pool.size(), 1);
+    b.sockets[0]?.write('HTTP/1.1 200 OK\r\n');
+    await closed(b.sockets[0]!);
+    await until(() => b.pool.size() === 0, 'the idle socket dropped');
   });
 
   test('a kept connection the server closed while idle is dropped; the next GET dials anew', async () => {
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    sockets[0]?.end();
-    await closed(sockets[0]!);
-    await until(() => pool.size() === 0, 'the end noticed while idle');
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.connections, 2);
-    assert.equal(server.heads.length, 2);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    b.sockets[0]?.end();
+    await closed(b.sockets[0]!);
+    await until(() => b.pool.size() === 0, 'the end noticed while idle');
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.connections, 2);
+    assert.equal(b.server.heads.length, 2);
   });
 
   test('a kept connection the server closes as the request arrives: the GET is sent once more on a new one', async () => {
-    server.script = ({ socket }) => (nth(socket) === 2 ? socket.destroy() : answerOpen(socket, body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.heads.length, 3, 'the first GET, the lost one, the retry');
-    assert.equal(server.connections, 2);
+    b.server.script = ({ socket }) => (b.nth(socket) === 2 ? socket.destroy() : answerOpen(socket, body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.heads.length, 3, 'the first GET, the lost one, the retry');
+    assert.equal(b.server.connections, 2);
   });
 
   test('no second try once a byte of the answer arrived, nor on a new connection', async () => {
-    server.script = ({ socket }) => (nth(socket) === 2 ? (socket.write('HTTP/1.1 20'), setTimeout(() => socket.destroy(), 20)) : answerOpen(socket, body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    await assert.rejects(directGet(options()), (err: Error & { code?: string }) => err.code === 'UND_ERR_SOCKET');
-    assert.equal(server.heads.length, 2);
-    assert.equal(server.connections, 1);
+    b.server.script = ({ socket }) => (b.nth(socket) === 2 ? (socket.write('HTTP/1.1 20'), setTimeout(() => socket.destroy(), 20)) : answerOpen(socket, body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    await assert.rejects(directGet(b.options()), (err: Error & { code?: string }) => err.code === 'UND_ERR_SOCKET');
+    assert.equal(b.server.heads.length, 2);
+    assert.equal(b.server.connections, 1);
     // A new connection closed before any byte is an error at once, not tried again.
-    pool.close();
-    pool = new DirectPool();
-    server.script = ({ socket }) => socket.destroy();
-    await assert.rejects(directGet(options()));
-    assert.equal(server.heads.length, 3);
+    b.pool.close();
+    b.pool = new DirectPool();
+    b.server.script = ({ socket }) => socket.destroy();
+    await assert.rejects(directGet(b.options()));
+    assert.equal(b.server.heads.length, 3);
   });
 
   test('a guarded hop never gets a socket dialled without the guard, and guarded hops share theirs', async () => {
@@ -192,14 +128,14 @@ describe('direct GET keep-alive', () => {
       lookups++;
       dnsLookup(host, opts, cb);
     }) as LookupFunction;
-    const guarded: DirectConnect = { ...connect, lookup };
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.ok((await readAll(await directGet(options({ connect: guarded })))).equals(body));
-    assert.equal(server.connections, 2, 'the unguarded socket was not handed to the guarded hop');
+    const guarded: DirectConnect = { ...b.connect, lookup };
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.ok((await readAll(await directGet(b.options({ connect: guarded })))).equals(body));
+    assert.equal(b.server.connections, 2, 'the unguarded socket was not handed to the guarded hop');
     assert.equal(lookups, 1, 'the guarded hop dialled through its lookup');
-    assert.ok((await readAll(await directGet(options({ connect: guarded })))).equals(body));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.connections, 2);
+    assert.ok((await readAll(await directGet(b.options({ connect: guarded })))).equals(body));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.connections, 2);
     assert.equal(lookups, 1);
   });
 
@@ -213,74 +149,74 @@ describe('direct GET keep-alive', () => {
       assert.ok(hop?.lookup, 'a redirect hop of a public upstream dials through the guard');
       assert.equal(again, hop);
       assert.equal(own?.lookup, undefined);
-      assert.notEqual(pool.keyOf(new URL('https://1.1.1.1/'), hop), pool.keyOf(new URL('https://1.1.1.1/'), own!));
+      assert.notEqual(b.pool.keyOf(new URL('https://1.1.1.1/'), hop), b.pool.keyOf(new URL('https://1.1.1.1/'), own!));
     } finally {
       await u.close();
     }
   });
 
   test('idle sockets are closed after the idle timeout', async () => {
-    pool = new DirectPool({ idleMs: 50 });
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(pool.size(), 1);
-    await closed(sockets[0]!);
-    assert.equal(pool.size(), 0);
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(server.connections, 2);
+    b.pool = new DirectPool({ idleMs: 50 });
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.pool.size(), 1);
+    await closed(b.sockets[0]!);
+    assert.equal(b.pool.size(), 0);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.server.connections, 2);
   });
 
   test('a Keep-Alive: timeout=3 hint keeps the socket for the hint less 2 s, not the default 30 s', async () => {
-    server.script = ({ socket }) => (nth(socket), answerOpen(socket, body, { 'keep-alive': 'timeout=3, max=100' }));
-    assert.ok((await readAll(await directGet(options()))).equals(body));
+    b.server.script = ({ socket }) => (b.nth(socket), answerOpen(socket, body, { 'keep-alive': 'timeout=3, max=100' }));
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
     const kept = performance.now();
-    assert.equal(pool.size(), 1);
-    await closed(sockets[0]!);
+    assert.equal(b.pool.size(), 1);
+    await closed(b.sockets[0]!);
     const ms = performance.now() - kept;
     assert.ok(ms >= 900 && ms < 5000, `closed after ${Math.round(ms)} ms`);
-    assert.equal(pool.size(), 0);
+    assert.equal(b.pool.size(), 0);
   });
 
   test('an idle kept socket does not keep the process alive (unref), as undici\'s do', async () => {
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    assert.equal(pool.size(), 1);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    assert.equal(b.pool.size(), 1);
     const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
-    sockets[0]?.unref();
+    b.sockets[0]?.unref();
     assert.equal(tcpHandles(), 0, 'neither the server side (unref here) nor the idle client side holds the loop');
-    sockets[0]?.ref();
+    b.sockets[0]?.ref();
   });
 
   test('at most maxIdle sockets are kept per origin', async () => {
-    pool = new DirectPool({ maxIdle: 2 });
-    const answers = await Promise.all([1, 2, 3].map(() => directGet(options())));
+    b.pool = new DirectPool({ maxIdle: 2 });
+    const answers = await Promise.all([1, 2, 3].map(() => directGet(b.options())));
     await Promise.all(answers.map(readAll));
-    assert.equal(server.connections, 3);
-    assert.equal(pool.size(), 2);
+    assert.equal(b.server.connections, 3);
+    assert.equal(b.pool.size(), 2);
   });
 
   test('dump() reads a small body to its end and keeps the connection; a large one is closed', async () => {
-    server.script = ({ socket }) => (nth(socket), answerOpen(socket, body, { location: '/there' }, '1.1 307 X'));
-    await response(await directGet(options())).body.dump();
-    await response(await directGet(options())).body.dump();
-    assert.equal(server.connections, 1);
+    b.server.script = ({ socket }) => (b.nth(socket), answerOpen(socket, body, { location: '/there' }, '1.1 307 X'));
+    await responseOf(await directGet(b.options())).body.dump();
+    await responseOf(await directGet(b.options())).body.dump();
+    assert.equal(b.server.connections, 1);
     const large = randomBytes(64 * 1024 + 1);
-    server.script = ({ socket }) => (nth(socket), answerOpen(socket, large, {}, '1.1 401 X'));
-    await response(await directGet(options())).body.dump();
-    await closed(sockets[0]!);
-    assert.equal(pool.size(), 0);
+    b.server.script = ({ socket }) => (b.nth(socket), answerOpen(socket, large, {}, '1.1 401 X'));
+    await responseOf(await directGet(b.options())).body.dump();
+    await closed(b.sockets[0]!);
+    assert.equal(b.pool.size(), 0);
   });
 
   test('close() closes the idle sockets; a socket released afterwards is closed at once', async () => {
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    pool.close();
-    await closed(sockets[0]!);
-    assert.equal(pool.size(), 0);
-    assert.ok((await readAll(await directGet(options()))).equals(body));
-    await closed(sockets[1]!);
-    assert.equal(pool.size(), 0);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    b.pool.close();
+    await closed(b.sockets[0]!);
+    assert.equal(b.pool.size(), 0);
+    assert.ok((await readAll(await directGet(b.options()))).equals(body));
+    await closed(b.sockets[1]!);
+    assert.equal(b.pool.size(), 0);
   });
 
   test('Upstream.close() closes the kept connections of its direct reads', async () => {
-    const u = new Upstream(upstreamConfig('tls', 'tls.test', { url: new URL(`https://localhost:${server.port}`), ca: caPath, retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 } }), {
+    const u = new Upstream(upstreamConfig('tls', 'tls.test', { url: new URL(`https://localhost:${b.server.port}`), ca: b.caPath, retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 } }), {
       timeouts,
     });
     for (let i = 0; i < 2; i++) {
@@ -289,9 +225,9 @@ describe('direct GET keep-alive', () => {
       await new Promise<void>((resolve, reject) => chunkSourceOf(res.body).deliver((c) => parts.push(Buffer.from(c)), (err) => (err ? reject(err) : resolve())));
       assert.ok(Buffer.concat(parts).equals(body));
     }
-    assert.equal(server.connections, 1);
+    assert.equal(b.server.connections, 1);
     assert.equal(u.directPool.size(), 1);
     await u.close();
-    await closed(sockets[0]!);
+    await closed(b.sockets[0]!);
   });
 });
