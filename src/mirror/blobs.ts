@@ -237,15 +237,15 @@ async function openUpstream(svc: MirrorServices, ctx: PullContext, digest: Diges
     res.body.destroy();
     throw new NoRoomForBlob(`${digest}: ${size} bytes announced, more than the cache has room for`);
   }
-  res.body.once('close', release);
   const { name: upstream, observer } = ctx.upstream;
   const { repository } = ctx;
   const { body, attach } = fillBody(ctx, digest, path, res, size);
   return {
     size,
     body,
-    // A body read straight from the socket may never close its Readable side: the fill's end releases the room too.
-    settled: release,
+    // Released once the fill has every byte or has failed (fills.ts), not when this first answer's body closes: a
+    // fill resumed after its first connection broke still writes up to the size it claimed.
+    downloaded: release,
     ...(attach ? { attach } : {}),
     ...(observer ? { received: (bytes: number) => observer.received(bytes) } : {}),
     async commit(tempPath: string) {

@@ -15,6 +15,11 @@ export interface FillSource {
   received?: (bytes: number) => void;
   /** Told once the fill is over, committed or not (a cluster lease on the fill is released). */
   settled?: () => void;
+  /**
+   * Told once, when the fill has every byte (verified) or has failed, at the latest when it is over: the cache room
+   * it claimed for its temp file is released (the commit makes it a stored blob).
+   */
+  downloaded?: () => void;
   /** Told the fill as soon as it exists (a segmented fill writes segments ahead of the prefix to its temp file). */
   attach?: (fill: BlobFill) => void;
 }
@@ -76,6 +81,7 @@ export class Fills {
         tempPath = await this.createTemp();
       } catch (err) {
         source.body.destroy();
+        source.downloaded?.();
         source.settled?.();
         throw err;
       }
@@ -83,10 +89,19 @@ export class Fills {
       fill.onFailure = this.onFailure;
       fill.onReceived = source.received;
       source.attach?.(fill);
+      const downloaded = source.downloaded;
+      if (downloaded) {
+        const off = fill.onProgress(() => {
+          if (fill.state === 'filling') return;
+          off();
+          downloaded();
+        });
+      }
       this.running.set(digest, { fill, origin });
       void fill.finished.then(() => {
         this.inflight.delete(digest);
         this.running.delete(digest);
+        source.downloaded?.();
         source.settled?.();
       });
       return fill;

@@ -92,4 +92,28 @@ describe('fills within the room the cache may use', () => {
     assert.deepEqual(await marks(first, 1), ['MISS']);
     assert.deepEqual(await marks(second, 1), ['PASS']);
   });
+
+  test('a fill resumed after its first connection broke keeps its claim until it is over', async () => {
+    const first = randomBytes(700 * KiB);
+    const second = randomBytes(700 * KiB);
+    up.addBlob(first);
+    up.addBlob(second);
+    // The first connection is reset at 64 KiB; the fill resumes with a Range request that goes on slowly.
+    Object.assign(up.faults, { resetBlobAt: 64 * KiB, resetBlobTimes: 1, blobChunkDelayMs: 60 });
+    const firstGets = () => up.count((r) => r.method === 'GET' && r.path.endsWith(sha256(first)));
+    try {
+      const a = transfer(url(first));
+      for (let i = 0; i < 300 && firstGets() < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(firstGets(), 2, 'the fill resumed');
+      assert.equal(mirror.app.services.fills.size, 1, 'the resumed fill is still running');
+      const b = transfer(url(second));
+      const [ra, rb] = await Promise.all([a, b]);
+      assert.ok(ra.body.equals(first));
+      assert.ok(rb.body.equals(second));
+    } finally {
+      Object.assign(up.faults, { resetBlobAt: undefined, resetBlobTimes: undefined, blobChunkDelayMs: 0 });
+    }
+    assert.deepEqual(await marks(first, 1), ['MISS']);
+    assert.deepEqual(await marks(second, 1), ['PASS'], 'the first fill still claims its 700 KiB of the 1 MiB');
+  });
 });
