@@ -19,6 +19,14 @@ import { upstreamConfig } from '../support/upstream-config.js';
 
 const headOf = (length: number, status = '200 OK'): Buffer => Buffer.from(`HTTP/1.1 ${status}\r\ncontent-length: ${length}\r\n\r\n`, 'latin1');
 
+/** A blob GET through `u` asking for a direct read, its bytes taken as a fill takes them (transient chunks, copied). */
+async function pull(u: Upstream): Promise<Buffer> {
+  const res = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true });
+  const parts: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => chunkSourceOf(res.body).deliver((c) => parts.push(Buffer.from(c)), (err) => (err ? reject(err) : resolve())));
+  return Buffer.concat(parts);
+}
+
 describe('direct GET keep-alive hazards', () => {
   const body = randomBytes(32 * 1024);
   /** Every later request on a connection gets a plain answer: a stale byte would show as a wrong body. */
@@ -175,12 +183,6 @@ describe('direct GET keep-alive hazards', () => {
     const cfg = { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 }, url: new URL(`https://localhost:${b.server.port}`), ca: b.caPath };
     const lax = new Upstream(upstreamConfig('lax', 'lax.test', { ...cfg, insecureSkipVerify: true }), { timeouts });
     const strict = new Upstream(upstreamConfig('strict', 'strict.test', cfg), { timeouts });
-    const pull = async (u: Upstream): Promise<Buffer> => {
-      const res = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true });
-      const parts: Buffer[] = [];
-      await new Promise<void>((resolve, reject) => chunkSourceOf(res.body).deliver((c) => parts.push(Buffer.from(c)), (err) => (err ? reject(err) : resolve())));
-      return Buffer.concat(parts);
-    };
     try {
       assert.ok((await pull(lax)).equals(body));
       assert.ok((await pull(lax)).equals(body));
@@ -201,12 +203,6 @@ describe('direct GET keep-alive hazards', () => {
     const lax = new Upstream(upstreamConfig('lax', 'lax.test', { ...cfg, insecureSkipVerify: true }), { timeouts });
     const strict = new Upstream(upstreamConfig('strict', 'strict.test', cfg), { timeouts });
     const trusted = new Upstream(upstreamConfig('trusted', 'trusted.test', { ...cfg, ca: b.caPath }), { timeouts });
-    const pull = async (u: Upstream): Promise<Buffer> => {
-      const res = await u.fetch({ method: 'GET', path: '/v2/x/blobs/sha256:00', direct: true });
-      const parts: Buffer[] = [];
-      await new Promise<void>((resolve, reject) => chunkSourceOf(res.body).deliver((c) => parts.push(Buffer.from(c)), (err) => (err ? reject(err) : resolve())));
-      return Buffer.concat(parts);
-    };
     try {
       assert.ok((await pull(lax)).equals(body));
       assert.equal(lax.directPool.size(), 1);
