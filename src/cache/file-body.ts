@@ -20,6 +20,17 @@ export interface PositionalBody extends Readable {
   readInto(buffer: Buffer, position: number): Promise<number>;
   /** Whether fewer bytes than asked for means the end (a file), or only that no more are there yet (a fill). */
   readonly shortReadIsEnd: boolean;
+  /**
+   * Optional: bytes from `position` (at most `max`) lent without a copy when the body holds them in memory (a fill's
+   * recent batches): 0 at the end, undefined when they are to be read with readInto.
+   */
+  lend?(position: number, max: number): Promise<LentBytes | 0 | undefined>;
+}
+
+/** Bytes a body lends without a copy; `release` once nothing refers to them any more (called once). */
+export interface LentBytes {
+  bytes: Buffer;
+  release(): void;
 }
 
 export function isPositionalBody(body: Readable): body is PositionalBody {

@@ -48,6 +48,14 @@ export class BatchBufferPool {
   }
 }
 
+/**
+ * Pool buffers whose bytes responses write to their clients without a copy right now (a follower of a fill in
+ * progress, src/server/send-file.ts), at most: each such buffer stays out of the pool until its writes are done,
+ * so past the bound a response copies instead and the process holds no more however many followers lag.
+ */
+export const maxLentBuffers = 16;
+export const lentBuffers = { held: 0 };
+
 /** The one pool every fill of the process takes its batch buffers from. */
 export const batchBuffers = new BatchBufferPool(batchBufferBytes, maxFree);
 
@@ -79,6 +87,26 @@ export class SharedBatchBuffer {
     this.cut = this.filled;
     this.holders++;
     return batch;
+  }
+
+  /** Responses writing bytes of it without a copy (lend). */
+  private lends = 0;
+
+  /** Its bytes written to a client without a copy hold it until giveBackLent; false past maxLentBuffers. */
+  lend(): boolean {
+    if (this.lends === 0) {
+      if (lentBuffers.held >= maxLentBuffers) return false;
+      lentBuffers.held++;
+    }
+    this.lends++;
+    this.holders++;
+    return true;
+  }
+
+  /** A response's write of lent bytes is done with them. */
+  giveBackLent(): void {
+    if (--this.lends === 0) lentBuffers.held--;
+    this.release();
   }
 
   /** A batch cut from it, or the fill that wrote into it, lets it go; the last one gives it back to the pool. */

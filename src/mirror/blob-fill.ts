@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { ByteSpan } from '../cache/ports.js';
+import type { LentBytes } from '../cache/file-body.js';
 import { RegistryError } from '../registry/errors.js';
 import { digestAlgorithm, type Digest } from '../registry/digest.js';
 import { FillReader, type FillProgress } from './fill-reader.js';
@@ -110,6 +111,23 @@ export class BlobFill implements FillProgress {
       if (copied === length) return copied;
     }
     return copied;
+  }
+
+  /**
+   * Received bytes still in memory from `position` (at most `length`, within one batch) lent without a copy: a
+   * follower at the fill's edge writes them to its client straight from the batch, which stays out of the pool
+   * until `release` (batch-buffers.ts bounds how many). Undefined: copy or read them (copyRecent, the file).
+   */
+  lendRecent(position: number, length: number): LentBytes | undefined {
+    for (const batch of this.recent) {
+      const offset = position - batch.start;
+      if (offset < 0) return undefined;
+      if (offset >= batch.bytes.length) continue;
+      const { owner } = batch;
+      if (!owner.lend()) return undefined;
+      return { bytes: batch.bytes.subarray(offset, Math.min(batch.bytes.length, offset + length)), release: () => owner.giveBackLent() };
+    }
+    return undefined;
   }
 
   /** Whether the whole blob may be read: verified (and committed, unless readers need not wait for that). */

@@ -10,7 +10,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ByteSpan } from '../cache/ports.js';
-import { fileChunkBytes, type PositionalBody } from '../cache/file-body.js';
+import { fileChunkBytes, type LentBytes, type PositionalBody } from '../cache/file-body.js';
 
 /** What a reader needs to know about the fill it follows. */
 export interface FillProgress {
@@ -32,6 +32,8 @@ export interface FillProgress {
   readonly file: Promise<FileHandle>;
   /** Copies received bytes still in memory from `position` (at most `length`) into `target`; 0: they are in the file. */
   copyRecent(target: Buffer, position: number, length: number): number;
+  /** Received bytes still in memory from `position` (at most `length`) lent without a copy; undefined: copy or read them. */
+  lendRecent(position: number, length: number): LentBytes | undefined;
 }
 
 class ReaderGone extends Error {
@@ -74,6 +76,16 @@ export class FillReader extends Readable implements PositionalBody {
     const length = Math.min(buffer.length, ready);
     const copied = this.fill.copyRecent(buffer, position, length);
     return copied > 0 ? copied : this.readFile(buffer, position, length);
+  }
+
+  /**
+   * Bytes from `position` (at most `max`) once the fill has them, lent without a copy while the fill holds them in
+   * memory: 0 at the end, undefined when they are to be read with readInto (from the file, or past the lending bound).
+   */
+  async lend(position: number, max: number): Promise<LentBytes | 0 | undefined> {
+    const ready = await this.ready(position);
+    if (ready === 0) return 0;
+    return this.fill.lendRecent(position, Math.min(max, ready));
   }
 
   /** Waits until the fill has bytes at `position`; how many may be read from there now, 0 at the end. */

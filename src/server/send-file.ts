@@ -15,13 +15,13 @@
 // the pools only: beyond them a response goes on with its one buffer, so that a client that stops reading holds
 // 64 KiB of the process, not twice that (docs/operating.md, "Memory").
 import type { ServerResponse } from 'node:http';
-import type { PositionalBody } from '../cache/file-body.js';
+import type { LentBytes, PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
 import { http } from './node-http.js';
 
 const smallBytes = 64 * 1024;
-/** 8 MiB of small and 16 MiB of large buffers at most, whatever the number of clients. */
-export const sendPools = { small: new BufferPool(smallBytes, 128), large: new BufferPool(512 * 1024, 32) };
+/** 8 MiB of small and 8 MiB of large buffers at most, whatever the number of clients. */
+export const sendPools = { small: new BufferPool(smallBytes, 128), large: new BufferPool(256 * 1024, 32) };
 
 interface Lent {
   buffer: Buffer;
@@ -127,51 +127,64 @@ class Departure {
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
   const client = new Departure(res);
-  const lent: (Lent | undefined)[] = [undefined, undefined];
-  /** Each slot's last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
-  const writes: Promise<Error | undefined>[] = [Promise.resolve(undefined), Promise.resolve(undefined)];
-  /** Each slot's last read into its buffer: settles (never rejects) when the body no longer writes into it. */
-  const pendingReads: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+  let lent: Lent | undefined;
+  /** The last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
+  let written: Promise<Error | undefined> = Promise.resolve(undefined);
+  /** The last read into the buffer: settles (never rejects) when the body no longer writes into it. */
+  let pendingRead: Promise<unknown> = Promise.resolve();
+  /** Lent bytes from the body, raced with the client leaving; lent after it left, they are let go at once. */
+  const borrow = async (lend: NonNullable<PositionalBody['lend']>, position: number): Promise<LentBytes | 0 | undefined> => {
+    const lending = lend(position, sendPools.large.slotBytes);
+    try {
+      return await client.race(lending);
+    } catch (err) {
+      void lending.then((l) => l && l.release(), () => undefined);
+      throw err;
+    }
+  };
   const run = async (): Promise<void> => {
     let position = body.start;
-    /** One buffer only: the pools had none for reading ahead. */
-    let single = false;
-    for (let slot = 0, reads = 0; ; slot = single ? 0 : slot ^ 1, reads++) {
-      // The second buffer, for reading ahead, only from the pools; else the first one goes on alone.
-      if (reads === 1 && lent[1] === undefined) {
-        lent[1] = fromPools(true);
-        if (lent[1] === undefined) [single, slot] = [true, 0];
-      }
-      const err = await client.race(writes[slot]!);
+    for (;;) {
+      const err = await client.race(written);
       if (err) throw err;
       if (client.gone) throw new ClientGone();
-      const held = lent[slot];
-      const current = held ? grown(held) : lendFirst();
-      lent[slot] = current;
-      const buffer = current.buffer;
+      // A follower at a fill's edge writes the fill's own bytes: no buffer, no copy.
+      const borrowed = body.lend ? await borrow(body.lend.bind(body), position) : undefined;
+      if (borrowed === 0) break;
+      if (borrowed) {
+        giveBack(lent);
+        lent = undefined;
+        position += borrowed.bytes.length;
+        bytes += borrowed.bytes.length;
+        written = client.write(borrowed.bytes).then((e) => (borrowed.release(), e));
+        continue;
+      }
+      lent = lent ? grown(lent) : lendFirst();
+      const buffer = lent.buffer;
       // Raced with the client leaving: a body waiting for a fill in progress may wait long. The read itself may
       // still fill the buffer after that, so the buffer goes back to its pool only once the read has settled too.
       const read = body.readInto(buffer, position);
-      pendingReads[slot] = read.catch(() => undefined);
+      pendingRead = read.catch(() => undefined);
       const n = await client.race(read);
       if (n === 0) break;
       position += n;
       bytes += n;
-      // Not awaited here: the next read fills the other buffer while this one goes out.
-      writes[slot] = client.write(n === buffer.length ? buffer : buffer.subarray(0, n));
+      written = client.write(n === buffer.length ? buffer : buffer.subarray(0, n));
       // For a file, a short read is the end of the file or of the span: no buffer is taken for a read of nothing.
       if (n < buffer.length && body.shortReadIsEnd) break;
     }
-    for (const err of await client.race(Promise.all(writes))) if (err) throw err;
+    const err = await client.race(written);
+    if (err) throw err;
   };
-  const returnBuffers = (): void => {
-    // Only once the socket and the body are done with them: a write still queued on a slow (or aborted) socket, or a
-    // read the client's leaving cut short, refers to its buffer, which must not be handed to another response meanwhile.
-    void Promise.all([...writes, ...pendingReads]).then(() => lent.forEach(giveBack));
+  const returnBuffer = (): void => {
+    // Only once the socket and the body are done with it: a write still queued on a slow (or aborted) socket, or a
+    // read the client's leaving cut short, refers to the buffer, which must not be handed to another response meanwhile.
+    const held = lent;
+    void Promise.all([written, pendingRead]).then(() => giveBack(held));
   };
   run().then(
     () => {
-      returnBuffers();
+      returnBuffer();
       body.destroy();
       res.end();
       onDone(undefined, bytes);
@@ -179,7 +192,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
     (err: Error) => {
       body.destroy();
       if (!res.destroyed) res.destroy(err);
-      returnBuffers();
+      returnBuffer();
       onDone(err, bytes);
     },
   );
