@@ -11,6 +11,8 @@ import { parseListenAddress } from '../server/listen-address.js';
 import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
 import type { PeerAnswer } from './peer-client.js';
 import { http } from '../server/node-http.js';
+import { isPositionalBody } from '../cache/file-body.js';
+import { sendFileBody } from '../server/send-file.js';
 
 export interface PeerServerOptions {
   fills: { get(digest: Digest): { fill: Promise<BlobFill> } | undefined };
@@ -126,11 +128,18 @@ export class PeerServer {
     this.send(res, digest, reader);
   }
 
+  /**
+   * A fill's reader goes out as a cache hit does, from the send buffers or the fill's own batches (send-file.ts): read
+   * as a stream it would make a buffer per chunk, megabytes of garbage a second outside the heap. A relayed answer
+   * is a stream.
+   */
   private send(res: ServerResponse, digest: Digest, body: Readable): void {
-    pipeline(body, res, (err) => {
+    const done = (err: Error | null | undefined): void => {
       this.transfers--;
       if (err && err.message !== 'Premature close') this.o.log.debug({ err: err.message, digest }, 'peer transfer ended early');
-    });
+    };
+    if (isPositionalBody(body)) sendFileBody(res, body, done);
+    else pipeline(body, res, done);
   }
 
   /**
