@@ -86,7 +86,11 @@ export class Fills {
         throw err;
       }
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs, this.releaseBeforeCommit);
-      fill.onFailure = this.onFailure;
+      fill.onFailure = (err) => {
+        // A failed fill takes no new followers: a request arriving while it cleans up starts a fresh fill.
+        if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
+        this.onFailure(err);
+      };
       fill.onReceived = source.received;
       source.attach?.(fill);
       const downloaded = source.downloaded;
@@ -99,15 +103,18 @@ export class Fills {
       }
       this.running.set(digest, { fill, origin });
       void fill.finished.then(() => {
-        this.inflight.delete(digest);
-        this.running.delete(digest);
+        // Only its own entries: a fresh fill of the digest may have started since it failed.
+        if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
+        if (this.running.get(digest)?.fill === fill) this.running.delete(digest);
         source.downloaded?.();
         source.settled?.();
       });
       return fill;
     })();
-    pending.catch(() => this.inflight.delete(digest));
-    const entry = { fill: pending, origin, context };
+    const entry: InflightFill = { fill: pending, origin, context };
+    pending.catch(() => {
+      if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
+    });
     this.inflight.set(digest, entry);
     return entry;
   }
