@@ -1,19 +1,19 @@
-// A stored blob, or a fill in progress (src/mirror/fill-reader.ts), to the client without a stream in between: two
-// buffers taken turns (one read while the other is written to the socket), each reused once the socket has taken
-// its bytes. A cache hit, or a client following a fill, then allocates no buffer per chunk, which keeps the garbage
-// collector off the byte path (with a fresh buffer per read it cost more CPU than the TLS encryption). Hand-written
-// because this is the hot byte path; it keeps pipeline()'s rules: a read error or a client that leaves destroys the
-// response (the client sees an aborted transfer, never a clean short end) and the body is destroyed (its file
-// closed, its fill let go) either way.
+// A stored blob, or a fill in progress (src/mirror/fill-reader.ts), to the client without a stream in between: one
+// buffer read into and written to the socket, reused once the socket has taken its bytes. A cache hit, or a client
+// following a fill, then allocates no buffer per chunk, which keeps the garbage collector off the byte path (with a
+// fresh buffer per read it cost more CPU than the TLS encryption). Hand-written because this is the hot byte path;
+// it keeps pipeline()'s rules: a read error or a client that leaves destroys the response (the client sees an
+// aborted transfer, never a clean short end) and the body is destroyed (its file closed, its fill let go) either way.
 //
 // The buffers come from two pools shared by every response, fixed in size, so memory stays flat in the number of
 // clients (docs/architecture.md, "Decision: memory is flat in clients and blob size"): a response's first read uses
-// a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to large buffers
+// a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to a large buffer
 // (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
 // reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
-// own that is collected afterwards. Reading ahead into a second buffer while the first is written takes a buffer of
-// the pools only: beyond them a response goes on with its one buffer, so that a client that stops reading holds
-// 64 KiB of the process, not twice that (docs/operating.md, "Memory").
+// own that is collected afterwards. No response reads ahead into a second buffer while the first is written: the
+// socket's own buffer keeps the client busy meanwhile, and a second buffer would double what each slow client holds
+// (docs/operating.md, "Memory"). A follower at a fill's edge takes no buffer: it writes the fill's batches as they
+// are (BlobFill.lendRecent), shared by every follower instead of copied into one buffer each.
 import type { ServerResponse } from 'node:http';
 import type { LentBytes, PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
