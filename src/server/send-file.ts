@@ -23,6 +23,12 @@ const smallBytes = 64 * 1024;
 /** 8 MiB of small and 8 MiB of large buffers at most, whatever the number of clients. */
 export const sendPools = { small: new BufferPool(smallBytes, 128), large: new BufferPool(256 * 1024, 32) };
 
+/**
+ * Bytes lent by a fill written at once, at most: a whole batch (512 KiB, src/mirror/batch-buffers.ts). Lent bytes
+ * cost no buffer, and half-batch writes cost 16 concurrent cold pulls a fifth more CPU (npm run bench, conc part).
+ */
+const lentWriteBytes = 512 * 1024;
+
 interface Lent {
   buffer: Buffer;
   /** Where it goes back; undefined: a buffer of its own, beyond the pools. */
@@ -134,7 +140,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
   let pendingRead: Promise<unknown> = Promise.resolve();
   /** Lent bytes from the body, raced with the client leaving; lent after it left, they are let go at once. */
   const borrow = async (lend: NonNullable<PositionalBody['lend']>, position: number): Promise<LentBytes | 0 | undefined> => {
-    const lending = lend(position, sendPools.large.slotBytes);
+    const lending = lend(position, lentWriteBytes);
     try {
       return await client.race(lending);
     } catch (err) {
