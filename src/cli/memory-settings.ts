@@ -10,8 +10,6 @@
 /** glibc malloc (ignored by other C libraries): see docs/operating.md#memory for what each one saves. */
 export const memoryEnv: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '131072',
-  MALLOC_TRIM_THRESHOLD_: '131072',
 };
 
 /** V8's young generation: each flag is added unless node's flags or NODE_OPTIONS already name its option. */
