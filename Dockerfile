@@ -62,7 +62,7 @@ EXPOSE 5000 5443 5001
 # No curl in the slim image: node asks the registry listener's /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.PULLGATE_HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# A young generation of at most 2 x 16 MiB: V8 would grow it to 128 MiB under load, for no CPU measured in the
-# benchmarks (docs/operating.md#memory).
-ENTRYPOINT ["node", "--max-semi-space-size=16", "/app/dist/src/main.js"]
+# The server gives itself its memory settings (glibc malloc's and V8's young generation's) when it starts: it runs
+# itself again with them, same pid (src/cli/memory-settings.ts, docs/operating.md#memory).
+ENTRYPOINT ["node", "/app/dist/src/main.js"]
 CMD ["serve"]

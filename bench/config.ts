@@ -1,6 +1,7 @@
 // Bench settings from the environment.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { memoryEnv, memoryNodeArgs, memorySettingsSwitch } from '../src/cli/memory-settings.js';
 import { MiB } from './stats.js';
 
 export interface BenchConfig {
@@ -137,11 +138,31 @@ export function benchConfig(): BenchConfig {
   };
 }
 
-/** How the image runs the mirror (the Dockerfile's ENTRYPOINT, docs/operating.md#memory): the benches measure that. */
-export const imageNodeArgs = ['--max-semi-space-size=16'];
+/**
+ * The mirror runs with the memory settings every Pullgate process runs with (src/cli/memory-settings.ts,
+ * docs/operating.md#memory), given to it here so that an older tree measured by BENCH_MIRROR_ROOT runs with them too.
+ * BENCH_MIRROR_MEMORY=off: without them (and the process does not add them); BENCH_MIRROR_NODE_ARGS and
+ * BENCH_MIRROR_ENV (`NAME=value` pairs, space-separated) replace the node flags and add to the environment.
+ */
+const memoryOff = (): boolean => process.env['BENCH_MIRROR_MEMORY'] === 'off';
 
-/** BENCH_MIRROR_NODE_ARGS: node arguments for the mirror; unset, the image's; set but empty, none. */
+/** BENCH_MIRROR_NODE_ARGS: node arguments for the mirror; unset, the memory settings' flags; set but empty, none. */
 export function mirrorNodeArgs(): string[] {
   const raw = process.env['BENCH_MIRROR_NODE_ARGS'];
-  return raw === undefined ? imageNodeArgs : raw.split(/\s+/).filter((a) => a !== '');
+  if (raw === undefined) return memoryOff() ? [] : [...memoryNodeArgs];
+  return raw.split(/\s+/).filter((a) => a !== '');
+}
+
+/** The mirror's environment: the bench's, the memory settings' (unless off), then BENCH_MIRROR_ENV's pairs. */
+export function mirrorEnv(): NodeJS.ProcessEnv {
+  const pairs = (process.env['BENCH_MIRROR_ENV'] ?? '').split(/\s+/).filter((p) => p !== '');
+  const given = Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  return { ...process.env, ...(memoryOff() ? { [memorySettingsSwitch]: 'off' } : memoryEnv), ...given };
+}
+
+/** How the mirror's process was set up, for the reports. */
+export function mirrorSetup(): string {
+  const extra = process.env['BENCH_MIRROR_ENV'] ?? '';
+  const memory = memoryOff() ? 'without the memory settings' : `memory settings ${Object.entries(memoryEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  return `node flags: ${mirrorNodeArgs().join(' ') || 'none'}; ${memory}${extra ? `; BENCH_MIRROR_ENV: ${extra}` : ''}`;
 }

@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { createTestCa } from '../test/support/pki.js';
 import { FakeUpstream } from '../test/support/fake/fake-upstream.js';
 import { spawnChild } from './child.js';
-import { mirrorNodeArgs } from './config.js';
+import { mirrorEnv, mirrorNodeArgs, mirrorSetup } from './config.js';
 import { memoryProbeArgs, MemorySamples, other, type MemorySample } from './memory-report.js';
 import { memory } from './proc-stats.js';
 
@@ -154,7 +154,7 @@ async function measure(protocol: Protocol, dir: string, up: FakeUpstream, certs:
     ],
     cwd: dir,
     // A full collection before each probe sample: what is measured is what is live or kept, not garbage.
-    env: { ...process.env, BENCH_PROBE_MS: '500', BENCH_PROBE_GC: '1' },
+    env: { ...mirrorEnv(), BENCH_PROBE_MS: '500', BENCH_PROBE_GC: '1' },
     onLine: (l) => {
       if (!probe.onLine(l) && l.includes('"pullgate listening"')) listening(JSON.parse(l) as { http: string; https: string });
     },
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     const manifest = up.addImage('conn/probe', 'latest', [randomBytes(blobBytes)]);
     const layer = (JSON.parse(manifest.bytes.toString('utf8')) as { layers: Array<{ digest: string }> }).layers[0]!.digest;
     const paths = { head: '/v2/conn/probe/manifests/latest', blob: `/v2/conn/probe/blobs/${layer}` };
-    const lines = [`mirror node arguments: ${mirrorNodeArgs().join(' ') || 'none'}${mirrorRoot === root ? '' : `; built from ${mirrorRoot}`}`];
+    const lines = [`mirror process: ${mirrorSetup()}${mirrorRoot === root ? '' : `; built from ${mirrorRoot}`}`];
     for (const protocol of protocols) {
       log(protocol);
       lines.push(...(await measure(protocol, dir, up, { cert: leaf.certPath, key: leaf.keyPath }, paths)));

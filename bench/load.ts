@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { FakeUpstream } from '../test/support/fake/fake-upstream.js';
 import { spawnChild } from './child.js';
-import { mirrorNodeArgs } from './config.js';
+import { mirrorEnv, mirrorNodeArgs, mirrorSetup } from './config.js';
 import { FlappingProxy } from './flapping-proxy.js';
 import { addImage, kinds, LoadDriver, type KnownImage } from './load-driver.js';
 import { formatCounts, seriesSummary, total, type Series } from './load-stats.js';
@@ -31,7 +31,7 @@ const cfg = {
   clients: env('BENCH_LOAD_CLIENTS', 200),
   flapSeconds: env('BENCH_FLAP_SECONDS', 10),
   sampleSeconds: env('BENCH_SAMPLE_SECONDS', 5),
-  /** Node arguments for the mirror: the image's unless BENCH_MIRROR_NODE_ARGS says otherwise. */
+  /** Node arguments for the mirror: the memory settings' unless BENCH_MIRROR_NODE_ARGS says otherwise. */
   mirrorNodeArgs: mirrorNodeArgs(),
   mix: { head: env('BENCH_MIX_HEAD', 45), cachedBlob: env('BENCH_MIX_CACHED_BLOB', 45), cold: env('BENCH_MIX_COLD', 10) },
 };
@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       name: 'pullgate mirror',
       command: process.execPath,
       args: [...cfg.mirrorNodeArgs, ...memoryProbeArgs(), join(mirrorRoot, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+      env: mirrorEnv(),
       cwd: dir,
       onLine: (line) => {
         if (probe.onLine(line)) return;
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
     const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
     const lines: string[] = [];
     lines.push(`## Load: ${cfg.clients} clients, ${measuredSeconds.toFixed(0)} s measured (after ${cfg.warmupSeconds} s warm-up), upstream flapping every ${cfg.flapSeconds} s`);
-    lines.push(`mirror node arguments: ${cfg.mirrorNodeArgs.join(' ') || 'none'}`);
+    lines.push(`mirror process: ${mirrorSetup()}`);
     if (mirrorRoot !== root) lines.push(`mirror built from ${mirrorRoot}`);
     lines.push('');
     lines.push('| request kind | requests | req/s | p50 ms | p99 ms | ok | OCI errors | non-OCI errors | connection errors | corrupt bodies |');

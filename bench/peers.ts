@@ -10,6 +10,7 @@ import { freePort } from '../test/support/loopback-listener.js';
 import type { IssuedCert } from '../test/support/pki.js';
 import type { RealRegistry } from '../test/support/real-registry.js';
 import { spawnChild, type Child } from './child.js';
+import { mirrorEnv, mirrorNodeArgs } from './config.js';
 
 export interface Server {
   child: Child;
@@ -39,7 +40,7 @@ export interface MirrorOptions {
   dir: string;
   reg: RealRegistry;
   cert: IssuedCert;
-  /** Extra node flags, e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
+  /** Node flags (default: BENCH_MIRROR_NODE_ARGS or the memory settings'), e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
   nodeArgs?: string[];
   /** `workers:` (docs/workers.md); absent: one process. */
   workers?: number;
@@ -85,7 +86,8 @@ export async function startMirror(o: MirrorOptions): Promise<MirrorServer> {
   const child = spawnChild({
     name: 'pullgate mirror',
     command: process.execPath,
-    args: [...(o.nodeArgs ?? []), join(o.root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+    args: [...(o.nodeArgs ?? mirrorNodeArgs()), join(o.root, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+    env: mirrorEnv(),
     cwd: o.dir,
     onLine: (line) => {
       if (!line.startsWith('{')) return;

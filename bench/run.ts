@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { IssuedCert } from '../test/support/pki.js';
 import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
-import { benchConfig, type BenchConfig } from './config.js';
+import { benchConfig, mirrorSetup, type BenchConfig } from './config.js';
 import { cacheReport } from './cache-report.js';
 import { runCacheScenario } from './cache-scenario.js';
 import { runSniScenario } from './sni-passthrough.js';
@@ -199,7 +199,7 @@ async function main(cleanup: Cleanup): Promise<void> {
       `blobs: ${cfg.sizeBytes / MiB} MiB for single pulls, ${cfg.concBytes / MiB} MiB for the concurrency run (BENCH_SIZE_MB, BENCH_CONC_SIZE_MB); incompressible keystream`,
       `runs: ${cfg.runs}; per run: direct with each client, then per server (order rotated each run) and client a fresh instance: cold pull, warm pull; HEAD load on the last; then per server a fresh instance for the concurrency run`,
       `single-pull clients (BENCH_CLIENT=undici|curl|both): ${results.clients.map((cl) => (cl === 'curl' ? `${curl} child process, -o /dev/null (wall = time_total, TTFB = time_starttransfer = first response byte); the digest is checked once per server by an undici pull that hashes (outside the measurements)` : `undici ${v.undici} in the bench process (which also runs the CDN), body sha256-verified`)).join('; ')}`,
-      `Pullgate: node ${process.version}${cfg.mirrorNodeArgs.length ? ` ${cfg.mirrorNodeArgs.join(' ')}` : ''} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve, anonymous mirror mode; nginx: ${nginx}, one process (master_process off), proxy_cache keyed by the digest, proxy_cache_lock on, registry 307 intercepted (error_page 307 = @cdn) and followed with proxy_pass $upstream_http_location into the same cache key; manifests cached 5 min by URI+Accept`,
+      `Pullgate: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve (${mirrorSetup()}), anonymous mirror mode; nginx: ${nginx}, one process (master_process off), proxy_cache keyed by the digest, proxy_cache_lock on, registry 307 intercepted (error_page 307 = @cdn) and followed with proxy_pass $upstream_http_location into the same cache key; manifests cached 5 min by URI+Accept`,
       'docker-registry proxy: distribution proxy mode, remoteurl = the upstream, own storage',
       `concurrency: ${cfg.concClients} curl processes (BENCH_CONC_CLIENTS) started together by one bash process (TTFB counts from just before that bash is spawned), body piped through dd (1 byte, stamps the first BODY byte) then cat > /dev/null; client 0 through sha256sum (digest verified); every client checks HTTP 200 + byte count; "total/one cold" divides by the single cold wall time of the same server scaled to the blob size`,
       `HEAD: GET once to warm the tag, then ${cfg.headRequests} HEADs (BENCH_HEAD_N) over ${cfg.headConnections} keep-alive TLS connections (BENCH_HEAD_CONNECTIONS; node:https keep-alive Agent, since undici closes the connection after every HEAD), one request in flight per connection; Accept = docker v2 + OCI manifest/index types; latency = request start to end of response`,
@@ -249,7 +249,7 @@ async function pullScenario(cfg: BenchConfig, tmp: string, mirrorRoot: string, c
       : `client: undici ${v.undici} in the bench process, ${cfg.h2 ? 'h2 offered by ALPN' : 'HTTP/1.1'}, new connections per pull, body counted + sha256-verified, then dropped`,
     'direct: anonymous token from the realm, blob GET with it, 307 followed to the CDN without Authorization',
     `upstream: ${v.registry} with TLS + token auth + redirect middleware; token server and CDN are Node https servers in the bench process`,
-    `mirror: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve${cfg.mirrorNodeArgs.length ? ` (node flags: ${cfg.mirrorNodeArgs.join(' ')})` : ''} (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
+    `mirror: node ${process.version} ${cfg.mirrorRoot ? `${cfg.mirrorRoot}/` : ''}dist/src/main.js serve (${mirrorSetup()}) (child process, fresh per run), https 127.0.0.1:0, anonymous mirror mode; ` +
       `its ${cfg.smallBytes / MiB} MiB pull goes first, then the measured cold pull, then the same blob again from the same mirror (warm)`,
     'proxy: docker-registry in proxy mode (remoteurl + reader credentials), TLS, fresh process and storage dir per run (cold)',
     'wall: request start to last byte; TTFB: request start to first body byte (direct includes the token GET and the 307 hop)',

@@ -14,7 +14,7 @@ import { writeLargeBlob, type LargeBlob } from '../test/support/large-blob.js';
 import { startLoadBalancer } from '../test/support/load-balancer.js';
 import { startRealRegistry, type RealRegistry } from '../test/support/real-registry.js';
 import { spawnChild, type Child } from './child.js';
-import type { BenchConfig } from './config.js';
+import { mirrorEnv, type BenchConfig } from './config.js';
 import { cpuSeconds, findPid, waitForQuiet } from './proc-stats.js';
 import { fixed, median, MiB, table } from './stats.js';
 
@@ -62,6 +62,7 @@ async function startPullgate(o: SniScenarioOptions, reg: RealRegistry): Promise<
     name: 'pullgate (sni)',
     command: process.execPath,
     args: [...o.cfg.mirrorNodeArgs, join(o.mirrorRoot, 'dist', 'src', 'main.js'), 'serve', '--config', configPath],
+    env: mirrorEnv(),
     cwd: dir,
     onLine: (line) => {
       const m = /"msg":"pullgate listening"/.test(line) ? /"https":"([^"]+)"/.exec(line) : null;

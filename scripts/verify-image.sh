@@ -161,6 +161,13 @@ ok "HEALTHCHECK passes"
 uid=$(pod exec "$plain" id -u)
 [ "$uid" = 10001 ] || fail "runs as uid $uid, not 10001"
 ok "runs as the non-root uid 10001"
+# The server's memory settings (src/cli/memory-settings.ts, docs/operating.md#memory), which it gives itself when it
+# starts: the container's process 1 has them in its environment and its node flags.
+wanted=$(node --import tsx -e "import('./src/cli/memory-settings.ts').then((m) => console.log([...Object.entries(m.memoryEnv).map(([k, v]) => k + '=' + v), ...m.memoryNodeArgs].join(' ')))")
+[ -n "$wanted" ] || fail "cannot read the memory settings from src/cli/memory-settings.ts"
+started=$(pod exec "$plain" sh -c 'tr "\000" " " </proc/1/environ; tr "\000" " " </proc/1/cmdline')
+for want in $wanted; do [[ " $started " == *" $want "* ]] || fail "process 1 runs without $want: $started"; done
+ok "the server runs with its memory settings: $wanted"
 page=$(in_container "$plain" "$(fetch_js http://127.0.0.1:5001/)") || fail "the admin port does not answer"
 [[ $page == "200 text/html"* && $page == *'<title>Pullgate</title>'* && $page == *'src="app.js"'* ]] || fail "admin UI: ${page:0:300}"
 for asset in app.js app.css; do
