@@ -13,6 +13,7 @@ import { FillReader, type FillProgress } from './fill-reader.js';
 import { FillWriter, maxUnwrittenBytes } from './fill-writer.js';
 import { SharedBatchBuffer } from './batch-buffers.js';
 import type { ChunkSource } from '../upstream/chunk-source.js';
+import { QuietTimer } from '../upstream/quiet-timer.js';
 
 const writeBatchMs = 50;
 /** Batches kept in memory after they are written, so readers keeping up never read the file back. */
@@ -183,12 +184,12 @@ export class BlobFill implements FillProgress {
       let flushedAt = performance.now();
       let settled = false;
       let paused = false;
-      // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
-      const idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
+      // One timer; a chunk only records its time (quiet-timer.ts): no timer work per chunk on the byte path.
+      const idle = new QuietTimer(idleTimeoutMs, () => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')));
       const settle = (err?: unknown): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(idle);
+        idle.stop();
         target.release();
         if (err === undefined) resolve();
         else reject(err);
@@ -199,7 +200,8 @@ export class BlobFill implements FillProgress {
       };
       const onChunk = (chunk: Buffer): void => {
         if (settled) return;
-        idle.refresh();
+        const now = performance.now();
+        idle.touch(now);
         if (writer.error !== undefined) return settle(writer.error);
         if (this.received + (target.filled - target.cut) + chunk.length > this.size) {
           return settle(new RegistryError('UPSTREAM_INVALID', 'upstream blob is longer than announced'));
@@ -217,7 +219,7 @@ export class BlobFill implements FillProgress {
         }
         // A slow upstream still reaches the readers promptly: a batch is also written when it is old enough.
         // The first bytes go out at once (time to first byte); then batches.
-        if (target.room === 0 || this.received === 0 || performance.now() - flushedAt >= writeBatchMs) flush();
+        if (target.room === 0 || this.received === 0 || now - flushedAt >= writeBatchMs) flush();
         if (writer.unwritten > maxUnwrittenBytes && !paused) {
           paused = true;
           body.pause();

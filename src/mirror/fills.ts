@@ -1,6 +1,7 @@
 // The in-flight fills, one per digest: the first request for an uncached blob starts one, every concurrent
 // request for that digest (any client, any route) follows it. The entry exists from the moment the upstream
 // request is sent, so requests that arrive before the upstream has answered coalesce too.
+import { unlink } from 'node:fs/promises';
 import type { Digest } from '../registry/digest.js';
 import { BlobFill } from './blob-fill.js';
 import type { ChunkSource } from '../upstream/chunk-source.js';
@@ -75,10 +76,21 @@ export class Fills {
     const existing = this.inflight.get(digest);
     if (existing) return existing;
     const pending = (async () => {
-      const source = await open();
+      // The temp file is made while the upstream request is on its way, not after its answer: the client's
+      // headers wait for both (time to first byte).
+      const temp = this.createTemp();
+      temp.catch(() => undefined);
+      let source: FillSource;
+      try {
+        source = await open();
+      } catch (err) {
+        // No fill: its temp file goes before the refusal is answered, so nothing is left behind.
+        await temp.then((path) => unlink(path), () => undefined).catch(() => undefined);
+        throw err;
+      }
       let tempPath: string;
       try {
-        tempPath = await this.createTemp();
+        tempPath = await temp;
       } catch (err) {
         source.body.destroy();
         source.downloaded?.();

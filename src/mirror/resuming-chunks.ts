@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
 import { chunkSourceOf, type ChunkSource } from '../upstream/chunk-source.js';
+import { QuietTimer } from '../upstream/quiet-timer.js';
 import { classifyRangeAnswer } from './range-answer.js';
 import { countFailure, fatalError, resumeBackoff, type RangeFetcher, type ResumePlan } from './segment-plan.js';
 
@@ -19,7 +20,7 @@ export class ResumingChunks implements ChunkSource {
   private position = 0;
   /** The body read now; undefined between connections and once over. */
   private current: ChunkSource | undefined;
-  private stall: NodeJS.Timeout | undefined;
+  private stall: QuietTimer | undefined;
   private paused = false;
   /** Set once onEnd is due (or called): nothing is delivered or asked for after it. */
   private ended = false;
@@ -68,7 +69,7 @@ export class ResumingChunks implements ChunkSource {
     body.deliver(
       (chunk) => {
         if (this.current !== body) return;
-        this.stall?.refresh();
+        this.stall?.touch();
         let bytes = chunk;
         if (toSkip > 0) {
           const dropped = Math.min(toSkip, bytes.length);
@@ -127,11 +128,11 @@ export class ResumingChunks implements ChunkSource {
   /** A connection silent for the stall timeout is given up (and resumed). */
   private arm(body: ChunkSource): void {
     this.disarm();
-    this.stall = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), this.plan.stallTimeoutMs);
+    this.stall = new QuietTimer(this.plan.stallTimeoutMs, () => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')));
   }
 
   private disarm(): void {
-    clearTimeout(this.stall);
+    this.stall?.stop();
     this.stall = undefined;
   }
 

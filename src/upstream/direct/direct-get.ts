@@ -71,6 +71,8 @@ class DirectExchange implements ConnectionUser {
   private written = false;
   private retried = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the last body bytes (or the arming of the timer, or a resume) came: the idle timeout counts from it. */
+  private lastRead = 0;
   private head: Buffer | undefined;
   private body: DirectBody | undefined;
   private remaining = 0;
@@ -185,7 +187,7 @@ class DirectExchange implements ConnectionUser {
   }
 
   private bodyBytes(view: Buffer): boolean {
-    this.timer?.refresh();
+    this.lastRead = performance.now();
     if (view.length > this.remaining) this.keep = undefined;
     const bytes = view.length > this.remaining ? view.subarray(0, this.remaining) : view;
     this.remaining -= bytes.length;
@@ -213,22 +215,32 @@ class DirectExchange implements ConnectionUser {
   private resume(): void {
     if (this.done || !this.paused) return;
     this.paused = false;
-    this.timer?.refresh();
+    this.lastRead = performance.now();
     this.connection?.resume();
   }
 
   /**
    * Arms the one timer (connect, then headers, then body idle); while the body is paused, it does not fire. 0 is
-   * no timer, as undici reads its timeouts (the configuration allows 0).
+   * no timer, as undici reads its timeouts (the configuration allows 0). Body bytes only record when they came
+   * (no timer work per TLS record, as in quiet-timer.ts): fired before the body was quiet for `ms`, the timer
+   * waits for the rest.
    */
   private arm(ms: number, error: () => Error): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (ms <= 0) return;
-    const timer = setTimeout(() => {
-      if (this.body && this.paused) timer.refresh();
+    this.lastRead = performance.now();
+    const check = (): void => {
+      const quiet = performance.now() - this.lastRead;
+      if (this.body && this.paused) this.schedule(check, ms);
+      else if (this.body && quiet < ms) this.schedule(check, ms - quiet);
       else this.fail(error());
-    }, ms);
+    };
+    this.schedule(check, ms);
+  }
+
+  private schedule(check: () => void, ms: number): void {
+    const timer = setTimeout(check, ms);
     timer.unref();
     this.timer = timer;
   }

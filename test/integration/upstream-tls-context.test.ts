@@ -1,0 +1,64 @@
+// The upstream's TLS trust (src/upstream/dispatcher.ts upstreamTls): with a CA bundle, the system roots and the bundle
+// are parsed once into one secure context that every connection shares (docs/operating.md, "Direct reads of blob
+// bodies"), and that context verifies the upstream as the bundle given per connection did.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { upstreamTls } from '../../src/upstream/dispatcher.js';
+import { directGet, type DirectGetOptions } from '../../src/upstream/direct/direct-get.js';
+import { createTestCa, type TestCa } from '../support/pki.js';
+import { answer, startScriptedServer, type ScriptedServer } from '../support/scripted-http-server.js';
+
+describe('upstream TLS trust from a CA bundle', () => {
+  let dir: string;
+  let ca: TestCa;
+  let otherCa: TestCa;
+  let server: ScriptedServer;
+  let caFile: string;
+  let otherCaFile: string;
+  const blob = randomBytes(100_000);
+  const get = (connect: DirectGetOptions['connect']) =>
+    directGet({ url: new URL(`https://localhost:${server.port}/blob`), headers: {}, connect, timeouts: { connect: 2000, headers: 2000, idle: 2000 } });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pullgate-tls-context-'));
+    ca = await createTestCa(join(dir, 'a'));
+    otherCa = await createTestCa(join(dir, 'b'));
+    caFile = join(dir, 'a.pem');
+    otherCaFile = join(dir, 'b.pem');
+    await writeFile(caFile, ca.caCertPem);
+    await writeFile(otherCaFile, otherCa.caCertPem);
+    const cert = await ca.issue('localhost', ['localhost'], ['127.0.0.1']);
+    server = await startScriptedServer({ tls: { cert: cert.certPem, key: cert.keyPem } }, ({ socket }) => answer(socket, 200, blob));
+  });
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('every connection with the same bundle shares one secure context; another bundle gets its own', () => {
+    const first = upstreamTls({ ca: caFile, insecureSkipVerify: false });
+    const again = upstreamTls({ ca: caFile, insecureSkipVerify: false });
+    const other = upstreamTls({ ca: otherCaFile, insecureSkipVerify: false });
+    assert.ok(first.secureContext);
+    assert.equal(again.secureContext, first.secureContext);
+    assert.notEqual(other.secureContext, first.secureContext);
+    assert.equal(first.rejectUnauthorized, true);
+  });
+
+  test('the shared context trusts the bundle: a direct GET to an upstream it signed reads the body', async () => {
+    const answer = await get(upstreamTls({ ca: caFile, insecureSkipVerify: false }));
+    assert.equal(answer.kind, 'response');
+    if (answer.kind !== 'response') return;
+    const chunks: Buffer[] = [];
+    for await (const chunk of answer.body) chunks.push(chunk as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), blob);
+  });
+
+  test('a context of another bundle still refuses that upstream', async () => {
+    await assert.rejects(get(upstreamTls({ ca: otherCaFile, insecureSkipVerify: false })), /self[- ]signed|unable to (get|verify)|certificate/i);
+  });
+});
