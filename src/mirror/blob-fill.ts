@@ -165,8 +165,11 @@ export class BlobFill implements FillProgress {
       let flushedAt = performance.now();
       let settled = false;
       let paused = false;
-      // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path).
-      const idle = setTimeout(() => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')), idleTimeoutMs);
+      // One timer, re-armed per chunk (refresh() reuses it: no timer churn on the byte path). It measures the
+      // upstream only: while the fill waits for its disk (paused) it does not fire, and it starts afresh on resume.
+      const idle = setTimeout(() => {
+        if (!paused) body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled'));
+      }, idleTimeoutMs);
       const settle = (err?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -205,7 +208,9 @@ export class BlobFill implements FillProgress {
           body.pause();
           void writer.drained().then(() => {
             paused = false;
-            if (!settled) body.resume();
+            if (settled) return;
+            idle.refresh();
+            body.resume();
           });
         }
       };
