@@ -4,7 +4,9 @@
 // lock on `pullgate.lock` for its life: the write lock of an SQLite transaction it keeps open. The OS drops it with
 // the process, however it ends (SIGKILL included), so no stale lock is ever left behind, unlike a PID file alone
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
-// refused start can say which process holds the directory.
+// refused start can say which process holds the directory. The supervisor's workers each hold a read lock on the same
+// file for their lives, and a start must write its row (an exclusive lock) to hold the directory: so a start cannot
+// hold it while any worker of an earlier supervisor still runs, even one whose supervisor was SIGKILLed.
 import { randomUUID } from 'node:crypto';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -137,6 +139,37 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   };
 }
 
+/**
+ * A worker's share of its supervisor's hold: a read lock on the lock file for the worker's life (the OS drops it with
+ * the process), taken before the worker touches anything in the directory. A start waits up to `holderWaitMs` for
+ * the read locks of the workers of a supervisor that is gone, and is refused while any remains.
+ */
+export function shareDataDirLock(dataDir: string): DataDirLock {
+  const file = join(dataDir, lockFileName);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: holderWaitMs });
+  } catch (err) {
+    throw lockFileError(file, err);
+  }
+  try {
+    db.exec('BEGIN');
+    db.prepare('SELECT count(*) FROM holder').get();
+  } catch (err) {
+    db.close();
+    throw lockFileError(file, err);
+  }
+  held.add(db);
+  return {
+    release: () => {
+      held.delete(db);
+      db.close();
+    },
+    // The supervisor watches the file for the whole group.
+    watch: () => undefined,
+  };
+}
+
 /** Opens the lock file and holds it, or throws (DataDirInUseError, DataDirLockFileError). */
 function take(dataDir: string, file: string): Database.Database {
   let db: Database.Database;
@@ -176,10 +209,15 @@ function hold(db: Database.Database): boolean {
       host TEXT NOT NULL, token TEXT NOT NULL, since INTEGER NOT NULL)`);
     if (readHolder(db)?.token === ownToken) return true;
     db.prepare('INSERT OR REPLACE INTO holder (one, pid, host, token, since) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), ownToken, Date.now());
-    // The commit waits for a refused start reading the row (holderOf) to be done.
+    // The commit waits for a refused start reading the row (holderOf) to be done, and for the workers of a supervisor
+    // that is gone to exit (their read locks, shareDataDirLock): while one runs, the directory is not free.
     db.pragma(`busy_timeout = ${holderWaitMs}`);
-    db.exec('COMMIT');
+    const committed = attempt(() => db.exec('COMMIT'));
     db.pragma('busy_timeout = 0');
+    if (!committed) {
+      db.exec('ROLLBACK');
+      return false;
+    }
   }
 }
 

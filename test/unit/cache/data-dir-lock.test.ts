@@ -46,6 +46,27 @@ describe('the data directory lock', () => {
     lock.release();
   });
 
+  it('a process sharing the hold (a worker) keeps the directory held after its holder is SIGKILLed, until it exits', { timeout: 30_000 }, async () => {
+    const dataDir = join(dir, 'shared');
+    const supervisor = await holder(dataDir);
+    const script = `const { shareDataDirLock } = await import(${JSON.stringify(lockModule)}); shareDataDirLock(${JSON.stringify(dataDir)}); console.log('shared'); setInterval(() => {}, 60_000);`;
+    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [data] = (await once(worker.stdout!, 'data')) as [Buffer];
+      assert.equal(data.toString().trim(), 'shared');
+      supervisor.kill('SIGKILL');
+      await once(supervisor, 'exit');
+      await assert.rejects(lockDataDir(dataDir), (err: unknown) => {
+        assert.ok(err instanceof DataDirInUseError, String(err));
+        return true;
+      });
+    } finally {
+      worker.kill('SIGKILL');
+      await once(worker, 'exit');
+    }
+    (await lockDataDir(dataDir)).release();
+  });
+
   it('is free again once released, and made with its directory when missing', async () => {
     const dataDir = join(dir, 'b', 'data');
     (await lockDataDir(dataDir)).release();
