@@ -65,9 +65,47 @@ export interface DataDirLock {
   release(): void;
   /**
    * From now on, takes the lock again at once should its file be removed or replaced (an OS lock is on the file, not
-   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`.
+   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`
+   * at a bounded rate (`clock`: tests).
    */
-  watch(log: Logger): void;
+  watch(log: Logger, clock?: () => number): void;
+}
+
+/** The lock file's changes are told at most once in this long; the changes between are counted in the next line. */
+export const lockChangeLogEveryMs = 60_000;
+
+/**
+ * The log of the lock file's changes, bounded: each kind of line (held again, or not) is told at once the first time,
+ * then at most once per `lockChangeLogEveryMs` with how many changes there were (something that keeps replacing the
+ * file must not flood the log).
+ */
+class LockChangeLog {
+  private readonly kinds = new Map<string, { toldAt?: number; untold: number; fields: Record<string, unknown> }>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly clock: () => number,
+  ) {}
+
+  changed(level: 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
+    const kind = this.kinds.get(`${level} ${msg}`) ?? { untold: 0, fields };
+    kind.untold++;
+    kind.fields = fields;
+    this.kinds.set(`${level} ${msg}`, kind);
+    this.flush();
+  }
+
+  /** Tells the changes not told yet of each kind whose interval since its last line has passed. */
+  flush(): void {
+    const now = this.clock();
+    for (const [key, kind] of this.kinds) {
+      if (kind.untold === 0 || (kind.toldAt !== undefined && now - kind.toldAt < lockChangeLogEveryMs)) continue;
+      const level = key.startsWith('error ') ? 'error' : 'warn';
+      this.log[level]({ ...kind.fields, ...(kind.toldAt !== undefined ? { changes: kind.untold, sinceMs: now - kind.toldAt } : {}) }, key.slice(level.length + 1));
+      kind.toldAt = now;
+      kind.untold = 0;
+    }
+  }
 }
 
 /** How often the lock file is looked at besides its change events (a file system without them). */
@@ -91,7 +129,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   held.add(db);
   let unwatch = (): void => {};
   /** Whether the file changed (then it is held again if it can be). */
-  const retake = (log: Logger): boolean => {
+  const retake = (log: LockChangeLog): boolean => {
     if (fileIdentity(file) === identity) return false;
     try {
       const next = take(dataDir, file);
@@ -99,10 +137,10 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       db.close();
       db = next;
       held.add(db);
-      log.warn({ file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
+      log.changed('warn', { file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
     } catch (err) {
       const what = err instanceof DataDirInUseError ? 'another start took it: two servers use this data directory; stop one' : 'it cannot be held again';
-      log.error({ err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
+      log.changed('error', { err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
     }
     identity = fileIdentity(file);
     return true;
@@ -113,12 +151,14 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       held.delete(db);
       db.close();
     },
-    watch: (log) => {
+    watch: (logger, clock = Date.now) => {
       // The file's own events (its unlinking changes its link count), not the directory's: the databases' writes
       // there would wake this at every commit. The file held is never written, so nothing wakes it but a change.
       let watcher: FSWatcher | undefined;
+      const log = new LockChangeLog(logger, clock);
       const check = (): void => {
         if (retake(log)) arm();
+        log.flush();
       };
       const arm = (): void => {
         watcher?.close();
