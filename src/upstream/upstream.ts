@@ -11,6 +11,7 @@ import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
 import { directGet } from './direct/direct-get.js';
 import { DirectPool } from './direct/direct-pool.js';
+import { DirectSlots } from './direct/direct-slots.js';
 import { fetchWithFailover } from './failover.js';
 import { parseRetryAfter, sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
@@ -78,6 +79,8 @@ export class Upstream {
   private readonly onDirectFallback: UpstreamOptions['onDirectFallback'];
   /** Kept connections of direct reads, for every URL of this upstream and its redirect targets. */
   readonly directPool = new DirectPool();
+  /** Active direct reads per origin, bounded as undici's pool bounds its connections. */
+  readonly directSlots = new DirectSlots();
 
   constructor(
     readonly config: UpstreamConfig,
@@ -333,7 +336,7 @@ export class Upstream {
     const signal = req.signal ? { signal: req.signal } : {};
     const connect = req.direct && method === 'GET' && /^https?:$/.test(url.protocol) ? await endpoint.connectFor(url) : undefined;
     if (connect) {
-      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...signal });
+      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, slots: this.directSlots, ...signal });
       if (answer.kind === 'response') return { status: answer.status, headers: answer.headers, body: answer.body };
       this.onDirectFallback?.(this.name, url.origin, answer.reason);
     }
