@@ -53,13 +53,17 @@ function slotsOf(upstream: RemoteRegistry): Slots {
   return slots;
 }
 
-/** The Range requests of one fill: to the URL its GET was redirected to, through the registry again once that expired. */
-function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse): RangeFetcher {
+/**
+ * The Range requests of one fill: to the URL its GET was redirected to, through the registry again once that expired.
+ * A segmented fill's are `segment` requests (exchange.ts): not in the line of direct reads its own GET holds a slot of.
+ */
+function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse, segment: boolean): RangeFetcher {
   const upstream = ctx.upstream;
   const base = {
     method: 'GET' as const,
     path,
     direct: true,
+    ...(segment ? { segment } : {}),
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   };
@@ -94,7 +98,7 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
   const resume = { size, resumes: settings.resumes, stallTimeoutMs: settings.stallTimeoutMs, minDelayMs: retries.minDelayMs, maxDelayMs: retries.maxDelayMs };
   const observer = upstream.observer;
   if (!segmented) {
-    const source = new ResumingChunks(res.body, resume, rangeFetcher(ctx, path, res));
+    const source = new ResumingChunks(res.body, resume, rangeFetcher(ctx, path, res, false));
     source.onResume = () => observer?.fillResumed?.();
     ctx.log.fill = {
       segments: 1,
@@ -104,7 +108,7 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
     };
     return { body: source };
   }
-  const source = new SegmentedSource(res.body, { ...resume, segmentBytes: settings.sizeBytes, connections: settings.connections }, rangeFetcher(ctx, path, res), slotsOf(upstream));
+  const source = new SegmentedSource(res.body, { ...resume, segmentBytes: settings.sizeBytes, connections: settings.connections }, rangeFetcher(ctx, path, res, true), slotsOf(upstream));
   source.onResume = () => observer?.fillResumed?.();
   ctx.log.fill = {
     get segments() {

@@ -336,7 +336,7 @@ export class Upstream {
     const signal = req.signal ? { signal: req.signal } : {};
     const connect = req.direct && method === 'GET' && /^https?:$/.test(url.protocol) ? await endpoint.connectFor(url) : undefined;
     if (connect) {
-      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, slots: this.directSlots, ...signal });
+      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...(req.segment ? {} : { slots: this.directSlots }), ...signal });
       if (answer.kind === 'response') return { status: answer.status, headers: answer.headers, body: answer.body };
       this.onDirectFallback?.(this.name, url.origin, answer.reason);
     }
