@@ -68,18 +68,19 @@ function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse, seg
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   };
   let resolved: URL | undefined = res.url;
+  let via = res.via;
   return async (start, end, signal) => {
     const req = { ...base, headers: { range: `bytes=${start}-${end}` }, signal };
     const url = resolved;
     if (url) {
-      const answer = await upstream.fetchResolved(url, req);
+      const answer = await upstream.fetchResolved(url, req, via);
       if (!expiredStatuses.has(answer.status)) return answer;
       await answer.body.dump().catch(() => undefined);
       if (resolved === url) resolved = undefined;
     }
     // Through the registry again (redirects followed, retries): a fresh URL for the next segments.
     const answer = await upstream.fetch(req);
-    if (answer.status === 200 || answer.status === 206) resolved = answer.url;
+    if (answer.status === 200 || answer.status === 206) ({ url: resolved, via } = answer);
     return answer;
   };
 }

@@ -42,6 +42,11 @@ export interface UpstreamResponse {
   body: UpstreamBody;
   /** The URL that finally answered (after redirects). */
   url: URL;
+  /**
+   * The origin of the upstream URL (a mirror URL or the upstream's own) the answer was fetched through: its settings
+   * judge a later GET of `url` (Upstream.fetchResolved), as they judged the redirects to it.
+   */
+  via?: string;
   /** On a 401: the bearer challenge, for passthrough mode's realm rewrite. */
   challenge?: Challenge;
 }

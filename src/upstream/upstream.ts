@@ -167,11 +167,12 @@ export class Upstream {
 
   /**
    * One GET of a URL an earlier `fetch` was redirected to (a segmented fill's Range requests, docs/segmented-fills.md):
-   * one hop, no failover and no redirect followed, credentials only if it is the origin. The caller asks `fetch`
-   * again when the URL has expired.
+   * one hop, no failover and no redirect followed, credentials only if it is the origin. `via` is that answer's
+   * (UpstreamResponse.via): the hop is judged by the settings of the URL that was redirected, a plain-http mirror
+   * URL's CDN included (docs/security.md, "Mirror and upstream"). The caller asks `fetch` again when the URL has expired.
    */
-  async fetchResolved(url: URL, req: UpstreamRequest): Promise<UpstreamResponse> {
-    const endpoint = this.endpoints.find((e) => e.origin === url.origin) ?? this.originEndpoint;
+  async fetchResolved(url: URL, req: UpstreamRequest, via?: string): Promise<UpstreamResponse> {
+    const endpoint = this.endpoints.find((e) => e.origin === (via ?? url.origin)) ?? this.endpoints.find((e) => e.origin === url.origin) ?? this.originEndpoint;
     try {
       return await this.sendAuthorized(endpoint, url, 'GET', req);
     } catch (err) {
@@ -313,7 +314,7 @@ export class Upstream {
     const sent = performance.now();
     const res = await this.exchange(endpoint, url, method, req, headers);
     this.observer?.requested(method, (performance.now() - sent) / 1000);
-    const out: UpstreamResponse = { ...res, url };
+    const out: UpstreamResponse = { ...res, url, via: endpoint.origin };
     if (res.status === 401) {
       const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));
       if (challenge) out.challenge = challenge;

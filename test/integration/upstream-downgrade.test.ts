@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { FakeUpstream } from '../support/fake/fake-upstream.js';
 import { downgradeSecret, HostileUpstream, sha256 } from '../support/fake/hostile-upstream.js';
 import { errorCode, get } from '../support/fake/mirror-over-fake.js';
 import { startMirror, type TestMirror } from '../support/mirror-app.js';
@@ -161,5 +162,43 @@ describe('an upstream configured as plain http', () => {
     assert.equal(b.status, 200);
     assert.deepEqual(b.body, layer);
     assert.ok(up.count((q) => q.host === 'plain') >= 2);
+  });
+});
+
+describe('a plain-http mirror URL of an https upstream', () => {
+  let up: FakeUpstream;
+  let mirror: TestMirror;
+
+  before(async () => {
+    up = await new FakeUpstream().start();
+    // The origin is never reached: the mirror URL answers first. Its blobs redirect to its own plain-http CDN.
+    mirror = await startMirror({
+      cache: { fillIdleTimeout: '3s' },
+      upstreams: [
+        {
+          name: 'hub',
+          registry: 'docker.io',
+          url: 'https://localhost:1',
+          mirrors: [up.url],
+          default: true,
+          retries: { attempts: 1 },
+          segments: { connections: 3, size: '64KiB', threshold: '128KiB' },
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await mirror?.close();
+    await up?.stop();
+  });
+
+  test('is plain already: a segmented fill of its CDN URL (Range requests to the URL it redirected to) completes', async () => {
+    const layer = randomBytes(512 * 1024);
+    const digest = up.addBlob(layer);
+    up.faults.redirectBlobs = 'absolute';
+    const r = await get(mirror.url, `/v2/library/alpine/blobs/${digest}`);
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    assert.deepEqual(r.body, layer);
+    assert.ok(up.requests.some((q) => q.origin === 'cdn' && q.headers.range !== undefined), 'the fill was segmented on the CDN URL');
   });
 });
