@@ -24,8 +24,8 @@ export interface UpstreamRequest {
   /**
    * A segmented fill's Range request (docs/segmented-fills.md): read directly without waiting in its origin's line
    * (direct/direct-slots.ts). The fill's own GET holds a slot while it waits for a Range answer, so as many such fills
-   * as the bound would otherwise wait for ever for slots only they hold; segment connections have their own bound,
-   * the upstream's `segments.maxConnections`.
+   * as the bound would otherwise wait for slots only they hold, until all failed as stalled; segment connections have
+   * their own bound, the upstream's `segments.maxConnections`.
    */
   segment?: boolean;
 }
