@@ -182,32 +182,70 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
 /**
  * A worker's share of its supervisor's hold: a read lock on the lock file for the worker's life (the OS drops it with
  * the process), taken before the worker touches anything in the directory. A start waits up to `holderWaitMs` for
- * the read locks of the workers of a supervisor that is gone, and is refused while any remains.
+ * the read locks of the workers of a supervisor that is gone, and is refused while any remains. Should the file be
+ * removed or replaced, the supervisor holds the new one (lockDataDir's watch) and the worker follows it there once it
+ * names the supervisor: a share of a file no start would take any more keeps nothing from anyone.
  */
 export function shareDataDirLock(dataDir: string): DataDirLock {
   const file = join(dataDir, lockFileName);
   let db: Database.Database;
   try {
-    db = new Database(file, { fileMustExist: true, timeout: holderWaitMs });
+    db = share(file, holderWaitMs);
   } catch (err) {
     throw lockFileError(file, err);
   }
-  try {
-    db.exec('BEGIN');
-    db.prepare('SELECT count(*) FROM holder').get();
-  } catch (err) {
-    db.close();
-    throw lockFileError(file, err);
-  }
+  let identity = fileIdentity(file);
   held.add(db);
+  let timer: NodeJS.Timeout | undefined;
   return {
     release: () => {
+      clearInterval(timer);
       held.delete(db);
       db.close();
     },
-    // The supervisor watches the file for the whole group.
-    watch: () => undefined,
+    // The supervisor watches and logs for the whole group; a worker only follows the file the supervisor holds.
+    watch: () => {
+      timer ??= setInterval(() => {
+        const now = fileIdentity(file);
+        if (now === undefined || now === identity) return;
+        const next = shareOfSupervisors(file);
+        if (!next) return;
+        held.delete(db);
+        db.close();
+        db = next;
+        held.add(db);
+        identity = now;
+      }, watchEveryMs).unref();
+    },
   };
+}
+
+/** Opens the lock file and takes a read lock on it (an open read transaction), waiting up to `waitMs`, or throws. */
+function share(file: string, waitMs: number): Database.Database {
+  const db = new Database(file, { fileMustExist: true, timeout: waitMs });
+  try {
+    db.exec('BEGIN');
+    db.prepare('SELECT count(*) FROM holder').get();
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** A read lock on the lock file if its holder row names this worker's supervisor (its parent), else undefined. */
+function shareOfSupervisors(file: string): Database.Database | undefined {
+  let db: Database.Database | undefined;
+  try {
+    // Never waited for: this runs in a serving worker, and a busy file is looked at again at the next turn.
+    db = share(file, 0);
+    const row = readHolder(db);
+    if (row && row.pid === process.ppid && row.host === hostname()) return db;
+  } catch {
+    // Not (yet) the supervisor's file: looked at again at the next turn.
+  }
+  db?.close();
+  return undefined;
 }
 
 /** Opens the lock file and holds it, or throws (DataDirInUseError, DataDirLockFileError). */
