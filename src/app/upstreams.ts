@@ -6,7 +6,7 @@ import type { UpstreamConfig } from '../config/config.js';
 import { UpstreamSet } from '../upstream/upstream-set.js';
 import type { UpstreamRouter } from '../upstream/router.js';
 import { Upstream } from '../upstream/upstream.js';
-import { QuotaGovernor } from '../watch/quota-governor.js';
+import { QuotaGovernor, reserveOf } from '../watch/quota-governor.js';
 import type { Base } from './base.js';
 import type { CacheWiring } from './cache.js';
 import type { Figures } from './figures.js';
@@ -22,7 +22,9 @@ export interface Upstreams {
 }
 
 export async function wireUpstreams(base: Base, parts: { cache: CacheWiring; figures: Figures }): Promise<Upstreams> {
-  const quota = new QuotaGovernor((name) => base.config().upstreams.find((u) => u.name === name)?.quota?.reserve ?? 20, base.clock);
+  // The reserve follows the live upstream set, the admin's upstreams and reloads included (docs/watch.md); the set
+  // is made next, before any request can reach the governor.
+  const quota = new QuotaGovernor((name) => reserveOf(set.configOf(name)), base.clock);
   const makeUpstream = upstreamMaker(base, parts.figures, quota);
   // Empty until the sources have written the stored CA bundles out: then every later change is applied to it.
   const set = new UpstreamSet(makeUpstream, []);

@@ -4,7 +4,9 @@
 // lock on `pullgate.lock` for its life: the write lock of an SQLite transaction it keeps open. The OS drops it with
 // the process, however it ends (SIGKILL included), so no stale lock is ever left behind, unlike a PID file alone
 // (PIDs are reused). The file also names the holding process, written just before it holds the lock, so that a
-// refused start can say which process holds the directory.
+// refused start can say which process holds the directory. The supervisor's workers each hold a read lock on the same
+// file for their lives, and a start must write its row (an exclusive lock) to hold the directory: so a start cannot
+// hold it while any worker of an earlier supervisor still runs, even one whose supervisor was SIGKILLed.
 import { randomUUID } from 'node:crypto';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -63,9 +65,47 @@ export interface DataDirLock {
   release(): void;
   /**
    * From now on, takes the lock again at once should its file be removed or replaced (an OS lock is on the file, not
-   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`.
+   * its name: a start after `rm pullgate.lock` would otherwise make a file of its own and hold that), telling `log`
+   * at a bounded rate (`clock`: tests).
    */
-  watch(log: Logger): void;
+  watch(log: Logger, clock?: () => number): void;
+}
+
+/** The lock file's changes are told at most once in this long; the changes between are counted in the next line. */
+export const lockChangeLogEveryMs = 60_000;
+
+/**
+ * The log of the lock file's changes, bounded: each kind of line (held again, or not) is told at once the first time,
+ * then at most once per `lockChangeLogEveryMs` with how many changes there were (something that keeps replacing the
+ * file must not flood the log).
+ */
+class LockChangeLog {
+  private readonly kinds = new Map<string, { toldAt?: number; untold: number; fields: Record<string, unknown> }>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly clock: () => number,
+  ) {}
+
+  changed(level: 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
+    const kind = this.kinds.get(`${level} ${msg}`) ?? { untold: 0, fields };
+    kind.untold++;
+    kind.fields = fields;
+    this.kinds.set(`${level} ${msg}`, kind);
+    this.flush();
+  }
+
+  /** Tells the changes not told yet of each kind whose interval since its last line has passed. */
+  flush(): void {
+    const now = this.clock();
+    for (const [key, kind] of this.kinds) {
+      if (kind.untold === 0 || (kind.toldAt !== undefined && now - kind.toldAt < lockChangeLogEveryMs)) continue;
+      const level = key.startsWith('error ') ? 'error' : 'warn';
+      this.log[level]({ ...kind.fields, ...(kind.toldAt !== undefined ? { changes: kind.untold, sinceMs: now - kind.toldAt } : {}) }, key.slice(level.length + 1));
+      kind.toldAt = now;
+      kind.untold = 0;
+    }
+  }
 }
 
 /** How often the lock file is looked at besides its change events (a file system without them). */
@@ -89,7 +129,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   held.add(db);
   let unwatch = (): void => {};
   /** Whether the file changed (then it is held again if it can be). */
-  const retake = (log: Logger): boolean => {
+  const retake = (log: LockChangeLog): boolean => {
     if (fileIdentity(file) === identity) return false;
     try {
       const next = take(dataDir, file);
@@ -97,10 +137,10 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       db.close();
       db = next;
       held.add(db);
-      log.warn({ file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
+      log.changed('warn', { file }, 'the data directory\'s lock file was removed or replaced while this server ran; it holds it again');
     } catch (err) {
       const what = err instanceof DataDirInUseError ? 'another start took it: two servers use this data directory; stop one' : 'it cannot be held again';
-      log.error({ err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
+      log.changed('error', { err, file }, `the data directory's lock file was removed or replaced while this server ran, and ${what}`);
     }
     identity = fileIdentity(file);
     return true;
@@ -111,12 +151,14 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       held.delete(db);
       db.close();
     },
-    watch: (log) => {
+    watch: (logger, clock = Date.now) => {
       // The file's own events (its unlinking changes its link count), not the directory's: the databases' writes
       // there would wake this at every commit. The file held is never written, so nothing wakes it but a change.
       let watcher: FSWatcher | undefined;
+      const log = new LockChangeLog(logger, clock);
       const check = (): void => {
         if (retake(log)) arm();
+        log.flush();
       };
       const arm = (): void => {
         watcher?.close();
@@ -135,6 +177,75 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       check();
     },
   };
+}
+
+/**
+ * A worker's share of its supervisor's hold: a read lock on the lock file for the worker's life (the OS drops it with
+ * the process), taken before the worker touches anything in the directory. A start waits up to `holderWaitMs` for
+ * the read locks of the workers of a supervisor that is gone, and is refused while any remains. Should the file be
+ * removed or replaced, the supervisor holds the new one (lockDataDir's watch) and the worker follows it there once it
+ * names the supervisor: a share of a file no start would take any more keeps nothing from anyone.
+ */
+export function shareDataDirLock(dataDir: string): DataDirLock {
+  const file = join(dataDir, lockFileName);
+  let db: Database.Database;
+  try {
+    db = share(file, holderWaitMs);
+  } catch (err) {
+    throw lockFileError(file, err);
+  }
+  let identity = fileIdentity(file);
+  held.add(db);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    release: () => {
+      clearInterval(timer);
+      held.delete(db);
+      db.close();
+    },
+    // The supervisor watches and logs for the whole group; a worker only follows the file the supervisor holds.
+    watch: () => {
+      timer ??= setInterval(() => {
+        const now = fileIdentity(file);
+        if (now === undefined || now === identity) return;
+        const next = shareOfSupervisors(file);
+        if (!next) return;
+        held.delete(db);
+        db.close();
+        db = next;
+        held.add(db);
+        identity = now;
+      }, watchEveryMs).unref();
+    },
+  };
+}
+
+/** Opens the lock file and takes a read lock on it (an open read transaction), waiting up to `waitMs`, or throws. */
+function share(file: string, waitMs: number): Database.Database {
+  const db = new Database(file, { fileMustExist: true, timeout: waitMs });
+  try {
+    db.exec('BEGIN');
+    db.prepare('SELECT count(*) FROM holder').get();
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** A read lock on the lock file if its holder row names this worker's supervisor (its parent), else undefined. */
+function shareOfSupervisors(file: string): Database.Database | undefined {
+  let db: Database.Database | undefined;
+  try {
+    // Never waited for: this runs in a serving worker, and a busy file is looked at again at the next turn.
+    db = share(file, 0);
+    const row = readHolder(db);
+    if (row && row.pid === process.ppid && row.host === hostname()) return db;
+  } catch {
+    // Not (yet) the supervisor's file: looked at again at the next turn.
+  }
+  db?.close();
+  return undefined;
 }
 
 /** Opens the lock file and holds it, or throws (DataDirInUseError, DataDirLockFileError). */
@@ -176,10 +287,15 @@ function hold(db: Database.Database): boolean {
       host TEXT NOT NULL, token TEXT NOT NULL, since INTEGER NOT NULL)`);
     if (readHolder(db)?.token === ownToken) return true;
     db.prepare('INSERT OR REPLACE INTO holder (one, pid, host, token, since) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), ownToken, Date.now());
-    // The commit waits for a refused start reading the row (holderOf) to be done.
+    // The commit waits for a refused start reading the row (holderOf) to be done, and for the workers of a supervisor
+    // that is gone to exit (their read locks, shareDataDirLock): while one runs, the directory is not free.
     db.pragma(`busy_timeout = ${holderWaitMs}`);
-    db.exec('COMMIT');
+    const committed = attempt(() => db.exec('COMMIT'));
     db.pragma('busy_timeout = 0');
+    if (!committed) {
+      db.exec('ROLLBACK');
+      return false;
+    }
   }
 }
 

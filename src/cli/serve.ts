@@ -1,6 +1,6 @@
 // `pullgate serve`: load the config, start the listeners, reload certificates and config on SIGHUP, stop gracefully
 // on SIGTERM/SIGINT.
-import { lockDataDir } from '../cache/data-dir-lock.js';
+import { lockDataDir, shareDataDirLock } from '../cache/data-dir-lock.js';
 import { checkConfigFiles } from '../config/files.js';
 import { loadConfig } from '../config/load.js';
 import { logUnhandledRejections } from './process-failures.js';
@@ -39,7 +39,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const worker = workerContext();
   // One server per data directory (docs/operating.md): the one process, or the supervisor for its workers, holds it
   // before it touches anything there.
-  const lock = worker ? undefined : await lockDataDir(config.dataDir);
+  // A worker shares its supervisor's hold for its own life (a start cannot hold the directory while it runs).
+  const lock = worker ? shareDataDirLock(config.dataDir) : await lockDataDir(config.dataDir);
   // Several workers (docs/workers.md): this process supervises them, each of them runs the rest of this function.
   // Each path loads only its own code, when taken: the supervisor serves nothing and would otherwise hold the whole app
   // in memory, and a server of one process never supervises (docs/operating.md, "Memory").

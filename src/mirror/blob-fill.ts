@@ -184,8 +184,12 @@ export class BlobFill implements FillProgress {
       let flushedAt = performance.now();
       let settled = false;
       let paused = false;
-      // One timer; a chunk only records its time (quiet-timer.ts): no timer work per chunk on the byte path.
-      const idle = new QuietTimer(idleTimeoutMs, () => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')));
+      // One timer; a chunk only records its time (quiet-timer.ts): no timer work per chunk on the byte path. It
+      // measures the upstream only: while the fill waits for its disk (paused) it is stopped, and it starts afresh on
+      // resume.
+      const quiet = (): QuietTimer =>
+        new QuietTimer(idleTimeoutMs, () => body.destroy(new RegistryError('UPSTREAM_TIMEOUT', 'upstream blob stalled')));
+      let idle = quiet();
       const settle = (err?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -222,10 +226,13 @@ export class BlobFill implements FillProgress {
         if (target.room === 0 || this.received === 0 || now - flushedAt >= writeBatchMs) flush();
         if (writer.unwritten > maxUnwrittenBytes && !paused) {
           paused = true;
+          idle.stop();
           body.pause();
           void writer.drained().then(() => {
             paused = false;
-            if (!settled) body.resume();
+            if (settled) return;
+            idle = quiet();
+            body.resume();
           });
         }
       };

@@ -12,6 +12,6 @@ export interface RemoteRegistry {
   readonly observer: UpstreamObserver | undefined;
   /** One idempotent request with failover, retries and redirects followed; only the headers are read on return. */
   fetch(req: UpstreamRequest): Promise<UpstreamResponse>;
-  /** One GET of a URL an earlier `fetch` was redirected to (one hop, docs/segmented-fills.md). */
-  fetchResolved(url: URL, req: UpstreamRequest): Promise<UpstreamResponse>;
+  /** One GET of a URL an earlier `fetch` was redirected to (one hop, docs/segmented-fills.md), through `via` (its answer's). */
+  fetchResolved(url: URL, req: UpstreamRequest, via?: string): Promise<UpstreamResponse>;
 }

@@ -53,29 +53,34 @@ function slotsOf(upstream: RemoteRegistry): Slots {
   return slots;
 }
 
-/** The Range requests of one fill: to the URL its GET was redirected to, through the registry again once that expired. */
-function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse): RangeFetcher {
+/**
+ * The Range requests of one fill: to the URL its GET was redirected to, through the registry again once that expired.
+ * A segmented fill's are `segment` requests (exchange.ts): not in the line of direct reads its own GET holds a slot of.
+ */
+function rangeFetcher(ctx: PullContext, path: string, res: UpstreamResponse, segment: boolean): RangeFetcher {
   const upstream = ctx.upstream;
   const base = {
     method: 'GET' as const,
     path,
     direct: true,
+    ...(segment ? { segment } : {}),
     repository: ctx.repository,
     ...(ctx.clientAuthorization ? { clientAuthorization: ctx.clientAuthorization } : {}),
   };
   let resolved: URL | undefined = res.url;
+  let via = res.via;
   return async (start, end, signal) => {
     const req = { ...base, headers: { range: `bytes=${start}-${end}` }, signal };
     const url = resolved;
     if (url) {
-      const answer = await upstream.fetchResolved(url, req);
+      const answer = await upstream.fetchResolved(url, req, via);
       if (!expiredStatuses.has(answer.status)) return answer;
       await answer.body.dump().catch(() => undefined);
       if (resolved === url) resolved = undefined;
     }
     // Through the registry again (redirects followed, retries): a fresh URL for the next segments.
     const answer = await upstream.fetch(req);
-    if (answer.status === 200 || answer.status === 206) resolved = answer.url;
+    if (answer.status === 200 || answer.status === 206) ({ url: resolved, via } = answer);
     return answer;
   };
 }
@@ -94,7 +99,7 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
   const resume = { size, resumes: settings.resumes, stallTimeoutMs: settings.stallTimeoutMs, minDelayMs: retries.minDelayMs, maxDelayMs: retries.maxDelayMs };
   const observer = upstream.observer;
   if (!segmented) {
-    const source = new ResumingChunks(res.body, resume, rangeFetcher(ctx, path, res));
+    const source = new ResumingChunks(res.body, resume, rangeFetcher(ctx, path, res, false));
     source.onResume = () => observer?.fillResumed?.();
     ctx.log.fill = {
       segments: 1,
@@ -104,7 +109,7 @@ export function fillBody(ctx: PullContext, digest: Digest, path: string, res: Up
     };
     return { body: source };
   }
-  const source = new SegmentedSource(res.body, { ...resume, segmentBytes: settings.sizeBytes, connections: settings.connections }, rangeFetcher(ctx, path, res), slotsOf(upstream));
+  const source = new SegmentedSource(res.body, { ...resume, segmentBytes: settings.sizeBytes, connections: settings.connections }, rangeFetcher(ctx, path, res, true), slotsOf(upstream));
   source.onResume = () => observer?.fillResumed?.();
   ctx.log.fill = {
     get segments() {

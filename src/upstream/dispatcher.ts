@@ -13,6 +13,9 @@ export interface DispatcherTimeouts {
   idle: number;
 }
 
+/** Connections per origin at once, undici's pool's and the direct reads' (direct/direct-slots.ts). */
+export const connectionsPerOrigin = 64;
+
 /** How long idle connections are kept, undici's and the direct reads' (direct/direct-pool.ts). */
 export const keepAlive = { timeoutMs: 30_000, maxTimeoutMs: 600_000 };
 
@@ -54,7 +57,7 @@ export function createDispatcher(upstream: UpstreamConfig, timeouts: DispatcherT
     bodyTimeout: timeouts.idle,
     keepAliveTimeout: keepAlive.timeoutMs,
     keepAliveMaxTimeout: keepAlive.maxTimeoutMs,
-    connections: 64,
+    connections: connectionsPerOrigin,
   };
   if (upstream.proxy) {
     return new ProxyAgent({ uri: upstream.proxy, ...common, requestTls: tls, proxyTls: { timeout: timeouts.connect } });

@@ -21,6 +21,13 @@ export interface UpstreamRequest {
    * from the socket (direct/direct-get.ts). A GET of an http(s) URL without a proxy only; otherwise undici.
    */
   direct?: boolean;
+  /**
+   * A segmented fill's Range request (docs/segmented-fills.md): read directly without waiting in its origin's line
+   * (direct/direct-slots.ts). The fill's own GET holds a slot while it waits for a Range answer, so as many such fills
+   * as the bound would otherwise wait for slots only they hold, until all failed as stalled; segment connections have
+   * their own bound, the upstream's `segments.maxConnections`.
+   */
+  segment?: boolean;
 }
 
 /**
@@ -35,6 +42,11 @@ export interface UpstreamResponse {
   body: UpstreamBody;
   /** The URL that finally answered (after redirects). */
   url: URL;
+  /**
+   * The origin of the upstream URL (a mirror URL or the upstream's own) the answer was fetched through: its settings
+   * judge a later GET of `url` (Upstream.fetchResolved), as they judged the redirects to it.
+   */
+  via?: string;
   /** On a 401: the bearer challenge, for passthrough mode's realm rewrite. */
   challenge?: Challenge;
 }

@@ -22,6 +22,26 @@ export class PrivateRedirectError extends Error {
   }
 }
 
+/**
+ * A hop from an https upstream URL to a plain-http target (docs/security.md, "Mirror and upstream" (3)): a manifest
+ * fetched by tag is verified by TLS only, so a downgrade would let anyone on the path substitute it. Names origins
+ * only: a redirect's path and query may carry a signed URL's secret.
+ */
+export class PlainHttpRedirectError extends Error {
+  readonly code = 'PULLGATE_PLAIN_HTTP_REDIRECT';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`redirect from ${from} to the plain-http ${to} refused: an https upstream is never followed to plain http`);
+  }
+}
+
+/** Refuses a plain-http target of a hop from an https upstream URL; an upstream configured as http:// is plain already. */
+export function checkRedirectScheme(upstreamUrl: URL, target: URL): void {
+  if (upstreamUrl.protocol === 'https:' && target.protocol !== 'https:') throw new PlainHttpRedirectError(upstreamUrl.origin, target.origin);
+}
+
 /** Refuses a literal private address in a redirect target before anything is dialled. */
 export function checkRedirectHost(hostname: string): void {
   const bare = hostname.replace(/^\[|\]$/g, '');

@@ -6,7 +6,7 @@ import type { UpstreamConfig } from '../config/config.js';
 import { CircuitBreaker, type CircuitChange } from './circuit-breaker.js';
 import { createDispatcher, upstreamTls, type DispatcherTimeouts } from './dispatcher.js';
 import type { DirectConnect } from './direct/direct-connect.js';
-import { checkRedirectHost, checkResolvedRedirectHost, isPrivateHost, privateRefusingLookup } from './redirect-guard.js';
+import { checkRedirectHost, checkRedirectScheme, checkResolvedRedirectHost, isPrivateHost, privateRefusingLookup } from './redirect-guard.js';
 
 export type EndpointRole = 'mirror' | 'origin';
 
@@ -85,11 +85,12 @@ export class UpstreamEndpoint {
   }
 
   /**
-   * The one rule of docs/security.md, "Mirror and upstream" (3): whether a hop to `target` must dial through the
-   * private-address guard; throws at once when the target is a private literal (or, through a proxy, resolves to
-   * a private address).
+   * The one rule of docs/security.md, "Mirror and upstream" (3) for every hop, undici's and the direct reads': throws
+   * at once when an https URL's hop goes to plain http, or the target is a private literal (or, through a proxy,
+   * resolves to a private address); else says whether the hop must dial through the private-address guard.
    */
   private async guardedHop(target: URL): Promise<boolean> {
+    checkRedirectScheme(this.url, target);
     if (target.origin === this.origin || this.config.allowPrivateRedirects || (await this.isPrivate())) return false;
     if (this.config.proxy) {
       await checkResolvedRedirectHost(target.hostname);

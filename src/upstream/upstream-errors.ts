@@ -3,7 +3,7 @@
 import { errors as undiciErrors } from 'undici';
 import { RegistryError } from '../registry/errors.js';
 import { ResponseHeadError } from './direct/response-head.js';
-import { PrivateRedirectError } from './redirect-guard.js';
+import { PlainHttpRedirectError, PrivateRedirectError } from './redirect-guard.js';
 
 /** Node's certificate verification codes, in the words an operator needs. */
 const certificateProblems: Record<string, string> = {
@@ -32,6 +32,12 @@ export function toUpstreamError(err: unknown, upstreamName: string): Error {
   const found = causeWithCode(err);
   if (found instanceof PrivateRedirectError) {
     return new RegistryError('UPSTREAM_INVALID', `upstream ${upstreamName}: ${found.message} (allowPrivateRedirects is off)`, { detail, cause: err });
+  }
+  if (found instanceof PlainHttpRedirectError) {
+    return new RegistryError('UPSTREAM_INVALID', `upstream ${upstreamName}: ${found.message} (${found.code})`, {
+      detail: { ...detail, refused: 'plain-http-redirect', redirect: found.to },
+      cause: err,
+    });
   }
   if (found instanceof ResponseHeadError) {
     // A direct read's refused head (direct/response-head.ts): what is wrong, as undici's parser errors say it.
@@ -63,7 +69,7 @@ export function isTransientUpstreamError(err: unknown): boolean {
 /** The first error in a cause chain that carries a string `code` (undici wraps socket errors). */
 function causeWithCode(err: unknown): (Error & { code?: string }) | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof PrivateRedirectError) return e;
+    if (e instanceof PrivateRedirectError || e instanceof PlainHttpRedirectError) return e;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && !code.startsWith('UND_ERR')) return e as Error & { code: string };
   }

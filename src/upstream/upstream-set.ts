@@ -26,6 +26,11 @@ export class UpstreamSet {
     return this.current.upstreams;
   }
 
+  /** The settings in effect for an upstream (the config file's or the admin's, after every reload and change). */
+  configOf(name: string): UpstreamConfig | undefined {
+    return this.byName.get(name)?.upstream.config;
+  }
+
   /** Routes to `configs` from the next request on; `rebuild` names upstreams to build anew even if unchanged. */
   apply(configs: readonly UpstreamConfig[], rebuild: readonly string[] = []): void {
     const previous = new Map([...this.byName].filter(([name]) => !rebuild.includes(name)));

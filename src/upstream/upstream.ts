@@ -11,6 +11,7 @@ import type { CircuitChange, CircuitState } from './circuit-breaker.js';
 import type { DispatcherTimeouts } from './dispatcher.js';
 import { directGet } from './direct/direct-get.js';
 import { DirectPool } from './direct/direct-pool.js';
+import { DirectSlots } from './direct/direct-slots.js';
 import { fetchWithFailover } from './failover.js';
 import { parseRetryAfter, sleep } from './retry-policy.js';
 import { TokenCache, type Clock } from './token-cache.js';
@@ -78,6 +79,8 @@ export class Upstream {
   private readonly onDirectFallback: UpstreamOptions['onDirectFallback'];
   /** Kept connections of direct reads, for every URL of this upstream and its redirect targets. */
   readonly directPool = new DirectPool();
+  /** Active direct reads per origin, bounded as undici's pool bounds its connections. */
+  readonly directSlots = new DirectSlots();
 
   constructor(
     readonly config: UpstreamConfig,
@@ -164,11 +167,12 @@ export class Upstream {
 
   /**
    * One GET of a URL an earlier `fetch` was redirected to (a segmented fill's Range requests, docs/segmented-fills.md):
-   * one hop, no failover and no redirect followed, credentials only if it is the origin. The caller asks `fetch`
-   * again when the URL has expired.
+   * one hop, no failover and no redirect followed, credentials only if it is the origin. `via` is that answer's
+   * (UpstreamResponse.via): the hop is judged by the settings of the URL that was redirected, a plain-http mirror
+   * URL's CDN included (docs/security.md, "Mirror and upstream"). The caller asks `fetch` again when the URL has expired.
    */
-  async fetchResolved(url: URL, req: UpstreamRequest): Promise<UpstreamResponse> {
-    const endpoint = this.endpoints.find((e) => e.origin === url.origin) ?? this.originEndpoint;
+  async fetchResolved(url: URL, req: UpstreamRequest, via?: string): Promise<UpstreamResponse> {
+    const endpoint = this.endpoints.find((e) => e.origin === (via ?? url.origin)) ?? this.endpoints.find((e) => e.origin === url.origin) ?? this.originEndpoint;
     try {
       return await this.sendAuthorized(endpoint, url, 'GET', req);
     } catch (err) {
@@ -310,7 +314,7 @@ export class Upstream {
     const sent = performance.now();
     const res = await this.exchange(endpoint, url, method, req, headers);
     this.observer?.requested(method, (performance.now() - sent) / 1000);
-    const out: UpstreamResponse = { ...res, url };
+    const out: UpstreamResponse = { ...res, url, via: endpoint.origin };
     if (res.status === 401) {
       const challenge = bearerChallenge(parseChallenges(res.headers['www-authenticate']));
       if (challenge) out.challenge = challenge;
@@ -333,7 +337,7 @@ export class Upstream {
     const signal = req.signal ? { signal: req.signal } : {};
     const connect = req.direct && method === 'GET' && /^https?:$/.test(url.protocol) ? await endpoint.connectFor(url) : undefined;
     if (connect) {
-      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...signal });
+      const answer = await directGet({ url, headers, connect, timeouts: this.timeouts, pool: this.directPool, ...(req.segment ? {} : { slots: this.directSlots }), ...signal });
       if (answer.kind === 'response') return { status: answer.status, headers: answer.headers, body: answer.body };
       this.onDirectFallback?.(this.name, url.origin, answer.reason);
     }

@@ -2,7 +2,16 @@
 // (`ratelimit-remaining: 76;w=21600`). Background work (watch runs) spends pulls only above a reserve kept for
 // live clients, and stops altogether after a 429 until the upstream's reset; live tag revalidation under a low
 // quota serves the cached tag rather than spend a pull on a manifest GET.
+import type { UpstreamConfig } from '../config/config.js';
+import { quotaSchema } from '../config/watch.js';
 import type { RateLimit } from '../upstream/exchange.js';
+
+const defaultQuota = quotaSchema.parse({});
+
+/** The pulls an upstream's settings keep for live clients: its `quota.reserve`, else the setting's default. */
+export function reserveOf(config: Pick<UpstreamConfig, 'quota'> | undefined): number {
+  return (config?.quota ?? defaultQuota).reserve;
+}
 
 export interface QuotaView {
   upstream: string;

@@ -262,6 +262,24 @@ describe('admin API', () => {
       assert.deepEqual(invalid.body.fields.map((f) => f.path), ['upstream.url']);
     });
 
+    test("an added upstream's quota reserve is the one the quota governor keeps, and an edit changes it at once", async () => {
+      const input = { name: 'budgeted', registry: 'budgeted.example.test', url: other.url, hosts: ['budgeted.mirror.test'], quota: { reserve: 50 } };
+      assert.equal((await admin.call('POST', '/api/upstreams', input)).status, 201);
+      const reserveShown = async () => {
+        const list = await admin.call<{ upstreams: Array<{ name: string; quota: { reserve: number } }> }>('GET', '/api/upstreams');
+        return list.body.upstreams.find((u) => u.name === 'budgeted')?.quota;
+      };
+      assert.deepEqual(await reserveShown(), { reserve: 50, setting: { reserve: 50 }, heldBack: { watch: 0, live: 0 } });
+      const governor = mirror.app.watch.governor;
+      // 40 pulls left: above the default reserve of 20, below this upstream's 50.
+      governor.observed('budgeted', { remaining: '40', at: Date.now() });
+      assert.equal(governor.mayRunBackground('budgeted'), false, 'background work keeps the reserve of 50');
+      assert.equal((await admin.call('PUT', '/api/upstreams/budgeted', { ...input, quota: { reserve: 10 } })).status, 200);
+      assert.equal((await reserveShown())?.reserve, 10);
+      assert.equal(governor.mayRunBackground('budgeted'), true, 'the edited reserve of 10 applies at once');
+      assert.equal((await admin.call('DELETE', '/api/upstreams/budgeted')).status, 204);
+    });
+
     test('delete removes the upstream from routing at once', async () => {
       assert.equal((await admin.call('DELETE', '/api/upstreams/other')).status, 204);
       assert.equal((await get(mirror.url, '/v2/private/app/manifests/1.0', { headers: { host: 'other2.mirror.test' } })).status, 404);

@@ -22,9 +22,9 @@ describe('direct reads of upstream bodies', () => {
       seen.push(req);
       return fetch.call(this, req);
     };
-    Upstream.prototype.fetchResolved = function (this: Upstream, url: URL, req: UpstreamRequest) {
+    Upstream.prototype.fetchResolved = function (this: Upstream, url: URL, req: UpstreamRequest, via?: string) {
       seen.push(req);
-      return fetchResolved.call(this, url, req);
+      return fetchResolved.call(this, url, req, via);
     };
     up = await new FakeUpstream().start();
     mirror = await startMirror({ upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, retries: { attempts: 3, minDelay: '20ms', maxDelay: '200ms' } }] });

@@ -22,13 +22,15 @@ describe('the quota governor with Docker Hub rate-limit answers', () => {
   const manifestGets = () => up.requests.filter((r) => r.method === 'GET' && r.path.includes('/manifests/')).length;
   const lines = (from: number) => mirror.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'request');
 
+  let reserve = 10;
+  const config = () => ({
+    upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, tagTtl: '1m', quota: { reserve }, watch: [{ repository: 'team/app', tags: ['1.0'], every: '1h' }] }],
+  });
+
   before(async () => {
     up = await new FakeUpstream().start();
     up.addImage('team/app', '1.0', [randomBytes(1024)]);
-    mirror = await startMirror(
-      { upstreams: [{ name: 'hub', registry: 'docker.io', url: up.url, default: true, tagTtl: '1m', quota: { reserve: 10 }, watch: [{ repository: 'team/app', tags: ['1.0'], every: '1h' }] }] },
-      { clock: () => now, watchTimer: manualTimer },
-    );
+    mirror = await startMirror(config(), { clock: () => now, watchTimer: manualTimer, reloadWith: config });
   });
 
   after(async () => {
@@ -117,5 +119,18 @@ describe('the quota governor with Docker Hub rate-limit answers', () => {
     assert.equal(r.status, 200);
     assert.equal(runDone, false, 'the live pull was answered while the run still waited on the upstream');
     await run;
+  });
+
+  test('a config reload that changes the reserve applies it to the next check', async () => {
+    assert.equal(mirror.app.watch.governor.view('hub').reserve, 10);
+    reserve = 30;
+    try {
+      const result = await mirror.app.reloadConfig();
+      assert.ok(JSON.stringify(result).includes('upstreams'), JSON.stringify(result));
+      assert.equal(mirror.app.watch.governor.view('hub').reserve, 30);
+    } finally {
+      reserve = 10;
+      await mirror.app.reloadConfig();
+    }
   });
 });

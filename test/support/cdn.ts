@@ -64,7 +64,8 @@ function parseRange(header: string | undefined, size: number): ByteRange {
   return end < start ? undefined : { start, end };
 }
 
-export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; host?: string; bytesPerSecond?: number }): Promise<Cdn> {
+/** `plainHttp`: the CDN answers over plain http (an https registry's redirect to it is a downgrade). */
+export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; host?: string; bytesPerSecond?: number; plainHttp?: boolean }): Promise<Cdn> {
   const rate = opts.bytesPerSecond;
   const requests: CdnRequestRecord[] = [];
 
@@ -140,7 +141,7 @@ export async function startCdn(opts: { storageRoot: string; tls: IssuedCert; hos
     await pipeline(createReadStream(file, { start, end }), counter, res).catch(() => undefined);
   };
 
-  const listener = await listenHttps(opts.tls, opts.host ?? '127.0.0.1', handle);
+  const listener = await listenHttps(opts.plainHttp ? undefined : opts.tls, opts.host ?? '127.0.0.1', handle);
   return {
     url: listener.url,
     hostPort: listener.hostPort,

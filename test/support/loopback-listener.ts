@@ -1,11 +1,11 @@
-// HTTPS servers on OS-chosen loopback ports, and free ports for child processes that cannot listen on 0.
-import { createServer as createHttpsServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// HTTPS servers (or plain HTTP ones, for a downgrade) on OS-chosen loopback ports, and free ports for child processes that cannot listen on 0.
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 
 export interface HttpsListener {
   server: Server;
-  /** `https://HOST:PORT`, with IPv6 hosts bracketed. */
+  /** `https://HOST:PORT` (`http://` without TLS), with IPv6 hosts bracketed. */
   url: string;
   /** `HOST:PORT`. */
   hostPort: string;
@@ -17,17 +17,19 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
 const bracket = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
+/** Without `tls`, a plain HTTP server (a CDN reached over plain http, for downgrade tests). */
 export async function listenHttps(
-  tls: { certPem: string; keyPem: string },
+  tls: { certPem: string; keyPem: string } | undefined,
   host: string,
   handler: RequestHandler,
 ): Promise<HttpsListener> {
-  const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     Promise.resolve(handler(req, res)).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`test server error: ${String(err)}`);
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handle) : createHttpServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => {
@@ -40,7 +42,7 @@ export async function listenHttps(
   const hostPort = `${bracket(host)}:${address.port}`;
   return {
     server,
-    url: `https://${hostPort}`,
+    url: `${tls ? 'https' : 'http'}://${hostPort}`,
     hostPort,
     port: address.port,
     close: () =>

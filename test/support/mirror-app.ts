@@ -30,6 +30,8 @@ export interface StartOptions {
   webDir?: string;
   admitPassthrough?: AppOptions['admitPassthrough'];
   watchTimer?: AppOptions['watchTimer'];
+  /** The configuration a reload reads (app.reloadConfig()), as the same kind of object as the first. */
+  reloadWith?: () => Record<string, unknown>;
 }
 
 export async function startMirror(config: Record<string, unknown>, options: StartOptions = {}): Promise<TestMirror> {
@@ -51,6 +53,9 @@ export async function startMirror(config: Record<string, unknown>, options: Star
     ...(options.webDir ? { webDir: options.webDir } : {}),
     ...(options.admitPassthrough ? { admitPassthrough: options.admitPassthrough } : {}),
     ...(options.watchTimer ? { watchTimer: options.watchTimer } : {}),
+    ...(options.reloadWith
+      ? { loadConfig: () => configFromObject({ dataDir, ...options.reloadWith!(), listen, log: { level: 'debug' } }, options.baseDir ?? dataDir) }
+      : {}),
   });
   const addresses = await app.listen();
   return {

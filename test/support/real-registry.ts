@@ -24,6 +24,8 @@ export interface RealRegistryOptions {
   keyIdMode?: KeyIdMode;
   /** Loopback address for the CDN; a different host than the registry's, so clients drop Authorization. */
   cdnHost?: string;
+  /** The CDN answers over plain http: the registry's blob redirects go from https to http (a downgrade). */
+  cdnPlainHttp?: boolean;
   /** Pace each CDN body to this many bytes per second (an upstream link's speed); default: as fast as it goes. */
   cdnBytesPerSecond?: number;
   /**
@@ -100,7 +102,7 @@ export async function startRealRegistry(opts: RealRegistryOptions = {}): Promise
       keyIdMode: opts.keyIdMode,
     });
     cleanups.push(tokenServer.close);
-    const cdn = await startCdn({ storageRoot, tls: cdnTls, host: cdnHost, ...(opts.cdnBytesPerSecond ? { bytesPerSecond: opts.cdnBytesPerSecond } : {}) });
+    const cdn = await startCdn({ storageRoot, tls: cdnTls, host: cdnHost, ...(opts.cdnPlainHttp ? { plainHttp: true } : {}), ...(opts.cdnBytesPerSecond ? { bytesPerSecond: opts.cdnBytesPerSecond } : {}) });
     cleanups.push(cdn.close);
     const cdnPort = Number(new URL(cdn.url).port);
     const link = opts.cdnLink ? await startLinkEmulator({ ...opts.cdnLink, targetPort: cdnPort, targetHost: cdnHost, listenHost: cdnHost }) : undefined;

@@ -1,6 +1,7 @@
 // Pullgate with several workers as a child process (`serve` through the real CLI, `workers: n`): started once every
 // worker listens, with the workers' pids read from their log lines and the fill leases from the data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -32,6 +33,16 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `pid` still runs: alive and not a zombie (a process that has exited, its parent not yet having collected
+ * it: it holds no file, lock or socket any more). Workers whose supervisor was killed are collected by init, late.
+ */
+export function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  const stat = readFileSync(`/proc/${pid}/stat`, { encoding: 'utf8', flag: 'r' });
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 export async function spawnWorkers(dir: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<WorkersProcess> {

@@ -13,6 +13,7 @@ import { DirectBody } from './direct-body.js';
 import type { DirectConnect } from './direct-connect.js';
 import { DirectConnection, type ConnectionUser } from './direct-connection.js';
 import { allowsReuse, hintedIdleMs, type DirectPool } from './direct-pool.js';
+import type { DirectSlots } from './direct-slots.js';
 import { parseResponseHead } from './response-head.js';
 
 export interface DirectGetOptions {
@@ -27,6 +28,8 @@ export interface DirectGetOptions {
   signal?: AbortSignal;
   /** Idle connections to take one from and to give this one back to when its answer allows it. */
   pool?: DirectPool;
+  /** The bound on active reads per origin (direct-slots.ts): the read waits for a slot first. */
+  slots?: DirectSlots;
 }
 
 export type DirectAnswer =
@@ -78,6 +81,8 @@ class DirectExchange implements ConnectionUser {
   private remaining = 0;
   private paused = false;
   private done = false;
+  /** Gives back this read's slot of its origin (direct-slots.ts) once it is over. */
+  private releaseSlot: (() => void) | undefined;
   private readonly onAbort = (): void => this.fail(this.o.signal?.reason ?? new undiciErrors.RequestAbortedError());
 
   constructor(
@@ -95,6 +100,21 @@ class DirectExchange implements ConnectionUser {
     }
     if (signal?.aborted) return this.reject(signal.reason ?? new undiciErrors.RequestAbortedError());
     signal?.addEventListener('abort', this.onAbort, { once: true });
+    const slots = this.o.slots;
+    if (!slots) return this.begin();
+    slots.acquire(url.origin, signal).then(
+      (release) => {
+        this.releaseSlot = release;
+        if (this.done) return release();
+        this.begin();
+      },
+      (err: unknown) => this.fail(err as Error),
+    );
+  }
+
+  /** With its slot (if bounded): on a kept connection of the origin, else a new one. */
+  private begin(): void {
+    const { url, pool } = this.o;
     this.key = pool?.keyOf(url, this.o.connect);
     this.send(this.key === undefined ? undefined : pool?.take(this.key));
   }
@@ -264,5 +284,6 @@ class DirectExchange implements ConnectionUser {
     const { pool } = this.o;
     if (keep && pool && this.key !== undefined && connection) pool.release(this.key, connection, this.keep?.hintMs);
     else connection?.destroy();
+    this.releaseSlot?.();
   }
 }

@@ -37,6 +37,13 @@ export interface Hostility {
    * (for an HTTPS registry, a downgrade), or any absolute URL (a private address, say). Default: 'own'.
    */
   realm?: 'own' | 'elsewhere' | 'plain-http' | { url: string };
+  /**
+   * Manifest and blob GETs redirect (307) to the plain-http listener, with a signed-URL-like query
+   * (`?signature=<downgradeSecret>`); the plain listener serves the same content there (a downgrade to plain http).
+   */
+  downgrade?: boolean;
+  /** The registry's own token endpoint redirects (307) to the plain-http listener's. */
+  tokenRedirectsToPlain?: boolean;
   /** Blob GET/HEAD redirect to the elsewhere host, which answers 401 with a bearer realm on itself (a hostile CDN). */
   cdnAnswers401?: boolean;
   /** Token answers are valid JSON padded to at least this many bytes; Infinity: a body that never ends. */
@@ -61,6 +68,9 @@ export interface HostileOptions {
   /** Require a bearer token on /v2/ requests (default true). */
   auth?: boolean;
 }
+
+/** The query secret of a downgrade redirect's Location: it must never reach a log or a client. */
+export const downgradeSecret = 'SIGNED-URL-SECRET-0123456789';
 
 export const htmlTagList = JSON.stringify({ name: 'x', tags: ['<script>alert(document.domain)</script>'] });
 
@@ -158,8 +168,12 @@ export class HostileUpstream {
   private handle(host: HostName, req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://hostile');
     this.requests.push({ host, method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
+    if (url.pathname === '/token' && host === 'registry' && this.hostility.tokenRedirectsToPlain) {
+      res.writeHead(307, { location: `${this.plainUrl}/token${url.search}` });
+      return void res.end();
+    }
     if (url.pathname === '/token') return this.token(host, req, res);
-    if (host === 'plain') return this.error(res, 404, 'NOT_FOUND', 'nothing here');
+    if (host === 'plain') return this.plainContent(url.pathname, req, res);
     if (host === 'elsewhere') {
       // The hostile CDN: a bearer challenge with a realm on itself, whatever was asked.
       res.setHeader('www-authenticate', `Bearer realm="${this.elsewhereUrl}/token",service="cdn"`);
@@ -175,6 +189,10 @@ export class HostileUpstream {
     if (url.pathname === '/v2/') return this.json(res, 200, {});
     if (!m || !repo) return this.error(res, 404, 'NOT_FOUND', 'no such endpoint');
     const [, , kind, ref = ''] = m;
+    if (this.hostility.downgrade && req.method === 'GET' && (kind === 'manifests' || kind === 'blobs')) {
+      res.writeHead(307, { location: `${this.plainUrl}${url.pathname}?signature=${downgradeSecret}` });
+      return void res.end();
+    }
     if (kind === 'manifests') {
       const found = this.manifests.get(`${repo}:${ref}`);
       if (!found) return this.error(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
@@ -197,6 +215,16 @@ export class HostileUpstream {
     }
     if (kind === 'referrers') return this.list(res, JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }), 'application/vnd.oci.image.index.v1+json');
     return this.error(res, 404, 'NOT_FOUND', 'no such endpoint');
+  }
+
+  /** The plain listener's /v2/ content: what a downgrade redirect points at (no auth: a CDN's signed URL). */
+  private plainContent(path: string, req: IncomingMessage, res: ServerResponse): void {
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/(.+)$/.exec(path);
+    const found = m?.[2] === 'manifests' ? this.manifests.get(`${m[1]}:${m[3]}`) : undefined;
+    const bytes = found?.bytes ?? (m?.[2] === 'blobs' ? this.blobs.get(m[3] ?? '') : undefined);
+    if (!bytes) return this.error(res, 404, 'NOT_FOUND', 'nothing here');
+    res.writeHead(200, { 'content-type': found?.mediaType ?? 'application/octet-stream', 'content-length': bytes.length });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
   }
 
   /** Only tokens of the realm in force count, so that a change of realm is noticed by a client holding tokens. */

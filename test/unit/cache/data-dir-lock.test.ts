@@ -4,11 +4,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DataDirInUseError, lockDataDir } from '../../../src/cache/data-dir-lock.js';
+import { existsSync } from 'node:fs';
+import { pino } from 'pino';
+import { DataDirInUseError, lockChangeLogEveryMs, lockDataDir } from '../../../src/cache/data-dir-lock.js';
 
 const lockModule = fileURLToPath(new URL('../../../src/cache/data-dir-lock.ts', import.meta.url));
 
@@ -44,6 +47,55 @@ describe('the data directory lock', () => {
     }
     const lock = await lockDataDir(dataDir);
     lock.release();
+  });
+
+  it('a process sharing the hold (a worker) keeps the directory held after its holder is SIGKILLed, until it exits', { timeout: 30_000 }, async () => {
+    const dataDir = join(dir, 'shared');
+    const supervisor = await holder(dataDir);
+    const script = `const { shareDataDirLock } = await import(${JSON.stringify(lockModule)}); shareDataDirLock(${JSON.stringify(dataDir)}); console.log('shared'); setInterval(() => {}, 60_000);`;
+    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [data] = (await once(worker.stdout!, 'data')) as [Buffer];
+      assert.equal(data.toString().trim(), 'shared');
+      supervisor.kill('SIGKILL');
+      await once(supervisor, 'exit');
+      await assert.rejects(lockDataDir(dataDir), (err: unknown) => {
+        assert.ok(err instanceof DataDirInUseError, String(err));
+        return true;
+      });
+    } finally {
+      worker.kill('SIGKILL');
+      await once(worker, 'exit');
+    }
+    (await lockDataDir(dataDir)).release();
+  });
+
+  it('a lock file removed again and again is held again each time, and told once, then at most once a minute with a count', { timeout: 30_000 }, async () => {
+    const dataDir = join(dir, 'replaced');
+    const lines: Array<{ msg: string; changes?: number }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; changes?: number }) });
+    let now = 1_000_000;
+    const lock = await lockDataDir(dataDir);
+    lock.watch(log, () => now);
+    const file = join(dataDir, 'pullgate.lock');
+    try {
+      for (let i = 0; i < 10; i++) {
+        await rm(file);
+        for (let waited = 0; !existsSync(file); waited += 10) {
+          assert.ok(waited < 5_000, 'the lock file is taken again');
+          await sleep(10);
+        }
+      }
+      const told = () => lines.filter((l) => l.msg.includes('lock file was removed or replaced'));
+      assert.equal(told().length, 1, 'ten changes within a minute are told once');
+      now += lockChangeLogEveryMs;
+      for (let waited = 0; told().length < 2 && waited < 3_000; waited += 50) await sleep(50);
+      assert.equal(told().length, 2, 'once the minute is over, the changes since are told');
+      assert.equal(told()[1]?.changes, 9);
+      await assert.rejects(lockDataDir(dataDir), DataDirInUseError, 'still held after every change');
+    } finally {
+      lock.release();
+    }
   });
 
   it('is free again once released, and made with its directory when missing', async () => {
