@@ -11,6 +11,7 @@ import { request } from 'undici';
 import type { UpstreamConfig } from '../../src/config/config.js';
 import { createDispatcher, upstreamTls } from '../../src/upstream/dispatcher.js';
 import { directGet, type DirectGetOptions } from '../../src/upstream/direct/direct-get.js';
+import { startConnectProxy } from '../support/connect-proxy.js';
 import { createTestCa, type TestCa } from '../support/pki.js';
 import { answer, startScriptedServer, type ScriptedServer } from '../support/scripted-http-server.js';
 
@@ -26,7 +27,7 @@ describe('upstream TLS trust from a CA bundle', () => {
   const blob = randomBytes(100_000);
   const get = (connect: DirectGetOptions['connect'], port = server.port) =>
     directGet({ url: new URL(`https://localhost:${port}/blob`), headers: {}, connect, timeouts: { connect: 2000, headers: 2000, idle: 2000 } });
-  const viaUndici = async (upstream: Pick<UpstreamConfig, 'ca' | 'insecureSkipVerify'>, port = server.port): Promise<Buffer> => {
+  const viaUndici = async (upstream: Pick<UpstreamConfig, 'ca' | 'insecureSkipVerify' | 'proxy'>, port = server.port): Promise<Buffer> => {
     const dispatcher = createDispatcher({ ...upstream, url: `https://localhost:${port}` } as unknown as UpstreamConfig, { connect: 2000, headers: 2000, idle: 2000 });
     try {
       const res = await request(`https://localhost:${port}/blob`, { dispatcher });
@@ -101,5 +102,29 @@ describe('upstream TLS trust from a CA bundle', () => {
     assert.equal(answered.kind, 'response');
     if (answered.kind === 'response') answered.body.resume();
     assert.deepEqual(await viaUndici({ ca: otherCaFile, insecureSkipVerify: true }, otherName.port), blob);
+  });
+
+  test('through a proxy, the tunnelled connection gets the same trust: the bundle\'s upstream is read, another bundle refuses it', async () => {
+    const proxy = await startConnectProxy();
+    try {
+      assert.deepEqual(await viaUndici({ ca: caFile, insecureSkipVerify: false, proxy: proxy.url }), blob);
+      await assert.rejects(viaUndici({ ca: otherCaFile, insecureSkipVerify: false, proxy: proxy.url }), /self[- ]signed|unable to (get|verify)|certificate/i);
+      await assert.rejects(viaUndici({ ca: caFile, insecureSkipVerify: false, proxy: proxy.url }, otherName.port), /altnames|hostname|does not match/i);
+      assert.equal(proxy.seen.filter((s) => s.startsWith('CONNECT ')).length, 3, 'every request went through the proxy');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a bundle file changed in place (a reload, an admin edit) is trusted as it is now: the old CA no longer', async () => {
+    const changing = join(dir, 'changing.pem');
+    await writeFile(changing, ca.caCertPem);
+    const before = upstreamTls({ ca: changing, insecureSkipVerify: false });
+    await get(before).then((a) => (a.kind === 'response' ? a.body.resume() : undefined));
+    await writeFile(changing, otherCa.caCertPem);
+    const now = upstreamTls({ ca: changing, insecureSkipVerify: false });
+    assert.notEqual(now.secureContext, before.secureContext);
+    await assert.rejects(get(now), /self[- ]signed|unable to (get|verify)|certificate/i);
+    await assert.rejects(viaUndici({ ca: changing, insecureSkipVerify: false }), /self[- ]signed|unable to (get|verify)|certificate/i);
   });
 });
