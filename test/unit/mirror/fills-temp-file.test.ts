@@ -65,18 +65,22 @@ describe('a fill\'s temp file', () => {
     assert.equal(fills.get(digest), undefined);
   });
 
-  test('made only after a quick refusal, it is still removed before the refusal reaches the waiters', async () => {
+  test('still being made when the upstream refuses (a slow disk): the refusal is answered at once, the file removed once made', async () => {
     made = [];
     temps = await mkdtemp(join(dir, 'tmp-'));
     const slow = new Fills(async () => {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
       const path = join(temps, `${made.length}.part`);
       await writeFile(path, '');
       made.push(path);
       return path;
     }, 60_000);
     const refusal = new Error('401 from upstream');
+    const started = performance.now();
     await assert.rejects(slow.start(digest, async () => Promise.reject(refusal)).fill, (err) => err === refusal);
+    const waited = performance.now() - started;
+    assert.ok(waited < 200, `the refusal waited ${Math.round(waited)} ms for the temp file`);
+    for (let i = 0; i < 100 && (made.length === 0 || (await readdir(temps)).length > 0); i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(made.length, 1);
     assert.deepEqual(await readdir(temps), []);
   });
