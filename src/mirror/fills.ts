@@ -79,13 +79,16 @@ export class Fills {
       // The temp file is made while the upstream request is on its way, not after its answer: the client's
       // headers wait for both (time to first byte).
       const temp = this.createTemp();
-      temp.catch(() => undefined);
+      let made = false;
+      temp.then(() => (made = true), () => undefined);
       let source: FillSource;
       try {
         source = await open();
       } catch (err) {
-        // No fill: its temp file goes before the refusal is answered, so nothing is left behind.
-        await temp.then((path) => unlink(path), () => undefined).catch(() => undefined);
+        // No fill: its temp file goes. One made already goes before the refusal is answered (nothing is left
+        // behind); one still being made goes once it is, without a slow disk holding up the refusal.
+        const removed = temp.then((path) => unlink(path), () => undefined).catch(() => undefined);
+        if (made) await removed;
         throw err;
       }
       let tempPath: string;

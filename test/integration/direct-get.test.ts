@@ -183,6 +183,29 @@ describe('direct GET over TLS', () => {
     assert.equal((toUpstreamError(error, 'hub') as RegistryError).code, 'UPSTREAM_TIMEOUT');
   });
 
+  test('a body silent from its first byte on fails after the idle timeout; one that drips just under it does not', async () => {
+    server.script = ({ socket }) => socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n`);
+    const started = Date.now();
+    const silent = await readChunks(response(await directGet(options('/b', { timeouts: { ...timeouts, idle: 300 } }))).body);
+    assert.equal(silent.bytes.length, 0);
+    assert.ok(silent.error instanceof undiciErrors.BodyTimeoutError, String(silent.error));
+    assert.ok(Date.now() - started >= 290, `failed after ${Date.now() - started} ms`);
+
+    server.script = ({ socket }) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n`);
+      // One byte every 200 ms under a 400 ms idle timeout: 1.2 s in all, never 400 ms quiet.
+      let sent = 0;
+      const tick = setInterval(() => {
+        if (socket.destroyed || sent === 6) return clearInterval(tick);
+        socket.write('y');
+        sent++;
+      }, 200);
+    };
+    const drip = await readChunks(response(await directGet(options('/b', { timeouts: { ...timeouts, idle: 400 } }))).body);
+    assert.equal(drip.error, undefined);
+    assert.equal(drip.bytes.toString(), 'yyyyyy');
+  });
+
   test('headers that do not come in time are a headers timeout', async () => {
     server.script = () => undefined;
     const err = await directGet(options('/b', { timeouts: { ...timeouts, headers: 200 } })).then(() => undefined, (e: unknown) => e);

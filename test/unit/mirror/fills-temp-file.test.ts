@@ -64,4 +64,53 @@ describe('a fill\'s temp file', () => {
     assert.deepEqual(await readdir(temps), []);
     assert.equal(fills.get(digest), undefined);
   });
+
+  test('still being made when the upstream refuses (a slow disk): the refusal is answered at once, the file removed once made', async () => {
+    made = [];
+    temps = await mkdtemp(join(dir, 'tmp-'));
+    const slow = new Fills(async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const path = join(temps, `${made.length}.part`);
+      await writeFile(path, '');
+      made.push(path);
+      return path;
+    }, 60_000);
+    const refusal = new Error('401 from upstream');
+    const started = performance.now();
+    await assert.rejects(slow.start(digest, async () => Promise.reject(refusal)).fill, (err) => err === refusal);
+    const waited = performance.now() - started;
+    assert.ok(waited < 200, `the refusal waited ${Math.round(waited)} ms for the temp file`);
+    for (let i = 0; i < 100 && (made.length === 0 || (await readdir(temps)).length > 0); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(made.length, 1);
+    assert.deepEqual(await readdir(temps), []);
+  });
+
+  test('a temp file that cannot be made (disk full) while the upstream refuses: the refusal is answered, nothing else', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown): void => void unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const full = new Fills(async () => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })), 60_000);
+      const refusal = new Error('404 from upstream');
+      await assert.rejects(full.start(digest, async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        throw refusal;
+      }).fill, (err) => err === refusal);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  test('a temp file that cannot be made while the upstream answers: the answer\'s body is closed and the error answered', async () => {
+    const full = new Fills(async () => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })), 60_000);
+    const body = Readable.from([bytes]);
+    let settled = false;
+    const entry = full.start(digest, async () => ({ size: bytes.length, body: readableChunks(body), commit: async () => undefined, settled: () => void (settled = true) }));
+    await assert.rejects(entry.fill, { code: 'ENOSPC' });
+    assert.equal(body.destroyed, true);
+    assert.equal(settled, true);
+    assert.equal(full.get(digest), undefined);
+  });
 });

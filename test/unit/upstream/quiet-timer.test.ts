@@ -39,4 +39,19 @@ describe('QuietTimer', () => {
     await sleep(100);
     assert.equal(fired, false);
   });
+
+  test('stopped after it fired early and waits for the rest, it never fires, and no timer is left', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    let fired = false;
+    const timer = new QuietTimer(60, () => (fired = true));
+    await sleep(40);
+    timer.touch();
+    // Its first expiry (at 60 ms) found 20 ms of quiet and waits 40 more.
+    await sleep(40);
+    timer.stop();
+    assert.equal(timers(), before, 'no timer of it is left to keep the process up');
+    await sleep(100);
+    assert.equal(fired, false);
+  });
 });
