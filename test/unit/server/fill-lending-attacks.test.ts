@@ -203,3 +203,33 @@ for (const transport of ['h1', 'h2-tls'] as const) {
     await allGivenBack();
   });
 }
+
+for (const transport of ['h1', 'h2-tls'] as const) {
+  test(`${transport}: the server dropping every connection (shutdown) while stopped followers hold lent batches: every batch comes back, no byte foreign`, async () => {
+    const bytes = randomBytes(12 * MiB);
+    const { fill, source } = fillOf(bytes);
+    const outcomes: Promise<Error | undefined>[] = [];
+    const { server, url } = await serve(transport, fill, outcomes);
+    const serverSessions = new Set<{ destroy(): void }>();
+    server.on('session', (s: { destroy(): void }) => serverSessions.add(s));
+    const sockets = new Set<{ destroy(): void }>();
+    server.on('connection', (s: { destroy(): void }) => sockets.add(s));
+    const pool = sessions(transport, url, 2);
+    try {
+      const pulls = Array.from({ length: 10 }, (_, i) => pull(transport, url, i % 2 ? 'stop' : 'whole', undefined, pool[i % 2]));
+      await until(() => outcomes.length === 10, 'every client follows');
+      source.resume();
+      await until(() => lentBuffers.held > 0 && fill.received > 4 * MiB, 'writes of lent bytes are queued');
+      for (const s of serverSessions) s.destroy();
+      for (const s of sockets) s.destroy();
+      const got = await Promise.all(pulls);
+      for (const g of got) assert.ok(bytes.subarray(0, g.bytes.length).equals(g.bytes), 'foreign bytes');
+      await Promise.all(outcomes);
+      await fill.finished;
+    } finally {
+      for (const s of pool) s.destroy();
+      server.close();
+    }
+    await allGivenBack();
+  });
+}
