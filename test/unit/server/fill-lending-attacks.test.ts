@@ -51,7 +51,7 @@ after(async () => {
 });
 
 async function until(check: () => boolean, what: string | (() => string), ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !check() && Date.now() < end; ) await sleep(10);
+  for (const end = performance.now() + ms; !check() && performance.now() < end; ) await sleep(10);
   assert.ok(check(), typeof what === 'string' ? what : what());
 }
 
