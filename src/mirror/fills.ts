@@ -14,7 +14,7 @@ export interface FillSource {
   commit(tempPath: string): Promise<void>;
   /** Told how many bytes arrived from the upstream, once per written batch (metrics). */
   received?: (bytes: number) => void;
-  /** Told once the fill is over, committed or not (a cluster lease on the fill is released). */
+  /** Told once, as the fill fails or else once it is over (a cluster lease on the fill is released). */
   settled?: () => void;
   /**
    * Told once, when the fill has every byte (verified) or has failed, at the latest when it is over: the cache room
@@ -101,8 +101,17 @@ export class Fills {
         throw err;
       }
       const fill = new BlobFill(digest, source.size, tempPath, source.body, (path) => source.commit(path), this.idleTimeoutMs, this.releaseBeforeCommit);
+      // The fill's lease (a cluster's or the workers'), given up once: when the fill fails, or else when it is over.
+      let leaseHeld = true;
+      const settled = (): void => {
+        if (!leaseHeld) return;
+        leaseHeld = false;
+        source.settled?.();
+      };
       fill.onFailure = (err) => {
-        // A failed fill takes no new followers: a request arriving while it cleans up starts a fresh fill.
+        // A failed fill takes no new followers: a request arriving while it cleans up starts a fresh fill, which must
+        // find the lease free (held by this process still, it would follow its own failed fill or wait for it).
+        settled();
         if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
         this.onFailure(err);
       };
@@ -122,7 +131,7 @@ export class Fills {
         if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
         if (this.running.get(digest)?.fill === fill) this.running.delete(digest);
         source.downloaded?.();
-        source.settled?.();
+        settled();
       });
       return fill;
     })();
