@@ -13,8 +13,8 @@ import type { LeaseRecord, LeaseStore } from './leases.js';
 import type { PeerClient } from './peer-client.js';
 
 export interface ClusterFillsOptions {
-  /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts). */
-  leases: Pick<LeaseStore, 'hold' | 'ttlMs'>;
+  /** The bucket's leases, or the workers' of one machine (src/workers/local-leases.ts); `self` names this process. */
+  leases: Pick<LeaseStore, 'hold' | 'ttlMs' | 'self'>;
   peers: PeerClient;
   /** Size of a committed blob in the shared store. */
   stat: (digest: Digest) => Promise<number | undefined>;
@@ -28,6 +28,8 @@ const pollMs = 500;
 export class ClusterFills implements ClusterFillSource {
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** Releases of this process's fill leases still on their way (a round trip to the bucket), by lease name. */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: ClusterFillsOptions) {
     this.clock = o.clock ?? Date.now;
@@ -58,7 +60,7 @@ export class ClusterFills implements ClusterFillSource {
             ...source,
             settled: () => {
               source.settled?.();
-              void held.release();
+              this.release(name, held.release);
             },
           };
         } catch (err) {
@@ -67,6 +69,15 @@ export class ClusterFills implements ClusterFillSource {
         }
       }
       const holder = held.holder;
+      if (this.isSelf(holder)) {
+        // This process holds the lease: a fill of its own that just failed or ended is releasing it. Following itself
+        // would make this fill wait on its own endpoint for itself until the headers timeout; it waits for that release
+        // (or, when the release failed, for the lease's expiry) and claims again (docs/storage.md, "One fetch per
+        // cluster").
+        await (this.releasing.get(name) ?? this.sleep(Math.max(10, Math.min(pollMs, holder.expiresAt - this.clock() + 10))));
+        if ((await this.o.stat(digest)) !== undefined) throw new StoredMeanwhile(`${digest} was stored by this replica`);
+        continue;
+      }
       const holding = JSON.stringify([holder.owner, holder.replica, holder.incarnation ?? '', holder.about ?? {}]);
       if (confirmedFor !== holding) {
         await mayFollow(holder);
@@ -102,5 +113,19 @@ export class ClusterFills implements ClusterFillSource {
       this.o.log.debug({ digest, holder: holder.replica, reason: answer.reason }, 'fill holder not answering; waiting for its lease');
       await this.sleep(Math.max(10, Math.min(pollMs, holder.expiresAt - now + 10)));
     }
+  }
+
+  private isSelf(holder: LeaseRecord): boolean {
+    const self = this.o.leases.self;
+    return holder.owner === self.owner && holder.incarnation === self.incarnation;
+  }
+
+  private release(name: string, release: () => Promise<void>): void {
+    const releasing: Promise<void> = release()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.releasing.get(name) === releasing) this.releasing.delete(name);
+      });
+    this.releasing.set(name, releasing);
   }
 }

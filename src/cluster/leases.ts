@@ -50,6 +50,11 @@ export class LeaseStore {
     this.ttlMs = o.ttlMs;
   }
 
+  /** This replica's process, as its lease records name it. */
+  get self(): LeaseStoreOptions['self'] {
+    return this.o.self;
+  }
+
   keyOf(name: string): string {
     return `${this.o.prefix}leases/${name}`;
   }

@@ -46,6 +46,11 @@ export class LocalLeases {
     this.table = new LeaseTable(o.dataDir);
   }
 
+  /** This worker's process, as its lease records name it. */
+  get self(): LocalLeasesOptions['self'] & { incarnation: string } {
+    return { ...this.o.self, incarnation: this.incarnation };
+  }
+
   /** Takes the lease `name` unless a live holder has it; then says who. */
   async claim(name: string, about?: Record<string, string>): Promise<Claim> {
     const now = this.clock();

@@ -1,7 +1,7 @@
 // A small S3-compatible object store over real HTTP on port 0, for what radosgw would be too heavy to start for:
 // PutObject (with If-Match and If-None-Match: *), GetObject and DeleteObject on path-style keys, answered the way
-// S3 answers them (quoted ETags, 412 PreconditionFailed, 404 NoSuchKey as XML). Writes can be made slow, and the
-// store counts how many writes to one key ran at the same time.
+// S3 answers them (quoted ETags, 412 PreconditionFailed, 404 NoSuchKey as XML). Writes and deletes can be made slow,
+// and the store counts how many writes to one key ran at the same time.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,8 @@ export interface SlowObjectStore {
   objects: Map<string, { body: Buffer; etag: string }>;
   /** Delay before each PutObject is applied and answered. */
   putDelayMs: number;
+  /** Delay before each DeleteObject is applied and answered (a lease's release still on its way). */
+  deleteDelayMs: number;
   /** The most PutObject requests in flight at once per key and writer: `<path> <replica named in the body>`. */
   maxConcurrentPuts: Map<string, number>;
   close(): Promise<void>;
@@ -43,7 +45,7 @@ export async function startSlowObjectStore(): Promise<SlowObjectStore> {
   const objects = new Map<string, { body: Buffer; etag: string }>();
   const inFlight = new Map<string, number>();
   const maxConcurrentPuts = new Map<string, number>();
-  const store = { putDelayMs: 0 };
+  const store = { putDelayMs: 0, deleteDelayMs: 0 };
   const server = createServer((req, res) => {
     void (async () => {
       const key = decodeURIComponent(new URL(req.url ?? '/', 'http://store').pathname);
@@ -74,6 +76,7 @@ export async function startSlowObjectStore(): Promise<SlowObjectStore> {
         return;
       }
       if (req.method === 'DELETE') {
+        await new Promise((r) => setTimeout(r, store.deleteDelayMs));
         objects.delete(key);
         res.writeHead(204).end();
         return;

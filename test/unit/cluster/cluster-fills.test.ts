@@ -9,6 +9,7 @@ import { ClusterFills } from '../../../src/cluster/cluster-fills.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/cluster/leases.js';
 import type { PeerAnswer, PeerClient } from '../../../src/cluster/peer-client.js';
 import { parseDigest } from '../../../src/registry/digest.js';
+import { chunkSourceOf } from '../../../src/upstream/chunk-source.js';
 
 const digest = parseDigest(`sha256:${'ab'.repeat(32)}`);
 const about = { upstream: 'hub', repository: 'library/alpine' };
@@ -18,6 +19,7 @@ function clusterOf(holders: LeaseRecord[], answers: PeerAnswer[]): ClusterFills 
   let claims = 0;
   const leases = {
     ttlMs: 1000,
+    self: { owner: 'http://127.0.0.1:1/self', replica: 'self' },
     hold: async () => ({ won: false as const, holder: holders[Math.min(claims++, holders.length - 1)]! }),
   };
   let follows = 0;
@@ -76,6 +78,37 @@ describe('a replica following the fill lease of another', () => {
     const cluster = clusterOf([a], [{ kind: 'unreachable', reason: 'slow' }, { kind: 'unreachable', reason: 'slow' }, streaming()]);
     const source = await cluster.open(digest, about, () => assert.fail('fetched upstream'), async () => void checks++);
     assert.equal(checks, 1);
+    source.body.destroy();
+  });
+});
+
+describe('a lease held by this very process', () => {
+  test('whose release failed is never followed: this replica waits for its expiry, then takes it and fetches', async () => {
+    const self = { owner: 'http://127.0.0.1:1/self', replica: 'self', incarnation: 'this-process' };
+    let now = 1_000;
+    let claims = 0;
+    const slept: number[] = [];
+    const leases = {
+      ttlMs: 1000,
+      self,
+      // Held by itself until it expires at 1,600 (its release failed), then free.
+      hold: async () => (++claims > 1 && now >= 1_600 ? { won: true as const, release: async () => undefined } : { won: false as const, holder: { ...self, expiresAt: 1_600 } }),
+    };
+    const cluster = new ClusterFills({
+      leases: leases as unknown as LeaseStore,
+      peers: { follow: async () => assert.fail('followed itself') } as unknown as PeerClient,
+      stat: async () => undefined,
+      log: pino({ level: 'silent' }),
+      clock: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    });
+    const source = await cluster.open(digest, about, async () => ({ size: 1, body: chunkSourceOf(Readable.from([Buffer.from('x')])), commit: async () => undefined }), async () => assert.fail('checked access to itself'));
+    assert.equal(source.peer, undefined, 'fetched by this replica');
+    assert.ok(now >= 1_600 && now <= 1_600 + 500, `claimed again as the lease expired (at ${now})`);
+    assert.ok(slept.every((ms) => ms <= 500), `waited in short steps: ${slept.join(', ')}`);
     source.body.destroy();
   });
 });
