@@ -325,14 +325,22 @@ function readHolder(db: Database.Database): (DataDirHolder & { token: string }) 
   }
 }
 
-/** The holder as it wrote itself (a start that took the lock this moment writes its row within a moment). */
+/**
+ * The holder as it wrote itself (a start that took the lock this moment writes its row within a moment). A row is
+ * believed once read the same twice, a moment apart: starts racing on a new file each commit their row before they
+ * hold (hold), so a row read between one's commit and another's may name a start that is then refused.
+ */
 function holderOf(db: Database.Database): DataDirHolder | undefined {
   db.pragma(`busy_timeout = ${holderWaitMs}`);
   const deadline = Date.now() + holderWaitMs;
+  let seen: string | undefined;
   for (;;) {
     const row = readHolder(db);
-    if (row && row.token !== ownToken) return { pid: row.pid, host: row.host };
-    if (Date.now() > deadline) return undefined;
+    if (row && row.token !== ownToken) {
+      if (seen === row.token) return { pid: row.pid, host: row.host };
+      seen = row.token;
+    } else seen = undefined;
+    if (Date.now() > deadline) return seen !== undefined && row ? { pid: row.pid, host: row.host } : undefined;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
 }
