@@ -131,7 +131,9 @@ function useSetupView() {
       (v) => {
         setView(v);
         setError(undefined);
-        if (!mirror) setTyped(v.mirror);
+        // The proposal fills the field only while it is empty: an answer arriving after the operator typed keeps
+        // what they typed.
+        if (!mirror) setTyped((t) => t || v.mirror);
       },
       (err: unknown) => setError(errorMessage(err)),
     );
