@@ -117,8 +117,14 @@ export class Fills {
       };
       fill.onReceived = source.received;
       source.attach?.(fill);
-      const downloaded = source.downloaded;
-      if (downloaded) {
+      // The claim on the cache room, given back once: when the fill has every byte or has failed, else when it is over.
+      let claimHeld = source.downloaded !== undefined;
+      const downloaded = (): void => {
+        if (!claimHeld) return;
+        claimHeld = false;
+        source.downloaded?.();
+      };
+      if (claimHeld) {
         const off = fill.onProgress(() => {
           if (fill.state === 'filling') return;
           off();
@@ -130,7 +136,7 @@ export class Fills {
         // Only its own entries: a fresh fill of the digest may have started since it failed.
         if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
         if (this.running.get(digest)?.fill === fill) this.running.delete(digest);
-        source.downloaded?.();
+        downloaded();
         settled();
       });
       return fill;
