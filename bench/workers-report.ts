@@ -118,11 +118,14 @@ export function workersGoals(r: WorkersResults): string[][] {
   const slowest = pgCold.length ? median(pgCold.map((x) => x.timing.ttfbMs)) : undefined;
   const hwm = r.hits.filter((h) => h.server === 'mirror').map((h: HitRow) => h.hit.hwm);
   const worstHwm = hwm.length ? Math.max(...hwm) : undefined;
+  const coldHwm = pgCold.map((x) => x.serverHwm).filter((v): v is number => v !== undefined);
+  const worstColdHwm = coldHwm.length ? Math.max(...coldHwm) : undefined;
   const n = r.cold[0]?.pulls.clients.length ?? 0;
   return [
     ...[...new Set([1, r.n])].map(hitGoal),
     [`${n} concurrent cold through ${r.n} workers: upstream GETs == 1 (worst run)`, fixed(gets, 0), '1', verdict(gets === undefined ? undefined : gets === 1)],
     [`${n} concurrent cold through ${r.n} workers: slowest TTFB < 1 s`, fixed(slowest === undefined ? undefined : slowest / 1000, 2), '< 1.00 s', verdict(slowest === undefined ? undefined : slowest < 1000)],
+    [`${n} concurrent cold through ${r.n} workers: peak RSS of any one process (worst run)`, fixed(worstColdHwm === undefined ? undefined : worstColdHwm / MB, 1), '< 150 MB', verdict(worstColdHwm === undefined ? undefined : worstColdHwm < 150 * MB)],
     ['cache-hit load: peak RSS of any one process (worst run)', fixed(worstHwm === undefined ? undefined : worstHwm / MB, 1), '< 150 MB', verdict(worstHwm === undefined ? undefined : worstHwm < 150 * MB)],
   ];
 }

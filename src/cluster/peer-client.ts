@@ -1,7 +1,12 @@
-// Streams an in-progress fill from the replica that holds its lease (its PeerServer), signed with PeerAuth.
+// Streams an in-progress fill from the replica (or worker) that holds its lease (its PeerServer), signed with
+// PeerAuth. Read as a direct GET (src/upstream/direct/direct-get.ts), as an upstream's blob is: the following fill
+// copies each read into its own batches, where undici would hand over a new buffer per socket read, garbage outside
+// the heap that grew by tens of megabytes a second until a collection (docs/operating.md, "Memory").
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
 import type { Digest } from '../registry/digest.js';
+import { directGet } from '../upstream/direct/direct-get.js';
+import type { DirectConnect } from '../upstream/direct/direct-connect.js';
+import { DirectPool } from '../upstream/direct/direct-pool.js';
 import { peerAuthHeader, type PeerAuth } from './peer-auth.js';
 
 export type PeerAnswer =
@@ -19,34 +24,54 @@ export interface PeerClientOptions {
   idleMs: number;
 }
 
-export class PeerClient {
-  private readonly agent: Agent;
+/** Peers are dialled as configured (cluster.advertise): the system's trust for https, no private-address guard. */
+const peerConnect: DirectConnect = { rejectUnauthorized: true };
 
-  constructor(private readonly o: PeerClientOptions) {
-    this.agent = new Agent({ connect: { timeout: o.connectMs }, keepAliveTimeout: 30_000, headersTimeout: o.headersMs, bodyTimeout: o.idleMs });
+/** The first characters of a refusal's body, for the log. */
+async function reasonOf(body: Readable): Promise<string> {
+  let text = '';
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      text += chunk.toString('utf8');
+      if (text.length >= 200) break;
+    }
+  } catch {
+    // The reason is only for the log.
   }
+  body.destroy();
+  return text.slice(0, 200);
+}
+
+export class PeerClient {
+  private readonly pool = new DirectPool({ idleMs: 30_000 });
+
+  constructor(private readonly o: PeerClientOptions) {}
 
   async follow(owner: string, digest: Digest): Promise<PeerAnswer> {
     const path = `/fills/${digest}`;
-    let res;
+    let answer;
     try {
-      res = await request(`${owner}${path}`, { method: 'GET', headers: { [peerAuthHeader]: this.o.auth.sign('GET', path, owner) }, dispatcher: this.agent });
+      const url = new URL(`${owner}${path}`);
+      const headers = { [peerAuthHeader]: this.o.auth.sign('GET', path, owner) };
+      answer = await directGet({ url, headers, connect: peerConnect, timeouts: { connect: this.o.connectMs, headers: this.o.headersMs, idle: this.o.idleMs }, pool: this.pool });
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message };
     }
-    if (res.statusCode === 404) {
-      await res.body.dump();
+    if (answer.kind === 'not-direct') return { kind: 'unreachable', reason: `peer answered ${answer.status} without a length (${answer.reason})` };
+    const { status, headers, body } = answer;
+    if (status === 404) {
+      await body.dump();
       return { kind: 'not-running' };
     }
-    const size = Number(res.headers['content-length']);
-    if (res.statusCode !== 200 || !Number.isSafeInteger(size) || size < 0) {
-      const text = await res.body.text().catch(() => '');
-      return { kind: 'unreachable', reason: `peer answered ${res.statusCode}: ${text.slice(0, 200)}` };
+    const size = Number(headers['content-length']);
+    if (status !== 200 || !Number.isSafeInteger(size) || size < 0) {
+      return { kind: 'unreachable', reason: `peer answered ${status}: ${await reasonOf(body)}` };
     }
-    return { kind: 'streaming', size, body: res.body };
+    return { kind: 'streaming', size, body };
   }
 
   close(): Promise<void> {
-    return this.agent.close();
+    this.pool.close();
+    return Promise.resolve();
   }
 }
