@@ -30,6 +30,8 @@ export interface Ctx {
   mirrorRoot: string;
   certs: Record<Peer, IssuedCert>;
   manifestDigest: string;
+  /** A small blob each fresh instance pulls (cold) before its measured cold pull: its first request. */
+  first: LargeBlob;
   log: (msg: string) => void;
 }
 

@@ -33,7 +33,7 @@ function singleTable(r: CacheResults, client: Client): string {
   const size = r.big.size;
   const { pick, wall, cpuGb, cpuGbToEnd, hwm } = singles(r, client);
   const direct = wall('direct');
-  const rows: string[][] = [['path', 'wall s', 'MB/s', 'TTFB ms', 'wall/direct', 'wall/nginx', 'CPU-s/GB', 'CPU-s/GB (+bg)', 'CPU/GB / nginx', 'peak RSS MB', 'idle RSS MB', 'client CPU-s/GB', 'upstream GETs', 'upstream bytes/blob']];
+  const rows: string[][] = [['path', 'wall s', 'MB/s', 'TTFB ms', 'first request TTFB ms', 'wall/direct', 'wall/nginx', 'CPU-s/GB', 'CPU-s/GB (+bg)', 'CPU/GB / nginx', 'peak RSS MB', 'idle RSS MB', 'client CPU-s/GB', 'upstream GETs', 'upstream bytes/blob']];
   for (const path of ['direct', 'mirror', 'floor', 'floor-direct', 'nginx', 'proxy', 'mirror-warm', 'nginx-warm', 'proxy-warm'] as PathName[]) {
     const own = pick(path);
     if (own.length === 0) continue;
@@ -45,6 +45,7 @@ function singleTable(r: CacheResults, client: Client): string {
       fixed(w / 1000, 2),
       fixed(size / MB / (w / 1000), 0),
       fixed(med(own, (s) => s.timing.ttfbMs), 0),
+      own.some((s) => s.firstTtfbMs !== undefined) ? fixed(med(own, (s) => s.firstTtfbMs), 0) : '-',
       fixed(w / direct, 2),
       ng === undefined ? '-' : fixed(w / wall(ng), 2),
       isDirect ? '-' : fixed(cpuGbToEnd(path), 2),

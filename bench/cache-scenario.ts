@@ -22,6 +22,19 @@ import { MiB } from './stats.js';
 import { hitRepo, runWorkersPart, type WorkersResults } from './workers-scenario.js';
 
 const bigRepo = 'bench/big';
+const firstRepo = 'bench/first';
+/** The first blob's size: enough bytes to run every step of a fill's byte path, few enough to cost nothing. */
+const firstBytes = 4 * MiB;
+
+/**
+ * The instance's first request: a cold pull of the small blob. The measured cold pull then meets a running server
+ * with an empty cache, as a mirror's cache misses do (its code loaded and compiled by earlier requests), not a
+ * process that has never run a request; what that first request costs is reported apart (firstTtfbMs). Every
+ * server gets the same.
+ */
+async function firstPull(c: Ctx, client: Client, url: string): Promise<number> {
+  return (await pullWith(c, client, url, firstRepo, c.first)()).ttfbMs;
+}
 export const manifestPath = '/v2/library/alpine/manifests/3.20';
 
 export interface CacheResults {
@@ -41,8 +54,10 @@ const warmPath: Record<Peer, PathName> = { mirror: 'mirror-warm', nginx: 'nginx-
 /** A fresh instance: its idle RSS, a cold pull and a warm pull of the big blob with one client. */
 async function coldAndWarm(c: Ctx, s: Running, peer: Peer, runNo: number, client: Client, out: CacheResults, big: LargeBlob): Promise<void> {
   const idle = (await memory(s.pid)).rss;
+  const firstTtfbMs = await firstPull(c, client, s.url);
   const cold = await measured(c, peer, runNo, s.pid, pullWith(c, client, s.url, bigRepo, big), client);
   cold.serverIdleRss = idle;
+  cold.firstTtfbMs = firstTtfbMs;
   out.singles.push(cold);
   out.singles.push(await measured(c, warmPath[peer], runNo, s.pid, pullWith(c, client, s.url, bigRepo, big), client));
   if (client === 'curl' && runNo === 1) await verifyOnce(s.url, bigRepo, big, c.client);
@@ -62,8 +77,10 @@ async function floorPull(c: Ctx, kind: FloorKind, runNo: number, client: Client,
   const f = await startNodeFloor({ dir, reg: c.reg, cert: c.certs.mirror, kind });
   try {
     const idle = (await memory(f.child.pid)).rss;
+    const firstTtfbMs = await firstPull(c, client, f.url);
     const r = await measured(c, kind === 'direct' ? 'floor-direct' : 'floor', runNo, f.child.pid, pullWith(c, client, f.url, bigRepo, big), client);
     r.serverIdleRss = idle;
+    r.firstTtfbMs = firstTtfbMs;
     return r;
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- node floor output (tail) ---\n${f.child.output().slice(-4000)}`);
@@ -98,12 +115,13 @@ async function prepare(o: { cfg: BenchConfig; tmp: string; mirrorRoot: string; l
   const big = await writeLargeBlob(reg, bigRepo, cfg.sizeBytes, 'cache-big');
   const conc = await writeLargeBlob(reg, concRepo, cfg.concBytes, 'cache-conc');
   const hits = await writeLargeBlob(reg, hitRepo, cfg.workers.hitBytes, 'cache-hits');
+  const first = await writeLargeBlob(reg, firstRepo, firstBytes, 'cache-first');
   const issue = (name: Peer): Promise<IssuedCert> => reg.ca.issue(`bench-${name}`, [`${name}.bench.test`, 'localhost'], ['127.0.0.1']);
   const [mirror, nginx, proxy] = await Promise.all([issue('mirror'), issue('nginx'), issue('proxy')]);
   const client: ClientOptions = { ca: reg.ca.caCertPem, h2: cfg.h2, timeoutMs: Math.max(120_000, (cfg.sizeBytes / 20e6) * 1000) };
   const choice = cfg.client ?? 'both';
   const clients: Client[] = choice === 'both' ? ['undici', 'curl'] : [choice];
-  const c: Ctx = { cfg, reg, tmp: o.tmp, upstreamPid, client, clients, mirrorRoot: o.mirrorRoot, certs: { mirror, nginx, proxy }, manifestDigest: fixtures.alpine.digest, log };
+  const c: Ctx = { cfg, reg, tmp: o.tmp, upstreamPid, client, clients, mirrorRoot: o.mirrorRoot, certs: { mirror, nginx, proxy }, manifestDigest: fixtures.alpine.digest, first, log };
   return { c, big, conc, hits };
 }
 

@@ -40,6 +40,11 @@ export interface PathRun {
   client?: 'undici' | 'curl';
   /** RSS of the server process at idle, before its first pull, bytes. */
   serverIdleRss?: number;
+  /**
+   * Time to first byte of the instance's first request (a cold pull of another, small blob just before this one,
+   * bench/cache-scenario.ts): what a freshly started process adds to its first cache miss, ms.
+   */
+  firstTtfbMs?: number;
   /** How often this pull was repeated because the machine was busy with other programs. */
   retries?: number;
 }
