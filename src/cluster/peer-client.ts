@@ -57,7 +57,11 @@ export class PeerClient {
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message };
     }
-    if (answer.kind === 'not-direct') return { kind: 'unreachable', reason: `peer answered ${answer.status} without a length (${answer.reason})` };
+    if (answer.kind === 'not-direct') {
+      // Its body unread (the connection is closed): a 404 says as much without one (a proxy in front may chunk it).
+      if (answer.status === 404) return { kind: 'not-running' };
+      return { kind: 'unreachable', reason: `peer answered ${answer.status} without a length (${answer.reason})` };
+    }
     const { status, headers, body } = answer;
     if (status === 404) {
       await body.dump();
