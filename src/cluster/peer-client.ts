@@ -44,6 +44,8 @@ async function reasonOf(body: Readable): Promise<string> {
 
 export class PeerClient {
   private readonly pool = new DirectPool({ idleMs: 30_000 });
+  /** Ends every follow still in flight at close(): nothing of this client keeps a shutting-down process alive. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly o: PeerClientOptions) {}
 
@@ -53,7 +55,7 @@ export class PeerClient {
     try {
       const url = new URL(`${owner}${path}`);
       const headers = { [peerAuthHeader]: this.o.auth.sign('GET', path, owner) };
-      answer = await directGet({ url, headers, connect: peerConnect, timeouts: { connect: this.o.connectMs, headers: this.o.headersMs, idle: this.o.idleMs }, pool: this.pool });
+      answer = await directGet({ url, headers, connect: peerConnect, timeouts: { connect: this.o.connectMs, headers: this.o.headersMs, idle: this.o.idleMs }, pool: this.pool, signal: this.closing.signal });
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message };
     }
@@ -74,7 +76,9 @@ export class PeerClient {
     return { kind: 'streaming', size, body };
   }
 
+  /** Closes the kept connections and ends the follows in flight (a body being read ends with an error). */
   close(): Promise<void> {
+    this.closing.abort(new Error('peer client closed'));
     this.pool.close();
     return Promise.resolve();
   }
