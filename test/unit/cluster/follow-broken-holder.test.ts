@@ -45,7 +45,7 @@ describe('a fill following a broken holder', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pullgate-follow-broken-'));
     holder = await startScriptedServer({}, () => undefined);
-    peers = new PeerClient({ auth: new PeerAuth('s'.repeat(64), 'http://follower.invalid'), connectMs: 2000, headersMs: 2000, idleMs: 400 });
+    peers = new PeerClient({ auth: new PeerAuth('s'.repeat(64), 'http://follower.invalid'), connectMs: 2000, headersMs: 2000, idleMs: 1000 });
   });
   after(async () => {
     await peers.close();

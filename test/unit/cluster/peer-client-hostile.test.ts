@@ -130,7 +130,7 @@ describe('the peer client against a hostile or broken holder', () => {
     const { bytes, error } = await readAll(await peers.follow(owner, digest));
     assert.ok(error, 'an error, not a clean end');
     assert.equal(bytes.toString(), 'hello');
-    assert.ok(performance.now() - started < 1500);
+    assert.ok(performance.now() - started < 3000);
     await peers.close();
   });
 
@@ -148,8 +148,8 @@ describe('the peer client against a hostile or broken holder', () => {
   it('a follower paused by backpressure longer than the idle time is not cut', async () => {
     const body = Buffer.alloc(2 * 1024 * 1024, 3);
     server.script = ({ socket }) => socket.write(Buffer.concat([Buffer.from(head(200, { 'content-length': String(body.length) })), body]));
-    const peers = client({ idleMs: 200 });
-    const { bytes, error } = await readAll(await peers.follow(owner, digest), 700);
+    const peers = client({ idleMs: 400 });
+    const { bytes, error } = await readAll(await peers.follow(owner, digest), 1200);
     assert.equal(error, undefined);
     assert.ok(bytes.equals(body));
     await peers.close();

@@ -47,7 +47,7 @@ describe("a worker relaying another worker's fill", () => {
   before(async () => {
     holder = await startScriptedServer({}, () => undefined);
     // A short idle time: the relay's backpressure must not count as a stalled holder.
-    toHolder = new PeerClient({ auth: new PeerAuth(secret, 'http://relaying.invalid'), connectMs: 2000, headersMs: 2000, idleMs: 300 });
+    toHolder = new PeerClient({ auth: new PeerAuth(secret, 'http://relaying.invalid'), connectMs: 2000, headersMs: 2000, idleMs: 500 });
     let auth: PeerAuth | undefined;
     relaying = new PeerServer({
       fills: { get: () => undefined },
@@ -82,7 +82,7 @@ describe("a worker relaying another worker's fill", () => {
     const body = Buffer.alloc(16 * 1024 * 1024, 6);
     holder.script = ({ socket }) => socket.write(Buffer.concat([Buffer.from(head(body.length)), body]));
     const peers = replica();
-    const { bytes, error } = await readAll(await peers.follow(relayingOwner, digest), 1000);
+    const { bytes, error } = await readAll(await peers.follow(relayingOwner, digest), 1500);
     assert.equal(error, undefined);
     assert.ok(bytes.equals(body));
     await peers.close();
