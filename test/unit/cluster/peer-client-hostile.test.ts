@@ -123,6 +123,22 @@ describe('the peer client against a hostile or broken holder', () => {
     await peers.close();
   });
 
+  it('a holder closing a kept connection as the next request arrives: the request goes once more, on a new connection', async () => {
+    const seen = new Set<Socket>();
+    server.script = ({ socket }) => {
+      if (seen.has(socket)) return void socket.destroy();
+      seen.add(socket);
+      socket.write(head(seen.size === 1 ? 404 : 200, { 'content-length': '2' }) + '{}');
+    };
+    const peers = client();
+    assert.equal((await peers.follow(owner, digest)).kind, 'not-running');
+    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    assert.equal(error, undefined);
+    assert.equal(bytes.toString(), '{}');
+    assert.equal(seen.size, 2, 'a second connection');
+    await peers.close();
+  });
+
   it('a holder that stalls mid-body is cut after the idle time', async () => {
     server.script = ({ socket }) => socket.write(head(200, { 'content-length': '10' }) + 'hello');
     const peers = client({ idleMs: 300 });
