@@ -44,6 +44,8 @@ async function reasonOf(body: Readable): Promise<string> {
 
 export class PeerClient {
   private readonly pool = new DirectPool({ idleMs: 30_000 });
+  /** Ends every follow still in flight at close(): nothing of this client keeps a shutting-down process alive. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly o: PeerClientOptions) {}
 
@@ -53,11 +55,15 @@ export class PeerClient {
     try {
       const url = new URL(`${owner}${path}`);
       const headers = { [peerAuthHeader]: this.o.auth.sign('GET', path, owner) };
-      answer = await directGet({ url, headers, connect: peerConnect, timeouts: { connect: this.o.connectMs, headers: this.o.headersMs, idle: this.o.idleMs }, pool: this.pool });
+      answer = await directGet({ url, headers, connect: peerConnect, timeouts: { connect: this.o.connectMs, headers: this.o.headersMs, idle: this.o.idleMs }, pool: this.pool, signal: this.closing.signal });
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message };
     }
-    if (answer.kind === 'not-direct') return { kind: 'unreachable', reason: `peer answered ${answer.status} without a length (${answer.reason})` };
+    if (answer.kind === 'not-direct') {
+      // Its body unread (the connection is closed): a 404 says as much without one (a proxy in front may chunk it).
+      if (answer.status === 404) return { kind: 'not-running' };
+      return { kind: 'unreachable', reason: `peer answered ${answer.status} without a length (${answer.reason})` };
+    }
     const { status, headers, body } = answer;
     if (status === 404) {
       await body.dump();
@@ -70,7 +76,9 @@ export class PeerClient {
     return { kind: 'streaming', size, body };
   }
 
+  /** Closes the kept connections and ends the follows in flight (a body being read ends with an error). */
   close(): Promise<void> {
+    this.closing.abort(new Error('peer client closed'));
     this.pool.close();
     return Promise.resolve();
   }
