@@ -7,13 +7,14 @@
 //
 // The buffers come from two pools shared by every response, fixed in size, so memory stays flat in the number of
 // clients (docs/architecture.md, "Decision: memory is flat in clients and blob size"): a response's first read uses
-// a small buffer (most manifests, configs and small layers fit in it); a body that goes on moves to a large buffer
-// (fewer, larger writes: TLS costs per write). When a pool is empty a response does not wait (a client that stops
-// reading would hold the others up): it goes on with a small buffer, from the small pool or, beyond it, one of its
-// own that is collected afterwards. No response reads ahead into a second buffer while the first is written: the
-// socket's own buffer keeps the client busy meanwhile, and a second buffer would double what each slow client holds
-// (docs/operating.md, "Memory"). A follower at a fill's edge takes no buffer: it writes the fill's batches as they
-// are (BlobFill.lendRecent), shared by every follower instead of copied into one buffer each.
+// a small buffer (most manifests, configs and small layers fit in it) unless its Content-Length says the body is
+// larger; a body that goes on moves to a large buffer (fewer, larger writes: TLS costs per write). When a pool is
+// empty a response does not wait (a client that stops reading would hold the others up): it goes on with a small
+// buffer, from the small pool or, beyond it, one of its own that is collected afterwards. No response reads ahead
+// into a second buffer while the first is written: the socket's own buffer keeps the client busy meanwhile, and a
+// second buffer would double what each slow client holds (docs/operating.md, "Memory"). A follower at a fill's edge
+// takes no buffer: it writes the fill's batches as they are (BlobFill.lendRecent), shared by every follower instead
+// of copied into one buffer each.
 import type { ServerResponse } from 'node:http';
 import type { LentBytes, PositionalBody } from '../cache/file-body.js';
 import { BufferPool } from './buffer-pool.js';
@@ -46,9 +47,10 @@ function fromPools(large: boolean): Lent | undefined {
   return undefined;
 }
 
-/** A response's first buffer: from the pools, or beyond them one of its own. */
-function lendFirst(): Lent {
-  const pooled = fromPools(false);
+/** A response's first buffer (a large one for a body known to be larger than a small one): from the pools, or beyond
+ * them one of its own. */
+function lendFirst(large: boolean): Lent {
+  const pooled = fromPools(large);
   if (pooled) return pooled;
   ownBuffers.held++;
   return { buffer: Buffer.allocUnsafeSlow(smallBytes), pool: undefined };
@@ -132,6 +134,8 @@ class Departure {
 /** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
+  // A body larger than a small buffer starts with a large one: no small buffer taken for its first chunk only.
+  const large = Number(res.getHeader('content-length') ?? 0) > smallBytes;
   const client = new Departure(res);
   let lent: Lent | undefined;
   /** The last write: settles (never rejects) when the socket is done with the buffer, even on an abort. */
@@ -165,7 +169,7 @@ export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: 
         written = client.write(borrowed.bytes).then((e) => (borrowed.release(), e));
         continue;
       }
-      lent = lent ? grown(lent) : lendFirst();
+      lent = lent ? grown(lent) : lendFirst(large);
       const buffer = lent.buffer;
       // Raced with the client leaving: a body waiting for a fill in progress may wait long. The read itself may
       // still fill the buffer after that, so the buffer goes back to its pool only once the read has settled too.

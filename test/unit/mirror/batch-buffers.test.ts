@@ -28,6 +28,34 @@ describe('the batch buffer pool', () => {
     assert.equal(pool.made, 3);
   });
 
+  test('once no buffer is out for its idle time, the free buffers are freed (detached), and a later fill makes new ones', async () => {
+    const pool = new BatchBufferPool(64, 4, 20);
+    const a = pool.take();
+    const b = pool.take();
+    pool.giveBack(a);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(pool.freeCount, 1, 'kept while a buffer is still out');
+    pool.giveBack(b);
+    assert.equal(pool.freeCount, 2);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(pool.freeCount, 0);
+    assert.deepEqual([a.length, b.length], [0, 0], 'their memory is freed at once');
+    const c = pool.take();
+    assert.equal(c.length, 64);
+    assert.equal(pool.made, 3);
+  });
+
+  test('a buffer taken before the idle time is up keeps the free ones', async () => {
+    const pool = new BatchBufferPool(64, 4, 40);
+    pool.giveBack(pool.take());
+    const again = pool.take();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal(pool.made, 1);
+    assert.equal(again.length, 64);
+    pool.giveBack(again);
+    assert.equal(pool.freeCount, 1);
+  });
+
   test('a buffer for fewer bytes than a batch is made to size and never pooled', () => {
     const pool = new BatchBufferPool(64, 2);
     const small = pool.take(10);

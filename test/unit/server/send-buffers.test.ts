@@ -67,6 +67,53 @@ test('a pool lends at most its slots, makes buffers only on need and reuses the 
   assert.equal(pool.bytes, 2048);
 });
 
+/** A file body that records the size of each buffer it is asked to read into. */
+class RecordingBody extends FileBody {
+  readonly sizes: number[] = [];
+  override readInto(buffer: Buffer, position: number): Promise<number> {
+    this.sizes.push(buffer.length);
+    return super.readInto(buffer, position);
+  }
+}
+
+test('a response starts with a small buffer when its Content-Length fits one, with a large one when it does not', async () => {
+  const bodies: RecordingBody[] = [];
+  const outcomes: Promise<Error | undefined>[] = [];
+  const server = createServer((req, res) => {
+    const length = req.url === '/small' ? 1000 : content.length;
+    outcomes.push(
+      (async () => {
+        const body = new RecordingBody(await open(path, 'r'), 0, length - 1);
+        bodies.push(body);
+        res.setHeader('content-length', length);
+        return new Promise<Error | undefined>((resolve) => sendFileBody(res, body, (err) => resolve(err)));
+      })(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fetchAll = (p: string): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      get(`${url}${p}`, { agent: false }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+  try {
+    assert.ok((await fetchAll('/small')).equals(content.subarray(0, 1000)));
+    assert.ok((await fetchAll('/large')).equals(content));
+    for (const err of await Promise.all(outcomes)) assert.equal(err, undefined);
+  } finally {
+    server.close();
+  }
+  assert.equal(bodies[0]!.sizes[0], sendPools.small.slotBytes);
+  assert.equal(bodies[1]!.sizes[0], sendPools.large.slotBytes);
+  assert.ok(bodies[1]!.sizes.every((size) => size === sendPools.large.slotBytes));
+  await allBack();
+});
+
 test('over HTTP/1.1, 80 clients at once that read slowly: the pools never hold more than their fixed total, every body arrives whole, every buffer comes back', async () => {
   const outcomes: Promise<Error | undefined>[] = [];
   const server = createServer(handler(outcomes));
