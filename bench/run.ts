@@ -178,7 +178,9 @@ async function main(cleanup: Cleanup): Promise<void> {
   const pull = cfg.scenarios.includes('pull');
   const cache = cfg.scenarios.includes('cache');
   const sni = cfg.scenarios.includes('sni');
-  if ((pull && cfg.paths.includes('mirror')) || (cache && cfg.cachePeers.includes('mirror')) || sni) {
+  const needsBuild = (pull && cfg.paths.includes('mirror')) || (cache && cfg.cachePeers.includes('mirror')) || sni;
+  if (needsBuild && process.env['BENCH_SKIP_BUILD'] === '1') log(`BENCH_SKIP_BUILD=1: the last build in ${mirrorRoot}`);
+  else if (needsBuild) {
     log(`npm run build (in ${mirrorRoot})`);
     await run('npm', ['run', 'build'], { cwd: mirrorRoot }).catch((err: { stdout?: string; stderr?: string }) => {
       throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);

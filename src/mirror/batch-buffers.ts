@@ -24,9 +24,6 @@ const maxFree = Math.ceil(maxUnwrittenBytes / batchBufferBytes) + 8;
  */
 const idleFreeMs = 1000;
 
-/** The ArrayBuffer method that detaches a buffer (ES2024; Node.js 24 has it, the compiler's ES2022 library not). */
-type Transferable = ArrayBuffer & { transfer(newLength: number): ArrayBuffer };
-
 export class BatchBufferPool {
   private readonly free: Buffer[] = [];
   /** Buffers made so far (reused ones are not counted again): what tests and measurements look at. */
@@ -64,14 +61,14 @@ export class BatchBufferPool {
   }
 
   /**
-   * Frees the free buffers when still no fill holds one. Each is detached, which frees its memory at once: only
-   * dropped, it would wait for a full collection (a buffer that lived this long is in V8's old space), which a
-   * process serving hits rarely runs. Safe because a buffer is given back only once nothing refers to it.
+   * Lets the free buffers go when still no fill holds one: collected with the next full collection. Not detached
+   * (which would free their memory at once): should a write still refer to one, through a fault elsewhere, a detached
+   * buffer's memory would be freed under the socket, a freed block of native memory sent to a client.
    */
   private freeIdle(): void {
     this.idleTimer = undefined;
     if (this.out > 0) return;
-    for (const buffer of this.free.splice(0)) (buffer.buffer as Transferable).transfer(0);
+    this.free.length = 0;
   }
 
   /** Free buffers held now. */
