@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PeerAuth } from '../../../src/cluster/peer-auth.js';
-import { PeerClient, type PeerAnswer } from '../../../src/cluster/peer-client.js';
+import { PeerClient } from '../../../src/cluster/peer-client.js';
 import { parseDigest } from '../../../src/registry/digest.js';
-import { chunkSourceOf } from '../../../src/upstream/chunk-source.js';
 import { startScriptedServer, type ScriptedServer } from '../../support/scripted-http-server.js';
+import { readPeerAnswer } from '../../support/peer-answer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const digest = parseDigest(`sha256:${'a'.repeat(64)}`);
@@ -17,30 +17,6 @@ const head = (status: number, headers: Record<string, string>): string =>
   `HTTP/1.1 ${status} X\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`;
-
-type Streaming = Extract<PeerAnswer, { kind: 'streaming' }>;
-
-/** Every byte of a streaming answer as the following fill reads it (cluster-fills.ts), or the error that ended it. */
-function readAll(answer: PeerAnswer, pauseMs = 0): Promise<{ bytes: Buffer; error?: Error }> {
-  assert.equal(answer.kind, 'streaming', JSON.stringify(answer));
-  const source = chunkSourceOf((answer as Streaming).body);
-  const parts: Buffer[] = [];
-  let paused = false;
-  return new Promise((resolve) =>
-    source.deliver(
-      (chunk) => {
-        parts.push(Buffer.from(chunk));
-        if (pauseMs > 0 && !paused) {
-          // Backpressure, as a fill whose disk is slow: nothing is read meanwhile.
-          paused = true;
-          source.pause();
-          setTimeout(() => source.resume(), pauseMs);
-        }
-      },
-      (error) => resolve({ bytes: Buffer.concat(parts), ...(error ? { error } : {}) }),
-    ),
-  );
-}
 
 describe('the peer client against a hostile or broken holder', () => {
   let server: ScriptedServer;
@@ -73,7 +49,7 @@ describe('the peer client against a hostile or broken holder', () => {
   it('a body shorter than its Content-Length ends with an error, never cleanly', async () => {
     server.script = ({ socket }) => socket.end(head(200, { 'content-length': '100000' }) + 'x'.repeat(50_000));
     const peers = client();
-    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.ok(error, `${bytes.length} bytes and a clean end`);
     assert.ok(bytes.length < 100_000);
     await peers.close();
@@ -82,7 +58,7 @@ describe('the peer client against a hostile or broken holder', () => {
   it('a body longer than its Content-Length hands over exactly the announced bytes; the connection is not kept', async () => {
     server.script = ({ socket }) => socket.write(head(200, { 'content-length': '5' }) + 'hellogarbage');
     const peers = client();
-    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.equal(error, undefined);
     assert.equal(bytes.toString(), 'hello');
     const before = server.connections;
@@ -101,7 +77,7 @@ describe('the peer client against a hostile or broken holder', () => {
     assert.equal((await peers.follow(owner, digest)).kind, 'not-running');
     await sleep(100);
     server.script = ({ socket }) => socket.write(head(200, { 'content-length': '5' }) + 'hello');
-    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.equal(error, undefined);
     assert.equal(bytes.toString(), 'hello');
     await peers.close();
@@ -118,7 +94,7 @@ describe('the peer client against a hostile or broken holder', () => {
     for (const s of sockets) s.destroy();
     await sleep(50);
     server.script = ({ socket }) => socket.write(head(200, { 'content-length': '5' }) + 'hello');
-    const { bytes } = await readAll(await peers.follow(owner, digest));
+    const { bytes } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.equal(bytes.toString(), 'hello');
     await peers.close();
   });
@@ -132,7 +108,7 @@ describe('the peer client against a hostile or broken holder', () => {
     };
     const peers = client();
     assert.equal((await peers.follow(owner, digest)).kind, 'not-running');
-    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.equal(error, undefined);
     assert.equal(bytes.toString(), '{}');
     assert.equal(seen.size, 2, 'a second connection');
@@ -143,7 +119,7 @@ describe('the peer client against a hostile or broken holder', () => {
     server.script = ({ socket }) => socket.write(head(200, { 'content-length': '10' }) + 'hello');
     const peers = client({ idleMs: 300 });
     const started = performance.now();
-    const { bytes, error } = await readAll(await peers.follow(owner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.ok(error, 'an error, not a clean end');
     assert.equal(bytes.toString(), 'hello');
     assert.ok(performance.now() - started < 3000);
@@ -156,7 +132,7 @@ describe('the peer client against a hostile or broken holder', () => {
       setTimeout(() => socket.resetAndDestroy(), 30);
     };
     const peers = client();
-    const { error } = await readAll(await peers.follow(owner, digest));
+    const { error } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.ok(error);
     await peers.close();
   });
@@ -165,7 +141,7 @@ describe('the peer client against a hostile or broken holder', () => {
     const body = Buffer.alloc(2 * 1024 * 1024, 3);
     server.script = ({ socket }) => socket.write(Buffer.concat([Buffer.from(head(200, { 'content-length': String(body.length) })), body]));
     const peers = client({ idleMs: 400 });
-    const { bytes, error } = await readAll(await peers.follow(owner, digest), 1200);
+    const { bytes, error } = await readPeerAnswer(await peers.follow(owner, digest), 1200);
     assert.equal(error, undefined);
     assert.ok(bytes.equals(body));
     await peers.close();
@@ -174,7 +150,7 @@ describe('the peer client against a hostile or broken holder', () => {
   it("a holder waiting longer than the idle time for its upstream's headers is waited for, up to the headers time", async () => {
     server.script = ({ socket }) => setTimeout(() => socket.write(head(200, { 'content-length': '5' }) + 'hello'), 600);
     const peers = client({ headersMs: 3000, idleMs: 200 });
-    const { bytes } = await readAll(await peers.follow(owner, digest));
+    const { bytes } = await readPeerAnswer(await peers.follow(owner, digest));
     assert.equal(bytes.toString(), 'hello');
     server.script = () => undefined;
     const slow = client({ headersMs: 300, idleMs: 5000 });
@@ -200,7 +176,7 @@ describe('the peer client and an IPv6 holder', () => {
       socket.write(head(200, { 'content-length': '5' }) + 'hello');
     });
     const peers = new PeerClient({ auth: new PeerAuth('s'.repeat(64), 'http://follower.invalid'), connectMs: 2000, headersMs: 2000, idleMs: 2000 });
-    const { bytes } = await readAll(await peers.follow(`http://[::1]:${v6.port}`, digest));
+    const { bytes } = await readPeerAnswer(await peers.follow(`http://[::1]:${v6.port}`, digest));
     assert.equal(bytes.toString(), 'hello');
     await peers.close();
     await v6.close();

@@ -8,35 +8,15 @@ import type { Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { PeerAuth } from '../../../src/cluster/peer-auth.js';
-import { PeerClient, type PeerAnswer } from '../../../src/cluster/peer-client.js';
+import { PeerClient } from '../../../src/cluster/peer-client.js';
 import { PeerServer } from '../../../src/cluster/peer-server.js';
 import { parseDigest } from '../../../src/registry/digest.js';
-import { chunkSourceOf } from '../../../src/upstream/chunk-source.js';
 import { startScriptedServer, type ScriptedServer } from '../../support/scripted-http-server.js';
+import { readPeerAnswer } from '../../support/peer-answer.js';
 
 const secret = 's'.repeat(64);
 const digest = parseDigest(`sha256:${'a'.repeat(64)}`);
 const head = (length: number): string => `HTTP/1.1 200 X\r\ncontent-length: ${length}\r\n\r\n`;
-
-function readAll(answer: PeerAnswer, pauseMs = 0): Promise<{ bytes: Buffer; error?: Error }> {
-  assert.equal(answer.kind, 'streaming', JSON.stringify(answer));
-  const source = chunkSourceOf((answer as Extract<PeerAnswer, { kind: 'streaming' }>).body);
-  const parts: Buffer[] = [];
-  let paused = false;
-  return new Promise((resolve) =>
-    source.deliver(
-      (chunk) => {
-        parts.push(Buffer.from(chunk));
-        if (pauseMs > 0 && !paused) {
-          paused = true;
-          source.pause();
-          setTimeout(() => source.resume(), pauseMs);
-        }
-      },
-      (error) => resolve({ bytes: Buffer.concat(parts), ...(error ? { error } : {}) }),
-    ),
-  );
-}
 
 describe("a worker relaying another worker's fill", () => {
   let holder: ScriptedServer;
@@ -72,7 +52,7 @@ describe("a worker relaying another worker's fill", () => {
     holder.script = ({ socket }) => socket.write(Buffer.concat([Buffer.from(head(body.length)), body]));
     const peers = replica();
     const answer = await peers.follow(relayingOwner, digest);
-    const { bytes, error } = await readAll(answer);
+    const { bytes, error } = await readPeerAnswer(answer);
     assert.equal(error, undefined);
     assert.ok(bytes.equals(body));
     await peers.close();
@@ -82,7 +62,7 @@ describe("a worker relaying another worker's fill", () => {
     const body = Buffer.alloc(16 * 1024 * 1024, 6);
     holder.script = ({ socket }) => socket.write(Buffer.concat([Buffer.from(head(body.length)), body]));
     const peers = replica();
-    const { bytes, error } = await readAll(await peers.follow(relayingOwner, digest), 1500);
+    const { bytes, error } = await readPeerAnswer(await peers.follow(relayingOwner, digest), 1500);
     assert.equal(error, undefined);
     assert.ok(bytes.equals(body));
     await peers.close();
@@ -91,7 +71,7 @@ describe("a worker relaying another worker's fill", () => {
   it("the holder stalling mid-body reaches the replica as an error", async () => {
     holder.script = ({ socket }) => socket.write(head(10) + 'hello');
     const peers = replica();
-    const { error } = await readAll(await peers.follow(relayingOwner, digest));
+    const { error } = await readPeerAnswer(await peers.follow(relayingOwner, digest));
     assert.ok(error);
     await peers.close();
   });
@@ -102,7 +82,7 @@ describe("a worker relaying another worker's fill", () => {
       setTimeout(() => socket.destroy(), 50);
     };
     const peers = replica();
-    const { bytes, error } = await readAll(await peers.follow(relayingOwner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(relayingOwner, digest));
     assert.ok(error, `${bytes.length} bytes, ended cleanly`);
     await peers.close();
   });
@@ -110,7 +90,7 @@ describe("a worker relaying another worker's fill", () => {
   it("the holder's bytes beyond its Content-Length are not passed on", async () => {
     holder.script = ({ socket }) => socket.write(head(5) + 'helloEXTRA');
     const peers = replica();
-    const { bytes, error } = await readAll(await peers.follow(relayingOwner, digest));
+    const { bytes, error } = await readPeerAnswer(await peers.follow(relayingOwner, digest));
     assert.equal(error, undefined);
     assert.equal(bytes.toString(), 'hello');
     await peers.close();
