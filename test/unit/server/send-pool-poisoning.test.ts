@@ -35,10 +35,40 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Times a response found the large pool empty. */
+let largeRanOut = 0;
+const take = sendPools.large.take.bind(sendPools.large);
+sendPools.large.take = () => take() ?? void largeRanOut++;
+
 const lent = (): number => sendPools.small.lent + sendPools.large.lent;
 async function allBack(): Promise<void> {
   for (let i = 0; i < 300 && lent() > 0; i++) await sleep(10);
   assert.equal(lent(), 0, `buffers still lent: small ${sendPools.small.lent}, large ${sendPools.large.lent}`);
+}
+
+/** Responses that have taken their first buffer; each first read waits until every response of the test has. */
+const gate = { waiting: 0, want: 0, open: (): void => undefined };
+let opened = Promise.resolve();
+function closeGate(want: number): void {
+  gate.waiting = 0;
+  gate.want = want;
+  opened = new Promise<void>((resolve) => {
+    gate.open = resolve;
+    setTimeout(resolve, 5000).unref(); // never a hang: the assertions below tell what went wrong
+  });
+}
+
+/** A disk whose first reads all wait for each other: the responses of a test then hold their buffers at once. */
+class GatedDisk extends FileBody {
+  private first = true;
+  override async readInto(buffer: Buffer, position: number): Promise<number> {
+    if (this.first) {
+      this.first = false;
+      if (++gate.waiting >= gate.want) gate.open();
+      await opened;
+    }
+    return super.readInto(buffer, position);
+  }
 }
 
 /** `/<size>`: the blob's first `size` bytes, with their Content-Length. */
@@ -47,7 +77,7 @@ function handler(outcomes: Promise<unknown>[]) {
     const size = Number(req.url!.slice(1));
     outcomes.push(
       (async () => {
-        const body = new FileBody(await open(path, 'r'), 0, size - 1);
+        const body = new GatedDisk(await open(path, 'r'), 0, size - 1);
         res.setHeader('content-length', size);
         return new Promise((resolve) => sendFileBody(res as ServerResponse, body, resolve));
       })(),
@@ -59,6 +89,8 @@ function handler(outcomes: Promise<unknown>[]) {
 const modes = ['fast', 'slow', 'leave'] as const;
 
 test('over HTTP/1.1, 90 responses of every size at once, slow and leaving clients among them: every body whole, no poisoned byte, every buffer back', async () => {
+  largeRanOut = 0;
+  closeGate(90);
   const outcomes: Promise<unknown>[] = [];
   const server = createServer(handler(outcomes));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -92,6 +124,7 @@ test('over HTTP/1.1, 90 responses of every size at once, slow and leaving client
       assert.ok(got?.equals(content.subarray(0, size)), `${mode} ${size}: ${got?.length} bytes, poisoned: ${got?.includes(0xee) && !content.subarray(0, size).includes(0xee)}`);
     }
     await Promise.all(outcomes);
+    assert.ok(largeRanOut > 0, 'the large pool ran out');
   } finally {
     server.close();
   }
@@ -99,6 +132,8 @@ test('over HTTP/1.1, 90 responses of every size at once, slow and leaving client
 });
 
 test('over HTTP/2, 90 streams of every size on one session, slow and cancelled ones among them: every body whole, no poisoned byte, every buffer back', async () => {
+  largeRanOut = 0;
+  closeGate(90);
   const outcomes: Promise<unknown>[] = [];
   const server = createH2Server(handler(outcomes));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -131,6 +166,7 @@ test('over HTTP/2, 90 streams of every size on one session, slow and cancelled o
       assert.ok(got?.equals(content.subarray(0, size)), `${mode} ${size}: ${got?.length} bytes`);
     }
     await Promise.all(outcomes);
+    assert.ok(largeRanOut > 0, 'the large pool ran out');
   } finally {
     session.close();
     server.close();
