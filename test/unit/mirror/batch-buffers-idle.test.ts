@@ -1,6 +1,6 @@
 // The fill's batch buffer pool lets its free buffers go once no fill has held one for a while (batch-buffers.ts):
 // fills that fail in every way, at once, with followers holding lent batches and copying ones mid-read, still give
-// every buffer back, so the pool comes to rest and lets them go (docs/operating.md, "Memory").
+// every buffer back, so the pool comes to rest and lets them go, one a second (docs/operating.md, "Memory").
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -54,16 +54,19 @@ test('concurrent fills that fail (upstream cut, too long, wrong digest) with fol
       copier.destroy();
     }
     // The lent batches are still held: the pool is not at rest, its free buffers stay.
-    await new Promise((r) => setTimeout(r, 1300));
     const freeWhileLent = batchBuffers.freeCount;
-    assert.ok(freeWhileLent > 0, 'free buffers kept while a lent batch is out');
+    assert.ok(freeWhileLent > 0);
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.equal(batchBuffers.freeCount, freeWhileLent, 'free buffers kept while a lent batch is out');
     for (const { lender, lent } of held) {
       lent.release();
       lender.destroy();
     }
-    assert.ok(batchBuffers.freeCount > freeWhileLent, 'the lent batches came back');
+    const freeAtRest = batchBuffers.freeCount;
+    assert.ok(freeAtRest > freeWhileLent, 'the lent batches came back');
+    // At rest: one free buffer let go a second, the first within a second or so.
     await new Promise((r) => setTimeout(r, 1300));
-    assert.equal(batchBuffers.freeCount, 0, 'every buffer came back and the pool let the free ones go');
+    assert.ok(batchBuffers.freeCount < freeAtRest, 'every buffer came back: the pool lets its free ones go');
     assert.ok(batchBuffers.made - madeBefore >= 3, `${batchBuffers.made - madeBefore} buffers made`);
   } finally {
     await rm(dir, { recursive: true, force: true });
