@@ -34,6 +34,17 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
   res.end(body);
 }
 
+/**
+ * The head of a transfer, set with setHeader: headers given to writeHead alone cannot be read back, and send-file.ts
+ * picks its first buffer by the Content-Length it reads.
+ */
+function blobHead(res: ServerResponse, size: number, digest: Digest): void {
+  res.setHeader('content-type', 'application/octet-stream');
+  res.setHeader('content-length', String(size));
+  res.setHeader('docker-content-digest', digest);
+  res.writeHead(200);
+}
+
 export class PeerServer {
   readonly server: Server;
   private transfers = 0;
@@ -116,7 +127,7 @@ export class PeerServer {
       return;
     }
     this.transfers++;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(fill.size), 'docker-content-digest': digest });
+    blobHead(res, fill.size, digest);
     if (fill.size === 0) {
       reader.destroy();
       await fill.finished;
@@ -151,7 +162,7 @@ export class PeerServer {
     if (answer.kind === 'not-running') return refuse(res, 404, 'FILL_NOT_RUNNING', `no fill of ${digest} in flight here`);
     if (answer.kind === 'unreachable') return refuse(res, 503, 'FILL_HOLDER_UNREACHABLE', `the worker holding ${digest} does not answer`);
     this.transfers++;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(answer.size), 'docker-content-digest': digest });
+    blobHead(res, answer.size, digest);
     this.send(res, digest, answer.body);
   }
 }

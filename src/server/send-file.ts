@@ -131,7 +131,10 @@ class Departure {
   }
 }
 
-/** Sends `body` (headers already set) and ends the response; `onDone` gets the error, if any, and the bytes sent. */
+/**
+ * Sends `body` (headers already set, with setHeader: those given to writeHead alone are not read back) and ends the
+ * response; `onDone` gets the error, if any, and the bytes sent.
+ */
 export function sendFileBody(res: ServerResponse, body: PositionalBody, onDone: (err: Error | undefined, bytes: number) => void): void {
   let bytes = 0;
   // A body larger than a small buffer starts with a large one: no small buffer taken for its first chunk only.
